@@ -1,0 +1,335 @@
+/*
+ * ray_requests.c
+ *		GetTaskEventsRequest in both filter layouts; CheckAlive reply.
+ */
+#include "ray_requests.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ray_buf.h"
+#include "ray_gcs.pb-c.h"
+
+#define MAX_ID_LEN 28
+
+static const char *const field_names[] = {"job_id", "task_id", "actor_id", "name", "state"};
+
+size_t
+ray_task_filter_id_len(RayTaskFilterField field)
+{
+	switch (field)
+	{
+		case RAY_TF_JOB_ID:
+			return 4;
+		case RAY_TF_TASK_ID:
+			return 24;
+		case RAY_TF_ACTOR_ID:
+			return 16;
+		default:
+			return 0;
+	}
+}
+
+bool
+ray_task_filter_supported(RayTaskFilterField field, RayPredicate pred, const RayVersion *v)
+{
+	if (field == RAY_TF_STATE && !ray_version_has_state_filter(v))
+		return false;
+	if (pred == RAY_PRED_NE && ray_version_filter_layout(v) != RAY_FILTERS_PREDICATE)
+		return false;
+	return pred == RAY_PRED_EQ || pred == RAY_PRED_NE;
+}
+
+bool
+ray_task_filter_id_valid(RayTaskFilterField field, const char *value)
+{
+	uint8_t		tmp[MAX_ID_LEN];
+	size_t		len = ray_task_filter_id_len(field);
+
+	return len > 0 && value != NULL && ray_hex_decode(value, tmp, len);
+}
+
+static void *
+xalloc(ProtobufCAllocator *alloc, size_t n)
+{
+	return alloc ? alloc->alloc(alloc->allocator_data, n) : malloc(n);
+}
+
+/*
+ * Check every filter before building anything: the version can take it,
+ * IDs are well formed, and the scalar layout gets at most one value for
+ * its single-valued fields.
+ */
+static RayStatus
+validate(const RayTaskQuery *q, const RayVersion *v, char *err, size_t errlen)
+{
+	int			seen[5] = {0, 0, 0, 0, 0};
+	bool		scalar = ray_version_filter_layout(v) == RAY_FILTERS_SCALAR;
+
+	if (q->has_limit && q->limit < 0)
+	{
+		snprintf(err, errlen, "limit %lld is negative", (long long) q->limit);
+		return RAY_ERR_UNSUPPORTED;
+	}
+	for (int i = 0; i < q->nfilters; i++)
+	{
+		const RayTaskFilter *f = &q->filters[i];
+
+		if ((int) f->field < 0 || (int) f->field > RAY_TF_STATE || f->value == NULL)
+		{
+			snprintf(err, errlen, "filter %d is incomplete", i);
+			return RAY_ERR_UNSUPPORTED;
+		}
+		if (!ray_task_filter_supported(f->field, f->pred, v))
+		{
+			snprintf(err, errlen, "Ray %d.%d cannot filter tasks by %s %s",
+					 v->major, v->minor, field_names[f->field],
+					 f->pred == RAY_PRED_NE ? "<>" : "=");
+			return RAY_ERR_UNSUPPORTED;
+		}
+		if (ray_task_filter_id_len(f->field) > 0 &&
+			!ray_task_filter_id_valid(f->field, f->value))
+		{
+			snprintf(err, errlen, "%s \"%.80s\" is not %zu hex-encoded bytes",
+					 field_names[f->field], f->value,
+					 ray_task_filter_id_len(f->field));
+			return RAY_ERR_BAD_ID;
+		}
+		if (scalar && f->field != RAY_TF_TASK_ID && seen[f->field]++ > 0)
+		{
+			snprintf(err, errlen, "Ray %d.%d takes one %s filter per request",
+					 v->major, v->minor, field_names[f->field]);
+			return RAY_ERR_UNSUPPORTED;
+		}
+	}
+	return RAY_OK;
+}
+
+/* Decoded ID bytes live in one scratch block freed after packing. */
+static ProtobufCBinaryData
+id_bytes(const RayTaskFilter *f, uint8_t *scratch)
+{
+	ProtobufCBinaryData d;
+
+	d.len = ray_task_filter_id_len(f->field);
+	d.data = scratch;
+	(void) ray_hex_decode(f->value, scratch, d.len);
+	return d;
+}
+
+static RayStatus
+pack(const ProtobufCMessage *m, ProtobufCAllocator *alloc,
+	 uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	size_t		n = protobuf_c_message_get_packed_size(m);
+
+	*out = xalloc(alloc, n > 0 ? n : 1);
+	if (*out == NULL)
+	{
+		snprintf(err, errlen, "out of memory encoding a request");
+		return RAY_ERR_OOM;
+	}
+	*outlen = protobuf_c_message_pack(m, *out);
+	return RAY_OK;
+}
+
+static RayStatus
+encode_scalar(const RayTaskQuery *q, ProtobufCAllocator *alloc, uint8_t *scratch,
+			  uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Ray__Rpc__GetTaskEventsRequestLegacy req = RAY__RPC__GET_TASK_EVENTS_REQUEST_LEGACY__INIT;
+	Ray__Rpc__GetTaskEventsRequestLegacy__Filters filters =
+		RAY__RPC__GET_TASK_EVENTS_REQUEST_LEGACY__FILTERS__INIT;
+	ProtobufCBinaryData task_ids[64];
+	bool		any = false;
+	RayStatus	st;
+
+	if (q->nfilters > 64)
+	{
+		snprintf(err, errlen, "too many task filters (%d)", q->nfilters);
+		return RAY_ERR_UNSUPPORTED;
+	}
+	for (int i = 0; i < q->nfilters; i++)
+	{
+		const RayTaskFilter *f = &q->filters[i];
+		uint8_t    *s = scratch + (size_t) i * MAX_ID_LEN;
+
+		any = true;
+		switch (f->field)
+		{
+			case RAY_TF_JOB_ID:
+				filters.has_job_id = true;
+				filters.job_id = id_bytes(f, s);
+				break;
+			case RAY_TF_TASK_ID:
+				task_ids[filters.n_task_ids++] = id_bytes(f, s);
+				break;
+			case RAY_TF_ACTOR_ID:
+				filters.has_actor_id = true;
+				filters.actor_id = id_bytes(f, s);
+				break;
+			case RAY_TF_NAME:
+				filters.name = (char *) f->value;
+				break;
+			case RAY_TF_STATE:
+				filters.state = (char *) f->value;
+				break;
+		}
+	}
+	filters.task_ids = task_ids;
+	if (q->has_exclude_driver)
+	{
+		any = true;
+		filters.has_exclude_driver = true;
+		filters.exclude_driver = q->exclude_driver;
+	}
+	if (any)
+		req.filters = &filters;
+	req.has_limit = q->has_limit;
+	req.limit = q->limit;
+	st = pack(&req.base, alloc, out, outlen, err, errlen);
+	return st;
+}
+
+static RayStatus
+encode_predicate(const RayTaskQuery *q, ProtobufCAllocator *alloc, uint8_t *scratch,
+				 uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Ray__Rpc__GetTaskEventsRequest req = RAY__RPC__GET_TASK_EVENTS_REQUEST__INIT;
+	Ray__Rpc__GetTaskEventsRequest__Filters filters =
+		RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__INIT;
+	Ray__Rpc__GetTaskEventsRequest__Filters__JobIdFilter job[64], *jobp[64];
+	Ray__Rpc__GetTaskEventsRequest__Filters__TaskIdFilter task[64], *taskp[64];
+	Ray__Rpc__GetTaskEventsRequest__Filters__ActorIdFilter actor[64], *actorp[64];
+	Ray__Rpc__GetTaskEventsRequest__Filters__TaskNameFilter name[64], *namep[64];
+	Ray__Rpc__GetTaskEventsRequest__Filters__StateFilter state[64], *statep[64];
+	bool		any = false;
+
+	if (q->nfilters > 64)
+	{
+		snprintf(err, errlen, "too many task filters (%d)", q->nfilters);
+		return RAY_ERR_UNSUPPORTED;
+	}
+	filters.job_filters = jobp;
+	filters.task_filters = taskp;
+	filters.actor_filters = actorp;
+	filters.task_name_filters = namep;
+	filters.state_filters = statep;
+
+	/*
+	 * EQUAL is 0, proto3's default: Ray never puts it on the wire, so we
+	 * set the predicate only for NOT_EQUAL.
+	 */
+#define ADD(arr, ptrs, count, INIT, member, val) \
+	do { \
+		arr[count] = (typeof(arr[0])) INIT; \
+		arr[count].has_predicate = f->pred != RAY_PRED_EQ; \
+		arr[count].predicate = (int32_t) f->pred; \
+		arr[count].member = val; \
+		ptrs[count] = &arr[count]; \
+		count++; \
+	} while (0)
+
+	for (int i = 0; i < q->nfilters; i++)
+	{
+		const RayTaskFilter *f = &q->filters[i];
+		uint8_t    *s = scratch + (size_t) i * MAX_ID_LEN;
+
+		any = true;
+		switch (f->field)
+		{
+			case RAY_TF_JOB_ID:
+				ADD(job, jobp, filters.n_job_filters,
+					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__JOB_ID_FILTER__INIT,
+					job_id, id_bytes(f, s));
+				job[filters.n_job_filters - 1].has_job_id = true;
+				break;
+			case RAY_TF_TASK_ID:
+				ADD(task, taskp, filters.n_task_filters,
+					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__TASK_ID_FILTER__INIT,
+					task_id, id_bytes(f, s));
+				task[filters.n_task_filters - 1].has_task_id = true;
+				break;
+			case RAY_TF_ACTOR_ID:
+				ADD(actor, actorp, filters.n_actor_filters,
+					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__ACTOR_ID_FILTER__INIT,
+					actor_id, id_bytes(f, s));
+				actor[filters.n_actor_filters - 1].has_actor_id = true;
+				break;
+			case RAY_TF_NAME:
+				ADD(name, namep, filters.n_task_name_filters,
+					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__TASK_NAME_FILTER__INIT,
+					task_name, (char *) f->value);
+				break;
+			case RAY_TF_STATE:
+				ADD(state, statep, filters.n_state_filters,
+					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__STATE_FILTER__INIT,
+					state, (char *) f->value);
+				break;
+		}
+	}
+#undef ADD
+	if (q->has_exclude_driver)
+	{
+		any = true;
+		filters.has_exclude_driver = true;
+		filters.exclude_driver = q->exclude_driver;
+	}
+	if (any)
+		req.filters = &filters;
+	req.has_limit = q->has_limit;
+	req.limit = q->limit;
+	return pack(&req.base, alloc, out, outlen, err, errlen);
+}
+
+RayStatus
+ray_task_request_encode(const RayTaskQuery *q, const RayVersion *v,
+						ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
+						char *err, size_t errlen)
+{
+	uint8_t		scratch[64 * MAX_ID_LEN];
+	RayStatus	st;
+
+	*out = NULL;
+	*outlen = 0;
+	st = validate(q, v, err, errlen);
+	if (st != RAY_OK)
+		return st;
+	if (ray_version_filter_layout(v) == RAY_FILTERS_PREDICATE)
+		return encode_predicate(q, alloc, scratch, out, outlen, err, errlen);
+	return encode_scalar(q, alloc, scratch, out, outlen, err, errlen);
+}
+
+RayStatus
+ray_check_alive_reply_decode(const uint8_t *buf, size_t len, char *version, size_t vlen,
+							 int32_t *status_code, char *err, size_t errlen)
+{
+	Ray__Rpc__CheckAliveReply *msg;
+	RayStatus	st = RAY_OK;
+
+	version[0] = '\0';
+	*status_code = 0;
+	msg = ray__rpc__check_alive_reply__unpack(NULL, len, buf);
+	if (msg == NULL)
+	{
+		snprintf(err, errlen, "malformed CheckAliveReply (%zu bytes)", len);
+		return RAY_ERR_MALFORMED;
+	}
+	if (msg->status && msg->status->has_code)
+		*status_code = msg->status->code;
+	if (msg->ray_version == NULL || msg->ray_version[0] == '\0')
+	{
+		snprintf(err, errlen, "CheckAliveReply carries no ray_version");
+		st = RAY_ERR_MALFORMED;
+	}
+	else if (strlen(msg->ray_version) >= vlen)
+	{
+		snprintf(err, errlen, "ray_version in CheckAliveReply is too long");
+		st = RAY_ERR_MALFORMED;
+	}
+	else
+		strcpy(version, msg->ray_version);
+	ray__rpc__check_alive_reply__free_unpacked(msg, NULL);
+	return st;
+}

@@ -1,0 +1,25 @@
+/*
+ * ray_status.h
+ *		Result codes of the PostgreSQL-free core.
+ *
+ * The core never aborts and never longjmps: every failure is one of these
+ * plus a message in a caller-supplied buffer, which the extension turns
+ * into an ereport with the right SQLSTATE.
+ */
+#ifndef RAY_STATUS_H
+#define RAY_STATUS_H
+
+typedef enum RayStatus
+{
+	RAY_OK = 0,
+	RAY_ERR_MALFORMED,			/* bytes are not the message they claim */
+	RAY_ERR_TOO_LARGE,			/* larger than raydar accepts */
+	RAY_ERR_OOM,
+	RAY_ERR_BAD_ID,				/* an ID of the wrong length or not hex */
+	RAY_ERR_UNSUPPORTED			/* the server's version cannot express it */
+} RayStatus;
+
+/* Largest reply raydar accepts: Ray's own max_grpc_message_size. */
+#define RAY_MAX_MESSAGE_SIZE ((size_t) 512 * 1024 * 1024)
+
+#endif							/* RAY_STATUS_H */

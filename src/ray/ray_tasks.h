@@ -1,0 +1,135 @@
+/*
+ * ray_tasks.h
+ *		Decode a GetTaskEventsReply into task rows, as Ray's State API does.
+ *
+ * One row per TaskEvents entry (one per task attempt). The row keeps a
+ * pointer to the unpacked protobuf for plain fields and adds what Ray's
+ * dashboard derives (protobuf_to_task_state_dict): the state, the ordered
+ * state events, creation/start/end times, the actor-task name and the
+ * error fields that are shown only for FAILED attempts. The rules are in
+ * shared/testdata/ray-wire/README.md.
+ *
+ * PostgreSQL-free: the extension, the unit tests and the fuzzer share it.
+ */
+#ifndef RAY_TASKS_H
+#define RAY_TASKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ray_gcs.pb-c.h"
+#include "ray_arena.h"
+#include "ray_buf.h"
+#include "ray_status.h"
+#include "ray_version.h"
+
+/* One TaskStatus present in state_ts_ns (or the legacy *_ts fields). */
+typedef struct RayStateEvent
+{
+	int32_t		status;			/* TaskStatus number, by the version */
+	int64_t		ns;				/* unix ns, as Ray sent it */
+} RayStateEvent;
+
+/* An ID field: absent or empty means SQL NULL. */
+typedef struct RayId
+{
+	const uint8_t *data;
+	size_t		len;			/* 0: null */
+} RayId;
+
+typedef struct RayTaskRow
+{
+	const Ray__Rpc__TaskEvents *ev;
+	const Ray__Rpc__TaskInfoEntry *info;	/* NULL if Ray sent none */
+	const Ray__Rpc__TaskStateUpdate *su;	/* NULL if Ray sent none */
+
+	RayId		task_id;
+	RayId		job_id;
+	RayId		parent_task_id;
+	RayId		actor_id;
+	RayId		node_id;
+	RayId		worker_id;
+	RayId		placement_group_id;
+
+	int32_t		state;			/* highest TaskStatus present; 0 (NIL) if none */
+	int			n_events;
+	RayStateEvent *events;		/* ascending TaskStatus number */
+
+	bool		has_creation_ms;
+	bool		has_start_ms;
+	bool		has_end_ms;
+	int64_t		creation_ms;	/* PENDING_ARGS_AVAIL */
+	int64_t		start_ms;		/* RUNNING */
+	int64_t		end_ms;			/* FAILED, else FINISHED */
+
+	const char *name;			/* after the actor-task naming rule */
+
+	/* Only when state is FAILED (Ray's rule), else absent. */
+	bool		has_error_type;
+	int32_t		error_type;
+	const char *error_message;	/* ANSI codes removed; NULL if absent */
+} RayTaskRow;
+
+typedef struct RayTaskReply
+{
+	Ray__Rpc__GetTaskEventsReply *msg;
+	RayVersion	version;
+
+	int32_t		status_code;	/* GcsStatus.code: 0 = OK */
+	const char *status_message; /* "" if none */
+
+	int64_t		num_profile_task_events_dropped;
+	int64_t		num_status_task_events_dropped;
+	int64_t		num_total_stored;
+	int64_t		num_filtered_on_gcs;
+	int64_t		num_truncated;
+
+	size_t		nrows;
+	RayTaskRow *rows;
+
+	ProtobufCAllocator *alloc;
+	RayArena	arena;
+} RayTaskReply;
+
+/*
+ * Decode buf (a serialized GetTaskEventsReply) for a server of version v.
+ * On RAY_OK *out holds the reply (free it with ray_task_reply_free);
+ * otherwise *out is NULL and err says what was wrong. alloc may be NULL
+ * (malloc). A non-zero GcsStatus is not a decoding error: check
+ * status_code.
+ */
+extern RayStatus ray_task_reply_decode(const uint8_t *buf, size_t len,
+									   const RayVersion *v,
+									   ProtobufCAllocator *alloc,
+									   RayTaskReply **out,
+									   char *err, size_t errlen);
+extern void ray_task_reply_free(RayTaskReply *reply);
+
+/* Ray's `created_ms = ns // 1e6`: Python float floor division, exactly. */
+extern int64_t ray_ns_to_ms_floor(int64_t ns);
+
+/* Ray's profile times: `ns / 1e6` as a double. */
+extern double ray_ns_to_ms(int64_t ns);
+
+/*
+ * Text of the row's enum columns. Unknown numbers come back as decimal
+ * text in buf (RAY_ENUM_NAME_MAX bytes).
+ */
+extern const char *ray_task_state_text(const RayTaskReply *r, const RayTaskRow *row, char *buf);
+extern const char *ray_task_type_text(const RayTaskRow *row, char *buf);
+extern const char *ray_task_language_text(const RayTaskRow *row, char *buf);
+extern const char *ray_task_error_type_text(const RayTaskRow *row, char *buf);
+
+/*
+ * JSON renderings of the jsonb columns, appended to b. Each returns false
+ * (and appends nothing) when the column is NULL for this row.
+ */
+extern bool ray_task_json_required_resources(const RayTaskRow *row, RayBuf *b);
+extern bool ray_task_json_events(const RayTaskReply *r, const RayTaskRow *row, RayBuf *b);
+extern bool ray_task_json_profiling_data(const RayTaskRow *row, RayBuf *b);
+extern bool ray_task_json_runtime_env_info(const RayTaskRow *row, RayBuf *b);
+extern bool ray_task_json_task_log_info(const RayTaskRow *row, RayBuf *b);
+extern bool ray_task_json_label_selector(const RayTaskRow *row, RayBuf *b);
+
+#endif							/* RAY_TASKS_H */
