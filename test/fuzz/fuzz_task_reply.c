@@ -1,0 +1,78 @@
+/*
+ * fuzz_task_reply.c
+ *		libFuzzer target: any bytes, any version, through the whole decoder.
+ *
+ * The first input byte picks the version (2.9, 2.35, 2.40, 2.49, master) so
+ * both TaskStatus tables and both timestamp layouts are exercised; the rest
+ * is the reply. Every derived value and every jsonb rendering of every row
+ * is produced, so a bad pointer anywhere in the row path is found.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ray_enums.h"
+#include "ray_requests.h"
+#include "ray_tasks.h"
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const versions[] = {"2.9.3", "2.35.0", "2.40.0", "2.49.2", "3.0.0.dev0"};
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	RayVersion	v;
+	RayTaskReply *r;
+	char		err[256];
+	char		nb[RAY_ENUM_NAME_MAX];
+	char		vt[64];
+	int32_t		code;
+	RayBuf		b;
+
+	if (size < 1)
+		return 0;
+	ray_version_parse(versions[data[0] % 5], &v);
+
+	/* The same bytes as a CheckAliveReply must be just as safe. */
+	(void) ray_check_alive_reply_decode(data + 1, size - 1, vt, sizeof(vt), &code, err, sizeof(err));
+
+	if (ray_task_reply_decode(data + 1, size - 1, &v, NULL, &r, err, sizeof(err)) != RAY_OK)
+		return 0;
+	ray_buf_init(&b, NULL);
+	for (size_t i = 0; i < r->nrows; i++)
+	{
+		const RayTaskRow *row = &r->rows[i];
+		const char *et;
+
+		ray_buf_reset(&b);
+		ray_buf_hex(&b, row->task_id.data ? row->task_id.data : (const uint8_t *) "", row->task_id.len);
+		ray_buf_puts(&b, ray_task_state_text(r, row, nb));
+		ray_buf_puts(&b, ray_task_type_text(row, nb));
+		ray_buf_puts(&b, ray_task_language_text(row, nb));
+		if ((et = ray_task_error_type_text(row, nb)) != NULL)
+			ray_buf_puts(&b, et);
+		if (row->name)
+			ray_buf_puts(&b, row->name);
+		if (row->error_message)
+			ray_buf_puts(&b, row->error_message);
+
+		/* Every jsonb column must be JSON that jsonb would accept. */
+#define CHECK_JSON(call) \
+		do { \
+			ray_buf_reset(&b); \
+			if ((call) && !b.oom && !ray_json_valid(b.data, b.len, 128)) \
+				abort(); \
+		} while (0)
+		CHECK_JSON(ray_task_json_required_resources(row, &b));
+		CHECK_JSON(ray_task_json_events(r, row, &b));
+		CHECK_JSON(ray_task_json_profiling_data(row, &b));
+		CHECK_JSON(ray_task_json_runtime_env_info(row, &b));
+		CHECK_JSON(ray_task_json_task_log_info(row, &b));
+		CHECK_JSON(ray_task_json_label_selector(row, &b));
+#undef CHECK_JSON
+	}
+	ray_buf_free(&b);
+	ray_task_reply_free(r);
+	return 0;
+}
