@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""raysim: a simulated Ray GCS for raydar's tests (see docs/simulator.md).
+
+  /usr/bin/python3 test/raysim/raysim.py [--profile P] [--scenario S] ...
+      serve GetTaskEvents/CheckAlive on 127.0.0.1 plus an HTTP admin API.
+  /usr/bin/python3 test/raysim/raysim.py encode --profile P --expected F.json --out reply.bin
+      encode expected_tasks.json rows as that Ray version's GetTaskEventsReply.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from raysim import versions  # noqa: E402
+
+
+def cmd_encode(argv):
+    from raysim import encode
+    ap = argparse.ArgumentParser(prog="raysim.py encode")
+    ap.add_argument("--profile", required=True, choices=versions.PROFILES)
+    ap.add_argument("--expected", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    doc = json.load(open(a.expected))
+    data = encode.encode_rows(doc, versions.Profile(a.profile))
+    with open(a.out, "wb") as f:
+        f.write(data)
+    return 0
+
+
+def write_port_file(path, info):
+    tmp = path + ".tmp%d" % os.getpid()
+    with open(tmp, "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, path)   # atomic: readers never see a partial file
+
+
+def cmd_serve(argv):
+    from raysim import admin, faults, gcs, model, replay as replay_mod
+    ap = argparse.ArgumentParser(prog="raysim.py")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--admin-port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--profile", default="master", choices=versions.PROFILES)
+    ap.add_argument("--scenario", default="empty")
+    ap.add_argument("--scenario-params", default="{}", help="JSON object")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epoch-ms", type=float, default=None)
+    ap.add_argument("--speed", type=float, default=1.0)
+    ap.add_argument("--token", default=None)
+    ap.add_argument("--max-tasks", type=int, default=100000)
+    ap.add_argument("--replay", default=None)
+    ap.add_argument("--vectors", default=None)
+    a = ap.parse_args(argv)
+
+    # An abort() (the RAY_CHECK hazard) must not leave core files behind.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    clock = model.Clock(a.epoch_ms, a.speed)
+    m = model.ClusterModel(clock, a.max_tasks)
+    rp = replay_mod.Replay(a.replay) if a.replay else None
+    profile = rp.profile if rp else a.profile
+    sim = gcs.Sim(m, profile, faults.Faults(), token=a.token, replay=rp)
+    ctl = admin.Controller(sim, a.seed, a.vectors)
+    if not rp:
+        ctl.load_scenario(a.scenario, json.loads(a.scenario_params),
+                          base_ns=int(clock.epoch_ms) * 1_000_000)
+    sim.server = gcs.GcsServer(sim, a.port)
+    port = sim.server.start()
+    adm = admin.serve_admin(ctl, a.admin_port)
+    info = {"grpc_port": port, "admin_port": adm.server_address[1], "pid": os.getpid()}
+    if a.port_file:
+        write_port_file(a.port_file, info)
+    sys.stderr.write("[raysim] listening %s\n" % json.dumps(info))
+    sys.stderr.flush()
+    try:
+        ctl.shutdown_event.wait()
+    except KeyboardInterrupt:
+        pass
+    sim.server.stop()
+    adm.shutdown()
+    return 0
+
+
+def main(argv):
+    if argv and argv[0] == "encode":
+        return cmd_encode(argv[1:])
+    return cmd_serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

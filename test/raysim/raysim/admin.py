@@ -1,0 +1,174 @@
+"""Loopback HTTP admin API (JSON in and out) that tests use to drive the sim.
+
+GET  /state            profile, ray_version, scenario, sim_time_ms, num_stored, counters, fault
+POST /scenario         {"name", "params"}
+POST /profile          {"profile"}
+POST /advance          {"ms"}
+POST /fault            {"mode", ...}   (see faults.py)
+POST /restart          {"down_ms"}
+POST /token            {"token": str|null}
+GET  /requests         every gRPC request received, in order
+POST /requests/clear
+POST /shutdown
+"""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import scenarios, versions
+
+
+class Controller:
+    """Admin operations on the Sim (also used by the CLI at start-up)."""
+
+    def __init__(self, sim, seed, vectors_dir=None):
+        self.sim = sim
+        self.seed = seed
+        self.vectors_dir = vectors_dir
+        self.shutdown_event = threading.Event()
+        self._timers = []
+
+    def load_scenario(self, name, params=None, base_ns=None):
+        sim = self.sim
+        params = dict(params or {})
+        if name == "vectors" and self.vectors_dir and "dir" not in params:
+            params["dir"] = self.vectors_dir
+        with sim.lock:
+            if base_ns is None:
+                # ms resolution keeps timelines reproducible for a given clock.
+                base_ns = int(sim.model.clock.now_ms()) * 1_000_000
+            sc = scenarios.build(name, params, self.seed, base_ns, sim.profile.name)
+            sim.model.load(sc)
+
+    def state(self):
+        sim = self.sim
+        with sim.lock:
+            if sim.replay is not None:
+                rp = sim.replay
+                return {"profile": sim.profile.name, "ray_version": sim.profile.ray_version,
+                        "scenario": "replay:" + rp.folder, "sim_time_ms": sim.model.clock.now_ms(),
+                        "num_stored": len(rp.raw_entries),
+                        "counters": {"num_profile_task_events_dropped": rp.counters[3],
+                                     "num_status_task_events_dropped": rp.counters[4]},
+                        "fault": sim.faults.state(), "grpc_up": sim.server.running}
+            st = sim.model.synced_store()
+            return {"profile": sim.profile.name, "ray_version": sim.profile.ray_version,
+                    "scenario": sim.model.scenario.name, "params": sim.model.scenario.params,
+                    "sim_time_ms": sim.model.clock.now_ms(), "num_stored": len(st.stored),
+                    "num_pending": len(st.pending) - st.next_pending,
+                    "counters": {"num_profile_task_events_dropped": st.dropped_profile,
+                                 "num_status_task_events_dropped": st.dropped_status,
+                                 "num_evicted": st.evicted},
+                    "max_tasks": st.max_tasks,
+                    "fault": sim.faults.state(), "grpc_up": sim.server.running,
+                    "token": sim.token is not None}
+
+    def set_profile(self, name):
+        p = versions.Profile(name)
+        with self.sim.lock:
+            self.sim.profile = p
+
+    def _after(self, ms, fn):
+        t = threading.Timer(ms / 1000.0, fn)
+        t.daemon = True
+        t.start()
+        self._timers.append(t)
+
+    def set_fault(self, spec):
+        sim = self.sim
+        mode = spec.get("mode", "none")
+        if mode == "restart":
+            return self.restart(spec.get("down_ms", 0))
+        sim.faults.set(spec)
+        if mode == "unavailable":
+            sim.server.stop()
+            if spec.get("duration_ms"):
+                self._after(float(spec["duration_ms"]), self.clear_unavailable)
+        else:
+            sim.server.start()
+
+    def clear_unavailable(self):
+        if self.sim.faults.state()["mode"] == "unavailable":
+            self.sim.faults.set({"mode": "none"})
+        self.sim.server.start()
+
+    def restart(self, down_ms=0):
+        """A GCS restart: task events and counters are lost."""
+        sim = self.sim
+        with sim.lock:
+            sim.model.store.lose_all(sim.model.now_ns())
+        if down_ms and float(down_ms) > 0:
+            sim.server.stop()
+            self._after(float(down_ms), sim.server.start)
+
+
+def make_handler(ctl):
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _send(self, code, obj):
+            data = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            return json.loads(raw) if raw.strip() else {}
+
+        def do_GET(self):
+            try:
+                if self.path == "/state":
+                    return self._send(200, ctl.state())
+                if self.path == "/requests":
+                    with ctl.sim.lock:
+                        return self._send(200, {"requests": list(ctl.sim.requests)})
+                return self._send(404, {"error": "no such path"})
+            except Exception as e:   # report, do not kill the admin
+                return self._send(500, {"error": repr(e)})
+
+        def do_POST(self):
+            try:
+                b = self._body()
+                p = self.path
+                if p == "/scenario":
+                    ctl.load_scenario(b["name"], b.get("params"))
+                elif p == "/profile":
+                    ctl.set_profile(b["profile"])
+                elif p == "/advance":
+                    with ctl.sim.lock:
+                        ctl.sim.model.clock.advance(float(b["ms"]))
+                elif p == "/fault":
+                    ctl.set_fault(b)
+                elif p == "/restart":
+                    ctl.restart(b.get("down_ms", 0))
+                elif p == "/token":
+                    with ctl.sim.lock:
+                        ctl.sim.token = b.get("token")
+                elif p == "/requests/clear":
+                    with ctl.sim.lock:
+                        ctl.sim.requests.clear()
+                elif p == "/shutdown":
+                    self._send(200, {"ok": True})
+                    ctl.shutdown_event.set()
+                    return
+                else:
+                    return self._send(404, {"error": "no such path"})
+                return self._send(200, dict(ok=True, state=ctl.state()))
+            except (KeyError, ValueError) as e:
+                return self._send(400, {"error": str(e)})
+            except Exception as e:
+                return self._send(500, {"error": repr(e)})
+    return H
+
+
+def serve_admin(ctl, port=0):
+    srv = ThreadingHTTPServer(("127.0.0.1", port), make_handler(ctl))
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    return srv

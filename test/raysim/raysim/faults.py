@@ -1,0 +1,75 @@
+"""Faults on demand: what the next gRPC calls should suffer.
+
+Modes: none, unavailable (server down; handled by the server), slow
+(delay_ms), malformed (kind: truncated | garbage | oversized_length),
+gcs_status (code, message). `count` limits a fault to the next N calls.
+"""
+import random
+import threading
+
+MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status")
+MALFORMED_KINDS = ("truncated", "garbage", "oversized_length")
+
+
+class Faults:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.set({"mode": "none"})
+
+    def set(self, spec):
+        mode = spec.get("mode", "none")
+        if mode not in MODES:
+            raise ValueError("unknown fault mode %r" % mode)
+        if mode == "malformed" and spec.get("kind", "truncated") not in MALFORMED_KINDS:
+            raise ValueError("unknown malformed kind %r" % spec.get("kind"))
+        with self.lock:
+            self.spec = dict(spec, mode=mode)
+            self.remaining = spec.get("count")   # None: until cleared
+
+    def take(self):
+        """The fault spec for this call (consuming one of `count`), or None."""
+        with self.lock:
+            mode = self.spec["mode"]
+            if mode in ("none", "unavailable", "restart"):
+                return None
+            if self.remaining is not None:
+                if self.remaining <= 0:
+                    return None
+                self.remaining -= 1
+            return dict(self.spec)
+
+    def state(self):
+        with self.lock:
+            return dict(self.spec, remaining=self.remaining)
+
+
+def _varint(buf, i):
+    shift = n = 0
+    while True:
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return n, i
+        shift += 7
+
+
+def malform(reply, kind, seed=0):
+    """Bytes that do not parse as the reply."""
+    if kind == "truncated":
+        # Cut in the middle of the first entry (field 2): its length prefix
+        # then promises more bytes than remain.
+        i = 0
+        while i < len(reply):
+            key = reply[i]
+            ln, j = _varint(reply, i + 1)
+            if key == 0x12 and ln >= 2:
+                return reply[:j + ln // 2]
+            i = j + ln if key & 7 == 2 else j
+        return reply + b"\x12\x05ab"
+    if kind == "oversized_length":
+        # field 2, length prefix far beyond the buffer.
+        return b"\x0a\x00\x12\xff\xff\xff\x0f" + b"\x00" * 8
+    rng = random.Random(seed)
+    # Wire types 6 and 7 do not exist: every key byte below is invalid.
+    return bytes(((rng.randrange(1, 15) << 3) | rng.choice((6, 7))) for _ in range(32))

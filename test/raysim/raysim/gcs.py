@@ -1,0 +1,231 @@
+"""The simulated GCS gRPC server.
+
+Serves /ray.rpc.TaskInfoGcsService/GetTaskEvents and
+/ray.rpc.NodeInfoGcsService/CheckAlive through a generic handler on raw
+bytes, so every reply byte is ours (and can be malformed on purpose).
+
+Ray's error model is kept: handler errors are gRPC OK with reply.status.code
+!= 0; only authentication fails with a gRPC status (UNAUTHENTICATED); a
+request that does not parse fails INTERNAL like grpc-core's deserializer;
+a filter ID of the wrong length aborts the whole process like RAY_CHECK.
+"""
+import os
+import sys
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+from . import encode, query, versions
+from .faults import malform
+
+GET_TASK_EVENTS = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
+CHECK_ALIVE = "/ray.rpc.NodeInfoGcsService/CheckAlive"
+MAX_MSG = 512 * 1024 * 1024   # Ray's max_grpc_message_size
+INVALID_ARGUMENT = 34          # Ray StatusCode
+
+
+class Sim:
+    """All mutable simulator state, behind one lock."""
+
+    def __init__(self, model, profile, faults, token=None, replay=None):
+        self.lock = threading.RLock()
+        self.model = model
+        self.profile = versions.Profile(profile)
+        self.faults = faults
+        self.token = token
+        self.replay = replay
+        self.requests = []
+        self.server = None      # GcsServer, set by main
+
+
+def _abort_process(msg):
+    # What RAY_CHECK does: log the failed check, then abort() (SIGABRT).
+    sys.stderr.write("[raysim] %s\n*** SIGABRT received ***\n" % msg)
+    sys.stderr.flush()
+    os.abort()
+
+
+class Handlers:
+    def __init__(self, sim):
+        self.sim = sim
+
+    # -- helpers -------------------------------------------------------------
+    def _record(self, method, raw, context):
+        md = {}
+        for k, v in context.invocation_metadata():
+            md[k] = v if isinstance(v, str) else v.hex()
+        rec = {"method": method, "metadata": md, "raw_hex": raw.hex(), "layout": None,
+               "limit": None, "filters": None, "simple": None, "counters": None,
+               "outcome": "ok", "time": time.time()}
+        with self.sim.lock:
+            self.sim.requests.append(rec)
+        return rec
+
+    def _auth(self, context, rec):
+        tok = self.sim.token
+        if tok is None:
+            return
+        got = dict(context.invocation_metadata()).get("authorization")
+        if got != "Bearer " + tok:
+            rec["outcome"] = "UNAUTHENTICATED"
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          "InvalidAuthToken: Authentication token is missing or incorrect")
+
+    def _fault(self, rec):
+        f = self.sim.faults.take()
+        if f is None:
+            return None
+        rec["fault"] = f["mode"]
+        if f["mode"] == "slow":
+            time.sleep(float(f.get("delay_ms", 1000)) / 1000.0)
+            return None
+        return f
+
+    # -- methods -------------------------------------------------------------
+    def check_alive(self, raw, context):
+        rec = self._record(CHECK_ALIVE, raw, context)
+        self._auth(context, rec)
+        f = self._fault(rec)
+        sim = self.sim
+        if sim.replay is not None:
+            reply = sim.replay.check_alive
+        else:
+            reply = encode.check_alive_reply(sim.profile.ray_version)
+        if f is not None:
+            if f["mode"] == "gcs_status":
+                return encode.status_bytes(int(f.get("code", 5)), f.get("message", "simulated GCS error"))
+            if f["mode"] == "malformed":
+                return malform(reply, f.get("kind", "truncated"))
+        return reply
+
+    def get_task_events(self, raw, context):
+        rec = self._record(GET_TASK_EVENTS, raw, context)
+        self._auth(context, rec)
+        f = self._fault(rec)
+        sim = self.sim
+        if f is not None and f["mode"] == "gcs_status":
+            code = int(f.get("code", 5))
+            rec["counters"] = {}
+            return encode.status_bytes(code, f.get("message", "simulated GCS error"))
+        with sim.lock:
+            prof = sim.profile
+            try:
+                q, layout = query.decode_request(raw, prof)
+            except query.Unparseable as e:
+                rec["layout"] = "unparseable"
+                rec["outcome"] = "INTERNAL"
+                context.abort(grpc.StatusCode.INTERNAL, "Failed to parse request: %s" % e)
+            except query.IdCheck as e:
+                rec["outcome"] = "ABORT"
+                _abort_process(str(e))
+            except query.BadPredicate as e:
+                rec["outcome"] = "InvalidArgument"
+                rec["counters"] = {}
+                return encode.status_bytes(INVALID_ARGUMENT, str(e))
+            rec["layout"] = layout
+            rec.update({"limit": q.limit, "filters": q.to_json(), "simple": q.simple()})
+            reply, counters = self._serve(q, prof)
+            rec["counters"] = counters
+        if f is not None and f["mode"] == "malformed":
+            return malform(reply, f.get("kind", "truncated"))
+        return reply
+
+    def _serve(self, q, prof):
+        sim = self.sim
+        if sim.replay is not None:
+            rp = sim.replay
+            ents = rp.entries(prof)
+            cc = (rp.counters[3], rp.counters[4])
+            out, counters = query.select(ents, q, prof, cc, lambda j: cc)
+            if len(out) == len(ents) and not counters["num_truncated"] and not counters["num_filtered_on_gcs"]:
+                # Unfiltered: Ray's own bytes, verbatim.
+                c = {"num_profile_task_events_dropped": rp.counters[3],
+                     "num_status_task_events_dropped": rp.counters[4],
+                     "num_total_stored": rp.counters[5], "num_filtered_on_gcs": rp.counters[6],
+                     "num_truncated": rp.counters[7]}
+                return rp.reply, c
+            return encode.reply_bytes(out, encode.EMPTY_STATUS,
+                                      counters["num_profile_task_events_dropped"],
+                                      counters["num_status_task_events_dropped"],
+                                      counters["num_total_stored"],
+                                      counters["num_filtered_on_gcs"],
+                                      counters["num_truncated"]), counters
+        model = sim.model
+        now = model.now_ns()
+        store = model.store
+        store.sync(now)
+        attempts = list(store.stored.values())
+        attempts.reverse()        # the GCS walks its storage newest first
+        cc = (store.dropped_profile, store.dropped_status)
+        if not q.has_filters and q.limit is None:
+            # Fast path (many): concatenation of cached framed entries.
+            out = [encode.framed_entry(a, prof, now) for a in attempts]
+            counters = {"num_profile_task_events_dropped": cc[0],
+                        "num_status_task_events_dropped": cc[1],
+                        "num_total_stored": len(out), "num_filtered_on_gcs": 0,
+                        "num_truncated": 0}
+        else:
+            ents = [self._entry(a, prof, now) for a in attempts]
+            out, counters = query.select(ents, q, prof, cc, store.counters_for_job)
+        return encode.reply_bytes(out, encode.EMPTY_STATUS,
+                                  counters["num_profile_task_events_dropped"],
+                                  counters["num_status_task_events_dropped"],
+                                  counters["num_total_stored"], counters["num_filtered_on_gcs"],
+                                  counters["num_truncated"]), counters
+
+    @staticmethod
+    def _entry(a, prof, now):
+        def state():
+            vis = a.states[:a.visible(now)]
+            if not vis:
+                return "NIL"
+            return max((s for s, _ in vis), key=lambda s: prof.task_status.get(s, 0))
+        return query.Entry(a.task_id, a.job_id, a.actor_id, versions.TASK_TYPE[a.type], a.name,
+                           state, True, lambda: encode.framed_entry(a, prof, now))
+
+
+class GcsServer:
+    """A grpc.server that can be stopped and started again on the same port."""
+
+    def __init__(self, sim, port=0):
+        self.sim = sim
+        self.port = port
+        self.server = None
+        self.lock = threading.Lock()
+
+    def start(self):
+        with self.lock:
+            if self.server is not None:
+                return self.port
+            h = Handlers(self.sim)
+            ident = lambda b: b   # raw bytes in and out
+            handler = grpc.method_handlers_generic_handler("ray.rpc.TaskInfoGcsService", {
+                "GetTaskEvents": grpc.unary_unary_rpc_method_handler(
+                    h.get_task_events, request_deserializer=ident, response_serializer=ident)})
+            handler2 = grpc.method_handlers_generic_handler("ray.rpc.NodeInfoGcsService", {
+                "CheckAlive": grpc.unary_unary_rpc_method_handler(
+                    h.check_alive, request_deserializer=ident, response_serializer=ident)})
+            srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+                              handlers=[handler, handler2],
+                              options=[("grpc.max_receive_message_length", MAX_MSG),
+                                       ("grpc.max_send_message_length", MAX_MSG),
+                                       ("grpc.so_reuseport", 0)])
+            port = srv.add_insecure_port("127.0.0.1:%d" % self.port)
+            if port == 0:
+                raise RuntimeError("cannot bind gRPC port %d" % self.port)
+            self.port = port
+            srv.start()
+            self.server = srv
+            return port
+
+    def stop(self):
+        with self.lock:
+            if self.server is not None:
+                self.server.stop(0).wait()
+                self.server = None
+
+    @property
+    def running(self):
+        return self.server is not None

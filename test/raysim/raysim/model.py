@@ -1,0 +1,266 @@
+"""The simulated cluster: clock, entities, task attempts and GCS task storage.
+
+One ClusterModel holds everything a scenario creates (nodes, workers, jobs,
+actors, placement groups, task attempts). Task events are served from the
+TaskStore, which mimics the GCS's bounded storage (insert order, eviction
+policy, dropped counters). Other GCS services and the dashboard API can later
+be served from the same ClusterModel, so all views stay consistent.
+
+Time: every task attempt carries a timeline of (TaskStatus name, unix ns).
+At sim time T only the states with time <= T are visible; an attempt with no
+visible state has not reached the GCS yet and is not stored.
+"""
+import bisect
+import random
+import time
+from collections import OrderedDict
+
+from . import versions
+
+TERMINAL = ("FINISHED", "FAILED")
+
+
+class Clock:
+    """Sim clock: epoch_ms + wall elapsed * speed + explicit advances."""
+
+    def __init__(self, epoch_ms=None, speed=1.0):
+        self.epoch_ms = float(epoch_ms if epoch_ms is not None else time.time() * 1000.0)
+        self.speed = float(speed)
+        self.start = time.monotonic()
+        self.offset_ms = 0.0
+
+    def now_ms(self):
+        return self.epoch_ms + (time.monotonic() - self.start) * 1000.0 * self.speed + self.offset_ms
+
+    def now_ns(self):
+        return int(self.now_ms() * 1_000_000)
+
+    def advance(self, ms):
+        self.offset_ms += float(ms)
+
+
+class IdGen:
+    """Deterministic Ray-shaped IDs from a seed (same seed, same IDs)."""
+
+    def __init__(self, seed=0):
+        self.rng = random.Random(seed)
+        self.next_job = 1
+
+    def raw(self, n):
+        return self.rng.randbytes(n)
+
+    def job(self):
+        # Ray's JobID is a little-endian counter: 01000000, 02000000, ...
+        j = self.next_job.to_bytes(4, "little")
+        self.next_job += 1
+        return j
+
+    def task(self, job_id):
+        # Ray's TaskID ends with the job id; the rest is unique.
+        return self.raw(20) + job_id
+
+    def actor(self, job_id):
+        return self.raw(12) + job_id
+
+    def node(self):
+        return self.raw(28)
+
+    def worker(self):
+        return self.raw(28)
+
+    def pg(self, job_id):
+        return self.raw(14) + job_id
+
+
+class TaskAttempt:
+    """One (task_id, attempt_number) with its static info and its timeline.
+
+    Static fields mirror TaskInfoEntry / TaskStateUpdate; enum-valued fields
+    hold names (versions.py turns them into numbers per profile). `states` is
+    a list of (TaskStatus name, ns) sorted by time; `profile_events` a list of
+    (event_name, start_ns, end_ns, extra_data).
+    """
+
+    __slots__ = ("task_id", "attempt_number", "job_id", "type", "name", "language",
+                 "func_or_class_name", "parent_task_id", "required_resources",
+                 "serialized_runtime_env", "node_id", "worker_id", "worker_pid",
+                 "actor_id", "placement_group_id", "actor_repr_name", "call_site",
+                 "label_selector", "error_type", "error_message", "states",
+                 "profile_events", "node_ip", "log_info", "gate_detail", "_cache", "_state_ns")
+
+    def __init__(self, task_id, job_id, name, func_or_class_name, states,
+                 attempt_number=0, type="NORMAL_TASK", language="PYTHON",
+                 parent_task_id=None, required_resources=None,
+                 serialized_runtime_env=None, node_id=None, worker_id=None,
+                 worker_pid=None, actor_id=None, placement_group_id=None,
+                 actor_repr_name=None, call_site=None, label_selector=None,
+                 error_type=None, error_message=None, profile_events=None,
+                 node_ip="10.0.0.1", log_info=True, gate_detail=True):
+        self.task_id = task_id
+        self.attempt_number = attempt_number
+        self.job_id = job_id
+        self.type = type
+        self.name = name
+        self.language = language
+        self.func_or_class_name = func_or_class_name
+        self.parent_task_id = parent_task_id
+        self.required_resources = required_resources or {}
+        self.serialized_runtime_env = serialized_runtime_env
+        self.node_id = node_id
+        self.worker_id = worker_id
+        self.worker_pid = worker_pid
+        self.actor_id = actor_id
+        self.placement_group_id = placement_group_id
+        self.actor_repr_name = actor_repr_name
+        self.call_site = call_site
+        self.label_selector = label_selector
+        self.error_type = error_type
+        self.error_message = error_message
+        self.states = sorted(states, key=lambda s: s[1])
+        self._state_ns = [ns for _, ns in self.states]
+        self.profile_events = profile_events or []
+        self.node_ip = node_ip
+        self.log_info = log_info
+        # gate_detail: hide node/worker/pid until the task reached a worker
+        # (scenarios); rows from a JSON file always show what they carry.
+        self.gate_detail = gate_detail
+        self._cache = None
+
+    @property
+    def key(self):
+        return (self.task_id, self.attempt_number)
+
+    @property
+    def first_ns(self):
+        return self._state_ns[0] if self._state_ns else None
+
+    def visible(self, now_ns):
+        """Number of timeline states visible at now_ns."""
+        return bisect.bisect_right(self._state_ns, now_ns)
+
+    def nprof_visible(self, now_ns):
+        return sum(1 for p in self.profile_events if p[1] <= now_ns)
+
+    def finished_at(self, now_ns):
+        return any(s in TERMINAL for s, ns in self.states if ns <= now_ns)
+
+
+class Entities:
+    """Non-task cluster state (nodes, workers, jobs, actors, placement groups).
+
+    Plain dicts keyed by id bytes; scenarios fill them so later GCS services
+    (GetAllNodeInfo, GetAllActorInfo, ...) can be served from the same model.
+    """
+
+    def __init__(self):
+        self.nodes = OrderedDict()      # node_id -> {ip, is_head, alive, start_ms, resources}
+        self.workers = OrderedDict()    # worker_id -> {node_id, pid, job_id, is_driver}
+        self.jobs = OrderedDict()       # job_id -> {driver_task_id, start_ms, entrypoint}
+        self.actors = OrderedDict()     # actor_id -> {job_id, class_name, repr_name, state, node_id}
+        self.placement_groups = OrderedDict()  # pg_id -> {job_id, name, strategy, state}
+
+
+class Scenario:
+    """What a scenario produces: entities, attempts and initial counters."""
+
+    def __init__(self, name, params=None):
+        self.name = name
+        self.params = params or {}
+        self.entities = Entities()
+        self.attempts = []
+        # Counters the GCS had before the sim started (e.g. from the vectors).
+        self.dropped_profile = 0
+        self.dropped_status = 0
+        self.job_dropped = {}           # job_id -> [profile, status]
+
+
+class TaskStore:
+    """The GCS's task-event storage at the current sim time.
+
+    Attempts enter in the order their first state becomes visible. When more
+    than max_tasks are stored, one attempt is evicted per insert: finished
+    first, then actor tasks, then the rest, oldest first in each group
+    (Ray's FinishedTaskActorTaskGcPolicy).
+    """
+
+    def __init__(self, max_tasks=100000):
+        self.max_tasks = max_tasks
+        self.reset([])
+
+    def reset(self, attempts, dropped_profile=0, dropped_status=0, job_dropped=None):
+        pend = [a for a in attempts if a.first_ns is not None]
+        pend.sort(key=lambda a: a.first_ns)   # stable: scenario order breaks ties
+        self.pending = pend
+        self.next_pending = 0
+        self.stored = OrderedDict()
+        self.dropped_profile = dropped_profile
+        self.dropped_status = dropped_status
+        self.job_dropped = {k: list(v) for k, v in (job_dropped or {}).items()}
+        self.evicted = 0
+
+    def lose_all(self, now_ns):
+        """GCS restart: everything already reported is gone, counters reset."""
+        self.sync(now_ns)
+        self.pending = self.pending[self.next_pending:]
+        self.next_pending = 0
+        self.stored = OrderedDict()
+        self.dropped_profile = self.dropped_status = 0
+        self.job_dropped = {}
+        self.evicted = 0
+
+    def sync(self, now_ns):
+        """Insert every attempt whose first state is visible by now_ns."""
+        pend = self.pending
+        i = self.next_pending
+        n = len(pend)
+        while i < n and pend[i].first_ns <= now_ns:
+            a = pend[i]
+            self.stored[a.key] = a
+            i += 1
+            if self.max_tasks is not None and self.max_tasks >= 0 and len(self.stored) > self.max_tasks:
+                self._evict_one(now_ns)
+        self.next_pending = i
+
+    def _evict_one(self, now_ns):
+        victim = None
+        for a in self.stored.values():
+            if a.finished_at(now_ns):
+                victim = a
+                break
+        if victim is None:
+            for a in self.stored.values():
+                if a.actor_id:
+                    victim = a
+                    break
+        if victim is None:
+            victim = next(iter(self.stored.values()))
+        del self.stored[victim.key]
+        self.evicted += 1
+        self.dropped_status += 1
+        jd = self.job_dropped.setdefault(victim.job_id, [0, 0])
+        jd[1] += 1
+
+    def counters_for_job(self, job_id):
+        p, s = self.job_dropped.get(job_id, [0, 0])
+        return p, s
+
+
+class ClusterModel:
+    """Clock + current scenario + task store, behind one lock held by callers."""
+
+    def __init__(self, clock, max_tasks=100000):
+        self.clock = clock
+        self.store = TaskStore(max_tasks)
+        self.scenario = Scenario("empty")
+
+    def load(self, scenario):
+        self.scenario = scenario
+        self.store.reset(scenario.attempts, scenario.dropped_profile,
+                         scenario.dropped_status, scenario.job_dropped)
+
+    def now_ns(self):
+        return self.clock.now_ns()
+
+    def synced_store(self):
+        self.store.sync(self.now_ns())
+        return self.store

@@ -1,0 +1,108 @@
+"""Every Ray-version fact the simulator depends on, one place per fact.
+
+A *profile* is one of the Ray versions the project tests against (the
+folders of shared/testdata/ray-wire). Sources: shared/ray-gcs-protocol.md
+sections 3 and 8.
+"""
+
+PROFILES = ["2.9", "2.35", "2.40", "2.49", "master"]
+
+# CheckAlive.ray_version per profile (as in the vectors' check_alive_reply.bin).
+RAY_VERSION = {"2.9": "2.9.3", "2.35": "2.35.0", "2.40": "2.40.0",
+               "2.49": "2.49.2", "master": "3.0.0.dev0"}
+
+# Comparable version tuple per profile (master counts as newer than any 2.x).
+VERSION_TUPLE = {"2.9": (2, 9, 3), "2.35": (2, 35, 0), "2.40": (2, 40, 0),
+                 "2.49": (2, 49, 2), "master": (3, 0, 0)}
+
+# TaskStatus: renumbered in 2.39 (#48242).
+TASK_STATUS_OLD = {"NIL": 0, "PENDING_ARGS_AVAIL": 1, "PENDING_NODE_ASSIGNMENT": 2,
+                   "PENDING_OBJ_STORE_MEM_AVAIL": 3, "PENDING_ARGS_FETCH": 4,
+                   "SUBMITTED_TO_WORKER": 5, "RUNNING": 6, "RUNNING_IN_RAY_GET": 7,
+                   "RUNNING_IN_RAY_WAIT": 8, "FINISHED": 9, "FAILED": 10}
+TASK_STATUS_NEW = {"NIL": 0, "PENDING_ARGS_AVAIL": 1, "PENDING_NODE_ASSIGNMENT": 2,
+                   "PENDING_OBJ_STORE_MEM_AVAIL": 3, "PENDING_ARGS_FETCH": 4,
+                   "SUBMITTED_TO_WORKER": 5, "PENDING_ACTOR_TASK_ARGS_FETCH": 6,
+                   "PENDING_ACTOR_TASK_ORDERING_OR_CONCURRENCY": 7, "RUNNING": 8,
+                   "RUNNING_IN_RAY_GET": 9, "RUNNING_IN_RAY_WAIT": 10,
+                   "FINISHED": 11, "FAILED": 12}
+# GETTING_AND_PINNING_ARGS=13 is ≈2.51+ (after 2.49), so only master has it.
+TASK_STATUS_MASTER = dict(TASK_STATUS_NEW, GETTING_AND_PINNING_ARGS=13)
+
+# Up to 2.31 the state times were TaskStateUpdate fields 2..7 (ns), and only
+# these six states had a field. Field number per state name.
+LEGACY_TS_FIELD = {"PENDING_ARGS_AVAIL": 2, "PENDING_NODE_ASSIGNMENT": 3,
+                   "SUBMITTED_TO_WORKER": 4, "RUNNING": 5, "FINISHED": 6, "FAILED": 7}
+LEGACY_TS_ATTR = {"PENDING_ARGS_AVAIL": "pending_args_avail_ts",
+                  "PENDING_NODE_ASSIGNMENT": "pending_node_assignment_ts",
+                  "SUBMITTED_TO_WORKER": "submitted_to_worker_ts",
+                  "RUNNING": "running_ts", "FINISHED": "finished_ts",
+                  "FAILED": "failed_ts"}
+
+TASK_TYPE = {"NORMAL_TASK": 0, "ACTOR_CREATION_TASK": 1, "ACTOR_TASK": 2, "DRIVER_TASK": 3}
+LANGUAGE = {"PYTHON": 0, "JAVA": 1, "CPP": 2}
+FILTER_PREDICATE = {"EQUAL": 0, "NOT_EQUAL": 1}
+
+# ErrorType: name -> (number, first profile tuple that has it).
+_E = ["WORKER_DIED", "ACTOR_DIED", "OBJECT_UNRECONSTRUCTABLE", "TASK_EXECUTION_EXCEPTION",
+      "OBJECT_IN_PLASMA", "TASK_CANCELLED", "ACTOR_CREATION_FAILED",
+      "RUNTIME_ENV_SETUP_FAILED", "OBJECT_LOST", "OWNER_DIED", "OBJECT_DELETED",
+      "DEPENDENCY_RESOLUTION_FAILED", "OBJECT_UNRECONSTRUCTABLE_MAX_ATTEMPTS_EXCEEDED",
+      "OBJECT_UNRECONSTRUCTABLE_LINEAGE_EVICTED", "OBJECT_FETCH_TIMED_OUT",
+      "LOCAL_RAYLET_DIED", "TASK_PLACEMENT_GROUP_REMOVED", "ACTOR_PLACEMENT_GROUP_REMOVED",
+      "TASK_UNSCHEDULABLE_ERROR", "ACTOR_UNSCHEDULABLE_ERROR", "OUT_OF_DISK_ERROR",
+      "OBJECT_FREED", "OUT_OF_MEMORY", "NODE_DIED", "END_OF_STREAMING_GENERATOR"]
+ERROR_TYPE = {n: (i, (2, 9, 0)) for i, n in enumerate(_E)}
+ERROR_TYPE["ACTOR_UNAVAILABLE"] = (25, (2, 11, 0))
+ERROR_TYPE["GENERATOR_TASK_FAILED_FOR_OBJECT_RECONSTRUCTION"] = (26, (2, 48, 0))
+for _i, _n in enumerate(["PUT", "RETRIES_DISABLED", "BORROWED", "REF_NOT_FOUND",
+                         "TASK_CANCELLED", "LINEAGE_DISABLED"]):
+    ERROR_TYPE["OBJECT_UNRECONSTRUCTABLE_" + _n] = (27 + _i, (3, 0, 0))
+
+# ID byte lengths (RAY_CHECK in FromBinary).
+ID_LEN = {"task": 24, "job": 4, "actor": 16, "node": 28, "worker": 28, "pg": 18}
+
+
+class Profile:
+    """Everything version-dependent, looked up by profile name."""
+
+    def __init__(self, name):
+        if name not in PROFILES:
+            raise ValueError("unknown profile %r (known: %s)" % (name, ", ".join(PROFILES)))
+        self.name = name
+        self.ray_version = RAY_VERSION[name]
+        v = VERSION_TUPLE[name]
+        self.version = v
+        if v >= (3, 0, 0):
+            self.task_status = TASK_STATUS_MASTER
+        elif v >= (2, 39, 0):
+            self.task_status = TASK_STATUS_NEW
+        else:
+            self.task_status = TASK_STATUS_OLD
+        self.status_name = {n: s for s, n in self.task_status.items()}
+        self.legacy_ts = v < (2, 32, 0)            # fields 2..7 instead of map 14
+        self.predicate_filters = v >= (2, 41, 0)   # #48983
+        self.has_state_filter = v >= (2, 32, 0)    # legacy Filters.state = 6
+        self.name_case_insensitive = v >= (2, 32, 0)
+        self.has_call_site = v >= (2, 41, 0)
+        self.has_label_selector = v >= (2, 48, 0)
+        self.error_types = {n: num for n, (num, since) in ERROR_TYPE.items() if v >= since}
+        self.error_type_name = {num: n for n, num in self.error_types.items()}
+
+    def status_number(self, state_name):
+        """TaskStatus number for a name; KeyError if this version lacks it."""
+        if self.legacy_ts and state_name not in LEGACY_TS_FIELD:
+            raise KeyError("%s has no timestamp field on Ray %s" % (state_name, self.ray_version))
+        return self.task_status[state_name]
+
+    def error_type_str(self, num):
+        """Name of an ErrorType number; unknown numbers as decimal strings."""
+        return self.error_type_name.get(num, str(num))
+
+
+def profile_for_version(ray_version):
+    """Profile whose ray_version string is given (for --replay)."""
+    for p, v in RAY_VERSION.items():
+        if v == ray_version:
+            return p
+    raise ValueError("no profile for ray_version %r" % ray_version)

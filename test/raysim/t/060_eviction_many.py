@@ -1,0 +1,71 @@
+"""Storage limit (eviction order, dropped counters) and the 100,000-task load."""
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from raysim import tap as th  # noqa: E402
+import time
+import unittest
+
+from raysim import versions, derive
+from raysim.client import Simulator
+from raysim.encode import field_bytes, field_varint
+from raysim.proto import pb
+
+
+class Eviction(unittest.TestCase):
+    def test_small_max_tasks(self):
+        # classic at a frozen clock far in the future: 101 attempts, all visible.
+        with Simulator(profile="master", scenario="classic", max_tasks=10, speed=0,
+                       epoch_ms=1_800_000_000_000) as sim:
+            sim.admin("/advance", {"ms": 3_600_000})
+            rows, c = derive.rows_from_reply(sim.call(th.GTE, b""), versions.Profile("master"))
+            self.assertEqual(len(rows), 10)
+            self.assertEqual(c["num_status_task_events_dropped"], 91)
+            # Finished tasks go first: the running driver survives.
+            self.assertIn("DRIVER_TASK", [r["type"] for r in rows])
+            job = bytes.fromhex(rows[0]["job_id"])
+            r = pb().GetTaskEventsReply()
+            r.ParseFromString(sim.call(th.GTE, field_bytes(4, field_bytes(1, field_bytes(2, job)))))
+            self.assertEqual(r.num_status_task_events_dropped, 91)   # per-job counter
+            self.assertEqual(sim.admin("/state")["counters"]["num_evicted"], 91)
+
+    def test_unfinished_evicted_oldest_first(self):
+        # mixed at its start: nothing finished yet once only a few are visible.
+        with Simulator(profile="master", scenario="mixed", max_tasks=3, speed=0,
+                       epoch_ms=1_800_000_000_000) as sim:
+            sim.admin("/advance", {"ms": 12})    # first tasks visible, none finished
+            rows, c = derive.rows_from_reply(sim.call(th.GTE, b""), versions.Profile("master"))
+            self.assertEqual(len(rows), 3)
+            self.assertEqual(c["num_status_task_events_dropped"], 1)
+            self.assertNotIn("DRIVER_TASK", [r["type"] for r in rows])   # oldest went
+
+
+class Many(unittest.TestCase):
+    def test_100k(self):
+        t = time.time()
+        with Simulator(profile="master", scenario="many", speed=0) as sim:
+            started = time.time() - t
+            t = time.time()
+            raw1 = sim.call(th.GTE, b"", timeout=120)
+            first = time.time() - t
+            t = time.time()
+            raw2 = sim.call(th.GTE, b"", timeout=120)
+            second = time.time() - t
+            t = time.time()
+            sim.call(th.GTE, field_varint(3, 10000), timeout=120)
+            limited = time.time() - t
+            r = pb().GetTaskEventsReply()
+            r.ParseFromString(raw2)
+            # 100,000 tasks + the driver = 100,001 > the default limit: one finished
+            # task is evicted, as the real GCS would.
+            self.assertEqual(len(r.events_by_task), 100000)
+            self.assertEqual(r.num_status_task_events_dropped, 1)
+            self.assertEqual(raw1, raw2)
+            print("# many: start %.2fs, first reply %.2fs, repeat %.2fs, limit=10000 %.2fs, %d bytes"
+                  % (started, first, second, limited, len(raw1)))
+            self.assertLess(first, 20)
+            self.assertLess(second, 20)
+
+
+if __name__ == "__main__":
+    th.main(globals())
