@@ -22,9 +22,11 @@ CORE_SRCS  = $(wildcard src/ray/*.c)
 PG_SRCS    = $(wildcard src/*.c)
 OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(PROTO_C:.c=.o)
 
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=test/regress.conf
+REGRESS      = extension decode
+REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=test/regress.conf \
+               --encoding=UTF8 --no-locale
 TAP_TESTS    = 1
+PROVE_TESTS  = test/t/*.pl
 
 PKGS        = libprotobuf-c
 PG_CPPFLAGS = -Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS))

@@ -5,7 +5,11 @@
 #include "raydar.h"
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+
+#include "ray_buf.h"
 #include "utils/timestamp.h"
 
 /* Unix ms -> timestamptz (PostgreSQL counts us from 2000-01-01). */
@@ -16,12 +20,55 @@ raydar_ms_to_timestamptz(int64 ms)
 						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
 }
 
-/* The core's JSON text is valid jsonb input by construction. */
+/*
+ * Ray's strings are UTF-8 by contract, but nothing on the wire enforces it.
+ * Invalid sequences become U+FFFD (never an error: one bad task name must
+ * not hide the whole cluster), then the text is converted to the database
+ * encoding, which errors only for characters that encoding cannot hold.
+ */
+static char *
+utf8_to_server(const char *s, size_t len, size_t *outlen)
+{
+	char	   *res = (char *) s;
+
+	if (!ray_utf8_valid(s, len))
+	{
+		RayBuf		b;
+
+		ray_buf_init(&b, NULL);
+		ray_buf_utf8_sanitize(&b, s, len);
+		if (b.oom)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		res = pnstrdup(b.data, b.len);
+		len = b.len;
+		ray_buf_free(&b);
+	}
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		res = pg_any_to_server(res, (int) len, PG_UTF8);
+		len = strlen(res);
+	}
+	*outlen = len;
+	return res;
+}
+
+Datum
+raydar_text_datum(const char *s)
+{
+	size_t		len;
+	char	   *conv = utf8_to_server(s, strlen(s), &len);
+
+	return PointerGetDatum(cstring_to_text_with_len(conv, (int) len));
+}
+
+/* The core's JSON text is UTF-8 and valid jsonb input by construction. */
 Datum
 raydar_json_to_jsonb(const char *json, size_t len)
 {
-	(void) len;
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+	size_t		outlen;
+	char	   *conv = utf8_to_server(json, len, &outlen);
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(conv));
 }
 
 void

@@ -65,7 +65,7 @@ text_or_null(const char *s, bool *isnull)
 		*isnull = true;
 		return (Datum) 0;
 	}
-	return CStringGetTextDatum(s);
+	return raydar_text_datum(s);
 }
 
 /*

@@ -27,6 +27,7 @@ extern void raydar_allocator_init(ProtobufCAllocator *a, MemoryContext cxt);
 
 /* convert.c: Ray values to Datums. */
 extern TimestampTz raydar_ms_to_timestamptz(int64 ms);
+extern Datum raydar_text_datum(const char *s);
 extern Datum raydar_json_to_jsonb(const char *json, size_t len);
 extern void raydar_report_core_error(RayStatus st, const char *what, const char *msg);
 

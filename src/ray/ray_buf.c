@@ -192,6 +192,29 @@ ray_utf8_valid(const char *s, size_t n)
 }
 
 void
+ray_buf_utf8_sanitize(RayBuf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		i = 0;
+
+	while (i < n)
+	{
+		size_t		l = p[i] == 0 ? 0 : utf8_seq_len(p + i, n - i);
+
+		if (l == 0)
+		{
+			ray_buf_puts(b, "\xef\xbf\xbd");	/* U+FFFD */
+			i++;
+		}
+		else
+		{
+			ray_buf_append(b, s + i, l);
+			i += l;
+		}
+	}
+}
+
+void
 ray_buf_json_string(RayBuf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *) s;

@@ -57,6 +57,13 @@ extern void ray_buf_strip_ansi(RayBuf *b, const char *s, size_t n);
  */
 extern bool ray_json_valid(const char *s, size_t n, int max_depth);
 
+/*
+ * Append s with every invalid UTF-8 sequence and NUL replaced by U+FFFD:
+ * Ray's strings should be UTF-8, but a text column must never hold
+ * anything else.
+ */
+extern void ray_buf_utf8_sanitize(RayBuf *b, const char *s, size_t n);
+
 /* True if s is valid UTF-8 without NUL bytes. */
 extern bool ray_utf8_valid(const char *s, size_t n);
 

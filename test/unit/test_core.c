@@ -154,6 +154,15 @@ test_text(void)
 	ok(!JV("{} {}", 8), "two values refused");
 	ok(!JV("\"a\xff\"", 8), "invalid UTF-8 in string refused");
 	ok(ray_utf8_valid("héllo", strlen("héllo")), "UTF-8 valid");
+	{
+		RayBuf		u;
+
+		ray_buf_init(&u, NULL);
+		ray_buf_utf8_sanitize(&u, "a\xff" "b\0c\xe8\xae", 7);
+		ok(strcmp(u.data, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd") == 0 &&
+		   ray_utf8_valid(u.data, u.len), "invalid bytes, NUL and a cut sequence become U+FFFD");
+		ray_buf_free(&u);
+	}
 	ok(!ray_utf8_valid("\xc0\xaf", 2), "overlong UTF-8 invalid");
 	ok(!ray_utf8_valid("\xed\xa0\x80", 3), "encoded surrogate invalid");
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# run-suites.sh: run every test suite in this tree and count the results.
+#
+# Run by scripts/test.sh as an ordinary user, in a scratch copy it owns
+# (with ../shared beside it). Each suite is a TAP producer run by prove, or
+# pg_regress; the counts of all of them make the closing line
+# "N passed, N failed". A suite that dies before reporting counts as one
+# failure, so a run that executes nothing can never look green.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export RAYDAR_VECTORS=${RAYDAR_VECTORS:-$(cd ../shared/testdata/ray-wire && pwd)}
+export PATH="$(pg_config --bindir):$PATH"
+logs=build/logs
+mkdir -p "$logs"
+passed=0
+failed=0
+
+# count_prove LOG RC: add the subtests prove reported in LOG.
+count_prove() {
+  local log=$1 rc=$2 total fails
+  total=$(grep -Eo 'Files=[0-9]+, Tests=[0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$')
+  fails=$(grep -Eo 'Failed: [0-9]+\)' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
+  # A file that died without reporting failed subtests still failed.
+  local dead
+  dead=$(grep -E 'Wstat: [1-9]|Parse errors|No plan found' "$log" | grep -vc 'Failed: [1-9]')
+  fails=$((fails + dead))
+  # A suite that ran no test at all is a failure, never a pass.
+  if [ -z "$total" ] || [ "$total" -eq 0 ]; then total=0; fails=$((fails > 0 ? fails : 1)); fi
+  if [ "$rc" -ne 0 ] && [ "$fails" -eq 0 ]; then fails=1; fi
+  passed=$((passed + total - (fails > total ? total : fails)))
+  failed=$((failed + fails))
+}
+
+# count_regress LOG RC: add pg_regress's test results.
+count_regress() {
+  local log=$1 rc=$2 ok bad
+  ok=$(grep -Ec '^(test| ) .* \.\.\. +ok' "$log")
+  bad=$(grep -Ec '^(test| ) .* \.\.\. +FAILED' "$log")
+  if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+}
+
+run_suite() {
+  local name=$1 kind=$2; shift 2
+  local log="$logs/$name.log" rc
+  echo "=== $name"
+  "$@" > "$log" 2>&1
+  rc=$?
+  tail -n 25 "$log"
+  "count_$kind" "$log" "$rc"
+  echo "=== $name: exit $rc (running total: $passed passed, $failed failed)"
+}
+
+run_suite build-unit prove bash -c 'make -s unit-build fuzz-build >/dev/null && prove -e "" build/unit/test_*'
+run_suite fuzz prove prove -e bash test/fuzz/smoke.sh
+run_suite simulator prove prove -e /usr/bin/python3 test/raysim/t/*.py
+run_suite regress regress make -s installcheck TAP_TESTS=
+[ -f regression.diffs ] && cp regression.diffs "$logs/" && head -c 20000 regression.diffs
+run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
