@@ -28,7 +28,7 @@ REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=test/regress.conf \
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
 
-PKGS        = libprotobuf-c
+PKGS        = libprotobuf-c grpc
 PG_CPPFLAGS = -Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS))
 SHLIB_LINK  = $(shell pkg-config --libs $(PKGS)) -lm
 EXTRA_CLEAN = $(PROTO_C) $(PROTO_H) build tmp_check results regression.diffs regression.out
@@ -52,14 +52,16 @@ BUILD       = build
 UNIT_CC     ?= gcc
 UNIT_CFLAGS = -std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter \
               -fsanitize=address,undefined -fno-omit-frame-pointer \
-              -Isrc/ray -Isrc/proto -Itest/unit $(shell pkg-config --cflags $(PKGS))
-UNIT_LIBS   = $(shell pkg-config --libs $(PKGS) libcjson) -lm
+              -Isrc/ray -Isrc/proto -Itest/unit $(shell pkg-config --cflags libprotobuf-c)
+# The unit tests and fuzzer cover the PostgreSQL- and network-free part.
+UNIT_SRCS   = $(filter-out src/ray/ray_grpc.c,$(CORE_SRCS))
+UNIT_LIBS   = $(shell pkg-config --libs libprotobuf-c libcjson) -lm
 UNIT_TESTS  = $(patsubst test/unit/%.c,$(BUILD)/unit/%,$(wildcard test/unit/test_*.c))
 CORE_DEPS   = $(CORE_SRCS) $(PROTO_C) $(wildcard src/ray/*.h) $(PROTO_H)
 
 $(BUILD)/unit/%: test/unit/%.c test/unit/tap.h $(CORE_DEPS)
 	@mkdir -p $(dir $@)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(PROTO_C) $(UNIT_LIBS)
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_SRCS) $(PROTO_C) $(UNIT_LIBS)
 
 unit-build: $(UNIT_TESTS)
 
@@ -73,8 +75,8 @@ FUZZ_TARGETS = $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard test/fuzz/fuz
 $(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS)) \
-		-o $@ $< $(CORE_SRCS) $(PROTO_C) $(shell pkg-config --libs $(PKGS)) -lm
+		-Isrc/ray -Isrc/proto $(shell pkg-config --cflags libprotobuf-c) \
+		-o $@ $< $(UNIT_SRCS) $(PROTO_C) $(shell pkg-config --libs libprotobuf-c) -lm
 
 fuzz-build: $(FUZZ_TARGETS)
 

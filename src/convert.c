@@ -99,5 +99,11 @@ raydar_report_core_error(RayStatus st, const char *what, const char *msg)
 					 errmsg("cannot %s", what),
 					 errdetail("%s", msg)));
 			break;
+		default:
+			/* Network failures are reported by connection.c, which knows the server. */
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("failed while %s", what),
+					 errdetail("%s", msg)));
 	}
 }

@@ -15,7 +15,15 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "foreign/foreign.h"
+#include "nodes/pathnodes.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+
+#include "ray_buf.h"
 #include "ray_status.h"
+#include "ray_tasks.h"
+#include "ray_version.h"
 
 #define RAYDAR_VERSION "0.1"
 
@@ -30,5 +38,76 @@ extern TimestampTz raydar_ms_to_timestamptz(int64 ms);
 extern Datum raydar_text_datum(const char *s);
 extern Datum raydar_json_to_jsonb(const char *json, size_t len);
 extern void raydar_report_core_error(RayStatus st, const char *what, const char *msg);
+
+/* option.c */
+typedef struct RaydarServerOptions
+{
+	const char *address;		/* host:port of the GCS */
+	bool		has_version;	/* ray_version given: no detection */
+	RayVersion	version;
+	const char *version_text;
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int			cache_ttl_ms;
+} RaydarServerOptions;
+
+extern void raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts);
+extern const char *raydar_table_resource(ForeignTable *table, const char *relname);
+
+/* catalog.c: the one column catalog of each resource. */
+typedef enum RaydarColType
+{
+	RAYDAR_TEXT,
+	RAYDAR_INT4,
+	RAYDAR_BOOL,
+	RAYDAR_JSONB,
+	RAYDAR_TIMESTAMPTZ
+} RaydarColType;
+
+typedef Datum (*RaydarTaskGetter) (const RayTaskReply *r, const RayTaskRow *row,
+								   RayBuf *scratch, bool *isnull);
+
+typedef struct RaydarColumn
+{
+	const char *name;
+	RaydarColType type;
+	int			filter;			/* RayTaskFilterField it pushes down as, or -1 */
+	RaydarTaskGetter get;
+	const char *doc;			/* one line, for docs and COMMENT ON COLUMN */
+} RaydarColumn;
+
+extern const RaydarColumn raydar_task_columns[];
+extern int	raydar_ncolumns(const RaydarColumn *cols);
+extern const RaydarColumn *raydar_find_column(const RaydarColumn *cols, const char *name);
+extern Oid	raydar_coltype_oid(RaydarColType t);
+extern const char *raydar_coltype_sql(RaydarColType t);
+
+/* connection.c: one gRPC channel per server and user, per backend. */
+typedef struct RaydarConn RaydarConn;
+
+extern RaydarConn *raydar_get_conn(Oid serverid, Oid userid);
+extern const RaydarServerOptions *raydar_conn_options(RaydarConn *conn);
+extern const char *raydar_conn_server_name(RaydarConn *conn);
+extern void raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text);
+extern bytea *raydar_conn_call(RaydarConn *conn, const char *method,
+							   const uint8_t *req, size_t reqlen, bool *from_cache);
+extern double raydar_conn_last_rows(RaydarConn *conn);
+extern void raydar_conn_set_last_rows(RaydarConn *conn, double rows);
+
+#define RAYDAR_METHOD_GET_TASK_EVENTS "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
+#define RAYDAR_METHOD_CHECK_ALIVE "/ray.rpc.NodeInfoGcsService/CheckAlive"
+
+/* pushdown.c */
+typedef struct RaydarPushdown
+{
+	List	   *filters;		/* of RaydarFilterNode lists: (field, pred, value) */
+	List	   *remote_conds;	/* RestrictInfos fully handled by Ray */
+	List	   *local_conds;	/* RestrictInfos PostgreSQL must check */
+	bool		matches_nothing;	/* a condition no task can satisfy */
+} RaydarPushdown;
+
+extern void raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
+									   const RayVersion *v, RaydarPushdown *out);
+extern void raydar_describe_filters(List *filters, StringInfo buf);
 
 #endif							/* RAYDAR_H */

@@ -16,7 +16,12 @@ typedef enum RayStatus
 	RAY_ERR_TOO_LARGE,			/* larger than raydar accepts */
 	RAY_ERR_OOM,
 	RAY_ERR_BAD_ID,				/* an ID of the wrong length or not hex */
-	RAY_ERR_UNSUPPORTED			/* the server's version cannot express it */
+	RAY_ERR_UNSUPPORTED,		/* the server's version cannot express it */
+	RAY_ERR_CANCELLED,			/* the caller's interrupt check asked to stop */
+	RAY_ERR_UNAVAILABLE,		/* could not connect, or the connection broke */
+	RAY_ERR_TIMEOUT,			/* a deadline passed */
+	RAY_ERR_UNAUTHENTICATED,	/* the server refused our token (or its absence) */
+	RAY_ERR_RPC					/* any other gRPC failure */
 } RayStatus;
 
 /* Largest reply raydar accepts: Ray's own max_grpc_message_size. */

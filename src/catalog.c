@@ -1,0 +1,222 @@
+/*
+ * catalog.c
+ *		The column catalog of the tasks table: name, type, pushdown and how
+ *		each value is made from a decoded task row.
+ *
+ * IMPORT FOREIGN SCHEMA, the column checks at plan time, pushdown and tuple
+ * building all read this one table, so a column is added in one place.
+ * Types and derivations are the contract's (shared/DESIGN.md, `tasks`
+ * columns).
+ */
+#include "raydar.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "ray_enums.h"
+#include "ray_requests.h"
+
+static Datum
+id_value(const RayId *id, RayBuf *s, bool *isnull)
+{
+	if (id->len == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	ray_buf_reset(s);
+	ray_buf_hex(s, id->data, id->len);
+	return PointerGetDatum(cstring_to_text_with_len(s->data, (int) s->len));
+}
+
+static Datum
+text_value(const char *v, bool *isnull)
+{
+	if (v == NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return raydar_text_datum(v);
+}
+
+static Datum
+time_value(bool has, int64 ms, bool *isnull)
+{
+	*isnull = !has;
+	return has ? TimestampTzGetDatum(raydar_ms_to_timestamptz(ms)) : (Datum) 0;
+}
+
+typedef bool (*JsonFn) (const RayTaskRow *row, RayBuf *b);
+
+static Datum
+json_value(JsonFn fn, const RayTaskRow *row, RayBuf *s, bool *isnull)
+{
+	ray_buf_reset(s);
+	if (!fn(row, s))
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (s->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return raydar_json_to_jsonb(s->data, s->len);
+}
+
+#define GETTER(fn) static Datum fn(const RayTaskReply *r, const RayTaskRow *row, RayBuf *s, bool *isnull)
+
+GETTER(get_task_id) { return id_value(&row->task_id, s, isnull); }
+GETTER(get_attempt_number) { return Int32GetDatum(row->ev->attempt_number); }
+GETTER(get_name) { return text_value(row->name, isnull); }
+GETTER(get_state)
+{
+	char		nb[RAY_ENUM_NAME_MAX];
+
+	return CStringGetTextDatum(ray_task_state_text(r, row, nb));
+}
+GETTER(get_job_id) { return id_value(&row->job_id, s, isnull); }
+GETTER(get_actor_id) { return id_value(&row->actor_id, s, isnull); }
+GETTER(get_type)
+{
+	char		nb[RAY_ENUM_NAME_MAX];
+
+	return CStringGetTextDatum(ray_task_type_text(row, nb));
+}
+GETTER(get_func_or_class_name) { return text_value(row->info ? row->info->func_or_class_name : NULL, isnull); }
+GETTER(get_parent_task_id) { return id_value(&row->parent_task_id, s, isnull); }
+GETTER(get_node_id) { return id_value(&row->node_id, s, isnull); }
+GETTER(get_worker_id) { return id_value(&row->worker_id, s, isnull); }
+GETTER(get_worker_pid)
+{
+	*isnull = !(row->su && row->su->has_worker_pid);
+	return *isnull ? (Datum) 0 : Int32GetDatum(row->su->worker_pid);
+}
+GETTER(get_error_type)
+{
+	char		nb[RAY_ENUM_NAME_MAX];
+	const char *t = ray_task_error_type_text(row, nb);
+
+	return t ? CStringGetTextDatum(t) : (*isnull = true, (Datum) 0);
+}
+GETTER(get_error_message) { return text_value(row->error_message, isnull); }
+GETTER(get_language)
+{
+	char		nb[RAY_ENUM_NAME_MAX];
+
+	return CStringGetTextDatum(ray_task_language_text(row, nb));
+}
+GETTER(get_required_resources) { return json_value(ray_task_json_required_resources, row, s, isnull); }
+GETTER(get_runtime_env_info) { return json_value(ray_task_json_runtime_env_info, row, s, isnull); }
+GETTER(get_placement_group_id) { return id_value(&row->placement_group_id, s, isnull); }
+GETTER(get_events)
+{
+	ray_buf_reset(s);
+	ray_task_json_events(r, row, s);
+	if (s->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return raydar_json_to_jsonb(s->data, s->len);
+}
+GETTER(get_profiling_data) { return json_value(ray_task_json_profiling_data, row, s, isnull); }
+GETTER(get_creation_time) { return time_value(row->has_creation_ms, row->creation_ms, isnull); }
+GETTER(get_start_time) { return time_value(row->has_start_ms, row->start_ms, isnull); }
+GETTER(get_end_time) { return time_value(row->has_end_ms, row->end_ms, isnull); }
+GETTER(get_task_log_info) { return json_value(ray_task_json_task_log_info, row, s, isnull); }
+GETTER(get_actor_repr_name) { return text_value(row->su ? row->su->actor_repr_name : NULL, isnull); }
+GETTER(get_call_site) { return text_value(row->info ? row->info->call_site : NULL, isnull); }
+GETTER(get_label_selector) { return json_value(ray_task_json_label_selector, row, s, isnull); }
+GETTER(get_is_debugger_paused)
+{
+	*isnull = !(row->su && row->su->has_is_debugger_paused);
+	return *isnull ? (Datum) 0 : BoolGetDatum(row->su->is_debugger_paused);
+}
+
+const RaydarColumn raydar_task_columns[] = {
+	{"task_id", RAYDAR_TEXT, RAY_TF_TASK_ID, get_task_id, "task ID, hex"},
+	{"attempt_number", RAYDAR_INT4, -1, get_attempt_number, "attempt, 0 for the first run"},
+	{"name", RAYDAR_TEXT, RAY_TF_NAME, get_name, "task name; actor tasks as <actor repr>.<method>"},
+	{"state", RAYDAR_TEXT, RAY_TF_STATE, get_state, "latest TaskStatus, by the server's version"},
+	{"job_id", RAYDAR_TEXT, RAY_TF_JOB_ID, get_job_id, "job ID, hex"},
+	{"actor_id", RAYDAR_TEXT, RAY_TF_ACTOR_ID, get_actor_id, "actor ID, hex, for actor tasks"},
+	{"type", RAYDAR_TEXT, -1, get_type, "NORMAL_TASK, ACTOR_CREATION_TASK, ACTOR_TASK or DRIVER_TASK"},
+	{"func_or_class_name", RAYDAR_TEXT, -1, get_func_or_class_name, "function or class.method"},
+	{"parent_task_id", RAYDAR_TEXT, -1, get_parent_task_id, "task that submitted this one, hex"},
+	{"node_id", RAYDAR_TEXT, -1, get_node_id, "node the attempt ran on, hex"},
+	{"worker_id", RAYDAR_TEXT, -1, get_worker_id, "worker the attempt ran on, hex"},
+	{"worker_pid", RAYDAR_INT4, -1, get_worker_pid, "worker process ID"},
+	{"error_type", RAYDAR_TEXT, -1, get_error_type, "Ray ErrorType name, only when FAILED"},
+	{"error_message", RAYDAR_TEXT, -1, get_error_message, "error text without ANSI codes, only when FAILED"},
+	{"language", RAYDAR_TEXT, -1, get_language, "PYTHON, JAVA or CPP"},
+	{"required_resources", RAYDAR_JSONB, -1, get_required_resources, "{\"CPU\": 1, ...}"},
+	{"runtime_env_info", RAYDAR_JSONB, -1, get_runtime_env_info, "serialized runtime env, URIs and config"},
+	{"placement_group_id", RAYDAR_TEXT, -1, get_placement_group_id, "placement group, hex"},
+	{"events", RAYDAR_JSONB, -1, get_events, "[{\"state\", \"created_ms\"}] in TaskStatus order"},
+	{"profiling_data", RAYDAR_JSONB, -1, get_profiling_data, "profile events, times in ms"},
+	{"creation_time", RAYDAR_TIMESTAMPTZ, -1, get_creation_time, "PENDING_ARGS_AVAIL time"},
+	{"start_time", RAYDAR_TIMESTAMPTZ, -1, get_start_time, "RUNNING time"},
+	{"end_time", RAYDAR_TIMESTAMPTZ, -1, get_end_time, "FINISHED or FAILED time"},
+	{"task_log_info", RAYDAR_JSONB, -1, get_task_log_info, "stdout/stderr files and offsets"},
+	{"actor_repr_name", RAYDAR_TEXT, -1, get_actor_repr_name, "repr() of the actor"},
+	{"call_site", RAYDAR_TEXT, -1, get_call_site, "where the task was submitted (Ray 2.41+)"},
+	{"label_selector", RAYDAR_JSONB, -1, get_label_selector, "node label selector (Ray 2.48+)"},
+	{"is_debugger_paused", RAYDAR_BOOL, -1, get_is_debugger_paused, "paused in the Ray debugger"},
+	{NULL, RAYDAR_TEXT, -1, NULL, NULL}
+};
+
+int
+raydar_ncolumns(const RaydarColumn *cols)
+{
+	int			n = 0;
+
+	while (cols[n].name)
+		n++;
+	return n;
+}
+
+const RaydarColumn *
+raydar_find_column(const RaydarColumn *cols, const char *name)
+{
+	for (const RaydarColumn *c = cols; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+Oid
+raydar_coltype_oid(RaydarColType t)
+{
+	switch (t)
+	{
+		case RAYDAR_TEXT:
+			return TEXTOID;
+		case RAYDAR_INT4:
+			return INT4OID;
+		case RAYDAR_BOOL:
+			return BOOLOID;
+		case RAYDAR_JSONB:
+			return JSONBOID;
+		case RAYDAR_TIMESTAMPTZ:
+			return TIMESTAMPTZOID;
+	}
+	return InvalidOid;
+}
+
+const char *
+raydar_coltype_sql(RaydarColType t)
+{
+	switch (t)
+	{
+		case RAYDAR_TEXT:
+			return "text";
+		case RAYDAR_INT4:
+			return "integer";
+		case RAYDAR_BOOL:
+			return "boolean";
+		case RAYDAR_JSONB:
+			return "jsonb";
+		case RAYDAR_TIMESTAMPTZ:
+			return "timestamptz";
+	}
+	return "text";
+}

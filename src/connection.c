@@ -1,0 +1,454 @@
+/*
+ * connection.c
+ *		One gRPC channel per (foreign server, user) per backend, the server's
+ *		Ray version, the optional reply cache, and errors that say what to do.
+ *
+ * Modelled on postgres_fdw's connection.c: a hash table in
+ * CacheMemoryContext, entries invalidated by syscache callbacks when the
+ * server or a user mapping changes, and rebuilt on next use. A channel
+ * whose connection failed is dropped at once, so the next query after a GCS
+ * restart connects afresh instead of waiting out grpc's reconnect backoff.
+ */
+#include "raydar.h"
+
+#include "access/xact.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "ray_grpc.h"
+#include "ray_requests.h"
+
+/* Replies kept per connection when cache_ttl_ms > 0. */
+#define REPLY_CACHE_SLOTS 4
+
+typedef struct ReplyCacheSlot
+{
+	bytea	   *request;		/* NULL: empty slot */
+	bytea	   *reply;
+	TimestampTz taken_at;
+} ReplyCacheSlot;
+
+typedef struct RaydarConnKey
+{
+	Oid			serverid;
+	Oid			userid;
+} RaydarConnKey;
+
+struct RaydarConn
+{
+	RaydarConnKey key;			/* hash key: must be first */
+	bool		valid;			/* false: rebuild before use */
+	MemoryContext cxt;			/* options, version, cache */
+	RayGrpcChannel *channel;	/* NULL until first call, or after a failure */
+	char	   *server_name;
+	RaydarServerOptions opts;
+	char	   *token;			/* from the user mapping, or NULL */
+	bool		version_known;
+	RayVersion	version;
+	const char *version_text;
+	double		last_rows;		/* rows the last unfiltered scan returned; -1 unknown */
+	ReplyCacheSlot cache[REPLY_CACHE_SLOTS];
+};
+
+static HTAB *conn_hash = NULL;
+static bool exit_hook_registered = false;
+
+/* Used by the waits in ray_grpc.c: cancel, statement_timeout, shutdown. */
+static bool
+backend_interrupted(void *arg)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
+static void
+drop_channel(RaydarConn *conn)
+{
+	if (conn->channel)
+	{
+		ray_grpc_channel_destroy(conn->channel);
+		conn->channel = NULL;
+	}
+}
+
+/* At backend exit: close channels and join grpc's threads before exit(). */
+static void
+raydar_conn_shutdown(int code, Datum arg)
+{
+	HASH_SEQ_STATUS scan;
+	RaydarConn *conn;
+
+	if (conn_hash == NULL)
+		return;
+	hash_seq_init(&scan, conn_hash);
+	while ((conn = hash_seq_search(&scan)) != NULL)
+		drop_channel(conn);
+	ray_grpc_shutdown();
+}
+
+static void
+invalidate_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	RaydarConn *conn;
+
+	/* Cheap and rare: invalidate everything, rebuild lazily. */
+	hash_seq_init(&scan, conn_hash);
+	while ((conn = hash_seq_search(&scan)) != NULL)
+		conn->valid = false;
+}
+
+/* The user mapping for (user, server), else PUBLIC's; NULL if neither. */
+static char *
+lookup_token(Oid userid, Oid serverid)
+{
+	HeapTuple	tp;
+	UserMapping *um;
+	ListCell   *cell;
+
+	tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+						 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							 ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		return NULL;
+	ReleaseSysCache(tp);
+	um = GetUserMapping(userid, serverid);
+	foreach(cell, um->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "token") == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+static void
+build_conn(RaydarConn *conn)
+{
+	ForeignServer *server = GetForeignServer(conn->key.serverid);
+	MemoryContext old;
+	RaydarServerOptions opts;
+	char	   *token;
+
+	drop_channel(conn);
+	if (conn->cxt)
+		MemoryContextReset(conn->cxt);
+	else
+		conn->cxt = AllocSetContextCreate(CacheMemoryContext, "raydar connection",
+										  ALLOCSET_SMALL_SIZES);
+	raydar_read_server_options(server, &opts);
+	token = lookup_token(conn->key.userid, conn->key.serverid);
+
+	old = MemoryContextSwitchTo(conn->cxt);
+	conn->server_name = pstrdup(server->servername);
+	conn->opts = opts;
+	conn->opts.address = pstrdup(opts.address);
+	conn->opts.version_text = opts.version_text ? pstrdup(opts.version_text) : NULL;
+	conn->token = token ? pstrdup(token) : NULL;
+	MemoryContextSwitchTo(old);
+
+	conn->version_known = opts.has_version;
+	conn->version = opts.version;
+	conn->version_text = conn->opts.version_text;
+	conn->last_rows = -1;
+	memset(conn->cache, 0, sizeof(conn->cache));
+	conn->valid = true;
+}
+
+RaydarConn *
+raydar_get_conn(Oid serverid, Oid userid)
+{
+	RaydarConnKey key;
+	RaydarConn *conn;
+	bool		found;
+
+	if (conn_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(RaydarConnKey);
+		ctl.entrysize = sizeof(RaydarConn);
+		ctl.hcxt = CacheMemoryContext;
+		conn_hash = hash_create("raydar connections", 8, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidate_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidate_callback, (Datum) 0);
+	}
+	key.serverid = serverid;
+	key.userid = userid;
+	conn = hash_search(conn_hash, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		conn->cxt = NULL;
+		conn->channel = NULL;
+		conn->valid = false;
+	}
+	if (!conn->valid)
+		build_conn(conn);
+	return conn;
+}
+
+const RaydarServerOptions *
+raydar_conn_options(RaydarConn *conn)
+{
+	return &conn->opts;
+}
+
+const char *
+raydar_conn_server_name(RaydarConn *conn)
+{
+	return conn->server_name;
+}
+
+double
+raydar_conn_last_rows(RaydarConn *conn)
+{
+	return conn->last_rows;
+}
+
+void
+raydar_conn_set_last_rows(RaydarConn *conn, double rows)
+{
+	conn->last_rows = rows;
+}
+
+/* Turn a failed call into an error a Ray user can act on. */
+static void
+report_call_error(RaydarConn *conn, RayStatus st, const char *method, const char *err)
+{
+	const char *addr = conn->opts.address;
+
+	if (st == RAY_ERR_CANCELLED)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling the call to Ray GCS at %s", addr)));
+	}
+	switch (st)
+	{
+		case RAY_ERR_UNAVAILABLE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to Ray GCS at %s (server \"%s\")",
+							addr, conn->server_name),
+					 errdetail("%s", err),
+					 errhint("Check that the Ray head node is up and that address names its GCS port: "
+							 "6379 unless the head was started with ray start --head --port=N "
+							 "(not the dashboard's 8265).")));
+			break;
+		case RAY_ERR_TIMEOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("Ray GCS at %s did not answer in time (server \"%s\")", addr,
+							conn->server_name),
+					 errdetail("%s", err[0] ? err : "deadline exceeded"),
+					 errhint("The limits are the server options connect_timeout_ms (%d) and timeout_ms (%d).",
+							 conn->opts.connect_timeout_ms, conn->opts.timeout_ms)));
+			break;
+		case RAY_ERR_UNAUTHENTICATED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("Ray GCS at %s refused raydar's credentials: the token is %s",
+							addr, conn->token ? "wrong" : "missing"),
+					 errdetail("Ray said: %s", err),
+					 errhint("The cluster runs with RAY_AUTH_MODE=token. Put its token in a user mapping: "
+							 "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
+							 quote_identifier(conn->server_name))));
+			break;
+		case RAY_ERR_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_REPLY_HANDLE),
+					 errmsg("the reply from Ray GCS at %s is larger than 512 MiB", addr),
+					 errdetail("%s", err),
+					 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less.")));
+			break;
+		case RAY_ERR_MALFORMED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Ray GCS at %s sent a reply raydar cannot read", addr),
+					 errdetail("%s", err)));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("gRPC call %s to Ray GCS at %s failed", method, addr),
+					 errdetail("%s", err)));
+	}
+}
+
+static bool
+cache_lookup(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea **reply)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (conn->opts.cache_ttl_ms <= 0)
+		return false;
+	for (int i = 0; i < REPLY_CACHE_SLOTS; i++)
+	{
+		ReplyCacheSlot *s = &conn->cache[i];
+
+		if (s->request && VARSIZE_ANY_EXHDR(s->request) == reqlen &&
+			memcmp(VARDATA_ANY(s->request), req, reqlen) == 0 &&
+			!TimestampDifferenceExceeds(s->taken_at, now, conn->opts.cache_ttl_ms))
+		{
+			*reply = s->reply;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+cache_store(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea *reply)
+{
+	ReplyCacheSlot *victim = &conn->cache[0];
+	MemoryContext old;
+
+	if (conn->opts.cache_ttl_ms <= 0)
+		return;
+	/* Replace an empty slot, else the oldest. */
+	for (int i = 0; i < REPLY_CACHE_SLOTS; i++)
+	{
+		ReplyCacheSlot *s = &conn->cache[i];
+
+		if (s->request == NULL)
+		{
+			victim = s;
+			break;
+		}
+		if (s->taken_at < victim->taken_at)
+			victim = s;
+	}
+	if (victim->request)
+	{
+		pfree(victim->request);
+		pfree(victim->reply);
+	}
+	old = MemoryContextSwitchTo(conn->cxt);
+	victim->request = palloc(VARHDRSZ + reqlen);
+	SET_VARSIZE(victim->request, VARHDRSZ + reqlen);
+	memcpy(VARDATA(victim->request), req, reqlen);
+	victim->reply = palloc(VARSIZE(reply));
+	memcpy(victim->reply, reply, VARSIZE(reply));
+	MemoryContextSwitchTo(old);
+	victim->taken_at = GetCurrentTimestamp();
+}
+
+/*
+ * The reply buffer: palloc without ereport (grpc state must be released
+ * before any error), with room for a varlena header in front so the bytes
+ * become a bytea in place, without a second reply-sized copy.
+ */
+static void *
+reply_alloc(void *data, size_t size)
+{
+	char	   *p = MemoryContextAllocExtended((MemoryContext) data, VARHDRSZ + size,
+											   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+
+	return p ? p + VARHDRSZ : NULL;
+}
+
+static void
+reply_free(void *data, void *ptr)
+{
+	if (ptr)
+		pfree((char *) ptr - VARHDRSZ);
+}
+
+/*
+ * One unary call; the reply as a bytea in CurrentMemoryContext (the bytes
+ * start at VARDATA). Errors are raised here, after grpc has cleaned up.
+ */
+bytea *
+raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_t reqlen,
+				 bool *from_cache)
+{
+	char		err[512];
+	RayStatus	st;
+	uint8_t    *raw;
+	size_t		rawlen;
+	bytea	   *reply;
+	ProtobufCAllocator alloc;
+
+	*from_cache = false;
+	if (cache_lookup(conn, req, reqlen, &reply))
+	{
+		*from_cache = true;
+		return reply;
+	}
+
+	if (!exit_hook_registered)
+	{
+		on_proc_exit(raydar_conn_shutdown, (Datum) 0);
+		exit_hook_registered = true;
+	}
+	err[0] = '\0';
+	if (conn->channel == NULL)
+	{
+		conn->channel = ray_grpc_channel_create(conn->opts.address, err, sizeof(err));
+		if (conn->channel == NULL)
+			report_call_error(conn, RAY_ERR_UNAVAILABLE, method, err);
+	}
+	st = ray_grpc_connect(conn->channel, conn->opts.connect_timeout_ms,
+						  backend_interrupted, NULL, err, sizeof(err));
+	if (st == RAY_OK)
+	{
+		/* Room for the varlena header in front, so the reply needs no copy. */
+		alloc.alloc = reply_alloc;
+		alloc.free = reply_free;
+		alloc.allocator_data = CurrentMemoryContext;
+		st = ray_grpc_unary(conn->channel, method, req, reqlen, conn->token,
+							conn->opts.timeout_ms, backend_interrupted, NULL, &alloc,
+							&raw, &rawlen, err, sizeof(err));
+	}
+	if (st != RAY_OK)
+	{
+		/* A broken or refused connection is rebuilt on the next call. */
+		if (st == RAY_ERR_UNAVAILABLE || st == RAY_ERR_TIMEOUT || st == RAY_ERR_CANCELLED)
+			drop_channel(conn);
+		report_call_error(conn, st, method, err);
+	}
+	reply = (bytea *) ((char *) raw - VARHDRSZ);
+	SET_VARSIZE(reply, VARHDRSZ + rawlen);
+	cache_store(conn, req, reqlen, reply);
+	return reply;
+}
+
+/* The server's Ray version: the ray_version option, else CheckAlive (cached). */
+void
+raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text)
+{
+	if (!conn->version_known)
+	{
+		bool		cached;
+		bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_CHECK_ALIVE, (const uint8_t *) "", 0, &cached);
+		char		vt[64];
+		char		err[256];
+		int32_t		code;
+		RayStatus	st;
+
+		st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+										  vt, sizeof(vt), &code, err, sizeof(err));
+		if (st != RAY_OK || !ray_version_parse(vt, &conn->version))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("could not learn the Ray version of %s", conn->opts.address),
+					 errdetail("%s", st != RAY_OK ? err : vt),
+					 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
+							 quote_identifier(conn->server_name))));
+		conn->version_text = MemoryContextStrdup(conn->cxt, vt);
+		conn->version_known = true;
+	}
+	*v = conn->version;
+	*text = conn->version_text;
+}

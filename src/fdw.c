@@ -1,0 +1,616 @@
+/*
+ * fdw.c
+ *		The raydar foreign data wrapper: planning, scanning, EXPLAIN and
+ *		IMPORT FOREIGN SCHEMA over Ray's GCS.
+ *
+ * One scan is one GetTaskEventsRequest: the pushed filters and LIMIT in the
+ * layout of the server's version (pushdown.c), one unary call
+ * (connection.c), the reply decoded by the core (src/ray) and turned into
+ * virtual tuples column by column from the catalog (catalog.c). Only the
+ * columns the query uses are built.
+ */
+#include "raydar.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "ray_requests.h"
+
+/* Rows assumed when the server has never been scanned in this backend. */
+#define DEFAULT_ROWS 1000.0
+/* A call to the GCS costs far more than a local row. */
+#define STARTUP_COST 1000.0
+
+/* Indexes into ForeignScan.fdw_private, as postgres_fdw's FdwScanPrivateIndex. */
+enum RaydarScanPrivate
+{
+	PRIV_FILTERS,				/* List of (field, pred, value) */
+	PRIV_LIMIT,					/* Integer-as-string: -1 for none */
+	PRIV_MATCHES_NOTHING,		/* Integer 0/1 */
+	PRIV_VERSION,				/* String: version the plan was made for */
+	PRIV_ATTRS					/* List of Integer attnos to build */
+};
+
+/* Planner state, in baserel->fdw_private. */
+typedef struct RaydarPlanState
+{
+	RaydarPushdown pushdown;
+	const char *version_text;
+	Bitmapset  *attrs_used;
+	bool		whole_row;
+} RaydarPlanState;
+
+/* Executor state, in node->fdw_state. */
+typedef struct RaydarScanState
+{
+	RaydarConn *conn;
+	List	   *filters;
+	int64		limit;
+	bool		matches_nothing;
+	const RaydarColumn **colmap;	/* per attribute; NULL: not needed */
+	int			natts;
+	MemoryContext scan_cxt;		/* the reply and its decoded rows */
+	MemoryContext row_cxt;		/* one tuple's values */
+	RayTaskReply *reply;
+	size_t		next;
+	bool		fetched;
+	ProtobufCAllocator alloc;	/* into scan_cxt; outlives fetch() */
+	RayBuf		scratch;
+} RaydarScanState;
+
+/* The counters of this backend's last scan, for raydar.last_scan(). */
+typedef struct LastScan
+{
+	bool		valid;
+	char		server[NAMEDATALEN];
+	int64		rows;
+	int64		num_total_stored;
+	int64		num_filtered_on_gcs;
+	int64		num_truncated;
+	int64		num_status_task_events_dropped;
+	int64		num_profile_task_events_dropped;
+	int64		reply_bytes;
+	bool		from_cache;
+	double		call_ms;
+} LastScan;
+
+static LastScan last_scan;
+
+PG_FUNCTION_INFO_V1(raydar_fdw_handler);
+PG_FUNCTION_INFO_V1(raydar_last_scan);
+
+/* ----------------------------------------------------------------------
+ * Planning
+ * ---------------------------------------------------------------------- */
+
+static Oid
+scan_user(PlannerInfo *root, RelOptInfo *baserel)
+{
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+}
+
+/* Every column must be a tasks column of the catalog's type. */
+static void
+check_columns(Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		const RaydarColumn *col;
+
+		if (att->attisdropped)
+			continue;
+		col = raydar_find_column(raydar_task_columns, NameStr(att->attname));
+		if (col == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a column of Ray's tasks",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errhint("Create the table with IMPORT FOREIGN SCHEMA ray, or see docs/tasks.md for the columns.")));
+		if (att->atttypid != raydar_coltype_oid(col->type))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" must have type %s",
+							NameStr(att->attname), RelationGetRelationName(rel),
+							raydar_coltype_sql(col->type))));
+	}
+}
+
+static void
+raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	RaydarPlanState *ps = palloc0(sizeof(RaydarPlanState));
+	RaydarConn *conn;
+	RayVersion	v;
+	double		rows;
+	ListCell   *lc;
+
+	(void) raydar_table_resource(table, RelationGetRelationName(rel));
+	check_columns(rel);
+	table_close(rel, NoLock);
+
+	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
+	raydar_conn_version(conn, &v, &ps->version_text);
+	raydar_classify_conditions(root, baserel, &v, &ps->pushdown);
+
+	/* The columns to build: the output plus those local conditions read. */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &ps->attrs_used);
+	foreach(lc, ps->pushdown.local_conds)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause, baserel->relid,
+					   &ps->attrs_used);
+	ps->whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, ps->attrs_used);
+
+	/* Estimate from what this server returned last time, not a constant. */
+	rows = raydar_conn_last_rows(conn);
+	if (rows < 0)
+		rows = DEFAULT_ROWS;
+	foreach(lc, ps->pushdown.filters)
+	{
+		List	   *f = lfirst(lc);
+
+		if (intVal(linitial(f)) == RAY_TF_TASK_ID && intVal(lsecond(f)) == RAY_PRED_EQ)
+			rows = Min(rows, 2.0);	/* one task, few attempts */
+	}
+	rows *= clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL);
+	if (ps->pushdown.matches_nothing)
+		rows = 0;
+	baserel->rows = clamp_row_est(rows);
+	baserel->fdw_private = ps;
+}
+
+static void
+raydarGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	Cost		total = STARTUP_COST + baserel->rows * (cpu_tuple_cost * 10);
+
+	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows,
+													   STARTUP_COST, total, NIL,
+													   baserel->lateral_relids, NULL, NIL));
+}
+
+/*
+ * The LIMIT Ray may apply, or -1. Ray returns an arbitrary subset when it
+ * cuts, so a LIMIT is pushed only when it applies to this scan's rows
+ * directly: every condition is Ray's, this is the query's only relation,
+ * and nothing (ORDER BY, GROUP BY, DISTINCT, aggregates, window functions,
+ * set operations, SRFs, WITH TIES) stands between the scan and the LIMIT.
+ */
+static int64
+pushable_limit(PlannerInfo *root, RelOptInfo *baserel, bool all_pushed)
+{
+	Query	   *parse = root->parse;
+	FromExpr   *jt = parse->jointree;
+	int64		count,
+				offset = 0;
+
+	if (!all_pushed || parse->commandType != CMD_SELECT || parse->limitCount == NULL ||
+		parse->limitOption != LIMIT_OPTION_COUNT)
+		return -1;
+	if (parse->sortClause || parse->groupClause || parse->groupingSets ||
+		parse->distinctClause || parse->hasAggs || parse->hasWindowFuncs ||
+		parse->hasTargetSRFs || parse->havingQual || parse->setOperations ||
+		parse->rowMarks)
+		return -1;
+	if (jt == NULL || list_length(jt->fromlist) != 1 || !IsA(linitial(jt->fromlist), RangeTblRef) ||
+		((RangeTblRef *) linitial(jt->fromlist))->rtindex != (int) baserel->relid)
+		return -1;
+	if (!IsA(parse->limitCount, Const) || ((Const *) parse->limitCount)->constisnull)
+		return -1;
+	count = DatumGetInt64(((Const *) parse->limitCount)->constvalue);
+	if (parse->limitOffset)
+	{
+		if (!IsA(parse->limitOffset, Const))
+			return -1;
+		if (!((Const *) parse->limitOffset)->constisnull)
+			offset = DatumGetInt64(((Const *) parse->limitOffset)->constvalue);
+	}
+	if (count < 0 || offset < 0 || count > PG_INT64_MAX - offset)
+		return -1;
+	return count + offset;
+}
+
+static ForeignScan *
+raydarGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+					 ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	RaydarPlanState *ps = (RaydarPlanState *) baserel->fdw_private;
+	List	   *local_exprs = NIL;
+	List	   *attrs = NIL;
+	int64		limit;
+	ListCell   *lc;
+	int			natts;
+	Relation	rel;
+
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant || list_member_ptr(ps->pushdown.remote_conds, ri))
+			continue;
+		local_exprs = lappend(local_exprs, ri->clause);
+	}
+	limit = pushable_limit(root, baserel, local_exprs == NIL);
+
+	rel = table_open(planner_rt_fetch(baserel->relid, root)->relid, NoLock);
+	natts = RelationGetDescr(rel)->natts;
+	table_close(rel, NoLock);
+	for (int attno = 1; attno <= natts; attno++)
+		if (ps->whole_row ||
+			bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, ps->attrs_used))
+			attrs = lappend_int(attrs, attno);
+
+	return make_foreignscan(tlist, local_exprs, baserel->relid, NIL,
+							list_make5(ps->pushdown.filters,
+									   makeString(psprintf(INT64_FORMAT, limit)),
+									   makeInteger(ps->pushdown.matches_nothing ? 1 : 0),
+									   makeString(pstrdup(ps->version_text)),
+									   attrs),
+							NIL, NIL, outer_plan);
+}
+
+/* ----------------------------------------------------------------------
+ * Execution
+ * ---------------------------------------------------------------------- */
+
+static int64
+plan_limit(ForeignScan *fsplan)
+{
+	return pg_strtoint64(strVal(list_nth(fsplan->fdw_private, PRIV_LIMIT)));
+}
+
+static void
+raydarBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	RaydarScanState *st;
+	ListCell   *lc;
+	Oid			userid;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	st = palloc0(sizeof(RaydarScanState));
+	node->fdw_state = st;
+	{
+		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state);
+
+		userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	}
+	st->conn = raydar_get_conn(table->serverid, userid);
+	st->filters = list_nth(fsplan->fdw_private, PRIV_FILTERS);
+	st->limit = plan_limit(fsplan);
+	st->matches_nothing = intVal(list_nth(fsplan->fdw_private, PRIV_MATCHES_NOTHING)) != 0;
+	st->natts = tupdesc->natts;
+	st->colmap = palloc0(sizeof(RaydarColumn *) * Max(st->natts, 1));
+	foreach(lc, (List *) list_nth(fsplan->fdw_private, PRIV_ATTRS))
+	{
+		int			attno = lfirst_int(lc);
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
+
+		if (!att->attisdropped)
+			st->colmap[attno - 1] = raydar_find_column(raydar_task_columns, NameStr(att->attname));
+	}
+	st->scan_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar scan",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->row_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar row",
+										ALLOCSET_DEFAULT_SIZES);
+}
+
+static void
+warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
+{
+	/*
+	 * The GCS adds attempts cut by our own LIMIT to num_truncated and to
+	 * both dropped counters; those are not lost. Anything beyond is.
+	 */
+	int64		cut = st->limit >= 0 ? r->num_truncated : 0;
+	int64		status_lost = r->num_status_task_events_dropped - cut;
+	int64		profile_lost = r->num_profile_task_events_dropped - cut;
+	int64		truncated = r->num_truncated - cut;
+
+	if (status_lost > 0 || profile_lost > 0 || truncated > 0)
+		ereport(WARNING,
+				(errmsg("Ray reports incomplete task data: %lld task attempts dropped, "
+						"%lld profile events dropped, %lld attempts truncated",
+						(long long) Max(status_lost, 0), (long long) Max(profile_lost, 0),
+						(long long) Max(truncated, 0)),
+				 errdetail("The GCS keeps at most task_events_max_num_task_in_gcs attempts "
+						   "(100,000 by default) and evicts finished ones first; workers drop "
+						   "events when their buffers overflow."),
+				 errhint("SELECT * FROM raydar.last_scan() shows the counters.")));
+}
+
+static void
+fetch(RaydarScanState *st)
+{
+	RayVersion	v;
+	const char *vtext;
+	RayTaskFilter *filters;
+	RayTaskQuery q;
+	ProtobufCAllocator *alloc = &st->alloc;
+	uint8_t    *req;
+	size_t		reqlen;
+	bytea	   *reply;
+	char		err[512];
+	RayStatus	rs;
+	int			i = 0;
+	ListCell   *lc;
+	MemoryContext old;
+	instr_time	start,
+				elapsed;
+	bool		cached;
+
+	st->fetched = true;
+	st->next = 0;
+	if (st->matches_nothing)
+		return;
+
+	old = MemoryContextSwitchTo(st->scan_cxt);
+	raydar_allocator_init(alloc, st->scan_cxt);
+	ray_buf_init(&st->scratch, alloc);
+	raydar_conn_version(st->conn, &v, &vtext);
+
+	memset(&q, 0, sizeof(q));
+	filters = palloc0(sizeof(RayTaskFilter) * Max(list_length(st->filters), 1));
+	foreach(lc, st->filters)
+	{
+		List	   *f = lfirst(lc);
+
+		filters[i].field = (RayTaskFilterField) intVal(linitial(f));
+		filters[i].pred = (RayPredicate) intVal(lsecond(f));
+		filters[i].value = strVal(lthird(f));
+		i++;
+	}
+	q.nfilters = i;
+	q.filters = filters;
+	q.has_limit = st->limit >= 0;
+	q.limit = st->limit;
+	rs = ray_task_request_encode(&q, &v, alloc, &req, &reqlen, err, sizeof(err));
+	if (rs != RAY_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("cannot build a request for Ray %s", vtext),
+				 errdetail("%s", err),
+				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
+
+	INSTR_TIME_SET_CURRENT(start);
+	reply = raydar_conn_call(st->conn, RAYDAR_METHOD_GET_TASK_EVENTS, req, reqlen, &cached);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
+	rs = ray_task_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, &v,
+							   alloc, &st->reply, err, sizeof(err));
+	raydar_report_core_error(rs, "decoding Ray's GetTaskEvents reply", err);
+	if (st->reply->status_code != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Ray GCS at %s answered GetTaskEvents with status %d: %s",
+						raydar_conn_options(st->conn)->address, st->reply->status_code,
+						st->reply->status_message)));
+	if (!cached && VARATT_IS_4B(reply))
+		pfree(reply);			/* rows are copies; the bytes are no longer needed */
+	MemoryContextSwitchTo(old);
+
+	memset(&last_scan, 0, sizeof(last_scan));
+	last_scan.valid = true;
+	strlcpy(last_scan.server, raydar_conn_server_name(st->conn), sizeof(last_scan.server));
+	last_scan.rows = (int64) st->reply->nrows;
+	last_scan.num_total_stored = st->reply->num_total_stored;
+	last_scan.num_filtered_on_gcs = st->reply->num_filtered_on_gcs;
+	last_scan.num_truncated = st->reply->num_truncated;
+	last_scan.num_status_task_events_dropped = st->reply->num_status_task_events_dropped;
+	last_scan.num_profile_task_events_dropped = st->reply->num_profile_task_events_dropped;
+	last_scan.reply_bytes = (int64) (VARSIZE(reply) - VARHDRSZ);
+	last_scan.from_cache = cached;
+	last_scan.call_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	if (st->filters == NIL && st->limit < 0)
+		raydar_conn_set_last_rows(st->conn, (double) st->reply->nrows);
+	warn_about_loss(st, st->reply);
+}
+
+static TupleTableSlot *
+raydarIterateForeignScan(ForeignScanState *node)
+{
+	RaydarScanState *st = (RaydarScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	const RayTaskRow *row;
+	MemoryContext old;
+
+	if (!st->fetched)
+		fetch(st);
+	ExecClearTuple(slot);
+	if (st->reply == NULL || st->next >= st->reply->nrows)
+		return slot;
+
+	row = &st->reply->rows[st->next++];
+	MemoryContextReset(st->row_cxt);
+	old = MemoryContextSwitchTo(st->row_cxt);
+	for (int i = 0; i < st->natts; i++)
+	{
+		const RaydarColumn *col = st->colmap[i];
+
+		slot->tts_isnull[i] = true;
+		slot->tts_values[i] = (Datum) 0;
+		if (col)
+		{
+			bool		isnull = false;
+
+			slot->tts_values[i] = col->get(st->reply, row, &st->scratch, &isnull);
+			slot->tts_isnull[i] = isnull;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+static void
+raydarReScanForeignScan(ForeignScanState *node)
+{
+	RaydarScanState *st = (RaydarScanState *) node->fdw_state;
+
+	/* No parameters are pushed: the same rows serve every rescan. */
+	st->next = 0;
+}
+
+static void
+raydarEndForeignScan(ForeignScanState *node)
+{
+	/* Everything lives in the scan's memory contexts, freed with the query. */
+}
+
+/* ----------------------------------------------------------------------
+ * EXPLAIN
+ * ---------------------------------------------------------------------- */
+
+static void
+raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *filters = list_nth(fsplan->fdw_private, PRIV_FILTERS);
+	int64		limit = plan_limit(fsplan);
+	const char *vtext = strVal(list_nth(fsplan->fdw_private, PRIV_VERSION));
+	bool		nothing = intVal(list_nth(fsplan->fdw_private, PRIV_MATCHES_NOTHING)) != 0;
+	StringInfoData buf;
+	RayVersion	v;
+
+	if (!es->verbose)
+		return;
+	ExplainPropertyText("Ray Transport", "gRPC", es);
+	if (nothing)
+	{
+		ExplainPropertyText("Ray Request", "none: a condition matches no task", es);
+		return;
+	}
+	ExplainPropertyText("Ray Method", RAYDAR_METHOD_GET_TASK_EVENTS, es);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, vtext);
+	if (ray_version_parse(vtext, &v))
+		appendStringInfoString(&buf, ray_version_filter_layout(&v) == RAY_FILTERS_PREDICATE
+							   ? " ({predicate, value} filters)" : " (scalar filters)");
+	ExplainPropertyText("Ray Version", buf.data, es);
+	resetStringInfo(&buf);
+	raydar_describe_filters(filters, &buf);
+	ExplainPropertyText("Ray Filters", buf.len > 0 ? buf.data : "none", es);
+	if (limit >= 0)
+		ExplainPropertyInteger("Ray Limit", NULL, limit, es);
+	else
+		ExplainPropertyText("Ray Limit", "none", es);
+}
+
+/* ----------------------------------------------------------------------
+ * IMPORT FOREIGN SCHEMA ray
+ * ---------------------------------------------------------------------- */
+
+static const char *const importable[] = {"tasks", NULL};
+
+static List *
+raydarImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	List	   *commands = NIL;
+
+	if (strcmp(stmt->remote_schema, "ray") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("Ray has no schema \"%s\"", stmt->remote_schema),
+				 errhint("Use IMPORT FOREIGN SCHEMA ray FROM SERVER %s INTO ...;",
+						 quote_identifier(server->servername))));
+
+	for (int i = 0; importable[i]; i++)
+	{
+		const char *name = importable[i];
+		bool		listed = false;
+		ListCell   *lc;
+		StringInfoData cmd;
+
+		foreach(lc, stmt->table_list)
+			listed |= strcmp(((RangeVar *) lfirst(lc))->relname, name) == 0;
+		if ((stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO && !listed) ||
+			(stmt->list_type == FDW_IMPORT_SCHEMA_EXCEPT && listed))
+			continue;
+
+		initStringInfo(&cmd);
+		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (", quote_identifier(name));
+		for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
+			appendStringInfo(&cmd, "%s%s %s", c == raydar_task_columns ? "\n  " : ",\n  ",
+							 quote_identifier(c->name), raydar_coltype_sql(c->type));
+		appendStringInfo(&cmd, "\n) SERVER %s OPTIONS (resource %s)",
+						 quote_identifier(server->servername), quote_literal_cstr(name));
+		commands = lappend(commands, cmd.data);
+	}
+	return commands;
+}
+
+/* ----------------------------------------------------------------------
+ * Entry points
+ * ---------------------------------------------------------------------- */
+
+Datum
+raydar_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = raydarGetForeignRelSize;
+	routine->GetForeignPaths = raydarGetForeignPaths;
+	routine->GetForeignPlan = raydarGetForeignPlan;
+	routine->BeginForeignScan = raydarBeginForeignScan;
+	routine->IterateForeignScan = raydarIterateForeignScan;
+	routine->ReScanForeignScan = raydarReScanForeignScan;
+	routine->EndForeignScan = raydarEndForeignScan;
+	routine->ExplainForeignScan = raydarExplainForeignScan;
+	routine->ImportForeignSchema = raydarImportForeignSchema;
+	PG_RETURN_POINTER(routine);
+}
+
+/* raydar.last_scan(): the counters Ray reported for this backend's last scan. */
+Datum
+raydar_last_scan(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[10];
+	bool		nulls[10] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (!last_scan.valid)
+		PG_RETURN_NULL();
+	values[0] = CStringGetTextDatum(last_scan.server);
+	values[1] = Int64GetDatum(last_scan.rows);
+	values[2] = Int64GetDatum(last_scan.num_total_stored);
+	values[3] = Int64GetDatum(last_scan.num_filtered_on_gcs);
+	values[4] = Int64GetDatum(last_scan.num_truncated);
+	values[5] = Int64GetDatum(last_scan.num_status_task_events_dropped);
+	values[6] = Int64GetDatum(last_scan.num_profile_task_events_dropped);
+	values[7] = Int64GetDatum(last_scan.reply_bytes);
+	values[8] = BoolGetDatum(last_scan.from_cache);
+	values[9] = Float8GetDatum(last_scan.call_ms);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

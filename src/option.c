@@ -1,0 +1,245 @@
+/*
+ * option.c
+ *		Validate and read raydar's FDW options.
+ *
+ * Modelled on file_fdw's valid_options table: one row per option, the
+ * catalog it belongs to, and a value check. Where options live follows
+ * postgres_fdw: endpoint and deadlines on the SERVER, the token in the USER
+ * MAPPING (so it is visible only to those who may see the mapping), the
+ * resource on the TABLE.
+ */
+#include "raydar.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "ray_version.h"
+
+typedef enum OptionKind
+{
+	OPT_TEXT,
+	OPT_ADDRESS,
+	OPT_VERSION,
+	OPT_POSITIVE_INT,
+	OPT_NONNEGATIVE_INT,
+	OPT_RESOURCE
+} OptionKind;
+
+typedef struct RaydarOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option may appear in */
+	OptionKind	kind;
+} RaydarOption;
+
+static const RaydarOption valid_options[] = {
+	{"address", ForeignServerRelationId, OPT_ADDRESS},
+	{"dashboard_url", ForeignServerRelationId, OPT_TEXT},
+	{"ray_version", ForeignServerRelationId, OPT_VERSION},
+	{"timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
+	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
+	{"cache_ttl_ms", ForeignServerRelationId, OPT_NONNEGATIVE_INT},
+	{"token", UserMappingRelationId, OPT_TEXT},
+	{"resource", ForeignTableRelationId, OPT_RESOURCE},
+	{NULL, InvalidOid, OPT_TEXT}
+};
+
+static const char *const resources[] = {"tasks", NULL};
+
+static int
+parse_int_option(DefElem *def, int min)
+{
+	int			val;
+	char	   *s = defGetString(def);
+
+	if (!parse_int(s, &val, 0, NULL) || val < min)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
+				 errhint("Use an integer number of milliseconds, at least %d.", min)));
+	return val;
+}
+
+static void
+check_address(DefElem *def)
+{
+	char	   *s = defGetString(def);
+	char	   *colon = strrchr(s, ':');
+	int			port;
+
+	if (s[0] == '\0' || colon == NULL || colon == s ||
+		!parse_int(colon + 1, &port, 0, NULL) || port < 1 || port > 65535 ||
+		strpbrk(s, " /\t\n") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"address\": \"%s\"", s),
+				 errhint("Use host:port of the Ray GCS, for example '10.0.0.5:6379' "
+						 "(the head node's --port, 6379 by default).")));
+}
+
+static void
+check_option(DefElem *def, const RaydarOption *opt)
+{
+	switch (opt->kind)
+	{
+		case OPT_TEXT:
+			(void) defGetString(def);
+			break;
+		case OPT_ADDRESS:
+			check_address(def);
+			break;
+		case OPT_VERSION:
+			{
+				RayVersion	v;
+				char	   *s = defGetString(def);
+
+				if (!ray_version_parse(s, &v))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"ray_version\": \"%s\"", s),
+							 errhint("Use the cluster's Ray version, for example '2.40.0'.")));
+				if (!ray_version_at_least(&v, 2, 9))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("Ray %s is older than 2.9, the oldest version raydar reads", s)));
+				break;
+			}
+		case OPT_POSITIVE_INT:
+			(void) parse_int_option(def, 1);
+			break;
+		case OPT_NONNEGATIVE_INT:
+			(void) parse_int_option(def, 0);
+			break;
+		case OPT_RESOURCE:
+			{
+				char	   *s = defGetString(def);
+
+				for (int i = 0; resources[i]; i++)
+					if (strcmp(s, resources[i]) == 0)
+						return;
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"resource\": \"%s\"", s),
+						 errhint("Valid resources are: tasks.")));
+			}
+	}
+}
+
+PG_FUNCTION_INFO_V1(raydar_fdw_validator);
+
+Datum
+raydar_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *cell;
+	bool		has_address = false,
+				has_dashboard = false;
+
+	foreach(cell, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const RaydarOption *opt = NULL;
+
+		for (const RaydarOption *o = valid_options; o->name; o++)
+			if (o->context == catalog && strcmp(o->name, def->defname) == 0)
+				opt = o;
+		if (opt == NULL)
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			for (const RaydarOption *o = valid_options; o->name; o++)
+				if (o->context == catalog)
+					appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", o->name);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 buf.len > 0
+					 ? errhint("Valid options in this context are: %s.", buf.data)
+					 : errhint("There are no valid options in this context.")));
+		}
+		check_option(def, opt);
+		has_address |= strcmp(def->defname, "address") == 0;
+		has_dashboard |= strcmp(def->defname, "dashboard_url") == 0;
+	}
+
+	if (has_address && has_dashboard)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"address\" and \"dashboard_url\" cannot both be set"),
+				 errhint("Use address for the GCS (gRPC) or dashboard_url for the dashboard (HTTP).")));
+	if (has_dashboard)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the dashboard HTTP transport (dashboard_url) is not available in this version of raydar"),
+				 errhint("Use address 'host:port' of the Ray GCS instead.")));
+	PG_RETURN_VOID();
+}
+
+/* The options of a server, with the documented defaults. */
+void
+raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
+{
+	ListCell   *cell;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->timeout_ms = 30000;
+	opts->connect_timeout_ms = 5000;
+	opts->cache_ttl_ms = 0;
+	foreach(cell, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "address") == 0)
+			opts->address = defGetString(def);
+		else if (strcmp(def->defname, "ray_version") == 0)
+		{
+			opts->has_version = ray_version_parse(defGetString(def), &opts->version);
+			opts->version_text = defGetString(def);
+		}
+		else if (strcmp(def->defname, "timeout_ms") == 0)
+			opts->timeout_ms = parse_int_option(def, 1);
+		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
+			opts->connect_timeout_ms = parse_int_option(def, 1);
+		else if (strcmp(def->defname, "cache_ttl_ms") == 0)
+			opts->cache_ttl_ms = parse_int_option(def, 0);
+	}
+	if (opts->address == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign server \"%s\" has no address", server->servername),
+				 errhint("ALTER SERVER %s OPTIONS (ADD address 'host:6379');",
+						 quote_identifier(server->servername))));
+}
+
+/* A table's resource: its option, else its name. */
+const char *
+raydar_table_resource(ForeignTable *table, const char *relname)
+{
+	ListCell   *cell;
+
+	foreach(cell, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "resource") == 0)
+			return defGetString(def);
+	}
+	for (int i = 0; resources[i]; i++)
+		if (strcmp(relname, resources[i]) == 0)
+			return resources[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+			 errmsg("foreign table \"%s\" does not say which Ray resource it reads", relname),
+			 errhint("Add OPTIONS (resource 'tasks'), or use IMPORT FOREIGN SCHEMA ray.")));
+	return NULL;
+}

@@ -1,0 +1,246 @@
+/*
+ * pushdown.c
+ *		Decide which WHERE conditions Ray's GCS evaluates, in the layout of
+ *		the server's version, and which stay with PostgreSQL.
+ *
+ * Only `column = 'literal'` and `column <> 'literal'` on task_id, job_id,
+ * actor_id, name and state can go to the GCS (GetTaskEventsRequest.Filters),
+ * and only where the GCS's answer is exactly SQL's:
+ *
+ *  - IDs: SQL shows lowercase hex. A literal that is lowercase hex of the
+ *    ID's exact length is pushed. Any other literal can equal no row, so an
+ *    `=` on it makes the scan empty without a call: such a literal is never
+ *    sent, because the real GCS aborts on an ID of the wrong length.
+ *  - state: the GCS compares state names ignoring case. A literal that is
+ *    exactly one of the version's state names (upper case) is pushed; any
+ *    other stays local (it may still equal an unknown state's number).
+ *  - name: the GCS matches the raw TaskInfoEntry.name, ignoring case from
+ *    2.32 on, while SQL sees actor tasks renamed to "<repr>.<method>". A
+ *    literal without '.' cannot be a renamed name, so `name = 'x'` is
+ *    pushed and, where the GCS ignores case, also rechecked locally.
+ *    `name <> 'x'` stays local: the GCS would drop rows SQL keeps.
+ *  - `<>` needs the {predicate, value} layout (2.41+); state filters need
+ *    2.32+; the scalar layout (<= 2.40) carries one job, actor, name and
+ *    state each: a second, different `=` on one of those matches nothing.
+ *
+ * Conditions not pushed stay in local_conds; a LIMIT is pushed only when
+ * local_conds is empty (fdw.c).
+ */
+#include "raydar.h"
+
+#include "access/table.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "ray_enums.h"
+#include "ray_requests.h"
+
+static const char *const field_sql[] = {"job_id", "task_id", "actor_id", "name", "state"};
+
+/* A pushed filter, as a List for fdw_private: (field, predicate, value). */
+static List *
+make_filter(int field, int pred, const char *value)
+{
+	return list_make3(makeInteger(field), makeInteger(pred), makeString(pstrdup(value)));
+}
+
+static bool
+is_lower_hex(const char *s, size_t want_bytes)
+{
+	size_t		n = strlen(s);
+
+	if (n != want_bytes * 2)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+typedef enum Verdict
+{
+	LOCAL,						/* PostgreSQL checks it */
+	PUSH,						/* the GCS checks it exactly */
+	PUSH_AND_RECHECK,			/* the GCS narrows, PostgreSQL decides */
+	NOTHING						/* no row can satisfy it */
+} Verdict;
+
+static Verdict
+judge(int field, int pred, const char *value, const RayVersion *v)
+{
+	size_t		idlen = ray_task_filter_id_len((RayTaskFilterField) field);
+
+	if (!ray_task_filter_supported((RayTaskFilterField) field, (RayPredicate) pred, v))
+		return LOCAL;
+	if (idlen > 0)
+	{
+		if (is_lower_hex(value, idlen))
+			return PUSH;
+		return pred == RAY_PRED_EQ ? NOTHING : LOCAL;
+	}
+	if (field == RAY_TF_STATE)
+	{
+		int			n = ray_task_status_from_name(v, value);
+
+		if (n >= 0 && strcmp(ray_task_status_name(v, n), value) == 0)
+			return PUSH;
+		return LOCAL;
+	}
+	/* name */
+	if (pred != RAY_PRED_EQ || strchr(value, '.') != NULL)
+		return LOCAL;
+	return ray_version_name_filter_ignores_case(v) ? PUSH_AND_RECHECK : PUSH;
+}
+
+/*
+ * If clause is `Var op Const` (either order) on one of our filterable text
+ * columns with = or <>, return true and fill field, pred and value.
+ */
+static bool
+match_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc,
+			 int *field, int *pred, char **value)
+{
+	OpExpr	   *op;
+	Node	   *l,
+			   *r;
+	Var		   *var;
+	Const	   *con;
+	Oid			func;
+	const RaydarColumn *col;
+
+	if (!IsA(clause, OpExpr))
+		return false;
+	op = (OpExpr *) clause;
+	if (list_length(op->args) != 2)
+		return false;
+	l = strip_implicit_coercions(linitial(op->args));
+	r = strip_implicit_coercions(lsecond(op->args));
+	if (IsA(l, Var) && IsA(r, Const))
+	{
+		var = (Var *) l;
+		con = (Const *) r;
+	}
+	else if (IsA(r, Var) && IsA(l, Const))
+	{
+		var = (Var *) r;
+		con = (Const *) l;
+	}
+	else
+		return false;
+	if (var->varno != baserel->relid || var->varlevelsup != 0 || var->varattno <= 0 ||
+		var->varattno > tupdesc->natts || con->constisnull || con->consttype != TEXTOID)
+		return false;
+
+	/* Built-in text = and <> with a deterministic collation only. */
+	func = get_opcode(op->opno);
+	if (func == F_TEXTEQ)
+		*pred = RAY_PRED_EQ;
+	else if (func == F_TEXTNE)
+		*pred = RAY_PRED_NE;
+	else
+		return false;
+	if (OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid))
+		return false;
+
+	col = raydar_find_column(raydar_task_columns,
+							 NameStr(TupleDescAttr(tupdesc, var->varattno - 1)->attname));
+	if (col == NULL || col->filter < 0)
+		return false;
+	*field = col->filter;
+	*value = TextDatumGetCString(con->constvalue);
+	return true;
+}
+
+void
+raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RayVersion *v,
+						   RaydarPushdown *out)
+{
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	Relation	rel = table_open(rte->relid, NoLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	bool		scalar = ray_version_filter_layout(v) == RAY_FILTERS_SCALAR;
+	char	   *single[5] = {NULL, NULL, NULL, NULL, NULL};	/* scalar layout EQs */
+	ListCell   *lc;
+
+	memset(out, 0, sizeof(*out));
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		int			field,
+					pred;
+		char	   *value;
+		Verdict		verdict;
+
+		if (!match_clause(ri->clause, baserel, tupdesc, &field, &pred, &value))
+		{
+			out->local_conds = lappend(out->local_conds, ri);
+			continue;
+		}
+		verdict = judge(field, pred, value, v);
+		if (verdict == NOTHING)
+		{
+			out->matches_nothing = true;
+			out->remote_conds = lappend(out->remote_conds, ri);
+			continue;
+		}
+		if (verdict != LOCAL && scalar && field != RAY_TF_TASK_ID)
+		{
+			/*
+			 * The scalar layout has one slot per field. A second exact
+			 * condition on a filled slot is decided here: the same value
+			 * adds nothing, another value matches nothing (x = 'a' AND
+			 * x = 'b'). A second inexact one stays local.
+			 */
+			if (single[field] != NULL)
+			{
+				if (verdict == PUSH)
+				{
+					if (strcmp(single[field], value) != 0)
+						out->matches_nothing = true;
+					out->remote_conds = lappend(out->remote_conds, ri);
+				}
+				else
+					out->local_conds = lappend(out->local_conds, ri);
+				continue;
+			}
+			single[field] = value;
+		}
+		if (verdict == LOCAL)
+		{
+			out->local_conds = lappend(out->local_conds, ri);
+			continue;
+		}
+		out->filters = lappend(out->filters, make_filter(field, pred, value));
+		if (verdict == PUSH)
+			out->remote_conds = lappend(out->remote_conds, ri);
+		else
+			out->local_conds = lappend(out->local_conds, ri);
+	}
+	table_close(rel, NoLock);
+}
+
+/* "job_id = '01000000' AND state <> 'RUNNING'", for EXPLAIN. */
+void
+raydar_describe_filters(List *filters, StringInfo buf)
+{
+	ListCell   *lc;
+
+	foreach(lc, filters)
+	{
+		List	   *f = (List *) lfirst(lc);
+		int			field = intVal(linitial(f));
+		int			pred = intVal(lsecond(f));
+
+		if (buf->len > 0)
+			appendStringInfoString(buf, " AND ");
+		appendStringInfo(buf, "%s %s %s", field_sql[field], pred == RAY_PRED_EQ ? "=" : "<>",
+						 quote_literal_cstr(strVal(lthird(f))));
+	}
+}

@@ -1,0 +1,71 @@
+/*
+ * ray_grpc.h
+ *		A unary gRPC client on grpc's core C API, safe inside a PostgreSQL
+ *		backend.
+ *
+ * Rules it follows (shared/pg-extension-engineering.md, section 4):
+ *  - grpc_init runs lazily, on first use, never at load time: under
+ *    shared_preload_libraries load time is the postmaster, which forks
+ *    every backend and must never own grpc threads.
+ *  - every grpc call that may start a library thread runs with all signals
+ *    blocked, so grpc's threads inherit a full mask and PostgreSQL's signal
+ *    handlers only ever run on the backend's own thread;
+ *  - every wait is a loop of 100 ms ticks; after each tick the caller's
+ *    interrupt check decides whether to cancel, so query cancel and
+ *    statement_timeout act within about 100 ms;
+ *  - nothing here calls PostgreSQL, ereports or longjmps: a cancelled or
+ *    failed call is cleaned up before returning a RayStatus, and the
+ *    caller raises the error afterwards.
+ */
+#ifndef RAY_GRPC_H
+#define RAY_GRPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "ray_status.h"
+
+typedef struct RayGrpcChannel RayGrpcChannel;
+
+/* Return true to cancel the call in progress. Called on the caller's thread. */
+typedef bool (*RayInterruptFn) (void *arg);
+
+/* Milliseconds between interrupt checks while waiting. */
+#define RAY_GRPC_TICK_MS 100
+
+/* A channel to host:port, with Ray's limits (512 MiB replies, no proxy). */
+extern RayGrpcChannel *ray_grpc_channel_create(const char *target, char *err, size_t errlen);
+extern void ray_grpc_channel_destroy(RayGrpcChannel *ch);
+
+/* grpc's version string, for raydar.build_info(). */
+extern const char *ray_grpc_version(void);
+
+/* Release grpc (joins its threads) if it was started; at process exit. */
+extern void ray_grpc_shutdown(void);
+
+/*
+ * Wait until the channel is connected, at most timeout_ms.
+ * RAY_ERR_UNAVAILABLE if the server refuses or cannot be reached,
+ * RAY_ERR_TIMEOUT if nothing happened in time, RAY_ERR_CANCELLED if
+ * interrupted.
+ */
+extern RayStatus ray_grpc_connect(RayGrpcChannel *ch, int timeout_ms,
+								  RayInterruptFn interrupted, void *arg,
+								  char *err, size_t errlen);
+
+/*
+ * One unary call. `bearer` (may be NULL) is sent as
+ * "authorization: Bearer <bearer>". On RAY_OK the reply bytes are in
+ * *reply (allocated with alloc, or malloc if NULL; *reply_len may be 0).
+ */
+extern RayStatus ray_grpc_unary(RayGrpcChannel *ch, const char *method,
+								const uint8_t *request, size_t request_len,
+								const char *bearer, int timeout_ms,
+								RayInterruptFn interrupted, void *arg,
+								ProtobufCAllocator *alloc,
+								uint8_t **reply, size_t *reply_len,
+								char *err, size_t errlen);
+
+#endif							/* RAY_GRPC_H */
