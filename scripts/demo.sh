@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# demo.sh: set everything up, start a throwaway PostgreSQL with raydar, point
+# it at a Ray cluster and ask it questions.
+#
+#   bash scripts/demo.sh                      # the bundled Ray cluster simulator
+#   RAYDAR_GCS_ADDRESS=10.0.0.5:6379 bash scripts/demo.sh   # your cluster's GCS
+#   RAYDAR_GCS_TOKEN=...                      # if it runs with RAY_AUTH_MODE=token
+#   RAYDAR_DEMO_KEEP=1                        # leave PostgreSQL running to explore
+#
+# Run as root on Debian 12 (packages are installed by scripts/setup.sh;
+# PostgreSQL runs as the unprivileged user raydar_demo, since initdb refuses
+# root). Without RAYDAR_GCS_ADDRESS the simulator runs Ray's classic example:
+# 100 tasks of about a second, about 10% failing.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+pgbin=/usr/lib/postgresql/15/bin
+
+"$repo/scripts/setup.sh"
+echo "demo: building and installing raydar"
+make -C "$repo" -s -j2 >/dev/null
+make -C "$repo" -s install >/dev/null
+
+user=${RAYDAR_DEMO_USER:-raydar_demo}
+if [ "$(id -u)" -eq 0 ]; then
+  id -u "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$user"
+  as_user() { runuser -u "$user" -- "$@"; }
+else
+  user=$(id -un)
+  as_user() { "$@"; }
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/raydar-demo.XXXXXX")
+chmod 755 "$work"
+chown "$user" "$work"
+sim_pid=""
+cleanup() {
+  if [ -n "${RAYDAR_DEMO_KEEP:-}" ]; then return; fi
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+  as_user "$pgbin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "demo: starting a throwaway PostgreSQL in $work"
+as_user "$pgbin/initdb" -D "$work/data" -U postgres --encoding=UTF8 --no-locale >/dev/null
+cat >> "$work/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'raydar'
+listen_addresses = ''
+unix_socket_directories = '$work'
+port = 5432
+CONF
+as_user "$pgbin/pg_ctl" -D "$work/data" -l "$work/postgres.log" -w start >/dev/null
+psql() { as_user "$pgbin/psql" -h "$work" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+if [ -n "${RAYDAR_GCS_ADDRESS:-}" ]; then
+  address=$RAYDAR_GCS_ADDRESS
+  echo "demo: using the Ray GCS at $address"
+else
+  echo "demo: starting the Ray cluster simulator (Ray's classic example, 10x speed)"
+  cp -r "$repo/test/raysim" "$repo/src/proto" "$work/" 2>/dev/null || true
+  mkdir -p "$work/sim/test" "$work/sim/src"
+  mv "$work/raysim" "$work/sim/test/raysim"; mv "$work/proto" "$work/sim/src/proto"
+  chown -R "$user" "$work/sim"
+  as_user /usr/bin/python3 "$work/sim/test/raysim/raysim.py" --scenario classic --speed 10 \
+    --port-file "$work/sim.json" > "$work/sim.log" 2>&1 &
+  sim_pid=$!
+  for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.2; done
+  port=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['grpc_port'])" "$work/sim.json")
+  address=127.0.0.1:$port
+fi
+
+psql <<SQL
+CREATE EXTENSION raydar;
+CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '$address');
+CREATE SCHEMA ray_live;
+IMPORT FOREIGN SCHEMA ray FROM SERVER ray INTO ray_live;
+SQL
+if [ -n "${RAYDAR_GCS_TOKEN:-}" ]; then
+  psql -v token="$RAYDAR_GCS_TOKEN" -c "CREATE USER MAPPING FOR CURRENT_USER SERVER ray OPTIONS (token :'token')"
+fi
+
+show() { echo; echo "-- $1"; echo "$2"; psql -c "$2"; }
+
+show "What is my cluster doing right now?" \
+  "SELECT state, count(*) FROM ray_live.tasks GROUP BY state ORDER BY count(*) DESC;"
+
+if [ -z "${RAYDAR_GCS_ADDRESS:-}" ]; then
+  echo; echo "demo: waiting for the example to finish..."
+  for _ in $(seq 60); do
+    left=$(psql -At -c "SELECT count(*) FROM ray_live.tasks WHERE type <> 'DRIVER_TASK' AND state NOT IN ('FINISHED', 'FAILED')" 2>/dev/null || echo 1)
+    [ "$left" = "0" ] && break
+    sleep 1
+  done
+  show "And now?" \
+    "SELECT state, count(*) FROM ray_live.tasks GROUP BY state ORDER BY count(*) DESC;"
+fi
+
+show "Which tasks failed, where, and why?" \
+  "SELECT left(task_id, 12) AS task, name, error_type, left(node_id, 12) AS node,
+          split_part(error_message, E'\n', 3) AS error
+     FROM ray_live.tasks WHERE state = 'FAILED' ORDER BY end_time LIMIT 10;"
+
+show "Which were slowest?" \
+  "SELECT left(task_id, 12) AS task, name, state, end_time - start_time AS took
+     FROM ray_live.tasks WHERE end_time IS NOT NULL
+    ORDER BY took DESC LIMIT 5;"
+
+show "What did raydar ask Ray? (filters run inside the GCS)" \
+  "EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM ray_live.tasks WHERE state = 'FAILED' LIMIT 3;"
+
+if [ -n "${RAYDAR_DEMO_KEEP:-}" ]; then
+  echo
+  echo "demo: PostgreSQL keeps running. Connect with:"
+  echo "  runuser -u $user -- $pgbin/psql -h $work -U postgres"
+  echo "Stop it with: runuser -u $user -- $pgbin/pg_ctl -D $work/data stop${sim_pid:+; kill $sim_pid}"
+else
+  echo; echo "demo: done (set RAYDAR_DEMO_KEEP=1 to keep PostgreSQL running and explore)"
+fi
