@@ -3,7 +3,9 @@
 \getenv vectors RAYDAR_VECTORS
 SET timezone = 'UTC';
 
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS raydar;
+RESET client_min_messages;
 
 CREATE TEMP TABLE replies AS
 SELECT v AS profile, ver,

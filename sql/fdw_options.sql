@@ -1,6 +1,8 @@
 -- Options: the validator refuses what raydar cannot use, with the list of
 -- valid options; tokens live in user mappings.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS raydar;
+RESET client_min_messages;
 SELECT fdwname, fdwhandler::regproc, fdwvalidator::regproc
   FROM pg_foreign_data_wrapper WHERE fdwname = 'raydar';
 

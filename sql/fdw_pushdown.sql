@@ -1,6 +1,8 @@
 -- Pushdown, by Ray version. With ray_version set, planning needs no call to
 -- Ray, so EXPLAIN (VERBOSE) shows exactly what would be sent.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS raydar;
+RESET client_min_messages;
 CREATE SERVER r29 FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:1', ray_version '2.9.3');
 CREATE SERVER r240 FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:1', ray_version '2.40.0');
 CREATE SERVER r249 FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:1', ray_version '2.49.2');
