@@ -30,6 +30,7 @@
 
 typedef struct ReplyCacheSlot
 {
+	const char *method;			/* a RAYDAR_METHOD_* constant */
 	bytea	   *request;		/* NULL: empty slot */
 	bytea	   *reply;
 	TimestampTz taken_at;
@@ -286,8 +287,13 @@ report_call_error(RaydarConn *conn, RayStatus st, const char *method, const char
 	}
 }
 
+/*
+ * A reply is reused only for the same method and the same request bytes:
+ * CheckAlive's request and an unfiltered GetTaskEvents are both empty.
+ */
 static bool
-cache_lookup(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea **reply)
+cache_lookup(RaydarConn *conn, const char *method, const uint8_t *req, size_t reqlen,
+			 bytea **reply)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -297,7 +303,8 @@ cache_lookup(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea **reply)
 	{
 		ReplyCacheSlot *s = &conn->cache[i];
 
-		if (s->request && VARSIZE_ANY_EXHDR(s->request) == reqlen &&
+		if (s->request && strcmp(s->method, method) == 0 &&
+			VARSIZE_ANY_EXHDR(s->request) == reqlen &&
 			memcmp(VARDATA_ANY(s->request), req, reqlen) == 0 &&
 			!TimestampDifferenceExceeds(s->taken_at, now, conn->opts.cache_ttl_ms))
 		{
@@ -309,7 +316,8 @@ cache_lookup(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea **reply)
 }
 
 static void
-cache_store(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea *reply)
+cache_store(RaydarConn *conn, const char *method, const uint8_t *req, size_t reqlen,
+			bytea *reply)
 {
 	ReplyCacheSlot *victim = &conn->cache[0];
 	MemoryContext old;
@@ -341,6 +349,7 @@ cache_store(RaydarConn *conn, const uint8_t *req, size_t reqlen, bytea *reply)
 	victim->reply = palloc(VARSIZE(reply));
 	memcpy(victim->reply, reply, VARSIZE(reply));
 	MemoryContextSwitchTo(old);
+	victim->method = method;
 	victim->taken_at = GetCurrentTimestamp();
 }
 
@@ -381,7 +390,7 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	ProtobufCAllocator alloc;
 
 	*from_cache = false;
-	if (cache_lookup(conn, req, reqlen, &reply))
+	if (cache_lookup(conn, method, req, reqlen, &reply))
 	{
 		*from_cache = true;
 		return reply;
@@ -420,7 +429,7 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	}
 	reply = (bytea *) ((char *) raw - VARHDRSZ);
 	SET_VARSIZE(reply, VARHDRSZ + rawlen);
-	cache_store(conn, req, reqlen, reply);
+	cache_store(conn, method, req, reqlen, reply);
 	return reply;
 }
 

@@ -407,7 +407,11 @@ fetch(RaydarScanState *st)
 
 	rs = ray_task_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, &v,
 							   alloc, &st->reply, err, sizeof(err));
-	raydar_report_core_error(rs, "decoding Ray's GetTaskEvents reply", err);
+	if (rs != RAY_OK)
+		raydar_report_core_error(rs, psprintf("decoding the GetTaskEvents reply of Ray GCS at %s (server \"%s\")",
+											  raydar_conn_options(st->conn)->address,
+											  raydar_conn_server_name(st->conn)),
+								 err);
 	if (st->reply->status_code != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

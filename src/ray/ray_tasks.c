@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ray_enums.h"
+#include "ray_wire.h"
 
 int64_t
 ray_ns_to_ms_floor(int64_t ns)
@@ -87,50 +88,17 @@ put_event(RayStateEvent *events, int *n, int32_t status, int64_t ns)
 	(*n)++;
 }
 
-static bool
-derive_events(RayTaskReply *r, RayTaskRow *row)
+/*
+ * From the collected events: sort by TaskStatus number, take the state
+ * (the highest) and the creation, start and end times.
+ */
+static void
+finish_events(const RayVersion *v, RayTaskRow *row, int n)
 {
-	const Ray__Rpc__TaskStateUpdate *su = row->su;
-	const RayVersion *v = &r->version;
-	size_t		cap;
-	int			n = 0;
-
-	row->n_events = 0;
-	row->events = NULL;
-	row->state = 0;
-	if (su == NULL)
-		return true;
-
-	cap = su->n_state_ts_ns + 6;
-	row->events = ray_arena_alloc(&r->arena, cap * sizeof(RayStateEvent));
-	if (row->events == NULL)
-		return false;
-
-	/* Ray <= 2.31: one field per state. */
-#define LEGACY(field, meaning) \
-	if (su->has_##field) \
-		put_event(row->events, &n, ray_task_status_number(v, meaning), su->field)
-	LEGACY(pending_args_avail_ts, RAY_TS_PENDING_ARGS_AVAIL);
-	LEGACY(pending_node_assignment_ts, RAY_TS_PENDING_NODE_ASSIGNMENT);
-	LEGACY(submitted_to_worker_ts, RAY_TS_SUBMITTED_TO_WORKER);
-	LEGACY(running_ts, RAY_TS_RUNNING);
-	LEGACY(finished_ts, RAY_TS_FINISHED);
-	LEGACY(failed_ts, RAY_TS_FAILED);
-#undef LEGACY
-
-	/* Ray >= 2.32: map<int32, int64> keyed by the version's numbers. */
-	for (size_t i = 0; i < su->n_state_ts_ns; i++)
-	{
-		const Ray__Rpc__TaskStateUpdate__StateTsNsEntry *e = su->state_ts_ns[i];
-
-		put_event(row->events, &n, e->key, e->value);
-	}
-
 	if (n > 1)
 		qsort(row->events, (size_t) n, sizeof(RayStateEvent), cmp_event);
 	row->n_events = n;
-	if (n > 0)
-		row->state = row->events[n - 1].status;
+	row->state = n > 0 ? row->events[n - 1].status : 0;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -147,11 +115,8 @@ derive_events(RayTaskReply *r, RayTaskRow *row)
 				row->start_ms = ms;
 				break;
 			case RAY_TS_FINISHED:
-				/* FAILED wins if both are present; it sorts after FINISHED. */
-				row->has_end_ms = true;
-				row->end_ms = ms;
-				break;
 			case RAY_TS_FAILED:
+				/* FAILED sorts after FINISHED, so it wins if both are present. */
 				row->has_end_ms = true;
 				row->end_ms = ms;
 				break;
@@ -159,6 +124,48 @@ derive_events(RayTaskReply *r, RayTaskRow *row)
 				break;
 		}
 	}
+}
+
+/* The legacy per-state fields of TaskStateUpdate (Ray <= 2.31), in order. */
+static const RayTaskState legacy_states[6] = {
+	RAY_TS_PENDING_ARGS_AVAIL, RAY_TS_PENDING_NODE_ASSIGNMENT, RAY_TS_SUBMITTED_TO_WORKER,
+	RAY_TS_RUNNING, RAY_TS_FINISHED, RAY_TS_FAILED,
+};
+
+static bool
+derive_events(RayTaskReply *r, RayTaskRow *row)
+{
+	const Ray__Rpc__TaskStateUpdate *su = row->su;
+	const RayVersion *v = &r->version;
+	int			n = 0;
+	const protobuf_c_boolean has[6] = {
+		su ? su->has_pending_args_avail_ts : 0, su ? su->has_pending_node_assignment_ts : 0,
+		su ? su->has_submitted_to_worker_ts : 0, su ? su->has_running_ts : 0,
+		su ? su->has_finished_ts : 0, su ? su->has_failed_ts : 0,
+	};
+	const int64_t ts[6] = {
+		su ? su->pending_args_avail_ts : 0, su ? su->pending_node_assignment_ts : 0,
+		su ? su->submitted_to_worker_ts : 0, su ? su->running_ts : 0,
+		su ? su->finished_ts : 0, su ? su->failed_ts : 0,
+	};
+
+	row->n_events = 0;
+	row->events = NULL;
+	row->state = 0;
+	if (su == NULL)
+		return true;
+
+	row->events = ray_arena_alloc(&r->arena, (su->n_state_ts_ns + 6) * sizeof(RayStateEvent));
+	if (row->events == NULL)
+		return false;
+
+	/* Ray <= 2.31: one field per state; then Ray >= 2.32's map, which wins. */
+	for (int i = 0; i < 6; i++)
+		if (has[i])
+			put_event(row->events, &n, ray_task_status_number(v, legacy_states[i]), ts[i]);
+	for (size_t i = 0; i < su->n_state_ts_ns; i++)
+		put_event(row->events, &n, su->state_ts_ns[i]->key, su->state_ts_ns[i]->value);
+	finish_events(v, row, n);
 	return true;
 }
 
@@ -297,6 +304,7 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 		row->ev = ev;
 		row->info = info;
 		row->su = su;
+		row->attempt_number = ev->attempt_number;
 
 		/* TaskEvents carries task and job ids; TaskInfoEntry repeats them. */
 		row->task_id = id_of(ev->has_task_id, ev->task_id);
@@ -350,7 +358,8 @@ ray_task_reply_free(RayTaskReply *reply)
 	alloc = reply->alloc;
 	arena = reply->arena;		/* the reply itself lives in the arena */
 	ray_arena_free(&arena);
-	ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
+	if (msg)
+		ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
 }
 
 const char *
@@ -381,4 +390,269 @@ ray_task_error_type_text(const RayTaskRow *row, char *buf)
 	if (!row->has_error_type)
 		return NULL;
 	return ray_enum_text(ray_error_type_name(row->error_type), row->error_type, buf);
+}
+
+/* ---------------------------------------------------------------------
+ * Keys only: task_id, job_id, attempt_number and the states, from the wire.
+ *
+ * Protobuf semantics the full decoder gets from protobuf-c, reproduced
+ * here: a scalar field seen twice keeps the last value; a message field
+ * seen twice is merged (so every state_updates occurrence contributes, its
+ * legacy fields last-wins, its map entries appended in order).
+ * --------------------------------------------------------------------- */
+
+static RayId
+id_slice(const RayWireField *f)
+{
+	RayId		id;
+
+	id.data = f->len > 0 ? f->data : NULL;
+	id.len = f->len;
+	return id;
+}
+
+/* Count map entries in every state_updates occurrence of one TaskEvents. */
+static size_t
+count_state_entries(const uint8_t *ev, size_t len, bool *bad)
+{
+	RayWireReader r;
+	RayWireField f;
+	size_t		n = 0;
+
+	ray_wire_init(&r, ev, len);
+	while (ray_wire_next(&r, &f))
+		if (f.number == 4 && f.type == RAY_WIRE_LEN)
+		{
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+				if (g.number == 14 && g.type == RAY_WIRE_LEN)
+					n++;
+			*bad |= s.error;
+		}
+	*bad |= r.error;
+	return n;
+}
+
+static bool
+keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
+{
+	RayWireReader rd;
+	RayWireField f;
+	bool		bad = false;
+	size_t		nmap = count_state_entries(ev, len, &bad);
+	RayStateEvent *map;
+	size_t		imap = 0;
+	bool		has_legacy[6] = {false, false, false, false, false, false};
+	int64_t		legacy[6] = {0, 0, 0, 0, 0, 0};
+	RayId		info_task = {NULL, 0},
+				info_job = {NULL, 0};
+	int			n = 0;
+
+	if (bad)
+		return false;
+	row->events = ray_arena_alloc(&r->arena, (nmap + 6) * sizeof(RayStateEvent));
+	map = ray_arena_alloc(&r->arena, (nmap + 1) * sizeof(RayStateEvent));
+	if (row->events == NULL || map == NULL)
+		return false;
+
+	ray_wire_init(&rd, ev, len);
+	while (ray_wire_next(&rd, &f))
+	{
+		if (f.number == 1 && f.type == RAY_WIRE_LEN)
+			row->task_id = id_slice(&f);
+		else if (f.number == 6 && f.type == RAY_WIRE_LEN)
+			row->job_id = id_slice(&f);
+		else if (f.number == 2 && f.type == RAY_WIRE_VARINT)
+			row->attempt_number = (int32_t) f.varint;
+		else if (f.number == 3 && f.type == RAY_WIRE_LEN)
+		{
+			/* TaskInfoEntry repeats the ids (7 and 6): fallbacks. */
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+				if (g.type == RAY_WIRE_LEN && g.number == 7)
+					info_task = id_slice(&g);
+				else if (g.type == RAY_WIRE_LEN && g.number == 6)
+					info_job = id_slice(&g);
+			if (s.error)
+				return false;
+		}
+		else if (f.number == 4 && f.type == RAY_WIRE_LEN)
+		{
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+			{
+				if (g.number >= 2 && g.number <= 7 && g.type == RAY_WIRE_VARINT)
+				{
+					has_legacy[g.number - 2] = true;
+					legacy[g.number - 2] = (int64_t) g.varint;
+				}
+				else if (g.number == 14 && g.type == RAY_WIRE_LEN)
+				{
+					RayWireReader e;
+					RayWireField h;
+					int32_t		key = 0;
+					int64_t		value = 0;
+
+					ray_wire_init(&e, g.data, g.len);
+					while (ray_wire_next(&e, &h))
+						if (h.number == 1 && h.type == RAY_WIRE_VARINT)
+							key = (int32_t) h.varint;
+						else if (h.number == 2 && h.type == RAY_WIRE_VARINT)
+							value = (int64_t) h.varint;
+					if (e.error || imap >= nmap)
+						return false;
+					map[imap].status = key;
+					map[imap].ns = value;
+					imap++;
+				}
+			}
+			if (s.error)
+				return false;
+		}
+	}
+	if (rd.error)
+		return false;
+
+	if (row->task_id.len == 0)
+		row->task_id = info_task;
+	if (row->job_id.len == 0)
+		row->job_id = info_job;
+	for (int i = 0; i < 6; i++)
+		if (has_legacy[i])
+			put_event(row->events, &n, ray_task_status_number(&r->version, legacy_states[i]),
+					  legacy[i]);
+	for (size_t i = 0; i < imap; i++)
+		put_event(row->events, &n, map[i].status, map[i].ns);
+	finish_events(&r->version, row, n);
+	return true;
+}
+
+RayStatus
+ray_task_reply_decode_keys(const uint8_t *buf, size_t len, const RayVersion *v,
+						   ProtobufCAllocator *alloc, RayTaskReply **out,
+						   char *err, size_t errlen)
+{
+	RayArena	arena;
+	RayTaskReply *r;
+	RayWireReader rd;
+	RayWireField f;
+	size_t		nrows = 0;
+	size_t		i = 0;
+
+	*out = NULL;
+	if (len > RAY_MAX_MESSAGE_SIZE)
+	{
+		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit",
+				 len, RAY_MAX_MESSAGE_SIZE);
+		return RAY_ERR_TOO_LARGE;
+	}
+
+	/* First pass: framing, and the number of attempts. */
+	ray_wire_init(&rd, buf, len);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 2 && f.type == RAY_WIRE_LEN)
+			nrows++;
+	if (rd.error)
+		goto malformed;
+
+	ray_arena_init(&arena, alloc);
+	r = ray_arena_alloc(&arena, sizeof(RayTaskReply));
+	if (r == NULL)
+		goto oom;
+	memset(r, 0, sizeof(*r));
+	r->arena = arena;
+	r->alloc = alloc;
+	r->version = *v;
+	r->status_message = "";
+	r->nrows = nrows;
+	if (nrows > 0)
+	{
+		r->rows = ray_arena_alloc(&r->arena, nrows * sizeof(RayTaskRow));
+		if (r->rows == NULL)
+			goto oom_reply;
+		memset(r->rows, 0, nrows * sizeof(RayTaskRow));
+	}
+
+	ray_wire_init(&rd, buf, len);
+	while (ray_wire_next(&rd, &f))
+	{
+		switch (f.number)
+		{
+			case 1:				/* GcsStatus {code = 1, message = 2} */
+				if (f.type == RAY_WIRE_LEN)
+				{
+					RayWireReader s;
+					RayWireField g;
+
+					ray_wire_init(&s, f.data, f.len);
+					while (ray_wire_next(&s, &g))
+						if (g.number == 1 && g.type == RAY_WIRE_VARINT)
+							r->status_code = (int32_t) g.varint;
+						else if (g.number == 2 && g.type == RAY_WIRE_LEN)
+						{
+							char	   *m = ray_arena_strndup(&r->arena, (const char *) g.data, g.len);
+
+							if (m == NULL)
+								goto oom_reply;
+							r->status_message = m;
+						}
+					if (s.error)
+						goto malformed_reply;
+				}
+				break;
+			case 2:
+				if (f.type == RAY_WIRE_LEN)
+				{
+					if (!keys_row(r, &r->rows[i], f.data, f.len))
+						goto malformed_reply;
+					i++;
+				}
+				break;
+			case 3:
+				if (f.type == RAY_WIRE_VARINT)
+					r->num_profile_task_events_dropped = (int32_t) f.varint;
+				break;
+			case 4:
+				if (f.type == RAY_WIRE_VARINT)
+					r->num_status_task_events_dropped = (int32_t) f.varint;
+				break;
+			case 5:
+				if (f.type == RAY_WIRE_VARINT)
+					r->num_total_stored = (int64_t) f.varint;
+				break;
+			case 6:
+				if (f.type == RAY_WIRE_VARINT)
+					r->num_filtered_on_gcs = (int64_t) f.varint;
+				break;
+			case 7:
+				if (f.type == RAY_WIRE_VARINT)
+					r->num_truncated = (int64_t) f.varint;
+				break;
+		}
+	}
+	*out = r;
+	return RAY_OK;
+
+malformed_reply:
+	arena = r->arena;
+	ray_arena_free(&arena);
+malformed:
+	snprintf(err, errlen,
+			 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message", len);
+	return RAY_ERR_MALFORMED;
+oom_reply:
+	arena = r->arena;
+oom:
+	ray_arena_free(&arena);
+	snprintf(err, errlen, "out of memory decoding a GetTaskEventsReply of %zu bytes", len);
+	return RAY_ERR_OOM;
 }

@@ -40,9 +40,12 @@ typedef struct RayId
 
 typedef struct RayTaskRow
 {
+	/* NULL in rows from ray_task_reply_decode_keys, or if Ray sent none */
 	const Ray__Rpc__TaskEvents *ev;
-	const Ray__Rpc__TaskInfoEntry *info;	/* NULL if Ray sent none */
-	const Ray__Rpc__TaskStateUpdate *su;	/* NULL if Ray sent none */
+	const Ray__Rpc__TaskInfoEntry *info;
+	const Ray__Rpc__TaskStateUpdate *su;
+
+	int32_t		attempt_number;
 
 	RayId		task_id;
 	RayId		job_id;
@@ -105,6 +108,21 @@ extern RayStatus ray_task_reply_decode(const uint8_t *buf, size_t len,
 									   RayTaskReply **out,
 									   char *err, size_t errlen);
 extern void ray_task_reply_free(RayTaskReply *reply);
+
+/*
+ * Like ray_task_reply_decode, but reads only the keys and states: in each
+ * row only task_id, job_id, attempt_number, the events and what derives
+ * from them (state, creation/start/end) are set; ev, info and su are NULL.
+ * It walks the wire bytes without unpacking (src/ray/ray_wire.c), so it is
+ * much cheaper, for queries that need nothing else and for the collector.
+ * On valid input it gives exactly the full decoder's values for those
+ * fields (the fuzzer checks this).
+ */
+extern RayStatus ray_task_reply_decode_keys(const uint8_t *buf, size_t len,
+											const RayVersion *v,
+											ProtobufCAllocator *alloc,
+											RayTaskReply **out,
+											char *err, size_t errlen);
 
 /* Ray's `created_ms = ns // 1e6`: Python float floor division, exactly. */
 extern int64_t ray_ns_to_ms_floor(int64_t ns);

@@ -24,6 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	RayVersion	v;
 	RayTaskReply *r;
+	RayTaskReply *keys;
 	char		err[256];
 	char		nb[RAY_ENUM_NAME_MAX];
 	char		vt[64];
@@ -38,7 +39,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void) ray_check_alive_reply_decode(data + 1, size - 1, vt, sizeof(vt), &code, err, sizeof(err));
 
 	if (ray_task_reply_decode(data + 1, size - 1, &v, NULL, &r, err, sizeof(err)) != RAY_OK)
+	{
+		/* The keys-only path may accept more, but must never crash. */
+		if (ray_task_reply_decode_keys(data + 1, size - 1, &v, NULL, &keys, err, sizeof(err)) == RAY_OK)
+			ray_task_reply_free(keys);
 		return 0;
+	}
+
+	/*
+	 * Differential: whatever the full decoder accepts, the keys-only walk
+	 * accepts too, with the same ids, attempts, states, events and times.
+	 */
+	if (ray_task_reply_decode_keys(data + 1, size - 1, &v, NULL, &keys, err, sizeof(err)) != RAY_OK)
+		abort();
+	if (keys->nrows != r->nrows || keys->status_code != r->status_code ||
+		strcmp(keys->status_message, r->status_message) != 0 ||
+		keys->num_status_task_events_dropped != r->num_status_task_events_dropped ||
+		keys->num_total_stored != r->num_total_stored)
+		abort();
+	for (size_t i = 0; i < r->nrows; i++)
+	{
+		const RayTaskRow *x = &r->rows[i],
+				   *y = &keys->rows[i];
+
+		if (x->attempt_number != y->attempt_number || x->state != y->state ||
+			x->n_events != y->n_events || x->task_id.len != y->task_id.len ||
+			x->job_id.len != y->job_id.len ||
+			(x->task_id.len && memcmp(x->task_id.data, y->task_id.data, x->task_id.len)) ||
+			(x->job_id.len && memcmp(x->job_id.data, y->job_id.data, x->job_id.len)) ||
+			x->has_creation_ms != y->has_creation_ms || x->creation_ms != y->creation_ms ||
+			x->has_start_ms != y->has_start_ms || x->start_ms != y->start_ms ||
+			x->has_end_ms != y->has_end_ms || x->end_ms != y->end_ms)
+			abort();
+		for (int k = 0; k < x->n_events; k++)
+			if (x->events[k].status != y->events[k].status || x->events[k].ns != y->events[k].ns)
+				abort();
+	}
+	ray_task_reply_free(keys);
 	ray_buf_init(&b, NULL);
 	for (size_t i = 0; i < r->nrows; i++)
 	{
