@@ -67,6 +67,10 @@ SELECT ray_plan('SELECT state, count(*) FROM v249.tasks GROUP BY state LIMIT 10'
 SELECT ray_plan('SELECT DISTINCT state FROM v249.tasks LIMIT 10');
 SELECT ray_plan('SELECT * FROM v249.tasks a JOIN v249.tasks b USING (task_id) LIMIT 10');
 SELECT ray_plan('SELECT * FROM v249.tasks LIMIT 10 OFFSET 0');
+-- a query that needs only ids, states and times skips unpacking whole messages
+SELECT ray_plan('SELECT state, count(*) FROM v249.tasks GROUP BY state');
+SELECT ray_plan('SELECT task_id, end_time - start_time FROM v249.tasks WHERE job_id = ''01000000''');
+SELECT ray_plan('SELECT name FROM v249.tasks WHERE state = ''FAILED''');
 -- EXPLAIN without VERBOSE stays short
 EXPLAIN (COSTS OFF) SELECT * FROM v249.tasks WHERE job_id = '01000000';
 

@@ -5,6 +5,8 @@
  *
  * IMPORT FOREIGN SCHEMA, the column checks at plan time, pushdown and tuple
  * building all read this one table, so a column is added in one place.
+ * from_keys marks the columns the keys-only decoder fills: a scan that
+ * needs no other column skips unpacking whole messages.
  * Types and derivations are the contract's (shared/DESIGN.md, `tasks`
  * columns).
  */
@@ -68,7 +70,7 @@ json_value(JsonFn fn, const RayTaskRow *row, RayBuf *s, bool *isnull)
 #define GETTER(fn) static Datum fn(const RayTaskReply *r, const RayTaskRow *row, RayBuf *s, bool *isnull)
 
 GETTER(get_task_id) { return id_value(&row->task_id, s, isnull); }
-GETTER(get_attempt_number) { return Int32GetDatum(row->ev->attempt_number); }
+GETTER(get_attempt_number) { return Int32GetDatum(row->attempt_number); }
 GETTER(get_name) { return text_value(row->name, isnull); }
 GETTER(get_state)
 {
@@ -133,35 +135,35 @@ GETTER(get_is_debugger_paused)
 }
 
 const RaydarColumn raydar_task_columns[] = {
-	{"task_id", RAYDAR_TEXT, RAY_TF_TASK_ID, get_task_id, "task ID, hex"},
-	{"attempt_number", RAYDAR_INT4, -1, get_attempt_number, "attempt, 0 for the first run"},
-	{"name", RAYDAR_TEXT, RAY_TF_NAME, get_name, "task name; actor tasks as <actor repr>.<method>"},
-	{"state", RAYDAR_TEXT, RAY_TF_STATE, get_state, "latest TaskStatus, by the server's version"},
-	{"job_id", RAYDAR_TEXT, RAY_TF_JOB_ID, get_job_id, "job ID, hex"},
-	{"actor_id", RAYDAR_TEXT, RAY_TF_ACTOR_ID, get_actor_id, "actor ID, hex, for actor tasks"},
-	{"type", RAYDAR_TEXT, -1, get_type, "NORMAL_TASK, ACTOR_CREATION_TASK, ACTOR_TASK or DRIVER_TASK"},
-	{"func_or_class_name", RAYDAR_TEXT, -1, get_func_or_class_name, "function or class.method"},
-	{"parent_task_id", RAYDAR_TEXT, -1, get_parent_task_id, "task that submitted this one, hex"},
-	{"node_id", RAYDAR_TEXT, -1, get_node_id, "node the attempt ran on, hex"},
-	{"worker_id", RAYDAR_TEXT, -1, get_worker_id, "worker the attempt ran on, hex"},
-	{"worker_pid", RAYDAR_INT4, -1, get_worker_pid, "worker process ID"},
-	{"error_type", RAYDAR_TEXT, -1, get_error_type, "Ray ErrorType name, only when FAILED"},
-	{"error_message", RAYDAR_TEXT, -1, get_error_message, "error text without ANSI codes, only when FAILED"},
-	{"language", RAYDAR_TEXT, -1, get_language, "PYTHON, JAVA or CPP"},
-	{"required_resources", RAYDAR_JSONB, -1, get_required_resources, "{\"CPU\": 1, ...}"},
-	{"runtime_env_info", RAYDAR_JSONB, -1, get_runtime_env_info, "serialized runtime env, URIs and config"},
-	{"placement_group_id", RAYDAR_TEXT, -1, get_placement_group_id, "placement group, hex"},
-	{"events", RAYDAR_JSONB, -1, get_events, "[{\"state\", \"created_ms\"}] in TaskStatus order"},
-	{"profiling_data", RAYDAR_JSONB, -1, get_profiling_data, "profile events, times in ms"},
-	{"creation_time", RAYDAR_TIMESTAMPTZ, -1, get_creation_time, "PENDING_ARGS_AVAIL time"},
-	{"start_time", RAYDAR_TIMESTAMPTZ, -1, get_start_time, "RUNNING time"},
-	{"end_time", RAYDAR_TIMESTAMPTZ, -1, get_end_time, "FINISHED or FAILED time"},
-	{"task_log_info", RAYDAR_JSONB, -1, get_task_log_info, "stdout/stderr files and offsets"},
-	{"actor_repr_name", RAYDAR_TEXT, -1, get_actor_repr_name, "repr() of the actor"},
-	{"call_site", RAYDAR_TEXT, -1, get_call_site, "where the task was submitted (Ray 2.41+)"},
-	{"label_selector", RAYDAR_JSONB, -1, get_label_selector, "node label selector (Ray 2.48+)"},
-	{"is_debugger_paused", RAYDAR_BOOL, -1, get_is_debugger_paused, "paused in the Ray debugger"},
-	{NULL, RAYDAR_TEXT, -1, NULL, NULL}
+	{"task_id", RAYDAR_TEXT, RAY_TF_TASK_ID, get_task_id, "task ID, hex", true},
+	{"attempt_number", RAYDAR_INT4, -1, get_attempt_number, "attempt, 0 for the first run", true},
+	{"name", RAYDAR_TEXT, RAY_TF_NAME, get_name, "task name; actor tasks as <actor repr>.<method>", false},
+	{"state", RAYDAR_TEXT, RAY_TF_STATE, get_state, "latest TaskStatus, by the server's version", true},
+	{"job_id", RAYDAR_TEXT, RAY_TF_JOB_ID, get_job_id, "job ID, hex", true},
+	{"actor_id", RAYDAR_TEXT, RAY_TF_ACTOR_ID, get_actor_id, "actor ID, hex, for actor tasks", false},
+	{"type", RAYDAR_TEXT, -1, get_type, "NORMAL_TASK, ACTOR_CREATION_TASK, ACTOR_TASK or DRIVER_TASK", false},
+	{"func_or_class_name", RAYDAR_TEXT, -1, get_func_or_class_name, "function or class.method", false},
+	{"parent_task_id", RAYDAR_TEXT, -1, get_parent_task_id, "task that submitted this one, hex", false},
+	{"node_id", RAYDAR_TEXT, -1, get_node_id, "node the attempt ran on, hex", false},
+	{"worker_id", RAYDAR_TEXT, -1, get_worker_id, "worker the attempt ran on, hex", false},
+	{"worker_pid", RAYDAR_INT4, -1, get_worker_pid, "worker process ID", false},
+	{"error_type", RAYDAR_TEXT, -1, get_error_type, "Ray ErrorType name, only when FAILED", false},
+	{"error_message", RAYDAR_TEXT, -1, get_error_message, "error text without ANSI codes, only when FAILED", false},
+	{"language", RAYDAR_TEXT, -1, get_language, "PYTHON, JAVA or CPP", false},
+	{"required_resources", RAYDAR_JSONB, -1, get_required_resources, "{\"CPU\": 1, ...}", false},
+	{"runtime_env_info", RAYDAR_JSONB, -1, get_runtime_env_info, "serialized runtime env, URIs and config", false},
+	{"placement_group_id", RAYDAR_TEXT, -1, get_placement_group_id, "placement group, hex", false},
+	{"events", RAYDAR_JSONB, -1, get_events, "[{\"state\", \"created_ms\"}] in TaskStatus order", true},
+	{"profiling_data", RAYDAR_JSONB, -1, get_profiling_data, "profile events, times in ms", false},
+	{"creation_time", RAYDAR_TIMESTAMPTZ, -1, get_creation_time, "PENDING_ARGS_AVAIL time", true},
+	{"start_time", RAYDAR_TIMESTAMPTZ, -1, get_start_time, "RUNNING time", true},
+	{"end_time", RAYDAR_TIMESTAMPTZ, -1, get_end_time, "FINISHED or FAILED time", true},
+	{"task_log_info", RAYDAR_JSONB, -1, get_task_log_info, "stdout/stderr files and offsets", false},
+	{"actor_repr_name", RAYDAR_TEXT, -1, get_actor_repr_name, "repr() of the actor", false},
+	{"call_site", RAYDAR_TEXT, -1, get_call_site, "where the task was submitted (Ray 2.41+)", false},
+	{"label_selector", RAYDAR_JSONB, -1, get_label_selector, "node label selector (Ray 2.48+)", false},
+	{"is_debugger_paused", RAYDAR_BOOL, -1, get_is_debugger_paused, "paused in the Ray debugger", false},
+	{NULL, RAYDAR_TEXT, -1, NULL, NULL, false}
 };
 
 int

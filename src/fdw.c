@@ -67,6 +67,7 @@ typedef struct RaydarScanState
 	bool		matches_nothing;
 	const RaydarColumn **colmap;	/* per attribute; NULL: not needed */
 	int			natts;
+	bool		keys_only;		/* every needed column comes from the keys walk */
 	MemoryContext scan_cxt;		/* the reply and its decoded rows */
 	MemoryContext row_cxt;		/* one tuple's values */
 	RayTaskReply *reply;
@@ -283,6 +284,31 @@ plan_limit(ForeignScan *fsplan)
 	return pg_strtoint64(strVal(list_nth(fsplan->fdw_private, PRIV_LIMIT)));
 }
 
+/*
+ * The columns a plan builds, mapped to the catalog (NULL where not needed),
+ * and whether the keys-only decode fills them all.
+ */
+static const RaydarColumn **
+plan_columns(ForeignScan *fsplan, TupleDesc tupdesc, bool *keys_only)
+{
+	const RaydarColumn **colmap = palloc0(sizeof(RaydarColumn *) * Max(tupdesc->natts, 1));
+	ListCell   *lc;
+
+	*keys_only = true;
+	foreach(lc, (List *) list_nth(fsplan->fdw_private, PRIV_ATTRS))
+	{
+		int			attno = lfirst_int(lc);
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
+
+		if (att->attisdropped)
+			continue;
+		colmap[attno - 1] = raydar_find_column(raydar_task_columns, NameStr(att->attname));
+		if (colmap[attno - 1] && !colmap[attno - 1]->from_keys)
+			*keys_only = false;
+	}
+	return colmap;
+}
+
 static void
 raydarBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -291,7 +317,6 @@ raydarBeginForeignScan(ForeignScanState *node, int eflags)
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
 	RaydarScanState *st;
-	ListCell   *lc;
 	Oid			userid;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -308,15 +333,7 @@ raydarBeginForeignScan(ForeignScanState *node, int eflags)
 	st->limit = plan_limit(fsplan);
 	st->matches_nothing = intVal(list_nth(fsplan->fdw_private, PRIV_MATCHES_NOTHING)) != 0;
 	st->natts = tupdesc->natts;
-	st->colmap = palloc0(sizeof(RaydarColumn *) * Max(st->natts, 1));
-	foreach(lc, (List *) list_nth(fsplan->fdw_private, PRIV_ATTRS))
-	{
-		int			attno = lfirst_int(lc);
-		Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
-
-		if (!att->attisdropped)
-			st->colmap[attno - 1] = raydar_find_column(raydar_task_columns, NameStr(att->attname));
-	}
+	st->colmap = plan_columns(fsplan, tupdesc, &st->keys_only);
 	st->scan_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar scan",
 										 ALLOCSET_DEFAULT_SIZES);
 	st->row_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar row",
@@ -405,8 +422,10 @@ fetch(RaydarScanState *st)
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
 
-	rs = ray_task_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, &v,
-							   alloc, &st->reply, err, sizeof(err));
+	/* Queries such as GROUP BY state need no more than the keys walk reads. */
+	rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_decode)
+		((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, &v,
+		 alloc, &st->reply, err, sizeof(err));
 	if (rs != RAY_OK)
 		raydar_report_core_error(rs, psprintf("decoding the GetTaskEvents reply of Ray GCS at %s (server \"%s\")",
 											  raydar_conn_options(st->conn)->address,
@@ -527,6 +546,12 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Ray Limit", NULL, limit, es);
 	else
 		ExplainPropertyText("Ray Limit", "none", es);
+	{
+		bool		keys_only;
+
+		(void) plan_columns(fsplan, RelationGetDescr(node->ss.ss_currentRelation), &keys_only);
+		ExplainPropertyText("Ray Decode", keys_only ? "keys and states only" : "full", es);
+	}
 }
 
 /* ----------------------------------------------------------------------

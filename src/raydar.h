@@ -74,6 +74,7 @@ typedef struct RaydarColumn
 	int			filter;			/* RayTaskFilterField it pushes down as, or -1 */
 	RaydarTaskGetter get;
 	const char *doc;			/* one line, for docs and COMMENT ON COLUMN */
+	bool		from_keys;		/* computable from ray_task_reply_decode_keys */
 } RaydarColumn;
 
 extern const RaydarColumn raydar_task_columns[];
