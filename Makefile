@@ -11,7 +11,10 @@
 MODULE_big = raydar
 EXTENSION  = raydar
 PGFILEDESC = "raydar - Ray cluster observability in SQL"
-DATA       = $(wildcard raydar--*.sql)
+# The install script is built from src/sql/*.sql in name order (one file
+# per purpose); upgrade scripts raydar--A--B.sql are kept as they are.
+DATA_built = raydar--0.1.sql
+DATA       = $(wildcard raydar--*--*.sql)
 
 # The PostgreSQL-free core (src/ray) and the generated protobuf code are
 # linked into the extension, the unit tests and the fuzzer alike.
@@ -39,6 +42,9 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+raydar--0.1.sql: $(sort $(wildcard src/sql/*.sql))
+	cat $^ > $@
 
 $(PROTO_C) $(PROTO_H): $(PROTO_SRC)
 	cd src/proto && protoc-c --c_out=. ray_gcs.proto

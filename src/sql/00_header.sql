@@ -1,0 +1,6 @@
+/* raydar--0.1.sql: objects of raydar 0.1, built from src/sql/*.sql in name order. */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION raydar" to load this file. \quit
+
+COMMENT ON SCHEMA raydar IS 'raydar: Ray cluster observability in SQL';
