@@ -61,12 +61,13 @@ SELECT count(*) FROM pg_class WHERE relnamespace = 'live2'::regnamespace;
 IMPORT FOREIGN SCHEMA public FROM SERVER ray_ok INTO live2;
 
 -- Tokens are visible only to those allowed to see the mapping.
-CREATE ROLE raydar_reader;
-GRANT USAGE ON SCHEMA live TO raydar_reader;
-SET ROLE raydar_reader;
+CREATE ROLE fdw_test_reader;
+GRANT USAGE ON SCHEMA live TO fdw_test_reader;
+SET ROLE fdw_test_reader;
 SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'ray_ok';
 RESET ROLE;
 SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'ray_ok';
+SET client_min_messages = warning;
 DROP SCHEMA live, live2 CASCADE;
 DROP SERVER ray_ok, noaddr CASCADE;
-DROP ROLE raydar_reader, raydar_mapped;
+DROP ROLE fdw_test_reader, raydar_mapped;

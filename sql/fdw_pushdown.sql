@@ -74,6 +74,7 @@ SELECT ray_plan('SELECT name FROM v249.tasks WHERE state = ''FAILED''');
 -- EXPLAIN without VERBOSE stays short
 EXPLAIN (COSTS OFF) SELECT * FROM v249.tasks WHERE job_id = '01000000';
 
+SET client_min_messages = warning;
 DROP SCHEMA v29, v240, v249 CASCADE;
 DROP SERVER r29, r240, r249;
 DROP FUNCTION ray_plan(text);

@@ -17,39 +17,9 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_requests.h"
-
-static Datum
-id_value(const RayId *id, RayBuf *s, bool *isnull)
-{
-	if (id->len == 0)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	ray_buf_reset(s);
-	ray_buf_hex(s, id->data, id->len);
-	return PointerGetDatum(cstring_to_text_with_len(s->data, (int) s->len));
-}
-
-static Datum
-text_value(const char *v, bool *isnull)
-{
-	if (v == NULL)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	return raydar_text_datum(v);
-}
-
-static Datum
-time_value(bool has, int64 ms, bool *isnull)
-{
-	*isnull = !has;
-	return has ? TimestampTzGetDatum(raydar_ms_to_timestamptz(ms)) : (Datum) 0;
-}
 
 typedef bool (*JsonFn) (const RayTaskRow *row, RayBuf *b);
 
@@ -62,34 +32,37 @@ json_value(JsonFn fn, const RayTaskRow *row, RayBuf *s, bool *isnull)
 		*isnull = true;
 		return (Datum) 0;
 	}
-	if (s->oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	return raydar_json_to_jsonb(s->data, s->len);
+	return raydar_buf_jsonb(s);
 }
 
-#define GETTER(fn) static Datum fn(const RayTaskReply *r, const RayTaskRow *row, RayBuf *s, bool *isnull)
+/* A task getter: typed body, generic entry point for the catalog. */
+#define GETTER(fn) \
+	static Datum fn##_t(const RayTaskReply *r, const RayTaskRow *row, RayBuf *s, bool *isnull); \
+	static Datum fn(const void *r, const void *row, RayBuf *s, bool *isnull) \
+	{ return fn##_t(r, row, s, isnull); } \
+	static Datum fn##_t(const RayTaskReply *r, const RayTaskRow *row, RayBuf *s, bool *isnull)
 
-GETTER(get_task_id) { return id_value(&row->task_id, s, isnull); }
+GETTER(get_task_id) { return raydar_id_datum(&row->task_id, s, isnull); }
 GETTER(get_attempt_number) { return Int32GetDatum(row->attempt_number); }
-GETTER(get_name) { return text_value(row->name, isnull); }
+GETTER(get_name) { return raydar_nullable_text(row->name, isnull); }
 GETTER(get_state)
 {
 	char		nb[RAY_ENUM_NAME_MAX];
 
 	return CStringGetTextDatum(ray_task_state_text(r, row, nb));
 }
-GETTER(get_job_id) { return id_value(&row->job_id, s, isnull); }
-GETTER(get_actor_id) { return id_value(&row->actor_id, s, isnull); }
+GETTER(get_job_id) { return raydar_id_datum(&row->job_id, s, isnull); }
+GETTER(get_actor_id) { return raydar_id_datum(&row->actor_id, s, isnull); }
 GETTER(get_type)
 {
 	char		nb[RAY_ENUM_NAME_MAX];
 
 	return CStringGetTextDatum(ray_task_type_text(row, nb));
 }
-GETTER(get_func_or_class_name) { return text_value(row->info ? row->info->func_or_class_name : NULL, isnull); }
-GETTER(get_parent_task_id) { return id_value(&row->parent_task_id, s, isnull); }
-GETTER(get_node_id) { return id_value(&row->node_id, s, isnull); }
-GETTER(get_worker_id) { return id_value(&row->worker_id, s, isnull); }
+GETTER(get_func_or_class_name) { return raydar_nullable_text(row->info ? row->info->func_or_class_name : NULL, isnull); }
+GETTER(get_parent_task_id) { return raydar_id_datum(&row->parent_task_id, s, isnull); }
+GETTER(get_node_id) { return raydar_id_datum(&row->node_id, s, isnull); }
+GETTER(get_worker_id) { return raydar_id_datum(&row->worker_id, s, isnull); }
 GETTER(get_worker_pid)
 {
 	*isnull = !(row->su && row->su->has_worker_pid);
@@ -102,7 +75,7 @@ GETTER(get_error_type)
 
 	return t ? CStringGetTextDatum(t) : (*isnull = true, (Datum) 0);
 }
-GETTER(get_error_message) { return text_value(row->error_message, isnull); }
+GETTER(get_error_message) { return raydar_nullable_text(row->error_message, isnull); }
 GETTER(get_language)
 {
 	char		nb[RAY_ENUM_NAME_MAX];
@@ -111,22 +84,20 @@ GETTER(get_language)
 }
 GETTER(get_required_resources) { return json_value(ray_task_json_required_resources, row, s, isnull); }
 GETTER(get_runtime_env_info) { return json_value(ray_task_json_runtime_env_info, row, s, isnull); }
-GETTER(get_placement_group_id) { return id_value(&row->placement_group_id, s, isnull); }
+GETTER(get_placement_group_id) { return raydar_id_datum(&row->placement_group_id, s, isnull); }
 GETTER(get_events)
 {
 	ray_buf_reset(s);
 	ray_task_json_events(r, row, s);
-	if (s->oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	return raydar_json_to_jsonb(s->data, s->len);
+	return raydar_buf_jsonb(s);
 }
 GETTER(get_profiling_data) { return json_value(ray_task_json_profiling_data, row, s, isnull); }
-GETTER(get_creation_time) { return time_value(row->has_creation_ms, row->creation_ms, isnull); }
-GETTER(get_start_time) { return time_value(row->has_start_ms, row->start_ms, isnull); }
-GETTER(get_end_time) { return time_value(row->has_end_ms, row->end_ms, isnull); }
+GETTER(get_creation_time) { return raydar_nullable_time(row->has_creation_ms, row->creation_ms, isnull); }
+GETTER(get_start_time) { return raydar_nullable_time(row->has_start_ms, row->start_ms, isnull); }
+GETTER(get_end_time) { return raydar_nullable_time(row->has_end_ms, row->end_ms, isnull); }
 GETTER(get_task_log_info) { return json_value(ray_task_json_task_log_info, row, s, isnull); }
-GETTER(get_actor_repr_name) { return text_value(row->su ? row->su->actor_repr_name : NULL, isnull); }
-GETTER(get_call_site) { return text_value(row->info ? row->info->call_site : NULL, isnull); }
+GETTER(get_actor_repr_name) { return raydar_nullable_text(row->su ? row->su->actor_repr_name : NULL, isnull); }
+GETTER(get_call_site) { return raydar_nullable_text(row->info ? row->info->call_site : NULL, isnull); }
 GETTER(get_label_selector) { return json_value(ray_task_json_label_selector, row, s, isnull); }
 GETTER(get_is_debugger_paused)
 {
@@ -166,6 +137,25 @@ const RaydarColumn raydar_task_columns[] = {
 	{NULL, RAYDAR_TEXT, -1, NULL, NULL, false}
 };
 
+const RaydarResource raydar_resources[] = {
+	{"tasks", RAYDAR_TASKS_KIND, raydar_task_columns},
+	{"actors", RAY_RESOURCE_ACTORS, raydar_actor_columns},
+	{"nodes", RAY_RESOURCE_NODES, raydar_node_columns},
+	{"jobs", RAY_RESOURCE_JOBS, raydar_job_columns},
+	{"workers", RAY_RESOURCE_WORKERS, raydar_worker_columns},
+	{"placement_groups", RAY_RESOURCE_PLACEMENT_GROUPS, raydar_placement_group_columns},
+	{NULL, 0, NULL}
+};
+
+const RaydarResource *
+raydar_find_resource(const char *name)
+{
+	for (const RaydarResource *r = raydar_resources; r->name; r++)
+		if (strcmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
 int
 raydar_ncolumns(const RaydarColumn *cols)
 {
@@ -194,6 +184,8 @@ raydar_coltype_oid(RaydarColType t)
 			return TEXTOID;
 		case RAYDAR_INT4:
 			return INT4OID;
+		case RAYDAR_INT8:
+			return INT8OID;
 		case RAYDAR_BOOL:
 			return BOOLOID;
 		case RAYDAR_JSONB:
@@ -213,6 +205,8 @@ raydar_coltype_sql(RaydarColType t)
 			return "text";
 		case RAYDAR_INT4:
 			return "integer";
+		case RAYDAR_INT8:
+			return "bigint";
 		case RAYDAR_BOOL:
 			return "boolean";
 		case RAYDAR_JSONB:

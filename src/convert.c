@@ -107,3 +107,52 @@ raydar_report_core_error(RayStatus st, const char *what, const char *msg)
 					 errdetail("%s", msg)));
 	}
 }
+
+/* Hex of an ID; absent or empty is NULL, as Ray shows it. */
+Datum
+raydar_hex_datum(const uint8_t *data, size_t len, RayBuf *s, bool *isnull)
+{
+	if (data == NULL || len == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	ray_buf_reset(s);
+	ray_buf_hex(s, data, len);
+	if (s->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return PointerGetDatum(cstring_to_text_with_len(s->data, (int) s->len));
+}
+
+Datum
+raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull)
+{
+	return raydar_hex_datum(id->data, id->len, s, isnull);
+}
+
+Datum
+raydar_nullable_text(const char *v, bool *isnull)
+{
+	if (v == NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return raydar_text_datum(v);
+}
+
+Datum
+raydar_nullable_time(bool has, int64 ms, bool *isnull)
+{
+	*isnull = !has;
+	return has ? TimestampTzGetDatum(raydar_ms_to_timestamptz(ms)) : (Datum) 0;
+}
+
+/* The JSON text in s as jsonb. */
+Datum
+raydar_buf_jsonb(RayBuf *s)
+{
+	if (s->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return raydar_json_to_jsonb(s->data ? s->data : "null", s->len);
+}

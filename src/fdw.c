@@ -32,6 +32,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "ray_cluster.h"
 #include "ray_requests.h"
 
 /* Rows assumed when the server has never been scanned in this backend. */
@@ -46,12 +47,14 @@ enum RaydarScanPrivate
 	PRIV_LIMIT,					/* Integer-as-string: -1 for none */
 	PRIV_MATCHES_NOTHING,		/* Integer 0/1 */
 	PRIV_VERSION,				/* String: version the plan was made for */
-	PRIV_ATTRS					/* List of Integer attnos to build */
+	PRIV_ATTRS,					/* List of Integer attnos to build */
+	PRIV_RESOURCE				/* String: the resource's name */
 };
 
 /* Planner state, in baserel->fdw_private. */
 typedef struct RaydarPlanState
 {
+	const RaydarResource *resource;
 	RaydarPushdown pushdown;
 	const char *version_text;
 	Bitmapset  *attrs_used;
@@ -61,6 +64,7 @@ typedef struct RaydarPlanState
 /* Executor state, in node->fdw_state. */
 typedef struct RaydarScanState
 {
+	const RaydarResource *resource;
 	RaydarConn *conn;
 	List	   *filters;
 	int64		limit;
@@ -70,7 +74,9 @@ typedef struct RaydarScanState
 	bool		keys_only;		/* every needed column comes from the keys walk */
 	MemoryContext scan_cxt;		/* the reply and its decoded rows */
 	MemoryContext row_cxt;		/* one tuple's values */
-	RayTaskReply *reply;
+	RayTaskReply *reply;		/* tasks */
+	RayClusterReply *creply;	/* the other resources */
+	size_t		nrows;
 	size_t		next;
 	bool		fetched;
 	ProtobufCAllocator alloc;	/* into scan_cxt; outlives fetch() */
@@ -110,9 +116,9 @@ scan_user(PlannerInfo *root, RelOptInfo *baserel)
 	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 }
 
-/* Every column must be a tasks column of the catalog's type. */
+/* Every column must be a column of the resource, of the catalog's type. */
 static void
-check_columns(Relation rel)
+check_columns(Relation rel, const RaydarResource *res)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 
@@ -123,13 +129,13 @@ check_columns(Relation rel)
 
 		if (att->attisdropped)
 			continue;
-		col = raydar_find_column(raydar_task_columns, NameStr(att->attname));
+		col = raydar_find_column(res->columns, NameStr(att->attname));
 		if (col == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-					 errmsg("column \"%s\" of foreign table \"%s\" is not a column of Ray's tasks",
-							NameStr(att->attname), RelationGetRelationName(rel)),
-					 errhint("Create the table with IMPORT FOREIGN SCHEMA ray, or see docs/tasks.md for the columns.")));
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a column of Ray's %s",
+							NameStr(att->attname), RelationGetRelationName(rel), res->name),
+					 errhint("Create the table with IMPORT FOREIGN SCHEMA ray, or see docs/tasks.md and docs/cluster.md for the columns.")));
 		if (att->atttypid != raydar_coltype_oid(col->type))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -151,13 +157,21 @@ raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 	double		rows;
 	ListCell   *lc;
 
-	(void) raydar_table_resource(table, RelationGetRelationName(rel));
-	check_columns(rel);
+	ps->resource = raydar_table_resource(table, RelationGetRelationName(rel));
+	check_columns(rel, ps->resource);
 	table_close(rel, NoLock);
 
 	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
 	raydar_conn_version(conn, &v, &ps->version_text);
-	raydar_classify_conditions(root, baserel, &v, &ps->pushdown);
+	if (ps->resource->kind == RAYDAR_TASKS_KIND)
+		raydar_classify_conditions(root, baserel, &v, &ps->pushdown);
+	else
+	{
+		/* An empty request is valid on every version: PostgreSQL filters. */
+		memset(&ps->pushdown, 0, sizeof(ps->pushdown));
+		foreach(lc, baserel->baserestrictinfo)
+			ps->pushdown.local_conds = lappend(ps->pushdown.local_conds, lfirst(lc));
+	}
 
 	/* The columns to build: the output plus those local conditions read. */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &ps->attrs_used);
@@ -255,7 +269,8 @@ raydarGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			continue;
 		local_exprs = lappend(local_exprs, ri->clause);
 	}
-	limit = pushable_limit(root, baserel, local_exprs == NIL);
+	limit = ps->resource->kind == RAYDAR_TASKS_KIND
+		? pushable_limit(root, baserel, local_exprs == NIL) : -1;
 
 	rel = table_open(planner_rt_fetch(baserel->relid, root)->relid, NoLock);
 	natts = RelationGetDescr(rel)->natts;
@@ -266,11 +281,12 @@ raydarGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			attrs = lappend_int(attrs, attno);
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid, NIL,
-							list_make5(ps->pushdown.filters,
-									   makeString(psprintf(INT64_FORMAT, limit)),
-									   makeInteger(ps->pushdown.matches_nothing ? 1 : 0),
-									   makeString(pstrdup(ps->version_text)),
-									   attrs),
+							lappend(list_make5(ps->pushdown.filters,
+											   makeString(psprintf(INT64_FORMAT, limit)),
+											   makeInteger(ps->pushdown.matches_nothing ? 1 : 0),
+											   makeString(pstrdup(ps->version_text)),
+											   attrs),
+									makeString(pstrdup(ps->resource->name))),
 							NIL, NIL, outer_plan);
 }
 
@@ -288,13 +304,25 @@ plan_limit(ForeignScan *fsplan)
  * The columns a plan builds, mapped to the catalog (NULL where not needed),
  * and whether the keys-only decode fills them all.
  */
+static const RaydarResource *
+plan_resource(ForeignScan *fsplan)
+{
+	const char *name = strVal(list_nth(fsplan->fdw_private, PRIV_RESOURCE));
+	const RaydarResource *res = raydar_find_resource(name);
+
+	if (res == NULL)
+		elog(ERROR, "unknown raydar resource \"%s\" in plan", name);
+	return res;
+}
+
 static const RaydarColumn **
 plan_columns(ForeignScan *fsplan, TupleDesc tupdesc, bool *keys_only)
 {
 	const RaydarColumn **colmap = palloc0(sizeof(RaydarColumn *) * Max(tupdesc->natts, 1));
+	const RaydarResource *res = plan_resource(fsplan);
 	ListCell   *lc;
 
-	*keys_only = true;
+	*keys_only = res->kind == RAYDAR_TASKS_KIND;
 	foreach(lc, (List *) list_nth(fsplan->fdw_private, PRIV_ATTRS))
 	{
 		int			attno = lfirst_int(lc);
@@ -302,7 +330,7 @@ plan_columns(ForeignScan *fsplan, TupleDesc tupdesc, bool *keys_only)
 
 		if (att->attisdropped)
 			continue;
-		colmap[attno - 1] = raydar_find_column(raydar_task_columns, NameStr(att->attname));
+		colmap[attno - 1] = raydar_find_column(res->columns, NameStr(att->attname));
 		if (colmap[attno - 1] && !colmap[attno - 1]->from_keys)
 			*keys_only = false;
 	}
@@ -323,6 +351,7 @@ raydarBeginForeignScan(ForeignScanState *node, int eflags)
 		return;
 	st = palloc0(sizeof(RaydarScanState));
 	node->fdw_state = st;
+	st->resource = plan_resource(fsplan);
 	{
 		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, node->ss.ps.state);
 
@@ -364,38 +393,17 @@ warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
 				 errhint("SELECT * FROM raydar.last_scan() shows the counters.")));
 }
 
+/* The GetTaskEventsRequest for this scan's pushed filters and limit. */
 static void
-fetch(RaydarScanState *st)
+encode_task_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
+					uint8_t **req, size_t *reqlen)
 {
-	RayVersion	v;
-	const char *vtext;
-	RayTaskFilter *filters;
+	RayTaskFilter *filters = palloc0(sizeof(RayTaskFilter) * Max(list_length(st->filters), 1));
 	RayTaskQuery q;
-	ProtobufCAllocator *alloc = &st->alloc;
-	uint8_t    *req;
-	size_t		reqlen;
-	bytea	   *reply;
 	char		err[512];
-	RayStatus	rs;
 	int			i = 0;
 	ListCell   *lc;
-	MemoryContext old;
-	instr_time	start,
-				elapsed;
-	bool		cached;
 
-	st->fetched = true;
-	st->next = 0;
-	if (st->matches_nothing)
-		return;
-
-	old = MemoryContextSwitchTo(st->scan_cxt);
-	raydar_allocator_init(alloc, st->scan_cxt);
-	ray_buf_init(&st->scratch, alloc);
-	raydar_conn_version(st->conn, &v, &vtext);
-
-	memset(&q, 0, sizeof(q));
-	filters = palloc0(sizeof(RayTaskFilter) * Max(list_length(st->filters), 1));
 	foreach(lc, st->filters)
 	{
 		List	   *f = lfirst(lc);
@@ -405,57 +413,112 @@ fetch(RaydarScanState *st)
 		filters[i].value = strVal(lthird(f));
 		i++;
 	}
+	memset(&q, 0, sizeof(q));
 	q.nfilters = i;
 	q.filters = filters;
 	q.has_limit = st->limit >= 0;
 	q.limit = st->limit;
-	rs = ray_task_request_encode(&q, &v, alloc, &req, &reqlen, err, sizeof(err));
-	if (rs != RAY_OK)
+	if (ray_task_request_encode(&q, v, &st->alloc, req, reqlen, err, sizeof(err)) != RAY_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("cannot build a request for Ray %s", vtext),
 				 errdetail("%s", err),
 				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
+}
+
+static void
+fetch(RaydarScanState *st)
+{
+	bool		tasks = st->resource->kind == RAYDAR_TASKS_KIND;
+	const char *method = tasks ? RAYDAR_METHOD_GET_TASK_EVENTS
+		: ray_cluster_method((RayResourceKind) st->resource->kind);
+	const char *short_method = strrchr(method, '/') + 1;
+	RayVersion	v;
+	const char *vtext;
+	uint8_t    *req = (uint8_t *) "";
+	size_t		reqlen = 0;
+	size_t		reply_bytes;
+	bytea	   *reply;
+	char		err[512];
+	RayStatus	rs;
+	MemoryContext old;
+	instr_time	start,
+				elapsed;
+	bool		cached;
+	int32		status_code;
+	const char *status_message;
+
+	st->fetched = true;
+	st->next = 0;
+	st->nrows = 0;
+	if (st->matches_nothing)
+		return;
+
+	old = MemoryContextSwitchTo(st->scan_cxt);
+	raydar_allocator_init(&st->alloc, st->scan_cxt);
+	ray_buf_init(&st->scratch, &st->alloc);
+	raydar_conn_version(st->conn, &v, &vtext);
+	if (tasks)
+		encode_task_request(st, &v, vtext, &req, &reqlen);
+	/* The other resources: an empty request is valid on every version. */
 
 	INSTR_TIME_SET_CURRENT(start);
-	reply = raydar_conn_call(st->conn, RAYDAR_METHOD_GET_TASK_EVENTS, req, reqlen, &cached);
+	reply = raydar_conn_call(st->conn, method, req, reqlen, &cached);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
+	reply_bytes = VARSIZE(reply) - VARHDRSZ;
 
-	/* Queries such as GROUP BY state need no more than the keys walk reads. */
-	rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_decode)
-		((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, &v,
-		 alloc, &st->reply, err, sizeof(err));
+	if (tasks)
+		/* Queries such as GROUP BY state need no more than the keys walk reads. */
+		rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_decode)
+			((const uint8_t *) VARDATA(reply), reply_bytes, &v, &st->alloc, &st->reply,
+			 err, sizeof(err));
+	else
+		rs = ray_cluster_reply_decode((RayResourceKind) st->resource->kind,
+									  (const uint8_t *) VARDATA(reply), reply_bytes, &v,
+									  &st->alloc, &st->creply, err, sizeof(err));
 	if (rs != RAY_OK)
-		raydar_report_core_error(rs, psprintf("decoding the GetTaskEvents reply of Ray GCS at %s (server \"%s\")",
-											  raydar_conn_options(st->conn)->address,
+		raydar_report_core_error(rs, psprintf("decoding the %s reply of Ray GCS at %s (server \"%s\")",
+											  short_method, raydar_conn_options(st->conn)->address,
 											  raydar_conn_server_name(st->conn)),
 								 err);
-	if (st->reply->status_code != 0)
+	status_code = tasks ? st->reply->status_code : st->creply->status_code;
+	status_message = tasks ? st->reply->status_message : st->creply->status_message;
+	if (status_code != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Ray GCS at %s answered GetTaskEvents with status %d: %s",
-						raydar_conn_options(st->conn)->address, st->reply->status_code,
-						st->reply->status_message)));
-	if (!cached && VARATT_IS_4B(reply))
-		pfree(reply);			/* rows are copies; the bytes are no longer needed */
+				 errmsg("Ray GCS at %s answered %s with status %d: %s",
+						raydar_conn_options(st->conn)->address, short_method, status_code,
+						status_message)));
+	/* Rows hold copies; unless the cache keeps them, the bytes can go. */
+	if (!cached)
+		pfree(reply);
 	MemoryContextSwitchTo(old);
+	st->nrows = tasks ? st->reply->nrows : st->creply->nrows;
 
 	memset(&last_scan, 0, sizeof(last_scan));
 	last_scan.valid = true;
 	strlcpy(last_scan.server, raydar_conn_server_name(st->conn), sizeof(last_scan.server));
-	last_scan.rows = (int64) st->reply->nrows;
-	last_scan.num_total_stored = st->reply->num_total_stored;
-	last_scan.num_filtered_on_gcs = st->reply->num_filtered_on_gcs;
-	last_scan.num_truncated = st->reply->num_truncated;
-	last_scan.num_status_task_events_dropped = st->reply->num_status_task_events_dropped;
-	last_scan.num_profile_task_events_dropped = st->reply->num_profile_task_events_dropped;
-	last_scan.reply_bytes = (int64) (VARSIZE(reply) - VARHDRSZ);
+	last_scan.rows = (int64) st->nrows;
+	last_scan.reply_bytes = (int64) reply_bytes;
 	last_scan.from_cache = cached;
-	last_scan.call_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	last_scan.call_ms = cached ? 0 : INSTR_TIME_GET_MILLISEC(elapsed);
+	if (tasks)
+	{
+		last_scan.num_total_stored = st->reply->num_total_stored;
+		last_scan.num_filtered_on_gcs = st->reply->num_filtered_on_gcs;
+		last_scan.num_truncated = st->reply->num_truncated;
+		last_scan.num_status_task_events_dropped = st->reply->num_status_task_events_dropped;
+		last_scan.num_profile_task_events_dropped = st->reply->num_profile_task_events_dropped;
+		warn_about_loss(st, st->reply);
+	}
+	else
+	{
+		last_scan.num_total_stored = st->creply->has_total ? st->creply->total : (int64) st->nrows;
+		last_scan.num_filtered_on_gcs = st->creply->num_filtered;
+	}
 	if (st->filters == NIL && st->limit < 0)
-		raydar_conn_set_last_rows(st->conn, (double) st->reply->nrows);
-	warn_about_loss(st, st->reply);
+		raydar_conn_set_last_rows(st->conn, (double) st->nrows);
 }
 
 static TupleTableSlot *
@@ -463,16 +526,27 @@ raydarIterateForeignScan(ForeignScanState *node)
 {
 	RaydarScanState *st = (RaydarScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	const RayTaskRow *row;
+	const void *reply;
+	const void *row;
 	MemoryContext old;
 
 	if (!st->fetched)
 		fetch(st);
 	ExecClearTuple(slot);
-	if (st->reply == NULL || st->next >= st->reply->nrows)
+	if (st->next >= st->nrows)
 		return slot;
 
-	row = &st->reply->rows[st->next++];
+	if (st->resource->kind == RAYDAR_TASKS_KIND)
+	{
+		reply = st->reply;
+		row = &st->reply->rows[st->next];
+	}
+	else
+	{
+		reply = st->creply;
+		row = st->creply->rows[st->next];
+	}
+	st->next++;
 	MemoryContextReset(st->row_cxt);
 	old = MemoryContextSwitchTo(st->row_cxt);
 	for (int i = 0; i < st->natts; i++)
@@ -485,7 +559,7 @@ raydarIterateForeignScan(ForeignScanState *node)
 		{
 			bool		isnull = false;
 
-			slot->tts_values[i] = col->get(st->reply, row, &st->scratch, &isnull);
+			slot->tts_values[i] = col->get(reply, row, &st->scratch, &isnull);
 			slot->tts_isnull[i] = isnull;
 		}
 	}
@@ -532,7 +606,13 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyText("Ray Request", "none: a condition matches no task", es);
 		return;
 	}
-	ExplainPropertyText("Ray Method", RAYDAR_METHOD_GET_TASK_EVENTS, es);
+	{
+		const RaydarResource *res = plan_resource(fsplan);
+
+		ExplainPropertyText("Ray Method", res->kind == RAYDAR_TASKS_KIND
+							? RAYDAR_METHOD_GET_TASK_EVENTS
+							: ray_cluster_method((RayResourceKind) res->kind), es);
+	}
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, vtext);
 	if (ray_version_parse(vtext, &v))
@@ -558,8 +638,6 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
  * IMPORT FOREIGN SCHEMA ray
  * ---------------------------------------------------------------------- */
 
-static const char *const importable[] = {"tasks", NULL};
-
 static List *
 raydarImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
@@ -573,9 +651,9 @@ raydarImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 				 errhint("Use IMPORT FOREIGN SCHEMA ray FROM SERVER %s INTO ...;",
 						 quote_identifier(server->servername))));
 
-	for (int i = 0; importable[i]; i++)
+	for (const RaydarResource *res = raydar_resources; res->name; res++)
 	{
-		const char *name = importable[i];
+		const char *name = res->name;
 		bool		listed = false;
 		ListCell   *lc;
 		StringInfoData cmd;
@@ -588,8 +666,8 @@ raydarImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 		initStringInfo(&cmd);
 		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (", quote_identifier(name));
-		for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
-			appendStringInfo(&cmd, "%s%s %s", c == raydar_task_columns ? "\n  " : ",\n  ",
+		for (const RaydarColumn *c = res->columns; c->name; c++)
+			appendStringInfo(&cmd, "%s%s %s", c == res->columns ? "\n  " : ",\n  ",
 							 quote_identifier(c->name), raydar_coltype_sql(c->type));
 		appendStringInfo(&cmd, "\n) SERVER %s OPTIONS (resource %s)",
 						 quote_identifier(server->servername), quote_literal_cstr(name));

@@ -52,8 +52,6 @@ static const RaydarOption valid_options[] = {
 	{NULL, InvalidOid, OPT_TEXT}
 };
 
-static const char *const resources[] = {"tasks", NULL};
-
 static int
 parse_int_option(DefElem *def, int min)
 {
@@ -121,14 +119,17 @@ check_option(DefElem *def, const RaydarOption *opt)
 		case OPT_RESOURCE:
 			{
 				char	   *s = defGetString(def);
+				StringInfoData names;
 
-				for (int i = 0; resources[i]; i++)
-					if (strcmp(s, resources[i]) == 0)
-						return;
+				if (raydar_find_resource(s))
+					return;
+				initStringInfo(&names);
+				for (const RaydarResource *r = raydar_resources; r->name; r++)
+					appendStringInfo(&names, "%s%s", names.len ? ", " : "", r->name);
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid value for option \"resource\": \"%s\"", s),
-						 errhint("Valid resources are: tasks.")));
+						 errhint("Valid resources are: %s.", names.data)));
 			}
 	}
 }
@@ -222,21 +223,22 @@ raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
 }
 
 /* A table's resource: its option, else its name. */
-const char *
+const RaydarResource *
 raydar_table_resource(ForeignTable *table, const char *relname)
 {
 	ListCell   *cell;
+	const RaydarResource *r;
 
 	foreach(cell, table->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
 
-		if (strcmp(def->defname, "resource") == 0)
-			return defGetString(def);
+		if (strcmp(def->defname, "resource") == 0 &&
+			(r = raydar_find_resource(defGetString(def))) != NULL)
+			return r;
 	}
-	for (int i = 0; resources[i]; i++)
-		if (strcmp(relname, resources[i]) == 0)
-			return resources[i];
+	if ((r = raydar_find_resource(relname)) != NULL)
+		return r;
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 			 errmsg("foreign table \"%s\" does not say which Ray resource it reads", relname),

@@ -38,6 +38,13 @@ extern TimestampTz raydar_ms_to_timestamptz(int64 ms);
 extern Datum raydar_text_datum(const char *s);
 extern Datum raydar_json_to_jsonb(const char *json, size_t len);
 extern void raydar_report_core_error(RayStatus st, const char *what, const char *msg);
+extern Datum raydar_hex_datum(const uint8_t *data, size_t len, RayBuf *s, bool *isnull);
+extern Datum raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull);
+extern Datum raydar_nullable_text(const char *v, bool *isnull);
+extern Datum raydar_nullable_time(bool has, int64 ms, bool *isnull);
+extern Datum raydar_buf_jsonb(RayBuf *s);
+
+typedef struct RaydarResource RaydarResource;
 
 /* option.c */
 typedef struct RaydarServerOptions
@@ -52,32 +59,51 @@ typedef struct RaydarServerOptions
 } RaydarServerOptions;
 
 extern void raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts);
-extern const char *raydar_table_resource(ForeignTable *table, const char *relname);
+extern const RaydarResource *raydar_table_resource(ForeignTable *table, const char *relname);
 
 /* catalog.c: the one column catalog of each resource. */
 typedef enum RaydarColType
 {
 	RAYDAR_TEXT,
 	RAYDAR_INT4,
+	RAYDAR_INT8,
 	RAYDAR_BOOL,
 	RAYDAR_JSONB,
 	RAYDAR_TIMESTAMPTZ
 } RaydarColType;
 
-typedef Datum (*RaydarTaskGetter) (const RayTaskReply *r, const RayTaskRow *row,
-								   RayBuf *scratch, bool *isnull);
+/* reply and row are the resource's own types (RayTaskReply / RayTaskRow, ...) */
+typedef Datum (*RaydarGetter) (const void *reply, const void *row,
+							   RayBuf *scratch, bool *isnull);
 
 typedef struct RaydarColumn
 {
 	const char *name;
 	RaydarColType type;
 	int			filter;			/* RayTaskFilterField it pushes down as, or -1 */
-	RaydarTaskGetter get;
+	RaydarGetter get;
 	const char *doc;			/* one line, for docs and COMMENT ON COLUMN */
 	bool		from_keys;		/* computable from ray_task_reply_decode_keys */
 } RaydarColumn;
 
 extern const RaydarColumn raydar_task_columns[];
+extern const RaydarColumn raydar_actor_columns[];
+extern const RaydarColumn raydar_node_columns[];
+extern const RaydarColumn raydar_job_columns[];
+extern const RaydarColumn raydar_worker_columns[];
+extern const RaydarColumn raydar_placement_group_columns[];
+
+/* The resources IMPORT FOREIGN SCHEMA ray creates, and their columns. */
+struct RaydarResource
+{
+	const char *name;			/* table name and `resource` option value */
+	int			kind;			/* RayResourceKind, or -1 for tasks */
+	const RaydarColumn *columns;
+};
+
+#define RAYDAR_TASKS_KIND (-1)
+extern const RaydarResource raydar_resources[];
+extern const RaydarResource *raydar_find_resource(const char *name);
 extern int	raydar_ncolumns(const RaydarColumn *cols);
 extern const RaydarColumn *raydar_find_column(const RaydarColumn *cols, const char *name);
 extern Oid	raydar_coltype_oid(RaydarColType t);
