@@ -71,6 +71,15 @@ SELECT ray_plan('SELECT * FROM v249.tasks LIMIT 10 OFFSET 0');
 SELECT ray_plan('SELECT state, count(*) FROM v249.tasks GROUP BY state');
 SELECT ray_plan('SELECT task_id, end_time - start_time FROM v249.tasks WHERE job_id = ''01000000''');
 SELECT ray_plan('SELECT name FROM v249.tasks WHERE state = ''FAILED''');
+-- actors: job_id, actor_id and state = on every version
+SELECT ray_plan('SELECT * FROM v29.actors WHERE job_id = ''01000000'' AND state = ''ALIVE''');
+SELECT ray_plan('SELECT * FROM v249.actors WHERE state <> ''DEAD'' AND actor_id = ''9eb6d69e5ee35f626fee95a9e3756e43''');
+-- nodes: no filter before 2.36; node_id and state after, in each layout
+SELECT ray_plan('SELECT * FROM v29.nodes WHERE state = ''ALIVE''');
+SELECT ray_plan('SELECT * FROM v240.nodes WHERE state = ''ALIVE'' AND node_id = ''f0862c4759ca9b15561201f52e295c592b2a985d6459589ae61d3e68''');
+SELECT ray_plan('SELECT * FROM v249.nodes WHERE node_id = ''f0862c47''');
+-- jobs, workers, placement groups: PostgreSQL filters
+SELECT ray_plan('SELECT * FROM v249.jobs WHERE job_id = ''01000000''');
 -- EXPLAIN without VERBOSE stays short
 EXPLAIN (COSTS OFF) SELECT * FROM v249.tasks WHERE job_id = '01000000';
 

@@ -14,6 +14,7 @@
 
 #include "ray_cluster.h"
 #include "ray_enums.h"
+#include "ray_requests.h"
 
 #define ROW(type) const type *x = (const type *) row_
 #define GETTER(fn) \
@@ -137,11 +138,11 @@ GETTER(actor_label_selector)
 }
 
 const RaydarColumn raydar_actor_columns[] = {
-	{"actor_id", RAYDAR_TEXT, -1, actor_id, "actor ID, hex", false},
+	{"actor_id", RAYDAR_TEXT, RAY_CF_ACTOR_ID, actor_id, "actor ID, hex", false},
 	{"class_name", RAYDAR_TEXT, -1, actor_class_name, "the actor's class", false},
 	{"name", RAYDAR_TEXT, -1, actor_name, "name given with .options(name=...), '' if none", false},
-	{"state", RAYDAR_TEXT, -1, actor_state, "DEPENDENCIES_UNREADY, PENDING_CREATION, ALIVE, RESTARTING or DEAD", false},
-	{"job_id", RAYDAR_TEXT, -1, actor_job_id, "job that created it, hex", false},
+	{"state", RAYDAR_TEXT, RAY_CF_ACTOR_STATE, actor_state, "DEPENDENCIES_UNREADY, PENDING_CREATION, ALIVE, RESTARTING or DEAD", false},
+	{"job_id", RAYDAR_TEXT, RAY_CF_ACTOR_JOB_ID, actor_job_id, "job that created it, hex", false},
 	{"node_id", RAYDAR_TEXT, -1, actor_node_id, "node it runs (or ran) on, hex", false},
 	{"worker_id", RAYDAR_TEXT, -1, actor_worker_id, "worker it runs in, hex", false},
 	{"node_ip", RAYDAR_TEXT, -1, actor_node_ip, "IP address of its worker", false},
@@ -206,11 +207,11 @@ GETTER(node_type_name) { ROW(Ray__Rpc__GcsNodeInfo); return raydar_nullable_text
 GETTER(node_instance_type_name) { ROW(Ray__Rpc__GcsNodeInfo); return raydar_nullable_text(x->instance_type_name && x->instance_type_name[0] ? x->instance_type_name : NULL, isnull); }
 
 const RaydarColumn raydar_node_columns[] = {
-	{"node_id", RAYDAR_TEXT, -1, node_id, "node ID, hex", false},
+	{"node_id", RAYDAR_TEXT, RAY_CF_NODE_ID, node_id, "node ID, hex", false},
 	{"node_ip", RAYDAR_TEXT, -1, node_ip, "the raylet's IP address", false},
 	{"node_name", RAYDAR_TEXT, -1, node_name, "node name", false},
 	{"hostname", RAYDAR_TEXT, -1, node_hostname, "host name", false},
-	{"state", RAYDAR_TEXT, -1, node_state, "ALIVE or DEAD", false},
+	{"state", RAYDAR_TEXT, RAY_CF_NODE_STATE, node_state, "ALIVE or DEAD", false},
 	{"is_head_node", RAYDAR_BOOL, -1, node_is_head, "the head node", false},
 	{"resources_total", RAYDAR_JSONB, -1, node_resources_total, "{\"CPU\": 16, ...}", false},
 	{"labels", RAYDAR_JSONB, -1, node_labels, "node labels", false},

@@ -163,8 +163,9 @@ raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 
 	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
 	raydar_conn_version(conn, &v, &ps->version_text);
-	if (ps->resource->kind == RAYDAR_TASKS_KIND)
-		raydar_classify_conditions(root, baserel, &v, &ps->pushdown);
+	if (ps->resource->kind == RAYDAR_TASKS_KIND || ps->resource->kind == RAY_RESOURCE_ACTORS ||
+		ps->resource->kind == RAY_RESOURCE_NODES)
+		raydar_classify_conditions(root, baserel, ps->resource, &v, &ps->pushdown);
 	else
 	{
 		/* An empty request is valid on every version: PostgreSQL filters. */
@@ -426,6 +427,36 @@ encode_task_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
 				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
 }
 
+/* Actors and nodes take filters; every other list call gets an empty request. */
+static void
+encode_cluster_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
+					   uint8_t **req, size_t *reqlen)
+{
+	RayTaskFilter *filters = palloc0(sizeof(RayTaskFilter) * Max(list_length(st->filters), 1));
+	char		err[512];
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, st->filters)
+	{
+		List	   *f = lfirst(lc);
+
+		filters[i].field = (RayTaskFilterField) intVal(linitial(f));
+		filters[i].pred = (RayPredicate) intVal(lsecond(f));
+		filters[i].value = strVal(lthird(f));
+		i++;
+	}
+	if (ray_cluster_request_encode(st->resource->kind, filters, i, -1, v, &st->alloc,
+								   req, reqlen, err, sizeof(err)) != RAY_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("cannot build a request for Ray %s", vtext),
+				 errdetail("%s", err),
+				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
+	if (*req == NULL)
+		*req = (uint8_t *) "";
+}
+
 static void
 fetch(RaydarScanState *st)
 {
@@ -460,7 +491,8 @@ fetch(RaydarScanState *st)
 	raydar_conn_version(st->conn, &v, &vtext);
 	if (tasks)
 		encode_task_request(st, &v, vtext, &req, &reqlen);
-	/* The other resources: an empty request is valid on every version. */
+	else
+		encode_cluster_request(st, &v, vtext, &req, &reqlen);
 
 	INSTR_TIME_SET_CURRENT(start);
 	reply = raydar_conn_call(st->conn, method, req, reqlen, &cached);
@@ -603,7 +635,7 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ExplainPropertyText("Ray Transport", "gRPC", es);
 	if (nothing)
 	{
-		ExplainPropertyText("Ray Request", "none: a condition matches no task", es);
+		ExplainPropertyText("Ray Request", "none: a condition no row can satisfy", es);
 		return;
 	}
 	{
@@ -615,7 +647,7 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, vtext);
-	if (ray_version_parse(vtext, &v))
+	if (plan_resource(fsplan)->kind == RAYDAR_TASKS_KIND && ray_version_parse(vtext, &v))
 		appendStringInfoString(&buf, ray_version_filter_layout(&v) == RAY_FILTERS_PREDICATE
 							   ? " ({predicate, value} filters)" : " (scalar filters)");
 	ExplainPropertyText("Ray Version", buf.data, es);

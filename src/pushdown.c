@@ -23,6 +23,11 @@
  *    2.32+; the scalar layout (<= 2.40) carries one job, actor, name and
  *    state each: a second, different `=` on one of those matches nothing.
  *
+ * actors and nodes: `=` on actor_id, job_id and state (actors, any version)
+ * and node_id and state (nodes, 2.36+), ids and exact state names only as
+ * for tasks; one value per field (the GCS takes scalars; node selectors are
+ * ORed).
+ *
  * Conditions not pushed stay in local_conds; a LIMIT is pushed only when
  * local_conds is empty (fdw.c).
  */
@@ -39,10 +44,30 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_requests.h"
 
-static const char *const field_sql[] = {"job_id", "task_id", "actor_id", "name", "state"};
+static const char *
+field_sql(int field)
+{
+	static const char *const task_fields[] = {"job_id", "task_id", "actor_id", "name", "state"};
+
+	switch (field)
+	{
+		case RAY_CF_ACTOR_ID:
+			return "actor_id";
+		case RAY_CF_ACTOR_JOB_ID:
+			return "job_id";
+		case RAY_CF_NODE_ID:
+			return "node_id";
+		case RAY_CF_ACTOR_STATE:
+		case RAY_CF_NODE_STATE:
+			return "state";
+		default:
+			return field >= 0 && field <= RAY_TF_STATE ? task_fields[field] : "?";
+	}
+}
 
 /* A pushed filter, as a List for fdw_private: (field, predicate, value). */
 static List *
@@ -72,10 +97,27 @@ typedef enum Verdict
 	NOTHING						/* no row can satisfy it */
 } Verdict;
 
+/* Actors and nodes: EQUAL on ids and exact state names, scalars only. */
+static Verdict
+judge_cluster(int field, int pred, const char *value, const RayVersion *v)
+{
+	size_t		idlen = ray_cluster_filter_id_len(field);
+
+	if (!ray_cluster_filter_supported(field, v) || pred != RAY_PRED_EQ)
+		return LOCAL;
+	if (idlen > 0)
+		return is_lower_hex(value, idlen) ? PUSH : NOTHING;
+	return ray_cluster_state_number(field, value) >= 0 ? PUSH : LOCAL;
+}
+
 static Verdict
 judge(int field, int pred, const char *value, const RayVersion *v)
 {
-	size_t		idlen = ray_task_filter_id_len((RayTaskFilterField) field);
+	size_t		idlen;
+
+	if (field >= RAY_CF_ACTOR_ID)
+		return judge_cluster(field, pred, value, v);
+	idlen = ray_task_filter_id_len((RayTaskFilterField) field);
 
 	if (!ray_task_filter_supported((RayTaskFilterField) field, (RayPredicate) pred, v))
 		return LOCAL;
@@ -104,7 +146,7 @@ judge(int field, int pred, const char *value, const RayVersion *v)
  * columns with = or <>, return true and fill field, pred and value.
  */
 static bool
-match_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc,
+match_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc, const RaydarColumn *columns,
 			 int *field, int *pred, char **value)
 {
 	OpExpr	   *op;
@@ -149,8 +191,7 @@ match_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc,
 	if (OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid))
 		return false;
 
-	col = raydar_find_column(raydar_task_columns,
-							 NameStr(TupleDescAttr(tupdesc, var->varattno - 1)->attname));
+	col = raydar_find_column(columns, NameStr(TupleDescAttr(tupdesc, var->varattno - 1)->attname));
 	if (col == NULL || col->filter < 0)
 		return false;
 	*field = col->filter;
@@ -159,13 +200,15 @@ match_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc,
 }
 
 void
-raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RayVersion *v,
-						   RaydarPushdown *out)
+raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RaydarResource *res,
+						   const RayVersion *v, RaydarPushdown *out)
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	Relation	rel = table_open(rte->relid, NoLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	bool		scalar = ray_version_filter_layout(v) == RAY_FILTERS_SCALAR;
+	bool		tasks = res->kind == RAYDAR_TASKS_KIND;
+	/* Actors and nodes take one value per field, like old task filters. */
+	bool		scalar = !tasks || ray_version_filter_layout(v) == RAY_FILTERS_SCALAR;
 	char	   *single[5] = {NULL, NULL, NULL, NULL, NULL};	/* scalar layout EQs */
 	ListCell   *lc;
 
@@ -178,7 +221,7 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RayVers
 		char	   *value;
 		Verdict		verdict;
 
-		if (!match_clause(ri->clause, baserel, tupdesc, &field, &pred, &value))
+		if (!match_clause(ri->clause, baserel, tupdesc, res->columns, &field, &pred, &value))
 		{
 			out->local_conds = lappend(out->local_conds, ri);
 			continue;
@@ -190,19 +233,21 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RayVers
 			out->remote_conds = lappend(out->remote_conds, ri);
 			continue;
 		}
-		if (verdict != LOCAL && scalar && field != RAY_TF_TASK_ID)
+		if (verdict != LOCAL && scalar && !(tasks && field == RAY_TF_TASK_ID))
 		{
+			int			slot = field % 100;
+
 			/*
 			 * The scalar layout has one slot per field. A second exact
 			 * condition on a filled slot is decided here: the same value
 			 * adds nothing, another value matches nothing (x = 'a' AND
 			 * x = 'b'). A second inexact one stays local.
 			 */
-			if (single[field] != NULL)
+			if (single[slot] != NULL)
 			{
 				if (verdict == PUSH)
 				{
-					if (strcmp(single[field], value) != 0)
+					if (strcmp(single[slot], value) != 0)
 						out->matches_nothing = true;
 					out->remote_conds = lappend(out->remote_conds, ri);
 				}
@@ -210,7 +255,7 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RayVers
 					out->local_conds = lappend(out->local_conds, ri);
 				continue;
 			}
-			single[field] = value;
+			single[slot] = value;
 		}
 		if (verdict == LOCAL)
 		{
@@ -240,7 +285,7 @@ raydar_describe_filters(List *filters, StringInfo buf)
 
 		if (buf->len > 0)
 			appendStringInfoString(buf, " AND ");
-		appendStringInfo(buf, "%s %s %s", field_sql[field], pred == RAY_PRED_EQ ? "=" : "<>",
+		appendStringInfo(buf, "%s %s %s", field_sql(field), pred == RAY_PRED_EQ ? "=" : "<>",
 						 quote_literal_cstr(strVal(lthird(f))));
 	}
 }

@@ -134,7 +134,8 @@ typedef struct RaydarPushdown
 } RaydarPushdown;
 
 extern void raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
-									   const RayVersion *v, RaydarPushdown *out);
+									   const RaydarResource *res, const RayVersion *v,
+									   RaydarPushdown *out);
 extern void raydar_describe_filters(List *filters, StringInfo buf);
 
 #endif							/* RAYDAR_H */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ray_buf.h"
+#include "ray_cluster.h"
 #include "ray_gcs.pb-c.h"
 
 #define MAX_ID_LEN 28
@@ -332,4 +333,184 @@ ray_check_alive_reply_decode(const uint8_t *buf, size_t len, char *version, size
 		strcpy(version, msg->ray_version);
 	ray__rpc__check_alive_reply__free_unpacked(msg, NULL);
 	return st;
+}
+
+/* ---------------------------------------------------------------------
+ * GetAllActorInfoRequest (same on every version) and GetAllNodeInfoRequest
+ * (none before 2.36; Filters in 2.36..2.48; selectors from 2.49).
+ * --------------------------------------------------------------------- */
+
+size_t
+ray_cluster_filter_id_len(int field)
+{
+	switch (field)
+	{
+		case RAY_CF_ACTOR_ID:
+			return 16;
+		case RAY_CF_ACTOR_JOB_ID:
+			return 4;
+		case RAY_CF_NODE_ID:
+			return 28;
+		default:
+			return 0;
+	}
+}
+
+bool
+ray_cluster_filter_supported(int field, const RayVersion *v)
+{
+	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE)
+		return ray_version_at_least(v, 2, 36);
+	return field == RAY_CF_ACTOR_ID || field == RAY_CF_ACTOR_JOB_ID || field == RAY_CF_ACTOR_STATE;
+}
+
+int
+ray_cluster_state_number(int field, const char *name)
+{
+	const char *(*namer) (int) = field == RAY_CF_ACTOR_STATE ? ray_actor_state_name
+		: field == RAY_CF_NODE_STATE ? ray_node_state_name : NULL;
+
+	if (namer == NULL || name == NULL)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		if (namer(i) && strcmp(namer(i), name) == 0)
+			return i;
+	return -1;
+}
+
+RayStatus
+ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
+						   int64_t limit, const RayVersion *v, ProtobufCAllocator *alloc,
+						   uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	uint8_t		ids[2][MAX_ID_LEN];
+	bool		seen[3] = {false, false, false};
+
+	*out = NULL;
+	*outlen = 0;
+	for (int i = 0; i < nfilters; i++)
+	{
+		const RayTaskFilter *f = &filters[i];
+		size_t		idlen = ray_cluster_filter_id_len((int) f->field);
+		int			slot = (int) f->field % 100;
+
+		if (f->pred != RAY_PRED_EQ || !ray_cluster_filter_supported((int) f->field, v) ||
+			slot > 2 || seen[slot])
+		{
+			snprintf(err, errlen, "Ray %d.%d cannot take this filter on %s",
+					 v->major, v->minor, kind == RAY_RESOURCE_ACTORS ? "actors" : "nodes");
+			return RAY_ERR_UNSUPPORTED;
+		}
+		seen[slot] = true;
+		if (idlen > 0 && !ray_hex_decode(f->value, ids[slot == 0 ? 0 : 1], idlen))
+		{
+			snprintf(err, errlen, "\"%.80s\" is not %zu hex-encoded bytes", f->value, idlen);
+			return RAY_ERR_BAD_ID;
+		}
+		if (idlen == 0 && ray_cluster_state_number((int) f->field, f->value) < 0)
+		{
+			snprintf(err, errlen, "\"%.80s\" is not a state", f->value);
+			return RAY_ERR_UNSUPPORTED;
+		}
+	}
+
+	if (kind == RAY_RESOURCE_ACTORS)
+	{
+		Ray__Rpc__GetAllActorInfoRequest req = RAY__RPC__GET_ALL_ACTOR_INFO_REQUEST__INIT;
+		Ray__Rpc__GetAllActorInfoRequest__Filters fl = RAY__RPC__GET_ALL_ACTOR_INFO_REQUEST__FILTERS__INIT;
+
+		for (int i = 0; i < nfilters; i++)
+		{
+			const RayTaskFilter *f = &filters[i];
+
+			if ((int) f->field == RAY_CF_ACTOR_ID)
+			{
+				fl.has_actor_id = true;
+				fl.actor_id.data = ids[0];
+				fl.actor_id.len = 16;
+			}
+			else if ((int) f->field == RAY_CF_ACTOR_JOB_ID)
+			{
+				fl.has_job_id = true;
+				fl.job_id.data = ids[1];
+				fl.job_id.len = 4;
+			}
+			else
+			{
+				fl.has_state = true;
+				fl.state = ray_cluster_state_number((int) f->field, f->value);
+			}
+		}
+		if (nfilters > 0)
+			req.filters = &fl;
+		req.has_limit = limit >= 0;
+		req.limit = limit;
+		return pack(&req.base, alloc, out, outlen, err, errlen);
+	}
+	if (kind == RAY_RESOURCE_NODES)
+	{
+		/* Before 2.36 the request had no fields: send it empty. */
+		if ((nfilters == 0 && limit < 0) || !ray_version_at_least(v, 2, 36))
+			return pack(&(Ray__Rpc__GetAllNodeInfoRequest) RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT.base,
+						alloc, out, outlen, err, errlen);
+		if (ray_version_at_least(v, 2, 49))
+		{
+			Ray__Rpc__GetAllNodeInfoRequest req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT;
+			Ray__Rpc__GetAllNodeInfoRequest__NodeSelector sel = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__NODE_SELECTOR__INIT;
+			Ray__Rpc__GetAllNodeInfoRequest__NodeSelector *selp = &sel;
+
+			req.has_limit = limit >= 0;
+			req.limit = limit;
+
+			for (int i = 0; i < nfilters; i++)
+			{
+				if ((int) filters[i].field == RAY_CF_NODE_ID)
+				{
+					sel.has_node_id = true;
+					sel.node_id.data = ids[0];
+					sel.node_id.len = 28;
+					req.n_node_selectors = 1;
+					req.node_selectors = &selp;
+				}
+				else
+				{
+					req.has_state_filter = true;
+					req.state_filter = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
+				}
+			}
+			return pack(&req.base, alloc, out, outlen, err, errlen);
+		}
+		else
+		{
+			Ray__Rpc__GetAllNodeInfoRequestV236 req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__INIT;
+			Ray__Rpc__GetAllNodeInfoRequestV236__Filters fl = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__FILTERS__INIT;
+
+			req.has_limit = limit >= 0;
+			req.limit = limit;
+			for (int i = 0; i < nfilters; i++)
+			{
+				if ((int) filters[i].field == RAY_CF_NODE_ID)
+				{
+					fl.has_node_id = true;
+					fl.node_id.data = ids[0];
+					fl.node_id.len = 28;
+				}
+				else
+				{
+					fl.has_state = true;
+					fl.state = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
+				}
+			}
+			if (nfilters > 0)
+				req.filters = &fl;
+			return pack(&req.base, alloc, out, outlen, err, errlen);
+		}
+	}
+	/* Jobs, workers, placement groups: always the empty request. */
+	if (nfilters > 0 || limit >= 0)
+	{
+		snprintf(err, errlen, "this list call takes no filters");
+		return RAY_ERR_UNSUPPORTED;
+	}
+	return RAY_OK;
 }

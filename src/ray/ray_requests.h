@@ -72,6 +72,41 @@ extern RayStatus ray_task_request_encode(const RayTaskQuery *q, const RayVersion
 										 uint8_t **out, size_t *outlen,
 										 char *err, size_t errlen);
 
+/*
+ * Filters of the other list calls (GetAllActorInfo, GetAllNodeInfo), in the
+ * same RayTaskFilter shape. EQUAL only; one value per field (the GCS takes
+ * scalars, and node selectors are ORed, not ANDed).
+ */
+typedef enum RayClusterFilterField
+{
+	RAY_CF_ACTOR_ID = 100,		/* 16 bytes */
+	RAY_CF_ACTOR_JOB_ID,		/* 4 bytes */
+	RAY_CF_ACTOR_STATE,			/* ActorState name */
+	RAY_CF_NODE_ID = 200,		/* 28 bytes */
+	RAY_CF_NODE_STATE			/* GcsNodeState name */
+} RayClusterFilterField;
+
+/* Byte length of an ID field, 0 for a state. */
+extern size_t ray_cluster_filter_id_len(int field);
+
+/* Can a server of version v filter on this field at all? */
+extern bool ray_cluster_filter_supported(int field, const RayVersion *v);
+
+/* The enum number of a state name for the field, or -1. */
+extern int	ray_cluster_state_number(int field, const char *name);
+
+/*
+ * Encode the list request for an actor or node scan (kind is a
+ * RayResourceKind) with these filters and limit, in the layout of version
+ * v. With neither the request is empty, which every version accepts. Nodes
+ * take a limit only from 2.36.
+ */
+extern RayStatus ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
+											int64_t limit,	/* -1: none */
+											const RayVersion *v, ProtobufCAllocator *alloc,
+											uint8_t **out, size_t *outlen,
+											char *err, size_t errlen);
+
 /* The empty CheckAlive request is zero bytes on every version. */
 
 /*

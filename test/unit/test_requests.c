@@ -9,6 +9,7 @@
  */
 #include <cjson/cJSON.h>
 
+#include "ray_cluster.h"
 #include "ray_requests.h"
 #include "tap.h"
 #include "testutil.h"
@@ -181,11 +182,76 @@ check_refusals(void)
 	}
 }
 
+/* cluster/requests: actors filtered by job and state, nodes by state. */
+static void
+check_cluster_cases(const char *profile)
+{
+	RayVersion	v;
+	char		vt[64];
+	char		file[256];
+	char		err[256];
+	uint8_t    *got;
+	size_t		glen,
+				wlen;
+	uint8_t    *want;
+	RayTaskFilter actor_f[2] = {{(RayTaskFilterField) RAY_CF_ACTOR_JOB_ID, RAY_PRED_EQ, "01000000"},
+	{(RayTaskFilterField) RAY_CF_ACTOR_STATE, RAY_PRED_EQ, "ALIVE"}};
+	RayTaskFilter node_f[1] = {{(RayTaskFilterField) RAY_CF_NODE_STATE, RAY_PRED_EQ, "ALIVE"}};
+
+	if (!ok(profile_version(profile, &v, vt, sizeof(vt)), "%s: version", profile))
+		return;
+	snprintf(file, sizeof(file), "cluster/requests/actors_job_alive.bin");
+	want = read_vector(profile, file, &wlen);
+	ok(ray_cluster_request_encode(RAY_RESOURCE_ACTORS, actor_f, 2, 100, &v, NULL, &got, &glen,
+								  err, sizeof(err)) == RAY_OK &&
+	   want && glen == wlen && memcmp(got, want, wlen) == 0,
+	   "%s: actors job_id = and state = ALIVE, limit 100: Ray's bytes", profile);
+	free(got);
+	free(want);
+	/*
+	 * Before 2.36 GetAllNodeInfo took no filter: the planner keeps the
+	 * condition local and sends the empty request the vector shows.
+	 */
+	want = read_vector(profile, "cluster/requests/nodes_alive.bin", &wlen);
+	if (ray_cluster_filter_supported(RAY_CF_NODE_STATE, &v))
+		ok(ray_cluster_request_encode(RAY_RESOURCE_NODES, node_f, 1, 100, &v, NULL, &got, &glen,
+									  err, sizeof(err)) == RAY_OK &&
+		   want && glen == wlen && memcmp(got, want, wlen) == 0,
+		   "%s: nodes state = ALIVE, limit 100 in the version's layout", profile);
+	else
+	{
+		is_int(ray_cluster_request_encode(RAY_RESOURCE_NODES, node_f, 1, 100, &v, NULL, &got, &glen,
+										  err, sizeof(err)), RAY_ERR_UNSUPPORTED,
+			   "%s: no node filter exists: refused", profile);
+		free(got);
+		ok(ray_cluster_request_encode(RAY_RESOURCE_NODES, NULL, 0, -1, &v, NULL, &got, &glen,
+									  err, sizeof(err)) == RAY_OK && want && glen == 0 && wlen == 0,
+		   "%s: the planner's request is empty, as the vector", profile);
+	}
+	free(got);
+	free(want);
+}
+
 int
 main(void)
 {
 	for (int p = 0; p < NPROFILES; p++)
 		check_cases(PROFILES[p]);
 	check_refusals();
+	for (int p = 0; p < NPROFILES; p++)
+		check_cluster_cases(PROFILES[p]);
+	{
+		RayVersion	v;
+		RayTaskFilter bad = {(RayTaskFilterField) RAY_CF_NODE_ID, RAY_PRED_EQ, "abcd"};
+		uint8_t    *got;
+		size_t		glen;
+		char		err[256];
+
+		ray_version_parse("2.49.2", &v);
+		is_int(ray_cluster_request_encode(RAY_RESOURCE_NODES, &bad, 1, -1, &v, NULL, &got, &glen,
+										  err, sizeof(err)), RAY_ERR_BAD_ID,
+			   "a 2-byte node id is refused before it can reach a GCS");
+		free(got);
+	}
 	return tap_done();
 }
