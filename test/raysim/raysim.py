@@ -2,7 +2,8 @@
 """raysim: a simulated Ray GCS for raydar's tests (see docs/simulator.md).
 
   /usr/bin/python3 test/raysim/raysim.py [--profile P] [--scenario S] ...
-      serve GetTaskEvents/CheckAlive on 127.0.0.1 plus an HTTP admin API.
+      serve GetTaskEvents/CheckAlive and the five cluster methods on 127.0.0.1
+      plus an HTTP admin API.
   /usr/bin/python3 test/raysim/raysim.py encode --profile P --expected F.json --out reply.bin
       encode expected_tasks.json rows as that Ray version's GetTaskEventsReply.
 """

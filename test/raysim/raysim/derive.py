@@ -103,3 +103,148 @@ def rows_from_reply(data, prof):
                 "num_total_stored": rep.num_total_stored,
                 "num_filtered_on_gcs": rep.num_filtered_on_gcs}
     return rows, counters
+
+
+# ---- cluster/: actors, nodes, jobs, workers, placement groups -----------------
+# The rules of shared/testdata/ray-wire/README.md section "cluster/": ids hex,
+# enums names, times integer ms (null when unset), rows sorted by id.
+
+def _opt(msg, field):
+    return getattr(msg, field) if msg.HasField(field) else None
+
+
+def _name(table, num):
+    for k, v in table.items():
+        if v == num:
+            return k
+    return str(num)
+
+
+def _actor_row(a, prof):
+    dc_type = dc_msg = None
+    if a.HasField("death_cause"):
+        for name, num in versions.ACTOR_DEATH_CAUSE.items():
+            if a.death_cause.HasField(name):
+                dc_type = name
+                alt = getattr(a.death_cause, name)
+                dc_msg = alt.formatted_exception_string if num == 1 else alt.error_message
+                break
+    return {
+        "actor_id": a.actor_id.hex(),
+        "call_site": _opt(a, "call_site") if prof.has_actor_call_site else None,
+        "class_name": a.class_name,
+        "death_cause_message": dc_msg,
+        "death_cause_type": dc_type,
+        "end_time_ms": _opt(a, "end_time"),
+        "is_detached": a.is_detached,
+        "job_id": a.job_id.hex(),
+        "label_selector": (dict(a.label_selector) or None) if prof.has_actor_label_selector else None,
+        "name": a.name,
+        "node_id": _hex(a, "node_id"),
+        "num_restarts": a.num_restarts,
+        "num_restarts_due_to_lineage_reconstruction":
+            a.num_restarts_due_to_lineage_reconstruction if prof.has_actor_lineage_restarts else 0,
+        "pid": a.pid,
+        "placement_group_id": _hex(a, "placement_group_id"),
+        "ray_namespace": a.ray_namespace,
+        "repr_name": a.repr_name,
+        "required_resources": dict(a.required_resources),
+        "start_time_ms": _opt(a, "start_time"),
+        "state": _name(versions.ACTOR_STATE, a.state),
+    }
+
+
+def _node_row(n, prof):
+    di = n.death_info if (prof.has_node_death_info and n.HasField("death_info")) else None
+    return {
+        "death_reason": _name(versions.NODE_DEATH_REASON, di.reason) if di is not None else None,
+        "death_reason_message": di.reason_message if di is not None else None,
+        "end_time_ms": _opt(n, "end_time_ms"),
+        "is_head_node": n.is_head_node,
+        "labels": dict(n.labels),
+        "node_id": n.node_id.hex(),
+        "node_ip": n.node_manager_address,
+        "node_name": n.node_name,
+        "resources_total": dict(n.resources_total),
+        "start_time_ms": _opt(n, "start_time_ms"),
+        "state": _name(versions.NODE_STATE, n.state),
+    }
+
+
+def _job_row(j, prof):
+    ji = j.job_info if j.HasField("job_info") else None
+    return {
+        "driver_exit_code": _opt(ji, "driver_exit_code") if ji is not None else None,
+        "driver_ip_address": j.driver_ip_address,
+        "driver_pid": j.driver_pid,
+        "end_time_ms": _opt(j, "end_time"),
+        "entrypoint": j.entrypoint,
+        "is_dead": j.is_dead,
+        "job_id": j.job_id.hex(),
+        "message": _opt(ji, "message") if ji is not None else None,
+        "metadata": (dict(ji.metadata) or None) if ji is not None else None,
+        "start_time_ms": _opt(j, "start_time"),
+        "status": _opt(ji, "status") if ji is not None else None,
+    }
+
+
+def _worker_row(w, prof):
+    wa = w.worker_address
+    return {
+        "end_time_ms": _opt(w, "end_time_ms"),
+        "exit_detail": _opt(w, "exit_detail"),
+        # present with 0 (SYSTEM_ERROR) is not the same as absent
+        "exit_type": _name(versions.WORKER_EXIT_TYPE, w.exit_type) if w.HasField("exit_type") else None,
+        "ip": wa.ip_address,
+        "is_alive": w.is_alive,
+        "node_id": _hex(wa, "node_id"),
+        "pid": w.pid,
+        "start_time_ms": _opt(w, "start_time_ms"),
+        "worker_id": _hex(wa, "worker_id"),
+        "worker_launch_time_ms": _opt(w, "worker_launch_time_ms"),
+        "worker_launched_time_ms": _opt(w, "worker_launched_time_ms"),
+        "worker_type": _name(versions.WORKER_TYPE, w.worker_type),
+    }
+
+
+def _pg_row(g, prof):
+    return {
+        "bundles": [{"bundle_index": b.bundle_id.bundle_index, "node_id": _hex(b, "node_id"),
+                     "unit_resources": dict(b.unit_resources)} for b in g.bundles],
+        "creation_time_ms": _opt(g, "placement_group_creation_timestamp_ms"),
+        "creator_job_id": _hex(g, "creator_job_id"),
+        "final_bundle_placement_time_ms": _opt(g, "placement_group_final_bundle_placement_timestamp_ms"),
+        "is_detached": g.is_detached,
+        "name": g.name,
+        "placement_group_id": g.placement_group_id.hex(),
+        "state": prof.pg_state_name.get(g.state, str(g.state)),
+        "strategy": _name(versions.PG_STRATEGY, g.strategy),
+    }
+
+
+CLUSTER_ID_KEY = {"actors": "actor_id", "nodes": "node_id", "jobs": "job_id",
+                  "workers": "worker_id", "placement_groups": "placement_group_id"}
+
+
+def cluster_rows(resource, reply, prof):
+    """(rows sorted by id, reply counters) of a cluster reply on a profile."""
+    m = pb()
+    if resource == "actors":
+        r, conv, lst = m.GetAllActorInfoReply(), _actor_row, "actor_table_data"
+    elif resource == "nodes":
+        r, conv, lst = m.GetAllNodeInfoReply(), _node_row, "node_info_list"
+    elif resource == "jobs":
+        r, conv, lst = m.GetAllJobInfoReply(), _job_row, "job_info_list"
+    elif resource == "workers":
+        r, conv, lst = m.GetAllWorkerInfoReply(), _worker_row, "worker_table_data"
+    else:
+        r = m.GetAllPlacementGroupReply() if prof.has_pg_soft_target_node else m.GetAllPlacementGroupReplyV29()
+        conv, lst = _pg_row, "placement_group_table_data"
+    r.ParseFromString(reply)
+    rows = [conv(e, prof) for e in getattr(r, lst)]
+    rows.sort(key=lambda x: x[CLUSTER_ID_KEY[resource]] or "")
+    counters = {"status_code": r.status.code}
+    for k in ("total", "num_filtered"):
+        if k in r.DESCRIPTOR.fields_by_name:
+            counters[k] = _opt(r, k)
+    return rows, counters

@@ -1,8 +1,10 @@
 """The simulated GCS gRPC server.
 
-Serves /ray.rpc.TaskInfoGcsService/GetTaskEvents and
-/ray.rpc.NodeInfoGcsService/CheckAlive through a generic handler on raw
-bytes, so every reply byte is ours (and can be malformed on purpose).
+Serves /ray.rpc.TaskInfoGcsService/GetTaskEvents,
+/ray.rpc.NodeInfoGcsService/CheckAlive and the five cluster methods of
+cluster.METHODS (actors, nodes, jobs, workers, placement groups) through
+generic handlers on raw bytes, so every reply byte is ours (and can be
+malformed on purpose).
 
 Ray's error model is kept: handler errors are gRPC OK with reply.status.code
 != 0; only authentication fails with a gRPC status (UNAUTHENTICATED); a
@@ -17,7 +19,7 @@ from concurrent import futures
 
 import grpc
 
-from . import encode, query, versions
+from . import cluster, encode, query, versions
 from .faults import malform
 
 GET_TASK_EVENTS = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
@@ -175,6 +177,60 @@ class Handlers:
                                   counters["num_total_stored"], counters["num_filtered_on_gcs"],
                                   counters["num_truncated"]), counters
 
+    def cluster_method(self, method):
+        """Handler for one of cluster.METHODS (actors, nodes, jobs, workers, PGs)."""
+        resource = cluster.METHODS[method][2]
+
+        def handle(raw, context):
+            rec = self._record(method, raw, context)
+            self._auth(context, rec)
+            f = self._fault(rec)
+            sim = self.sim
+            if f is not None and f["mode"] == "gcs_status":
+                rec["counters"] = {}
+                return encode.status_bytes(int(f.get("code", 5)), f.get("message", "simulated GCS error"))
+            with sim.lock:
+                prof = sim.profile
+                try:
+                    q = cluster.decode_request(method, raw, prof)
+                except cluster.Unparseable as e:
+                    rec["layout"] = "unparseable"
+                    rec["outcome"] = "INTERNAL"
+                    context.abort(grpc.StatusCode.INTERNAL, "Failed to parse request: %s" % e)
+                except cluster.IdCheck as e:
+                    rec["outcome"] = "ABORT"
+                    _abort_process(str(e))
+                rec.update({"layout": q.layout, "decoded_as": q.decoded_as, "looks_like": q.looks_like,
+                            "limit": q.limit, "filters": q.to_json(), "simple": q.simple()})
+                verbatim = None
+                if sim.replay is not None:
+                    if resource not in sim.replay.cluster:
+                        rec["outcome"] = "UNIMPLEMENTED"
+                        context.abort(grpc.StatusCode.UNIMPLEMENTED, "no cluster/%s_reply.bin" % resource)
+                    verbatim, raws = sim.replay.cluster[resource]
+                    items = cluster.replay_items(resource, raws, prof)
+                else:
+                    now_ms = sim.model.now_ns() / 1e6
+                    items = cluster.model_items(resource, sim.model.scenario.entities, prof, now_ms)
+                try:
+                    sel, counters, status = cluster.select(method, items, q, prof)
+                except cluster.IdCheck as e:
+                    rec["outcome"] = "ABORT"
+                    _abort_process(str(e))
+                counters = dict(counters, returned=len(sel))
+                rec["counters"] = counters
+                if status != encode.EMPTY_STATUS:
+                    rec["outcome"] = "status"
+                    return status
+                if verbatim is not None and [i.raw for i in sel] == raws:
+                    reply = verbatim          # unfiltered: the vector's bytes
+                else:
+                    reply = cluster.reply_bytes(method, sel, counters, status, prof)
+            if f is not None and f["mode"] == "malformed":
+                return malform(reply, f.get("kind", "truncated"))
+            return reply
+        return handle
+
     @staticmethod
     def _entry(a, prof, now):
         def state():
@@ -204,11 +260,20 @@ class GcsServer:
             handler = grpc.method_handlers_generic_handler("ray.rpc.TaskInfoGcsService", {
                 "GetTaskEvents": grpc.unary_unary_rpc_method_handler(
                     h.get_task_events, request_deserializer=ident, response_serializer=ident)})
-            handler2 = grpc.method_handlers_generic_handler("ray.rpc.NodeInfoGcsService", {
-                "CheckAlive": grpc.unary_unary_rpc_method_handler(
-                    h.check_alive, request_deserializer=ident, response_serializer=ident)})
+            methods = {"CheckAlive": grpc.unary_unary_rpc_method_handler(
+                h.check_alive, request_deserializer=ident, response_serializer=ident)}
+            others = {}
+            for m, (svc, name, _) in cluster.METHODS.items():
+                rpc = grpc.unary_unary_rpc_method_handler(
+                    h.cluster_method(m), request_deserializer=ident, response_serializer=ident)
+                if svc == "ray.rpc.NodeInfoGcsService":
+                    methods[name] = rpc
+                else:
+                    others.setdefault(svc, {})[name] = rpc
+            handler2 = grpc.method_handlers_generic_handler("ray.rpc.NodeInfoGcsService", methods)
+            extra = [grpc.method_handlers_generic_handler(svc, ms) for svc, ms in others.items()]
             srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                              handlers=[handler, handler2],
+                              handlers=[handler, handler2] + extra,
                               options=[("grpc.max_receive_message_length", MAX_MSG),
                                        ("grpc.max_send_message_length", MAX_MSG),
                                        ("grpc.so_reuseport", 0)])

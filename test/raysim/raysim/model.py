@@ -148,16 +148,22 @@ class TaskAttempt:
 class Entities:
     """Non-task cluster state (nodes, workers, jobs, actors, placement groups).
 
-    Plain dicts keyed by id bytes; scenarios fill them so later GCS services
-    (GetAllNodeInfo, GetAllActorInfo, ...) can be served from the same model.
+    Dicts keyed by id bytes, each value a dict whose keys are those of
+    cluster.py's encoders (times in unix ms, enums as names), plus the
+    timeline keys t_visible / t_start + running / t_end + final (see
+    cluster.view). GetAllActorInfo, GetAllNodeInfo, GetAllJobInfo,
+    GetAllWorkerInfo and GetAllPlacementGroup are served from here.
+
+    A GCS restart keeps them (a real GCS reloads them from its Redis
+    storage; without Redis they would be lost too); only task events go.
     """
 
     def __init__(self):
-        self.nodes = OrderedDict()      # node_id -> {ip, is_head, alive, start_ms, resources}
-        self.workers = OrderedDict()    # worker_id -> {node_id, pid, job_id, is_driver}
-        self.jobs = OrderedDict()       # job_id -> {driver_task_id, start_ms, entrypoint}
-        self.actors = OrderedDict()     # actor_id -> {job_id, class_name, repr_name, state, node_id}
-        self.placement_groups = OrderedDict()  # pg_id -> {job_id, name, strategy, state}
+        self.nodes = OrderedDict()
+        self.workers = OrderedDict()
+        self.jobs = OrderedDict()
+        self.actors = OrderedDict()
+        self.placement_groups = OrderedDict()
 
 
 class Scenario:

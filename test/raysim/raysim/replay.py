@@ -65,6 +65,16 @@ class Replay:
             elif num in self.counters:
                 self.counters[num] = v
 
+        # cluster/<resource>_reply.bin: the other five services.
+        self.cluster = {}       # resource -> (file bytes, [raw entries])
+        cdir = os.path.join(folder, "cluster")
+        if os.path.isdir(cdir):
+            for res in ("actors", "nodes", "jobs", "workers", "placement_groups"):
+                path = os.path.join(cdir, res + "_reply.bin")
+                if os.path.exists(path):
+                    data = open(path, "rb").read()
+                    self.cluster[res] = (data, [v for n, w, v in split_fields(data) if n == 2])
+
     def entries(self, prof):
         out = []
         for raw in self.raw_entries:

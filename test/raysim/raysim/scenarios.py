@@ -30,20 +30,58 @@ class Builder:
         self.nodes = []
         self.job = None
         self.driver = None
+        self.actor_worker = {}
 
-    def node(self, ip, cpus=1, head=False):
+    # Entities are dicts in the shape of cluster.py's encoders (times in ms,
+    # enums as names) with a timeline: t_visible, t_start + running,
+    # t_end + final (cluster.view).
+
+    def node(self, ip, cpus=1, head=False, gpus=0):
         nid = self.ids.node()
-        self.sc.entities.nodes[nid] = {"ip": ip, "is_head": head, "alive": True,
-                                       "start_ms": self.base // MS, "resources": {"CPU": float(cpus)}}
+        res = {"CPU": float(cpus), "memory": 64e9, "object_store_memory": 20e9}
+        labels = {"ray.io/node-id": nid.hex()}
+        if gpus:
+            res["GPU"] = float(gpus)
+            labels["ray.io/accelerator-type"] = "H100"
+        t0 = self.base // MS - 7_200_000          # up two hours before the scenario
+        self.sc.entities.nodes[nid] = {
+            "node_id": nid, "node_ip": ip, "node_name": ip, "hostname": "ray-%d" % (len(self.nodes) + 1),
+            "is_head_node": head, "state": "ALIVE", "start_time_ms": t0, "resources_total": res,
+            "labels": labels, "t_visible": t0,
+            # kept for the task helpers
+            "ip": ip}
         self.nodes.append(nid)
         return nid
 
-    def worker(self, node_id, job_id, is_driver=False):
+    def kill_node(self, nid, t_ns, message):
+        """The node dies unexpectedly at t_ns (health check), with its workers."""
+        n = self.sc.entities.nodes[nid]
+        n["t_end"] = t_ns // MS
+        n["final"] = {"state": "DEAD", "end_time_ms": t_ns // MS,
+                      "death_reason": "UNEXPECTED_TERMINATION", "death_reason_message": message}
+        for wid, w in self.sc.entities.workers.items():
+            if w["node_id"] == nid and w.get("t_end") is None:
+                self.exit_worker(wid, t_ns, "SYSTEM_ERROR",
+                                 "The node running this worker died unexpectedly.")
+
+    def worker(self, node_id, job_id, is_driver=False, start_ns=None):
         wid = self.ids.worker()
         pid = self.rng.randrange(1000, 65000)
-        self.sc.entities.workers[wid] = {"node_id": node_id, "pid": pid, "job_id": job_id,
-                                         "is_driver": is_driver}
+        t = (start_ns if start_ns is not None else self.base) // MS - 2
+        n = self.sc.entities.nodes[node_id]
+        self.sc.entities.workers[wid] = {
+            "worker_id": wid, "node_id": node_id, "ip": n["node_ip"],
+            "port": 10000 + len(self.sc.entities.workers), "pid": pid, "job_id": job_id,
+            "worker_type": "DRIVER" if is_driver else "WORKER", "is_alive": True,
+            "start_time_ms": t, "worker_launch_time_ms": t - 20, "worker_launched_time_ms": t - 10,
+            "t_visible": t, "is_driver": is_driver}
         return wid, pid
+
+    def exit_worker(self, wid, t_ns, exit_type, detail):
+        w = self.sc.entities.workers[wid]
+        w["t_end"] = t_ns // MS
+        w["final"] = {"is_alive": False, "end_time_ms": t_ns // MS, "exit_type": exit_type,
+                      "exit_detail": detail}
 
     def start_job(self, entrypoint="python demo.py"):
         """A job with its driver task (RUNNING since base)."""
@@ -52,13 +90,60 @@ class Builder:
         node = self.nodes[0]
         wid, pid = self.worker(node, job, is_driver=True)
         tid = self.ids.task(job)
-        self.sc.entities.jobs[job] = {"driver_task_id": tid, "start_ms": self.base // MS,
-                                      "entrypoint": entrypoint, "driver_pid": pid}
+        n = self.sc.entities.nodes[node]
+        self.sc.entities.jobs[job] = {
+            "job_id": job, "driver_ip_address": n["node_ip"], "driver_pid": pid,
+            "start_time_ms": self.base // MS, "entrypoint": entrypoint, "is_dead": False,
+            "is_running_tasks": True,
+            "driver_address": {"node_id": node, "ip": n["node_ip"],
+                               "port": self.sc.entities.workers[wid]["port"], "worker_id": wid},
+            "t_visible": self.base // MS, "driver_task_id": tid, "driver_worker_id": wid}
         self.driver = TaskAttempt(tid, job, "__main__", "__main__", [("RUNNING", self.base)],
                                   type="DRIVER_TASK", parent_task_id=bytes(24), node_id=node,
                                   worker_id=wid, worker_pid=pid, log_info=False)
         self.sc.attempts.append(self.driver)
         return job
+
+    def submission_job(self, entrypoint, start_ns, end_ns, status="SUCCEEDED", exit_code=0,
+                       message="Job finished successfully.", metadata=None):
+        """A job submitted through the Jobs API (JobsAPIInfo), finished at end_ns.
+        Its driver runs on the head node and exits when the job ends."""
+        job = self.ids.job()
+        node = self.nodes[0]
+        n = self.sc.entities.nodes[node]
+        wid, pid = self.worker(node, job, is_driver=True, start_ns=start_ns)
+        self.exit_worker(wid, end_ns, "INTENDED_USER_EXIT" if exit_code == 0 else "USER_ERROR",
+                         "Driver exited with code %d." % exit_code)
+        sid = "raysubmit_" + self.rng.randbytes(8).hex()
+        t0, t1 = start_ns // MS, end_ns // MS
+        info = {"status": "RUNNING", "entrypoint": entrypoint, "message": "Job is currently running.",
+                "start_time": t0 - 5, "metadata": metadata or {}}
+        self.sc.entities.jobs[job] = {
+            "job_id": job, "driver_ip_address": n["node_ip"], "driver_pid": pid,
+            "start_time_ms": t0, "entrypoint": entrypoint, "is_dead": False, "is_running_tasks": False,
+            "job_info": info, "submission_id": sid,
+            "driver_address": {"node_id": node, "ip": n["node_ip"],
+                               "port": self.sc.entities.workers[wid]["port"], "worker_id": wid},
+            "t_visible": t0, "t_end": t1, "driver_worker_id": wid,
+            "final": {"is_dead": True, "end_time_ms": t1,
+                      "job_info": dict(info, status=status, message=message, end_time=t1,
+                                       driver_exit_code=exit_code)}}
+        return job
+
+    def placement_group(self, name, strategy, bundles, t_ns, ready_ns=None, node=None):
+        """A PG of the current job: PENDING from t_ns, CREATED at ready_ns."""
+        pg = self.ids.pg(self.job)
+        node = node or self.nodes[0]
+        bl = [{"bundle_index": i, "unit_resources": dict(r)} for i, r in enumerate(bundles)]
+        g = {"placement_group_id": pg, "name": name, "strategy": strategy, "state": "PENDING",
+             "creator_job_id": self.job, "ray_namespace": "anonymous_ns", "bundles": bl,
+             "creation_time_ms": t_ns // MS, "t_visible": t_ns // MS}
+        if ready_ns is not None:
+            g["t_start"] = ready_ns // MS
+            g["running"] = {"state": "CREATED", "final_bundle_placement_time_ms": ready_ns // MS,
+                            "bundles": [dict(b, node_id=node) for b in bl]}
+        self.sc.entities.placement_groups[pg] = g
+        return pg
 
     def task(self, name, func, submit_ns, start_ns, end_ns, node=None, failed=None,
              parent=None, task_id=None, attempt=0, prof_events=True, **kw):
@@ -72,8 +157,9 @@ class Builder:
         states = [("PENDING_ARGS_AVAIL", submit_ns), ("PENDING_NODE_ASSIGNMENT", submit_ns + MS // 2)]
         node = node or self.nodes[0]
         wid = pid = None
+        reuse = kw.pop("worker", None)
         if start_ns is not None:
-            wid, pid = self.worker(node, job)
+            wid, pid = reuse or self.worker(node, job, start_ns=start_ns)
             if kw.get("type") != "ACTOR_TASK":
                 states.append(("SUBMITTED_TO_WORKER", start_ns - MS))
             states.append(("RUNNING", start_ns))
@@ -94,19 +180,58 @@ class Builder:
                         worker_id=wid, worker_pid=pid,
                         error_type=failed[0] if failed else None,
                         error_message=failed[1] if failed else None,
-                        profile_events=pe, node_ip=self.sc.entities.nodes[node]["ip"], **kw)
+                        profile_events=pe, node_ip=self.sc.entities.nodes[node]["node_ip"], **kw)
         self.sc.attempts.append(a)
         return a
 
-    def actor(self, cls, repr_name, t0):
-        """An actor: its creation task (FINISHED); returns (actor_id, node)."""
+    def actor(self, cls, repr_name, t0, node=None, fail=None, name="", resources=None, pg=None):
+        """An actor and its creation task; returns its id.
+
+        fail: None (ALIVE from the creation task's end) or
+        ("creation", formatted exception): the __init__ raised, actor DEAD.
+        Actor tasks run on the actor's worker: b.actor_worker[aid].
+        """
         aid = self.ids.actor(self.job)
-        node = self.nodes[0]
-        self.task("%s.__init__" % cls, "__main__.%s.__init__" % cls, t0, t0 + 10 * MS, t0 + 20 * MS,
-                  type="ACTOR_CREATION_TASK", actor_id=aid, prof_events=False)
-        self.sc.entities.actors[aid] = {"job_id": self.job, "class_name": cls,
-                                        "repr_name": repr_name, "state": "ALIVE", "node_id": node}
+        node = node or self.nodes[0]
+        n = self.sc.entities.nodes[node]
+        err = ("TASK_EXECUTION_EXCEPTION", fail[1]) if fail else None
+        ct = self.task("%s.__init__" % cls, "__main__.%s.__init__" % cls, t0, t0 + 10 * MS,
+                       t0 + 20 * MS, node=node, type="ACTOR_CREATION_TASK", actor_id=aid,
+                       prof_events=False, failed=err, placement_group_id=pg,
+                       resources=resources if resources is not None else {"CPU": 1.0})
+        self.actor_worker[aid] = (ct.worker_id, ct.worker_pid)
+        drv = self.sc.entities.workers[self.driver.worker_id]
+        a = {"actor_id": aid, "job_id": self.job, "class_name": cls, "repr_name": "",
+             "name": name, "is_detached": False, "ray_namespace": "anonymous_ns",
+             "state": "PENDING_CREATION", "max_restarts": 0,
+             "required_resources": resources or {}, "placement_group_id": pg,
+             "owner": {"node_id": drv["node_id"], "ip": drv["ip"], "port": drv["port"],
+                       "worker_id": self.driver.worker_id},
+             "t_visible": t0 // MS}
+        started = {"node_id": node, "ip": n["node_ip"], "port": self.sc.entities.workers[ct.worker_id]["port"],
+                   "worker_id": ct.worker_id, "pid": ct.worker_pid}
+        if fail:
+            a["t_end"] = (t0 + 20 * MS) // MS
+            a["final"] = {"state": "DEAD", "end_time_ms": (t0 + 20 * MS) // MS,
+                          "death_cause": ("creation_task_failure_context", fail[1])}
+            self.exit_worker(ct.worker_id, t0 + 21 * MS, "USER_ERROR",
+                             "Worker exits because there was an exception in the initialization "
+                             "method (e.g., __init__). Fix the exceptions from the initialization "
+                             "to resolve the issue. " + fail[1])
+        else:
+            a["t_start"] = (t0 + 20 * MS) // MS
+            a["running"] = dict(started, state="ALIVE", start_time_ms=(t0 + 20 * MS) // MS,
+                                repr_name=repr_name)
+        self.sc.entities.actors[aid] = a
         return aid
+
+    def kill_actor(self, aid, t_ns, cause, message, exit_type=None, detail=None):
+        """The actor dies at t_ns (cause: an ActorDeathCause alternative)."""
+        a = self.sc.entities.actors[aid]
+        a["t_end"] = t_ns // MS
+        a["final"] = {"state": "DEAD", "end_time_ms": t_ns // MS, "death_cause": (cause, message)}
+        if exit_type:
+            self.exit_worker(self.actor_worker[aid][0], t_ns, exit_type, detail or message)
 
 
 # ---- scenarios ------------------------------------------------------------------
@@ -165,12 +290,14 @@ def build_many(b, p):
 def build_actors(b, p):
     b.node("10.0.0.1", cpus=4, head=True)
     b.start_job()
-    aid = b.actor("Counter", "Counter(0)", b.base + 10 * MS)
+    pg = b.placement_group("counter-pg", "PACK", [{"CPU": 1.0}], b.base + 5 * MS, b.base + 8 * MS)
+    aid = b.actor("Counter", "Counter(0)", b.base + 10 * MS, pg=pg)
     for i in range(int(p.get("calls", 5))):
         t = b.base + 100 * MS + i * 50 * MS
         b.task("Counter.increment", "Counter.increment", t, t + 2 * MS,
                t + 30 * MS if i < 4 else None, type="ACTOR_TASK", actor_id=aid,
-               actor_repr_name="Counter(0)", resources={}, prof_events=False)
+               actor_repr_name="Counter(0)", resources={}, prof_events=False,
+               worker=b.actor_worker[aid])
 
 
 def build_nested(b, p):
@@ -194,19 +321,37 @@ def build_retries(b, p):
     t = b.base + 10 * MS
     for i in range(n):
         last = i == n - 1
-        b.task("flaky", "__main__.flaky", t, t + 5 * MS, t + 200 * MS, task_id=tid, attempt=i,
-               node=b.nodes[i % 2],
-               failed=None if last else ("WORKER_DIED", "The worker died unexpectedly."))
+        a = b.task("flaky", "__main__.flaky", t, t + 5 * MS, t + 200 * MS, task_id=tid, attempt=i,
+                   node=b.nodes[i % 2],
+                   failed=None if last else ("WORKER_DIED", "The worker died unexpectedly."))
+        if not last:
+            b.exit_worker(a.worker_id, t + 200 * MS, "SYSTEM_ERROR",
+                          "Worker exited unexpectedly (SIGSEGV).")
         t += 300 * MS
 
 
 def build_failures(b, p):
     b.node("10.0.0.1", cpus=4, head=True)
+    gpu_node = b.node("10.0.0.2", cpus=16, gpus=8)
     b.start_job()
     t = b.base + 10 * MS
-    b.task("hog", "__main__.hog", t, t + 5 * MS, t + 2 * SEC,
-           failed=("OUT_OF_MEMORY", "Task was killed due to the node running low on memory."),
-           resources={"CPU": 1.0, "memory": 4294967296.0})
+    oom = "Task was killed due to the node running low on memory."
+    hog = b.task("hog", "__main__.hog", t, t + 5 * MS, t + 2 * SEC,
+                 failed=("OUT_OF_MEMORY", oom), resources={"CPU": 1.0, "memory": 4294967296.0})
+    b.exit_worker(hog.worker_id, t + 2 * SEC, "NODE_OUT_OF_MEMORY", oom)
+    # Actors: one whose __init__ raises, one OOM-killed, one lost with its node.
+    b.actor("BadConfig", "", t + 15 * MS, fail=("creation", "ValueError: bad config"))
+    emb = b.actor("Embedder", "Embedder()", t + 20 * MS, resources={"CPU": 1.0})
+    b.kill_actor(emb, t + 1800 * MS, "oom_context",
+                 "Actor was killed due to the node running low on memory.",
+                 exit_type="NODE_OUT_OF_MEMORY")
+    shard = b.actor("Shard", "Shard(0)", t + 30 * MS, node=gpu_node, resources={"GPU": 1.0})
+    b.kill_actor(shard, t + 1500 * MS, "actor_died_error_context",
+                 "The actor died because its node died.")
+    b.kill_node(gpu_node, t + 1500 * MS, "health check failed: raylet missed 5 heartbeats")
+    b.submission_job("python etl.py", t + 40 * MS, t + 1 * SEC, status="FAILED", exit_code=1,
+                     message="Job entrypoint command failed with exit code 1")
+    b.job = b.driver.job_id
     b.task("long_poll", "__main__.long_poll", t, t + 5 * MS, t + 500 * MS,
            failed=("TASK_CANCELLED", "Task: TaskID(...) was cancelled."))
     b.task("setup_env", "__main__.setup_env", t, None, t + 300 * MS,
@@ -224,7 +369,10 @@ def build_mixed(b, p):
         s = t + 100 * MS + i * 40 * MS
         b.task("Counter.increment", "Counter.increment", s, s + 2 * MS, s + 30 * MS,
                type="ACTOR_TASK", actor_id=aid, actor_repr_name="Counter(0)", resources={},
-               prof_events=False)
+               prof_events=False, worker=b.actor_worker[aid])
+    pg = b.placement_group("eval-pg", "STRICT_PACK", [{"CPU": 1.0}, {"CPU": 1.0}], t, t + 20 * MS)
+    b.task("evaluate", "__main__.evaluate", t + 30 * MS, t + 35 * MS, None, placement_group_id=pg)
+    b.placement_group("gpu-gang", "STRICT_SPREAD", [{"GPU": 1.0}] * 4, t)   # never placed
     par = b.task("parent", "__main__.parent", t, t + 5 * MS, t + 400 * MS)
     b.task("child", "__main__.child", t + 10 * MS, t + 15 * MS, t + 100 * MS, parent=par.task_id)
     tid = b.ids.task(b.job)
@@ -253,6 +401,56 @@ def build_vectors(b, p):
     jobs = {r["job_id"] for r in doc["tasks"]}
     if len(jobs) == 1:
         b.sc.job_dropped[bytes.fromhex(jobs.pop())] = [b.sc.dropped_profile, b.sc.dropped_status]
+    cpath = os.path.join(folder, "cluster", "expected.json")
+    if os.path.exists(cpath):
+        load_cluster_rows(b.sc.entities, json.load(open(cpath)))
+
+
+def _b(h):
+    return bytes.fromhex(h) if h else None
+
+
+def load_cluster_rows(ents, doc):
+    """Static entities (no timeline) from rows in cluster/expected.json form.
+
+    Fields the rows do not show are filled like the vectors' bytes: node
+    ports 42000/42001/60000, actor address port 10001, worker ports
+    10010..., a driver address for running jobs.
+    """
+    node_ip = {}
+    for r in doc.get("nodes", []):
+        nid = _b(r["node_id"])
+        node_ip[nid] = r["node_ip"]
+        ents.nodes[nid] = dict(r, node_id=nid, hostname="ray-%d" % (len(ents.nodes) + 1))
+    for r in doc.get("actors", []):
+        aid = _b(r["actor_id"])
+        d = dict(r, actor_id=aid, job_id=_b(r["job_id"]), node_id=_b(r["node_id"]),
+                 placement_group_id=_b(r["placement_group_id"]))
+        if d["node_id"]:
+            d.update(ip=node_ip.get(d["node_id"]), port=10001)
+        if r["death_cause_type"]:
+            d["death_cause"] = (r["death_cause_type"], r["death_cause_message"])
+        ents.actors[aid] = d
+    for r in doc.get("jobs", []):
+        jid = _b(r["job_id"])
+        d = dict(r, job_id=jid)
+        if r["status"] is not None:
+            d["job_info"] = {"status": r["status"], "entrypoint": r["entrypoint"],
+                             "message": r["message"], "metadata": r["metadata"],
+                             "driver_exit_code": r["driver_exit_code"]}
+        if not r["is_dead"]:
+            nid = next((n for n, ip in node_ip.items() if ip == r["driver_ip_address"]), None)
+            d["driver_address"] = {"node_id": nid, "ip": r["driver_ip_address"]}
+        ents.jobs[jid] = d
+    for i, r in enumerate(sorted(doc.get("workers", []), key=lambda w: w["start_time_ms"] or 0)):
+        wid = _b(r["worker_id"])
+        ents.workers[wid] = dict(r, worker_id=wid, node_id=_b(r["node_id"]), port=10010 + i)
+    for r in doc.get("placement_groups", []):
+        pg = _b(r["placement_group_id"])
+        ents.placement_groups[pg] = dict(
+            r, placement_group_id=pg, creator_job_id=_b(r["creator_job_id"]),
+            ray_namespace="anonymous_ns",
+            bundles=[dict(x, node_id=_b(x["node_id"])) for x in r["bundles"]])
 
 
 SCENARIOS = {"empty": build_empty, "classic": build_classic, "many": build_many,
@@ -268,4 +466,8 @@ def build(name, params, seed, base_ns, profile):
         params.setdefault("profile", profile)
     b = Builder(name, params, int(params.get("seed", seed)), base_ns)
     SCENARIOS[name](b, params)
+    if b.job is not None:
+        # Every cluster also ran a job through the Jobs API (JobsAPIInfo).
+        b.submission_job("python train.py --epochs 3", base_ns + 100 * MS, base_ns + 5 * SEC,
+                         metadata={"team": "ml"})
     return b.sc

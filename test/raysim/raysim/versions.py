@@ -59,6 +59,44 @@ for _i, _n in enumerate(["PUT", "RETRIES_DISABLED", "BORROWED", "REF_NOT_FOUND",
                          "TASK_CANCELLED", "LINEAGE_DISABLED"]):
     ERROR_TYPE["OBJECT_UNRECONSTRUCTABLE_" + _n] = (27 + _i, (3, 0, 0))
 
+# ---- other GCS resources (protocol doc sections 4 and 8) ----------------------
+ACTOR_STATE = {"DEPENDENCIES_UNREADY": 0, "PENDING_CREATION": 1, "ALIVE": 2,
+               "RESTARTING": 3, "DEAD": 4}
+NODE_STATE = {"ALIVE": 0, "DEAD": 1}
+NODE_DEATH_REASON = {"UNSPECIFIED": 0, "EXPECTED_TERMINATION": 1, "UNEXPECTED_TERMINATION": 2,
+                     "AUTOSCALER_DRAIN_PREEMPTED": 3, "AUTOSCALER_DRAIN_IDLE": 4}
+WORKER_TYPE = {"WORKER": 0, "DRIVER": 1, "SPILL_WORKER": 2, "RESTORE_WORKER": 3}
+WORKER_EXIT_TYPE = {"SYSTEM_ERROR": 0, "INTENDED_SYSTEM_EXIT": 1, "USER_ERROR": 2,
+                    "INTENDED_USER_EXIT": 3, "NODE_OUT_OF_MEMORY": 4}
+PG_STRATEGY = {"PACK": 0, "SPREAD": 1, "STRICT_PACK": 2, "STRICT_SPREAD": 3}
+# PlacementGroupTableData.PlacementGroupState: PREPARED inserted at 1 in 2.36.
+PG_STATE_OLD = {"PENDING": 0, "CREATED": 1, "REMOVED": 2, "RESCHEDULING": 3}
+PG_STATE_NEW = {"PENDING": 0, "PREPARED": 1, "CREATED": 2, "REMOVED": 3, "RESCHEDULING": 4}
+# ActorDeathCause oneof alternatives (field number -> name); each has its
+# message at field 1 except creation_task_failure_context (RayException,
+# formatted_exception_string = 3).
+ACTOR_DEATH_CAUSE = {"creation_task_failure_context": 1, "runtime_env_failed_context": 2,
+                     "actor_died_error_context": 3, "actor_unschedulable_context": 4,
+                     "oom_context": 5}
+
+# First version with each fact (compared with Profile.version).
+SINCE = {
+    "node_death_info": (2, 10, 0),          # GcsNodeInfo.death_info = 29
+    "pg_soft_target_node": (2, 10, 0),      # PG timestamps 14/15 -> 15/16
+    "node_request_v236": (2, 36, 0),        # GetAllNodeInfoRequest limit=3, filters=4
+    "node_reply_counts": (2, 36, 0),        # GetAllNodeInfoReply total=3, num_filtered=4
+    "node_filter_ip": (2, 42, 0),           # Filters.node_ip_address = 4
+    "node_request_v249": (2, 49, 0),        # limit=1, node_selectors=2, state_filter=3
+    "node_selector_head": (3, 0, 0),        # NodeSelector.is_head_node = 4 (master, Dec 2025)
+    "pg_state_prepared": (2, 36, 0),        # PlacementGroupState renumbered
+    "worker_filters": (2, 36, 0),           # GetAllWorkerInfoRequest.filters = 2
+    "job_request_v237": (2, 37, 0),         # job_or_submission_id=2, skip_*=3,4
+    "actor_lineage_restarts": (2, 37, 0),   # ActorTableData field 33
+    "actor_call_site": (2, 41, 0),          # field 34
+    "actor_label_selector": (2, 48, 0),     # field 35
+    "actor_preemption_restarts": (2, 49, 0),  # field 36
+}
+
 # ID byte lengths (RAY_CHECK in FromBinary).
 ID_LEN = {"task": 24, "job": 4, "actor": 16, "node": 28, "worker": 28, "pg": 18}
 
@@ -86,8 +124,25 @@ class Profile:
         self.name_case_insensitive = v >= (2, 32, 0)
         self.has_call_site = v >= (2, 41, 0)
         self.has_label_selector = v >= (2, 48, 0)
+        for fact, since in SINCE.items():
+            setattr(self, "has_" + fact, v >= since)
+        self.pg_state = PG_STATE_NEW if self.has_pg_state_prepared else PG_STATE_OLD
+        self.pg_state_name = {n: s for s, n in self.pg_state.items()}
+        if self.has_node_request_v249:
+            self.node_request_layout = "v2.49"
+        elif self.has_node_request_v236:
+            self.node_request_layout = "v2.36"
+        else:
+            self.node_request_layout = "none"
         self.error_types = {n: num for n, (num, since) in ERROR_TYPE.items() if v >= since}
         self.error_type_name = {num: n for n, num in self.error_types.items()}
+
+    def pg_state_number(self, name):
+        """PG state number on this version (PREPARED does not exist before
+        2.36; such a PG is still PENDING there)."""
+        if name not in self.pg_state:
+            name = "PENDING"
+        return self.pg_state[name]
 
     def status_number(self, state_name):
         """TaskStatus number for a name; KeyError if this version lacks it."""
