@@ -39,6 +39,7 @@ for my $table (qw(tasks actors nodes jobs workers placement_groups))
 my @functions = split /\n/, $node->safe_psql('postgres', q{
 	SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 	 WHERE n.nspname = 'raydar' AND p.proname NOT IN ('fdw_handler', 'fdw_validator')
+	   AND p.proname NOT LIKE '\_%'   -- internal helpers
 	 ORDER BY 1});
 for my $f (@functions)
 {
