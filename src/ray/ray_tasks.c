@@ -22,27 +22,29 @@
 #include "ray_enums.h"
 #include "ray_wire.h"
 
+/*
+ * Ray's created_ms = ns // 1e6 is CPython float floor division: ns is first
+ * rounded to a double, then divided. For |ns| < 2^63 the quotient is below
+ * 2^53, where CPython's fmod-based algorithm gives exactly the floor of the
+ * double's integer value divided by 10^6, so integer arithmetic on the
+ * rounded value reproduces it (the unit tests pin the cases where rounding
+ * carries into the next millisecond) without a libm call per event.
+ */
 int64_t
 ray_ns_to_ms_floor(int64_t ns)
 {
-	/* CPython's float_floor_div(float(ns), 1e6), step by step. */
-	double		vx = (double) ns;
-	double		wx = 1e6;
-	double		mod = fmod(vx, wx);
-	double		div = (vx - mod) / wx;
-	double		floordiv;
+	double		d = (double) ns;
+	int64_t		i;
+	int64_t		q;
 
-	if (mod != 0.0 && ((wx < 0) != (mod < 0)))
-		div -= 1.0;
-	if (div != 0.0)
-	{
-		floordiv = floor(div);
-		if (div - floordiv > 0.5)
-			floordiv += 1.0;
-	}
-	else
-		floordiv = copysign(0.0, vx / wx);
-	return (int64_t) floordiv;
+	/* 2^63 itself is not an int64: only ns near INT64_MAX rounds there. */
+	if (d >= 9223372036854775808.0)
+		return (int64_t) (9223372036854775808.0 / 1e6);
+	i = (int64_t) d;
+	q = i / 1000000;
+	if (i % 1000000 != 0 && i < 0)
+		q--;
+	return q;
 }
 
 double
