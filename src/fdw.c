@@ -501,8 +501,12 @@ fetch(RaydarScanState *st)
 	reply_bytes = VARSIZE(reply) - VARHDRSZ;
 
 	if (tasks)
-		/* Queries such as GROUP BY state need no more than the keys walk reads. */
-		rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_decode)
+		/*
+		 * Queries such as GROUP BY state need no more than the keys walk
+		 * reads; the others stream: index the reply, unpack one attempt per
+		 * row (peak memory: the reply plus one attempt).
+		 */
+		rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_index)
 			((const uint8_t *) VARDATA(reply), reply_bytes, &v, &st->alloc, &st->reply,
 			 err, sizeof(err));
 	else
@@ -522,8 +526,11 @@ fetch(RaydarScanState *st)
 				 errmsg("Ray GCS at %s answered %s with status %d: %s",
 						raydar_conn_options(st->conn)->address, short_method, status_code,
 						status_message)));
-	/* Rows hold copies; unless the cache keeps them, the bytes can go. */
-	if (!cached)
+	/*
+	 * Keys-only and cluster rows hold copies: unless the cache keeps the
+	 * bytes, they can go. A streamed reply reads them until the scan ends.
+	 */
+	if (!cached && !(tasks && !st->keys_only))
 		pfree(reply);
 	MemoryContextSwitchTo(old);
 	st->nrows = tasks ? st->reply->nrows : st->creply->nrows;
@@ -568,10 +575,24 @@ raydarIterateForeignScan(ForeignScanState *node)
 	if (st->next >= st->nrows)
 		return slot;
 
-	if (st->resource->kind == RAYDAR_TASKS_KIND)
+	if (st->resource->kind == RAYDAR_TASKS_KIND && st->keys_only)
 	{
 		reply = st->reply;
 		row = &st->reply->rows[st->next];
+	}
+	else if (st->resource->kind == RAYDAR_TASKS_KIND)
+	{
+		const RayTaskRow *trow;
+		char		err[256];
+		RayStatus	rs = ray_task_reply_row(st->reply, st->next, &trow, err, sizeof(err));
+
+		if (rs != RAY_OK)
+			raydar_report_core_error(rs, psprintf("decoding the GetTaskEvents reply of Ray GCS at %s (server \"%s\")",
+												  raydar_conn_options(st->conn)->address,
+												  raydar_conn_server_name(st->conn)),
+									 err);
+		reply = st->reply;
+		row = trow;
 	}
 	else
 	{

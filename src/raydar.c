@@ -44,30 +44,6 @@ raydar_build_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-static Datum
-id_datum(const RayId *id, bool *isnull, RayBuf *scratch)
-{
-	if (id->len == 0)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	ray_buf_reset(scratch);
-	ray_buf_hex(scratch, id->data, id->len);
-	return PointerGetDatum(cstring_to_text_with_len(scratch->data, (int) scratch->len));
-}
-
-static Datum
-text_or_null(const char *s, bool *isnull)
-{
-	if (s == NULL)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	return raydar_text_datum(s);
-}
-
 /*
  * raydar.decode_task_events(reply bytea, ray_version text): the decoding
  * core as a set-returning function.
@@ -93,9 +69,9 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	raydar_allocator_init(&alloc, CurrentMemoryContext);
-	st = ray_task_reply_decode((const uint8_t *) VARDATA_ANY(reply),
-							   VARSIZE_ANY_EXHDR(reply), &version, &alloc, &r,
-							   err, sizeof(err));
+	st = ray_task_reply_index((const uint8_t *) VARDATA_ANY(reply),
+							  VARSIZE_ANY_EXHDR(reply), &version, &alloc, &r,
+							  err, sizeof(err));
 	raydar_report_core_error(st, "decoding a GetTaskEventsReply", err);
 	if (r->status_code != 0)
 		ereport(ERROR,
@@ -106,31 +82,28 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 	ray_buf_init(&scratch, &alloc);
 	for (size_t i = 0; i < r->nrows; i++)
 	{
-		const RayTaskRow *row = &r->rows[i];
+		const RayTaskRow *row;
 		Datum		values[14];
 		bool		nulls[14];
 		char		nb[RAY_ENUM_NAME_MAX];
 
+		st = ray_task_reply_row(r, i, &row, err, sizeof(err));
+		raydar_report_core_error(st, "decoding a GetTaskEventsReply", err);
 		memset(nulls, 0, sizeof(nulls));
-		values[0] = id_datum(&row->task_id, &nulls[0], &scratch);
-		values[1] = Int32GetDatum(row->ev->attempt_number);
-		values[2] = text_or_null(row->name, &nulls[2]);
+		values[0] = raydar_id_datum(&row->task_id, &scratch, &nulls[0]);
+		values[1] = Int32GetDatum(row->attempt_number);
+		values[2] = raydar_nullable_text(row->name, &nulls[2]);
 		values[3] = CStringGetTextDatum(ray_task_state_text(r, row, nb));
-		values[4] = id_datum(&row->job_id, &nulls[4], &scratch);
+		values[4] = raydar_id_datum(&row->job_id, &scratch, &nulls[4]);
 		values[5] = CStringGetTextDatum(ray_task_type_text(row, nb));
-		values[6] = text_or_null(ray_task_error_type_text(row, nb), &nulls[6]);
-		values[7] = text_or_null(row->error_message, &nulls[7]);
-		nulls[8] = !row->has_creation_ms;
-		values[8] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->creation_ms));
-		nulls[9] = !row->has_start_ms;
-		values[9] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->start_ms));
-		nulls[10] = !row->has_end_ms;
-		values[10] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->end_ms));
+		values[6] = raydar_nullable_text(ray_task_error_type_text(row, nb), &nulls[6]);
+		values[7] = raydar_nullable_text(row->error_message, &nulls[7]);
+		values[8] = raydar_nullable_time(row->has_creation_ms, row->creation_ms, &nulls[8]);
+		values[9] = raydar_nullable_time(row->has_start_ms, row->start_ms, &nulls[9]);
+		values[10] = raydar_nullable_time(row->has_end_ms, row->end_ms, &nulls[10]);
 		ray_buf_reset(&scratch);
 		ray_task_json_events(r, row, &scratch);
-		if (scratch.oom)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		values[11] = raydar_json_to_jsonb(scratch.data, scratch.len);
+		values[11] = raydar_buf_jsonb(&scratch);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	ray_buf_free(&scratch);

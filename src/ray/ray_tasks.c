@@ -22,6 +22,8 @@
 #include "ray_enums.h"
 #include "ray_wire.h"
 
+static void release_row(RayTaskReply *r);
+
 /*
  * Ray's created_ms = ns // 1e6 is CPython float floor division: ns is first
  * rounded to a double, then divided. For |ns| < 2^63 the quotient is below
@@ -135,7 +137,7 @@ static const RayTaskState legacy_states[6] = {
 };
 
 static bool
-derive_events(RayTaskReply *r, RayTaskRow *row)
+derive_events(RayTaskReply *r, RayArena *arena, RayTaskRow *row)
 {
 	const Ray__Rpc__TaskStateUpdate *su = row->su;
 	const RayVersion *v = &r->version;
@@ -157,7 +159,7 @@ derive_events(RayTaskReply *r, RayTaskRow *row)
 	if (su == NULL)
 		return true;
 
-	row->events = ray_arena_alloc(&r->arena, (su->n_state_ts_ns + 6) * sizeof(RayStateEvent));
+	row->events = ray_arena_alloc(arena, (su->n_state_ts_ns + 6) * sizeof(RayStateEvent));
 	if (row->events == NULL)
 		return false;
 
@@ -176,7 +178,7 @@ derive_events(RayTaskReply *r, RayTaskRow *row)
  * actor_repr_name is shown as "<actor_repr_name>.<method>".
  */
 static bool
-derive_name(RayTaskReply *r, RayTaskRow *row)
+derive_name(RayArena *arena, RayTaskRow *row)
 {
 	const Ray__Rpc__TaskInfoEntry *info = row->info;
 	const char *repr = row->su ? row->su->actor_repr_name : NULL;
@@ -196,7 +198,7 @@ derive_name(RayTaskReply *r, RayTaskRow *row)
 	method = method ? method + 1 : info->name;
 	lrepr = strlen(repr);
 	lmethod = strlen(method);
-	name = ray_arena_alloc(&r->arena, lrepr + 1 + lmethod + 1);
+	name = ray_arena_alloc(arena, lrepr + 1 + lmethod + 1);
 	if (name == NULL)
 		return false;
 	memcpy(name, repr, lrepr);
@@ -207,7 +209,7 @@ derive_name(RayTaskReply *r, RayTaskRow *row)
 }
 
 static bool
-derive_error(RayTaskReply *r, RayTaskRow *row)
+derive_error(RayTaskReply *r, RayArena *arena, RayTaskRow *row)
 {
 	const Ray__Rpc__RayErrorInfo *e = row->su ? row->su->error_info : NULL;
 
@@ -235,7 +237,7 @@ derive_error(RayTaskReply *r, RayTaskRow *row)
 				ray_buf_free(&b);
 				return false;
 			}
-			copy = ray_arena_strndup(&r->arena, b.data ? b.data : "", b.len);
+			copy = ray_arena_strndup(arena, b.data ? b.data : "", b.len);
 			ray_buf_free(&b);
 			if (copy == NULL)
 				return false;
@@ -243,6 +245,46 @@ derive_error(RayTaskReply *r, RayTaskRow *row)
 		}
 	}
 	return true;
+}
+
+/*
+ * One attempt's row: ids, then Ray's derivation. Derived values come from
+ * arena; the row points into ev for everything else.
+ */
+static bool
+derive_row(RayTaskReply *r, RayArena *arena, RayTaskRow *row, const Ray__Rpc__TaskEvents *ev)
+{
+	const Ray__Rpc__TaskInfoEntry *info = ev->task_info;
+	const Ray__Rpc__TaskStateUpdate *su = ev->state_updates;
+
+	memset(row, 0, sizeof(*row));
+	row->ev = ev;
+	row->info = info;
+	row->su = su;
+	row->attempt_number = ev->attempt_number;
+
+	/* TaskEvents carries task and job ids; TaskInfoEntry repeats them. */
+	row->task_id = id_of(ev->has_task_id, ev->task_id);
+	if (row->task_id.len == 0 && info)
+		row->task_id = id_of(info->has_task_id, info->task_id);
+	row->job_id = id_of(ev->has_job_id, ev->job_id);
+	if (row->job_id.len == 0 && info)
+		row->job_id = id_of(info->has_job_id, info->job_id);
+	if (info)
+	{
+		row->parent_task_id = id_of(info->has_parent_task_id, info->parent_task_id);
+		row->actor_id = id_of(info->has_actor_id, info->actor_id);
+		row->placement_group_id = id_of(info->has_placement_group_id, info->placement_group_id);
+		row->node_id = id_of(info->has_node_id, info->node_id);
+	}
+	if (su)
+	{
+		/* Where the attempt ran, as reported by its worker, wins. */
+		if (su->has_node_id && su->node_id.len > 0)
+			row->node_id = id_of(su->has_node_id, su->node_id);
+		row->worker_id = id_of(su->has_worker_id, su->worker_id);
+	}
+	return derive_events(r, arena, row) && derive_name(arena, row) && derive_error(r, arena, row);
 }
 
 RayStatus
@@ -297,43 +339,8 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 	}
 
 	for (size_t i = 0; i < r->nrows; i++)
-	{
-		const Ray__Rpc__TaskEvents *ev = msg->events_by_task[i];
-		const Ray__Rpc__TaskInfoEntry *info = ev->task_info;
-		const Ray__Rpc__TaskStateUpdate *su = ev->state_updates;
-		RayTaskRow *row = &r->rows[i];
-
-		row->ev = ev;
-		row->info = info;
-		row->su = su;
-		row->attempt_number = ev->attempt_number;
-
-		/* TaskEvents carries task and job ids; TaskInfoEntry repeats them. */
-		row->task_id = id_of(ev->has_task_id, ev->task_id);
-		if (row->task_id.len == 0 && info)
-			row->task_id = id_of(info->has_task_id, info->task_id);
-		row->job_id = id_of(ev->has_job_id, ev->job_id);
-		if (row->job_id.len == 0 && info)
-			row->job_id = id_of(info->has_job_id, info->job_id);
-		if (info)
-		{
-			row->parent_task_id = id_of(info->has_parent_task_id, info->parent_task_id);
-			row->actor_id = id_of(info->has_actor_id, info->actor_id);
-			row->placement_group_id = id_of(info->has_placement_group_id,
-											info->placement_group_id);
-			row->node_id = id_of(info->has_node_id, info->node_id);
-		}
-		if (su)
-		{
-			/* Where the attempt ran, as reported by its worker, wins. */
-			if (su->has_node_id && su->node_id.len > 0)
-				row->node_id = id_of(su->has_node_id, su->node_id);
-			row->worker_id = id_of(su->has_worker_id, su->worker_id);
-		}
-
-		if (!derive_events(r, row) || !derive_name(r, row) || !derive_error(r, row))
+		if (!derive_row(r, &r->arena, &r->rows[i], msg->events_by_task[i]))
 			goto oom_reply;
-	}
 
 	*out = r;
 	return RAY_OK;
@@ -359,6 +366,8 @@ ray_task_reply_free(RayTaskReply *reply)
 	msg = reply->msg;
 	alloc = reply->alloc;
 	arena = reply->arena;		/* the reply itself lives in the arena */
+	if (reply->slice_data)
+		release_row(reply);
 	ray_arena_free(&arena);
 	if (msg)
 		ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
@@ -538,10 +547,13 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 	return true;
 }
 
-RayStatus
-ray_task_reply_decode_keys(const uint8_t *buf, size_t len, const RayVersion *v,
-						   ProtobufCAllocator *alloc, RayTaskReply **out,
-						   char *err, size_t errlen)
+/*
+ * One walk over the reply's top level: status, counters, and per attempt
+ * either its keys (keys_row) or, to index, just where its bytes are.
+ */
+static RayStatus
+walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocator *alloc,
+		   bool index_only, RayTaskReply **out, char *err, size_t errlen)
 {
 	RayArena	arena;
 	RayTaskReply *r;
@@ -576,7 +588,15 @@ ray_task_reply_decode_keys(const uint8_t *buf, size_t len, const RayVersion *v,
 	r->version = *v;
 	r->status_message = "";
 	r->nrows = nrows;
-	if (nrows > 0)
+	ray_arena_init(&r->row_arena, alloc);
+	if (nrows > 0 && index_only)
+	{
+		r->slice_data = ray_arena_alloc(&r->arena, nrows * sizeof(uint8_t *));
+		r->slice_len = ray_arena_alloc(&r->arena, nrows * sizeof(size_t));
+		if (r->slice_data == NULL || r->slice_len == NULL)
+			goto oom_reply;
+	}
+	else if (nrows > 0)
 	{
 		r->rows = ray_arena_alloc(&r->arena, nrows * sizeof(RayTaskRow));
 		if (r->rows == NULL)
@@ -614,7 +634,12 @@ ray_task_reply_decode_keys(const uint8_t *buf, size_t len, const RayVersion *v,
 			case 2:
 				if (f.type == RAY_WIRE_LEN)
 				{
-					if (!keys_row(r, &r->rows[i], f.data, f.len))
+					if (index_only)
+					{
+						r->slice_data[i] = f.data;
+						r->slice_len[i] = f.len;
+					}
+					else if (!keys_row(r, &r->rows[i], f.data, f.len))
 						goto malformed_reply;
 					i++;
 				}
@@ -657,4 +682,55 @@ oom:
 	ray_arena_free(&arena);
 	snprintf(err, errlen, "out of memory decoding a GetTaskEventsReply of %zu bytes", len);
 	return RAY_ERR_OOM;
+}
+
+RayStatus
+ray_task_reply_decode_keys(const uint8_t *buf, size_t len, const RayVersion *v,
+						   ProtobufCAllocator *alloc, RayTaskReply **out,
+						   char *err, size_t errlen)
+{
+	return walk_reply(buf, len, v, alloc, false, out, err, errlen);
+}
+
+RayStatus
+ray_task_reply_index(const uint8_t *buf, size_t len, const RayVersion *v,
+					 ProtobufCAllocator *alloc, RayTaskReply **out,
+					 char *err, size_t errlen)
+{
+	return walk_reply(buf, len, v, alloc, true, out, err, errlen);
+}
+
+static void
+release_row(RayTaskReply *r)
+{
+	if (r->row_ev)
+		ray__rpc__task_events__free_unpacked(r->row_ev, r->alloc);
+	r->row_ev = NULL;
+	ray_arena_free(&r->row_arena);
+}
+
+RayStatus
+ray_task_reply_row(RayTaskReply *r, size_t i, const RayTaskRow **row, char *err, size_t errlen)
+{
+	*row = NULL;
+	if (r->slice_data == NULL || i >= r->nrows)
+	{
+		snprintf(err, errlen, "row %zu is not in this reply", i);
+		return RAY_ERR_UNSUPPORTED;
+	}
+	release_row(r);
+	r->row_ev = ray__rpc__task_events__unpack(r->alloc, r->slice_len[i], r->slice_data[i]);
+	if (r->row_ev == NULL)
+	{
+		snprintf(err, errlen, "malformed TaskEvents (attempt %zu of %zu, %zu bytes)",
+				 i + 1, r->nrows, r->slice_len[i]);
+		return RAY_ERR_MALFORMED;
+	}
+	if (!derive_row(r, &r->row_arena, &r->row, r->row_ev))
+	{
+		snprintf(err, errlen, "out of memory decoding attempt %zu", i + 1);
+		return RAY_ERR_OOM;
+	}
+	*row = &r->row;
+	return RAY_OK;
 }

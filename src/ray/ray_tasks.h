@@ -89,10 +89,17 @@ typedef struct RayTaskReply
 	int64_t		num_truncated;
 
 	size_t		nrows;
-	RayTaskRow *rows;
+	RayTaskRow *rows;			/* NULL for a reply from ray_task_reply_index */
 
 	ProtobufCAllocator *alloc;
 	RayArena	arena;
+
+	/* ray_task_reply_index: each attempt's bytes, and the row in hand. */
+	const uint8_t **slice_data;
+	size_t	   *slice_len;
+	Ray__Rpc__TaskEvents *row_ev;
+	RayArena	row_arena;
+	RayTaskRow	row;
 } RayTaskReply;
 
 /*
@@ -123,6 +130,19 @@ extern RayStatus ray_task_reply_decode_keys(const uint8_t *buf, size_t len,
 											ProtobufCAllocator *alloc,
 											RayTaskReply **out,
 											char *err, size_t errlen);
+
+/*
+ * Streaming decode, for scans: index the reply (status, counters and where
+ * each attempt's bytes are, without unpacking anything), then unpack and
+ * derive one attempt at a time. Peak memory is the reply plus one attempt,
+ * not the whole unpacked reply. buf must outlive the reply. The row from
+ * ray_task_reply_row is valid until the next call or ray_task_reply_free.
+ */
+extern RayStatus ray_task_reply_index(const uint8_t *buf, size_t len, const RayVersion *v,
+									  ProtobufCAllocator *alloc, RayTaskReply **out,
+									  char *err, size_t errlen);
+extern RayStatus ray_task_reply_row(RayTaskReply *r, size_t i, const RayTaskRow **row,
+									char *err, size_t errlen);
 
 /* Ray's `created_ms = ns // 1e6`: Python float floor division, exactly. */
 extern int64_t ray_ns_to_ms_floor(int64_t ns);

@@ -43,6 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The keys-only path may accept more, but must never crash. */
 		if (ray_task_reply_decode_keys(data + 1, size - 1, &v, NULL, &keys, err, sizeof(err)) == RAY_OK)
 			ray_task_reply_free(keys);
+
 		return 0;
 	}
 
@@ -76,6 +77,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 	}
 	ray_task_reply_free(keys);
+
+	/* Differential: the streaming decode gives the same rows, one by one. */
+	{
+		RayTaskReply *idx;
+
+		if (ray_task_reply_index(data + 1, size - 1, &v, NULL, &idx, err, sizeof(err)) != RAY_OK ||
+			idx->nrows != r->nrows)
+			abort();
+		for (size_t i = 0; i < r->nrows; i++)
+		{
+			const RayTaskRow *x = &r->rows[i];
+			const RayTaskRow *y;
+
+			if (ray_task_reply_row(idx, i, &y, err, sizeof(err)) != RAY_OK ||
+				x->state != y->state || x->n_events != y->n_events ||
+				x->has_end_ms != y->has_end_ms || x->end_ms != y->end_ms ||
+				x->has_error_type != y->has_error_type ||
+				(x->name == NULL) != (y->name == NULL) ||
+				(x->name && strcmp(x->name, y->name) != 0) ||
+				(x->error_message == NULL) != (y->error_message == NULL) ||
+				(x->error_message && strcmp(x->error_message, y->error_message) != 0))
+				abort();
+		}
+		ray_task_reply_free(idx);
+	}
 	ray_buf_init(&b, NULL);
 	for (size_t i = 0; i < r->nrows; i++)
 	{

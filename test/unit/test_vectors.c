@@ -234,6 +234,43 @@ check_reply(const char *label, const uint8_t *buf, size_t len,
 	ray_task_reply_free(r);
 }
 
+/* The streaming decode gives, row by row, exactly the full decoder's rows. */
+static void
+check_streaming(const char *label, const uint8_t *buf, size_t len, const RayVersion *v)
+{
+	RayTaskReply *full,
+			   *idx;
+	char		err[256];
+	int			json_errors = 0;
+	int			same_rows = 0;
+
+	if (!ok(ray_task_reply_decode(buf, len, v, NULL, &full, err, sizeof(err)) == RAY_OK &&
+			ray_task_reply_index(buf, len, v, NULL, &idx, err, sizeof(err)) == RAY_OK,
+			"%s: full decode and index", label))
+		return;
+	is_int(idx->nrows, full->nrows, "%s: index finds every attempt", label);
+	for (size_t i = 0; i < full->nrows && i < idx->nrows; i++)
+	{
+		const RayTaskRow *row;
+		cJSON	   *a,
+				   *b;
+
+		if (ray_task_reply_row(idx, i, &row, err, sizeof(err)) != RAY_OK)
+			continue;
+		a = row_to_json(full, &full->rows[i], &json_errors);
+		b = row_to_json(idx, row, &json_errors);
+		same_rows += cJSON_Compare(a, b, 1);
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+	}
+	is_int(same_rows, full->nrows, "%s: every streamed row equals the full decoder's", label);
+	ok(idx->num_status_task_events_dropped == full->num_status_task_events_dropped &&
+	   idx->num_truncated == full->num_truncated && idx->status_code == full->status_code,
+	   "%s: streamed counters equal", label);
+	ray_task_reply_free(full);
+	ray_task_reply_free(idx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -274,6 +311,7 @@ main(int argc, char **argv)
 		expected = cJSON_Parse((char *) json);
 		if (ok(expected != NULL, "%s: expected_tasks.json parses", PROFILES[p]))
 			check_reply(PROFILES[p], buf, len, &v, vt, expected);
+		check_streaming(PROFILES[p], buf, len, &v);
 		cJSON_Delete(expected);
 		free(buf);
 		free(json);
