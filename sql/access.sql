@@ -6,6 +6,10 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS raydar;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
+-- pg_regress sets PGTZ, PGDATESTYLE and PGINTERVALSTYLE; this test is about UTC days.
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 -- The group roles exist, cannot log in, and nest admin > writer > reader.
 SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
@@ -115,6 +119,7 @@ SELECT raydar.create_metrics_table('mine2', '{"ts": "datetime"}');
 SELECT count(*) AS in_temp_registry FROM pg_temp.partitioned_tables;
 RESET search_path;
 DROP FUNCTION pg_temp.trg();
+DROP TABLE pg_temp.partitioned_tables, pg_temp.pg_inherits;
 RESET ROLE;
 SELECT table_name, created_by = session_user AS created_by_session_user FROM raydar.partitioned_tables ORDER BY 1;
 SELECT (SELECT count(*) FROM raydar_metrics.private) AS private_rows,

@@ -4,6 +4,10 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS raydar;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
+-- pg_regress sets PGTZ, PGDATESTYLE and PGINTERVALSTYLE; this test is about UTC days.
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 SELECT raydar.create_metrics_table('m1', '{"node": "str", "loss": "float", "ts": "datetime"}');
 -- Old rows (their partitions are made by update) and a current one.

@@ -4,6 +4,10 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS raydar;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
+-- pg_regress sets PGTZ, PGDATESTYLE and PGINTERVALSTYLE; this test is about UTC days.
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 -- The contract's example, verbatim.
 SELECT raydar.create_metrics_table('metrics_table',
@@ -11,8 +15,9 @@ SELECT raydar.create_metrics_table('metrics_table',
 INSERT INTO raydar_metrics.metrics_table VALUES ('n1', 'loss', 0.31, now());
 SELECT raydar.update('metrics_table',
   '[{"node_id": "n1", "metric_name": "loss", "value": 0.31, "timestamp": 1793534400.5}]');
-SELECT node_id, metric_name, value, "timestamp" = now() AS is_now, "timestamp"
-  FROM raydar_metrics.metrics_table ORDER BY "timestamp";
+SELECT node_id, metric_name, value,
+       CASE WHEN "timestamp" > now() - interval '1 minute' THEN 'about now' ELSE "timestamp"::text END AS "timestamp"
+  FROM raydar_metrics.metrics_table ORDER BY 4;
 SELECT raydar.drop_metrics_table('metrics_table');
 SELECT to_regclass('raydar_metrics.metrics_table') IS NULL AS dropped,
        (SELECT count(*) FROM raydar.partitioned_tables) AS registered;

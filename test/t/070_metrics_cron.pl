@@ -1,0 +1,93 @@
+# 070_metrics_cron.pl
+#	Retention in a real pg_cron: a non-superuser member of raydar_admin
+#	schedules raydar.run_maintenance() with Debian's pg_cron, and the
+#	expired partitions of a metrics table go while today's rows stay.
+#	Also: maintenance never waits long for a lock. With a reader holding
+#	the table, run_maintenance() reports 'skipped' within its lock_timeout
+#	while writers keep inserting, and the next run does the work.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('metrics_cron');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'raydar,pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 16
+timezone = 'UTC'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION raydar;
+	CREATE EXTENSION pg_cron;
+	CREATE ROLE maint LOGIN IN ROLE raydar_admin;
+	GRANT USAGE ON SCHEMA cron TO maint;
+	CREATE ROLE trainer LOGIN IN ROLE raydar_writer;
+});
+my $cron_version = $node->safe_psql('postgres',
+	q{SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'});
+note "pg_cron $cron_version";
+
+# As the writer: a table with rows from three days in 2020 (update makes
+# their partitions) and one from now.
+$node->safe_psql('postgres', q{
+	SELECT raydar.create_metrics_table('cron_loss', '{"node": "str", "loss": "float", "ts": "datetime"}');
+	SELECT raydar.update('cron_loss', '[
+		{"node": "a", "loss": 1.0, "ts": "2020-01-15T10:00:00Z"},
+		{"node": "a", "loss": 0.9, "ts": "2020-01-16T10:00:00Z"},
+		{"node": "a", "loss": 0.8, "ts": "2020-01-17T10:00:00Z"},
+		{"node": "a", "loss": 0.1}]');
+}, extra_params => [ '-U', 'trainer' ]);
+my $old_parts = q{SELECT count(*) FROM pg_class WHERE relname LIKE 'cron\_loss\_p2020%'};
+is($node->safe_psql('postgres', $old_parts), '3', 'update made the three 2020 partitions');
+
+$node->safe_psql('postgres', q{SELECT raydar.set_retention('cron_loss', interval '30 days')},
+	extra_params => [ '-U', 'maint' ]);
+
+# --- A reader holds the table: maintenance gives up quickly, writers go on.
+my $reader = $node->background_psql('postgres');
+$reader->query_safe('BEGIN; SELECT count(*) FROM raydar_metrics.cron_loss;');
+my $t0 = time;
+my $out = $node->safe_psql('postgres',
+	q{SELECT action || ':' || detail FROM raydar.run_maintenance(interval '200 ms') WHERE partition_name LIKE '%p2020%' ORDER BY partition_name},
+	extra_params => [ '-U', 'maint' ]);
+my $elapsed = time - $t0;
+is($out, join("\n", ('skipped:lock timeout, retried by the next run') x 3),
+	'run_maintenance skips the drops it cannot lock');
+cmp_ok($elapsed, '<', 5, "and returns promptly (${elapsed}s)");
+is($node->safe_psql('postgres', $old_parts), '3', 'nothing was dropped');
+is($node->safe_psql('postgres', q{SELECT raydar.update('cron_loss', '[{"node": "b", "loss": 0.2}]')},
+		extra_params => [ '-U', 'trainer' ]),
+	'1', 'a writer inserts while the reader holds the table');
+$reader->query_safe('COMMIT;');
+$reader->quit;
+
+# --- pg_cron runs maintenance as the non-superuser admin.
+my $schedule = ($cron_version =~ /^1\.[0-4]/) ? '* * * * *' : '1 seconds';
+note "schedule '$schedule'";
+$node->safe_psql('postgres',
+	qq{SELECT cron.schedule('raydar-maintenance', '$schedule', 'SELECT raydar.run_maintenance()')},
+	extra_params => [ '-U', 'maint' ]);
+ok($node->poll_query_until('postgres', "SELECT ($old_parts) = 0", 't'),
+	'pg_cron dropped the expired partitions');
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM cron.job_run_details WHERE status = 'succeeded'}, 't'),
+	'the cron job succeeded');
+is($node->safe_psql('postgres', q{SELECT DISTINCT username FROM cron.job}), 'maint',
+	'the job runs as the raydar_admin member, not a superuser');
+is($node->safe_psql('postgres', q{SELECT string_agg(node || '=' || loss, ',' ORDER BY node) FROM raydar_metrics.cron_loss}),
+	'a=0.1,b=0.2', "today's rows stay");
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_inherits WHERE inhparent = 'raydar_metrics.cron_loss'::regclass}),
+	'9', 'yesterday, today and 7 days ahead remain');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job_run_details WHERE status = 'failed'}),
+	'0', 'no cron run failed');
+
+$node->stop;
+done_testing();
