@@ -9,6 +9,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
 #include "ray_buf.h"
 #include "utils/timestamp.h"
 
@@ -50,6 +53,13 @@ utf8_to_server(const char *s, size_t len, size_t *outlen)
 	}
 	*outlen = len;
 	return res;
+}
+
+/* A string as the database stores it (sanitized and converted). */
+const char *
+raydar_server_string(const char *s, size_t len, size_t *outlen)
+{
+	return utf8_to_server(s, len, outlen);
 }
 
 Datum
@@ -155,4 +165,57 @@ raydar_buf_jsonb(RayBuf *s)
 	if (s->oom)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	return raydar_json_to_jsonb(s->data ? s->data : "null", s->len);
+}
+
+/* ---- jsonb built directly, without printing and re-parsing JSON text ---- */
+
+void
+raydar_jbv_string(JsonbValue *v, const char *s)
+{
+	size_t		len;
+	const char *conv = utf8_to_server(s ? s : "", s ? strlen(s) : 0, &len);
+
+	v->type = jbvString;
+	v->val.string.val = (char *) conv;
+	v->val.string.len = (int) len;
+}
+
+void
+raydar_jbv_int64(JsonbValue *v, int64 i)
+{
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(i);
+}
+
+/* Through the same shortest round-trip text as the JSON writer. */
+void
+raydar_jbv_double(JsonbValue *v, double d)
+{
+	RayBuf		b;
+	char		tmp[64];
+
+	ray_buf_init(&b, NULL);
+	ray_buf_json_double(&b, d);
+	strlcpy(tmp, b.data ? b.data : "null", sizeof(tmp));
+	ray_buf_free(&b);
+	if (strcmp(tmp, "null") == 0)
+	{
+		v->type = jbvNull;
+		return;
+	}
+	v->type = jbvNumeric;
+	v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(tmp),
+														 ObjectIdGetDatum(InvalidOid),
+														 Int32GetDatum(-1)));
+}
+
+void
+raydar_jbv_key(JsonbParseState **ps, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = (int) strlen(key);
+	pushJsonbValue(ps, WJB_KEY, &k);
 }

@@ -43,6 +43,15 @@ extern Datum raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull);
 extern Datum raydar_nullable_text(const char *v, bool *isnull);
 extern Datum raydar_nullable_time(bool has, int64 ms, bool *isnull);
 extern Datum raydar_buf_jsonb(RayBuf *s);
+extern const char *raydar_server_string(const char *s, size_t len, size_t *outlen);
+
+/* Building jsonb directly (catalog.c's hot columns). */
+struct JsonbValue;
+struct JsonbParseState;
+extern void raydar_jbv_string(struct JsonbValue *v, const char *s);
+extern void raydar_jbv_int64(struct JsonbValue *v, int64 i);
+extern void raydar_jbv_double(struct JsonbValue *v, double d);
+extern void raydar_jbv_key(struct JsonbParseState **ps, const char *key);
 
 typedef struct RaydarResource RaydarResource;
 

@@ -168,6 +168,16 @@ for my $profile (sort keys %versions)
 	is_deeply([ map { [ $_->{layout}, $_->{limit} ] } @gte ], [ [ 'empty', undef ] ],
 			  "$profile: the unfiltered scan sent no Filters and no limit");
 
+	# task_log_info is not in expected_tasks.json: check it against the
+	# vector's TaskLogInfo (read with protoc --decode_raw).
+	my $w = 'worker-8514c183c5d21df48e929fed79f8daf345e050358972873bd530c8aa-01000000-17982';
+	is_deeply(decode_json($node->safe_psql('postgres',
+		q{SELECT task_log_info FROM live.tasks WHERE task_id LIKE 'a30fb233%'})),
+		{ stdout_file => "/tmp/ray/session_latest/logs/$w.out",
+		  stderr_file => "/tmp/ray/session_latest/logs/$w.err",
+		  stdout_start => 0, stdout_end => 118, stderr_start => 0, stderr_end => 0 },
+		"$profile: task_log_info as Ray sent it");
+
 	# The keys-only decode (a query needing only ids, states and times)
 	# gives exactly the rows the full decode gives.
 	my $cols = 'task_id, attempt_number, job_id, state, events, creation_time, start_time, end_time';
