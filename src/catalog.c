@@ -83,31 +83,13 @@ GETTER(get_language)
 	return CStringGetTextDatum(ray_task_language_text(row, nb));
 }
 /*
- * The hot jsonb columns are built as JsonbValues: printing JSON text and
- * parsing it back with jsonb_in cost most of a full scan's time. Shapes
- * and values equal ray_task_json.c's text (the TAP tests compare them).
+ * jsonb columns: the text of ray_task_json.c through raydar_buf_jsonb, whose
+ * cache makes repeated values (required_resources is the same few maps on
+ * every row) cheap; events and task_log_info, different on every row, are
+ * built as JsonbValues instead, as printing and re-parsing them was most of
+ * a full scan's time. Both give the same values (the TAP tests check).
  */
-GETTER(get_required_resources)
-{
-	JsonbParseState *ps = NULL;
-	JsonbValue	v;
-	JsonbValue *res;
-
-	if (row->info == NULL)
-		return (*isnull = true, (Datum) 0);
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
-	for (size_t i = 0; i < row->info->n_required_resources; i++)
-	{
-		const Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry *e = row->info->required_resources[i];
-		size_t		len;
-
-		raydar_jbv_key(&ps, raydar_server_string(e->key ? e->key : "", e->key ? strlen(e->key) : 0, &len));
-		raydar_jbv_double(&v, e->value);
-		pushJsonbValue(&ps, WJB_VALUE, &v);
-	}
-	res = pushJsonbValue(&ps, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(res));
-}
+GETTER(get_required_resources) { return json_value(ray_task_json_required_resources, row, s, isnull); }
 GETTER(get_runtime_env_info) { return json_value(ray_task_json_runtime_env_info, row, s, isnull); }
 GETTER(get_placement_group_id) { return raydar_id_datum(&row->placement_group_id, s, isnull); }
 GETTER(get_events)

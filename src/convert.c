@@ -7,6 +7,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 
 #include "utils/jsonb.h"
@@ -158,13 +159,68 @@ raydar_nullable_time(bool has, int64 ms, bool *isnull)
 	return has ? TimestampTzGetDatum(raydar_ms_to_timestamptz(ms)) : (Datum) 0;
 }
 
+/*
+ * A small cache of jsonb values by their text. Columns such as
+ * required_resources are the same few maps on every row ({"CPU": 1}), and
+ * jsonb_in is the costly part of making them. Entries live in their own
+ * context; the cache is emptied only between rows (raydar_jsonb_cache_next_row),
+ * so a value handed out for the current row is never freed under it.
+ */
+#define JCACHE_SLOTS 64
+#define JCACHE_MAX_TEXT 512
+
+typedef struct JsonbCacheEntry
+{
+	char	   *text;
+	size_t		len;
+	Datum		value;
+} JsonbCacheEntry;
+
+static MemoryContext jcache_cxt = NULL;
+static JsonbCacheEntry jcache[JCACHE_SLOTS];
+static int	jcache_n = 0;
+
+void
+raydar_jsonb_cache_next_row(void)
+{
+	if (jcache_n >= JCACHE_SLOTS)
+	{
+		MemoryContextReset(jcache_cxt);
+		jcache_n = 0;
+	}
+}
+
 /* The JSON text in s as jsonb. */
 Datum
 raydar_buf_jsonb(RayBuf *s)
 {
+	const char *text = s->data ? s->data : "null";
+	size_t		len = s->data ? s->len : 4;
+	Datum		d;
+	MemoryContext old;
+
 	if (s->oom)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	return raydar_json_to_jsonb(s->data ? s->data : "null", s->len);
+	if (len > JCACHE_MAX_TEXT)
+		return raydar_json_to_jsonb(text, len);
+	for (int i = 0; i < jcache_n; i++)
+		if (jcache[i].len == len && memcmp(jcache[i].text, text, len) == 0)
+			return jcache[i].value;
+
+	d = raydar_json_to_jsonb(text, len);
+	if (jcache_n < JCACHE_SLOTS)
+	{
+		if (jcache_cxt == NULL)
+			jcache_cxt = AllocSetContextCreate(TopMemoryContext, "raydar jsonb cache",
+											   ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(jcache_cxt);
+		jcache[jcache_n].text = pnstrdup(text, len);
+		jcache[jcache_n].len = len;
+		jcache[jcache_n].value = datumCopy(d, false, -1);
+		MemoryContextSwitchTo(old);
+		jcache_n++;
+	}
+	return d;
 }
 
 /* ---- jsonb built directly, without printing and re-parsing JSON text ---- */

@@ -304,6 +304,12 @@ ray_buf_json_double(RayBuf *b, double d)
 		ray_buf_puts(b, "null");
 		return;
 	}
+	/* Integral values (CPU 1, memory 4294967296) print exactly as integers. */
+	if (d == (double) (int64_t) d && fabs(d) < 1e15 && !(d == 0 && signbit(d)))
+	{
+		ray_buf_int64(b, (int64_t) d);
+		return;
+	}
 	/* %.15g reads back exactly whenever a <= 15-digit form exists (DBL_DIG). */
 	for (int prec = 15; prec <= 17; prec++)
 	{
