@@ -169,6 +169,18 @@ class Handlers:
                         "num_total_stored": len(out), "num_filtered_on_gcs": 0,
                         "num_truncated": 0}
         else:
+            # The GCS answers one task id (or one job id) from an index: narrow
+            # to that candidate set before building entries, so a lookup in
+            # 100,000 attempts costs what it costs Ray. query.select applies
+            # the same candidate rule and the counters, unchanged.
+            eq_tasks = {v for p, v in q.task if p == 0}
+            eq_jobs = {v for p, v in q.job if p == 0}
+            if len(eq_tasks) == 1:
+                tid = next(iter(eq_tasks))
+                attempts = [a for a in attempts if a.task_id == tid]
+            elif len(eq_tasks) == 0 and len(eq_jobs) == 1:
+                jid = next(iter(eq_jobs))
+                attempts = [a for a in attempts if a.job_id == jid]
             ents = [self._entry(a, prof, now) for a in attempts]
             out, counters = query.select(ents, q, prof, cc, store.counters_for_job)
         return encode.reply_bytes(out, encode.EMPTY_STATUS,
