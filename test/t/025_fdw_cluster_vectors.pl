@@ -108,6 +108,43 @@ for my $profile (sort keys %versions)
 	my $with_actor = $node->safe_psql('postgres',
 		q{SELECT count(*) FROM live.tasks WHERE actor_id IS NOT NULL});
 	is($actor_tasks, $with_actor, "$profile: every actor task's actor is in actors");
+	# Pushed actor and node filters: the rows PostgreSQL itself would pick
+	# (OFFSET 0 keeps the condition out of the scan), and every request in
+	# this version's layout: the simulator logs another layout as mismatch.
+	$sim->clear_requests;
+	my $node_id = 'f0862c4759ca9b15561201f52e295c592b2a985d6459589ae61d3e68';
+	for my $case (
+		[ actors => "job_id = '01000000' AND state = 'ALIVE'" ],
+		[ actors => "actor_id = '9eb6d69e5ee35f626fee95a9e3756e43'" ],
+		[ nodes => "state = 'ALIVE'" ],
+		[ nodes => "node_id = '$node_id' AND state = 'ALIVE'" ],
+		[ jobs => "job_id = '02000000'" ],
+		[ workers => "is_alive" ],
+		[ placement_groups => "state = 'CREATED'" ])
+	{
+		my ($table, $cond) = @$case;
+		my $pushed = $node->safe_psql('postgres',
+			"SELECT string_agg(t::text, ',' ORDER BY t::text) FROM live.$table t WHERE $cond");
+		my $local = $node->safe_psql('postgres',
+			"SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (SELECT * FROM live.$table OFFSET 0) t WHERE $cond");
+		is($pushed, $local, "$profile $table WHERE $cond: same rows as PostgreSQL's own filtering");
+		isnt($pushed, '', "$profile $table WHERE $cond: finds rows") if $table ne 'placement_groups';
+	}
+	my @calls = grep { $_->{method} !~ /CheckAlive/ } @{ $sim->requests };
+	cmp_ok(scalar @calls, '>=', 14, "$profile: the list calls were made");
+	my @mismatch = grep { ($_->{layout} // '') eq 'mismatch' } @calls;
+	is(scalar @mismatch, 0, "$profile: no request in another version's layout")
+	  or diag(explain(\@mismatch));
+	my @node_filtered = grep { $_->{method} =~ /GetAllNodeInfo/ && ($_->{raw_hex} // '') ne '' } @calls;
+	if ($profile eq '2.9' || $profile eq '2.35')
+	{
+		is(scalar @node_filtered, 0, "$profile: node requests are empty (no filter before 2.36)");
+	}
+	else
+	{
+		cmp_ok(scalar @node_filtered, '>=', 2, "$profile: node filters were sent");
+	}
+
 	# The join examples of docs/cluster.md, output exactly as printed there.
 	if ($profile eq 'master')
 	{
