@@ -78,8 +78,13 @@ SELECT ray_plan('SELECT * FROM v249.actors WHERE state <> ''DEAD'' AND actor_id 
 SELECT ray_plan('SELECT * FROM v29.nodes WHERE state = ''ALIVE''');
 SELECT ray_plan('SELECT * FROM v240.nodes WHERE state = ''ALIVE'' AND node_id = ''f0862c4759ca9b15561201f52e295c592b2a985d6459589ae61d3e68''');
 SELECT ray_plan('SELECT * FROM v249.nodes WHERE node_id = ''f0862c47''');
--- jobs, workers, placement groups: PostgreSQL filters
+-- jobs: job_id = from 2.37 (PostgreSQL rechecks: the GCS also matches
+-- submission ids); workers: is_alive from 2.36; placement groups: nothing
+SELECT ray_plan('SELECT * FROM v29.jobs WHERE job_id = ''01000000''');
 SELECT ray_plan('SELECT * FROM v249.jobs WHERE job_id = ''01000000''');
+SELECT ray_plan('SELECT * FROM v29.workers WHERE is_alive');
+SELECT ray_plan('SELECT * FROM v240.workers WHERE NOT is_alive');
+SELECT ray_plan('SELECT * FROM v249.placement_groups WHERE state = ''CREATED''');
 -- EXPLAIN without VERBOSE stays short
 EXPLAIN (COSTS OFF) SELECT * FROM v249.tasks WHERE job_id = '01000000';
 

@@ -261,7 +261,7 @@ GETTER(job_is_running_tasks)
 }
 
 const RaydarColumn raydar_job_columns[] = {
-	{"job_id", RAYDAR_TEXT, -1, job_id, "job ID, hex", false},
+	{"job_id", RAYDAR_TEXT, RAY_CF_JOB_ID, job_id, "job ID, hex", false},
 	{"is_dead", RAYDAR_BOOL, -1, job_is_dead, "the job has ended", false},
 	{"status", RAYDAR_TEXT, -1, job_status, "submission jobs: PENDING, RUNNING, STOPPED, SUCCEEDED or FAILED", false},
 	{"entrypoint", RAYDAR_TEXT, -1, job_entrypoint, "the driver's command line", false},
@@ -324,7 +324,7 @@ const RaydarColumn raydar_worker_columns[] = {
 	{"port", RAYDAR_INT4, -1, worker_port, "port", false},
 	{"pid", RAYDAR_INT8, -1, worker_pid, "process ID", false},
 	{"worker_type", RAYDAR_TEXT, -1, worker_type, "WORKER, DRIVER, SPILL_WORKER or RESTORE_WORKER", false},
-	{"is_alive", RAYDAR_BOOL, -1, worker_is_alive, "still running", false},
+	{"is_alive", RAYDAR_BOOL, RAY_CF_WORKER_ALIVE, worker_is_alive, "still running", false},
 	{"exit_type", RAYDAR_TEXT, -1, worker_exit_type, "SYSTEM_ERROR, INTENDED_SYSTEM_EXIT, USER_ERROR, INTENDED_USER_EXIT or NODE_OUT_OF_MEMORY", false},
 	{"exit_detail", RAYDAR_TEXT, -1, worker_exit_detail, "why it exited", false},
 	{"start_time", RAYDAR_TIMESTAMPTZ, -1, worker_start_time, "when it started", false},

@@ -163,8 +163,7 @@ raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 
 	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
 	raydar_conn_version(conn, &v, &ps->version_text);
-	if (ps->resource->kind == RAYDAR_TASKS_KIND || ps->resource->kind == RAY_RESOURCE_ACTORS ||
-		ps->resource->kind == RAY_RESOURCE_NODES)
+	if (ps->resource->kind != RAY_RESOURCE_PLACEMENT_GROUPS)
 		raydar_classify_conditions(root, baserel, ps->resource, &v, &ps->pushdown);
 	else
 	{
@@ -427,7 +426,7 @@ encode_task_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
 				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
 }
 
-/* Actors and nodes take filters; every other list call gets an empty request. */
+/* Actors, nodes, jobs and workers take filters; placement groups an empty request. */
 static void
 encode_cluster_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
 					   uint8_t **req, size_t *reqlen)

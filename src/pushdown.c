@@ -26,7 +26,8 @@
  * actors and nodes: `=` on actor_id, job_id and state (actors, any version)
  * and node_id and state (nodes, 2.36+), ids and exact state names only as
  * for tasks; one value per field (the GCS takes scalars; node selectors are
- * ORed).
+ * ORed). jobs: `job_id =` (2.37+, rechecked: the GCS also matches
+ * submission ids). workers: `is_alive` / `NOT is_alive` (2.36+).
  *
  * Conditions not pushed stay in local_conds; a LIMIT is pushed only when
  * local_conds is empty (fdw.c).
@@ -61,6 +62,10 @@ field_sql(int field)
 			return "job_id";
 		case RAY_CF_NODE_ID:
 			return "node_id";
+		case RAY_CF_JOB_ID:
+			return "job_id";
+		case RAY_CF_WORKER_ALIVE:
+			return "is_alive";
 		case RAY_CF_ACTOR_STATE:
 		case RAY_CF_NODE_STATE:
 			return "state";
@@ -105,6 +110,11 @@ judge_cluster(int field, int pred, const char *value, const RayVersion *v)
 
 	if (!ray_cluster_filter_supported(field, v) || pred != RAY_PRED_EQ)
 		return LOCAL;
+	if (field == RAY_CF_WORKER_ALIVE)
+		return PUSH;
+	/* The GCS matches submission ids too: it narrows, PostgreSQL decides. */
+	if (field == RAY_CF_JOB_ID)
+		return is_lower_hex(value, idlen) ? PUSH_AND_RECHECK : NOTHING;
 	if (idlen > 0)
 		return is_lower_hex(value, idlen) ? PUSH : NOTHING;
 	return ray_cluster_state_number(field, value) >= 0 ? PUSH : LOCAL;
@@ -199,6 +209,48 @@ match_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc, const RaydarC
 	return true;
 }
 
+/*
+ * `is_alive`, `NOT is_alive` and `is_alive = true/false` on a boolean
+ * column with a filter (workers' is_alive): the value as "true"/"false".
+ */
+static bool
+match_bool_clause(Expr *clause, RelOptInfo *baserel, TupleDesc tupdesc,
+				  const RaydarColumn *columns, int *field, char **value)
+{
+	bool		negate = false;
+	Var		   *var = NULL;
+	const RaydarColumn *col;
+
+	if (IsA(clause, BoolExpr) && ((BoolExpr *) clause)->boolop == NOT_EXPR)
+	{
+		negate = true;
+		clause = linitial(((BoolExpr *) clause)->args);
+	}
+	if (IsA(clause, Var))
+		var = (Var *) clause;
+	else if (!negate && IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2 &&
+			 get_opcode(((OpExpr *) clause)->opno) == F_BOOLEQ)
+	{
+		Node	   *l = linitial(((OpExpr *) clause)->args);
+		Node	   *r = lsecond(((OpExpr *) clause)->args);
+		Const	   *c = (Const *) (IsA(l, Const) ? l : r);
+
+		var = (Var *) (IsA(l, Var) ? l : r);
+		if (!IsA(var, Var) || !IsA(c, Const) || c->constisnull)
+			return false;
+		negate = !DatumGetBool(c->constvalue);
+	}
+	if (var == NULL || var->varno != baserel->relid || var->varlevelsup != 0 ||
+		var->varattno <= 0 || var->varattno > tupdesc->natts || var->vartype != BOOLOID)
+		return false;
+	col = raydar_find_column(columns, NameStr(TupleDescAttr(tupdesc, var->varattno - 1)->attname));
+	if (col == NULL || col->filter < 0)
+		return false;
+	*field = col->filter;
+	*value = pstrdup(negate ? "false" : "true");
+	return true;
+}
+
 void
 raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RaydarResource *res,
 						   const RayVersion *v, RaydarPushdown *out)
@@ -221,7 +273,9 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RaydarR
 		char	   *value;
 		Verdict		verdict;
 
-		if (!match_clause(ri->clause, baserel, tupdesc, res->columns, &field, &pred, &value))
+		pred = RAY_PRED_EQ;
+		if (!match_clause(ri->clause, baserel, tupdesc, res->columns, &field, &pred, &value) &&
+			!match_bool_clause(ri->clause, baserel, tupdesc, res->columns, &field, &value))
 		{
 			out->local_conds = lappend(out->local_conds, ri);
 			continue;
@@ -286,6 +340,7 @@ raydar_describe_filters(List *filters, StringInfo buf)
 		if (buf->len > 0)
 			appendStringInfoString(buf, " AND ");
 		appendStringInfo(buf, "%s %s %s", field_sql(field), pred == RAY_PRED_EQ ? "=" : "<>",
-						 quote_literal_cstr(strVal(lthird(f))));
+						 field == RAY_CF_WORKER_ALIVE ? strVal(lthird(f))
+						 : quote_literal_cstr(strVal(lthird(f))));
 	}
 }

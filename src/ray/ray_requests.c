@@ -336,8 +336,10 @@ ray_check_alive_reply_decode(const uint8_t *buf, size_t len, char *version, size
 }
 
 /* ---------------------------------------------------------------------
- * GetAllActorInfoRequest (same on every version) and GetAllNodeInfoRequest
- * (none before 2.36; Filters in 2.36..2.48; selectors from 2.49).
+ * GetAllActorInfoRequest (same on every version), GetAllNodeInfoRequest
+ * (none before 2.36; Filters in 2.36..2.48; selectors from 2.49),
+ * GetAllJobInfoRequest (job_or_submission_id from 2.37) and
+ * GetAllWorkerInfoRequest (Filters.is_alive from 2.36).
  * --------------------------------------------------------------------- */
 
 size_t
@@ -351,6 +353,8 @@ ray_cluster_filter_id_len(int field)
 			return 4;
 		case RAY_CF_NODE_ID:
 			return 28;
+		case RAY_CF_JOB_ID:
+			return 4;
 		default:
 			return 0;
 	}
@@ -359,8 +363,10 @@ ray_cluster_filter_id_len(int field)
 bool
 ray_cluster_filter_supported(int field, const RayVersion *v)
 {
-	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE)
+	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE || field == RAY_CF_WORKER_ALIVE)
 		return ray_version_at_least(v, 2, 36);
+	if (field == RAY_CF_JOB_ID)
+		return ray_version_at_least(v, 2, 37);
 	return field == RAY_CF_ACTOR_ID || field == RAY_CF_ACTOR_JOB_ID || field == RAY_CF_ACTOR_STATE;
 }
 
@@ -402,12 +408,31 @@ ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
 			return RAY_ERR_UNSUPPORTED;
 		}
 		seen[slot] = true;
-		if (idlen > 0 && !ray_hex_decode(f->value, ids[slot == 0 ? 0 : 1], idlen))
+		if (idlen > 0 && (int) f->field != RAY_CF_JOB_ID &&
+			!ray_hex_decode(f->value, ids[slot == 0 ? 0 : 1], idlen))
 		{
 			snprintf(err, errlen, "\"%.80s\" is not %zu hex-encoded bytes", f->value, idlen);
 			return RAY_ERR_BAD_ID;
 		}
-		if (idlen == 0 && ray_cluster_state_number((int) f->field, f->value) < 0)
+		if ((int) f->field == RAY_CF_WORKER_ALIVE)
+		{
+			if (strcmp(f->value, "true") != 0 && strcmp(f->value, "false") != 0)
+			{
+				snprintf(err, errlen, "is_alive filter \"%.20s\" is not true or false", f->value);
+				return RAY_ERR_UNSUPPORTED;
+			}
+		}
+		else if ((int) f->field == RAY_CF_JOB_ID)
+		{
+			uint8_t		tmp[4];
+
+			if (!ray_hex_decode(f->value, tmp, 4))
+			{
+				snprintf(err, errlen, "\"%.80s\" is not a job id", f->value);
+				return RAY_ERR_BAD_ID;
+			}
+		}
+		else if (idlen == 0 && ray_cluster_state_number((int) f->field, f->value) < 0)
 		{
 			snprintf(err, errlen, "\"%.80s\" is not a state", f->value);
 			return RAY_ERR_UNSUPPORTED;
@@ -506,7 +531,35 @@ ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
 			return pack(&req.base, alloc, out, outlen, err, errlen);
 		}
 	}
-	/* Jobs, workers, placement groups: always the empty request. */
+	if (kind == RAY_RESOURCE_JOBS && nfilters > 0)
+	{
+		/* 2.37+: one id, matched against job ids and submission ids alike. */
+		Ray__Rpc__GetAllJobInfoRequest req = RAY__RPC__GET_ALL_JOB_INFO_REQUEST__INIT;
+
+		req.job_or_submission_id = (char *) filters[0].value;
+		if (nfilters > 1)
+		{
+			snprintf(err, errlen, "GetAllJobInfo takes one job id");
+			return RAY_ERR_UNSUPPORTED;
+		}
+		return pack(&req.base, alloc, out, outlen, err, errlen);
+	}
+	if (kind == RAY_RESOURCE_WORKERS && nfilters > 0)
+	{
+		Ray__Rpc__GetAllWorkerInfoRequest req = RAY__RPC__GET_ALL_WORKER_INFO_REQUEST__INIT;
+		Ray__Rpc__GetAllWorkerInfoRequest__Filters fl = RAY__RPC__GET_ALL_WORKER_INFO_REQUEST__FILTERS__INIT;
+
+		if (nfilters > 1)
+		{
+			snprintf(err, errlen, "GetAllWorkerInfo takes one liveness filter");
+			return RAY_ERR_UNSUPPORTED;
+		}
+		fl.has_is_alive = true;
+		fl.is_alive = strcmp(filters[0].value, "true") == 0;
+		req.filters = &fl;
+		return pack(&req.base, alloc, out, outlen, err, errlen);
+	}
+	/* Otherwise (no filter, or placement groups): the empty request. */
 	if (nfilters > 0 || limit >= 0)
 	{
 		snprintf(err, errlen, "this list call takes no filters");

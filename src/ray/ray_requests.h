@@ -83,7 +83,9 @@ typedef enum RayClusterFilterField
 	RAY_CF_ACTOR_JOB_ID,		/* 4 bytes */
 	RAY_CF_ACTOR_STATE,			/* ActorState name */
 	RAY_CF_NODE_ID = 200,		/* 28 bytes */
-	RAY_CF_NODE_STATE			/* GcsNodeState name */
+	RAY_CF_NODE_STATE,			/* GcsNodeState name */
+	RAY_CF_JOB_ID = 300,		/* job_or_submission_id, 2.37+ (hex text) */
+	RAY_CF_WORKER_ALIVE = 400	/* Filters.is_alive, 2.36+ ("true"/"false") */
 } RayClusterFilterField;
 
 /* Byte length of an ID field, 0 for a state. */
