@@ -393,37 +393,53 @@ warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
 				 errhint("SELECT * FROM raydar.last_scan() shows the counters.")));
 }
 
+/* The plan's pushed filters, (field, predicate, value) lists, as an array. */
+static RayTaskFilter *
+plan_filters(List *filters, int *n)
+{
+	RayTaskFilter *out = palloc0(sizeof(RayTaskFilter) * Max(list_length(filters), 1));
+	ListCell   *lc;
+
+	*n = 0;
+	foreach(lc, filters)
+	{
+		List	   *f = lfirst(lc);
+
+		out[*n].field = (RayTaskFilterField) intVal(linitial(f));
+		out[*n].pred = (RayPredicate) intVal(lsecond(f));
+		out[*n].value = strVal(lthird(f));
+		(*n)++;
+	}
+	return out;
+}
+
+static void
+raise_encode_error(const char *vtext, const char *err)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("cannot build a request for Ray %s", vtext),
+			 errdetail("%s", err),
+			 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
+}
+
 /* The GetTaskEventsRequest for this scan's pushed filters and limit. */
 static void
 encode_task_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
 					uint8_t **req, size_t *reqlen)
 {
-	RayTaskFilter *filters = palloc0(sizeof(RayTaskFilter) * Max(list_length(st->filters), 1));
+	int			n;
+	RayTaskFilter *filters = plan_filters(st->filters, &n);
 	RayTaskQuery q;
 	char		err[512];
-	int			i = 0;
-	ListCell   *lc;
 
-	foreach(lc, st->filters)
-	{
-		List	   *f = lfirst(lc);
-
-		filters[i].field = (RayTaskFilterField) intVal(linitial(f));
-		filters[i].pred = (RayPredicate) intVal(lsecond(f));
-		filters[i].value = strVal(lthird(f));
-		i++;
-	}
 	memset(&q, 0, sizeof(q));
-	q.nfilters = i;
+	q.nfilters = n;
 	q.filters = filters;
 	q.has_limit = st->limit >= 0;
 	q.limit = st->limit;
 	if (ray_task_request_encode(&q, v, &st->alloc, req, reqlen, err, sizeof(err)) != RAY_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("cannot build a request for Ray %s", vtext),
-				 errdetail("%s", err),
-				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
+		raise_encode_error(vtext, err);
 }
 
 /* Actors, nodes, jobs and workers take filters; placement groups an empty request. */
@@ -431,27 +447,13 @@ static void
 encode_cluster_request(RaydarScanState *st, const RayVersion *v, const char *vtext,
 					   uint8_t **req, size_t *reqlen)
 {
-	RayTaskFilter *filters = palloc0(sizeof(RayTaskFilter) * Max(list_length(st->filters), 1));
+	int			n;
+	RayTaskFilter *filters = plan_filters(st->filters, &n);
 	char		err[512];
-	int			i = 0;
-	ListCell   *lc;
 
-	foreach(lc, st->filters)
-	{
-		List	   *f = lfirst(lc);
-
-		filters[i].field = (RayTaskFilterField) intVal(linitial(f));
-		filters[i].pred = (RayPredicate) intVal(lsecond(f));
-		filters[i].value = strVal(lthird(f));
-		i++;
-	}
-	if (ray_cluster_request_encode(st->resource->kind, filters, i, -1, v, &st->alloc,
+	if (ray_cluster_request_encode(st->resource->kind, filters, n, -1, v, &st->alloc,
 								   req, reqlen, err, sizeof(err)) != RAY_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("cannot build a request for Ray %s", vtext),
-				 errdetail("%s", err),
-				 errhint("The server's Ray version may have changed since the query was planned; run it again.")));
+		raise_encode_error(vtext, err);
 	if (*req == NULL)
 		*req = (uint8_t *) "";
 }
