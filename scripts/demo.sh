@@ -100,6 +100,12 @@ show "Which tasks failed, where, and why?" \
           split_part(error_message, E'\n', 3) AS error
      FROM ray_live.tasks WHERE state = 'FAILED' ORDER BY end_time LIMIT 10;"
 
+show "Which nodes ran them, and how did each fare? (tasks joined with nodes)" \
+  "SELECT n.node_ip, n.is_head_node, n.state AS node_state, count(*) AS tasks,
+          count(*) FILTER (WHERE t.state = 'FAILED') AS failed
+     FROM ray_live.tasks t JOIN ray_live.nodes n USING (node_id)
+    GROUP BY 1, 2, 3 ORDER BY 1;"
+
 show "Which were slowest?" \
   "SELECT left(task_id, 12) AS task, name, state, end_time - start_time AS took
      FROM ray_live.tasks WHERE end_time IS NOT NULL
