@@ -304,8 +304,12 @@ ray_buf_json_double(RayBuf *b, double d)
 		ray_buf_puts(b, "null");
 		return;
 	}
-	/* Integral values (CPU 1, memory 4294967296) print exactly as integers. */
-	if (d == (double) (int64_t) d && fabs(d) < 1e15 && !(d == 0 && signbit(d)))
+	/*
+	 * Integral values (CPU 1, memory 4294967296) print exactly as integers.
+	 * The range check comes first: converting a larger double to int64 is
+	 * undefined behaviour (UBSan found it).
+	 */
+	if (fabs(d) < 1e15 && d == trunc(d) && !(d == 0 && signbit(d)))
 	{
 		ray_buf_int64(b, (int64_t) d);
 		return;

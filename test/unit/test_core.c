@@ -138,6 +138,10 @@ test_text(void)
 	check_json_double(1793534400639.98, "1793534400639.98");
 	check_json_double(1.0 / 3.0, "0.3333333333333333");
 	check_json_double(NAN, "null");
+	check_json_double(2.74306e+303, "2.74306e+303");
+	check_json_double(-1e300, "-1e+300");
+	check_json_double(1e15, "1e+15");
+	check_json_double(-0.0, "-0");
 
 	ok(JV("{}", 8), "{} valid");
 	ok(JV(" {\"a\": [1, 2.5e3, -0, true, null, \"x\"]} ", 8), "nested valid");
