@@ -25,7 +25,8 @@ PG_FUNCTION_INFO_V1(raydar_decode_task_events);
 void
 _PG_init(void)
 {
-	/* Nothing to set up yet; the FDW and collector register here. */
+	/* GUCs, and the collector worker when preloaded (it starts no threads). */
+	raydar_collector_init();
 }
 
 Datum

@@ -30,6 +30,9 @@
 /* PG15's fmgr.h has no prototype for it. */
 extern void _PG_init(void);
 
+/* collector.c: GUCs and, under shared_preload_libraries, the worker. */
+extern void raydar_collector_init(void);
+
 /* pg_alloc.c: protobuf-c and core allocations inside a memory context. */
 extern void raydar_allocator_init(ProtobufCAllocator *a, MemoryContext cxt);
 

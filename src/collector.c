@@ -1,0 +1,452 @@
+/*
+ * collector.c
+ *		The background worker that keeps every finished task attempt.
+ *
+ * Ray keeps at most 100,000 task attempts and forgets them with the
+ * cluster; the collector polls each tracked server and writes every attempt
+ * that reached FINISHED or FAILED into raydar.task_history, once.
+ *
+ * Each poll, per server:
+ *   1. a short transaction resolves the server and its channel (catalog);
+ *   2. GetTaskEvents is fetched outside any transaction, so no snapshot or
+ *      lock is held during network I/O;
+ *   3. the keys-only decode (ray_task_reply_decode_keys) finds terminal
+ *      attempts this worker has not written yet, without unpacking;
+ *   4. only those are decoded in full (streaming) and inserted in one
+ *      transaction with ON CONFLICT DO NOTHING, together with the status
+ *      row: the primary key makes a repeated insert (after a crash, before
+ *      the in-memory set knew) a no-op, so every attempt lands once.
+ *
+ * One bad poll does not stop the worker: the error is caught, the
+ * transaction aborted, and it is written to raydar.collector_status and
+ * raydar.collector_errors. SIGTERM stops it (die), SIGHUP reloads the GUCs,
+ * and a crash restarts it after 5 s. The model is worker_spi and pg_cron's
+ * launcher (shared/pg-extension-engineering.md section 3).
+ */
+#include "raydar.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "ray_enums.h"
+
+/* GUCs */
+static char *collector_database = NULL;
+static int	collector_poll_ms = 1000;
+static bool collector_enabled = true;
+
+/* Bound on raydar.collector_errors. */
+#define ERRORS_KEPT 1000
+
+/* An attempt already written: task id bytes and attempt number. */
+typedef struct SeenKey
+{
+	char		server[NAMEDATALEN];
+	uint8		task_id[24];
+	int32		attempt;
+} SeenKey;
+
+static HTAB *seen = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static MemoryContext cycle_cxt = NULL;
+
+PGDLLEXPORT void raydar_collector_main(Datum arg);
+
+void
+raydar_collector_init(void)
+{
+	BackgroundWorker worker;
+
+	/*
+	 * Reloadable settings always; the postmaster-only one only while
+	 * preloading: defining a PGC_POSTMASTER variable when the library is
+	 * loaded later (a plain CREATE EXTENSION, no preload) is a FATAL error.
+	 */
+	DefineCustomIntVariable("raydar.poll_interval",
+							"Time between two polls of each tracked Ray cluster.",
+							NULL, &collector_poll_ms, 1000, 100, 3600 * 1000, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("raydar.collector",
+							 "Whether the raydar collector polls tracked clusters.",
+							 NULL, &collector_enabled, true, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("raydar");
+		return;
+	}
+	DefineCustomStringVariable("raydar.database",
+							   "Database the raydar collector works in.",
+							   "CREATE EXTENSION raydar there; the collector then polls the servers raydar.track() names.",
+							   &collector_database, "postgres", PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	MarkGUCPrefixReserved("raydar");
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_collector_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* The tracked servers, or NIL while raydar is not installed here. */
+static List *
+tracked_servers(void)
+{
+	List	   *names = NIL;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	/* The table itself, not the extension: an older raydar has none. */
+	if (SPI_execute("SELECT 1 WHERE to_regclass('raydar.tracked_servers') IS NOT NULL",
+					true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1 &&
+		SPI_execute("SELECT server_name FROM raydar.tracked_servers ORDER BY 1", true, 0) == SPI_OK_SELECT)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
+
+		for (uint64 i = 0; i < SPI_processed; i++)
+			names = lappend(names, pstrdup(SPI_getvalue(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 1)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return names;
+}
+
+/* INSERT INTO raydar.task_history (<tasks columns>, cluster) VALUES (...). */
+static void
+prepare_insert(void)
+{
+	StringInfoData sql;
+	Oid			types[64];
+	int			n = 0;
+
+	if (insert_plan)
+		return;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "INSERT INTO raydar.task_history (");
+	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
+	{
+		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
+		types[n++] = raydar_coltype_oid(c->type);
+	}
+	appendStringInfoString(&sql, "cluster) VALUES (");
+	types[n++] = TEXTOID;
+	for (int i = 1; i <= n; i++)
+		appendStringInfo(&sql, "%s$%d", i > 1 ? ", " : "", i);
+	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING");
+	insert_plan = SPI_prepare(sql.data, n, types);
+	if (insert_plan == NULL)
+		elog(ERROR, "could not prepare the task_history insert: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(insert_plan);
+}
+
+static bool
+is_seen(const char *server, const RayTaskRow *row, bool add)
+{
+	SeenKey		key;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	strlcpy(key.server, server, NAMEDATALEN);
+	memcpy(key.task_id, row->task_id.data, Min(row->task_id.len, sizeof(key.task_id)));
+	key.attempt = row->attempt_number;
+	hash_search(seen, &key, add ? HASH_ENTER : HASH_FIND, &found);
+	return found;
+}
+
+static bool
+terminal(const RayTaskReply *r, const RayTaskRow *row)
+{
+	RayTaskState st = ray_task_status_meaning(&r->version, row->state);
+
+	return (st == RAY_TS_FINISHED || st == RAY_TS_FAILED) && row->has_end_ms &&
+		row->task_id.len > 0;
+}
+
+static void
+record_failure(const char *server, const char *message)
+{
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(message);
+	SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
+						  "consecutive_failures = consecutive_failures + 1, last_error = $2 "
+						  "WHERE server = $1", 2, types, args, NULL, false, 0);
+	SPI_execute_with_args("INSERT INTO raydar.collector_errors (server, message) VALUES ($1, $2)",
+						  2, types, args, NULL, false, 0);
+	SPI_execute("DELETE FROM raydar.collector_errors WHERE id <= "
+				"(SELECT max(id) FROM raydar.collector_errors) - " CppAsString2(ERRORS_KEPT),
+				false, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+static void
+poll_server(const char *name)
+{
+	ForeignServer *server;
+	RaydarConn *conn;
+	RayVersion	v;
+	const char *vtext;
+	bytea	   *reply;
+	bool		cached;
+	RayTaskReply *keys;
+	RayTaskReply *idx = NULL;
+	ProtobufCAllocator alloc;
+	char		err[512];
+	RayStatus	rs;
+	List	   *fresh = NIL;
+	uint64		inserted = 0;
+	int64		newest_end_ms = 0;
+	ListCell   *lc;
+
+	/* 1. The server and its channel: catalog lookups need a transaction. */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	server = GetForeignServerByName(name, true);
+	if (server == NULL)
+	{
+		CommitTransactionCommand();
+		ereport(ERROR,
+				(errmsg("tracked server \"%s\" does not exist", name),
+				 errhint("SELECT raydar.untrack('%s');", name)));
+	}
+	conn = raydar_get_conn(server->serverid, server->owner);
+	raydar_conn_version(conn, &v, &vtext);
+	CommitTransactionCommand();
+	/* Commit leaves TopMemoryContext current: the poll's memory is ours. */
+	MemoryContextSwitchTo(cycle_cxt);
+
+	/* 2. The fetch, outside any transaction. */
+	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetTaskEvents");
+	reply = raydar_conn_call(conn, RAYDAR_METHOD_GET_TASK_EVENTS, (const uint8_t *) "", 0, &cached);
+
+	/* 3. Which terminal attempts are new: keys and states only. */
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	rs = ray_task_reply_decode_keys((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+									&v, &alloc, &keys, err, sizeof(err));
+	raydar_report_core_error(rs, psprintf("decoding the GetTaskEvents reply of server \"%s\"", name), err);
+	if (keys->status_code != 0)
+		ereport(ERROR,
+				(errmsg("Ray GCS of server \"%s\" answered GetTaskEvents with status %d: %s",
+						name, keys->status_code, keys->status_message)));
+	for (size_t i = 0; i < keys->nrows; i++)
+		if (terminal(keys, &keys->rows[i]) && !is_seen(name, &keys->rows[i], false))
+			fresh = lappend_int(fresh, (int) i);
+
+	/* 4. Those, decoded in full, and the status, in one transaction. */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "raydar collector: writing task_history");
+	if (fresh != NIL)
+	{
+		MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector row",
+													  ALLOCSET_DEFAULT_SIZES);
+		int			ncols = raydar_ncolumns(raydar_task_columns);
+		Datum	   *values = palloc(sizeof(Datum) * (ncols + 1));
+		char	   *nulls = palloc(ncols + 1);
+		Datum	   *ends = palloc(sizeof(Datum) * list_length(fresh));
+		Oid			t[1] = {TIMESTAMPTZARRAYOID};
+		Datum		a[1];
+		int			k = 0;
+		RayBuf		scratch;
+
+		/* The daily partitions these attempts fall in, made if missing. */
+		foreach(lc, fresh)
+		{
+			const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
+
+			ends[k++] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->end_ms));
+			newest_end_ms = Max(newest_end_ms, row->end_ms);
+		}
+		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
+								  1, t, a, NULL, false, 0) < 0)
+			elog(ERROR, "could not make task_history partitions");
+
+		prepare_insert();
+		rs = ray_task_reply_index((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+								  &v, &alloc, &idx, err, sizeof(err));
+		raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
+		ray_buf_init(&scratch, &alloc);
+		foreach(lc, fresh)
+		{
+			const RayTaskRow *row;
+			MemoryContext old;
+			int			c = 0;
+
+			rs = ray_task_reply_row(idx, (size_t) lfirst_int(lc), &row, err, sizeof(err));
+			raydar_report_core_error(rs, "decoding a task attempt", err);
+			MemoryContextReset(row_cxt);
+			old = MemoryContextSwitchTo(row_cxt);
+			for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+			{
+				bool		isnull = false;
+
+				values[c] = col->get(idx, row, &scratch, &isnull);
+				nulls[c] = isnull ? 'n' : ' ';
+			}
+			values[c] = CStringGetTextDatum(name);
+			nulls[c] = ' ';
+			MemoryContextSwitchTo(old);
+			if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not insert into raydar.task_history");
+			inserted += SPI_processed;
+			raydar_jsonb_cache_next_row();
+		}
+	}
+	{
+		Datum		args[5];
+		Oid			types[5] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+		args[0] = CStringGetTextDatum(name);
+		args[1] = Int64GetDatum((int64) inserted);
+		args[2] = Int64GetDatum(keys->num_status_task_events_dropped);
+		args[3] = TimestampTzGetDatum(raydar_ms_to_timestamptz(newest_end_ms));
+		args[4] = BoolGetDatum(inserted > 0);
+		SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
+							  "last_success_at = now(), consecutive_failures = 0, "
+							  "tasks_ingested = tasks_ingested + $2, dropped_reported = $3, "
+							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL "
+							  "WHERE server = $1", 5, types, args, nulls, false, 0);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cycle_cxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* Only what is committed is marked as written. */
+	foreach(lc, fresh)
+		(void) is_seen(name, &keys->rows[lfirst_int(lc)], true);
+}
+
+static void
+poll_one(const char *name)
+{
+	MemoryContext ccxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		poll_server(name);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* As PostgresMain's recovery: report, abort, keep going. */
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(ccxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+		ereport(LOG,
+				(errmsg("raydar collector: polling server \"%s\" failed: %s", name, edata->message)));
+		record_failure(name, edata->message);
+		MemoryContextSwitchTo(ccxt);
+	}
+	PG_END_TRY();
+}
+
+void
+raydar_collector_main(Datum arg)
+{
+	HASHCTL		ctl;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
+	pgstat_report_appname("raydar collector");
+
+	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector poll",
+									  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(SeenKey);
+	ctl.entrysize = sizeof(SeenKey);
+	ctl.hcxt = TopMemoryContext;
+	seen = hash_create("raydar collector: attempts written", 4096, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 collector_poll_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!collector_enabled)
+			continue;
+
+		MemoryContextReset(cycle_cxt);
+		MemoryContextSwitchTo(cycle_cxt);
+		{
+			List	   *servers = NIL;
+			ListCell   *lc;
+
+			PG_TRY();
+			{
+				servers = tracked_servers();
+			}
+			PG_CATCH();
+			{
+				HOLD_INTERRUPTS();
+				MemoryContextSwitchTo(cycle_cxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortOutOfAnyTransaction();
+				RESUME_INTERRUPTS();
+			}
+			PG_END_TRY();
+
+			foreach(lc, servers)
+			{
+				MemoryContextSwitchTo(cycle_cxt);
+				poll_one((const char *) lfirst(lc));
+			}
+		}
+		MemoryContextSwitchTo(TopMemoryContext);
+	}
+}

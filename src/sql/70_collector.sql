@@ -1,0 +1,120 @@
+-- 70_collector.sql: what the collector (a background worker, src/collector.c)
+-- reads and writes: the servers it tracks, the task history it keeps after
+-- Ray forgets, and its status. track/untrack are raydar_admin's.
+
+CREATE TABLE raydar.tracked_servers (
+    server_name name PRIMARY KEY,
+    tracked_at  timestamptz NOT NULL DEFAULT now(),
+    tracked_by  name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE raydar.tracked_servers IS 'raydar servers whose finished tasks the collector keeps (raydar.track)';
+SELECT pg_catalog.pg_extension_config_dump('raydar.tracked_servers', '');
+
+-- Every task attempt that reached FINISHED or FAILED, once: the columns of
+-- the tasks foreign table, plus the server it came from and when it came.
+-- The primary key makes re-ingesting an attempt a no-op; it includes
+-- end_time because a partitioned table's keys must hold its partition key.
+CREATE TABLE raydar.task_history (
+    task_id            text NOT NULL,
+    attempt_number     integer NOT NULL,
+    name               text,
+    state              text NOT NULL,
+    job_id             text,
+    actor_id           text,
+    type               text,
+    func_or_class_name text,
+    parent_task_id     text,
+    node_id            text,
+    worker_id          text,
+    worker_pid         integer,
+    error_type         text,
+    error_message      text,
+    language           text,
+    required_resources jsonb,
+    runtime_env_info   jsonb,
+    placement_group_id text,
+    events             jsonb,
+    profiling_data     jsonb,
+    creation_time      timestamptz,
+    start_time         timestamptz,
+    end_time           timestamptz NOT NULL,
+    task_log_info      jsonb,
+    actor_repr_name    text,
+    call_site          text,
+    label_selector     jsonb,
+    is_debugger_paused boolean,
+    cluster            text NOT NULL,
+    ingested_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, task_id, attempt_number, end_time)
+) PARTITION BY RANGE (end_time);
+COMMENT ON TABLE raydar.task_history IS 'finished and failed task attempts kept by the raydar collector';
+SELECT raydar.register_partitioned_table('raydar.task_history', 'end_time');
+SELECT raydar._add_partitions('raydar', 'task_history',
+           ARRAY(SELECT generate_series(now() - interval '1 day', now() + interval '7 days', interval '1 day')));
+CREATE INDEX ON raydar.task_history (cluster, job_id, end_time);
+
+-- One row per tracked server: what the collector last did.
+CREATE TABLE raydar.collector_status (
+    server               name PRIMARY KEY,
+    last_poll_at         timestamptz,
+    last_success_at      timestamptz,
+    consecutive_failures integer NOT NULL DEFAULT 0,
+    tasks_ingested       bigint NOT NULL DEFAULT 0,
+    dropped_reported     bigint NOT NULL DEFAULT 0,
+    lag                  interval,
+    last_error           text
+);
+COMMENT ON TABLE raydar.collector_status IS
+  'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, ingest lag, last error';
+COMMENT ON COLUMN raydar.collector_status.dropped_reported IS
+  'task attempts Ray itself dropped (num_status_task_events_dropped of the last reply): events raydar could never see';
+COMMENT ON COLUMN raydar.collector_status.lag IS
+  'for the last poll that ingested rows: time from the newest ingested attempt''s end to its ingestion';
+
+-- The newest errors, bounded (the collector keeps the last 1000).
+CREATE TABLE raydar.collector_errors (
+    id      bigserial PRIMARY KEY,
+    server  name NOT NULL,
+    at      timestamptz NOT NULL DEFAULT now(),
+    message text NOT NULL
+);
+
+-- track(server): start keeping the finished tasks of a raydar server.
+CREATE FUNCTION raydar.track(server text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s
+                     JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                    WHERE s.srvname = server AND w.fdwname = 'raydar') THEN
+        RAISE EXCEPTION 'there is no raydar server named %', quote_ident(server)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it first: CREATE SERVER name FOREIGN DATA WRAPPER raydar OPTIONS (address ''host:6379'').';
+    END IF;
+    INSERT INTO raydar.tracked_servers (server_name) VALUES (server) ON CONFLICT DO NOTHING;
+    INSERT INTO raydar.collector_status (server) VALUES (server) ON CONFLICT DO NOTHING;
+END
+$fn$;
+
+-- untrack(server): stop; the history already kept stays.
+CREATE FUNCTION raydar.untrack(server text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    DELETE FROM raydar.tracked_servers WHERE server_name = server;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'server % is not tracked', quote_ident(server)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM raydar.collector_status s WHERE s.server = untrack.server;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION raydar.track(text), raydar.untrack(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION raydar.track(text), raydar.untrack(text) TO raydar_admin;
+GRANT SELECT ON raydar.task_history, raydar.collector_status, raydar.collector_errors,
+             raydar.tracked_servers TO raydar_reader;

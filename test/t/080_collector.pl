@@ -1,0 +1,154 @@
+# 080_collector.pl
+#	The collector keeps every finished task attempt exactly once, through
+#	worker restarts, a crash, a simulator restart that loses all task
+#	events, an outage and malformed replies; its status tells the truth.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaySim;
+use Test::More;
+
+my $sim = RaySim->new(scenario => 'classic', speed => 10, name => 'collector');
+my $node = PostgreSQL::Test::Cluster->new('collector');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'raydar'
+raydar.database = 'postgres'
+raydar.poll_interval = '200ms'
+restart_after_crash = on
+timezone = 'UTC'
+});
+$node->start;
+my $port = $sim->grpc_port;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION raydar;
+	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$port');
+	CREATE SCHEMA live;
+	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER ray INTO live;
+	SELECT raydar.track('ray');});
+
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar collector'}),
+   'the collector runs, visible in pg_stat_activity');
+
+# Wait for Ray's classic example (100 tasks) to finish, then for history.
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM live.tasks WHERE type <> 'DRIVER_TASK' AND state NOT IN ('FINISHED', 'FAILED')}),
+   'the example finished in the simulator');
+my $terminal = $node->safe_psql('postgres',
+	q{SELECT count(*) FROM live.tasks WHERE state IN ('FINISHED', 'FAILED')});
+cmp_ok($terminal, '>=', 100, "$terminal terminal attempts in Ray");
+ok($node->poll_query_until('postgres', "SELECT count(*) = $terminal FROM raydar.task_history"),
+   'every terminal attempt reached task_history');
+
+my $cols = 'task_id, attempt_number, name, state, job_id, type, error_type, error_message, node_id, '
+  . 'worker_id, worker_pid, required_resources, events, profiling_data, creation_time, start_time, end_time';
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM (
+	  (SELECT $cols FROM raydar.task_history EXCEPT
+	   SELECT $cols FROM live.tasks WHERE state IN ('FINISHED', 'FAILED'))
+	  UNION ALL
+	  (SELECT $cols FROM live.tasks WHERE state IN ('FINISHED', 'FAILED') EXCEPT
+	   SELECT $cols FROM raydar.task_history)) d}), '0',
+   'history holds exactly what Ray shows for those attempts, every column');
+is($node->safe_psql('postgres', q{SELECT count(DISTINCT cluster) || ' ' || min(cluster) FROM raydar.task_history}),
+   '1 ray', 'stamped with the cluster');
+is($node->safe_psql('postgres', q{
+	SELECT tasks_ingested || ' ' || consecutive_failures || ' ' || (last_success_at IS NOT NULL)
+	  FROM raydar.collector_status WHERE server = 'ray'}), "$terminal 0 true",
+   'status: every attempt counted once, no failure');
+
+my $dups = q{SELECT count(*) - count(DISTINCT (cluster, task_id, attempt_number)) FROM raydar.task_history};
+
+# 1. The worker is stopped and comes back: nothing is written twice.
+my $pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar collector' AND pid <> $pid"),
+   'terminated worker restarts');
+sleep 1;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal, 'after restart: same count');
+is($node->safe_psql('postgres', $dups), '0', 'after restart: no duplicate');
+is($node->safe_psql('postgres', q{SELECT tasks_ingested FROM raydar.collector_status}), $terminal,
+   'after restart: the status does not count re-seen attempts');
+
+# 2. kill -9 of the worker: PostgreSQL recovers, history is intact.
+$pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'});
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar collector' AND pid <> $pid"),
+   'after kill -9 and crash recovery the worker is back');
+sleep 1;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal, 'after kill -9: same count');
+is($node->safe_psql('postgres', $dups), '0', 'after kill -9: no duplicate');
+
+# 3. An immediate PostgreSQL restart.
+$node->restart(mode => 'immediate');
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar collector'}),
+   'after an immediate restart the worker is back');
+sleep 1;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal,
+   'after an immediate restart: same count');
+
+# 4. The GCS restarts and forgets every task event: history outlives it.
+$sim->restart;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM live.tasks'), '0', 'Ray forgot its tasks');
+sleep 1;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal,
+   'history still has every attempt');
+is($node->safe_psql('postgres', q{SELECT consecutive_failures FROM raydar.collector_status}), '0',
+   'and polling an empty GCS is not a failure');
+
+# 5. An outage: failures are counted and explained, then it recovers.
+$sim->fault(mode => 'unavailable');
+ok($node->poll_query_until('postgres',
+	q{SELECT consecutive_failures >= 2 AND last_error LIKE '%could not connect to Ray GCS%' FROM raydar.collector_status}),
+   'while Ray is down the status counts failures and says why');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.collector_errors WHERE server = 'ray'}),
+	   '>=', 2, 'errors are kept');
+$sim->fault(mode => 'none');
+ok($node->poll_query_until('postgres', q{SELECT consecutive_failures = 0 AND last_error IS NULL FROM raydar.collector_status}),
+   'after the outage it recovers');
+
+# 6. Malformed replies: a failure, not a crash.
+$pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'});
+$sim->fault(mode => 'malformed', kind => 'garbage');
+ok($node->poll_query_until('postgres',
+	q{SELECT consecutive_failures >= 1 AND last_error LIKE '%cannot read%' FROM raydar.collector_status}),
+   'a malformed reply is recorded');
+$sim->fault(mode => 'none');
+ok($node->poll_query_until('postgres', q{SELECT consecutive_failures = 0 FROM raydar.collector_status}),
+   'then it recovers');
+is($node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'}),
+   $pid, 'the same worker: bad replies did not kill it');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal, 'history unchanged');
+
+# 7. raydar.collector = off stops polling; untrack forgets the server.
+my $gte = sub { scalar grep { $_->{method} =~ /GetTaskEvents/ } @{ $sim->requests } };
+$node->safe_psql('postgres', q{ALTER SYSTEM SET raydar.collector = off; SELECT pg_reload_conf()});
+sleep 1;
+$sim->clear_requests;
+sleep 1;
+is($gte->(), 0, 'with raydar.collector = off nothing is polled');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET raydar.collector; SELECT pg_reload_conf()});
+ok($node->poll_query_until('postgres', q{SELECT last_poll_at > now() - interval '1 second' FROM raydar.collector_status}),
+   'on again, it polls');
+$node->safe_psql('postgres', q{SELECT raydar.untrack('ray')});
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.collector_status'), '0', 'untracked: no status row');
+sleep 1;
+$sim->clear_requests;
+sleep 1;
+is($gte->(), 0, 'untracked: no more polls');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal, 'untracked: history stays');
+
+my ($rc, $out, $err) = $node->psql('postgres', q{SELECT raydar.track('nope')});
+like($err, qr/there is no raydar server named nope/, 'tracking an unknown server is refused');
+unlike(slurp_file($node->logfile), qr/raydar collector.*terminated by signal (?!9)/,
+	   'the worker never crashed on its own');
+
+$node->stop;
+done_testing();
