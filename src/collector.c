@@ -40,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -54,6 +55,9 @@ static bool collector_enabled = true;
 /* Bound on raydar.collector_errors. */
 #define ERRORS_KEPT 1000
 
+/* Attempts written per INSERT (one array per column). */
+#define BATCH_ROWS 10000
+
 /* An attempt already written: task id bytes and attempt number. */
 typedef struct SeenKey
 {
@@ -63,7 +67,77 @@ typedef struct SeenKey
 } SeenKey;
 
 static HTAB *seen = NULL;
-static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;	/* plain INSERT */
+static SPIPlanPtr upsert_plan = NULL;	/* ... ON CONFLICT DO NOTHING */
+
+/*
+ * Servers whose attempts in history this worker knows: after its first
+ * successful poll of a server the in-memory set is exact, and a plain
+ * INSERT (about a third cheaper than ON CONFLICT on this table) is safe.
+ * A worker that starts, or a poll that fails, falls back to ON CONFLICT.
+ */
+static List *verified = NIL;
+
+/*
+ * tracked_at of each server as last seen: a server untracked and tracked
+ * again (even between two polls) starts with nothing remembered.
+ */
+typedef struct TrackedServer
+{
+	char		name[NAMEDATALEN];
+	TimestampTz tracked_at;
+} TrackedServer;
+
+static List *known_servers = NIL;	/* of TrackedServer, in TopMemoryContext */
+
+/* Forget what this worker remembers of a server. */
+static void
+forget_server(const char *name)
+{
+	HASH_SEQ_STATUS scan;
+	SeenKey    *k;
+
+	hash_seq_init(&scan, seen);
+	while ((k = hash_seq_search(&scan)) != NULL)
+		if (strcmp(k->server, name) == 0)
+			(void) hash_search(seen, k, HASH_REMOVE, NULL);
+	verified = list_delete(verified, makeString((char *) name));
+}
+
+/* Compare the tracked servers with those of the last poll. */
+static void
+sync_tracked(List *names, List *tracked_ats)
+{
+	List	   *now_known = NIL;
+	ListCell   *a,
+			   *b,
+			   *lc2;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	foreach(a, known_servers)
+	{
+		TrackedServer *ts = lfirst(a);
+		bool		still = false;
+
+		forboth(b, names, lc2, tracked_ats)
+			if (strcmp(ts->name, (char *) lfirst(b)) == 0 &&
+				ts->tracked_at == *(TimestampTz *) lfirst(lc2))
+				still = true;
+		if (!still)
+			forget_server(ts->name);
+	}
+	list_free_deep(known_servers);
+	forboth(a, names, b, tracked_ats)
+	{
+		TrackedServer *ts = palloc0(sizeof(TrackedServer));
+
+		strlcpy(ts->name, (char *) lfirst(a), NAMEDATALEN);
+		ts->tracked_at = *(TimestampTz *) lfirst(b);
+		now_known = lappend(now_known, ts);
+	}
+	known_servers = now_known;
+	MemoryContextSwitchTo(old);
+}
 static MemoryContext cycle_cxt = NULL;
 
 PGDLLEXPORT void raydar_collector_main(Datum arg);
@@ -114,6 +188,7 @@ static List *
 tracked_servers(void)
 {
 	List	   *names = NIL;
+	List	   *tracked_ats = NIL;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -123,47 +198,90 @@ tracked_servers(void)
 	if (SPI_execute("SELECT 1 WHERE to_regclass('raydar.tracked_servers') IS NOT NULL",
 					true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1 &&
-		SPI_execute("SELECT server_name FROM raydar.tracked_servers ORDER BY 1", true, 0) == SPI_OK_SELECT)
+		SPI_execute("SELECT server_name, tracked_at FROM raydar.tracked_servers ORDER BY 1",
+					true, 0) == SPI_OK_SELECT)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
 
 		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			TimestampTz *at = palloc(sizeof(TimestampTz));
+
 			names = lappend(names, pstrdup(SPI_getvalue(SPI_tuptable->vals[i],
 														 SPI_tuptable->tupdesc, 1)));
+			*at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 2, &isnull));
+			tracked_ats = lappend(tracked_ats, at);
+		}
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	sync_tracked(names, tracked_ats);
 	return names;
 }
 
-/* INSERT INTO raydar.task_history (<tasks columns>, cluster) VALUES (...). */
-static void
-prepare_insert(void)
+/*
+ * INSERT INTO raydar.task_history (<tasks columns>, cluster)
+ *   SELECT $1, u.* FROM unnest($2::text[], $3::integer[], ...) u
+ *   [ON CONFLICT DO NOTHING]
+ * One execution writes a whole batch: the executor still routes each row
+ * to its partition and checks the key.
+ */
+static SPIPlanPtr
+prepare_insert(bool on_conflict)
 {
 	StringInfoData sql;
 	Oid			types[64];
 	int			n = 0;
+	SPIPlanPtr	plan;
 
-	if (insert_plan)
-		return;
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "INSERT INTO raydar.task_history (");
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
-	{
 		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
-		types[n++] = raydar_coltype_oid(c->type);
-	}
-	appendStringInfoString(&sql, "cluster) VALUES (");
+	appendStringInfoString(&sql, "cluster) SELECT u.*, $1 FROM unnest(");
 	types[n++] = TEXTOID;
-	for (int i = 1; i <= n; i++)
-		appendStringInfo(&sql, "%s$%d", i > 1 ? ", " : "", i);
-	appendStringInfoString(&sql, ") ON CONFLICT DO NOTHING");
-	insert_plan = SPI_prepare(sql.data, n, types);
-	if (insert_plan == NULL)
+	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
+	{
+		types[n] = get_array_type(raydar_coltype_oid(c->type));
+		appendStringInfo(&sql, "%s$%d", n > 1 ? ", " : "", n + 1);
+		n++;
+	}
+	appendStringInfoString(&sql, on_conflict ? ") AS u ON CONFLICT DO NOTHING" : ") AS u");
+	plan = SPI_prepare(sql.data, n, types);
+	if (plan == NULL)
 		elog(ERROR, "could not prepare the task_history insert: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(insert_plan);
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/* Write the first nrows rows of the batch columns; returns how many were new. */
+static uint64
+insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, int ncols, int nrows)
+{
+	Datum	   *args = palloc(sizeof(Datum) * (ncols + 1));
+	int			dims[1] = {nrows};
+	int			lbs[1] = {1};
+	int			c = 0;
+
+	args[0] = CStringGetTextDatum(server);
+	for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+	{
+		Oid			elem = raydar_coltype_oid(col->type);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+		args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
+														 typlen, typbyval, typalign));
+	}
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into raydar.task_history");
+	return SPI_processed;
 }
 
 static bool
@@ -230,6 +348,10 @@ poll_server(const char *name)
 	RayStatus	rs;
 	List	   *fresh = NIL;
 	uint64		inserted = 0;
+	instr_time	t0,
+				t_fetch,
+				t_keys,
+				t_done;
 	int64		newest_end_ms = 0;
 	ListCell   *lc;
 
@@ -252,7 +374,9 @@ poll_server(const char *name)
 
 	/* 2. The fetch, outside any transaction. */
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetTaskEvents");
+	INSTR_TIME_SET_CURRENT(t0);
 	reply = raydar_conn_call(conn, RAYDAR_METHOD_GET_TASK_EVENTS, (const uint8_t *) "", 0, &cached);
+	INSTR_TIME_SET_CURRENT(t_fetch);
 
 	/* 3. Which terminal attempts are new: keys and states only. */
 	raydar_allocator_init(&alloc, CurrentMemoryContext);
@@ -266,6 +390,7 @@ poll_server(const char *name)
 	for (size_t i = 0; i < keys->nrows; i++)
 		if (terminal(keys, &keys->rows[i]) && !is_seen(name, &keys->rows[i], false))
 			fresh = lappend_int(fresh, (int) i);
+	INSTR_TIME_SET_CURRENT(t_keys);
 
 	/* 4. Those, decoded in full, and the status, in one transaction. */
 	SetCurrentStatementStartTimestamp();
@@ -278,8 +403,8 @@ poll_server(const char *name)
 		MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector row",
 													  ALLOCSET_DEFAULT_SIZES);
 		int			ncols = raydar_ncolumns(raydar_task_columns);
-		Datum	   *values = palloc(sizeof(Datum) * (ncols + 1));
-		char	   *nulls = palloc(ncols + 1);
+		bool		known = list_member(verified, makeString((char *) name));
+		SPIPlanPtr	plan;
 		Datum	   *ends = palloc(sizeof(Datum) * list_length(fresh));
 		Oid			t[1] = {TIMESTAMPTZARRAYOID};
 		Datum		a[1];
@@ -299,35 +424,53 @@ poll_server(const char *name)
 								  1, t, a, NULL, false, 0) < 0)
 			elog(ERROR, "could not make task_history partitions");
 
-		prepare_insert();
+		if (insert_plan == NULL)
+			insert_plan = prepare_insert(false);
+		if (upsert_plan == NULL)
+			upsert_plan = prepare_insert(true);
+		plan = known ? insert_plan : upsert_plan;
 		rs = ray_task_reply_index((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
 								  &v, &alloc, &idx, err, sizeof(err));
 		raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
 		ray_buf_init(&scratch, &alloc);
-		foreach(lc, fresh)
 		{
-			const RayTaskRow *row;
-			MemoryContext old;
-			int			c = 0;
+			Datum	  **cols = palloc(sizeof(Datum *) * ncols);
+			bool	  **cnulls = palloc(sizeof(bool *) * ncols);
+			int			in_batch = 0;
+			int			left = list_length(fresh);
 
-			rs = ray_task_reply_row(idx, (size_t) lfirst_int(lc), &row, err, sizeof(err));
-			raydar_report_core_error(rs, "decoding a task attempt", err);
-			MemoryContextReset(row_cxt);
-			old = MemoryContextSwitchTo(row_cxt);
-			for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+			for (int c = 0; c < ncols; c++)
 			{
-				bool		isnull = false;
-
-				values[c] = col->get(idx, row, &scratch, &isnull);
-				nulls[c] = isnull ? 'n' : ' ';
+				cols[c] = palloc(sizeof(Datum) * Min(left, BATCH_ROWS));
+				cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
 			}
-			values[c] = CStringGetTextDatum(name);
-			nulls[c] = ' ';
-			MemoryContextSwitchTo(old);
-			if (SPI_execute_plan(insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not insert into raydar.task_history");
-			inserted += SPI_processed;
-			raydar_jsonb_cache_next_row();
+			foreach(lc, fresh)
+			{
+				const RayTaskRow *row;
+				MemoryContext old;
+				int			c = 0;
+
+				rs = ray_task_reply_row(idx, (size_t) lfirst_int(lc), &row, err, sizeof(err));
+				raydar_report_core_error(rs, "decoding a task attempt", err);
+				/* Values live until their batch is written. */
+				old = MemoryContextSwitchTo(row_cxt);
+				for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+				{
+					/* Getters set isnull only for NULL: start from false. */
+					cnulls[c][in_batch] = false;
+					cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
+				}
+				MemoryContextSwitchTo(old);
+				raydar_jsonb_cache_next_row();
+				in_batch++;
+				left--;
+				if (in_batch == BATCH_ROWS || left == 0)
+				{
+					inserted += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
+					MemoryContextReset(row_cxt);
+					in_batch = 0;
+				}
+			}
 		}
 	}
 	{
@@ -356,6 +499,23 @@ poll_server(const char *name)
 	/* Only what is committed is marked as written. */
 	foreach(lc, fresh)
 		(void) is_seen(name, &keys->rows[lfirst_int(lc)], true);
+	if (!list_member(verified, makeString((char *) name)))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		verified = lappend(verified, makeString(pstrdup(name)));
+		MemoryContextSwitchTo(old);
+	}
+
+	INSTR_TIME_SET_CURRENT(t_done);
+	INSTR_TIME_SUBTRACT(t_done, t_keys);
+	INSTR_TIME_SUBTRACT(t_keys, t_fetch);
+	INSTR_TIME_SUBTRACT(t_fetch, t0);
+	elog(DEBUG1, "raydar collector: server \"%s\": %zu attempts in the reply, %d new, %llu written; "
+		 "fetch %.1f ms, keys %.1f ms, decode+write %.1f ms",
+		 name, keys->nrows, list_length(fresh), (unsigned long long) inserted,
+		 INSTR_TIME_GET_MILLISEC(t_fetch), INSTR_TIME_GET_MILLISEC(t_keys),
+		 INSTR_TIME_GET_MILLISEC(t_done));
 }
 
 static void
@@ -380,6 +540,8 @@ poll_one(const char *name)
 		RESUME_INTERRUPTS();
 		ereport(LOG,
 				(errmsg("raydar collector: polling server \"%s\" failed: %s", name, edata->message)));
+		/* Whatever went wrong, the next poll writes with ON CONFLICT again. */
+		verified = list_delete(verified, makeString((char *) name));
 		record_failure(name, edata->message);
 		MemoryContextSwitchTo(ccxt);
 	}

@@ -145,6 +145,22 @@ sleep 1;
 is($gte->(), 0, 'untracked: no more polls');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal, 'untracked: history stays');
 
+# Tracked again (even between two polls), a server starts afresh: history
+# emptied behind the worker's back is filled again from what Ray holds.
+$sim->restart;
+$sim->admin('POST', '/scenario', { name => 'vectors' });
+my $vec = $node->safe_psql('postgres',
+	q{SELECT count(*) FROM live.tasks WHERE state IN ('FINISHED', 'FAILED')});
+cmp_ok($vec, '>', 0, "the simulator now holds $vec terminal attempts");
+$node->safe_psql('postgres', q{SELECT raydar.track('ray')});
+ok($node->poll_query_until('postgres', "SELECT count(*) = $terminal + $vec FROM raydar.task_history"),
+   'tracked again: the new attempts are collected');
+$node->safe_psql('postgres', q{
+	SELECT raydar.untrack('ray'); DELETE FROM raydar.task_history; SELECT raydar.track('ray');});
+ok($node->poll_query_until('postgres', "SELECT count(*) = $vec FROM raydar.task_history"),
+   'untracked, emptied and tracked again at once: everything Ray holds is written again');
+is($node->safe_psql('postgres', $dups), '0', 'still no duplicate');
+
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT raydar.track('nope')});
 like($err, qr/there is no raydar server named nope/, 'tracking an unknown server is refused');
 unlike(slurp_file($node->logfile), qr/raydar collector.*terminated by signal (?!9)/,
