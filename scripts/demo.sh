@@ -45,6 +45,7 @@ echo "demo: starting a throwaway PostgreSQL in $work"
 as_user "$pgbin/initdb" -D "$work/data" -U postgres --encoding=UTF8 --no-locale >/dev/null
 cat >> "$work/data/postgresql.conf" <<CONF
 shared_preload_libraries = 'raydar'
+raydar.poll_interval = '500ms'
 listen_addresses = ''
 unix_socket_directories = '$work'
 port = 5432
@@ -74,6 +75,7 @@ CREATE EXTENSION raydar;
 CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '$address');
 CREATE SCHEMA ray_live;
 IMPORT FOREIGN SCHEMA ray FROM SERVER ray INTO ray_live;
+SELECT raydar.track('ray');   -- the collector keeps every finished task
 SQL
 if [ -n "${RAYDAR_GCS_TOKEN:-}" ]; then
   psql -v token="$RAYDAR_GCS_TOKEN" -c "CREATE USER MAPPING FOR CURRENT_USER SERVER ray OPTIONS (token :'token')"
@@ -88,7 +90,8 @@ if [ -z "${RAYDAR_GCS_ADDRESS:-}" ]; then
   echo; echo "demo: waiting for the example to finish..."
   for _ in $(seq 60); do
     left=$(psql -At -c "SELECT count(*) FROM ray_live.tasks WHERE type <> 'DRIVER_TASK' AND state NOT IN ('FINISHED', 'FAILED')" 2>/dev/null || echo 1)
-    [ "$left" = "0" ] && break
+    kept=$(psql -At -c "SELECT count(*) FROM raydar.task_history" 2>/dev/null || echo 0)
+    [ "$left" = "0" ] && [ "$kept" -ge 100 ] && break
     sleep 1
   done
   show "And now?" \
@@ -113,6 +116,19 @@ show "Which were slowest?" \
 
 show "What did raydar ask Ray? (filters run inside the GCS)" \
   "EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM ray_live.tasks WHERE state = 'FAILED' LIMIT 3;"
+
+show "What has the collector kept? (raydar.task_history: native, partitioned)" \
+  "SELECT cluster, state, count(*) FROM raydar.task_history GROUP BY 1, 2 ORDER BY 1, 2;"
+
+if [ -z "${RAYDAR_GCS_ADDRESS:-}" ]; then
+  echo; echo "demo: restarting the simulated GCS: Ray forgets every task event"
+  admin=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['admin_port'])" "$work/sim.json")
+  /usr/bin/python3 -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$admin/restart', data=b'{}', method='POST'))"
+  show "Ray after its restart" "SELECT count(*) AS tasks_in_ray FROM ray_live.tasks;"
+  show "raydar still has them" \
+    "SELECT count(*) AS tasks_in_history, count(*) FILTER (WHERE state = 'FAILED') AS failed,
+            max(end_time) - min(start_time) AS span FROM raydar.task_history;"
+fi
 
 if [ -n "${RAYDAR_DEMO_KEEP:-}" ]; then
   echo
