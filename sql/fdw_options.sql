@@ -53,6 +53,27 @@ IMPORT FOREIGN SCHEMA ray FROM SERVER ray_ok INTO live;
 SELECT attname, format_type(atttypid, atttypmod)
   FROM pg_attribute WHERE attrelid = 'live.tasks'::regclass AND attnum > 0 ORDER BY attnum;
 SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'live.tasks'::regclass;
+-- The collector's history tables carry exactly these foreign tables' columns
+-- (plus cluster and their own timestamps): one catalog for both.
+SELECT f.table_name, count(*) AS differences
+  FROM (VALUES ('tasks', 'task_history'), ('jobs', 'job_history'),
+               ('actors', 'actor_history'), ('nodes', 'node_history')) AS f(table_name, history)
+  CROSS JOIN LATERAL (
+    (SELECT attname, atttypid FROM pg_attribute
+      WHERE attrelid = ('live.' || f.table_name)::regclass AND attnum > 0
+     EXCEPT
+     SELECT attname, atttypid FROM pg_attribute
+      WHERE attrelid = ('raydar.' || f.history)::regclass AND attnum > 0)
+    UNION ALL
+    (SELECT attname, atttypid FROM pg_attribute
+      WHERE attrelid = ('raydar.' || f.history)::regclass AND attnum > 0
+        AND attname NOT IN ('cluster', 'ingested_at', 'updated_at')
+     EXCEPT
+     SELECT attname, atttypid FROM pg_attribute
+      WHERE attrelid = ('live.' || f.table_name)::regclass AND attnum > 0)) d
+ GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS history_tables_checked FROM pg_class
+ WHERE relnamespace = 'raydar'::regnamespace AND relname IN ('task_history', 'job_history', 'actor_history', 'node_history');
 CREATE SCHEMA live2;
 IMPORT FOREIGN SCHEMA ray EXCEPT (tasks) FROM SERVER ray_ok INTO live2;
 SELECT count(*) FROM pg_class WHERE relnamespace = 'live2'::regnamespace;

@@ -45,6 +45,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "ray_cluster.h"
 #include "ray_enums.h"
 
 /* GUCs */
@@ -141,6 +142,7 @@ sync_tracked(List *names, List *tracked_ats)
 static MemoryContext cycle_cxt = NULL;
 
 PGDLLEXPORT void raydar_collector_main(Datum arg);
+static void poll_entities(const char *name, RaydarConn *conn, const RayVersion *v);
 
 void
 raydar_collector_init(void)
@@ -511,11 +513,171 @@ poll_server(const char *name)
 	INSTR_TIME_SUBTRACT(t_done, t_keys);
 	INSTR_TIME_SUBTRACT(t_keys, t_fetch);
 	INSTR_TIME_SUBTRACT(t_fetch, t0);
+	/* The jobs, actors and nodes these attempts belong to. */
+	poll_entities(name, conn, &v);
+
 	elog(DEBUG1, "raydar collector: server \"%s\": %zu attempts in the reply, %d new, %llu written; "
 		 "fetch %.1f ms, keys %.1f ms, decode+write %.1f ms",
 		 name, keys->nrows, list_length(fresh), (unsigned long long) inserted,
 		 INSTR_TIME_GET_MILLISEC(t_fetch), INSTR_TIME_GET_MILLISEC(t_keys),
 		 INSTR_TIME_GET_MILLISEC(t_done));
+}
+
+/*
+ * jobs, actors and nodes: the latest row per id in raydar.<x>_history.
+ * The statement is built from the resource's column catalog, so the history
+ * tables follow the foreign tables (a regression test checks the DDL).
+ */
+typedef struct EntityTable
+{
+	const char *resource;		/* raydar_resources name */
+	const char *table;			/* in schema raydar */
+	const char *key;			/* id column */
+	SPIPlanPtr	plan;
+} EntityTable;
+
+static EntityTable entity_tables[] = {
+	{"jobs", "job_history", "job_id", NULL},
+	{"actors", "actor_history", "actor_id", NULL},
+	{"nodes", "node_history", "node_id", NULL},
+};
+
+static SPIPlanPtr
+prepare_upsert(EntityTable *et, const RaydarResource *res)
+{
+	StringInfoData sql,
+				cols,
+				sets,
+				cmp_old,
+				cmp_new;
+	Oid			types[64];
+	int			n = 0;
+	SPIPlanPtr	plan;
+
+	initStringInfo(&sql);
+	initStringInfo(&cols);
+	initStringInfo(&sets);
+	initStringInfo(&cmp_old);
+	initStringInfo(&cmp_new);
+	types[n++] = TEXTOID;
+	for (const RaydarColumn *c = res->columns; c->name; c++)
+	{
+		const char *q = quote_identifier(c->name);
+
+		appendStringInfo(&cols, "%s, ", q);
+		if (strcmp(c->name, et->key) != 0)
+		{
+			appendStringInfo(&sets, "%s = excluded.%s, ", q, q);
+			appendStringInfo(&cmp_old, "%st.%s", cmp_old.len ? ", " : "", q);
+			appendStringInfo(&cmp_new, "%sexcluded.%s", cmp_new.len ? ", " : "", q);
+		}
+		types[n++] = get_array_type(raydar_coltype_oid(c->type));
+	}
+	appendStringInfo(&sql, "INSERT INTO raydar.%s AS t (%scluster) SELECT u.*, $1 FROM unnest(",
+					 et->table, cols.data);
+	for (int i = 2; i <= n; i++)
+		appendStringInfo(&sql, "%s$%d", i > 2 ? ", " : "", i);
+	appendStringInfo(&sql, ") AS u ON CONFLICT (cluster, %s) DO UPDATE SET %supdated_at = now() "
+					 "WHERE (%s) IS DISTINCT FROM (%s)",
+					 et->key, sets.data, cmp_old.data, cmp_new.data);
+	plan = SPI_prepare(sql.data, n, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the %s upsert: %s", et->table, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
+{
+	for (int e = 0; e < lengthof(entity_tables); e++)
+	{
+		EntityTable *et = &entity_tables[e];
+		const RaydarResource *res = raydar_find_resource(et->resource);
+		bool		cached;
+		bytea	   *reply;
+		RayClusterReply *r;
+		ProtobufCAllocator alloc;
+		char		err[512];
+		RayStatus	rs;
+		int			ncols = raydar_ncolumns(res->columns);
+		int			keycol = 0;
+		int			nrows = 0;
+
+		/* Outside any transaction, as for tasks. */
+		reply = raydar_conn_call(conn, ray_cluster_method((RayResourceKind) res->kind),
+								 (const uint8_t *) "", 0, &cached);
+		raydar_allocator_init(&alloc, CurrentMemoryContext);
+		rs = ray_cluster_reply_decode((RayResourceKind) res->kind, (const uint8_t *) VARDATA(reply),
+									  VARSIZE(reply) - VARHDRSZ, v, &alloc, &r, err, sizeof(err));
+		raydar_report_core_error(rs, psprintf("decoding the %s of server \"%s\"", res->name, name), err);
+		if (r->status_code != 0)
+			ereport(ERROR,
+					(errmsg("Ray GCS of server \"%s\" answered %s with status %d: %s", name,
+							ray_cluster_method((RayResourceKind) res->kind), r->status_code,
+							r->status_message)));
+		for (const RaydarColumn *c = res->columns; c->name && strcmp(c->name, et->key) != 0; c++)
+			keycol++;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (r->nrows > 0)
+		{
+			Datum	  **cols = palloc(sizeof(Datum *) * ncols);
+			bool	  **nulls = palloc(sizeof(bool *) * ncols);
+			Datum	   *args = palloc(sizeof(Datum) * (ncols + 1));
+			int			dims[1];
+			int			lbs[1] = {1};
+			RayBuf		scratch;
+
+			if (et->plan == NULL)
+				et->plan = prepare_upsert(et, res);
+			ray_buf_init(&scratch, &alloc);
+			for (int c = 0; c < ncols; c++)
+			{
+				cols[c] = palloc(sizeof(Datum) * r->nrows);
+				nulls[c] = palloc(sizeof(bool) * r->nrows);
+			}
+			for (size_t i = 0; i < r->nrows; i++)
+			{
+				int			c = 0;
+
+				for (const RaydarColumn *col = res->columns; col->name; col++, c++)
+				{
+					nulls[c][nrows] = false;
+					cols[c][nrows] = col->get(r, r->rows[i], &scratch, &nulls[c][nrows]);
+				}
+				raydar_jsonb_cache_next_row();
+				if (!nulls[keycol][nrows])	/* no id, no row */
+					nrows++;
+			}
+			dims[0] = nrows;
+			args[0] = CStringGetTextDatum(name);
+			{
+				int			c = 0;
+
+				for (const RaydarColumn *col = res->columns; col->name; col++, c++)
+				{
+					Oid			elem = raydar_coltype_oid(col->type);
+					int16		typlen;
+					bool		typbyval;
+					char		typalign;
+
+					get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+					args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs,
+																	 elem, typlen, typbyval, typalign));
+				}
+			}
+			if (nrows > 0 && SPI_execute_plan(et->plan, args, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not write raydar.%s", et->table);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cycle_cxt);
+	}
 }
 
 static void

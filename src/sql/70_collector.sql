@@ -118,3 +118,80 @@ REVOKE ALL ON FUNCTION raydar.track(text), raydar.untrack(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION raydar.track(text), raydar.untrack(text) TO raydar_admin;
 GRANT SELECT ON raydar.task_history, raydar.collector_status, raydar.collector_errors,
              raydar.tracked_servers TO raydar_reader;
+
+-- The latest row the collector saw for each job, actor and node: the
+-- columns of the foreign tables jobs, actors and nodes (cluster.md), plus
+-- the server and when the row last changed. Unlike task attempts these
+-- change (an actor dies, a job ends), so each poll upserts and rows that
+-- did not change are left alone. The regression test fdw_options checks
+-- these columns against IMPORT FOREIGN SCHEMA's.
+CREATE TABLE raydar.job_history (
+    job_id                                     text NOT NULL,
+    is_dead                                    boolean,
+    status                                     text,
+    entrypoint                                 text,
+    message                                    text,
+    driver_exit_code                           integer,
+    metadata                                   jsonb,
+    driver_ip_address                          text,
+    driver_pid                                 bigint,
+    start_time                                 timestamptz,
+    end_time                                   timestamptz,
+    is_running_tasks                           boolean,
+    cluster                                    text NOT NULL,
+    updated_at                                 timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, job_id)
+);
+
+CREATE TABLE raydar.actor_history (
+    actor_id                                   text NOT NULL,
+    class_name                                 text,
+    name                                       text,
+    state                                      text,
+    job_id                                     text,
+    node_id                                    text,
+    worker_id                                  text,
+    node_ip                                    text,
+    pid                                        bigint,
+    ray_namespace                              text,
+    repr_name                                  text,
+    is_detached                                boolean,
+    num_restarts                               bigint,
+    num_restarts_due_to_lineage_reconstruction bigint,
+    max_restarts                               bigint,
+    required_resources                         jsonb,
+    placement_group_id                         text,
+    start_time                                 timestamptz,
+    end_time                                   timestamptz,
+    death_cause_type                           text,
+    death_cause_message                        text,
+    call_site                                  text,
+    label_selector                             jsonb,
+    cluster                                    text NOT NULL,
+    updated_at                                 timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, actor_id)
+);
+
+CREATE TABLE raydar.node_history (
+    node_id                                    text NOT NULL,
+    node_ip                                    text,
+    node_name                                  text,
+    hostname                                   text,
+    state                                      text,
+    is_head_node                               boolean,
+    resources_total                            jsonb,
+    labels                                     jsonb,
+    start_time                                 timestamptz,
+    end_time                                   timestamptz,
+    death_reason                               text,
+    death_reason_message                       text,
+    node_manager_port                          integer,
+    object_manager_port                        integer,
+    instance_id                                text,
+    node_type_name                             text,
+    instance_type_name                         text,
+    cluster                                    text NOT NULL,
+    updated_at                                 timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, node_id)
+);
+GRANT SELECT ON raydar.job_history, raydar.actor_history, raydar.node_history TO raydar_reader;

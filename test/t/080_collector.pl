@@ -27,7 +27,7 @@ $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$port');
 	CREATE SCHEMA live;
-	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER ray INTO live;
+	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks, nodes, jobs, actors) FROM SERVER ray INTO live;
 	SELECT raydar.track('ray');});
 
 ok($node->poll_query_until('postgres',
@@ -62,6 +62,18 @@ is($node->safe_psql('postgres', q{
    'status: every attempt counted once, no failure');
 
 my $dups = q{SELECT count(*) - count(DISTINCT (cluster, task_id, attempt_number)) FROM raydar.task_history};
+
+# Jobs, actors and nodes: the latest row per id, the same as Ray shows.
+ok($node->poll_query_until('postgres', q{
+	SELECT (SELECT count(*) FROM raydar.node_history) = (SELECT count(*) FROM live.nodes)
+	   AND (SELECT count(*) FROM raydar.job_history) = (SELECT count(*) FROM live.jobs)
+	   AND (SELECT count(*) FROM raydar.actor_history) = (SELECT count(*) FROM live.actors)
+	   AND (SELECT count(*) FROM live.nodes) > 0}),
+   'node, job and actor history hold what Ray shows');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT node_id, state, node_ip FROM raydar.node_history
+	                      EXCEPT SELECT node_id, state, node_ip FROM live.nodes) d}), '0',
+   'node history rows equal the live ones');
 
 # 1. The worker is stopped and comes back: nothing is written twice.
 my $pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'});
