@@ -26,6 +26,7 @@
 #include "raydar.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
@@ -70,6 +71,7 @@ typedef struct SeenKey
 static HTAB *seen = NULL;
 static SPIPlanPtr insert_plan = NULL;	/* plain INSERT */
 static SPIPlanPtr upsert_plan = NULL;	/* ... ON CONFLICT DO NOTHING */
+static SPIPlanPtr live_plan = NULL;		/* INSERT INTO task_live */
 
 /*
  * Servers whose attempts in history this worker knows: after its first
@@ -87,6 +89,8 @@ typedef struct TrackedServer
 {
 	char		name[NAMEDATALEN];
 	TimestampTz tracked_at;
+	bool		has_live_fp;	/* live rows written with this fingerprint */
+	uint64		live_fp;
 } TrackedServer;
 
 static List *known_servers = NIL;	/* of TrackedServer, in TopMemoryContext */
@@ -127,15 +131,27 @@ sync_tracked(List *names, List *tracked_ats)
 		if (!still)
 			forget_server(ts->name);
 	}
-	list_free_deep(known_servers);
 	forboth(a, names, b, tracked_ats)
 	{
 		TrackedServer *ts = palloc0(sizeof(TrackedServer));
+		ListCell   *c;
 
 		strlcpy(ts->name, (char *) lfirst(a), NAMEDATALEN);
 		ts->tracked_at = *(TimestampTz *) lfirst(b);
+		/* Keep the live fingerprint of a server tracked all along. */
+		foreach(c, known_servers)
+		{
+			TrackedServer *old_ts = lfirst(c);
+
+			if (strcmp(old_ts->name, ts->name) == 0 && old_ts->tracked_at == ts->tracked_at)
+			{
+				ts->has_live_fp = old_ts->has_live_fp;
+				ts->live_fp = old_ts->live_fp;
+			}
+		}
 		now_known = lappend(now_known, ts);
 	}
+	list_free_deep(known_servers);
 	known_servers = now_known;
 	MemoryContextSwitchTo(old);
 }
@@ -232,8 +248,19 @@ tracked_servers(void)
  * One execution writes a whole batch: the executor still routes each row
  * to its partition and checks the key.
  */
+static TrackedServer *
+find_tracked(const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, known_servers)
+		if (strcmp(((TrackedServer *) lfirst(lc))->name, name) == 0)
+			return lfirst(lc);
+	return NULL;
+}
+
 static SPIPlanPtr
-prepare_insert(bool on_conflict)
+prepare_insert(const char *table, bool on_conflict)
 {
 	StringInfoData sql;
 	Oid			types[64];
@@ -241,7 +268,7 @@ prepare_insert(bool on_conflict)
 	SPIPlanPtr	plan;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "INSERT INTO raydar.task_history (");
+	appendStringInfo(&sql, "INSERT INTO raydar.%s (", table);
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
 		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
 	appendStringInfoString(&sql, "cluster) SELECT u.*, $1 FROM unnest(");
@@ -284,6 +311,67 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into raydar.task_history");
 	return SPI_processed;
+}
+
+/*
+ * Decode the attempts at the given reply indexes in full and write them
+ * with plan, BATCH_ROWS per statement; returns the rows written.
+ */
+static uint64
+write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
+		   ProtobufCAllocator *alloc, List *indexes)
+{
+	int			ncols = raydar_ncolumns(raydar_task_columns);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector rows",
+												  ALLOCSET_DEFAULT_SIZES);
+	Datum	  **cols = palloc(sizeof(Datum *) * ncols);
+	bool	  **cnulls = palloc(sizeof(bool *) * ncols);
+	int			left = list_length(indexes);
+	int			in_batch = 0;
+	uint64		written = 0;
+	RayTaskReply *idx;
+	RayBuf		scratch;
+	char		err[512];
+	RayStatus	rs;
+	ListCell   *lc;
+
+	rs = ray_task_reply_index((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+							  v, alloc, &idx, err, sizeof(err));
+	raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
+	ray_buf_init(&scratch, alloc);
+	for (int c = 0; c < ncols; c++)
+	{
+		cols[c] = palloc(sizeof(Datum) * Min(left, BATCH_ROWS));
+		cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
+	}
+	foreach(lc, indexes)
+	{
+		const RayTaskRow *row;
+		MemoryContext old;
+		int			c = 0;
+
+		rs = ray_task_reply_row(idx, (size_t) lfirst_int(lc), &row, err, sizeof(err));
+		raydar_report_core_error(rs, "decoding a task attempt", err);
+		/* Values live until their batch is written. */
+		old = MemoryContextSwitchTo(row_cxt);
+		for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+		{
+			/* Getters set isnull only for NULL: start from false. */
+			cnulls[c][in_batch] = false;
+			cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
+		}
+		MemoryContextSwitchTo(old);
+		raydar_jsonb_cache_next_row();
+		in_batch++;
+		left--;
+		if (in_batch == BATCH_ROWS || left == 0)
+		{
+			written += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
+			MemoryContextReset(row_cxt);
+			in_batch = 0;
+		}
+	}
+	return written;
 }
 
 static bool
@@ -344,11 +432,14 @@ poll_server(const char *name)
 	bytea	   *reply;
 	bool		cached;
 	RayTaskReply *keys;
-	RayTaskReply *idx = NULL;
 	ProtobufCAllocator alloc;
 	char		err[512];
 	RayStatus	rs;
 	List	   *fresh = NIL;
+	List	   *live = NIL;
+	uint64		live_fp = 0;
+	bool		rewrite_live;
+	TrackedServer *ts;
 	uint64		inserted = 0;
 	instr_time	t0,
 				t_fetch,
@@ -390,8 +481,25 @@ poll_server(const char *name)
 				(errmsg("Ray GCS of server \"%s\" answered GetTaskEvents with status %d: %s",
 						name, keys->status_code, keys->status_message)));
 	for (size_t i = 0; i < keys->nrows; i++)
-		if (terminal(keys, &keys->rows[i]) && !is_seen(name, &keys->rows[i], false))
-			fresh = lappend_int(fresh, (int) i);
+	{
+		const RayTaskRow *row = &keys->rows[i];
+
+		if (terminal(keys, row))
+		{
+			if (!is_seen(name, row, false))
+				fresh = lappend_int(fresh, (int) i);
+		}
+		else if (row->task_id.len > 0)
+		{
+			/* What identifies the live set: ids, attempts, states, events. */
+			live = lappend_int(live, (int) i);
+			live_fp = hash_combine64(live_fp, hash_bytes_extended(row->task_id.data,
+																  (int) row->task_id.len, 0));
+			live_fp = hash_combine64(live_fp, (uint64) row->attempt_number << 32 |
+									 (uint32) row->state);
+			live_fp = hash_combine64(live_fp, (uint64) row->n_events);
+		}
+	}
 	INSTR_TIME_SET_CURRENT(t_keys);
 
 	/* 4. Those, decoded in full, and the status, in one transaction. */
@@ -402,16 +510,12 @@ poll_server(const char *name)
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: writing task_history");
 	if (fresh != NIL)
 	{
-		MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector row",
-													  ALLOCSET_DEFAULT_SIZES);
-		int			ncols = raydar_ncolumns(raydar_task_columns);
 		bool		known = list_member(verified, makeString((char *) name));
 		SPIPlanPtr	plan;
 		Datum	   *ends = palloc(sizeof(Datum) * list_length(fresh));
 		Oid			t[1] = {TIMESTAMPTZARRAYOID};
 		Datum		a[1];
 		int			k = 0;
-		RayBuf		scratch;
 
 		/* The daily partitions these attempts fall in, made if missing. */
 		foreach(lc, fresh)
@@ -427,53 +531,27 @@ poll_server(const char *name)
 			elog(ERROR, "could not make task_history partitions");
 
 		if (insert_plan == NULL)
-			insert_plan = prepare_insert(false);
+			insert_plan = prepare_insert("task_history", false);
 		if (upsert_plan == NULL)
-			upsert_plan = prepare_insert(true);
+			upsert_plan = prepare_insert("task_history", true);
 		plan = known ? insert_plan : upsert_plan;
-		rs = ray_task_reply_index((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
-								  &v, &alloc, &idx, err, sizeof(err));
-		raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
-		ray_buf_init(&scratch, &alloc);
-		{
-			Datum	  **cols = palloc(sizeof(Datum *) * ncols);
-			bool	  **cnulls = palloc(sizeof(bool *) * ncols);
-			int			in_batch = 0;
-			int			left = list_length(fresh);
+		inserted = write_rows(plan, name, reply, &v, &alloc, fresh);
+	}
+	/* The live attempts, rewritten only when their set or states changed. */
+	ts = find_tracked(name);
+	rewrite_live = ts == NULL || !ts->has_live_fp || ts->live_fp != live_fp;
+	if (rewrite_live)
+	{
+		Datum		a1[1];
+		Oid			t1[1] = {TEXTOID};
 
-			for (int c = 0; c < ncols; c++)
-			{
-				cols[c] = palloc(sizeof(Datum) * Min(left, BATCH_ROWS));
-				cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
-			}
-			foreach(lc, fresh)
-			{
-				const RayTaskRow *row;
-				MemoryContext old;
-				int			c = 0;
-
-				rs = ray_task_reply_row(idx, (size_t) lfirst_int(lc), &row, err, sizeof(err));
-				raydar_report_core_error(rs, "decoding a task attempt", err);
-				/* Values live until their batch is written. */
-				old = MemoryContextSwitchTo(row_cxt);
-				for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
-				{
-					/* Getters set isnull only for NULL: start from false. */
-					cnulls[c][in_batch] = false;
-					cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
-				}
-				MemoryContextSwitchTo(old);
-				raydar_jsonb_cache_next_row();
-				in_batch++;
-				left--;
-				if (in_batch == BATCH_ROWS || left == 0)
-				{
-					inserted += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
-					MemoryContextReset(row_cxt);
-					in_batch = 0;
-				}
-			}
-		}
+		a1[0] = CStringGetTextDatum(name);
+		if (SPI_execute_with_args("DELETE FROM raydar.task_live WHERE cluster = $1",
+								  1, t1, a1, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not clear raydar.task_live");
+		if (live != NIL)
+			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
+					   name, reply, &v, &alloc, live);
 	}
 	{
 		Datum		args[5];
@@ -501,6 +579,11 @@ poll_server(const char *name)
 	/* Only what is committed is marked as written. */
 	foreach(lc, fresh)
 		(void) is_seen(name, &keys->rows[lfirst_int(lc)], true);
+	if (rewrite_live && (ts = find_tracked(name)) != NULL)
+	{
+		ts->has_live_fp = true;
+		ts->live_fp = live_fp;
+	}
 	if (!list_member(verified, makeString((char *) name)))
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);

@@ -53,6 +53,21 @@ SELECT raydar._add_partitions('raydar', 'task_history',
            ARRAY(SELECT generate_series(now() - interval '1 day', now() + interval '7 days', interval '1 day')));
 CREATE INDEX ON raydar.task_history (cluster, job_id, end_time);
 
+-- The attempts not yet FINISHED or FAILED, as of the last poll. The
+-- collector rewrites a cluster's rows in the same transaction that moves
+-- attempts into history, so an attempt is never in both.
+CREATE TABLE raydar.task_live (LIKE raydar.task_history INCLUDING DEFAULTS);
+ALTER TABLE raydar.task_live ALTER COLUMN end_time DROP NOT NULL,
+    ADD PRIMARY KEY (cluster, task_id, attempt_number);
+COMMENT ON TABLE raydar.task_live IS 'task attempts not yet finished or failed, as of the collector''s last poll';
+
+-- History and live together, one row per attempt: what dashboards query.
+CREATE VIEW raydar.tasks AS
+    SELECT *, false AS live FROM raydar.task_history
+    UNION ALL
+    SELECT *, true AS live FROM raydar.task_live;
+COMMENT ON VIEW raydar.tasks IS 'every task attempt the collector knows: finished ones from task_history, the rest from task_live';
+
 -- One row per tracked server: what the collector last did.
 CREATE TABLE raydar.collector_status (
     server               name PRIMARY KEY,
@@ -111,13 +126,14 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     DELETE FROM raydar.collector_status s WHERE s.server = untrack.server;
+    DELETE FROM raydar.task_live l WHERE l.cluster = untrack.server;
 END
 $fn$;
 
 REVOKE ALL ON FUNCTION raydar.track(text), raydar.untrack(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION raydar.track(text), raydar.untrack(text) TO raydar_admin;
-GRANT SELECT ON raydar.task_history, raydar.collector_status, raydar.collector_errors,
-             raydar.tracked_servers TO raydar_reader;
+GRANT SELECT ON raydar.task_history, raydar.task_live, raydar.tasks, raydar.collector_status,
+             raydar.collector_errors, raydar.tracked_servers TO raydar_reader;
 
 -- The latest row the collector saw for each job, actor and node: the
 -- columns of the foreign tables jobs, actors and nodes (cluster.md), plus

@@ -63,6 +63,23 @@ is($node->safe_psql('postgres', q{
 
 my $dups = q{SELECT count(*) - count(DISTINCT (cluster, task_id, attempt_number)) FROM raydar.task_history};
 
+# task_live: the attempts Ray has not finished (here the driver), and the
+# raydar.tasks view over both, one row per attempt.
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = (SELECT count(*) FROM live.tasks WHERE state NOT IN ('FINISHED', 'FAILED'))
+	  FROM raydar.task_live}),
+   'task_live holds the attempts not yet finished');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT task_id, attempt_number, state FROM raydar.task_live
+	                      EXCEPT SELECT task_id, attempt_number, state FROM live.tasks
+	                       WHERE state NOT IN ('FINISHED', 'FAILED')) d}), '0',
+   'with the states Ray shows');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) || ' ' || count(DISTINCT (task_id, attempt_number)) || ' ' || count(*) FILTER (WHERE live)
+	  FROM raydar.tasks}),
+   ($terminal + 1) . ' ' . ($terminal + 1) . ' 1',
+   'raydar.tasks: history and live, one row per attempt');
+
 # Jobs, actors and nodes: the latest row per id, the same as Ray shows.
 ok($node->poll_query_until('postgres', q{
 	SELECT (SELECT count(*) FROM raydar.node_history) = (SELECT count(*) FROM live.nodes)
@@ -109,6 +126,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $te
 # 4. The GCS restarts and forgets every task event: history outlives it.
 $sim->restart;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM live.tasks'), '0', 'Ray forgot its tasks');
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.task_live'),
+   'and task_live follows');
 sleep 1;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal,
    'history still has every attempt');
