@@ -397,6 +397,22 @@ terminal(const RayTaskReply *r, const RayTaskRow *row)
 		row->task_id.len > 0;
 }
 
+/* Add a row to collector_errors, keeping the newest; inside a transaction with SPI. */
+static void
+record_error(const char *server, const char *message)
+{
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(message);
+	SPI_execute_with_args("INSERT INTO raydar.collector_errors (server, message) VALUES ($1, $2)",
+						  2, types, args, NULL, false, 0);
+	SPI_execute("DELETE FROM raydar.collector_errors WHERE id <= "
+				"(SELECT max(id) FROM raydar.collector_errors) - " CppAsString2(ERRORS_KEPT),
+				false, 0);
+}
+
 static void
 record_failure(const char *server, const char *message)
 {
@@ -412,14 +428,58 @@ record_failure(const char *server, const char *message)
 	SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
 						  "consecutive_failures = consecutive_failures + 1, last_error = $2 "
 						  "WHERE server = $1", 2, types, args, NULL, false, 0);
-	SPI_execute_with_args("INSERT INTO raydar.collector_errors (server, message) VALUES ($1, $2)",
-						  2, types, args, NULL, false, 0);
-	SPI_execute("DELETE FROM raydar.collector_errors WHERE id <= "
-				"(SELECT max(id) FROM raydar.collector_errors) - " CppAsString2(ERRORS_KEPT),
-				false, 0);
+	record_error(server, message);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+}
+
+/*
+ * Empty a server's task_live and return how many of its rows vanished:
+ * attempts the last poll saw pending or running that this reply holds
+ * neither live nor as a newly terminal attempt. task_live always holds the
+ * live set of the last successful poll (both are written in one
+ * transaction), so this counts attempts Ray evicted or forgot before they
+ * finished, across worker restarts too. rows are keys' indexes.
+ */
+static int64
+clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
+{
+	int			n = list_length(live) + list_length(fresh);
+	Datum	   *ids = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *attempts = palloc(sizeof(Datum) * (n + 1));
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID};
+	ProtobufCAllocator alloc;
+	RayBuf		buf;
+	int			k = 0;
+	bool		isnull;
+	ListCell   *lc;
+	List	   *both = list_concat_copy(live, fresh);
+
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	ray_buf_init(&buf, &alloc);
+	foreach(lc, both)
+	{
+		const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
+
+		isnull = false;			/* raydar_hex_datum only ever sets it */
+		ids[k] = raydar_hex_datum(row->task_id.data, row->task_id.len, &buf, &isnull);
+		if (isnull)
+			continue;
+		attempts[k++] = Int32GetDatum(row->attempt_number);
+	}
+	args[0] = CStringGetTextDatum(name);
+	args[1] = PointerGetDatum(construct_array(ids, k, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(attempts, k, INT4OID, 4, true, TYPALIGN_INT));
+	if (SPI_execute_with_args("WITH gone AS (DELETE FROM raydar.task_live WHERE cluster = $1 "
+							  "RETURNING task_id, attempt_number) "
+							  "SELECT count(*) FROM gone g WHERE NOT EXISTS "
+							  "(SELECT 1 FROM unnest($2, $3) AS cur(task_id, attempt_number) "
+							  "WHERE cur.task_id = g.task_id AND cur.attempt_number = g.attempt_number)",
+							  3, types, args, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not clear raydar.task_live");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 static void
@@ -441,6 +501,7 @@ poll_server(const char *name)
 	bool		rewrite_live;
 	TrackedServer *ts;
 	uint64		inserted = 0;
+	int64		vanished = 0;
 	instr_time	t0,
 				t_fetch,
 				t_keys,
@@ -542,32 +603,34 @@ poll_server(const char *name)
 	rewrite_live = ts == NULL || !ts->has_live_fp || ts->live_fp != live_fp;
 	if (rewrite_live)
 	{
-		Datum		a1[1];
-		Oid			t1[1] = {TEXTOID};
-
-		a1[0] = CStringGetTextDatum(name);
-		if (SPI_execute_with_args("DELETE FROM raydar.task_live WHERE cluster = $1",
-								  1, t1, a1, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not clear raydar.task_live");
+		vanished = clear_live(name, keys, live, fresh);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
 					   name, reply, &v, &alloc, live);
 	}
 	{
-		Datum		args[5];
-		Oid			types[5] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
-		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+		Datum		args[6];
+		Oid			types[6] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID};
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 		args[0] = CStringGetTextDatum(name);
 		args[1] = Int64GetDatum((int64) inserted);
 		args[2] = Int64GetDatum(keys->num_status_task_events_dropped);
 		args[3] = TimestampTzGetDatum(raydar_ms_to_timestamptz(newest_end_ms));
 		args[4] = BoolGetDatum(inserted > 0);
+		args[5] = Int64GetDatum(vanished);
 		SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
 							  "last_success_at = now(), consecutive_failures = 0, "
 							  "tasks_ingested = tasks_ingested + $2, dropped_reported = $3, "
+							  "vanished = vanished + $6, "
 							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL "
-							  "WHERE server = $1", 5, types, args, nulls, false, 0);
+							  "WHERE server = $1", 6, types, args, nulls, false, 0);
+		if (vanished > 0)
+			record_error(name, psprintf("%lld task attempts seen pending or running vanished from the GCS "
+										"before finishing: Ray evicted them (raise "
+										"RAY_task_events_max_num_task_in_gcs or poll more often) "
+										"or the cluster restarted; their outcome is lost",
+										(long long) vanished));
 	}
 	SPI_finish();
 	PopActiveSnapshot();

@@ -76,13 +76,16 @@ CREATE TABLE raydar.collector_status (
     consecutive_failures integer NOT NULL DEFAULT 0,
     tasks_ingested       bigint NOT NULL DEFAULT 0,
     dropped_reported     bigint NOT NULL DEFAULT 0,
+    vanished             bigint NOT NULL DEFAULT 0,
     lag                  interval,
     last_error           text
 );
 COMMENT ON TABLE raydar.collector_status IS
-  'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, ingest lag, last error';
+  'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, attempts that vanished unfinished, ingest lag, last error';
 COMMENT ON COLUMN raydar.collector_status.dropped_reported IS
   'task attempts Ray itself dropped (num_status_task_events_dropped of the last reply): events raydar could never see';
+COMMENT ON COLUMN raydar.collector_status.vanished IS
+  'task attempts seen pending or running that left the GCS before finishing (evicted, or the cluster restarted): their outcome is lost';
 COMMENT ON COLUMN raydar.collector_status.lag IS
   'for the last poll that ingested rows: time from the newest ingested attempt''s end to its ingestion';
 

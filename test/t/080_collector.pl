@@ -124,10 +124,21 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $te
    'after an immediate restart: same count');
 
 # 4. The GCS restarts and forgets every task event: history outlives it.
+# The attempts that were still running are lost, and the status says so
+# (counted by a worker that started after they were seen live).
+my $was_live = $node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_live');
+cmp_ok($was_live, '>', 0, 'some attempts were live before the GCS restart');
+is($node->safe_psql('postgres', 'SELECT vanished FROM raydar.collector_status'), '0',
+   'nothing vanished through worker and PostgreSQL restarts');
 $sim->restart;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM live.tasks'), '0', 'Ray forgot its tasks');
 ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.task_live'),
    'and task_live follows');
+is($node->safe_psql('postgres', 'SELECT vanished FROM raydar.collector_status'), $was_live,
+   'the live attempts Ray forgot are counted as vanished');
+is($node->safe_psql('postgres',
+	qq{SELECT count(*) FROM raydar.collector_errors WHERE message LIKE '$was_live task attempts seen pending or running vanished from the GCS before finishing%'}),
+   '1', 'and collector_errors says why');
 sleep 1;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal,
    'history still has every attempt');
@@ -144,6 +155,24 @@ cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.collector_erro
 $sim->fault(mode => 'none');
 ok($node->poll_query_until('postgres', q{SELECT consecutive_failures = 0 AND last_error IS NULL FROM raydar.collector_status}),
    'after the outage it recovers');
+
+# 5b. Slow replies: a slow GCS is waited for within timeout_ms, a slower
+# one is a recorded failure, never a stuck worker; nothing is lost.
+$sim->fault(mode => 'slow', delay_ms => 700);
+my $t_slow = $node->safe_psql('postgres', 'SELECT now()');
+ok($node->poll_query_until('postgres',
+	qq{SELECT last_success_at > '$t_slow' AND consecutive_failures = 0 FROM raydar.collector_status}),
+   'replies slower than the poll interval still succeed');
+$node->safe_psql('postgres', q{ALTER SERVER ray OPTIONS (ADD timeout_ms '200')});
+ok($node->poll_query_until('postgres',
+	q{SELECT consecutive_failures >= 1 AND last_error LIKE '%did not answer in time%' FROM raydar.collector_status}),
+   'a reply slower than timeout_ms is a failure that says so');
+$node->safe_psql('postgres', q{ALTER SERVER ray OPTIONS (DROP timeout_ms)});
+$sim->fault(mode => 'none');
+ok($node->poll_query_until('postgres', q{SELECT consecutive_failures = 0 FROM raydar.collector_status}),
+   'then it recovers');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $terminal,
+   'slow replies: history unchanged');
 
 # 6. Malformed replies: a failure, not a crash.
 $pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'});
