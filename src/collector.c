@@ -40,7 +40,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -60,15 +59,46 @@ static bool collector_enabled = true;
 /* Attempts written per INSERT (one array per column). */
 #define BATCH_ROWS 10000
 
-/* An attempt already written: task id bytes and attempt number. */
+/*
+ * An attempt already written: the server's number (server_no), the attempt
+ * and the task id bytes, 32 bytes in all. The idle poll looks up every
+ * attempt the GCS holds, so the key is kept small and hashed by seen_hash.
+ */
 typedef struct SeenKey
 {
-	char		server[NAMEDATALEN];
-	uint8		task_id[24];
+	uint32		server_no;
 	int32		attempt;
+	uint8		task_id[24];
 } SeenKey;
 
-static HTAB *seen = NULL;
+StaticAssertDecl(sizeof(SeenKey) == 32, "SeenKey is four 64-bit words");
+
+/* An entry of the set of written attempts (open addressing, simplehash). */
+typedef struct SeenEntry
+{
+	SeenKey		key;
+	char		status;			/* simplehash's */
+} SeenEntry;
+
+static uint32 seen_hash(const SeenKey *key);
+
+#define SH_PREFIX		seenset
+#define SH_ELEMENT_TYPE SeenEntry
+#define SH_KEY_TYPE		SeenKey
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k)	seen_hash(&(k))
+#define SH_EQUAL(tb, a, b)	(memcmp(&(a), &(b), sizeof(SeenKey)) == 0)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/*
+ * Every attempt this worker wrote, for all servers. simplehash rather than
+ * dynahash: an idle poll looks up every attempt the GCS holds (100,000 by
+ * default), and open addressing costs about one cache miss per lookup.
+ */
+static seenset_hash *seen = NULL;
 static SPIPlanPtr insert_plan = NULL;	/* plain INSERT */
 static SPIPlanPtr upsert_plan = NULL;	/* ... ON CONFLICT DO NOTHING */
 static SPIPlanPtr live_plan = NULL;		/* INSERT INTO task_live */
@@ -96,16 +126,48 @@ typedef struct TrackedServer
 static List *known_servers = NIL;	/* of TrackedServer, in TopMemoryContext */
 
 /* Forget what this worker remembers of a server. */
+/* Server names as small numbers for SeenKey; never shrinks (few servers). */
+static List *server_names = NIL;
+
+static uint32
+server_no(const char *name)
+{
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, server_names)
+		if (strcmp(strVal(lfirst(lc)), name) == 0)
+			return (uint32) foreach_current_index(lc);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	server_names = lappend(server_names, makeString(pstrdup(name)));
+	MemoryContextSwitchTo(old);
+	return (uint32) (list_length(server_names) - 1);
+}
+
+/* The four words of the key, mixed: task ids are random bytes already. */
+static uint32
+seen_hash(const SeenKey *key)
+{
+	uint64		w[4];
+	uint64		h;
+
+	memcpy(w, key, sizeof(w));
+	h = hash_combine64(hash_combine64(w[0], w[1]), hash_combine64(w[2], w[3]));
+	return (uint32) (h ^ (h >> 32));
+}
+
 static void
 forget_server(const char *name)
 {
-	HASH_SEQ_STATUS scan;
-	SeenKey    *k;
+	seenset_iterator it;
+	SeenEntry  *e;
+	uint32		sno = server_no(name);
 
-	hash_seq_init(&scan, seen);
-	while ((k = hash_seq_search(&scan)) != NULL)
-		if (strcmp(k->server, name) == 0)
-			(void) hash_search(seen, k, HASH_REMOVE, NULL);
+	/* simplehash allows deleting the current element while iterating. */
+	seenset_start_iterate(seen, &it);
+	while ((e = seenset_iterate(seen, &it)) != NULL)
+		if (e->key.server_no == sno)
+			seenset_delete_item(seen, e);
 	verified = list_delete(verified, makeString((char *) name));
 }
 
@@ -375,16 +437,18 @@ write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
 }
 
 static bool
-is_seen(const char *server, const RayTaskRow *row, bool add)
+is_seen(uint32 sno, const RayTaskRow *row, bool add)
 {
 	SeenKey		key;
 	bool		found;
 
 	memset(&key, 0, sizeof(key));
-	strlcpy(key.server, server, NAMEDATALEN);
+	key.server_no = sno;
 	memcpy(key.task_id, row->task_id.data, Min(row->task_id.len, sizeof(key.task_id)));
 	key.attempt = row->attempt_number;
-	hash_search(seen, &key, add ? HASH_ENTER : HASH_FIND, &found);
+	if (!add)
+		return seenset_lookup(seen, key) != NULL;
+	(void) seenset_insert(seen, key, &found);
 	return found;
 }
 
@@ -502,6 +566,7 @@ poll_server(const char *name)
 	TrackedServer *ts;
 	uint64		inserted = 0;
 	int64		vanished = 0;
+	uint32		sno = server_no(name);
 	instr_time	t0,
 				t_fetch,
 				t_keys,
@@ -547,7 +612,7 @@ poll_server(const char *name)
 
 		if (terminal(keys, row))
 		{
-			if (!is_seen(name, row, false))
+			if (!is_seen(sno, row, false))
 				fresh = lappend_int(fresh, (int) i);
 		}
 		else if (row->task_id.len > 0)
@@ -641,7 +706,7 @@ poll_server(const char *name)
 
 	/* Only what is committed is marked as written. */
 	foreach(lc, fresh)
-		(void) is_seen(name, &keys->rows[lfirst_int(lc)], true);
+		(void) is_seen(sno, &keys->rows[lfirst_int(lc)], true);
 	if (rewrite_live && (ts = find_tracked(name)) != NULL)
 	{
 		ts->has_live_fp = true;
@@ -859,7 +924,6 @@ poll_one(const char *name)
 void
 raydar_collector_main(Datum arg)
 {
-	HASHCTL		ctl;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -869,12 +933,7 @@ raydar_collector_main(Datum arg)
 
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector poll",
 									  ALLOCSET_DEFAULT_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(SeenKey);
-	ctl.entrysize = sizeof(SeenKey);
-	ctl.hcxt = TopMemoryContext;
-	seen = hash_create("raydar collector: attempts written", 4096, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	seen = seenset_create(TopMemoryContext, 4096, NULL);
 
 	for (;;)
 	{

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# bench/collector/run.sh: the collector's ingest benchmark, one command, as
+# root from anywhere (make install first):
+#
+#   bash bench/collector/run.sh
+#
+# Starts the Ray simulator (scenario `many`, BENCH_TASKS finished attempts,
+# clock frozen) and a throwaway PostgreSQL 15 with raydar preloaded, then
+# measures in one run:
+#   1. ingest: raydar.track() of a GCS holding BENCH_TASKS finished attempts
+#      until all are in raydar.task_history: the wall time, and the first
+#      poll's own split (fetch, keys pass, decode+write) from its DEBUG1 line;
+#   2. the baseline: COPY of the same rows (exported from task_history) into
+#      an unindexed table LIKE it, median of 3;
+#   3. idle polls (nothing new): the collector's CPU time (utime+stime from
+#      /proc) over BENCH_IDLE_SECONDS, divided by the polls it made;
+# prints a markdown table and removes everything, also on failure or ^C.
+#
+# Knobs: BENCH_TASKS (100000), BENCH_POLL_MS (500), BENCH_IDLE_SECONDS (10),
+# BENCH_KEEP=1 keeps the temp dir.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+PGBIN=/usr/lib/postgresql/15/bin
+TASKS=${BENCH_TASKS:-100000}
+POLL_MS=${BENCH_POLL_MS:-500}
+IDLE=${BENCH_IDLE_SECONDS:-10}
+OSUSER=raydar_test
+
+[ "$(id -u)" -eq 0 ] || { echo "run.sh: run as root (PostgreSQL runs as $OSUSER)" >&2; exit 1; }
+id "$OSUSER" >/dev/null 2>&1 || { echo "run.sh: user $OSUSER is missing (scripts/test.sh makes it)" >&2; exit 1; }
+[ -f "$(pg_config --pkglibdir)/raydar.so" ] || { echo "run.sh: raydar is not installed (make && make install)" >&2; exit 1; }
+as() { runuser -u "$OSUSER" -- "$@"; }
+say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+TMP=$(mktemp -d /tmp/raydar-cbench.XXXXXX)
+chmod 755 "$TMP"
+SIM_PID=
+cleanup() {
+  [ -n "$SIM_PID" ] && kill -- -"$SIM_PID" 2>/dev/null || true
+  as "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "starting the simulator: scenario many, $TASKS tasks, speed 0"
+setsid "$PY" test/raysim/raysim.py --scenario many --scenario-params "{\"count\": $TASKS}" \
+    --speed 0 --max-tasks -1 --port 0 --admin-port 0 --port-file "$TMP/sim.json" \
+    >"$TMP/sim.log" 2>&1 &
+SIM_PID=$!
+for _ in $(seq 600); do [ -s "$TMP/sim.json" ] && break; kill -0 "$SIM_PID" || exit 1; sleep 0.1; done
+[ -s "$TMP/sim.json" ] || { echo "the simulator did not start" >&2; exit 1; }
+GRPC_PORT=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['grpc_port'])" "$TMP/sim.json")
+
+say "starting a throwaway PostgreSQL 15 (poll interval $POLL_MS ms)"
+mkdir -p "$TMP/pg"
+chown -R "$OSUSER" "$TMP"
+as "$PGBIN/initdb" -D "$TMP/pg" -A trust -U postgres --encoding=UTF8 --no-locale >"$TMP/initdb.log"
+cat >>"$TMP/pg/postgresql.conf" <<CONF
+shared_preload_libraries = 'raydar'
+raydar.database = 'postgres'
+raydar.poll_interval = $POLL_MS
+log_min_messages = debug1
+listen_addresses = ''
+unix_socket_directories = '$TMP'
+timezone = 'UTC'
+jit = off
+CONF
+as "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w start >/dev/null
+psql_() { as "$PGBIN/psql" -X -q -At -h "$TMP" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+psql_ >/dev/null <<SQL
+CREATE EXTENSION raydar;
+CREATE SERVER ray FOREIGN DATA WRAPPER raydar
+  OPTIONS (address '127.0.0.1:$GRPC_PORT', timeout_ms '300000');
+IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER ray INTO public;
+SQL
+
+# The simulator encodes its entries on the first call (~2 s) and caches
+# them: warm it so the ingest below measures raydar, not the encoding.
+TERMINAL=$(psql_ -c "SELECT count(*) FROM tasks WHERE state IN ('FINISHED', 'FAILED')")
+say "the GCS holds $TERMINAL finished or failed attempts"
+
+# ---------------------------------------------------------------- 1. ingest
+say "ingest: raydar.track('ray') until task_history holds them all"
+T0=$(date +%s%N)
+psql_ -c "SELECT raydar.track('ray')" >/dev/null
+for _ in $(seq 1200); do
+  [ "$(psql_ -c "SELECT count(*) FROM raydar.task_history")" = "$TERMINAL" ] && break
+  sleep 0.05
+done
+T1=$(date +%s%N)
+[ "$(psql_ -c "SELECT count(*) FROM raydar.task_history")" = "$TERMINAL" ] ||
+  { echo "task_history did not reach $TERMINAL rows in 60 s" >&2; tail -20 "$TMP/pg.log" >&2; exit 1; }
+WALL_MS=$(( (T1 - T0) / 1000000 ))
+FIRST=$(grep -m1 "raydar collector: server \"ray\": .* $TERMINAL new" "$TMP/pg.log" || true)
+[ -n "$FIRST" ] || { echo "no DEBUG1 line for the first poll" >&2; exit 1; }
+FETCH_MS=$(sed -n 's/.*fetch \([0-9.]*\) ms.*/\1/p' <<<"$FIRST")
+KEYS_MS=$(sed -n 's/.*keys \([0-9.]*\) ms.*/\1/p' <<<"$FIRST")
+WRITE_MS=$(sed -n 's/.*decode+write \([0-9.]*\) ms.*/\1/p' <<<"$FIRST")
+
+# ---------------------------------------------------------------- 2. baseline
+say "baseline: COPY of the same rows into an unindexed table, median of 3"
+# The collector is paused meanwhile: its polls would compete for the CPUs.
+collector() { psql_ -c "ALTER SYSTEM SET raydar.collector = $1" -c "SELECT pg_reload_conf()" >/dev/null; }
+collector off
+sleep 1
+chmod 777 "$TMP"
+psql_ -c "COPY (SELECT * FROM raydar.task_history) TO '$TMP/rows.copy'" >/dev/null
+psql_ -c "CREATE TABLE copy_baseline (LIKE raydar.task_history)"
+COPIES=()
+for _ in 1 2 3; do
+  psql_ -c "TRUNCATE copy_baseline" >/dev/null
+  COPIES+=("$(psql_ -c '\timing on' -c "COPY copy_baseline FROM '$TMP/rows.copy'" |
+              sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
+done
+COPY_MS=$(printf '%s\n' "${COPIES[@]}" | sort -n | sed -n 2p)
+collector on
+
+# ---------------------------------------------------------------- 3. idle
+say "idle: $IDLE s of polls that find nothing new"
+PID=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'")
+sleep 1
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+polls() { grep -c "raydar collector: server \"ray\": " "$TMP/pg.log" || true; }
+C0=$(cpu); P0=$(polls)
+sleep "$IDLE"
+C1=$(cpu); P1=$(polls)
+NPOLLS=$((P1 - P0))
+[ "$NPOLLS" -gt 0 ] || { echo "no idle polls seen" >&2; exit 1; }
+IDLE_NEW=$(grep "raydar collector: server \"ray\": " "$TMP/pg.log" | tail -n "$NPOLLS" | grep -vc " 0 new" || true)
+HZ=$(getconf CLK_TCK)
+IDLE_CPU_MS=$("$PY" -c "print(f'{($C1 - $C0) * 1000 / $HZ / $NPOLLS:.1f}')")
+IDLE_SPLIT=$(grep "raydar collector: server \"ray\": .* 0 new" "$TMP/pg.log" | tail -n "$NPOLLS" |
+  "$PY" -c "
+import re, statistics, sys
+rows = [[float(x) for x in re.findall(r'([0-9.]+) ms', l)] for l in sys.stdin]
+print(' / '.join(f'{statistics.median(c):.1f}' for c in zip(*rows)))")
+
+# ---------------------------------------------------------------- report
+"$PY" - "$TERMINAL" "$WALL_MS" "$FETCH_MS" "$KEYS_MS" "$WRITE_MS" "$COPY_MS" \
+      "$NPOLLS" "$IDLE_CPU_MS" "$IDLE_SPLIT" "$IDLE_NEW" <<'PY'
+import sys
+n, wall, fetch, keys, write, copy, npolls, idle_cpu, idle_split, idle_new = sys.argv[1:]
+n, wall, fetch, keys, write, copy = int(n), float(wall), float(fetch), float(keys), float(write), float(copy)
+print()
+print(f"| collector, {n:,} finished attempts | measured | baseline (same run) | ratio | target |")
+print("|---|---|---|---|---|")
+print(f"| track() to all in task_history (wall) | {wall:,.0f} ms | COPY, unindexed: {copy:,.0f} ms | {wall / copy:.2f}x | 2,000 ms |")
+print(f"| first poll: fetch / keys / decode+write | {fetch:,.0f} / {keys:,.0f} / {write:,.0f} ms | | | |")
+print(f"| first poll's decode+write vs COPY | {write:,.0f} ms | {copy:,.0f} ms | {write / copy:.2f}x | |")
+print(f"| ingest rate (wall) | {n / wall * 1000:,.0f} attempts/s | | | 50,000/s |")
+print(f"| idle poll, collector CPU ({npolls} polls) | {idle_cpu} ms | | | 50 ms |")
+print(f"| idle poll median fetch / keys / write | {idle_split} ms | | | |")
+if idle_new != "0":
+    print(f"\nwarning: {idle_new} of the last polls found new attempts; the idle numbers include them")
+PY
