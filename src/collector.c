@@ -660,6 +660,23 @@ poll_server(const char *name)
 			insert_plan = prepare_insert("task_history", false);
 		if (upsert_plan == NULL)
 			upsert_plan = prepare_insert("task_history", true);
+		/*
+		 * A worker that does not know what it wrote needs ON CONFLICT, unless
+		 * history holds nothing of this cluster (a first track): then plain
+		 * INSERTs are safe, and about a third cheaper for a full GCS.
+		 */
+		if (!known)
+		{
+			Datum		c[1];
+			Oid			ct[1] = {TEXTOID};
+			bool		isnull;
+
+			c[0] = CStringGetTextDatum(name);
+			if (SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM raydar.task_history WHERE cluster = $1)",
+									  1, ct, c, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not look up raydar.task_history");
+			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
 		plan = known ? insert_plan : upsert_plan;
 		inserted = write_rows(plan, name, reply, &v, &alloc, fresh);
 	}
