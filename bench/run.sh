@@ -121,12 +121,12 @@ SQL
 # First scan: the simulator encodes its entries once (~2 s) and caches them.
 say "first scan (the simulator encodes and caches its $TASKS entries)"
 if ! psql_ -c "SELECT count(*) FROM tasks" >/dev/null 2>"$TMP/first.err"; then
-  # Known bug (see docs/performance.md): fetch() in src/fdw.c reads
-  # VARSIZE(reply) after pfree(reply). A reply above glibc's mmap threshold
-  # is unmapped by that pfree, so every full scan of a big cluster dies with
-  # SIGSEGV. Until src/ is fixed, measure with glibc keeping such blocks on
-  # the heap (mmap threshold 32 MiB, no trimming): the freed bytes stay
-  # mapped, the stale read is harmless, and the table says so.
+  # A bug fixed on 2026-11-22 (see docs/performance.md): fetch() in
+  # src/fdw.c read VARSIZE(reply) after pfree(reply), and a reply above
+  # glibc's mmap threshold is unmapped by that pfree, so full scans of a big
+  # cluster died with SIGSEGV. Kept so older builds can still be measured:
+  # glibc then keeps such blocks on the heap (mmap threshold 32 MiB, no
+  # trimming), the stale read is harmless, and the table says so.
   grep -q "terminated by signal 11" "$TMP/pg.log" || { cat "$TMP/first.err" >&2; exit 1; }
   say "the backend crashed (SIGSEGV, the fdw.c use-after-free); restarting with the glibc workaround"
   WORKAROUND="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967295"
