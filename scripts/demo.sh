@@ -23,11 +23,12 @@ make -C "$repo" -s install >/dev/null
 user=${RAYDAR_DEMO_USER:-raydar_demo}
 if [ "$(id -u)" -eq 0 ]; then
   id -u "$user" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$user"
-  as_user() { runuser -u "$user" -- "$@"; }
+  as_user_cmd=(runuser -u "$user" --)
 else
   user=$(id -un)
-  as_user() { "$@"; }
+  as_user_cmd=()
 fi
+as_user() { "${as_user_cmd[@]}" "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/raydar-demo.XXXXXX")
 chmod 755 "$work"
@@ -35,7 +36,8 @@ chown "$user" "$work"
 sim_pid=""
 cleanup() {
   if [ -n "${RAYDAR_DEMO_KEEP:-}" ]; then return; fi
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+  # The simulator runs in a session of its own: end all of it.
+  [ -n "$sim_pid" ] && kill -- -"$sim_pid" 2>/dev/null || true
   as_user "$pgbin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -62,8 +64,8 @@ else
   mkdir -p "$work/sim/test" "$work/sim/src"
   mv "$work/raysim" "$work/sim/test/raysim"; mv "$work/proto" "$work/sim/src/proto"
   chown -R "$user" "$work/sim"
-  as_user /usr/bin/python3 "$work/sim/test/raysim/raysim.py" --scenario classic --speed 10 \
-    --port-file "$work/sim.json" > "$work/sim.log" 2>&1 &
+  setsid "${as_user_cmd[@]}" /usr/bin/python3 "$work/sim/test/raysim/raysim.py" --scenario classic \
+    --speed 10 --port-file "$work/sim.json" > "$work/sim.log" 2>&1 &
   sim_pid=$!
   for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.2; done
   port=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['grpc_port'])" "$work/sim.json")
@@ -134,7 +136,7 @@ if [ -n "${RAYDAR_DEMO_KEEP:-}" ]; then
   echo
   echo "demo: PostgreSQL keeps running. Connect with:"
   echo "  runuser -u $user -- $pgbin/psql -h $work -U postgres"
-  echo "Stop it with: runuser -u $user -- $pgbin/pg_ctl -D $work/data stop${sim_pid:+; kill $sim_pid}"
+  echo "Stop it with: ${as_user_cmd[*]} $pgbin/pg_ctl -D $work/data stop${sim_pid:+; kill -- -$sim_pid}"
 else
   echo; echo "demo: done (set RAYDAR_DEMO_KEEP=1 to keep PostgreSQL running and explore)"
 fi
