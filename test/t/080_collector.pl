@@ -160,9 +160,18 @@ ok($node->poll_query_until('postgres', q{SELECT consecutive_failures = 0 AND las
 # one is a recorded failure, never a stuck worker; nothing is lost.
 $sim->fault(mode => 'slow', delay_ms => 700);
 my $t_slow = $node->safe_psql('postgres', 'SELECT now()');
+# The first success after the fault may be a poll begun before it; the
+# next one was slow from its start, so it comes at least 700 ms later.
 ok($node->poll_query_until('postgres',
-	qq{SELECT last_success_at > '$t_slow' AND consecutive_failures = 0 FROM raydar.collector_status}),
+	qq{SELECT last_success_at > '$t_slow' FROM raydar.collector_status}),
+   'a poll completes after the GCS turned slow');
+my $t_first = $node->safe_psql('postgres', 'SELECT last_success_at FROM raydar.collector_status');
+ok($node->poll_query_until('postgres',
+	qq{SELECT last_success_at > '$t_first' AND consecutive_failures = 0 FROM raydar.collector_status}),
    'replies slower than the poll interval still succeed');
+cmp_ok($node->safe_psql('postgres',
+	qq{SELECT extract(epoch FROM last_success_at - '$t_first') * 1000 FROM raydar.collector_status}),
+	'>=', 700, 'and that poll waited for the slow replies');
 $node->safe_psql('postgres', q{ALTER SERVER ray OPTIONS (ADD timeout_ms '200')});
 ok($node->poll_query_until('postgres',
 	q{SELECT consecutive_failures >= 1 AND last_error LIKE '%did not answer in time%' FROM raydar.collector_status}),
