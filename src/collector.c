@@ -10,8 +10,9 @@
  *   1. a short transaction resolves the server and its channel (catalog);
  *   2. GetTaskEvents is fetched outside any transaction, so no snapshot or
  *      lock is held during network I/O;
- *   3. the keys-only decode (ray_task_reply_decode_keys) finds terminal
- *      attempts this worker has not written yet, without unpacking;
+ *   3. a keys pass (ray_task_reply_decode_new_keys) finds terminal
+ *      attempts this worker has not written yet, without unpacking: of an
+ *      attempt already written only its id and attempt number are read;
  *   4. only those are decoded in full (streaming) and inserted in one
  *      transaction with ON CONFLICT DO NOTHING, together with the status
  *      row: the primary key makes a repeated insert (after a crash, before
@@ -376,12 +377,13 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
 }
 
 /*
- * Decode the attempts at the given reply indexes in full and write them
- * with plan, BATCH_ROWS per statement; returns the rows written.
+ * Decode the attempts of the given keys rows (positions in keys->rows) in
+ * full and write them with plan, BATCH_ROWS per statement; returns the rows
+ * written.
  */
 static uint64
 write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
-		   ProtobufCAllocator *alloc, List *indexes)
+		   ProtobufCAllocator *alloc, const RayTaskReply *keys, List *indexes)
 {
 	int			ncols = raydar_ncolumns(raydar_task_columns);
 	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector rows",
@@ -412,7 +414,7 @@ write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
 		MemoryContext old;
 		int			c = 0;
 
-		rs = ray_task_reply_row(idx, (size_t) lfirst_int(lc), &row, err, sizeof(err));
+		rs = ray_task_reply_row(idx, keys->rows[lfirst_int(lc)].index, &row, err, sizeof(err));
 		raydar_report_core_error(rs, "decoding a task attempt", err);
 		/* Values live until their batch is written. */
 		old = MemoryContextSwitchTo(row_cxt);
@@ -450,6 +452,21 @@ is_seen(uint32 sno, const RayTaskRow *row, bool add)
 		return seenset_lookup(seen, key) != NULL;
 	(void) seenset_insert(seen, key, &found);
 	return found;
+}
+
+/* RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx: server number). */
+static bool
+written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
+{
+	SeenKey		key;
+
+	if (len == 0)
+		return false;
+	memset(&key, 0, sizeof(key));
+	key.server_no = *(uint32 *) ctx;
+	memcpy(key.task_id, task_id, Min(len, sizeof(key.task_id)));
+	key.attempt = attempt;
+	return seenset_lookup(seen, key) != NULL;
 }
 
 static bool
@@ -599,8 +616,8 @@ poll_server(const char *name)
 
 	/* 3. Which terminal attempts are new: keys and states only. */
 	raydar_allocator_init(&alloc, CurrentMemoryContext);
-	rs = ray_task_reply_decode_keys((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
-									&v, &alloc, &keys, err, sizeof(err));
+	rs = ray_task_reply_decode_new_keys((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+										&v, &alloc, written_before, &sno, &keys, err, sizeof(err));
 	raydar_report_core_error(rs, psprintf("decoding the GetTaskEvents reply of server \"%s\"", name), err);
 	if (keys->status_code != 0)
 		ereport(ERROR,
@@ -612,6 +629,7 @@ poll_server(const char *name)
 
 		if (terminal(keys, row))
 		{
+			/* Known attempts were skipped; an id seen twice in one reply too. */
 			if (!is_seen(sno, row, false))
 				fresh = lappend_int(fresh, (int) i);
 		}
@@ -678,7 +696,7 @@ poll_server(const char *name)
 			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 		plan = known ? insert_plan : upsert_plan;
-		inserted = write_rows(plan, name, reply, &v, &alloc, fresh);
+		inserted = write_rows(plan, name, reply, &v, &alloc, keys, fresh);
 	}
 	/* The live attempts, rewritten only when their set or states changed. */
 	ts = find_tracked(name);
@@ -688,7 +706,7 @@ poll_server(const char *name)
 		vanished = clear_live(name, keys, live, fresh);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
-					   name, reply, &v, &alloc, live);
+					   name, reply, &v, &alloc, keys, live);
 	}
 	{
 		Datum		args[6];

@@ -339,8 +339,11 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 	}
 
 	for (size_t i = 0; i < r->nrows; i++)
+	{
 		if (!derive_row(r, &r->arena, &r->rows[i], msg->events_by_task[i]))
 			goto oom_reply;
+		r->rows[i].index = i;
+	}
 
 	*out = r;
 	return RAY_OK;
@@ -548,13 +551,59 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 }
 
 /*
+ * The task_id and attempt_number keys_row would give, read without the
+ * states: the last field 1 and 2 at the top (scalars: last wins), and if the
+ * id is empty, the last id (7) of the merged task_info occurrences.
+ */
+static bool
+attempt_key(const uint8_t *ev, size_t len, RayId *task_id, int32_t *attempt)
+{
+	RayWireReader rd;
+	RayWireField f;
+
+	task_id->data = NULL;
+	task_id->len = 0;
+	*attempt = 0;
+	ray_wire_init(&rd, ev, len);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 1 && f.type == RAY_WIRE_LEN)
+			*task_id = id_slice(&f);
+		else if (f.number == 2 && f.type == RAY_WIRE_VARINT)
+			*attempt = (int32_t) f.varint;
+	if (rd.error)
+		return false;
+	if (task_id->len > 0)
+		return true;
+	ray_wire_init(&rd, ev, len);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 3 && f.type == RAY_WIRE_LEN)
+		{
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+				if (g.type == RAY_WIRE_LEN && g.number == 7)
+					*task_id = id_slice(&g);
+			if (s.error)
+				return false;
+		}
+	return true;
+}
+
+/*
  * One walk over the reply's top level: status, counters, and per attempt
- * either its keys (keys_row) or, to index, just where its bytes are.
+ * either its keys (keys_row) or, to index, just where its bytes are. With
+ * known, attempts it knows are skipped (ray_task_reply_decode_new_keys).
  */
 static RayStatus
 walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocator *alloc,
-		   bool index_only, RayTaskReply **out, char *err, size_t errlen)
+		   bool index_only, RayKnownAttemptFn known, void *known_ctx,
+		   RayTaskReply **out, char *err, size_t errlen)
 {
+	uint8_t    *skip = NULL;	/* with known: bit per attempt, set if known */
+	size_t		nslices = 0;
+	size_t		slice = 0;
 	RayArena	arena;
 	RayTaskReply *r;
 	RayWireReader rd;
@@ -587,6 +636,33 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 	r->alloc = alloc;
 	r->version = *v;
 	r->status_message = "";
+	nslices = nrows;
+	if (known != NULL && nslices > 0)
+	{
+		/* Ask about every attempt first, so rows are made only for the rest. */
+		skip = ray_arena_alloc(&r->arena, (nslices + 7) / 8);
+		if (skip == NULL)
+			goto oom_reply;
+		memset(skip, 0, (nslices + 7) / 8);
+		ray_wire_init(&rd, buf, len);
+		while (ray_wire_next(&rd, &f))
+			if (f.number == 2 && f.type == RAY_WIRE_LEN)
+			{
+				RayId		id;
+				int32_t		attempt;
+
+				if (!attempt_key(f.data, f.len, &id, &attempt))
+					goto malformed_reply;
+				if (known(known_ctx, id.data, id.len, attempt))
+				{
+					skip[slice / 8] |= (uint8_t) (1u << (slice % 8));
+					r->nknown++;
+				}
+				slice++;
+			}
+		nrows -= r->nknown;
+		slice = 0;
+	}
 	r->nrows = nrows;
 	ray_arena_init(&r->row_arena, alloc);
 	if (nrows > 0 && index_only)
@@ -634,14 +710,24 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 			case 2:
 				if (f.type == RAY_WIRE_LEN)
 				{
+					if (skip != NULL && (skip[slice / 8] & (1u << (slice % 8))))
+					{
+						slice++;
+						break;
+					}
 					if (index_only)
 					{
 						r->slice_data[i] = f.data;
 						r->slice_len[i] = f.len;
 					}
-					else if (!keys_row(r, &r->rows[i], f.data, f.len))
-						goto malformed_reply;
+					else
+					{
+						if (!keys_row(r, &r->rows[i], f.data, f.len))
+							goto malformed_reply;
+						r->rows[i].index = slice;
+					}
 					i++;
+					slice++;
 				}
 				break;
 			case 3:
@@ -689,7 +775,15 @@ ray_task_reply_decode_keys(const uint8_t *buf, size_t len, const RayVersion *v,
 						   ProtobufCAllocator *alloc, RayTaskReply **out,
 						   char *err, size_t errlen)
 {
-	return walk_reply(buf, len, v, alloc, false, out, err, errlen);
+	return walk_reply(buf, len, v, alloc, false, NULL, NULL, out, err, errlen);
+}
+
+RayStatus
+ray_task_reply_decode_new_keys(const uint8_t *buf, size_t len, const RayVersion *v,
+							   ProtobufCAllocator *alloc, RayKnownAttemptFn known, void *ctx,
+							   RayTaskReply **out, char *err, size_t errlen)
+{
+	return walk_reply(buf, len, v, alloc, false, known, ctx, out, err, errlen);
 }
 
 RayStatus
@@ -697,7 +791,7 @@ ray_task_reply_index(const uint8_t *buf, size_t len, const RayVersion *v,
 					 ProtobufCAllocator *alloc, RayTaskReply **out,
 					 char *err, size_t errlen)
 {
-	return walk_reply(buf, len, v, alloc, true, out, err, errlen);
+	return walk_reply(buf, len, v, alloc, true, NULL, NULL, out, err, errlen);
 }
 
 static void
@@ -731,6 +825,7 @@ ray_task_reply_row(RayTaskReply *r, size_t i, const RayTaskRow **row, char *err,
 		snprintf(err, errlen, "out of memory decoding attempt %zu", i + 1);
 		return RAY_ERR_OOM;
 	}
+	r->row.index = i;
 	*row = &r->row;
 	return RAY_OK;
 }

@@ -40,6 +40,8 @@ typedef struct RayId
 
 typedef struct RayTaskRow
 {
+	size_t		index;			/* the attempt's position in the reply */
+
 	/* NULL in rows from ray_task_reply_decode_keys, or if Ray sent none */
 	const Ray__Rpc__TaskEvents *ev;
 	const Ray__Rpc__TaskInfoEntry *info;
@@ -90,6 +92,7 @@ typedef struct RayTaskReply
 
 	size_t		nrows;
 	RayTaskRow *rows;			/* NULL for a reply from ray_task_reply_index */
+	size_t		nknown;			/* attempts ray_task_reply_decode_new_keys skipped */
 
 	ProtobufCAllocator *alloc;
 	RayArena	arena;
@@ -130,6 +133,27 @@ extern RayStatus ray_task_reply_decode_keys(const uint8_t *buf, size_t len,
 											ProtobufCAllocator *alloc,
 											RayTaskReply **out,
 											char *err, size_t errlen);
+
+/*
+ * The collector's keys pass: ray_task_reply_decode_keys for the attempts the
+ * caller does not know yet. Of every attempt only task_id and attempt_number
+ * are read first (the values the full decoder would give), and
+ * known(ctx, task_id, len, attempt) decides: for a known attempt nothing
+ * else is read and no row is made; the others are decoded as by
+ * ray_task_reply_decode_keys. rows then holds only those, in reply order,
+ * each with its position in the reply in row->index; nknown counts the
+ * skipped. An idle poll of a full GCS is then one lookup per attempt.
+ * Bytes inside a known attempt beyond its keys are not read, so damage
+ * there is not seen (the attempt needs nothing from them).
+ */
+typedef bool (*RayKnownAttemptFn) (void *ctx, const uint8_t *task_id, size_t len,
+								   int32_t attempt);
+extern RayStatus ray_task_reply_decode_new_keys(const uint8_t *buf, size_t len,
+												const RayVersion *v,
+												ProtobufCAllocator *alloc,
+												RayKnownAttemptFn known, void *ctx,
+												RayTaskReply **out,
+												char *err, size_t errlen);
 
 /*
  * Streaming decode, for scans: index the reply (status, counters and where

@@ -464,6 +464,99 @@ test_keys_path(void)
 	}
 }
 
+/*
+ * RayKnownAttemptFn for the tests: "knows" every attempt whose task id's
+ * first byte is odd, and records what it was asked.
+ */
+typedef struct KnownLog
+{
+	size_t		asked;
+	size_t		said_yes;
+} KnownLog;
+
+static bool
+knows_odd(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
+{
+	KnownLog   *log = ctx;
+	bool		yes = len > 0 && (task_id[0] & 1);
+
+	log->asked++;
+	log->said_yes += yes;
+	return yes;
+}
+
+/*
+ * decode_new_keys must give, for the attempts it does not skip, exactly the
+ * keys-only rows at the same reply positions, ask about every attempt once
+ * with the ids the full decoder sees, and skip exactly the known ones.
+ */
+static int
+new_keys_agree(const RayTaskReply *keys, const RayTaskReply *fresh, const KnownLog *log)
+{
+	size_t		j = 0;
+
+	if (log->asked != keys->nrows || fresh->nknown != log->said_yes ||
+		fresh->nrows + fresh->nknown != keys->nrows ||
+		fresh->num_status_task_events_dropped != keys->num_status_task_events_dropped ||
+		fresh->num_total_stored != keys->num_total_stored || fresh->status_code != keys->status_code)
+		return 0;
+	for (size_t i = 0; i < keys->nrows; i++)
+	{
+		const RayTaskRow *x = &keys->rows[i];
+		bool		known = x->task_id.len > 0 && (x->task_id.data[0] & 1);
+		const RayTaskRow *y;
+
+		if (known)
+			continue;
+		if (j >= fresh->nrows)
+			return 0;
+		y = &fresh->rows[j++];
+		if (y->index != i || x->attempt_number != y->attempt_number || x->state != y->state ||
+			x->n_events != y->n_events || x->task_id.len != y->task_id.len ||
+			(x->task_id.len && memcmp(x->task_id.data, y->task_id.data, x->task_id.len)) ||
+			x->has_end_ms != y->has_end_ms || x->end_ms != y->end_ms ||
+			x->creation_ms != y->creation_ms || x->start_ms != y->start_ms)
+			return 0;
+	}
+	return j == fresh->nrows;
+}
+
+static void
+test_new_keys(void)
+{
+	for (int p = 0; p < NPROFILES; p++)
+	{
+		size_t		len;
+		uint8_t    *buf = read_vector(PROFILES[p], "get_task_events_reply.bin", &len);
+		RayVersion	v = ver("2.49.2");
+		RayTaskReply *keys = NULL,
+				   *fresh = NULL;
+		KnownLog	log = {0, 0};
+		char		err[256];
+
+		if (buf == NULL)
+			continue;
+		if (ray_task_reply_decode_keys(buf, len, &v, NULL, &keys, err, sizeof(err)) != RAY_OK ||
+			ray_task_reply_decode_new_keys(buf, len, &v, NULL, knows_odd, &log, &fresh,
+										   err, sizeof(err)) != RAY_OK)
+			ok(0, "%s: decode_new_keys: %s", PROFILES[p], err);
+		else
+		{
+			ok(log.said_yes > 0 && log.said_yes < keys->nrows,
+			   "%s: the test knows some attempts but not all (%zu of %zu)",
+			   PROFILES[p], log.said_yes, keys->nrows);
+			ok(new_keys_agree(keys, fresh, &log),
+			   "%s: decode_new_keys skips exactly the known attempts and decodes the rest as keys-only does",
+			   PROFILES[p]);
+		}
+		if (keys)
+			ray_task_reply_free(keys);
+		if (fresh)
+			ray_task_reply_free(fresh);
+		free(buf);
+	}
+}
+
 static void
 test_check_alive(void)
 {
@@ -489,6 +582,7 @@ main(void)
 	test_unknowns();
 	test_malformed();
 	test_keys_path();
+	test_new_keys();
 	test_check_alive();
 	return tap_done();
 }
