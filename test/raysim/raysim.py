@@ -6,6 +6,9 @@
       plus an HTTP admin API.
   /usr/bin/python3 test/raysim/raysim.py encode --profile P --expected F.json --out reply.bin
       encode expected_tasks.json rows as that Ray version's GetTaskEventsReply.
+  /usr/bin/python3 test/raysim/raysim.py make-certs --dir D
+      write a test CA, a server certificate for 127.0.0.1/localhost signed by
+      it, and a second unrelated CA (for --tls-cert/--tls-key tests).
 """
 import argparse
 import json
@@ -32,6 +35,15 @@ def cmd_encode(argv):
     return 0
 
 
+def cmd_make_certs(argv):
+    from raysim import tlscerts
+    ap = argparse.ArgumentParser(prog="raysim.py make-certs")
+    ap.add_argument("--dir", required=True)
+    a = ap.parse_args(argv)
+    print(json.dumps(tlscerts.make(a.dir)))
+    return 0
+
+
 def write_port_file(path, info):
     tmp = path + ".tmp%d" % os.getpid()
     with open(tmp, "w") as f:
@@ -40,7 +52,7 @@ def write_port_file(path, info):
 
 
 def cmd_serve(argv):
-    from raysim import admin, faults, gcs, model, replay as replay_mod
+    from raysim import admin, dashboard, faults, gcs, model, replay as replay_mod
     ap = argparse.ArgumentParser(prog="raysim.py")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--admin-port", type=int, default=0)
@@ -55,7 +67,17 @@ def cmd_serve(argv):
     ap.add_argument("--max-tasks", type=int, default=100000)
     ap.add_argument("--replay", default=None)
     ap.add_argument("--vectors", default=None)
+    ap.add_argument("--dashboard-port", type=int, default=None,
+                    help="serve the dashboard HTTP State API (0: the OS picks)")
+    ap.add_argument("--dashboard-max-requests", type=int, default=100,
+                    help="in-flight State API requests before 429 (RAY_STATE_SERVER_MAX_HTTP_REQUEST)")
+    ap.add_argument("--tls-cert", default=None, help="serve the dashboard over HTTPS")
+    ap.add_argument("--tls-key", default=None)
     a = ap.parse_args(argv)
+    if bool(a.tls_cert) != bool(a.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if a.tls_cert and a.dashboard_port is None:
+        ap.error("--tls-cert needs --dashboard-port")
 
     # An abort() (the RAY_CHECK hazard) must not leave core files behind.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -72,6 +94,12 @@ def cmd_serve(argv):
     port = sim.server.start()
     adm = admin.serve_admin(ctl, a.admin_port)
     info = {"grpc_port": port, "admin_port": adm.server_address[1], "pid": os.getpid()}
+    dash = None
+    if a.dashboard_port is not None:
+        dash = dashboard.serve(sim, a.dashboard_port, a.tls_cert, a.tls_key, a.dashboard_max_requests)
+        ctl.dashboard = dash
+        info["dashboard_port"] = dash.port
+        info["dashboard_url"] = "%s://127.0.0.1:%d" % (dash.scheme, dash.port)
     if a.port_file:
         write_port_file(a.port_file, info)
     sys.stderr.write("[raysim] listening %s\n" % json.dumps(info))
@@ -81,6 +109,8 @@ def cmd_serve(argv):
     except KeyboardInterrupt:
         pass
     sim.server.stop()
+    if dash is not None:
+        dash.stop()
     adm.shutdown()
     return 0
 
@@ -88,6 +118,8 @@ def cmd_serve(argv):
 def main(argv):
     if argv and argv[0] == "encode":
         return cmd_encode(argv[1:])
+    if argv and argv[0] == "make-certs":
+        return cmd_make_certs(argv[1:])
     return cmd_serve(argv)
 
 

@@ -6,9 +6,11 @@ POST /profile          {"profile"}
 POST /advance          {"ms"}
 POST /fault            {"mode", ...}   (see faults.py)
 POST /restart          {"down_ms"}
-POST /token            {"token": str|null}
+POST /token            {"token": str|null}   (gRPC and dashboard HTTP alike)
+POST /dashboard        {"max_requests": N}   in-flight State API requests before 429
 GET  /requests         every gRPC request received, in order
-POST /requests/clear
+GET  /http_requests    every dashboard HTTP request received, in order
+POST /requests/clear   clears both logs
 POST /shutdown
 """
 import json
@@ -27,6 +29,7 @@ class Controller:
         self.vectors_dir = vectors_dir
         self.shutdown_event = threading.Event()
         self._timers = []
+        self.dashboard = None       # dashboard.Dashboard when --dashboard-port is given
 
     def load_scenario(self, name, params=None, base_ns=None):
         sim = self.sim
@@ -50,7 +53,8 @@ class Controller:
                         "num_stored": len(rp.raw_entries),
                         "counters": {"num_profile_task_events_dropped": rp.counters[3],
                                      "num_status_task_events_dropped": rp.counters[4]},
-                        "fault": sim.faults.state(), "grpc_up": sim.server.running}
+                        "fault": sim.faults.state(), "grpc_up": sim.server.running,
+                        "dashboard_up": self._dashboard_up()}
             st = sim.model.synced_store()
             return {"profile": sim.profile.name, "ray_version": sim.profile.ray_version,
                     "scenario": sim.model.scenario.name, "params": sim.model.scenario.params,
@@ -61,7 +65,11 @@ class Controller:
                                  "num_evicted": st.evicted},
                     "max_tasks": st.max_tasks,
                     "fault": sim.faults.state(), "grpc_up": sim.server.running,
+                    "dashboard_up": self._dashboard_up(),
                     "token": sim.token is not None}
+
+    def _dashboard_up(self):
+        return None if self.dashboard is None else self.dashboard.running
 
     def set_profile(self, name):
         p = versions.Profile(name)
@@ -79,6 +87,8 @@ class Controller:
         mode = spec.get("mode", "none")
         if mode == "restart":
             return self.restart(spec.get("down_ms", 0))
+        if mode == "http_unavailable" and self.dashboard is None:
+            raise ValueError("http_unavailable: no dashboard (start with --dashboard-port)")
         sim.faults.set(spec)
         if mode == "unavailable":
             sim.server.stop()
@@ -86,6 +96,18 @@ class Controller:
                 self._after(float(spec["duration_ms"]), self.clear_unavailable)
         else:
             sim.server.start()
+        if self.dashboard is not None:
+            if mode == "http_unavailable":
+                self.dashboard.stop()
+                if spec.get("duration_ms"):
+                    self._after(float(spec["duration_ms"]), self.clear_http_unavailable)
+            else:
+                self.dashboard.start()
+
+    def clear_http_unavailable(self):
+        if self.sim.faults.state()["mode"] == "http_unavailable":
+            self.sim.faults.set({"mode": "none"})
+        self.dashboard.start()
 
     def clear_unavailable(self):
         if self.sim.faults.state()["mode"] == "unavailable":
@@ -127,6 +149,12 @@ def make_handler(ctl):
                 if self.path == "/requests":
                     with ctl.sim.lock:
                         return self._send(200, {"requests": list(ctl.sim.requests)})
+                if self.path == "/http_requests":
+                    d = ctl.dashboard
+                    if d is None:
+                        return self._send(200, {"requests": []})
+                    with d.lock:
+                        return self._send(200, {"requests": list(d.requests)})
                 return self._send(404, {"error": "no such path"})
             except Exception as e:   # report, do not kill the admin
                 return self._send(500, {"error": repr(e)})
@@ -146,12 +174,20 @@ def make_handler(ctl):
                     ctl.set_fault(b)
                 elif p == "/restart":
                     ctl.restart(b.get("down_ms", 0))
+                elif p == "/dashboard":
+                    if ctl.dashboard is None:
+                        raise ValueError("no dashboard (start with --dashboard-port)")
+                    if "max_requests" in b:
+                        ctl.dashboard.max_requests = int(b["max_requests"])
                 elif p == "/token":
                     with ctl.sim.lock:
                         ctl.sim.token = b.get("token")
                 elif p == "/requests/clear":
                     with ctl.sim.lock:
                         ctl.sim.requests.clear()
+                    if ctl.dashboard is not None:
+                        with ctl.dashboard.lock:
+                            ctl.dashboard.requests.clear()
                 elif p == "/shutdown":
                     self._send(200, {"ok": True})
                     ctl.shutdown_event.set()

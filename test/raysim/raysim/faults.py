@@ -1,13 +1,25 @@
-"""Faults on demand: what the next gRPC calls should suffer.
+"""Faults on demand: what the next gRPC calls (or dashboard HTTP requests)
+should suffer.
 
-Modes: none, unavailable (server down; handled by the server), slow
+gRPC modes: none, unavailable (server down; handled by the server), slow
 (delay_ms), malformed (kind: truncated | garbage | oversized_length),
-gcs_status (code, message). `count` limits a fault to the next N calls.
+gcs_status (code, message). They reach the dashboard's HTTP API too, through
+the GCS calls the dashboard makes.
+
+HTTP-only modes (dashboard.py; take_http): http_unavailable (listener
+closed; handled by admin), http_slow (delay_ms), http_status (code,
+message | body + content_type), http_drop (connection closed, no reply),
+truncated_json (bytes), short_body, huge_json (bytes), deep_json (depth),
+garbage_json (bytes, seed). gRPC calls never consume an HTTP fault, nor
+HTTP requests a gRPC one. `count` limits a fault to the next N calls.
 """
 import random
 import threading
 
-MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status")
+GRPC_MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status")
+HTTP_MODES = ("http_unavailable", "http_slow", "http_status", "http_drop", "truncated_json",
+              "short_body", "huge_json", "deep_json", "garbage_json")
+MODES = GRPC_MODES + HTTP_MODES
 MALFORMED_KINDS = ("truncated", "garbage", "oversized_length")
 
 
@@ -22,15 +34,24 @@ class Faults:
             raise ValueError("unknown fault mode %r" % mode)
         if mode == "malformed" and spec.get("kind", "truncated") not in MALFORMED_KINDS:
             raise ValueError("unknown malformed kind %r" % spec.get("kind"))
+        if mode == "http_status" and not 100 <= int(spec.get("code", 503)) <= 599:
+            raise ValueError("http_status code must be 100..599, not %r" % spec.get("code"))
         with self.lock:
             self.spec = dict(spec, mode=mode)
             self.remaining = spec.get("count")   # None: until cleared
 
     def take(self):
-        """The fault spec for this call (consuming one of `count`), or None."""
+        """The fault spec for this gRPC call (consuming one of `count`), or None."""
+        return self._take(("none", "unavailable", "restart") + HTTP_MODES)
+
+    def take_http(self):
+        """The HTTP-only fault spec for this dashboard request, or None."""
+        return self._take(GRPC_MODES + ("http_unavailable",))
+
+    def _take(self, ignored):
         with self.lock:
             mode = self.spec["mode"]
-            if mode in ("none", "unavailable", "restart"):
+            if mode in ignored:
                 return None
             if self.remaining is not None:
                 if self.remaining <= 0:
