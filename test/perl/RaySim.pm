@@ -6,6 +6,9 @@
 #	$sim->grpc_port;                       # give this to CREATE SERVER
 #	$sim->fault(mode => 'slow', delay_ms => 3000);
 #	my $reqs = $sim->requests;             # GET /requests
+#	RaySim->new(dashboard => 1, tls => 1)  # + HTTPS State API (see new)
+#	$sim->dashboard_url;                   # https://127.0.0.1:PORT
+#	$sim->tls_ca;                          # CA file that verifies it
 #	$sim->alive;                           # the process still runs
 #	$sim->stop;
 #
@@ -33,6 +36,10 @@ my $seq = 0;
 # Options: profile, scenario, scenario_params (hashref), seed, epoch_ms,
 # speed, token, replay, max_tasks, vectors, name (for the log file),
 # timeout (s to wait for the port file; 20).
+# Dashboard HTTP API: dashboard => 1 (any free port), dashboard_max_requests,
+# tls => 1 (HTTPS with certificates made by `raysim.py make-certs` in the
+# simulator's temp dir; tls_ca / tls_other_ca give the CA files) or
+# tls => { cert => F, key => F } (own files; implies dashboard).
 sub new
 {
 	my ($class, %o) = @_;
@@ -48,6 +55,21 @@ sub new
 	}
 	push @cmd, '--scenario-params', JSON::PP->new->canonical->encode($o{scenario_params})
 	  if $o{scenario_params};
+	my %tls;
+	if (ref $o{tls})
+	{
+		%tls = %{ $o{tls} };
+	}
+	elsif ($o{tls})
+	{
+		my $out = `$PYTHON $SCRIPT make-certs --dir $dir/certs`;
+		die "raysim make-certs failed: $out" if $? != 0;
+		%tls = %{ decode_json($out) };
+	}
+	push @cmd, '--dashboard-port', '0' if $o{dashboard} || %tls;
+	push @cmd, '--dashboard-max-requests', "$o{dashboard_max_requests}"
+	  if defined $o{dashboard_max_requests};
+	push @cmd, '--tls-cert', $tls{cert}, '--tls-key', $tls{key} if %tls;
 
 	my $logdir = do { no warnings 'once'; $PostgreSQL::Test::Utils::log_path } // $dir;
 	my $name = $o{name} // 'raysim';
@@ -61,7 +83,7 @@ sub new
 		open(STDERR, '>>', $log) or POSIX::_exit(127);
 		exec(@cmd) or POSIX::_exit(127);
 	}
-	my $self = bless { pid => $pid, dir => $dir, log => $log, cmd => \@cmd,
+	my $self = bless { pid => $pid, dir => $dir, log => $log, cmd => \@cmd, tls => \%tls,
 		http => HTTP::Tiny->new(timeout => 30), exited => undef }, $class;
 	$running{$pid} = $self;
 
@@ -83,6 +105,8 @@ sub new
 	my $info = decode_json(_slurp($pf));
 	$self->{grpc_port} = $info->{grpc_port};
 	$self->{admin_port} = $info->{admin_port};
+	$self->{dashboard_port} = $info->{dashboard_port};
+	$self->{dashboard_url} = $info->{dashboard_url};
 	return $self;
 }
 
@@ -101,6 +125,16 @@ sub admin_port { $_[0]->{admin_port} }
 sub pid { $_[0]->{pid} }
 sub log_file { $_[0]->{log} }
 sub address { '127.0.0.1:' . $_[0]->{grpc_port} }
+
+# Dashboard HTTP State API (undef unless started with dashboard/tls).
+sub dashboard_port { $_[0]->{dashboard_port} }
+sub dashboard_url { $_[0]->{dashboard_url} }
+sub tls_ca { $_[0]->{tls}{ca} }
+sub tls_other_ca { $_[0]->{tls}{other_ca} }
+
+# Every dashboard HTTP request received, in order (path, query pairs,
+# authorization, status, fault).
+sub http_requests { $_[0]->admin('GET', '/http_requests')->{requests} }
 
 # The simulator's own output (stderr), e.g. a "Check failed" before abort.
 sub log_content { -r $_[0]->{log} ? _slurp($_[0]->{log}) : '' }
