@@ -31,7 +31,7 @@ REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=test/regress.conf \
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
 
-PKGS        = libprotobuf-c grpc
+PKGS        = libprotobuf-c grpc libcurl libcjson
 PG_CPPFLAGS = -Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS))
 SHLIB_LINK  = $(shell pkg-config --libs $(PKGS)) -lm
 EXTRA_CLEAN = $(PROTO_C) $(PROTO_H) build tmp_check results regression.diffs regression.out
@@ -82,7 +82,7 @@ $(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-Isrc/ray -Isrc/proto $(shell pkg-config --cflags libprotobuf-c) \
-		-o $@ $< $(UNIT_SRCS) $(PROTO_C) $(shell pkg-config --libs libprotobuf-c) -lm
+		-o $@ $< $(UNIT_SRCS) $(PROTO_C) $(shell pkg-config --libs libprotobuf-c libcjson) -lm
 
 fuzz-build: $(FUZZ_TARGETS)
 

@@ -22,7 +22,16 @@ CREATE SERVER bad8 FOREIGN DATA WRAPPER raydar OPTIONS (address 'h:6379', cache_
 CREATE SERVER bad9 FOREIGN DATA WRAPPER raydar OPTIONS (address 'h:6379', connect_timeout_ms 'soon');
 CREATE SERVER bad10 FOREIGN DATA WRAPPER raydar
   OPTIONS (address 'h:6379', dashboard_url 'http://h:8265');
-CREATE SERVER bad11 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://h:8265');
+-- dashboard_url: http(s)://host:port only; ca_file is superuser-only and absolute
+CREATE SERVER bad11 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'h:8265');
+CREATE SERVER bad13 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://h:8265/proxy/');
+CREATE SERVER bad14 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'ftp://h:8265');
+CREATE SERVER bad15 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'https://h');
+CREATE SERVER bad16 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'https://h:8265', tls_verify 'maybe');
+CREATE SERVER bad17 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'https://h:8265', ca_file 'ca.pem');
+CREATE SERVER ray_http FOREIGN DATA WRAPPER raydar
+  OPTIONS (dashboard_url 'https://h:8265/', ca_file '/etc/ssl/certs/ca-certificates.crt',
+           tls_verify 'true', timeout_ms '2000');
 -- token belongs in a user mapping, not on the server
 CREATE SERVER bad12 FOREIGN DATA WRAPPER raydar OPTIONS (address 'h:6379', token 't');
 CREATE ROLE raydar_mapped;
@@ -90,5 +99,5 @@ RESET ROLE;
 SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'ray_ok';
 SET client_min_messages = warning;
 DROP SCHEMA live, live2 CASCADE;
-DROP SERVER ray_ok, noaddr CASCADE;
+DROP SERVER ray_ok, ray_http, noaddr CASCADE;
 DROP ROLE fdw_test_reader, raydar_mapped;

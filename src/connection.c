@@ -8,6 +8,8 @@
  * server or a user mapping changes, and rebuilt on next use. A channel
  * whose connection failed is dropped at once, so the next query after a GCS
  * restart connects afresh instead of waiting out grpc's reconnect backoff.
+ * A dashboard_url server has a curl handle (http_client.c) instead of a
+ * channel; curl keeps its connection alive between queries itself.
  */
 #include "raydar.h"
 
@@ -22,8 +24,10 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "http_client.h"
 #include "ray_grpc.h"
 #include "ray_requests.h"
+#include "ray_state_json.h"
 
 /* Replies kept per connection when cache_ttl_ms > 0. */
 #define REPLY_CACHE_SLOTS 4
@@ -48,6 +52,7 @@ struct RaydarConn
 	bool		valid;			/* false: rebuild before use */
 	MemoryContext cxt;			/* options, version, cache */
 	RayGrpcChannel *channel;	/* NULL until first call, or after a failure */
+	RaydarHttp *http;			/* dashboard_url servers: NULL until first request */
 	char	   *server_name;
 	RaydarServerOptions opts;
 	char	   *token;			/* from the user mapping, or NULL */
@@ -78,6 +83,16 @@ drop_channel(RaydarConn *conn)
 	}
 }
 
+static void
+drop_http(RaydarConn *conn)
+{
+	if (conn->http)
+	{
+		raydar_http_destroy(conn->http);
+		conn->http = NULL;
+	}
+}
+
 /* At backend exit: close channels and join grpc's threads before exit(). */
 static void
 raydar_conn_shutdown(int code, Datum arg)
@@ -89,7 +104,10 @@ raydar_conn_shutdown(int code, Datum arg)
 		return;
 	hash_seq_init(&scan, conn_hash);
 	while ((conn = hash_seq_search(&scan)) != NULL)
+	{
 		drop_channel(conn);
+		drop_http(conn);
+	}
 	ray_grpc_shutdown();
 }
 
@@ -141,6 +159,7 @@ build_conn(RaydarConn *conn)
 	char	   *token;
 
 	drop_channel(conn);
+	drop_http(conn);
 	if (conn->cxt)
 		MemoryContextReset(conn->cxt);
 	else
@@ -152,7 +171,9 @@ build_conn(RaydarConn *conn)
 	old = MemoryContextSwitchTo(conn->cxt);
 	conn->server_name = pstrdup(server->servername);
 	conn->opts = opts;
-	conn->opts.address = pstrdup(opts.address);
+	conn->opts.address = opts.address ? pstrdup(opts.address) : NULL;
+	conn->opts.dashboard_url = opts.dashboard_url ? pstrdup(opts.dashboard_url) : NULL;
+	conn->opts.ca_file = opts.ca_file ? pstrdup(opts.ca_file) : NULL;
 	conn->opts.version_text = opts.version_text ? pstrdup(opts.version_text) : NULL;
 	conn->token = token ? pstrdup(token) : NULL;
 	MemoryContextSwitchTo(old);
@@ -191,6 +212,7 @@ raydar_get_conn(Oid serverid, Oid userid)
 	{
 		conn->cxt = NULL;
 		conn->channel = NULL;
+		conn->http = NULL;
 		conn->valid = false;
 	}
 	if (!conn->valid)
@@ -202,6 +224,45 @@ const RaydarServerOptions *
 raydar_conn_options(RaydarConn *conn)
 {
 	return &conn->opts;
+}
+
+bool
+raydar_conn_is_http(RaydarConn *conn)
+{
+	return conn->opts.dashboard_url != NULL;
+}
+
+/* What the server points at, for messages: the GCS address or the dashboard URL. */
+const char *
+raydar_conn_endpoint(RaydarConn *conn)
+{
+	return conn->opts.dashboard_url ? conn->opts.dashboard_url : conn->opts.address;
+}
+
+/*
+ * GET path_and_query from the server's dashboard; the body, palloc'd and
+ * NUL-terminated, in CurrentMemoryContext. Errors are raised by http_client.c.
+ */
+char *
+raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len)
+{
+	RaydarHttpTarget t;
+
+	if (!exit_hook_registered)
+	{
+		on_proc_exit(raydar_conn_shutdown, (Datum) 0);
+		exit_hook_registered = true;
+	}
+	if (conn->http == NULL)
+		conn->http = raydar_http_create();
+	t.base_url = conn->opts.dashboard_url;
+	t.server_name = conn->server_name;
+	t.token = conn->token;
+	t.ca_file = conn->opts.ca_file;
+	t.tls_verify = conn->opts.tls_verify;
+	t.connect_timeout_ms = conn->opts.connect_timeout_ms;
+	t.timeout_ms = conn->opts.timeout_ms;
+	return raydar_http_get(conn->http, &t, path_and_query, len);
 }
 
 const char *
@@ -390,6 +451,12 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	ProtobufCAllocator alloc;
 
 	*from_cache = false;
+	if (conn->opts.address == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("server \"%s\" reaches Ray through its dashboard (dashboard_url), "
+						"which cannot make the gRPC call %s", conn->server_name, method),
+				 errhint("Use a server with address 'host:6379' (the GCS) for this.")));
 	if (cache_lookup(conn, method, req, reqlen, &reply))
 	{
 		*from_cache = true;
@@ -433,10 +500,37 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	return reply;
 }
 
-/* The server's Ray version: the ray_version option, else CheckAlive (cached). */
+/* A dashboard's version: GET /api/version, {"ray_version": "2.40.0", ...}. */
+static void
+http_version(RaydarConn *conn)
+{
+	size_t		len;
+	char	   *body = raydar_conn_http_get(conn, "/api/version", &len);
+	char		vt[64];
+	char		err[256];
+	RayStatus	st = ray_state_json_version(body, len, vt, sizeof(vt), err, sizeof(err));
+
+	if (st != RAY_OK || !ray_version_parse(vt, &conn->version))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not learn the Ray version of the dashboard at %s", conn->opts.dashboard_url),
+				 errdetail("%s", st != RAY_OK ? err : vt),
+				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
+						 quote_identifier(conn->server_name))));
+	pfree(body);
+	conn->version_text = MemoryContextStrdup(conn->cxt, vt);
+	conn->version_known = true;
+}
+
+/*
+ * The server's Ray version: the ray_version option, else CheckAlive or the
+ * dashboard's version endpoint (cached).
+ */
 void
 raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text)
 {
+	if (!conn->version_known && conn->opts.dashboard_url)
+		http_version(conn);
 	if (!conn->version_known)
 	{
 		bool		cached;

@@ -8,6 +8,11 @@
  * (connection.c), the reply decoded by the core (src/ray) and turned into
  * virtual tuples column by column from the catalog (catalog.c). Only the
  * columns the query uses are built.
+ *
+ * A dashboard_url server reaches the same data over HTTP (the State API):
+ * the JSON rows are turned back into a GetTaskEventsReply by
+ * src/ray/ray_state_json.c, and from there the scan is the gRPC one, so
+ * both transports give the same rows from one set of column rules.
  */
 #include "raydar.h"
 
@@ -32,8 +37,14 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "http_client.h"
 #include "ray_cluster.h"
+#include "ray_enums.h"
 #include "ray_requests.h"
+#include "ray_state_json.h"
+
+/* The dashboard returns at most this many rows (RAY_MAX_LIMIT_FROM_API_SERVER). */
+#define DASHBOARD_MAX_LIMIT 10000
 
 /* Rows assumed when the server has never been scanned in this backend. */
 #define DEFAULT_ROWS 1000.0
@@ -145,6 +156,54 @@ check_columns(Relation rel, const RaydarResource *res)
 	}
 }
 
+/* The resources the HTTP transport serves so far. */
+static void
+check_http_resource(RaydarConn *conn, const RaydarResource *res)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("the %s table is not yet available through the dashboard (server \"%s\" has dashboard_url)",
+					res->name, raydar_conn_server_name(conn)),
+			 errhint("Read it through a server with address 'host:6379' (the GCS); "
+					 "the tasks table works through either.")));
+}
+
+/*
+ * The dashboard compares strings ignoring case on every version (its own
+ * filter step), so a pushed name condition only narrows: PostgreSQL
+ * rechecks it. IDs and state names are pushed in their one exact spelling,
+ * which case folding cannot change.
+ */
+static void
+http_recheck_names(PlannerInfo *root, RelOptInfo *baserel, RaydarPushdown *pd)
+{
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	List	   *keep = NIL;
+	ListCell   *lc;
+
+	foreach(lc, pd->remote_conds)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Bitmapset  *attrs = NULL;
+		bool		on_name = false;
+		int			k = -1;
+
+		pull_varattnos((Node *) ri->clause, baserel->relid, &attrs);
+		while ((k = bms_next_member(attrs, k)) >= 0)
+		{
+			AttrNumber	attno = k + FirstLowInvalidHeapAttributeNumber;
+			char	   *name = attno > 0 ? get_attname(rte->relid, attno, true) : NULL;
+
+			on_name |= name != NULL && strcmp(name, "name") == 0;
+		}
+		if (on_name)
+			pd->local_conds = lappend(pd->local_conds, ri);
+		else
+			keep = lappend(keep, ri);
+	}
+	pd->remote_conds = keep;
+}
+
 static void
 raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -163,8 +222,14 @@ raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 
 	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
 	raydar_conn_version(conn, &v, &ps->version_text);
+	if (raydar_conn_is_http(conn) && ps->resource->kind != RAYDAR_TASKS_KIND)
+		check_http_resource(conn, ps->resource);
 	if (ps->resource->kind != RAY_RESOURCE_PLACEMENT_GROUPS)
+	{
 		raydar_classify_conditions(root, baserel, ps->resource, &v, &ps->pushdown);
+		if (raydar_conn_is_http(conn))
+			http_recheck_names(root, baserel, &ps->pushdown);
+	}
 	else
 	{
 		/* An empty request is valid on every version: PostgreSQL filters. */
@@ -458,6 +523,109 @@ encode_cluster_request(RaydarScanState *st, const RayVersion *v, const char *vte
 		*req = (uint8_t *) "";
 }
 
+/*
+ * The State API path and query of a task scan: every row (detail, drivers
+ * included, as the GCS gives them), the scan's limit or the dashboard's
+ * cap, the server's timeout, and the pushed filters.
+ */
+static char *
+http_task_path(List *filters, int64 limit, int timeout_ms)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "/api/v0/tasks?detail=true&limit=" INT64_FORMAT "&timeout=%d&exclude_driver=false",
+					 limit >= 0 ? Min(limit, DASHBOARD_MAX_LIMIT) : DASHBOARD_MAX_LIMIT,
+					 Max((timeout_ms + 999) / 1000, 1));
+	foreach(lc, filters)
+	{
+		List	   *f = lfirst(lc);
+		static const char *const keys[] = {"job_id", "task_id", "actor_id", "name", "state"};
+		int			field = intVal(linitial(f));
+
+		appendStringInfo(&buf, "&filter_keys=%s&filter_predicates=%s&filter_values=%s",
+						 keys[field], intVal(lsecond(f)) == RAY_PRED_EQ ? "%3D" : "%21%3D",
+						 raydar_http_escape(strVal(lthird(f))));
+	}
+	return buf.data;
+}
+
+/*
+ * A scan over HTTP: GET the rows, turn them into a GetTaskEventsReply,
+ * then decode as the gRPC path does. Counters come from the envelope.
+ */
+static void
+fetch_http(RaydarScanState *st, const RayVersion *v)
+{
+	const char *url = raydar_conn_options(st->conn)->dashboard_url;
+	char	   *path = http_task_path(st->filters, st->limit, raydar_conn_options(st->conn)->timeout_ms);
+	char	   *body;
+	size_t		len;
+	uint8_t    *pb;
+	size_t		pblen;
+	RayStateCounters k;
+	char		err[512];
+	RayStatus	rs;
+	instr_time	start,
+				elapsed;
+
+	INSTR_TIME_SET_CURRENT(start);
+	body = raydar_conn_http_get(st->conn, path, &len);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
+	rs = ray_state_json_tasks(body, len, v, &st->alloc, &pb, &pblen, &k, err, sizeof(err));
+	pfree(body);
+	if (rs == RAY_ERR_RPC)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the Ray dashboard at %s answered GET %s with an error", url, path),
+				 errdetail("Ray said: %s", err)));
+	if (rs != RAY_OK)
+		raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
+											  url, raydar_conn_server_name(st->conn)),
+								 err);
+	rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_index)
+		(pb, pblen, v, &st->alloc, &st->reply, err, sizeof(err));
+	if (rs != RAY_OK)
+		raydar_report_core_error(rs, psprintf("decoding the rows of the Ray dashboard at %s", url), err);
+	st->nrows = st->reply->nrows;
+
+	memset(&last_scan, 0, sizeof(last_scan));
+	last_scan.valid = true;
+	strlcpy(last_scan.server, raydar_conn_server_name(st->conn), sizeof(last_scan.server));
+	last_scan.rows = (int64) st->nrows;
+	last_scan.reply_bytes = (int64) len;
+	last_scan.call_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	last_scan.num_total_stored = k.total;
+	/* Ray's num_filtered counts the rows left, not those filtered out. */
+	last_scan.num_filtered_on_gcs = Max(k.num_after_truncation - k.num_filtered, 0);
+	last_scan.num_truncated = Max(k.total - k.num_after_truncation, 0);
+	if (k.nwarnings > 0)
+		ereport(WARNING,
+				(errmsg("the Ray dashboard at %s warns: %s", url, k.warning),
+				 k.nwarnings > 1 ? errdetail("%d more warnings.", k.nwarnings - 1) : 0));
+	/*
+	 * Ray's own CLI warns when total exceeds num_after_truncation. Newer
+	 * dashboards count total from the rows the GCS returned, so a reply
+	 * that fills the cap is also taken as cut.
+	 */
+	if (st->limit < 0 && (k.total > k.num_after_truncation || k.num_after_truncation >= DASHBOARD_MAX_LIMIT))
+		ereport(WARNING,
+				(errmsg("the Ray dashboard returned %lld of %lld%s task attempts",
+						(long long) k.num_after_truncation,
+						(long long) Max(k.total, k.num_after_truncation),
+						k.total > k.num_after_truncation ? "" : " or more"),
+				 errdetail("The dashboard returns at most %d rows per request, and the GCS keeps at most "
+						   "task_events_max_num_task_in_gcs attempts.", DASHBOARD_MAX_LIMIT),
+				 errhint("Filter by job_id, state or task_id so each query stays under the cap, or use a "
+						 "server with address (the GCS) for whole-cluster scans. "
+						 "SELECT * FROM raydar.last_scan() shows the counters.")));
+	if (st->filters == NIL && st->limit < 0)
+		raydar_conn_set_last_rows(st->conn, (double) st->nrows);
+}
+
 static void
 fetch(RaydarScanState *st)
 {
@@ -490,6 +658,12 @@ fetch(RaydarScanState *st)
 	raydar_allocator_init(&st->alloc, st->scan_cxt);
 	ray_buf_init(&st->scratch, &st->alloc);
 	raydar_conn_version(st->conn, &v, &vtext);
+	if (raydar_conn_is_http(st->conn))
+	{
+		fetch_http(st, &v);
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	if (tasks)
 		encode_task_request(st, &v, vtext, &req, &reqlen);
 	else
@@ -655,6 +829,28 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 	if (!es->verbose)
 		return;
+	{
+		ForeignTable *table = GetForeignTable(RelationGetRelid(node->ss.ss_currentRelation));
+		RaydarConn *conn = raydar_get_conn(table->serverid, GetUserId());
+
+		if (raydar_conn_is_http(conn))
+		{
+			ExplainPropertyText("Ray Transport", "HTTP", es);
+			if (nothing)
+			{
+				ExplainPropertyText("Ray Request", "none: a condition no row can satisfy", es);
+				return;
+			}
+			ExplainPropertyText("Ray Request", psprintf("GET %s",
+														http_task_path(filters, limit,
+																	   raydar_conn_options(conn)->timeout_ms)), es);
+			ExplainPropertyText("Ray Version", vtext, es);
+			initStringInfo(&buf);
+			raydar_describe_filters(filters, &buf);
+			ExplainPropertyText("Ray Filters", buf.len > 0 ? buf.data : "none", es);
+			return;
+		}
+	}
 	ExplainPropertyText("Ray Transport", "gRPC", es);
 	if (nothing)
 	{

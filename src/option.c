@@ -27,6 +27,9 @@ typedef enum OptionKind
 {
 	OPT_TEXT,
 	OPT_ADDRESS,
+	OPT_URL,
+	OPT_BOOL,
+	OPT_SUPERUSER_FILE,
 	OPT_VERSION,
 	OPT_POSITIVE_INT,
 	OPT_NONNEGATIVE_INT,
@@ -42,7 +45,9 @@ typedef struct RaydarOption
 
 static const RaydarOption valid_options[] = {
 	{"address", ForeignServerRelationId, OPT_ADDRESS},
-	{"dashboard_url", ForeignServerRelationId, OPT_TEXT},
+	{"dashboard_url", ForeignServerRelationId, OPT_URL},
+	{"ca_file", ForeignServerRelationId, OPT_SUPERUSER_FILE},
+	{"tls_verify", ForeignServerRelationId, OPT_BOOL},
 	{"ray_version", ForeignServerRelationId, OPT_VERSION},
 	{"timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
@@ -83,6 +88,41 @@ check_address(DefElem *def)
 						 "(the head node's --port, 6379 by default).")));
 }
 
+/*
+ * dashboard_url: http(s)://host:port, optionally with a trailing '/' (the
+ * URL the dashboard prints). A path would be a proxy prefix, which the
+ * State API routes do not take relative to; it is refused rather than
+ * guessed.
+ */
+static void
+check_url(DefElem *def)
+{
+	char	   *s = defGetString(def);
+	const char *rest = NULL;
+	const char *colon;
+	size_t		n;
+	int			port;
+
+	if (strncmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	n = rest ? strlen(rest) : 0;
+	if (n > 0 && rest[n - 1] == '/')
+		n--;
+	colon = rest ? memrchr(rest, ':', n) : NULL;
+	if (rest == NULL || n == 0 || colon == NULL || colon == rest ||
+		memchr(rest, '/', n) != NULL || strpbrk(s, " \t\n?#@") != NULL ||
+		n - (colon + 1 - rest) == 0 ||
+		!parse_int(pnstrdup(colon + 1, n - (colon + 1 - rest)), &port, 0, NULL) ||
+		port < 1 || port > 65535)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"dashboard_url\": \"%s\"", s),
+				 errhint("Use http://host:port or https://host:port of the Ray dashboard, "
+						 "for example 'http://10.0.0.5:8265'.")));
+}
+
 static void
 check_option(DefElem *def, const RaydarOption *opt)
 {
@@ -93,6 +133,23 @@ check_option(DefElem *def, const RaydarOption *opt)
 			break;
 		case OPT_ADDRESS:
 			check_address(def);
+			break;
+		case OPT_URL:
+			check_url(def);
+			break;
+		case OPT_BOOL:
+			(void) defGetBoolean(def);
+			break;
+		case OPT_SUPERUSER_FILE:
+			/* As file_fdw's filename: a path the server reads is superuser-only. */
+			if (!superuser())
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only superuser can set option \"%s\"", def->defname)));
+			if (!is_absolute_path(defGetString(def)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be an absolute path", def->defname)));
 			break;
 		case OPT_VERSION:
 			{
@@ -178,11 +235,6 @@ raydar_fdw_validator(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options \"address\" and \"dashboard_url\" cannot both be set"),
 				 errhint("Use address for the GCS (gRPC) or dashboard_url for the dashboard (HTTP).")));
-	if (has_dashboard)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the dashboard HTTP transport (dashboard_url) is not available in this version of raydar"),
-				 errhint("Use address 'host:port' of the Ray GCS instead.")));
 	PG_RETURN_VOID();
 }
 
@@ -196,12 +248,27 @@ raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
 	opts->timeout_ms = 30000;
 	opts->connect_timeout_ms = 5000;
 	opts->cache_ttl_ms = 0;
+	opts->tls_verify = true;
 	foreach(cell, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
 
 		if (strcmp(def->defname, "address") == 0)
 			opts->address = defGetString(def);
+		else if (strcmp(def->defname, "dashboard_url") == 0)
+		{
+			/* Kept without the trailing '/': paths are appended. */
+			char	   *u = pstrdup(defGetString(def));
+			size_t		n = strlen(u);
+
+			if (n > 0 && u[n - 1] == '/')
+				u[n - 1] = '\0';
+			opts->dashboard_url = u;
+		}
+		else if (strcmp(def->defname, "ca_file") == 0)
+			opts->ca_file = defGetString(def);
+		else if (strcmp(def->defname, "tls_verify") == 0)
+			opts->tls_verify = defGetBoolean(def);
 		else if (strcmp(def->defname, "ray_version") == 0)
 		{
 			opts->has_version = ray_version_parse(defGetString(def), &opts->version);
@@ -214,11 +281,12 @@ raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
 		else if (strcmp(def->defname, "cache_ttl_ms") == 0)
 			opts->cache_ttl_ms = parse_int_option(def, 0);
 	}
-	if (opts->address == NULL)
+	if (opts->address == NULL && opts->dashboard_url == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign server \"%s\" has no address", server->servername),
-				 errhint("ALTER SERVER %s OPTIONS (ADD address 'host:6379');",
+				 errhint("ALTER SERVER %s OPTIONS (ADD address 'host:6379'); "
+						 "or, for the dashboard's HTTP API, OPTIONS (ADD dashboard_url 'http://host:8265').",
 						 quote_identifier(server->servername))));
 }
 

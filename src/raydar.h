@@ -62,7 +62,10 @@ typedef struct RaydarResource RaydarResource;
 /* option.c */
 typedef struct RaydarServerOptions
 {
-	const char *address;		/* host:port of the GCS */
+	const char *address;		/* host:port of the GCS, or NULL */
+	const char *dashboard_url;	/* http(s)://host:port of the dashboard, no '/' at the end, or NULL */
+	const char *ca_file;		/* CA bundle for https, or NULL */
+	bool		tls_verify;		/* default true */
 	bool		has_version;	/* ray_version given: no detection */
 	RayVersion	version;
 	const char *version_text;
@@ -128,6 +131,9 @@ typedef struct RaydarConn RaydarConn;
 extern RaydarConn *raydar_get_conn(Oid serverid, Oid userid);
 extern const RaydarServerOptions *raydar_conn_options(RaydarConn *conn);
 extern const char *raydar_conn_server_name(RaydarConn *conn);
+extern bool raydar_conn_is_http(RaydarConn *conn);
+extern const char *raydar_conn_endpoint(RaydarConn *conn);
+extern char *raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len);
 extern void raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text);
 extern bytea *raydar_conn_call(RaydarConn *conn, const char *method,
 							   const uint8_t *req, size_t reqlen, bool *from_cache);

@@ -1,0 +1,457 @@
+/*
+ * http_client.c
+ *		libcurl GETs to the Ray dashboard, interruptible and signal-safe.
+ *
+ * The rules of shared/pg-extension-engineering.md section 4:
+ *  - the multi interface, polled in 100 ms ticks; after each tick a
+ *    pending cancel, statement_timeout or shutdown stops the transfer, the
+ *    handle is detached and only then is the interrupt processed, so no
+ *    curl state is left half-used by a longjmp;
+ *  - CURLOPT_NOSIGNAL, and every curl_multi_perform (where the threaded
+ *    resolver starts its thread) runs with all signals blocked;
+ *  - curl's callbacks never call PostgreSQL: the body grows with malloc
+ *    and is copied into a memory context after the transfer;
+ *  - connect and total timeouts come from the server options.
+ * Each failure becomes one ereport naming the URL, what happened and what
+ * to do; the HTTP statuses follow the dashboard's (400 bad limit or
+ * filter, 401/403 auth, 429 more than 100 requests in flight, 500 the GCS
+ * unavailable or an internal error).
+ */
+#include "raydar.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "http_client.h"
+#include "ray_state_json.h"
+
+struct RaydarHttp
+{
+	CURL	   *easy;
+};
+
+/* The body being received: malloc'd, never PostgreSQL memory. */
+typedef struct Body
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		too_large;
+	bool		oom;
+} Body;
+
+static CURLM *multi = NULL;
+static bool curl_ready = false;
+
+static void
+init_curl(void)
+{
+	if (curl_ready)
+		return;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not initialize libcurl")));
+	curl_ready = true;
+}
+
+RaydarHttp *
+raydar_http_create(void)
+{
+	RaydarHttp *h;
+
+	init_curl();
+	h = malloc(sizeof(RaydarHttp));
+	if (h == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	h->easy = curl_easy_init();
+	if (h->easy == NULL)
+	{
+		free(h);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a curl handle")));
+	}
+	return h;
+}
+
+void
+raydar_http_destroy(RaydarHttp *h)
+{
+	if (h == NULL)
+		return;
+	if (h->easy)
+		curl_easy_cleanup(h->easy);
+	free(h);
+}
+
+const char *
+raydar_http_curl_version(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version;
+}
+
+char *
+raydar_http_escape(const char *s)
+{
+	char	   *e;
+	char	   *res;
+
+	init_curl();
+	e = curl_easy_escape(NULL, s, (int) strlen(s));
+	if (e == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	res = pstrdup(e);
+	curl_free(e);
+	return res;
+}
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	Body	   *b = userdata;
+	size_t		n = size * nmemb;
+
+	if (b->len + n > RAY_STATE_JSON_MAX_BYTES)
+	{
+		b->too_large = true;
+		return 0;				/* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (b->len + n + 1 > b->cap)
+	{
+		size_t		cap = Max(b->cap * 2, Max(b->len + n + 1, 64 * 1024));
+		char	   *p = realloc(b->data, cap);
+
+		if (p == NULL)
+		{
+			b->oom = true;
+			return 0;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* curl_multi_perform with every signal blocked (its resolver thread inherits the mask). */
+static CURLMcode
+perform_blocked(int *running)
+{
+	sigset_t	all,
+				old;
+	CURLMcode	mc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	mc = curl_multi_perform(multi, running);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return mc;
+}
+
+static bool
+interrupted(void)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
+/* The error for a transfer that produced no HTTP answer. */
+static void
+report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
+					  const char *errbuf, const Body *b)
+{
+	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+	if (b->too_large)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_REPLY_HANDLE),
+				 errmsg("the response of the Ray dashboard at %s is larger than %zu MiB",
+						url, RAY_STATE_JSON_MAX_BYTES / (1024 * 1024)),
+				 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less.")));
+	if (b->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory receiving the response of %s", url)));
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to the Ray dashboard at %s (server \"%s\")",
+							t->base_url, t->server_name),
+					 errdetail("%s", detail),
+					 errhint("Check that the Ray head node is up and that dashboard_url names its dashboard: "
+							 "port 8265 unless started with --dashboard-port, reachable from this host "
+							 "only if started with --dashboard-host=0.0.0.0.")));
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("the Ray dashboard at %s did not answer in time (server \"%s\")",
+							t->base_url, t->server_name),
+					 errdetail("%s", detail),
+					 errhint("The limits are the server options connect_timeout_ms (%d) and timeout_ms (%d).",
+							 t->connect_timeout_ms, t->timeout_ms)));
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("TLS with the Ray dashboard at %s failed (server \"%s\")",
+							t->base_url, t->server_name),
+					 errdetail("%s", detail),
+					 errhint("If the dashboard's certificate is signed by a private CA, set the server option "
+							 "ca_file to that CA's PEM file; tls_verify 'false' turns verification off "
+							 "(anyone on the path can then read the token).")));
+			break;
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("cannot request %s (server \"%s\")", url, t->server_name),
+					 errdetail("%s", detail),
+					 errhint("dashboard_url must be http://host:port or https://host:port.")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the request to the Ray dashboard %s failed (server \"%s\")",
+							url, t->server_name),
+					 errdetail("%s", detail)));
+	}
+}
+
+/* The error for an HTTP answer other than 2xx. */
+static void
+report_status(const RaydarHttpTarget *t, const char *url, long status, const Body *b)
+{
+	char		msg[512];
+
+	ray_state_json_error_message(b->data, b->len, msg, sizeof(msg));
+	switch (status)
+	{
+		case 400:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the Ray dashboard at %s rejected the request as invalid (HTTP 400)", t->base_url),
+					 errdetail("GET %s: %s", url, msg),
+					 errhint("This Ray version may not take one of the pushed filters or the limit; "
+							 "set the server option ray_version to the cluster's version, or report it.")));
+			break;
+		case 401:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("the Ray dashboard at %s refused raydar's credentials (HTTP 401): the token is %s",
+							t->base_url, t->token ? "wrong" : "missing"),
+					 errdetail("%s", msg),
+					 errhint("Put the cluster's token in a user mapping: "
+							 "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
+							 quote_identifier(t->server_name))));
+			break;
+		case 403:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the Ray dashboard at %s forbids this request (HTTP 403)", t->base_url),
+					 errdetail("GET %s: %s", url, msg),
+					 errhint("The token in the user mapping is valid but may not read the State API, "
+							 "or a proxy in front of the dashboard blocks it; use a token with read access.")));
+			break;
+		case 404:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the Ray dashboard at %s has no %s (HTTP 404)", t->base_url, url + strlen(t->base_url)),
+					 errdetail("%s", msg),
+					 errhint("Check that dashboard_url is the Ray dashboard (port 8265 by default), not a proxy path.")));
+			break;
+		case 429:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the Ray dashboard at %s is busy (HTTP 429): too many requests in flight", t->base_url),
+					 errdetail("%s", msg),
+					 errhint("The dashboard serves at most 100 State API requests at once; retry later, "
+							 "query less often, or set cache_ttl_ms on the server.")));
+			break;
+		case 500:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the Ray dashboard at %s failed to answer (HTTP 500)", t->base_url),
+					 errdetail("%s", msg),
+					 errhint("The dashboard could not reach the GCS or failed internally; check the head node "
+							 "and its dashboard.log, then retry.")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the Ray dashboard at %s answered HTTP %ld", t->base_url, status),
+					 errdetail("GET %s: %s", url, msg),
+					 status >= 502 && status <= 504
+					 ? errhint("A proxy in front of the dashboard could not reach it; check that the Ray head node is up.")
+					 : errhint("Check that dashboard_url is the Ray dashboard.")));
+	}
+}
+
+char *
+raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_query, size_t *len)
+{
+	char	   *url = psprintf("%s%s", t->base_url, path_and_query);
+	char	   *auth = t->token ? psprintf("Authorization: Bearer %s", t->token) : NULL;
+	char		errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *headers = NULL;
+	struct curl_slist *tmp;
+	Body		body = {NULL, 0, 0, false, false};
+	CURLcode	rc = CURLE_OK;
+	CURLMcode	mc;
+	long		status = 0;
+	bool		cancelled = false;
+	bool		done = false;
+	char	   *res;
+	CURL	   *e = h->easy;
+
+	init_curl();
+	if (multi == NULL)
+	{
+		multi = curl_multi_init();
+		if (multi == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a curl multi handle")));
+	}
+	tmp = curl_slist_append(headers, "Accept: application/json");
+	if (tmp)
+		headers = tmp;
+	if (auth && (tmp = curl_slist_append(headers, auth)) != NULL)
+		headers = tmp;
+	if (headers == NULL || (auth && headers->next == NULL))
+	{
+		curl_slist_free_all(headers);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+
+	/* Options are set afresh: the handle (and its connection) is reused. */
+	errbuf[0] = '\0';
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) t->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) t->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+	if (t->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "raydar/" RAYDAR_VERSION);
+
+	mc = curl_multi_add_handle(multi, e);
+	if (mc != CURLM_OK)
+	{
+		curl_slist_free_all(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not start a request to %s: %s", url, curl_multi_strerror(mc))));
+	}
+	while (!done)
+	{
+		int			running = 0;
+		CURLMsg    *m;
+		int			left;
+
+		mc = perform_blocked(&running);
+		while ((m = curl_multi_info_read(multi, &left)) != NULL)
+			if (m->msg == CURLMSG_DONE && m->easy_handle == e)
+			{
+				rc = m->data.result;
+				done = true;
+			}
+		if (mc != CURLM_OK)
+		{
+			rc = CURLE_FAILED_INIT;
+			snprintf(errbuf, sizeof(errbuf), "%s", curl_multi_strerror(mc));
+			break;
+		}
+		if (done || running == 0)
+		{
+			done = true;
+			break;
+		}
+		if (interrupted())
+		{
+			cancelled = true;
+			break;
+		}
+		(void) curl_multi_poll(multi, NULL, 0, 100, NULL);
+		if (interrupted())
+		{
+			cancelled = true;
+			break;
+		}
+	}
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	/* A cancelled transfer's connection is closed, not reused half-read. */
+	curl_multi_remove_handle(multi, e);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(headers);
+
+	if (cancelled)
+	{
+		free(body.data);
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling the request to the Ray dashboard at %s", t->base_url)));
+	}
+	if (rc != CURLE_OK)
+	{
+		PG_TRY();
+		{
+			report_transfer_error(t, url, rc, errbuf, &body);
+		}
+		PG_FINALLY();
+		{
+			free(body.data);
+		}
+		PG_END_TRY();
+	}
+	if (status < 200 || status > 299)
+	{
+		PG_TRY();
+		{
+			report_status(t, url, status, &body);
+		}
+		PG_FINALLY();
+		{
+			free(body.data);
+		}
+		PG_END_TRY();
+	}
+	res = palloc_extended(body.len + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (res == NULL)
+	{
+		free(body.data);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory receiving %zu bytes from %s", body.len, url)));
+	}
+	if (body.len > 0)
+		memcpy(res, body.data, body.len);
+	res[body.len] = '\0';
+	free(body.data);
+	*len = body.len;
+	return res;
+}

@@ -1,0 +1,1015 @@
+/*
+ * ray_state_json.c
+ *		State API JSON -> GetTaskEventsReply: the inverse of Ray's
+ *		protobuf_to_task_state_dict, so both transports share one decoder.
+ *
+ * What the inverse has to get right, field by field (the forward rules are
+ * in shared/testdata/ray-wire/README.md and src/ray/ray_tasks.c):
+ *  - events [{state, created_ms}] become state_ts_ns entries; created_ms is
+ *    `ns // 1e6`, so ns = created_ms * 1e6 + 500,000 (mid-millisecond)
+ *    floors back to the same ms whatever the double rounding of ns;
+ *  - state and the *_time_ms keys are derived from the events on both
+ *    sides, so they are not read;
+ *  - profile times are `ns / 1e6` as doubles: the ns chosen is one that
+ *    divides back to exactly the double Ray sent;
+ *  - extra_data was parsed by Ray; it goes back as its JSON text, which the
+ *    row renderer then emits unchanged;
+ *  - the name is already renamed for actor tasks; renaming is idempotent,
+ *    so passing actor_repr_name along (when Ray sends it) changes nothing.
+ *    Ray's TaskState has no actor_repr_name, so it is read back from a
+ *    renamed name, "<repr>.<method>" (infer_repr_name);
+ *  - enum names go back to numbers of the server's version; a decimal name
+ *    (a number Ray did not know) goes back to that number;
+ *  - error_type / error_message exist only for FAILED attempts on both
+ *    sides, and node_id / worker_id are the attempt's.
+ * A key that is absent or null is the field absent, as in the protobuf.
+ */
+#include "ray_state_json.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ray_arena.h"
+#include "ray_buf.h"
+#include "ray_enums.h"
+#include "ray_gcs.pb-c.h"
+#include "ray_tasks.h"
+
+/* Everything the conversion allocates, freed together. */
+typedef struct Conv
+{
+	RayArena	arena;
+	const RayVersion *v;
+	char	   *err;
+	size_t		errlen;
+	bool		oom;
+	size_t		row;			/* 1-based, for messages */
+} Conv;
+
+static void fail(Conv *c, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static void
+fail(Conv *c, const char *fmt,...)
+{
+	va_list		ap;
+	int			n = 0;
+
+	if (c->row > 0)
+		n = snprintf(c->err, c->errlen, "row %zu: ", c->row);
+	if (n < 0 || (size_t) n >= c->errlen)
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(c->err + n, c->errlen - n, fmt, ap);
+	va_end(ap);
+}
+
+static void *
+alloc0(Conv *c, size_t n)
+{
+	void	   *p = ray_arena_alloc(&c->arena, n);
+
+	if (p == NULL)
+		c->oom = true;
+	else
+		memset(p, 0, n);
+	return p;
+}
+
+static char *
+dup(Conv *c, const char *s)
+{
+	char	   *p = ray_arena_strndup(&c->arena, s, strlen(s));
+
+	if (p == NULL)
+		c->oom = true;
+	return p;
+}
+
+/*
+ * Nesting check before cJSON sees the text: cJSON recurses once per level,
+ * so a deep input must be refused by a loop, not a stack.
+ */
+static bool
+depth_ok(const char *s, size_t len, int max_depth, size_t *where)
+{
+	int			depth = 0;
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		ch = s[i];
+
+		if (in_string)
+		{
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		}
+		else if (ch == '"')
+			in_string = true;
+		else if (ch == '[' || ch == '{')
+		{
+			if (++depth > max_depth)
+			{
+				*where = i;
+				return false;
+			}
+		}
+		else if (ch == ']' || ch == '}')
+			depth--;
+	}
+	return true;
+}
+
+/* Parse with the limits; NULL with err set on any problem. */
+static cJSON *
+parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
+{
+	const char *end = NULL;
+	cJSON	   *root;
+	size_t		where = 0;
+
+	*st = RAY_ERR_MALFORMED;
+	if (json == NULL || len == 0)
+	{
+		snprintf(err, errlen, "empty response body where JSON was expected");
+		return NULL;
+	}
+	if (len > RAY_STATE_JSON_MAX_BYTES)
+	{
+		*st = RAY_ERR_TOO_LARGE;
+		snprintf(err, errlen, "response of %zu bytes exceeds the %zu-byte limit",
+				 len, RAY_STATE_JSON_MAX_BYTES);
+		return NULL;
+	}
+	if (!depth_ok(json, len, RAY_STATE_JSON_MAX_DEPTH, &where))
+	{
+		snprintf(err, errlen, "JSON nested deeper than %d levels (at byte %zu)",
+				 RAY_STATE_JSON_MAX_DEPTH, where);
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (root == NULL)
+	{
+		size_t		at = end && end >= json && end <= json + len ? (size_t) (end - json) : len;
+
+		if (cJSON_GetErrorPtr() == NULL && at == 0)
+			snprintf(err, errlen, "out of memory parsing %zu bytes of JSON", len);
+		else if (at >= len)
+			snprintf(err, errlen, "JSON truncated: the body (%zu bytes) ends inside a value", len);
+		else
+			snprintf(err, errlen, "invalid JSON at byte %zu of %zu", at, len);
+		return NULL;
+	}
+	/* Only whitespace may follow the value. */
+	if (end != NULL)
+		while (end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+			end++;
+	if (end != NULL && end < json + len)
+	{
+		snprintf(err, errlen, "unexpected data after the JSON value at byte %zu of %zu",
+				 (size_t) (end - json), len);
+		cJSON_Delete(root);
+		return NULL;
+	}
+	*st = RAY_OK;
+	return root;
+}
+
+/* ---- typed member access: absent and null are the same ---- */
+
+static const cJSON *
+member(const cJSON *obj, const char *key)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return (m == NULL || cJSON_IsNull(m)) ? NULL : m;
+}
+
+static bool
+get_string(Conv *c, const cJSON *obj, const char *key, char **out)
+{
+	const cJSON *m = member(obj, key);
+
+	*out = NULL;
+	if (m == NULL)
+		return true;
+	if (!cJSON_IsString(m))
+	{
+		fail(c, "\"%s\" is not a string", key);
+		return false;
+	}
+	*out = dup(c, m->valuestring);
+	return !c->oom;
+}
+
+static bool
+get_int(Conv *c, const cJSON *obj, const char *key, double lo, double hi,
+		protobuf_c_boolean *has, int64_t *out)
+{
+	const cJSON *m = member(obj, key);
+
+	*has = 0;
+	*out = 0;
+	if (m == NULL)
+		return true;
+	if (!cJSON_IsNumber(m) || m->valuedouble != floor(m->valuedouble) ||
+		m->valuedouble < lo || m->valuedouble > hi)
+	{
+		fail(c, "\"%s\" is not an integer in [%.0f, %.0f]", key, lo, hi);
+		return false;
+	}
+	*has = 1;
+	*out = (int64_t) m->valuedouble;
+	return true;
+}
+
+static bool
+get_int32(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, int32_t *out)
+{
+	int64_t		v;
+
+	if (!get_int(c, obj, key, -2147483648.0, 2147483647.0, has, &v))
+		return false;
+	*out = (int32_t) v;
+	return true;
+}
+
+/* A hex ID; absent, null or "" is absent (Ray shows absent IDs as null). */
+static bool
+get_id(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, ProtobufCBinaryData *out)
+{
+	const cJSON *m = member(obj, key);
+	size_t		n;
+
+	*has = 0;
+	out->len = 0;
+	out->data = NULL;
+	if (m == NULL)
+		return true;
+	if (!cJSON_IsString(m))
+	{
+		fail(c, "\"%s\" is not a hex string", key);
+		return false;
+	}
+	n = strlen(m->valuestring);
+	if (n == 0)
+		return true;
+	if (n % 2 != 0 || n > 256)
+	{
+		fail(c, "\"%s\" is not a hex ID: \"%.80s\"", key, m->valuestring);
+		return false;
+	}
+	out->data = alloc0(c, n / 2);
+	if (out->data == NULL)
+		return false;
+	if (!ray_hex_decode(m->valuestring, out->data, n / 2))
+	{
+		fail(c, "\"%s\" is not a hex ID: \"%.80s\"", key, m->valuestring);
+		return false;
+	}
+	out->len = n / 2;
+	*has = 1;
+	return true;
+}
+
+static bool
+check_type(Conv *c, const cJSON *m, bool want_object, const char *key)
+{
+	if (m == NULL || (want_object ? cJSON_IsObject(m) : cJSON_IsArray(m)))
+		return true;
+	fail(c, "\"%s\" is not %s", key, want_object ? "an object" : "an array");
+	return false;
+}
+
+/*
+ * An enum name back to its number: one of the names, else decimal text
+ * (how both transports show a number they do not know).
+ */
+static bool
+enum_number(Conv *c, const char *key, const char *name, const char *(*name_of) (int), int max,
+			int32_t *out)
+{
+	char	   *end;
+	long		n;
+
+	for (int i = 0; i <= max; i++)
+	{
+		const char *s = name_of(i);
+
+		if (s && strcmp(s, name) == 0)
+		{
+			*out = i;
+			return true;
+		}
+	}
+	errno = 0;
+	n = strtol(name, &end, 10);
+	if (name[0] != '\0' && *end == '\0' && errno == 0 && n >= -2147483647L - 1 && n <= 2147483647L)
+	{
+		*out = (int32_t) n;
+		return true;
+	}
+	fail(c, "\"%s\" has an unknown value \"%.64s\"", key, name);
+	return false;
+}
+
+static bool
+get_enum(Conv *c, const cJSON *obj, const char *key, const char *(*name_of) (int), int max,
+		 protobuf_c_boolean *has, int32_t *out)
+{
+	const cJSON *m = member(obj, key);
+
+	*has = 0;
+	*out = 0;
+	if (m == NULL)
+		return true;
+	if (!cJSON_IsString(m))
+	{
+		fail(c, "\"%s\" is not a string", key);
+		return false;
+	}
+	if (!enum_number(c, key, m->valuestring, name_of, max, out))
+		return false;
+	*has = 1;
+	return true;
+}
+
+/* ---- the parts of a task row ---- */
+
+static bool
+string_array(Conv *c, const cJSON *arr, const char *key, size_t *n, char ***out)
+{
+	const cJSON *e;
+	size_t		i = 0;
+
+	*n = 0;
+	*out = NULL;
+	if (arr == NULL)
+		return true;
+	if (!check_type(c, arr, false, key))
+		return false;
+	*out = alloc0(c, sizeof(char *) * (size_t) (cJSON_GetArraySize(arr) + 1));
+	if (*out == NULL)
+		return false;
+	cJSON_ArrayForEach(e, arr)
+	{
+		if (!cJSON_IsString(e))
+		{
+			fail(c, "\"%s\" holds a value that is not a string", key);
+			return false;
+		}
+		if (((*out)[i++] = dup(c, e->valuestring)) == NULL)
+			return false;
+	}
+	*n = i;
+	return true;
+}
+
+static bool
+runtime_env_info(Conv *c, const cJSON *m, Ray__Rpc__RuntimeEnvInfo **out)
+{
+	Ray__Rpc__RuntimeEnvInfo *re;
+	const cJSON *uris,
+			   *cfg;
+
+	*out = NULL;
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, true, "runtime_env_info") || (re = alloc0(c, sizeof(*re))) == NULL)
+		return false;
+	ray__rpc__runtime_env_info__init(re);
+	if (!get_string(c, m, "serialized_runtime_env", &re->serialized_runtime_env))
+		return false;
+	uris = member(m, "uris");
+	if (uris)
+	{
+		if (!check_type(c, uris, true, "uris") || (re->uris = alloc0(c, sizeof(*re->uris))) == NULL)
+			return false;
+		ray__rpc__runtime_env_uris__init(re->uris);
+		if (!get_string(c, uris, "working_dir_uri", &re->uris->working_dir_uri) ||
+			!string_array(c, member(uris, "py_modules_uris"), "py_modules_uris",
+						  &re->uris->n_py_modules_uris, &re->uris->py_modules_uris))
+			return false;
+	}
+	cfg = member(m, "runtime_env_config");
+	if (cfg)
+	{
+		Ray__Rpc__RuntimeEnvConfig *rc;
+		const cJSON *eager;
+
+		if (!check_type(c, cfg, true, "runtime_env_config") || (rc = alloc0(c, sizeof(*rc))) == NULL)
+			return false;
+		ray__rpc__runtime_env_config__init(rc);
+		if (!get_int32(c, cfg, "setup_timeout_seconds", &rc->has_setup_timeout_seconds,
+					   &rc->setup_timeout_seconds) ||
+			!string_array(c, member(cfg, "log_files"), "log_files", &rc->n_log_files, &rc->log_files))
+			return false;
+		eager = member(cfg, "eager_install");
+		if (eager)
+		{
+			if (!cJSON_IsBool(eager))
+			{
+				fail(c, "\"eager_install\" is not a boolean");
+				return false;
+			}
+			rc->has_eager_install = 1;
+			rc->eager_install = cJSON_IsTrue(eager);
+		}
+		re->runtime_env_config = rc;
+	}
+	*out = re;
+	return true;
+}
+
+static bool
+required_resources(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
+{
+	const cJSON *e;
+	size_t		i = 0;
+
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, true, "required_resources"))
+		return false;
+	info->required_resources = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
+	if (info->required_resources == NULL)
+		return false;
+	cJSON_ArrayForEach(e, m)
+	{
+		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry *r = alloc0(c, sizeof(*r));
+
+		if (r == NULL)
+			return false;
+		if (!cJSON_IsNumber(e))
+		{
+			fail(c, "required_resources[\"%.64s\"] is not a number", e->string);
+			return false;
+		}
+		ray__rpc__task_info_entry__required_resources_entry__init(r);
+		if ((r->key = dup(c, e->string)) == NULL)
+			return false;
+		r->has_value = 1;
+		r->value = e->valuedouble;
+		info->required_resources[i++] = r;
+	}
+	info->n_required_resources = i;
+	return true;
+}
+
+static bool
+label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
+{
+	const cJSON *e;
+	size_t		i = 0;
+
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, true, "label_selector"))
+		return false;
+	info->label_selector = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
+	if (info->label_selector == NULL)
+		return false;
+	cJSON_ArrayForEach(e, m)
+	{
+		Ray__Rpc__TaskInfoEntry__LabelSelectorEntry *l = alloc0(c, sizeof(*l));
+
+		if (l == NULL)
+			return false;
+		if (!cJSON_IsString(e))
+		{
+			fail(c, "label_selector[\"%.64s\"] is not a string", e->string);
+			return false;
+		}
+		ray__rpc__task_info_entry__label_selector_entry__init(l);
+		if ((l->key = dup(c, e->string)) == NULL || (l->value = dup(c, e->valuestring)) == NULL)
+			return false;
+		info->label_selector[i++] = l;
+	}
+	info->n_label_selector = i;
+	return true;
+}
+
+/* TaskStatus names through the version's table (a function of one int). */
+static const RayVersion *status_version;
+
+static const char *
+status_name(int n)
+{
+	return ray_task_status_name(status_version, n);
+}
+
+/* ms (an integer) -> an ns whose `ns // 1e6` is ms again. */
+static bool
+ms_to_ns(Conv *c, double ms, int64_t *ns)
+{
+	if (ms != floor(ms) || fabs(ms) > 9.0e12)
+	{
+		fail(c, "created_ms %.17g is not an integer number of milliseconds", ms);
+		return false;
+	}
+	*ns = (int64_t) ms * 1000000 + 500000;
+	if (ray_ns_to_ms_floor(*ns) != (int64_t) ms)
+		*ns = (int64_t) ms * 1000000;
+	return true;
+}
+
+/* A double of ms (Ray's ns / 1e6) -> an ns that divides back to it exactly. */
+static int64_t
+ms_double_to_ns(double ms)
+{
+	double		d = ms * 1e6;
+	int64_t		base;
+
+	if (!(fabs(d) < 9.0e18))
+		return 0;
+	base = (int64_t) llround(d);
+	for (int64_t k = 0; k <= 4096; k++)
+	{
+		if ((double) (base + k) / 1e6 == ms)
+			return base + k;
+		if ((double) (base - k) / 1e6 == ms)
+			return base - k;
+	}
+	return base;
+}
+
+static bool
+events(Conv *c, const cJSON *m, Ray__Rpc__TaskStateUpdate *su)
+{
+	const cJSON *e;
+	size_t		i = 0;
+
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, false, "events"))
+		return false;
+	su->state_ts_ns = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
+	if (su->state_ts_ns == NULL)
+		return false;
+	status_version = c->v;
+	cJSON_ArrayForEach(e, m)
+	{
+		Ray__Rpc__TaskStateUpdate__StateTsNsEntry *t = alloc0(c, sizeof(*t));
+		const cJSON *state = cJSON_GetObjectItemCaseSensitive(e, "state");
+		const cJSON *ms = cJSON_GetObjectItemCaseSensitive(e, "created_ms");
+		int32_t		num;
+
+		if (t == NULL)
+			return false;
+		if (!cJSON_IsObject(e) || !cJSON_IsString(state) || !cJSON_IsNumber(ms))
+		{
+			fail(c, "events[%zu] is not {\"state\": name, \"created_ms\": number}", i);
+			return false;
+		}
+		/* 30 covers every TaskStatus of every version. */
+		if (!enum_number(c, "events.state", state->valuestring, status_name, 30, &num))
+			return false;
+		ray__rpc__task_state_update__state_ts_ns_entry__init(t);
+		t->has_key = 1;
+		t->key = num;
+		t->has_value = 1;
+		if (!ms_to_ns(c, ms->valuedouble, &t->value))
+			return false;
+		su->state_ts_ns[i++] = t;
+	}
+	su->n_state_ts_ns = i;
+	return true;
+}
+
+static bool
+task_log_info(Conv *c, const cJSON *m, Ray__Rpc__TaskLogInfo **out)
+{
+	Ray__Rpc__TaskLogInfo *li;
+
+	*out = NULL;
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, true, "task_log_info") || (li = alloc0(c, sizeof(*li))) == NULL)
+		return false;
+	ray__rpc__task_log_info__init(li);
+	if (!get_string(c, m, "stdout_file", &li->stdout_file) ||
+		!get_string(c, m, "stderr_file", &li->stderr_file) ||
+		!get_int32(c, m, "stdout_start", &li->has_stdout_start, &li->stdout_start) ||
+		!get_int32(c, m, "stdout_end", &li->has_stdout_end, &li->stdout_end) ||
+		!get_int32(c, m, "stderr_start", &li->has_stderr_start, &li->stderr_start) ||
+		!get_int32(c, m, "stderr_end", &li->has_stderr_end, &li->stderr_end))
+		return false;
+	*out = li;
+	return true;
+}
+
+/* {} (what Ray shows for a task without profile events) is absent. */
+static bool
+profiling_data(Conv *c, const cJSON *m, Ray__Rpc__ProfileEvents **out)
+{
+	Ray__Rpc__ProfileEvents *pe;
+	const cJSON *evs,
+			   *e;
+	size_t		i = 0;
+
+	*out = NULL;
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, true, "profiling_data"))
+		return false;
+	if (m->child == NULL)
+		return true;
+	if ((pe = alloc0(c, sizeof(*pe))) == NULL)
+		return false;
+	ray__rpc__profile_events__init(pe);
+	if (!get_string(c, m, "component_type", &pe->component_type) ||
+		!get_id(c, m, "component_id", &pe->has_component_id, &pe->component_id) ||
+		!get_string(c, m, "node_ip_address", &pe->node_ip_address))
+		return false;
+	evs = member(m, "events");
+	if (!check_type(c, evs, false, "profiling_data.events"))
+		return false;
+	if (evs)
+	{
+		pe->events = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(evs) + 1));
+		if (pe->events == NULL)
+			return false;
+		cJSON_ArrayForEach(e, evs)
+		{
+			Ray__Rpc__ProfileEventEntry *p = alloc0(c, sizeof(*p));
+			const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "start_time");
+			const cJSON *et = cJSON_GetObjectItemCaseSensitive(e, "end_time");
+			const cJSON *extra;
+
+			if (p == NULL)
+				return false;
+			if (!cJSON_IsObject(e) || !cJSON_IsNumber(st) || !cJSON_IsNumber(et))
+			{
+				fail(c, "profiling_data.events[%zu] has no numeric start_time and end_time", i);
+				return false;
+			}
+			ray__rpc__profile_event_entry__init(p);
+			if (!get_string(c, e, "event_name", &p->event_name))
+				return false;
+			p->has_start_time = 1;
+			p->start_time = ms_double_to_ns(st->valuedouble);
+			p->has_end_time = 1;
+			p->end_time = ms_double_to_ns(et->valuedouble);
+			extra = cJSON_GetObjectItemCaseSensitive(e, "extra_data");
+			if (extra != NULL)
+			{
+				/* Its JSON text: the renderer emits valid JSON text as is. */
+				char	   *text = cJSON_PrintUnformatted(extra);
+
+				if (text == NULL)
+				{
+					c->oom = true;
+					return false;
+				}
+				p->extra_data = dup(c, text);
+				cJSON_free(text);
+				if (p->extra_data == NULL)
+					return false;
+			}
+			pe->events[i++] = p;
+		}
+		pe->n_events = i;
+	}
+	*out = pe;
+	return true;
+}
+
+static bool
+error_info(Conv *c, const cJSON *row, Ray__Rpc__TaskStateUpdate *su)
+{
+	Ray__Rpc__RayErrorInfo *e;
+	char	   *msg;
+	protobuf_c_boolean has_type;
+	int32_t		type;
+
+	if (!get_string(c, row, "error_message", &msg) ||
+		!get_enum(c, row, "error_type", ray_error_type_name, 255, &has_type, &type))
+		return false;
+	if (msg == NULL && !has_type)
+		return true;
+	if ((e = alloc0(c, sizeof(*e))) == NULL)
+		return false;
+	ray__rpc__ray_error_info__init(e);
+	e->error_message = msg;
+	e->has_error_type = has_type;
+	e->error_type = type;
+	su->error_info = e;
+	return true;
+}
+
+/*
+ * An ACTOR_TASK named "<repr>.<method>" (method: the last part of
+ * func_or_class_name) that is not its func_or_class_name was renamed by
+ * Ray from actor_repr_name = <repr>: the only place the State API keeps it.
+ */
+static bool
+infer_repr_name(Conv *c, Ray__Rpc__TaskInfoEntry *info, Ray__Rpc__TaskStateUpdate *su)
+{
+	const char *method;
+	size_t		lname,
+				lmethod;
+
+	if (su->actor_repr_name != NULL || !info->has_type || info->type != 2 /* ACTOR_TASK */ ||
+		info->name == NULL || info->func_or_class_name == NULL ||
+		strcmp(info->name, info->func_or_class_name) == 0)
+		return true;
+	method = strrchr(info->func_or_class_name, '.');
+	method = method ? method + 1 : info->func_or_class_name;
+	lname = strlen(info->name);
+	lmethod = strlen(method);
+	if (lname < lmethod + 2 || info->name[lname - lmethod - 1] != '.' ||
+		strcmp(info->name + lname - lmethod, method) != 0)
+		return true;
+	su->actor_repr_name = ray_arena_strndup(&c->arena, info->name, lname - lmethod - 1);
+	if (su->actor_repr_name == NULL)
+		c->oom = true;
+	return !c->oom;
+}
+
+static bool
+task_row(Conv *c, const cJSON *row, Ray__Rpc__TaskEvents *ev)
+{
+	Ray__Rpc__TaskInfoEntry *info = alloc0(c, sizeof(*info));
+	Ray__Rpc__TaskStateUpdate *su = alloc0(c, sizeof(*su));
+	protobuf_c_boolean has;
+	int64_t		v64;
+	const cJSON *m;
+
+	if (info == NULL || su == NULL)
+		return false;
+	if (!cJSON_IsObject(row))
+	{
+		fail(c, "not a JSON object");
+		return false;
+	}
+	ray__rpc__task_events__init(ev);
+	ray__rpc__task_info_entry__init(info);
+	ray__rpc__task_state_update__init(su);
+	ev->task_info = info;
+	ev->state_updates = su;
+
+	if (!get_id(c, row, "task_id", &ev->has_task_id, &ev->task_id) ||
+		!get_id(c, row, "job_id", &ev->has_job_id, &ev->job_id) ||
+		!get_int(c, row, "attempt_number", 0, 2147483647.0, &has, &v64))
+		return false;
+	ev->has_attempt_number = has;
+	ev->attempt_number = (int32_t) v64;
+	if (!ev->has_task_id)
+	{
+		fail(c, "no task_id");
+		return false;
+	}
+
+	if (!get_string(c, row, "name", &info->name) ||
+		!get_string(c, row, "func_or_class_name", &info->func_or_class_name) ||
+		!get_enum(c, row, "type", ray_task_type_name, 63, &info->has_type, &info->type) ||
+		!get_enum(c, row, "language", ray_language_name, 63, &info->has_language, &info->language) ||
+		!get_id(c, row, "parent_task_id", &info->has_parent_task_id, &info->parent_task_id) ||
+		!get_id(c, row, "actor_id", &info->has_actor_id, &info->actor_id) ||
+		!get_id(c, row, "placement_group_id", &info->has_placement_group_id, &info->placement_group_id) ||
+		!get_string(c, row, "call_site", &info->call_site) ||
+		!required_resources(c, member(row, "required_resources"), info) ||
+		!label_selector(c, member(row, "label_selector"), info) ||
+		!runtime_env_info(c, member(row, "runtime_env_info"), &info->runtime_env_info))
+		return false;
+
+	if (!get_id(c, row, "node_id", &su->has_node_id, &su->node_id) ||
+		!get_id(c, row, "worker_id", &su->has_worker_id, &su->worker_id) ||
+		!get_int32(c, row, "worker_pid", &su->has_worker_pid, &su->worker_pid) ||
+		!get_string(c, row, "actor_repr_name", &su->actor_repr_name) ||
+		!events(c, member(row, "events"), su) ||
+		!error_info(c, row, su) ||
+		!task_log_info(c, member(row, "task_log_info"), &su->task_log_info) ||
+		!profiling_data(c, member(row, "profiling_data"), &ev->profile_events) ||
+		!infer_repr_name(c, info, su))
+		return false;
+	m = member(row, "is_debugger_paused");
+	if (m)
+	{
+		if (!cJSON_IsBool(m))
+		{
+			fail(c, "\"is_debugger_paused\" is not a boolean");
+			return false;
+		}
+		su->has_is_debugger_paused = 1;
+		su->is_debugger_paused = cJSON_IsTrue(m);
+	}
+	return true;
+}
+
+static int64_t
+counter(const cJSON *obj, const char *key, int64_t dflt)
+{
+	const cJSON *m = member(obj, key);
+
+	if (m == NULL || !cJSON_IsNumber(m) || !(fabs(m->valuedouble) < 9.0e18))
+		return dflt;
+	return (int64_t) m->valuedouble;
+}
+
+static void
+add_warning(RayStateCounters *k, const char *w)
+{
+	if (w == NULL || w[0] == '\0')
+		return;
+	if (k->nwarnings++ == 0)
+		snprintf(k->warning, sizeof(k->warning), "%s", w);
+}
+
+/*
+ * The rows array of {"result": true, "msg": ..., "data": {"result": {...}}},
+ * and the counters. NULL with err set if the envelope is not that.
+ */
+static const cJSON *
+envelope(const cJSON *root, RayStateCounters *k, char *err, size_t errlen, RayStatus *st)
+{
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(root, "result");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "msg");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+	const cJSON *res;
+	const cJSON *rows;
+	const cJSON *w;
+
+	*st = RAY_ERR_MALFORMED;
+	memset(k, 0, sizeof(*k));
+	if (!cJSON_IsObject(root) || !cJSON_IsBool(ok))
+	{
+		snprintf(err, errlen, "not a State API response: no boolean \"result\" at the top level");
+		return NULL;
+	}
+	if (cJSON_IsFalse(ok))
+	{
+		*st = RAY_ERR_RPC;
+		snprintf(err, errlen, "%s", cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+		return NULL;
+	}
+	res = cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, "result") : NULL;
+	rows = cJSON_IsObject(res) ? cJSON_GetObjectItemCaseSensitive(res, "result") : NULL;
+	if (!cJSON_IsArray(rows))
+	{
+		snprintf(err, errlen, "not a State API list response: no array at data.result.result");
+		return NULL;
+	}
+	k->rows = cJSON_GetArraySize(rows);
+	k->total = counter(res, "total", k->rows);
+	k->num_after_truncation = counter(res, "num_after_truncation", k->rows);
+	k->num_filtered = counter(res, "num_filtered", 0);
+	w = member(res, "partial_failure_warning");
+	if (cJSON_IsString(w))
+		add_warning(k, w->valuestring);
+	w = member(res, "warnings");
+	if (cJSON_IsArray(w))
+	{
+		const cJSON *e;
+
+		cJSON_ArrayForEach(e, w)
+			if (cJSON_IsString(e))
+			add_warning(k, e->valuestring);
+	}
+	*st = RAY_OK;
+	return rows;
+}
+
+RayStatus
+ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
+					 ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
+					 RayStateCounters *counters, char *err, size_t errlen)
+{
+	RayStatus	st;
+	cJSON	   *root;
+	const cJSON *rows;
+	const cJSON *row;
+	Conv		c;
+	Ray__Rpc__GetTaskEventsReply reply = RAY__RPC__GET_TASK_EVENTS_REPLY__INIT;
+	size_t		n;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(counters, 0, sizeof(*counters));
+	root = parse(json, len, err, errlen, &st);
+	if (root == NULL)
+		return st;
+	rows = envelope(root, counters, err, errlen, &st);
+	if (rows == NULL)
+	{
+		cJSON_Delete(root);
+		return st;
+	}
+
+	memset(&c, 0, sizeof(c));
+	ray_arena_init(&c.arena, NULL);
+	c.v = v;
+	c.err = err;
+	c.errlen = errlen;
+	n = (size_t) counters->rows;
+	reply.events_by_task = alloc0(&c, sizeof(void *) * (n + 1));
+	st = RAY_OK;
+	if (reply.events_by_task == NULL)
+		st = RAY_ERR_OOM;
+	cJSON_ArrayForEach(row, rows)
+	{
+		Ray__Rpc__TaskEvents *ev;
+
+		if (st != RAY_OK)
+			break;
+		c.row = reply.n_events_by_task + 1;
+		ev = alloc0(&c, sizeof(*ev));
+		if (ev == NULL || !task_row(&c, row, ev))
+			st = c.oom ? RAY_ERR_OOM : RAY_ERR_MALFORMED;
+		else
+			reply.events_by_task[reply.n_events_by_task++] = ev;
+	}
+	cJSON_Delete(root);
+	if (st == RAY_OK)
+	{
+		size_t		size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
+
+		*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
+		if (*out == NULL)
+			st = RAY_ERR_OOM;
+		else
+			*outlen = ray__rpc__get_task_events_reply__pack(&reply, *out);
+	}
+	if (st == RAY_ERR_OOM)
+		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
+	else if (st == RAY_ERR_MALFORMED)
+	{
+		/* The message already says which row and field; say where. */
+		char		tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "task %s", tmp);
+	}
+	ray_arena_free(&c.arena);
+	return st;
+}
+
+RayStatus
+ray_state_json_version(const char *json, size_t len, char *version, size_t vlen,
+					   char *err, size_t errlen)
+{
+	RayStatus	st;
+	cJSON	   *root = parse(json, len, err, errlen, &st);
+	const cJSON *v;
+
+	if (vlen > 0)
+		version[0] = '\0';
+	if (root == NULL)
+		return st;
+	v = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "ray_version") : NULL;
+	if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+	{
+		snprintf(err, errlen, "the version response has no \"ray_version\" string");
+		cJSON_Delete(root);
+		return RAY_ERR_MALFORMED;
+	}
+	snprintf(version, vlen, "%s", v->valuestring);
+	cJSON_Delete(root);
+	return RAY_OK;
+}
+
+void
+ray_state_json_error_message(const char *body, size_t len, char *out, size_t outlen)
+{
+	RayStatus	st;
+	char		err[64];
+	cJSON	   *root;
+	size_t		n;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (body == NULL || len == 0)
+		return;
+	root = len <= 1024 * 1024 ? parse(body, len, err, sizeof(err), &st) : NULL;
+	if (root)
+	{
+		const cJSON *msg = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "msg") : NULL;
+
+		if (cJSON_IsString(msg) && msg->valuestring[0] != '\0')
+		{
+			snprintf(out, outlen, "%s", msg->valuestring);
+			cJSON_Delete(root);
+			return;
+		}
+		cJSON_Delete(root);
+	}
+	/* Not JSON (a proxy's HTML, aiohttp's text): its first line, printable. */
+	n = 0;
+	for (size_t i = 0; i < len && n + 1 < outlen && n < 200; i++)
+	{
+		unsigned char ch = (unsigned char) body[i];
+
+		if (ch == '\n' && n > 0)
+			break;
+		out[n++] = (ch >= 0x20 && ch < 0x7f) ? (char) ch : ' ';
+	}
+	out[n] = '\0';
+}

@@ -1,0 +1,69 @@
+/*
+ * ray_state_json.h
+ *		Read the Ray dashboard's State API JSON (GET /api/v0/<resource>).
+ *
+ * A dashboard_url server must give exactly the rows an address (gRPC)
+ * server gives. The dashboard's task rows are Ray's protobuf_to_task_state_dict
+ * of the GCS's TaskEvents, so this file inverts that mapping: it turns
+ * the JSON rows back into a GetTaskEventsReply, and the extension decodes
+ * that with the same code (src/ray/ray_tasks.c) and builds tuples with
+ * the same column catalog (src/catalog.c) as for the gRPC transport. Every
+ * column rule therefore exists once; only the inverse mapping lives here.
+ *
+ * Input is untrusted: size and nesting are limited before parsing (cJSON),
+ * and malformed, truncated or mistyped input is an error with a message
+ * that says where, never a crash. PostgreSQL-free.
+ */
+#ifndef RAY_STATE_JSON_H
+#define RAY_STATE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "ray_status.h"
+#include "ray_version.h"
+
+/* Largest response body raydar reads from the dashboard. */
+#define RAY_STATE_JSON_MAX_BYTES ((size_t) 256 * 1024 * 1024)
+/* Deepest nesting accepted (a task row is about 8 levels deep). */
+#define RAY_STATE_JSON_MAX_DEPTH 64
+
+/* The envelope's counters: data.result minus the rows. */
+typedef struct RayStateCounters
+{
+	int64_t		total;			/* rows Ray had before filters and the cap */
+	int64_t		num_after_truncation;
+	int64_t		num_filtered;	/* rows left after the dashboard's filters (Ray's naming) */
+	int64_t		rows;			/* rows in data.result.result */
+	int			nwarnings;		/* data.result.warnings and partial_failure_warning */
+	char		warning[512];	/* the first of them, truncated */
+} RayStateCounters;
+
+/*
+ * Decode a GET /api/v0/tasks body for a server of version v into a
+ * serialized GetTaskEventsReply (*out from alloc, or malloc if NULL;
+ * *outlen may be 0), and the envelope's counters. RAY_ERR_MALFORMED (or
+ * RAY_ERR_TOO_LARGE) with err saying what and where otherwise. An envelope
+ * with "result": false is RAY_ERR_RPC with Ray's msg in err.
+ */
+extern RayStatus ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
+									  ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
+									  RayStateCounters *counters, char *err, size_t errlen);
+
+/*
+ * The Ray version in a GET /api/version body ({"ray_version": "2.40.0", ...}),
+ * copied into version (size vlen).
+ */
+extern RayStatus ray_state_json_version(const char *json, size_t len,
+										char *version, size_t vlen,
+										char *err, size_t errlen);
+
+/*
+ * The message of an error body (the envelope's "msg", else the start of
+ * the body as text), for error reports. Never fails.
+ */
+extern void ray_state_json_error_message(const char *body, size_t len, char *out, size_t outlen);
+
+#endif							/* RAY_STATE_JSON_H */
