@@ -95,7 +95,7 @@ dup(Conv *c, const char *s)
  * so a deep input must be refused by a loop, not a stack.
  */
 static bool
-depth_ok(const char *s, size_t len, int max_depth, size_t *where)
+depth_ok(const char *s, size_t len, int max_depth, size_t *where, bool *unclosed)
 {
 	int			depth = 0;
 	bool		in_string = false;
@@ -124,6 +124,8 @@ depth_ok(const char *s, size_t len, int max_depth, size_t *where)
 		else if (ch == ']' || ch == '}')
 			depth--;
 	}
+	/* The end inside a string or an open container: a cut-off body. */
+	*unclosed = in_string || depth > 0;
 	return true;
 }
 
@@ -134,6 +136,7 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 	const char *end = NULL;
 	cJSON	   *root;
 	size_t		where = 0;
+	bool		unclosed = false;
 
 	*st = RAY_ERR_MALFORMED;
 	if (json == NULL || len == 0)
@@ -148,7 +151,7 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 				 len, RAY_STATE_JSON_MAX_BYTES);
 		return NULL;
 	}
-	if (!depth_ok(json, len, RAY_STATE_JSON_MAX_DEPTH, &where))
+	if (!depth_ok(json, len, RAY_STATE_JSON_MAX_DEPTH, &where, &unclosed))
 	{
 		snprintf(err, errlen, "JSON nested deeper than %d levels (at byte %zu)",
 				 RAY_STATE_JSON_MAX_DEPTH, where);
@@ -159,9 +162,7 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 	{
 		size_t		at = end && end >= json && end <= json + len ? (size_t) (end - json) : len;
 
-		if (cJSON_GetErrorPtr() == NULL && at == 0)
-			snprintf(err, errlen, "out of memory parsing %zu bytes of JSON", len);
-		else if (at >= len)
+		if (unclosed || at >= len)
 			snprintf(err, errlen, "JSON truncated: the body (%zu bytes) ends inside a value", len);
 		else
 			snprintf(err, errlen, "invalid JSON at byte %zu of %zu", at, len);

@@ -1,0 +1,371 @@
+/*
+ * test_state_json.c
+ *		The State API JSON reader: rows go back to the GetTaskEventsReply
+ *		they came from (so the gRPC decoder derives the same values), and
+ *		malformed, truncated, huge, deeply nested or mistyped input is an
+ *		error that says what and where.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ray_enums.h"
+#include "ray_state_json.h"
+#include "ray_tasks.h"
+#include "tap.h"
+
+/* One FAILED actor task with every column, as the dashboard sends it. */
+static const char *ROW =
+"{\"task_id\": \"0102030405060708090a0b0c0d0e0f101112131401000000\", \"attempt_number\": 1,"
+" \"name\": \"Counter(3).increment\", \"func_or_class_name\": \"Counter.increment\","
+" \"state\": \"FAILED\", \"job_id\": \"01000000\", \"actor_id\": \"aabbccddeeff0011aabbccdd01000000\","
+" \"type\": \"ACTOR_TASK\", \"language\": \"PYTHON\","
+" \"parent_task_id\": \"ffffffffffffffffffffffffffffffffffffffff01000000\","
+" \"node_id\": \"11111111111111111111111111111111111111111111111111111111\", \"worker_id\": null,"
+" \"placement_group_id\": null, \"worker_pid\": 4242,"
+" \"error_type\": \"TASK_EXECUTION_EXCEPTION\", \"error_message\": \"boom\","
+" \"required_resources\": {\"CPU\": 1.0, \"GPU\": 0.5},"
+" \"runtime_env_info\": {\"serialized_runtime_env\": \"{}\", \"runtime_env_config\": {\"setup_timeout_seconds\": 600, \"eager_install\": true}},"
+" \"events\": [{\"state\": \"PENDING_ARGS_AVAIL\", \"created_ms\": 1679440052252.0},"
+"   {\"state\": \"RUNNING\", \"created_ms\": 1679440052300.0}, {\"state\": \"FAILED\", \"created_ms\": 1679440052353.0}],"
+" \"creation_time_ms\": 1679440052252.0, \"start_time_ms\": 1679440052300.0, \"end_time_ms\": 1679440052353.0,"
+" \"profiling_data\": {\"component_type\": \"worker\", \"component_id\": \"abcd\", \"node_ip_address\": \"10.0.0.1\","
+"   \"events\": [{\"event_name\": \"task:execute\", \"start_time\": 1679440052252.8652, \"end_time\": 1679440052353.6184,"
+"   \"extra_data\": {\"a\": [1, \"x\"]}}]},"
+" \"task_log_info\": {\"stdout_file\": \"out\", \"stdout_start\": 5}, \"is_debugger_paused\": false,"
+" \"call_site\": \"main.py:3\", \"label_selector\": {\"zone\": \"a\"}}";
+
+static char *
+envelope(const char *rows, const char *counts)
+{
+	size_t		n = strlen(rows) + strlen(counts) + 200;
+	char	   *s = malloc(n);
+
+	snprintf(s, n, "{\"result\": true, \"msg\": \"\", \"data\": {\"result\": {%s\"result\": [%s],"
+			 " \"partial_failure_warning\": \"\", \"warnings\": null}}}", counts, rows);
+	return s;
+}
+
+static RayStatus
+convert(const char *json, size_t len, const char *version, RayTaskReply **r,
+		RayStateCounters *k, char *err, size_t errlen)
+{
+	RayVersion	v;
+	uint8_t    *pb;
+	size_t		pblen;
+	RayStatus	st;
+
+	ray_version_parse(version, &v);
+	*r = NULL;
+	st = ray_state_json_tasks(json, len, &v, NULL, &pb, &pblen, k, err, errlen);
+	if (st != RAY_OK)
+		return st;
+	st = ray_task_reply_decode(pb, pblen, &v, NULL, r, err, errlen);
+	free(pb);
+	return st;
+}
+
+static bool
+json_is(RayBuf *b, bool present, const char *want, const char *what)
+{
+	bool		good = present && b->data && strcmp(b->data, want) == 0;
+
+	ok(good, "%s renders as %s", what, want);
+	if (!good)
+		tap_diag("  got %s", present && b->data ? b->data : "(absent)");
+	ray_buf_reset(b);
+	return good;
+}
+
+static void
+test_full_row(const char *version)
+{
+	char	   *doc = envelope(ROW, "\"total\": 5, \"num_after_truncation\": 3, \"num_filtered\": 1, ");
+	RayTaskReply *r;
+	RayStateCounters k;
+	char		err[256];
+	char		nb[RAY_ENUM_NAME_MAX];
+	RayVersion	v;
+	RayBuf		b;
+	const RayTaskRow *row;
+
+	ray_version_parse(version, &v);
+	if (!is_int(convert(doc, strlen(doc), version, &r, &k, err, sizeof(err)), RAY_OK,
+				"%s: the full row converts (%s)", version, err))
+	{
+		free(doc);
+		return;
+	}
+	row = &r->rows[0];
+	is_int(r->nrows, 1, "%s: one row", version);
+	is_int(k.total, 5, "%s: total", version);
+	is_int(k.num_after_truncation, 3, "%s: num_after_truncation", version);
+	is_int(k.num_filtered, 1, "%s: num_filtered", version);
+	is_int(row->attempt_number, 1, "%s: attempt_number", version);
+	ok(strcmp(ray_task_state_text(r, row, nb), "FAILED") == 0, "%s: state FAILED from the events", version);
+	is_int(row->events[row->n_events - 1].status,
+		   ray_task_status_number(&v, RAY_TS_FAILED), "%s: FAILED has the version's number", version);
+	ok(row->has_creation_ms && row->creation_ms == 1679440052252LL, "%s: creation ms", version);
+	ok(row->has_start_ms && row->start_ms == 1679440052300LL, "%s: start ms", version);
+	ok(row->has_end_ms && row->end_ms == 1679440052353LL, "%s: end ms", version);
+	ok(row->name && strcmp(row->name, "Counter(3).increment") == 0, "%s: renamed name kept", version);
+	ok(row->su->actor_repr_name && strcmp(row->su->actor_repr_name, "Counter(3)") == 0,
+	   "%s: actor_repr_name read back from the renamed name", version);
+	ok(strcmp(ray_task_type_text(row, nb), "ACTOR_TASK") == 0, "%s: type", version);
+	ok(strcmp(ray_task_language_text(row, nb), "PYTHON") == 0, "%s: language", version);
+	ok(row->has_error_type && strcmp(ray_task_error_type_text(row, nb), "TASK_EXECUTION_EXCEPTION") == 0,
+	   "%s: error_type", version);
+	ok(row->error_message && strcmp(row->error_message, "boom") == 0, "%s: error_message", version);
+	is_int(row->node_id.len, 28, "%s: node_id bytes", version);
+	is_int(row->worker_id.len, 0, "%s: null worker_id is absent", version);
+	is_int(row->placement_group_id.len, 0, "%s: null placement group is absent", version);
+	ok(row->su->has_worker_pid && row->su->worker_pid == 4242, "%s: worker_pid", version);
+	ok(row->su->has_is_debugger_paused && !row->su->is_debugger_paused, "%s: is_debugger_paused", version);
+	ok(row->info->call_site && strcmp(row->info->call_site, "main.py:3") == 0, "%s: call_site", version);
+
+	ray_buf_init(&b, NULL);
+	json_is(&b, ray_task_json_events(r, row, &b),
+			"[{\"state\": \"PENDING_ARGS_AVAIL\", \"created_ms\": 1679440052252}, "
+			"{\"state\": \"RUNNING\", \"created_ms\": 1679440052300}, "
+			"{\"state\": \"FAILED\", \"created_ms\": 1679440052353}]", "events");
+	json_is(&b, ray_task_json_required_resources(row, &b), "{\"CPU\": 1, \"GPU\": 0.5}", "required_resources");
+	json_is(&b, ray_task_json_profiling_data(row, &b),
+			"{\"component_type\": \"worker\", \"component_id\": \"abcd\", \"node_ip_address\": \"10.0.0.1\", "
+			"\"events\": [{\"event_name\": \"task:execute\", \"start_time\": 1679440052252.8652, "
+			"\"end_time\": 1679440052353.6184, \"extra_data\": {\"a\":[1,\"x\"]}}]}", "profiling_data");
+	json_is(&b, ray_task_json_task_log_info(row, &b), "{\"stdout_file\": \"out\", \"stdout_start\": 5}", "task_log_info");
+	json_is(&b, ray_task_json_runtime_env_info(row, &b),
+			"{\"serialized_runtime_env\": \"{}\", \"runtime_env_config\": {\"setup_timeout_seconds\": 600, "
+			"\"eager_install\": true, \"log_files\": []}}", "runtime_env_info");
+	json_is(&b, ray_task_json_label_selector(row, &b), "{\"zone\": \"a\"}", "label_selector");
+	ray_buf_free(&b);
+	ray_task_reply_free(r);
+	free(doc);
+}
+
+/* Profile times: an ns is found that divides back to exactly Ray's double. */
+static void
+test_profile_times(void)
+{
+	static const double ms[] = {1679440052252.8652, 1795314590147.0001, 0.001, 1.5, 1700000000000.123};
+	int			exact = 0;
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+	{
+		char		row[512];
+		char	   *doc;
+		RayTaskReply *r;
+		RayStateCounters k;
+		char		err[256];
+
+		snprintf(row, sizeof(row), "{\"task_id\": \"00\", \"profiling_data\": {\"component_type\": \"w\","
+				 " \"events\": [{\"event_name\": \"e\", \"start_time\": %.17g, \"end_time\": %.17g}]}}", ms[i], ms[i]);
+		doc = envelope(row, "");
+		if (convert(doc, strlen(doc), "2.40.0", &r, &k, err, sizeof(err)) == RAY_OK)
+		{
+			exact += ray_ns_to_ms(r->rows[0].ev->profile_events->events[0]->start_time) == ms[i];
+			ray_task_reply_free(r);
+		}
+		free(doc);
+	}
+	is_int(exact, 5, "every profile time reads back as the same double");
+}
+
+/* A minimal row; counters default to the row count; an empty list is fine. */
+static void
+test_envelopes(void)
+{
+	RayTaskReply *r;
+	RayStateCounters k;
+	char		err[256];
+	char	   *doc = envelope("{\"task_id\": \"00\"}, {\"task_id\": \"01\", \"attempt_number\": 2}", "");
+	const char *failed = "{\"result\": false, \"msg\": \"Failed to query data from GCS\", \"data\": {}}";
+	const char *warned = "{\"result\": true, \"msg\": \"\", \"data\": {\"result\": {\"total\": 0, \"result\": [],"
+		" \"partial_failure_warning\": \"\", \"warnings\": [\"GCS down\", \"again\"]}}}";
+	char		v[64];
+
+	is_int(convert(doc, strlen(doc), "3.0.0.dev0", &r, &k, err, sizeof(err)), RAY_OK, "minimal rows convert");
+	if (r)
+	{
+		is_int(r->nrows, 2, "two rows");
+		is_int(k.total, 2, "total defaults to the rows");
+		ok(r->rows[1].state == 0, "no events: state NIL");
+		ray_task_reply_free(r);
+	}
+	free(doc);
+	is_int(convert(failed, strlen(failed), "2.9.3", &r, &k, err, sizeof(err)), RAY_ERR_RPC,
+		   "result false is Ray's error");
+	ok(strcmp(err, "Failed to query data from GCS") == 0, "with Ray's msg");
+	is_int(convert(warned, strlen(warned), "2.9.3", &r, &k, err, sizeof(err)), RAY_OK, "warnings are not errors");
+	ok(k.nwarnings == 2 && strcmp(k.warning, "GCS down") == 0, "warnings counted, the first kept");
+	ray_task_reply_free(r);
+
+	is_int(ray_state_json_version("{\"version\": \"4\", \"ray_version\": \"2.40.0\"}", 41, v, sizeof(v), err, sizeof(err)),
+		   RAY_OK, "version endpoint");
+	ok(strcmp(v, "2.40.0") == 0, "ray_version read");
+	is_int(ray_state_json_version("{\"version\": \"4\"}", 16, v, sizeof(v), err, sizeof(err)),
+		   RAY_ERR_MALFORMED, "no ray_version is an error");
+	ray_state_json_error_message("<html>\nbad gateway", 18, v, sizeof(v));
+	ok(strcmp(v, "<html>") == 0, "a non-JSON error body gives its first line");
+	ray_state_json_error_message("{\"result\": false, \"msg\": \"limit too big\"}", 41, v, sizeof(v));
+	ok(strcmp(v, "limit too big") == 0, "a JSON error body gives its msg");
+}
+
+static void
+expect_error(const char *json, size_t len, RayStatus want, const char *needle, const char *what)
+{
+	RayTaskReply *r = NULL;
+	RayStateCounters k;
+	char		err[256] = "";
+	RayStatus	st = convert(json, len, "2.49.2", &r, &k, err, sizeof(err));
+
+	is_int(st, want, "%s: refused", what);
+	ok(strstr(err, needle) != NULL, "%s: message says \"%s\" (%s)", what, needle, err);
+	if (st == RAY_OK)
+		ray_task_reply_free(r);
+}
+
+static void
+test_bad_input(void)
+{
+	char	   *good = envelope(ROW, "");
+	char	   *deep;
+	char	   *wide;
+	size_t		n;
+
+	expect_error("", 0, RAY_ERR_MALFORMED, "empty", "empty body");
+	expect_error("{", 1, RAY_ERR_MALFORMED, "truncated", "one brace");
+	/* Every prefix of a valid document is refused, never a crash. */
+	{
+		int			refused = 0,
+					total = 0;
+
+		for (size_t cut = 1; cut < strlen(good); cut += 7)
+		{
+			RayTaskReply *r = NULL;
+			RayStateCounters k;
+			char		err[256];
+
+			total++;
+			if (convert(good, cut, "2.49.2", &r, &k, err, sizeof(err)) != RAY_OK)
+				refused++;
+			else
+				ray_task_reply_free(r);
+		}
+		is_int(refused, total, "all %d truncations of a valid body are refused", total);
+	}
+	expect_error(good, strlen(good) / 2, RAY_ERR_MALFORMED, "truncated", "half a body");
+	expect_error("{\"result\": true} x", 18, RAY_ERR_MALFORMED, "after the JSON value", "trailing data");
+	expect_error("[1, 2", 5, RAY_ERR_MALFORMED, "truncated", "open array");
+	expect_error("{\"result\": tru}", 15, RAY_ERR_MALFORMED, "invalid JSON at byte", "bad literal");
+	expect_error("[]", 2, RAY_ERR_MALFORMED, "not a State API response", "not an envelope");
+	expect_error("{\"result\": true, \"data\": {\"result\": null}}", 42, RAY_ERR_MALFORMED,
+				 "data.result.result", "no rows array");
+
+	/* 100,000 levels: refused by the pre-scan, not by recursion. */
+	n = 100000;
+	deep = malloc(2 * n + 1);
+	memset(deep, '[', n);
+	memset(deep + n, ']', n);
+	deep[2 * n] = '\0';
+	expect_error(deep, 2 * n, RAY_ERR_MALFORMED, "nested deeper than 64", "deeply nested");
+	/* Brackets inside strings do not count as nesting. */
+	{
+		char	   *s = malloc(n + 300);
+		char	   *rows;
+
+		snprintf(s, n + 300, "{\"task_id\": \"00\", \"name\": \"%.*s\"}", (int) n, deep);
+		rows = envelope(s, "");
+		expect_error(rows, strlen(rows), RAY_OK, "", "brackets inside a string");
+		free(rows);
+		free(s);
+	}
+	free(deep);
+	/* Larger than the limit: refused before a byte is read. */
+	expect_error("{}", RAY_STATE_JSON_MAX_BYTES + 1, RAY_ERR_TOO_LARGE, "exceeds", "huge body");
+	/* A wide, valid body of many rows converts. */
+	{
+		size_t		rows = 20000;
+		size_t		cap = rows * 64 + 256;
+		char	   *list = malloc(cap);
+		size_t		len = 0;
+		RayTaskReply *r;
+		RayStateCounters k;
+		char		err[256];
+
+		for (size_t i = 0; i < rows; i++)
+			len += snprintf(list + len, cap - len, "%s{\"task_id\": \"%08zx\", \"attempt_number\": 0}",
+							i ? ", " : "", i);
+		wide = envelope(list, "");
+		is_int(convert(wide, strlen(wide), "2.49.2", &r, &k, err, sizeof(err)), RAY_OK, "20,000 rows convert");
+		if (r)
+		{
+			is_int(r->nrows, rows, "with every row");
+			ray_task_reply_free(r);
+		}
+		free(wide);
+		free(list);
+	}
+
+	/* Mistyped fields name the row and the key. */
+	{
+		static const struct
+		{
+			const char *row;
+			const char *needle;
+		}			cases[] = {
+			{"{\"task_id\": \"00\", \"attempt_number\": \"1\"}", "row 1: \"attempt_number\" is not an integer"},
+			{"{\"task_id\": \"00\", \"attempt_number\": 1.5}", "\"attempt_number\" is not an integer"},
+			{"{\"task_id\": \"zz\"}", "\"task_id\" is not a hex ID"},
+			{"{\"task_id\": \"abc\"}", "\"task_id\" is not a hex ID"},
+			{"{\"attempt_number\": 0}", "no task_id"},
+			{"{\"task_id\": \"00\", \"type\": \"SOMETIMES_TASK\"}", "\"type\" has an unknown value"},
+			{"{\"task_id\": \"00\", \"events\": {}}", "\"events\" is not an array"},
+			{"{\"task_id\": \"00\", \"events\": [{\"state\": \"RUNNING\"}]}", "events[0]"},
+			{"{\"task_id\": \"00\", \"events\": [{\"state\": \"RUNNING\", \"created_ms\": 1.5}]}", "not an integer number of milliseconds"},
+			{"{\"task_id\": \"00\", \"required_resources\": {\"CPU\": \"1\"}}", "required_resources[\"CPU\"]"},
+			{"{\"task_id\": \"00\", \"worker_pid\": 1e12}", "\"worker_pid\" is not an integer"},
+			{"{\"task_id\": \"00\", \"is_debugger_paused\": 1}", "is_debugger_paused"},
+			{"{\"task_id\": \"00\", \"profiling_data\": {\"events\": [{}]}}", "profiling_data.events[0]"},
+			{"{\"task_id\": \"00\", \"runtime_env_info\": []}", "\"runtime_env_info\" is not an object"},
+			{"{\"task_id\": \"00\"}, 7", "row 2: not a JSON object"},
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		{
+			char	   *doc = envelope(cases[i].row, "");
+
+			expect_error(doc, strlen(doc), RAY_ERR_MALFORMED, cases[i].needle, cases[i].row);
+			free(doc);
+		}
+	}
+	/* A number the build does not know comes back as that number. */
+	{
+		char	   *doc = envelope("{\"task_id\": \"00\", \"type\": \"7\", \"events\": [{\"state\": \"42\", \"created_ms\": 5}]}", "");
+		RayTaskReply *r;
+		RayStateCounters k;
+		char		err[256];
+
+		if (is_int(convert(doc, strlen(doc), "2.49.2", &r, &k, err, sizeof(err)), RAY_OK, "decimal enum names convert"))
+		{
+			ok(r->rows[0].info->type == 7 && r->rows[0].state == 42, "as their numbers");
+			ray_task_reply_free(r);
+		}
+		free(doc);
+	}
+	free(good);
+}
+
+int
+main(void)
+{
+	test_full_row("2.9.3");
+	test_full_row("2.35.0");
+	test_full_row("2.40.0");
+	test_full_row("2.49.2");
+	test_full_row("3.0.0.dev0");
+	test_profile_times();
+	test_envelopes();
+	test_bad_input();
+	return tap_done();
+}
