@@ -99,13 +99,15 @@ AS $fn$
 $fn$;
 
 -- _dot_quote(text): a DOT double-quoted string. Backslash and quote are
--- escaped; a newline becomes DOT's centred line break \n.
+-- escaped; a newline becomes DOT's centred line break \n; other control
+-- characters (task names come from users) are dropped.
 CREATE FUNCTION raydar._dot_quote(s text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT '"' || replace(replace(replace(replace(coalesce(s, ''), '\', '\\'), '"', '\"'), E'\r', ''), E'\n', '\n') || '"'
+    SELECT '"' || replace(replace(replace(regexp_replace(coalesce(s, ''), '[\x01-\x09\x0b-\x1f]', '', 'g'),
+                                          '\', '\\'), '"', '\"'), E'\n', '\n') || '"'
 $fn$;
 
 -- _xml(text): text for an SVG element or attribute. Control characters
@@ -542,13 +544,14 @@ AS $fn$
                                      '' ORDER BY k.i)
                      FROM (SELECT i, round(d.lx + d.pw * i * d.step / d.span, 1) AS x
                              FROM generate_series(0, floor(d.span / d.step)::integer) i) k), '')
-        -- Bars: at least 1 px wide, so that the shortest attempt is seen.
+        -- Bars: at least 2 px wide, so that the shortest attempt is seen;
+        -- crisp edges, so that a bar is its colour, not a blend.
         || coalesce((SELECT string_agg(format(
-               E'<rect class="bar" data-task="%s" data-attempt="%s" data-lane="%s" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>\n',
+               E'<rect class="bar" data-task="%s" data-attempt="%s" data-lane="%s" x="%s" y="%s" width="%s" height="%s" fill="%s" shape-rendering="crispEdges"><title>%s</title></rect>\n',
                b.task_id, b.attempt_number, l.lane,
                round(d.lx + d.pw * extract(epoch FROM b.start_time - d.t0) / d.span, 1),
                d.top + l.lane * d.lh + (d.lh - d.bh) / 2,
-               greatest(1, round(d.pw * extract(epoch FROM coalesce(b.end_time, d.t1) - b.start_time) / d.span, 1)),
+               greatest(2, round(d.pw * extract(epoch FROM coalesce(b.end_time, d.t1) - b.start_time) / d.span, 1)),
                d.bh, raydar._state_color(b.state),
                raydar._xml(format('%s (attempt %s) %s, %s', coalesce(b.name, '?'), b.attempt_number, b.state,
                                   CASE WHEN b.end_time IS NULL THEN 'running'
