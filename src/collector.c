@@ -46,6 +46,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bulk_insert.h"
 #include "ray_cluster.h"
 #include "ray_enums.h"
 
@@ -378,18 +379,23 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
 
 /*
  * Decode the attempts of the given keys rows (positions in keys->rows) in
- * full and write them with plan, BATCH_ROWS per statement; returns the rows
- * written.
+ * full and write them, BATCH_ROWS at a time: with bulk (rows known to be
+ * new, straight into the table as COPY does, see bulk_insert.c), else with
+ * plan (SQL). Returns the rows written.
  */
 static uint64
-write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
-		   ProtobufCAllocator *alloc, const RayTaskReply *keys, List *indexes)
+write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *reply,
+		   const RayVersion *v, ProtobufCAllocator *alloc, const RayTaskReply *keys,
+		   List *indexes)
 {
 	int			ncols = raydar_ncolumns(raydar_task_columns);
 	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector rows",
 												  ALLOCSET_DEFAULT_SIZES);
 	Datum	  **cols = palloc(sizeof(Datum *) * ncols);
 	bool	  **cnulls = palloc(sizeof(bool *) * ncols);
+	/* A bulk row: the task columns, cluster, ingested_at (bulk_columns). */
+	Datum	   *brow = palloc(sizeof(Datum) * (ncols + 2));
+	bool	   *bnull = palloc0(sizeof(bool) * (ncols + 2));
 	int			left = list_length(indexes);
 	int			in_batch = 0;
 	uint64		written = 0;
@@ -408,6 +414,8 @@ write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
 		cols[c] = palloc(sizeof(Datum) * Min(left, BATCH_ROWS));
 		cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
 	}
+	brow[ncols] = CStringGetTextDatum(name);
+	brow[ncols + 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	foreach(lc, indexes)
 	{
 		const RayTaskRow *row;
@@ -423,19 +431,65 @@ write_rows(SPIPlanPtr plan, const char *name, bytea *reply, const RayVersion *v,
 			/* Getters set isnull only for NULL: start from false. */
 			cnulls[c][in_batch] = false;
 			cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
+			brow[c] = cols[c][in_batch];
+			bnull[c] = cnulls[c][in_batch];
 		}
+		if (bulk != NULL)
+			raydar_bulk_insert_row(bulk, brow, bnull);
 		MemoryContextSwitchTo(old);
 		raydar_jsonb_cache_next_row();
 		in_batch++;
 		left--;
 		if (in_batch == BATCH_ROWS || left == 0)
 		{
-			written += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
+			if (bulk != NULL)
+			{
+				raydar_bulk_insert_flush(bulk);
+				written += in_batch;
+			}
+			else
+				written += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
 			MemoryContextReset(row_cxt);
 			in_batch = 0;
 		}
 	}
 	return written;
+}
+
+/*
+ * A bulk insert into raydar.<table> of write_rows' columns (the task
+ * columns, cluster, ingested_at), or NULL when the table has triggers and
+ * must be written through SQL.
+ */
+static RaydarBulkInsert *
+begin_bulk(const char *table)
+{
+	int			ncols = raydar_ncolumns(raydar_task_columns);
+	const char **names = palloc(sizeof(char *) * (ncols + 2));
+	int			c = 0;
+
+	for (const RaydarColumn *col = raydar_task_columns; col->name; col++)
+		names[c++] = col->name;
+	names[c++] = "cluster";
+	names[c++] = "ingested_at";
+	return raydar_bulk_insert_begin("raydar", table, names, c);
+}
+
+/* list_sort comparator: keys rows by task id bytes, then attempt (the key order). */
+static const RayTaskReply *sort_keys;
+
+static int
+cmp_by_task_id(const ListCell *a, const ListCell *b)
+{
+	const RayTaskRow *x = &sort_keys->rows[lfirst_int(a)];
+	const RayTaskRow *y = &sort_keys->rows[lfirst_int(b)];
+	int			c = memcmp(x->task_id.data, y->task_id.data, Min(x->task_id.len, y->task_id.len));
+
+	if (c != 0)
+		return c;
+	if (x->task_id.len != y->task_id.len)
+		return x->task_id.len < y->task_id.len ? -1 : 1;
+	return (x->attempt_number > y->attempt_number) - (x->attempt_number < y->attempt_number);
 }
 
 static bool
@@ -656,6 +710,7 @@ poll_server(const char *name)
 	{
 		bool		known = list_member(verified, makeString((char *) name));
 		SPIPlanPtr	plan;
+		RaydarBulkInsert *bulk;
 		Datum	   *ends = palloc(sizeof(Datum) * list_length(fresh));
 		Oid			t[1] = {TIMESTAMPTZARRAYOID};
 		Datum		a[1];
@@ -695,8 +750,17 @@ poll_server(const char *name)
 				elog(ERROR, "could not look up raydar.task_history");
 			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
+		/*
+		 * In primary key order: each index insert then lands next to the
+		 * last one, which for a first track is the btree's rightmost page.
+		 */
+		sort_keys = keys;
+		list_sort(fresh, cmp_by_task_id);
+		bulk = known ? begin_bulk("task_history") : NULL;
 		plan = known ? insert_plan : upsert_plan;
-		inserted = write_rows(plan, name, reply, &v, &alloc, keys, fresh);
+		inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
+		if (bulk != NULL)
+			raydar_bulk_insert_end(bulk);
 	}
 	/* The live attempts, rewritten only when their set or states changed. */
 	ts = find_tracked(name);
@@ -706,7 +770,7 @@ poll_server(const char *name)
 		vanished = clear_live(name, keys, live, fresh);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
-					   name, reply, &v, &alloc, keys, live);
+					   NULL, name, reply, &v, &alloc, keys, live);
 	}
 	{
 		Datum		args[6];
@@ -764,7 +828,7 @@ poll_server(const char *name)
 
 	elog(DEBUG1, "raydar collector: server \"%s\": %zu attempts in the reply, %d new, %llu written; "
 		 "fetch %.1f ms, keys %.1f ms, decode+write %.1f ms",
-		 name, keys->nrows, list_length(fresh), (unsigned long long) inserted,
+		 name, keys->nrows + keys->nknown, list_length(fresh), (unsigned long long) inserted,
 		 INSTR_TIME_GET_MILLISEC(t_fetch), INSTR_TIME_GET_MILLISEC(t_keys),
 		 INSTR_TIME_GET_MILLISEC(t_done));
 }
