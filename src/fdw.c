@@ -582,6 +582,13 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Ray dashboard at %s answered GET %s with an error", url, path),
 				 errdetail("Ray said: %s", err)));
+	if (rs == RAY_ERR_MALFORMED || rs == RAY_ERR_TOO_LARGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("the Ray dashboard at %s sent a response raydar cannot read (server \"%s\")",
+						url, raydar_conn_server_name(st->conn)),
+				 errdetail("GET %s: %s", path, err),
+				 errhint("Check that dashboard_url is the Ray dashboard itself, not a proxy or login page.")));
 	if (rs != RAY_OK)
 		raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
 											  url, raydar_conn_server_name(st->conn)),

@@ -1,0 +1,319 @@
+# 100_http_transport.pl
+#	The dashboard HTTP transport (dashboard_url) against the simulator's
+#	State API: for every version profile the tasks table gives the same
+#	rows as the gRPC transport over the same cluster state, with and
+#	without pushed filters and LIMIT; the version comes from /api/version;
+#	the 10,000-row cap warns and fills raydar.last_scan(); tokens, TLS
+#	verification, timeouts, cancel and every HTTP error class end in the
+#	documented ERROR (src/http_client.c), promptly, leaving the session
+#	usable.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use IO::Socket::INET;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use RaySim;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('http_transport');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'raydar'\ntimezone = 'UTC'");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION raydar');
+
+# Two servers over one simulator: g (gRPC) and h (HTTP), each imported.
+sub make_pair
+{
+	my ($sim, $tag, $hopts) = @_;
+	my $addr = $sim->address;
+	my $url = $sim->dashboard_url;
+	$hopts //= '';
+	$node->safe_psql('postgres', qq{
+		SET client_min_messages = warning;
+		DROP SERVER IF EXISTS g_$tag, h_$tag CASCADE;
+		DROP SCHEMA IF EXISTS g_$tag, h_$tag CASCADE;
+		CREATE SERVER g_$tag FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr');
+		CREATE SERVER h_$tag FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url '$url' $hopts);
+		CREATE SCHEMA g_$tag; CREATE SCHEMA h_$tag;
+		IMPORT FOREIGN SCHEMA ray FROM SERVER g_$tag INTO g_$tag;
+		IMPORT FOREIGN SCHEMA ray FROM SERVER h_$tag INTO h_$tag;});
+}
+
+# Rows of a query over both transports, as sorted text: (grpc, http).
+sub both
+{
+	my ($tag, $q) = @_;
+	my @out;
+	for my $s ("g_$tag", "h_$tag")
+	{
+		(my $sql = $q) =~ s/\bTASKS\b/$s.tasks/g;
+		push @out, scalar $node->safe_psql('postgres',
+			"SET client_min_messages = error; SELECT string_agg(r::text, E'\\n' ORDER BY r::text) FROM ($sql) r");
+	}
+	return @out;
+}
+
+# ---------------------------------------------------------------------------
+# Identical rows, every profile, several scenarios.
+# ---------------------------------------------------------------------------
+# Ray's State API has no actor_repr_name: HTTP reads it back only from a
+# renamed actor-task name, so that column is compared on its own.
+my $ALL_BUT_REPR = q{SELECT to_jsonb(t) - 'actor_repr_name' AS j FROM TASKS t};
+
+for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
+{
+	for my $scenario ('vectors', 'mixed')
+	{
+		# speed 0: the cluster stands still between the two scans.
+		my $sim = RaySim->new(profile => $profile, scenario => $scenario, dashboard => 1, speed => 0,
+							  name => "same-$profile-$scenario");
+		$sim->admin('POST', '/advance', { ms => 600_000 });	# play the scenario out
+		my $tag = "p" . ($profile =~ s/\.//gr) . "_$scenario";
+		make_pair($sim, $tag);
+		my ($g, $h) = both($tag, $ALL_BUT_REPR);
+		my $n = () = $g =~ /\n/g;
+		ok(length($g) > 0, "$profile/$scenario: gRPC has rows (" . ($n + 1) . ")");
+		is($h, $g, "$profile/$scenario: every column but actor_repr_name is identical");
+
+		# actor_repr_name: HTTP's is gRPC's or NULL, and never NULL for a renamed task.
+		is($node->safe_psql('postgres', qq{
+			SET client_min_messages = error;
+			SELECT count(*) FROM g_$tag.tasks g JOIN h_$tag.tasks h USING (task_id, attempt_number)
+			 WHERE h.actor_repr_name IS DISTINCT FROM g.actor_repr_name
+			   AND (h.actor_repr_name IS NOT NULL
+			        OR g.name = g.actor_repr_name || '.' || regexp_replace(g.func_or_class_name, '^.*\\.', ''))}),
+		   '0', "$profile/$scenario: actor_repr_name agrees wherever Ray renamed the task");
+
+		# Pushed filters and LIMIT give the same rows as over gRPC.
+		my $job = $node->safe_psql('postgres', "SELECT min(job_id) FROM g_$tag.tasks");
+		my $task = $node->safe_psql('postgres', "SELECT max(task_id) FROM g_$tag.tasks");
+		for my $where ("job_id = '$job'", "task_id = '$task'", "state = 'FINISHED'",
+					   "state <> 'FINISHED'", "name = 'evaluate'", "job_id = '$job' AND state = 'FAILED'")
+		{
+			my ($gw, $hw) = both($tag, "SELECT task_id, attempt_number, state, name FROM TASKS WHERE $where");
+			is($hw, $gw, "$profile/$scenario: WHERE $where");
+		}
+		my ($gl, $hl) = both($tag, "SELECT count(*) FROM (SELECT task_id FROM TASKS LIMIT 3) s");
+		is($hl, '(3)', "$profile/$scenario: LIMIT 3 gives 3 rows") if $n >= 2;
+
+		if ($scenario eq 'vectors')
+		{
+			# The pushed filters travel as the dashboard's query parameters.
+			my $log = $sim->http_requests;
+			my @q = map { join('&', map { "$_->[0]=$_->[1]" } @{ $_->{query} }) }
+			  grep { $_->{path} eq '/api/v0/tasks' } @$log;
+			ok((grep { /filter_keys=job_id&filter_predicates==&filter_values=$job/ } @q),
+			   "$profile: job_id = is sent as filter_keys/filter_predicates/filter_values");
+			ok((grep { /^detail=true&limit=10000&timeout=30&exclude_driver=false$/ } @q),
+			   "$profile: an unfiltered scan asks for every detail, the cap, drivers");
+			ok((grep { /limit=3&/ } @q), "$profile: LIMIT 3 is pushed as limit=3");
+			ok((grep { $_->{path} eq '/api/version' } @$log),
+			   "$profile: the version came from /api/version");
+		}
+		$sim->stop;
+	}
+}
+
+# ---------------------------------------------------------------------------
+# EXPLAIN, the cluster tables, and the 10,000-row cap.
+# ---------------------------------------------------------------------------
+my $sim = RaySim->new(profile => '2.9', scenario => 'many', scenario_params => { count => 10050 },
+					  dashboard => 1, name => 'cap');
+make_pair($sim, 'cap', ", ray_version '2.9.3'");
+my $plan = $node->safe_psql('postgres',
+	"EXPLAIN (VERBOSE, COSTS OFF) SELECT task_id FROM h_cap.tasks WHERE job_id = '01000000' AND name = 'f' LIMIT 5");
+like($plan, qr/Ray Transport: HTTP/, 'EXPLAIN shows the HTTP transport');
+like($plan, qr{Ray Request: GET /api/v0/tasks\?detail=true&limit=10000&timeout=30&exclude_driver=false&filter_keys=job_id&filter_predicates=%3D&filter_values=01000000&filter_keys=name&filter_predicates=%3D&filter_values=f},
+	 'EXPLAIN shows the request with its filters (name is rechecked locally, so no LIMIT)');
+like($plan, qr/Filter: \(tasks\.name = 'f'::text\)/, 'the name condition is rechecked by PostgreSQL');
+
+my ($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_cap.tasks');
+is($out, '10000', 'the cap: the dashboard returns 10,000 rows');
+my ($total) = $err =~ /WARNING:  the Ray dashboard returned 10000 of (\d+) task attempts/;
+ok(defined $total && $total > 10050, 'the cap: a WARNING with both numbers (10000 of ' . ($total // '?') . ')');
+like($err, qr/HINT:  Filter by job_id/, 'the cap: the hint says how to stay under it');
+($ret, $out, $err) = $node->psql('postgres',
+	'SELECT count(*) FROM h_cap.tasks; SELECT rows, num_total_stored, num_truncated FROM raydar.last_scan()');
+is($out, "10000\n10000|$total|" . ($total - 10000), 'the cap: raydar.last_scan() has the rows, the total and the cut');
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM g_cap.tasks'), '>', 10050,
+	   'gRPC has every task (no cap)');
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM (SELECT * FROM h_cap.tasks LIMIT 10) s');
+is($err, '', 'a pushed LIMIT below the cap does not warn');
+
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_cap.actors');
+like($err, qr/ERROR:  the actors table is not yet available through the dashboard/,
+	 'cluster tables over HTTP: a clear error until they are supported');
+$sim->stop;
+
+# ---------------------------------------------------------------------------
+# Tokens: missing (401), wrong (403), right.
+# ---------------------------------------------------------------------------
+$sim = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, token => 'sekrit', speed => 0,
+				   name => 'auth');
+$sim->admin('POST', '/advance', { ms => 600_000 });	# play the scenario out
+make_pair($sim, 'auth', ", ray_version '3.0.0'");
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_auth.tasks');
+like($err, qr/ERROR:  the Ray dashboard at \S+ refused raydar's credentials \(HTTP 401\): the token is missing/,
+	 'no token: 401, and it says the token is missing');
+like($err, qr/HINT:  Put the cluster's token in a user mapping/, 'no token: the hint says where it goes');
+$node->safe_psql('postgres', "CREATE USER MAPPING FOR CURRENT_USER SERVER h_auth OPTIONS (token 'wrong')");
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_auth.tasks');
+like($err, qr/ERROR:  the Ray dashboard at \S+ forbids this request \(HTTP 403\)/, 'wrong token: 403');
+$node->safe_psql('postgres', "ALTER USER MAPPING FOR CURRENT_USER SERVER h_auth OPTIONS (SET token 'sekrit')");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM h_auth.tasks'), '18', 'right token: the rows');
+my ($last) = grep { $_->{path} eq '/api/v0/tasks' } reverse @{ $sim->http_requests };
+is($last->{authorization}, 'Bearer sekrit', 'the token is sent as Authorization: Bearer');
+$sim->stop;
+
+# ---------------------------------------------------------------------------
+# TLS: verified with ca_file; refused without it or with another CA;
+# tls_verify 'false' turns verification off.
+# ---------------------------------------------------------------------------
+$sim = RaySim->new(profile => '2.49', scenario => 'mixed', tls => 1, speed => 0, name => 'tls');
+$sim->admin('POST', '/advance', { ms => 600_000 });	# play the scenario out
+like($sim->dashboard_url, qr{^https://}, 'the simulator serves HTTPS');
+my ($ca, $other) = ($sim->tls_ca, $sim->tls_other_ca);
+make_pair($sim, 'tls', ", ca_file '$ca'");
+my ($gt, $ht) = both('tls', $ALL_BUT_REPR);
+is($ht, $gt, 'HTTPS with ca_file: the same rows as gRPC');
+for my $case ([ '', 'the system CAs' ], [ ", ca_file '$other'", 'another CA' ])
+{
+	make_pair($sim, 'tls', $case->[0]);
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_tls.tasks');
+	like($err, qr/ERROR:  TLS with the Ray dashboard at https:\S+ failed/, "TLS verified against $case->[1]: refused");
+	like($err, qr/HINT:  .*ca_file.*tls_verify 'false'/, "TLS refused ($case->[1]): the hint names ca_file and tls_verify");
+}
+make_pair($sim, 'tls', ", tls_verify 'false'");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM h_tls.tasks'), '18', "tls_verify 'false': no verification");
+$sim->stop;
+
+# ---------------------------------------------------------------------------
+# Timeouts, cancel, connection failures, HTTP error classes, bad bodies.
+# ---------------------------------------------------------------------------
+$sim = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, speed => 0, name => 'faults');
+$sim->admin('POST', '/advance', { ms => 600_000 });	# play the scenario out
+make_pair($sim, 'f', ", ray_version '3.0.0', timeout_ms '700'");
+my $s = $node->background_psql('postgres', on_error_stop => 0);
+
+sub timed
+{
+	my ($sql) = @_;
+	my $t0 = time();
+	my ($o, $e) = RaySim::session_query($s, $sql);
+	return ($o, $e, time() - $t0);
+}
+
+$sim->fault(mode => 'http_slow', delay_ms => 4000);
+my ($o, $e, $secs) = timed('SELECT count(*) FROM h_f.tasks');
+like($e, qr/ERROR:  the Ray dashboard at \S+ did not answer in time/, 'slow dashboard: timeout_ms ends the request');
+like($e, qr/HINT:  The limits are the server options connect_timeout_ms \(5000\) and timeout_ms \(700\)/,
+	 'timeout: the hint names both options');
+ok($secs < 2.5, sprintf('timeout: after about timeout_ms (%.2f s)', $secs));
+
+$node->safe_psql('postgres', "ALTER SERVER h_f OPTIONS (SET timeout_ms '60000')");
+($o, $e, $secs) = timed("SET statement_timeout = '300ms'; SELECT count(*) FROM h_f.tasks");
+like($e, qr/ERROR:  canceling statement due to statement timeout/, 'statement_timeout cancels the request');
+ok($secs < 1.5, sprintf('statement_timeout: within a tick or so (%.2f s)', $secs));
+timed('RESET statement_timeout');
+
+my ($pid) = timed('SELECT pg_backend_pid()');
+$s->{stdin} .= "SELECT count(*) FROM h_f.tasks;\n\\echo CANCEL_DONE\n\\warn CANCEL_DONE\n";
+$s->{run}->pump_nb;
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE pid = $pid AND state = 'active' AND query LIKE '%h_f.tasks%'"),
+   'cancel: the slow scan is running');
+usleep(300_000);
+my $t0 = time();
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+pump_until($s->{run}, $s->{timeout}, \$s->{stderr}, qr/CANCEL_DONE/);
+my $cancel_secs = time() - $t0;
+like($s->{stderr}, qr/ERROR:  canceling statement due to user request/, 'pg_cancel_backend cancels the request');
+ok($cancel_secs < 1.5, sprintf('cancel: within a tick or so (%.2f s)', $cancel_secs));
+pump_until($s->{run}, $s->{timeout}, \$s->{stdout}, qr/CANCEL_DONE/);
+$s->{stdout} = '';
+$s->{stderr} = '';
+$sim->fault(mode => 'none');
+($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+is($o, '18', 'after timeouts and cancel the session and the handle work');
+
+# Nothing listens: connect failure.
+my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die;
+my $closed = $sock->sockport;
+close $sock;
+$node->safe_psql('postgres', "CREATE SERVER h_dead FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://127.0.0.1:$closed', ray_version '2.49.2');
+	CREATE FOREIGN TABLE dead_tasks (task_id text) SERVER h_dead OPTIONS (resource 'tasks')");
+($o, $e) = RaySim::session_query($s, 'SELECT * FROM dead_tasks');
+like($e, qr/ERROR:  could not connect to the Ray dashboard at http:\/\/127.0.0.1:$closed \(server "h_dead"\)/,
+	 'connection refused: could not connect');
+like($e, qr/HINT:  .*8265.*--dashboard-host=0.0.0.0/, 'connection refused: the hint names the port and host flag');
+
+# Each HTTP status class says what happened and what to do.
+my %status = (
+	400 => [ qr/rejected the request as invalid \(HTTP 400\)/, qr/ray_version/ ],
+	401 => [ qr/refused raydar's credentials \(HTTP 401\)/, qr/user mapping/ ],
+	403 => [ qr/forbids this request \(HTTP 403\)/, qr/read access/ ],
+	404 => [ qr/has no \/api\/v0\/tasks\S* \(HTTP 404\)/, qr/port 8265/ ],
+	429 => [ qr/is busy \(HTTP 429\)/, qr/at most 100 State API requests/ ],
+	500 => [ qr/failed to answer \(HTTP 500\)/, qr/dashboard.log/ ],
+	502 => [ qr/answered HTTP 502/, qr/proxy/ ],
+	418 => [ qr/answered HTTP 418/, qr/dashboard_url/ ]);
+for my $code (sort keys %status)
+{
+	$sim->fault(mode => 'http_status', code => $code, message => "simulated $code", count => 1);
+	($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+	like($e, qr/ERROR:  the Ray dashboard at \S+ $status{$code}[0]/, "HTTP $code: what happened");
+	like($e, qr/simulated $code/, "HTTP $code: Ray's message is shown");
+	like($e, qr/HINT:  .*$status{$code}[1]/, "HTTP $code: what to do");
+}
+$sim->fault(mode => 'http_status', code => 502, body => "<html>\nBad Gateway</html>",
+			content_type => 'text/html', count => 1);
+($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+like($e, qr/DETAIL:  GET \S+: <html>/, 'a non-JSON error body: its first line is shown');
+
+# The dashboard's real 429: more requests in flight than it serves.
+my $busy = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, speed => 0,
+					   dashboard_max_requests => 0, name => 'busy');
+$busy->admin('POST', '/advance', { ms => 600_000 });	# play the scenario out
+make_pair($busy, 'busy', ", ray_version '3.0.0'");
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_busy.tasks');
+like($err, qr/is busy \(HTTP 429\).*\n.*Max number of in-progress requests=0 reached/,
+	 "the dashboard's own 429 and message");
+$busy->stop;
+
+# Bodies that are not a State API answer.
+my %bodies = (
+	truncated_json => qr/JSON truncated: the body \(\d+ bytes\) ends inside a value/,
+	garbage_json => qr/invalid JSON at byte 0|JSON truncated/,
+	deep_json => qr/JSON nested deeper than 64 levels/,
+	short_body => qr/the request to the Ray dashboard \S+ failed/,
+	http_drop => qr/could not connect to the Ray dashboard/);
+for my $mode (sort keys %bodies)
+{
+	# Two: curl retries a request once when a reused connection drops.
+	$sim->fault(mode => $mode, count => 2);
+	($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+	like($e, qr/ERROR:  .*\n?.*$bodies{$mode}/, "$mode: a clear error");
+}
+$sim->fault(mode => 'huge_json', bytes => 300 * 1024 * 1024, count => 1);
+($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+like($e, qr/ERROR:  the response of the Ray dashboard at \S+ is larger than 256 MiB/, 'huge_json: refused at the limit');
+
+# A GCS failure behind the dashboard: HTTP 200, no rows, Ray's warning.
+$sim->fault(mode => 'gcs_status', code => 14, message => 'GCS is down', count => 1);
+($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+is($o, '0', 'GCS failure behind the dashboard: no rows');
+like($e, qr/WARNING:  the Ray dashboard at \S+ warns: GCS is down/, 'and the warning Ray attached');
+
+$sim->fault(mode => 'none');
+($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+is($o, '18', 'after every fault the session still reads the rows');
+$s->quit;
+$sim->stop;
+
+unlike(slurp_file($node->logfile), qr/terminated by signal|server process .* was terminated/,
+	   'no backend crashed');
+$node->stop;
+done_testing();
