@@ -725,6 +725,7 @@ class Dashboard:
         self.inflight = 0
         self.lock = threading.Lock()
         self.requests = []           # HTTP request log (admin GET /http_requests)
+        self.conns = set()           # open client sockets (keep-alive included)
         self.server = None
         self.session_name = _session_name(sim.model.clock.epoch_ms, os.getpid())
 
@@ -752,11 +753,19 @@ class Dashboard:
             return self.port
 
     def stop(self):
+        """Close the listener and every open connection: a client reusing a
+        keep-alive connection must see the server gone too."""
         with self.lock:
             srv, self.server = self.server, None
+            conns = list(self.conns)
         if srv is not None:
             srv.shutdown()
             srv.server_close()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     # -- request handling ------------------------------------------------------
     def api_version(self):
@@ -822,6 +831,8 @@ def make_handler(dash):
 
         def setup(self):
             super().setup()
+            with dash.lock:
+                dash.conns.add(self.connection)
             if isinstance(self.connection, ssl.SSLSocket):
                 self.connection.settimeout(10)
                 try:
@@ -834,7 +845,15 @@ def make_handler(dash):
         def handle(self):
             try:
                 super().handle()
-            except ConnectionAbortedError:
+            except (ConnectionAbortedError, ConnectionResetError, BrokenPipeError):
+                pass
+
+        def finish(self):
+            with dash.lock:
+                dash.conns.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
                 pass
 
         def _send(self, code, ctype, body, length=None):

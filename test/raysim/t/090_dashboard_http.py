@@ -181,6 +181,48 @@ class PerProfile(unittest.TestCase):
         self.assertEqual(rq["filters"]["filters"]["job"], [{"predicate": "EQUAL", "value": job}])
 
         self.check_cluster(p, prof, sim, port)
+        self.check_same_state(p, prof, sim, port)
+
+    def check_same_state(self, p, prof, sim, port):
+        """A running scenario: HTTP rows = the rows derived from the gRPC
+        replies of the same moment (sim clock frozen)."""
+        sim.admin("/scenario", {"name": "mixed"})
+        sim.admin("/advance", {"ms": 2500})
+        grows, gc = derive.rows_from_reply(sim.call(th.GTE, b""), prof)
+        st, doc = get_json(port, "/api/v0/tasks", [("detail", "1"), ("limit", "10000"),
+                                                   ("exclude_driver", "0")])
+        res = doc["data"]["result"]
+        self.assertEqual((res["num_after_truncation"], res["total"]),
+                         (len(grows), len(grows) + gc["num_status_task_events_dropped"]))
+        self.assertEqual(len(grows), 18)
+        got = sorted(res["result"], key=lambda r: (r["task_id"], r["attempt_number"]))
+        states = set()
+        for h, g in zip(got, grows):
+            states.add(g["state"])
+            for k in ("task_id", "attempt_number", "name", "state", "job_id", "actor_id", "type",
+                      "func_or_class_name", "parent_task_id", "node_id", "worker_id", "worker_pid",
+                      "error_type", "error_message", "required_resources", "placement_group_id"):
+                self.assertEqual(h[k], g[k], k)
+            for k in ("creation_time_ms", "start_time_ms", "end_time_ms"):
+                self.assertEqual(h[k], None if g[k] is None else float(g[k]), k)
+        self.assertEqual(len(got), len(grows))
+        self.assertTrue({"FINISHED", "FAILED", "RUNNING"} <= states, states)
+        for res_name, idk in derive.CLUSTER_ID_KEY.items():
+            if res_name == "jobs":
+                continue
+            method = {"actors": "/ray.rpc.ActorInfoGcsService/GetAllActorInfo",
+                      "nodes": "/ray.rpc.NodeInfoGcsService/GetAllNodeInfo",
+                      "workers": "/ray.rpc.WorkerInfoGcsService/GetAllWorkerInfo",
+                      "placement_groups": "/ray.rpc.PlacementGroupInfoGcsService/GetAllPlacementGroup"}[res_name]
+            crows, _ = derive.cluster_rows(res_name, sim.call(method, b""), prof)
+            st, doc = get_json(port, "/api/v0/" + res_name, [("detail", "1"), ("limit", "10000")])
+            hrows = doc["data"]["result"]["result"]
+            self.assertEqual([r[idk] for r in hrows], [r[idk] for r in crows], res_name)
+            for h, c in zip(hrows, crows):
+                for k in ("state", "node_id", "pid", "is_alive", "exit_type", "name", "node_ip"):
+                    if k in h and k in c:
+                        self.assertEqual(h[k], c[k], "%s %s" % (res_name, k))
+        sim.admin("/scenario", {"name": "vectors"})
 
     def check_cluster(self, p, prof, sim, port):
         cexp = json.load(open(th.vec(p, "cluster", "expected.json")))
@@ -463,8 +505,17 @@ class Master(unittest.TestCase):
         with self.assertRaises(socket.timeout):
             get(self.port, "/api/version", timeout=0.4)
         self.assertEqual(get(self.port, "/api/version")[0], 200)
+        keep = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        keep.request("GET", "/api/version")
+        self.assertEqual(keep.getresponse().read()[:1], b"{")
         a("/fault", {"mode": "http_unavailable"})
         self.assertFalse(a("/state")["dashboard_up"])
+        # The kept-alive connection is closed too.
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError,
+                                ConnectionRefusedError, BrokenPipeError)):
+            keep.request("GET", "/api/version")
+            keep.getresponse()
+        keep.close()
         with self.assertRaises(ConnectionRefusedError):
             get(self.port, "/api/version")
         self.assertEqual(len(self.sim.call(th.CA, b"")) > 0, True)      # GCS still up
