@@ -432,7 +432,9 @@ def task_datum(ev, prof):
     if prof.has_call_site:
         d["call_site"] = r["call_site"]
     if prof.has_label_selector:
-        d["label_selector"] = r["label_selector"]
+        # A map: MessageToDict prints {} when empty (derive's null is the
+        # vectors' client-side rule).
+        d["label_selector"] = dict(ti.label_selector)
     return d
 
 

@@ -141,7 +141,7 @@ class PerProfile(unittest.TestCase):
             if prof.has_call_site:
                 self.assertEqual(h["call_site"], e["call_site"])
             if prof.has_label_selector:
-                self.assertEqual(h["label_selector"], e["label_selector"])
+                self.assertEqual(h["label_selector"], e["label_selector"] or {})
             if e["state"] != "FAILED":
                 self.assertIsNone(h["error_type"])
         # The dashboard's GCS call: limit 10,000, the profile's layout.
