@@ -378,6 +378,12 @@ def _hex(msg, field):
     return getattr(msg, field).hex() if msg.HasField(field) else None
 
 
+def _map(m):
+    """A protobuf map as a dict with sorted keys: map order on the wire is
+    not defined, and the simulator's bodies must be byte-for-byte stable."""
+    return dict(sorted(m.items()))
+
+
 def _fms(ms):
     return None if ms is None else float(ms)
 
@@ -404,9 +410,9 @@ def task_datum(ev, prof):
     else:
         prof_data = {}
     d["profiling_data"] = prof_data
-    for k in ("task_id", "name", "actor_id", "type", "func_or_class_name", "language",
-              "required_resources"):
+    for k in ("task_id", "name", "actor_id", "type", "func_or_class_name", "language"):
         d[k] = r[k]
+    d["required_resources"] = _map(r["required_resources"])
     if ti.HasField("runtime_env_info"):
         d["runtime_env_info"] = _msg_dict(ti.runtime_env_info)
     else:
@@ -434,7 +440,7 @@ def task_datum(ev, prof):
     if prof.has_label_selector:
         # A map: MessageToDict prints {} when empty (derive's null is the
         # vectors' client-side rule).
-        d["label_selector"] = dict(ti.label_selector)
+        d["label_selector"] = _map(ti.label_selector)
     return d
 
 
@@ -450,7 +456,7 @@ def actor_datum(a, prof):
          "state": _name(versions.ACTOR_STATE, a.state), "job_id": a.job_id.hex(),
          "name": a.name, "node_id": _hex(a, "node_id"), "pid": a.pid,
          "ray_namespace": a.ray_namespace, "serialized_runtime_env": a.serialized_runtime_env,
-         "required_resources": dict(a.required_resources),
+         "required_resources": _map(a.required_resources),
          "death_cause": _msg_dict(a.death_cause) if a.HasField("death_cause") else None,
          "is_detached": a.is_detached, "placement_group_id": _hex(a, "placement_group_id"),
          "repr_name": a.repr_name, "num_restarts": a.num_restarts}
@@ -459,7 +465,7 @@ def actor_datum(a, prof):
     if prof.has_actor_call_site:
         d["call_site"] = a.call_site if a.HasField("call_site") else None
     if prof.has_actor_label_selector:
-        d["label_selector"] = dict(a.label_selector)
+        d["label_selector"] = _map(a.label_selector)
     return d
 
 
@@ -477,8 +483,8 @@ def compose_state_message(reason, message):
 def node_datum(n, prof):
     d = {"node_id": n.node_id.hex(), "node_ip": n.node_manager_address,
          "is_head_node": n.is_head_node, "state": _name(versions.NODE_STATE, n.state),
-         "node_name": n.node_name, "resources_total": dict(n.resources_total),
-         "labels": dict(n.labels), "start_time_ms": n.start_time_ms, "end_time_ms": n.end_time_ms}
+         "node_name": n.node_name, "resources_total": _map(n.resources_total),
+         "labels": _map(n.labels), "start_time_ms": n.start_time_ms, "end_time_ms": n.end_time_ms}
     if prof.has_node_death_info:
         di = n.death_info
         d["state_message"] = compose_state_message(
@@ -509,7 +515,7 @@ def pg_datum(g, prof):
             "state": prof.pg_state_name.get(g.state, g.state),
             "bundles": [{"bundle_id": {"placement_group_id": b.bundle_id.placement_group_id.hex(),
                                        "bundle_index": b.bundle_id.bundle_index},
-                         "unit_resources": dict(b.unit_resources),
+                         "unit_resources": _map(b.unit_resources),
                          "node_id": _hex(b, "node_id")} for b in g.bundles],
             "is_detached": g.is_detached, "stats": None}
 
@@ -526,7 +532,7 @@ def job_datum(j, submission_id):
                 "error_type": ji.error_type if ji.HasField("error_type") else None,
                 "start_time": ji.start_time if ji.HasField("start_time") else None,
                 "end_time": ji.end_time if ji.HasField("end_time") else None,
-                "metadata": dict(ji.metadata),
+                "metadata": _map(ji.metadata),
                 "runtime_env": json.loads(ji.runtime_env_json) if ji.HasField("runtime_env_json") else None,
                 "driver_agent_http_address": None, "driver_node_id": None,
                 "driver_exit_code": ji.driver_exit_code if ji.HasField("driver_exit_code") else None,

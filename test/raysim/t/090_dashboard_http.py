@@ -581,6 +581,22 @@ class OldStatusCodes(unittest.TestCase):
             self.assertEqual(rq["simple"], {"limit": 10000, "exclude_driver": True, "name": name.upper()})
 
 
+class Stable(unittest.TestCase):
+    def test_two_processes(self):
+        """Same seed, epoch and sim time: the same bytes from two processes."""
+        bodies = []
+        for _ in range(2):
+            with start("master", scenario="mixed", seed=7, epoch_ms=1793534400000) as sim:
+                sim.admin("/advance", {"ms": 3000})
+                port = dash_info(sim)["dashboard_port"]
+                bodies.append([get(port, "/api/v0/" + r, [("detail", "1"), ("limit", "10000"),
+                                                          ("exclude_driver", "0")])[2]
+                               for r in dashboard.RESOURCES])
+        self.assertEqual(bodies[0], bodies[1])
+        self.assertEqual([len(json.loads(b)["data"]["result"]["result"]) for b in bodies[0]],
+                         [18, 4, 2, 3, 15, 2])
+
+
 class Tls(unittest.TestCase):
     def test_https(self):
         d = tempfile.mkdtemp(prefix="raysim-tls-")
