@@ -33,7 +33,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from . import cluster, derive, faults as faults_mod, versions
+from . import cluster, derive, versions
 from .proto import pb
 
 GET_TASK_EVENTS = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
@@ -202,7 +202,7 @@ def _to_bool(val):
     raise BadRequest("Failed to convert a value %s of type %s to %s" % (val, type(val), bool))
 
 
-def _to_int(val, what="int"):
+def _to_int(val):
     try:
         return int(val)
     except ValueError:
@@ -988,5 +988,3 @@ def serve(sim, port=0, tls_cert=None, tls_key=None, max_requests=MAX_HTTP_REQUES
     d.start()
     return d
 
-
-assert set(faults_mod.HTTP_MODES) >= {"http_status", "truncated_json", "huge_json", "deep_json"}

@@ -24,9 +24,6 @@ import urllib.parse
 from raysim import dashboard, derive, tlscerts, versions
 from raysim.client import Simulator
 
-NO_PROXY = {"http": None}
-
-
 def dash_info(sim):
     with open(sim.port_file) as f:
         return json.load(f)
