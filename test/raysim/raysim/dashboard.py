@@ -841,16 +841,17 @@ def make_handler(dash):
             super().setup()
             with dash.lock:
                 dash.conns.add(self.connection)
+
+        def handle(self):
             if isinstance(self.connection, ssl.SSLSocket):
+                # The TLS handshake runs here, in the connection's thread; a
+                # client that fails it (wrong CA, plain HTTP) just goes away.
                 self.connection.settimeout(10)
                 try:
                     self.connection.do_handshake()
                 except (ssl.SSLError, OSError):
-                    self.close_connection = True
-                    raise ConnectionAbortedError("TLS handshake failed")
+                    return
                 self.connection.settimeout(None)
-
-        def handle(self):
             try:
                 super().handle()
             except (ConnectionAbortedError, ConnectionResetError, BrokenPipeError):
