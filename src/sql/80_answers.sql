@@ -140,8 +140,8 @@ $fn$;
 --   percent_done = (finished + failed) / total;
 --   started_at = the first task's creation; last_end_time = the last end;
 --   elapsed = started_at to as_of, or to last_end_time once nothing is left;
---   tasks_per_second_last_minute = tasks that ended in (as_of - 1 min,
---     as_of], over that minute (or over elapsed, for a younger job);
+--   tasks_per_second_last_minute = tasks that ended after as_of - 1 min,
+--     over that minute (or over elapsed, for a younger job);
 --   tasks_per_second_overall = (finished + failed) / elapsed;
 --   time_left = remaining tasks / the last minute's rate, or the overall
 --     rate when nothing ended in the last minute; 0 when nothing is left,
@@ -175,9 +175,10 @@ AS $fn$
                count(*) FILTER (WHERE l.state = 'FINISHED') AS finished,
                count(*) FILTER (WHERE l.state = 'FAILED') AS failed,
                count(*) FILTER (WHERE l.state LIKE 'RUNNING%') AS running,
+               -- No upper bound: a Ray node whose clock runs ahead of the
+               -- database's must not make its tasks vanish from the rate.
                count(*) FILTER (WHERE l.state IN ('FINISHED', 'FAILED')
-                                  AND l.end_time > $1 - interval '1 minute'
-                                  AND l.end_time <= $1) AS ended_last_minute,
+                                  AND l.end_time > $1 - interval '1 minute') AS ended_last_minute,
                min(l.first_seen) AS started_at,
                max(l.end_time) AS last_end_time
           FROM latest l
