@@ -518,6 +518,7 @@ class Master(unittest.TestCase):
         self.assertEqual(len(self.sim.call(th.CA, b"")) > 0, True)      # GCS still up
         a("/fault", {"mode": "none"})
         self.assertEqual(get(self.port, "/api/version")[0], 200)
+        self.assertNotIn("Traceback", self.sim.stderr())    # dropped connections are quiet
         log = a("/http_requests")["requests"]
         self.assertEqual((log[-1]["path"], log[-1]["status"]), ("/api/version", 200))
         self.assertEqual([r["fault"] for r in log if r["fault"]][-9:],
@@ -615,6 +616,7 @@ class Tls(unittest.TestCase):
                                     http.client.BadStatusLine)):
                 get(port, "/api/version")
             self.assertEqual(get(port, "/api/version", ctx=ok)[0], 200)
+            self.assertNotIn("Traceback", sim.stderr())     # failed handshakes are quiet
         self.assertNotIn("dashboard_port", dash_info_plain())
 
 
