@@ -1023,6 +1023,7 @@ poll_one(const char *name)
 void
 raydar_collector_main(Datum arg)
 {
+	TimestampTz next_poll;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -1034,17 +1035,32 @@ raydar_collector_main(Datum arg)
 									  ALLOCSET_DEFAULT_SIZES);
 	seen = seenset_create(TopMemoryContext, 4096, NULL);
 
+	/*
+	 * Polls start every poll_interval, counted from the start of the last
+	 * one, not from its end: a poll that took 600 ms of a 1 s interval is
+	 * followed 400 ms later, so the lag stays near the interval under load
+	 * (a poll that overran is followed at once).
+	 */
+	next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
 	for (;;)
 	{
+		long		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_poll);
+
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 collector_poll_ms, PG_WAIT_EXTENSION);
+						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* A new interval applies from now. */
+			next_poll = Min(next_poll,
+							TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms));
 		}
+		if (GetCurrentTimestamp() < next_poll)
+			continue;			/* woken early: wait the rest */
+		next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
 		if (!collector_enabled)
 			continue;
 

@@ -86,7 +86,8 @@ class TaskAttempt:
                  "serialized_runtime_env", "node_id", "worker_id", "worker_pid",
                  "actor_id", "placement_group_id", "actor_repr_name", "call_site",
                  "label_selector", "error_type", "error_message", "states",
-                 "profile_events", "node_ip", "log_info", "gate_detail", "_cache", "_state_ns")
+                 "profile_events", "node_ip", "log_info", "gate_detail", "template", "_cache",
+                 "_state_ns")
 
     def __init__(self, task_id, job_id, name, func_or_class_name, states,
                  attempt_number=0, type="NORMAL_TASK", language="PYTHON",
@@ -95,7 +96,7 @@ class TaskAttempt:
                  worker_pid=None, actor_id=None, placement_group_id=None,
                  actor_repr_name=None, call_site=None, label_selector=None,
                  error_type=None, error_message=None, profile_events=None,
-                 node_ip="10.0.0.1", log_info=True, gate_detail=True):
+                 node_ip="10.0.0.1", log_info=True, gate_detail=True, template=None):
         self.task_id = task_id
         self.attempt_number = attempt_number
         self.job_id = job_id
@@ -124,6 +125,9 @@ class TaskAttempt:
         # gate_detail: hide node/worker/pid until the task reached a worker
         # (scenarios); rows from a JSON file always show what they carry.
         self.gate_detail = gate_detail
+        # template: an encode.Template this attempt encodes like, with its own
+        # task id and state times patched in (load scenarios: much cheaper).
+        self.template = template
         self._cache = None
 
     @property
@@ -199,6 +203,7 @@ class TaskStore:
         self.pending = pend
         self.next_pending = 0
         self.stored = OrderedDict()
+        self.frozen = {}          # gcs.py's encoded-entry cache, per profile
         self.dropped_profile = dropped_profile
         self.dropped_status = dropped_status
         self.job_dropped = {k: list(v) for k, v in (job_dropped or {}).items()}
@@ -210,6 +215,7 @@ class TaskStore:
         self.pending = self.pending[self.next_pending:]
         self.next_pending = 0
         self.stored = OrderedDict()
+        self.frozen = {}
         self.dropped_profile = self.dropped_status = 0
         self.job_dropped = {}
         self.evicted = 0
@@ -241,6 +247,9 @@ class TaskStore:
         if victim is None:
             victim = next(iter(self.stored.values()))
         del self.stored[victim.key]
+        for block in self.frozen.values():
+            block.entries.pop(victim.key, None)
+            block.joined = None
         self.evicted += 1
         self.dropped_status += 1
         jd = self.job_dropped.setdefault(victim.job_id, [0, 0])

@@ -287,6 +287,47 @@ def build_many(b, p):
                                node_id=node, worker_id=wid, worker_pid=pid, log_info=False))
 
 
+def build_stream(b, p):
+    """`rate` tasks per second for `seconds`, from `start_ms` after the epoch.
+
+    For the collector's lag benchmark: run with --speed 1 so the tasks
+    finish in real time. Each task is pending 1 ms, runs `duration_ms` and
+    finishes; with --max-tasks 100000 the GCS evicts the oldest finished
+    attempts as Ray does, so at 10,000/s an attempt stays about 10 s.
+    Attempts are created up front (about 0.5 kB each) and encoded once per
+    state the polls see (model.TaskAttempt caches them).
+    """
+    rate = float(p.get("rate", 10000))
+    seconds = float(p.get("seconds", 20))
+    dur = int(float(p.get("duration_ms", 50)) * MS)
+    t0 = b.base + int(float(p.get("start_ms", 3000)) * MS)
+    n = int(rate * seconds)
+    b.node("10.0.0.1", cpus=64, head=True)
+    b.start_job()
+    node = b.nodes[0]
+    wid, pid = b.worker(node, b.job)
+    job = b.job
+    parent = b.driver.task_id
+    raw = b.rng.randbytes(20 * n)
+    step = 1e9 / rate
+    out = b.sc.attempts
+    tpl = None
+    for i in range(n):
+        s = t0 + int(i * step)
+        a = TaskAttempt(raw[20 * i:20 * i + 20] + job, job, "stream_task", "__main__.stream_task",
+                        [("PENDING_ARGS_AVAIL", s), ("PENDING_NODE_ASSIGNMENT", s + 100_000),
+                         ("SUBMITTED_TO_WORKER", s + 500_000), ("RUNNING", s + MS),
+                         ("FINISHED", s + MS + dur)],
+                        parent_task_id=parent, required_resources={"CPU": 1.0},
+                        node_id=node, worker_id=wid, worker_pid=pid, log_info=False,
+                        template=tpl)
+        if tpl is None:
+            # 10,000 encodings a second is more than Python's protobuf keeps
+            # up with: the others patch this one's bytes (encode.Template).
+            tpl = a.template = encode.Template(a)
+        out.append(a)
+
+
 def build_actors(b, p):
     b.node("10.0.0.1", cpus=4, head=True)
     b.start_job()
@@ -454,6 +495,7 @@ def load_cluster_rows(ents, doc):
 
 
 SCENARIOS = {"empty": build_empty, "classic": build_classic, "many": build_many,
+             "stream": build_stream,
              "actors": build_actors, "nested": build_nested, "retries": build_retries,
              "failures": build_failures, "mixed": build_mixed, "vectors": build_vectors}
 

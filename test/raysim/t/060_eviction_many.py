@@ -41,6 +41,34 @@ class Eviction(unittest.TestCase):
 
 
 class Many(unittest.TestCase):
+    def test_stream_cache_equals_plain_encoding(self):
+        # The unfiltered fast path keeps the oldest unchangeable entries
+        # encoded and joined (gcs._FrozenBlock), and the stream scenario
+        # encodes by patching a template (encode.Template). At every step of
+        # a stream with eviction the reply must be byte for byte the plain
+        # encoding of every stored attempt, newest first.
+        from raysim import encode, gcs, model, scenarios
+        clock = model.Clock(1_800_000_000_000, 0)
+        m = model.ClusterModel(clock, max_tasks=300)
+        m.load(scenarios.build("stream", {"rate": 1000, "seconds": 1, "start_ms": 0,
+                                          "duration_ms": 20}, 0,
+                               int(clock.epoch_ms) * 1_000_000, "master"))
+        prof = versions.Profile("master")
+        steps = 0
+        for _ in range(60):
+            clock.advance(17)
+            now = m.now_ns()
+            store = m.synced_store()
+            got = b"".join(gcs._unfiltered_entries(store, prof, now))
+            # Encoded from scratch: no cache, no template (encode.Template).
+            want = b"".join(field_bytes(2, encode.entry_bytes(a, prof, a.visible(now), 0))
+                            for a in reversed(store.stored.values()))
+            self.assertEqual(got, want, "reply bytes at step %d" % steps)
+            steps += 1
+        self.assertGreater(store.evicted, 0)        # eviction happened in between
+        self.assertGreater(len(store.frozen[prof.name].entries), 200)   # the cache was used
+        self.assertEqual(len(store.stored), 300)
+
     def test_100k(self):
         t = time.time()
         with Simulator(profile="master", scenario="many", speed=0) as sim:
