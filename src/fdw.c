@@ -156,18 +156,6 @@ check_columns(Relation rel, const RaydarResource *res)
 	}
 }
 
-/* The resources the HTTP transport serves so far. */
-static void
-check_http_resource(RaydarConn *conn, const RaydarResource *res)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("the %s table is not yet available through the dashboard (server \"%s\" has dashboard_url)",
-					res->name, raydar_conn_server_name(conn)),
-			 errhint("Read it through a server with address 'host:6379' (the GCS); "
-					 "the tasks table works through either.")));
-}
-
 /*
  * The dashboard compares strings ignoring case on every version (its own
  * filter step), so a pushed name condition only narrows: PostgreSQL
@@ -222,9 +210,9 @@ raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 
 	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
 	raydar_conn_version(conn, &v, &ps->version_text);
-	if (raydar_conn_is_http(conn) && ps->resource->kind != RAYDAR_TASKS_KIND)
-		check_http_resource(conn, ps->resource);
-	if (ps->resource->kind != RAY_RESOURCE_PLACEMENT_GROUPS)
+	/* Over HTTP only task conditions are pushed (the dashboard filters the rest itself). */
+	if (ps->resource->kind == RAYDAR_TASKS_KIND ||
+		(ps->resource->kind != RAY_RESOURCE_PLACEMENT_GROUPS && !raydar_conn_is_http(conn)))
 	{
 		raydar_classify_conditions(root, baserel, ps->resource, &v, &ps->pushdown);
 		if (raydar_conn_is_http(conn))
@@ -428,6 +416,11 @@ raydarBeginForeignScan(ForeignScanState *node, int eflags)
 	st->matches_nothing = intVal(list_nth(fsplan->fdw_private, PRIV_MATCHES_NOTHING)) != 0;
 	st->natts = tupdesc->natts;
 	st->colmap = plan_columns(fsplan, tupdesc, &st->keys_only);
+	/* What Ray's State API does not carry is NULL over HTTP, not a default. */
+	if (raydar_conn_is_http(st->conn))
+		for (int i = 0; i < tupdesc->natts; i++)
+			if (st->colmap[i] && !ray_state_json_has_column(st->resource->kind, st->colmap[i]->name))
+				st->colmap[i] = NULL;
 	st->scan_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar scan",
 										 ALLOCSET_DEFAULT_SIZES);
 	st->row_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar row",
@@ -524,26 +517,30 @@ encode_cluster_request(RaydarScanState *st, const RayVersion *v, const char *vte
 }
 
 /*
- * The State API path and query of a task scan: every row (detail, drivers
- * included, as the GCS gives them), the scan's limit or the dashboard's
- * cap, the server's timeout, and the pushed filters.
+ * The State API path and query of a scan: every row in detail (for tasks
+ * also the drivers, as the GCS gives them), the scan's limit or the
+ * dashboard's cap, the server's timeout, and the pushed filters.
  */
 static char *
-http_task_path(List *filters, int64 limit, int timeout_ms)
+http_path(const RaydarResource *res, List *filters, int64 limit, int timeout_ms)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "/api/v0/tasks?detail=true&limit=" INT64_FORMAT "&timeout=%d&exclude_driver=false",
+	appendStringInfo(&buf, "/api/v0/%s?detail=true&limit=" INT64_FORMAT "&timeout=%d%s",
+					 res->name,
 					 limit >= 0 ? Min(limit, DASHBOARD_MAX_LIMIT) : DASHBOARD_MAX_LIMIT,
-					 Max((timeout_ms + 999) / 1000, 1));
+					 Max((timeout_ms + 999) / 1000, 1),
+					 res->kind == RAYDAR_TASKS_KIND ? "&exclude_driver=false" : "");
 	foreach(lc, filters)
 	{
 		List	   *f = lfirst(lc);
 		static const char *const keys[] = {"job_id", "task_id", "actor_id", "name", "state"};
 		int			field = intVal(linitial(f));
 
+		if (field < 0 || field > RAY_TF_STATE)
+			elog(ERROR, "raydar: filter %d cannot be sent to the dashboard", field);
 		appendStringInfo(&buf, "&filter_keys=%s&filter_predicates=%s&filter_values=%s",
 						 keys[field], intVal(lsecond(f)) == RAY_PRED_EQ ? "%3D" : "%21%3D",
 						 raydar_http_escape(strVal(lthird(f))));
@@ -559,7 +556,9 @@ static void
 fetch_http(RaydarScanState *st, const RayVersion *v)
 {
 	const char *url = raydar_conn_options(st->conn)->dashboard_url;
-	char	   *path = http_task_path(st->filters, st->limit, raydar_conn_options(st->conn)->timeout_ms);
+	bool		tasks = st->resource->kind == RAYDAR_TASKS_KIND;
+	char	   *path = http_path(st->resource, st->filters, st->limit,
+								 raydar_conn_options(st->conn)->timeout_ms);
 	char	   *body;
 	size_t		len;
 	uint8_t    *pb;
@@ -575,7 +574,11 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
 
-	rs = ray_state_json_tasks(body, len, v, &st->alloc, &pb, &pblen, &k, err, sizeof(err));
+	if (tasks)
+		rs = ray_state_json_tasks(body, len, v, &st->alloc, &pb, &pblen, &k, err, sizeof(err));
+	else
+		rs = ray_state_json_cluster(st->resource->kind, body, len, v, &st->alloc, &pb, &pblen, &k,
+									err, sizeof(err));
 	pfree(body);
 	if (rs == RAY_ERR_RPC)
 		ereport(ERROR,
@@ -593,11 +596,15 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 		raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
 											  url, raydar_conn_server_name(st->conn)),
 								 err);
-	rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_index)
-		(pb, pblen, v, &st->alloc, &st->reply, err, sizeof(err));
+	if (tasks)
+		rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_index)
+			(pb, pblen, v, &st->alloc, &st->reply, err, sizeof(err));
+	else
+		rs = ray_cluster_reply_decode((RayResourceKind) st->resource->kind, pb, pblen, v,
+									  &st->alloc, &st->creply, err, sizeof(err));
 	if (rs != RAY_OK)
 		raydar_report_core_error(rs, psprintf("decoding the rows of the Ray dashboard at %s", url), err);
-	st->nrows = st->reply->nrows;
+	st->nrows = tasks ? st->reply->nrows : st->creply->nrows;
 
 	memset(&last_scan, 0, sizeof(last_scan));
 	last_scan.valid = true;
@@ -620,12 +627,14 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 	 */
 	if (st->limit < 0 && (k.total > k.num_after_truncation || k.num_after_truncation >= DASHBOARD_MAX_LIMIT))
 		ereport(WARNING,
-				(errmsg("the Ray dashboard returned %lld of %lld%s task attempts",
+				(errmsg("the Ray dashboard returned %lld of %lld%s %s",
 						(long long) k.num_after_truncation,
 						(long long) Max(k.total, k.num_after_truncation),
-						k.total > k.num_after_truncation ? "" : " or more"),
-				 errdetail("The dashboard returns at most %d rows per request, and the GCS keeps at most "
-						   "task_events_max_num_task_in_gcs attempts.", DASHBOARD_MAX_LIMIT),
+						k.total > k.num_after_truncation ? "" : " or more",
+						tasks ? "task attempts" : st->resource->name),
+				 tasks ? errdetail("The dashboard returns at most %d rows per request, and the GCS keeps at most "
+								   "task_events_max_num_task_in_gcs attempts.", DASHBOARD_MAX_LIMIT)
+				 : errdetail("The dashboard returns at most %d rows per request.", DASHBOARD_MAX_LIMIT),
 				 errhint("Filter by job_id, state or task_id so each query stays under the cap, or use a "
 						 "server with address (the GCS) for whole-cluster scans. "
 						 "SELECT * FROM raydar.last_scan() shows the counters.")));
@@ -849,8 +858,8 @@ raydarExplainForeignScan(ForeignScanState *node, ExplainState *es)
 				return;
 			}
 			ExplainPropertyText("Ray Request", psprintf("GET %s",
-														http_task_path(filters, limit,
-																	   raydar_conn_options(conn)->timeout_ms)), es);
+														http_path(plan_resource(fsplan), filters, limit,
+																  raydar_conn_options(conn)->timeout_ms)), es);
 			ExplainPropertyText("Ray Version", vtext, es);
 			initStringInfo(&buf);
 			raydar_describe_filters(filters, &buf);

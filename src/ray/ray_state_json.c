@@ -36,6 +36,7 @@
 
 #include "ray_arena.h"
 #include "ray_buf.h"
+#include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_gcs.pb-c.h"
 #include "ray_tasks.h"
@@ -1013,4 +1014,587 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
 		out[n++] = (ch >= 0x20 && ch < 0x7f) ? (char) ch : ' ';
 	}
 	out[n] = '\0';
+}
+
+/* ---------------------------------------------------------------------
+ * actors, nodes, jobs, workers, placement groups
+ *
+ * The same inversion for the other list routes, into the GetAll*Reply the
+ * GCS would have sent. Ray's State API leaves out some of what the GCS
+ * has (ray_state_json_has_column lists what it keeps); those columns are
+ * NULL over HTTP rather than a made-up default.
+ * --------------------------------------------------------------------- */
+
+/* A JSON object of numbers (or strings) into a protobuf map field. */
+#define JSON_MAP_INTO(c, obj, key_, EntryType, init_fn, n_out, arr_out, IS_OK, SET) \
+	do { \
+		const cJSON *e_; \
+		size_t i_ = 0; \
+		if ((obj) == NULL) \
+			break; \
+		if (!check_type((c), (obj), true, (key_))) \
+			return false; \
+		(arr_out) = alloc0((c), sizeof(void *) * (size_t) (cJSON_GetArraySize(obj) + 1)); \
+		if ((arr_out) == NULL) \
+			return false; \
+		cJSON_ArrayForEach(e_, (obj)) \
+		{ \
+			EntryType *m_ = alloc0((c), sizeof(EntryType)); \
+			if (m_ == NULL) \
+				return false; \
+			if (!(IS_OK)) \
+			{ \
+				fail((c), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
+				return false; \
+			} \
+			init_fn(m_); \
+			if ((m_->key = dup((c), e_->string)) == NULL) \
+				return false; \
+			SET; \
+			(arr_out)[i_++] = m_; \
+		} \
+		(n_out) = i_; \
+	} while (0)
+#define NUM_OK cJSON_IsNumber(e_)
+#define STR_OK cJSON_IsString(e_)
+#define SET_DOUBLE (m_->has_value = 1, m_->value = e_->valuedouble)
+#define SET_STRING if ((m_->value = dup((c), e_->valuestring)) == NULL) return false
+
+static bool
+get_bool(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, protobuf_c_boolean *out)
+{
+	const cJSON *m = member(obj, key);
+
+	*has = 0;
+	*out = 0;
+	if (m == NULL)
+		return true;
+	if (!cJSON_IsBool(m))
+	{
+		fail(c, "\"%s\" is not a boolean", key);
+		return false;
+	}
+	*has = 1;
+	*out = cJSON_IsTrue(m);
+	return true;
+}
+
+/* Unsigned times and counters (ms since the epoch, restarts). */
+static bool
+get_u64(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, uint64_t *out)
+{
+	int64_t		v;
+
+	if (!get_int(c, obj, key, 0, 9.0e18, has, &v))
+		return false;
+	*out = (uint64_t) v;
+	return true;
+}
+
+/* An integer that Ray may print as a string (JobDetails' driver pid). */
+static bool
+get_int_or_text(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, int64_t *out)
+{
+	const cJSON *m = member(obj, key);
+	char	   *end;
+	long long	v;
+
+	if (m == NULL || !cJSON_IsString(m))
+		return get_int(c, obj, key, -9.0e18, 9.0e18, has, out);
+	errno = 0;
+	v = strtoll(m->valuestring, &end, 10);
+	if (m->valuestring[0] == '\0' || *end != '\0' || errno != 0)
+	{
+		fail(c, "\"%s\" is not an integer: \"%.40s\"", key, m->valuestring);
+		return false;
+	}
+	*has = 1;
+	*out = v;
+	return true;
+}
+
+static const RayVersion *pg_version;
+
+static const char *
+pg_state_name(int n)
+{
+	return ray_pg_state_name(pg_version, n);
+}
+
+/* death_cause as MessageToDict prints it: {"<alternative>": {...}}. */
+static bool
+death_cause(Conv *c, const cJSON *m, Ray__Rpc__ActorDeathCause **out)
+{
+	static const char *const alts[] = {NULL, "creation_task_failure_context", "runtime_env_failed_context",
+	"actor_died_error_context", "actor_unschedulable_context", "oom_context"};
+	Ray__Rpc__ActorDeathCause *dc;
+
+	*out = NULL;
+	if (m == NULL)
+		return true;
+	if (!check_type(c, m, true, "death_cause") || (dc = alloc0(c, sizeof(*dc))) == NULL)
+		return false;
+	ray__rpc__actor_death_cause__init(dc);
+	for (int i = 1; i <= 5; i++)
+	{
+		const cJSON *alt = member(m, alts[i]);
+
+		if (alt == NULL)
+			continue;
+		if (!check_type(c, alt, true, alts[i]))
+			return false;
+		dc->context_case = (Ray__Rpc__ActorDeathCause__ContextCase) i;
+		if (i == 1)
+		{
+			Ray__Rpc__RayException *x = alloc0(c, sizeof(*x));
+
+			if (x == NULL)
+				return false;
+			ray__rpc__ray_exception__init(x);
+			if (!get_string(c, alt, "formatted_exception_string", &x->formatted_exception_string))
+				return false;
+			dc->creation_task_failure_context = x;
+		}
+		else
+		{
+			Ray__Rpc__ErrorMessageContext *x = alloc0(c, sizeof(*x));
+
+			if (x == NULL)
+				return false;
+			ray__rpc__error_message_context__init(x);
+			if (!get_string(c, alt, "error_message", &x->error_message))
+				return false;
+			/* Every ErrorMessageContext alternative keeps its message in field 1. */
+			dc->actor_died_error_context = x;
+		}
+		break;
+	}
+	*out = dc;
+	return true;
+}
+
+static bool
+actor_row(Conv *c, const cJSON *row, Ray__Rpc__ActorTableData *a)
+{
+	int64_t		pid;
+	protobuf_c_boolean has;
+
+	ray__rpc__actor_table_data__init(a);
+	if (!get_id(c, row, "actor_id", &a->has_actor_id, &a->actor_id) ||
+		!get_string(c, row, "class_name", &a->class_name) ||
+		!get_enum(c, row, "state", ray_actor_state_name, 15, &a->has_state, &a->state) ||
+		!get_id(c, row, "job_id", &a->has_job_id, &a->job_id) ||
+		!get_string(c, row, "name", &a->name) ||
+		!get_id(c, row, "node_id", &a->has_node_id, &a->node_id) ||
+		!get_int(c, row, "pid", 0, 4294967295.0, &has, &pid) ||
+		!get_string(c, row, "ray_namespace", &a->ray_namespace) ||
+		!get_string(c, row, "serialized_runtime_env", &a->serialized_runtime_env) ||
+		!death_cause(c, member(row, "death_cause"), &a->death_cause) ||
+		!get_bool(c, row, "is_detached", &a->has_is_detached, &a->is_detached) ||
+		!get_id(c, row, "placement_group_id", &a->has_placement_group_id, &a->placement_group_id) ||
+		!get_string(c, row, "repr_name", &a->repr_name) ||
+		!get_u64(c, row, "num_restarts", &a->has_num_restarts, &a->num_restarts) ||
+		!get_int(c, row, "num_restarts_due_to_lineage_reconstruction", 0, 9.0e18,
+				 &a->has_num_restarts_due_to_lineage_reconstruction,
+				 &a->num_restarts_due_to_lineage_reconstruction) ||
+		!get_string(c, row, "call_site", &a->call_site))
+		return false;
+	a->has_pid = has;
+	a->pid = (uint32_t) pid;
+	JSON_MAP_INTO(c, member(row, "required_resources"), "required_resources",
+				  Ray__Rpc__ActorTableData__RequiredResourcesEntry,
+				  ray__rpc__actor_table_data__required_resources_entry__init,
+				  a->n_required_resources, a->required_resources, NUM_OK, SET_DOUBLE);
+	JSON_MAP_INTO(c, member(row, "label_selector"), "label_selector",
+				  Ray__Rpc__ActorTableData__LabelSelectorEntry,
+				  ray__rpc__actor_table_data__label_selector_entry__init,
+				  a->n_label_selector, a->label_selector, STR_OK, SET_STRING);
+	return !c->oom;
+}
+
+/*
+ * state_message is compose_state_message(reason, message): "<text>",
+ * "<text>: <message>" or "<message>"; the texts name the reasons.
+ */
+static bool
+node_death(Conv *c, const cJSON *row, Ray__Rpc__GcsNodeInfo *n)
+{
+	static const char *const texts[] = {NULL, "Expected termination", "Unexpected termination",
+	"Terminated due to preemption", "Terminated due to idle (no Ray activity)"};
+	char	   *sm;
+	Ray__Rpc__NodeDeathInfo *di;
+
+	if (!get_string(c, row, "state_message", &sm))
+		return false;
+	if (sm == NULL)
+		return true;
+	if ((di = alloc0(c, sizeof(*di))) == NULL)
+		return false;
+	ray__rpc__node_death_info__init(di);
+	di->has_reason = 1;
+	di->reason = 0;
+	di->reason_message = sm;
+	for (int i = 1; i <= 4; i++)
+	{
+		size_t		l = strlen(texts[i]);
+
+		if (strncmp(sm, texts[i], l) == 0 && (sm[l] == '\0' || strncmp(sm + l, ": ", 2) == 0))
+		{
+			di->reason = i;
+			di->reason_message = sm[l] == '\0' ? NULL : sm + l + 2;
+			break;
+		}
+	}
+	n->death_info = di;
+	return true;
+}
+
+static bool
+node_row(Conv *c, const cJSON *row, Ray__Rpc__GcsNodeInfo *n)
+{
+	ray__rpc__gcs_node_info__init(n);
+	if (!get_id(c, row, "node_id", &n->has_node_id, &n->node_id) ||
+		!get_string(c, row, "node_ip", &n->node_manager_address) ||
+		!get_bool(c, row, "is_head_node", &n->has_is_head_node, &n->is_head_node) ||
+		!get_enum(c, row, "state", ray_node_state_name, 15, &n->has_state, &n->state) ||
+		!get_string(c, row, "node_name", &n->node_name) ||
+		!get_u64(c, row, "start_time_ms", &n->has_start_time_ms, &n->start_time_ms) ||
+		!get_u64(c, row, "end_time_ms", &n->has_end_time_ms, &n->end_time_ms) ||
+		!node_death(c, row, n))
+		return false;
+	JSON_MAP_INTO(c, member(row, "resources_total"), "resources_total",
+				  Ray__Rpc__GcsNodeInfo__ResourcesTotalEntry,
+				  ray__rpc__gcs_node_info__resources_total_entry__init,
+				  n->n_resources_total, n->resources_total, NUM_OK, SET_DOUBLE);
+	JSON_MAP_INTO(c, member(row, "labels"), "labels", Ray__Rpc__GcsNodeInfo__LabelsEntry,
+				  ray__rpc__gcs_node_info__labels_entry__init,
+				  n->n_labels, n->labels, STR_OK, SET_STRING);
+	return !c->oom;
+}
+
+static bool
+worker_row(Conv *c, const cJSON *row, Ray__Rpc__WorkerTableData *w)
+{
+	Ray__Rpc__Address *wa = alloc0(c, sizeof(*wa));
+	int64_t		pid;
+	protobuf_c_boolean has;
+
+	if (wa == NULL)
+		return false;
+	ray__rpc__worker_table_data__init(w);
+	ray__rpc__address__init(wa);
+	w->worker_address = wa;
+	if (!get_id(c, row, "worker_id", &wa->has_worker_id, &wa->worker_id) ||
+		!get_id(c, row, "node_id", &wa->has_node_id, &wa->node_id) ||
+		!get_string(c, row, "ip", &wa->ip_address) ||
+		!get_bool(c, row, "is_alive", &w->has_is_alive, &w->is_alive) ||
+		!get_enum(c, row, "worker_type", ray_worker_type_name, 15, &w->has_worker_type, &w->worker_type) ||
+		!get_enum(c, row, "exit_type", ray_worker_exit_type_name, 15, &w->has_exit_type, &w->exit_type) ||
+		!get_string(c, row, "exit_detail", &w->exit_detail) ||
+		!get_int(c, row, "pid", 0, 4294967295.0, &has, &pid) ||
+		!get_u64(c, row, "worker_launch_time_ms", &w->has_worker_launch_time_ms, &w->worker_launch_time_ms) ||
+		!get_u64(c, row, "worker_launched_time_ms", &w->has_worker_launched_time_ms, &w->worker_launched_time_ms) ||
+		!get_u64(c, row, "start_time_ms", &w->has_start_time_ms, &w->start_time_ms) ||
+		!get_u64(c, row, "end_time_ms", &w->has_end_time_ms, &w->end_time_ms))
+		return false;
+	w->has_pid = has;
+	w->pid = (uint32_t) pid;
+	return true;
+}
+
+static bool
+pg_row(Conv *c, const cJSON *row, Ray__Rpc__PlacementGroupTableData *g)
+{
+	const cJSON *bundles = member(row, "bundles");
+	const cJSON *b;
+	size_t		i = 0;
+
+	ray__rpc__placement_group_table_data__init(g);
+	pg_version = c->v;
+	if (!get_id(c, row, "placement_group_id", &g->has_placement_group_id, &g->placement_group_id) ||
+		!get_string(c, row, "name", &g->name) ||
+		!get_id(c, row, "creator_job_id", &g->has_creator_job_id, &g->creator_job_id) ||
+		!get_enum(c, row, "state", pg_state_name, 15, &g->has_state, &g->state) ||
+		!get_bool(c, row, "is_detached", &g->has_is_detached, &g->is_detached) ||
+		!check_type(c, bundles, false, "bundles"))
+		return false;
+	if (bundles == NULL)
+		return true;
+	g->bundles = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(bundles) + 1));
+	if (g->bundles == NULL)
+		return false;
+	cJSON_ArrayForEach(b, bundles)
+	{
+		Ray__Rpc__Bundle *x = alloc0(c, sizeof(*x));
+		Ray__Rpc__BundleId *bid = alloc0(c, sizeof(*bid));
+		const cJSON *id;
+
+		if (x == NULL || bid == NULL)
+			return false;
+		if (!cJSON_IsObject(b))
+		{
+			fail(c, "bundles[%zu] is not an object", i);
+			return false;
+		}
+		ray__rpc__bundle__init(x);
+		ray__rpc__bundle_id__init(bid);
+		id = member(b, "bundle_id");
+		if (!check_type(c, id, true, "bundle_id") ||
+			(id && (!get_id(c, id, "placement_group_id", &bid->has_placement_group_id, &bid->placement_group_id) ||
+					!get_int32(c, id, "bundle_index", &bid->has_bundle_index, &bid->bundle_index))) ||
+			!get_id(c, b, "node_id", &x->has_node_id, &x->node_id))
+			return false;
+		x->bundle_id = bid;
+		JSON_MAP_INTO(c, member(b, "unit_resources"), "unit_resources",
+					  Ray__Rpc__Bundle__UnitResourcesEntry, ray__rpc__bundle__unit_resources_entry__init,
+					  x->n_unit_resources, x->unit_resources, NUM_OK, SET_DOUBLE);
+		g->bundles[i++] = x;
+	}
+	g->n_bundles = i;
+	return !c->oom;
+}
+
+/*
+ * JobDetails: a driver job (type DRIVER, no job_info: its status is made
+ * up from is_dead) or a submission job (type SUBMISSION: status, message,
+ * exit code and metadata are its job_info; its times are the submission's,
+ * not the driver's, so they are left out).
+ */
+static bool
+job_row(Conv *c, const cJSON *row, Ray__Rpc__JobTableData *j)
+{
+	const cJSON *type = member(row, "type");
+	const cJSON *drv = member(row, "driver_info");
+	bool		submission = cJSON_IsString(type) && strcmp(type->valuestring, "SUBMISSION") == 0;
+	char	   *status;
+
+	ray__rpc__job_table_data__init(j);
+	if (!get_id(c, row, "job_id", &j->has_job_id, &j->job_id) ||
+		!get_string(c, row, "entrypoint", &j->entrypoint) ||
+		!get_string(c, row, "status", &status) ||
+		!check_type(c, drv, true, "driver_info"))
+		return false;
+	if (drv && (!get_string(c, drv, "node_ip_address", &j->driver_ip_address) ||
+				!get_int_or_text(c, drv, "pid", &j->has_driver_pid, &j->driver_pid)))
+		return false;
+	j->has_is_dead = 1;
+	j->is_dead = status != NULL && (strcmp(status, "SUCCEEDED") == 0 || strcmp(status, "FAILED") == 0 ||
+									strcmp(status, "STOPPED") == 0);
+	if (submission)
+	{
+		Ray__Rpc__JobsAPIInfo *ji = alloc0(c, sizeof(*ji));
+
+		if (ji == NULL)
+			return false;
+		ray__rpc__jobs_apiinfo__init(ji);
+		ji->status = status;
+		ji->entrypoint = j->entrypoint;
+		if (!get_string(c, row, "message", &ji->message) ||
+			!get_string(c, row, "error_type", &ji->error_type) ||
+			!get_int32(c, row, "driver_exit_code", &ji->has_driver_exit_code, &ji->driver_exit_code))
+			return false;
+		JSON_MAP_INTO(c, member(row, "metadata"), "metadata", Ray__Rpc__JobsAPIInfo__MetadataEntry,
+					  ray__rpc__jobs_apiinfo__metadata_entry__init,
+					  ji->n_metadata, ji->metadata, STR_OK, SET_STRING);
+		j->job_info = ji;
+	}
+	else if (!get_u64(c, row, "start_time", &j->has_start_time, &j->start_time) ||
+			 !get_u64(c, row, "end_time", &j->has_end_time, &j->end_time))
+		return false;
+	return !c->oom;
+}
+
+/* Columns of each table the State API carries (the rest are NULL over HTTP). */
+static const char *const actor_keeps[] = {"actor_id", "class_name", "name", "state", "job_id", "node_id",
+	"pid", "ray_namespace", "repr_name", "is_detached", "num_restarts",
+	"num_restarts_due_to_lineage_reconstruction", "required_resources", "placement_group_id",
+"death_cause_type", "death_cause_message", "call_site", "label_selector", NULL};
+static const char *const node_keeps[] = {"node_id", "node_ip", "node_name", "state", "is_head_node",
+	"resources_total", "labels", "start_time", "end_time", "death_reason",
+"death_reason_message", NULL};
+static const char *const job_keeps[] = {"job_id", "is_dead", "status", "entrypoint", "message",
+	"driver_exit_code", "metadata", "driver_ip_address", "driver_pid", "start_time",
+"end_time", NULL};
+static const char *const worker_keeps[] = {"worker_id", "node_id", "ip", "pid", "worker_type", "is_alive",
+	"exit_type", "exit_detail", "start_time", "end_time", "worker_launch_time",
+"worker_launched_time", NULL};
+static const char *const pg_keeps[] = {"placement_group_id", "name", "state", "creator_job_id",
+"is_detached", "bundles", NULL};
+
+bool
+ray_state_json_has_column(int kind, const char *column)
+{
+	const char *const *keeps;
+
+	switch (kind)
+	{
+		case RAY_RESOURCE_ACTORS:
+			keeps = actor_keeps;
+			break;
+		case RAY_RESOURCE_NODES:
+			keeps = node_keeps;
+			break;
+		case RAY_RESOURCE_JOBS:
+			keeps = job_keeps;
+			break;
+		case RAY_RESOURCE_WORKERS:
+			keeps = worker_keeps;
+			break;
+		case RAY_RESOURCE_PLACEMENT_GROUPS:
+			keeps = pg_keeps;
+			break;
+		default:
+			return true;		/* tasks: every column */
+	}
+	for (; *keeps; keeps++)
+		if (strcmp(*keeps, column) == 0)
+			return true;
+	return false;
+}
+
+RayStatus
+ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion *v,
+					   ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
+					   RayStateCounters *counters, char *err, size_t errlen)
+{
+	RayStatus	st;
+	cJSON	   *root;
+	const cJSON *rows;
+	const cJSON *row;
+	Conv		c;
+	size_t		n,
+				i = 0;
+	void	  **items;
+	ProtobufCMessage *reply = NULL;
+	Ray__Rpc__GetAllActorInfoReply ar = RAY__RPC__GET_ALL_ACTOR_INFO_REPLY__INIT;
+	Ray__Rpc__GetAllNodeInfoReply nr = RAY__RPC__GET_ALL_NODE_INFO_REPLY__INIT;
+	Ray__Rpc__GetAllJobInfoReply jr = RAY__RPC__GET_ALL_JOB_INFO_REPLY__INIT;
+	Ray__Rpc__GetAllWorkerInfoReply wr = RAY__RPC__GET_ALL_WORKER_INFO_REPLY__INIT;
+	Ray__Rpc__GetAllPlacementGroupReply gr = RAY__RPC__GET_ALL_PLACEMENT_GROUP_REPLY__INIT;
+	static const size_t sizes[] = {sizeof(Ray__Rpc__ActorTableData), sizeof(Ray__Rpc__GcsNodeInfo),
+		sizeof(Ray__Rpc__JobTableData), sizeof(Ray__Rpc__WorkerTableData),
+	sizeof(Ray__Rpc__PlacementGroupTableData)};
+	static const char *const names[] = {"actor", "node", "job", "worker", "placement group"};
+
+	*out = NULL;
+	*outlen = 0;
+	memset(counters, 0, sizeof(*counters));
+	if (kind < RAY_RESOURCE_ACTORS || kind > RAY_RESOURCE_PLACEMENT_GROUPS)
+	{
+		snprintf(err, errlen, "unknown resource kind %d", kind);
+		return RAY_ERR_UNSUPPORTED;
+	}
+	root = parse(json, len, err, errlen, &st);
+	if (root == NULL)
+		return st;
+	rows = envelope(root, counters, err, errlen, &st);
+	if (rows == NULL)
+	{
+		cJSON_Delete(root);
+		return st;
+	}
+	memset(&c, 0, sizeof(c));
+	ray_arena_init(&c.arena, NULL);
+	c.v = v;
+	c.err = err;
+	c.errlen = errlen;
+	n = (size_t) counters->rows;
+	items = alloc0(&c, sizeof(void *) * (n + 1));
+	st = items ? RAY_OK : RAY_ERR_OOM;
+	cJSON_ArrayForEach(row, rows)
+	{
+		void	   *x;
+		bool		good;
+
+		if (st != RAY_OK)
+			break;
+		c.row = i + 1;
+		x = alloc0(&c, sizes[kind]);
+		if (x == NULL)
+		{
+			st = RAY_ERR_OOM;
+			break;
+		}
+		if (!cJSON_IsObject(row))
+		{
+			fail(&c, "not a JSON object");
+			good = false;
+		}
+		else
+			switch (kind)
+			{
+				case RAY_RESOURCE_ACTORS:
+					good = actor_row(&c, row, x);
+					break;
+				case RAY_RESOURCE_NODES:
+					good = node_row(&c, row, x);
+					break;
+				case RAY_RESOURCE_JOBS:
+					good = job_row(&c, row, x);
+					break;
+				case RAY_RESOURCE_WORKERS:
+					good = worker_row(&c, row, x);
+					break;
+				default:
+					good = pg_row(&c, row, x);
+					break;
+			}
+		if (!good)
+			st = c.oom ? RAY_ERR_OOM : RAY_ERR_MALFORMED;
+		else
+			items[i++] = x;
+	}
+	cJSON_Delete(root);
+	if (st == RAY_OK)
+	{
+		switch (kind)
+		{
+			case RAY_RESOURCE_ACTORS:
+				ar.n_actor_table_data = i;
+				ar.actor_table_data = (Ray__Rpc__ActorTableData **) items;
+				reply = &ar.base;
+				break;
+			case RAY_RESOURCE_NODES:
+				nr.n_node_info_list = i;
+				nr.node_info_list = (Ray__Rpc__GcsNodeInfo **) items;
+				reply = &nr.base;
+				break;
+			case RAY_RESOURCE_JOBS:
+				jr.n_job_info_list = i;
+				jr.job_info_list = (Ray__Rpc__JobTableData **) items;
+				reply = &jr.base;
+				break;
+			case RAY_RESOURCE_WORKERS:
+				wr.n_worker_table_data = i;
+				wr.worker_table_data = (Ray__Rpc__WorkerTableData **) items;
+				reply = &wr.base;
+				break;
+			default:
+				/* Fields 1..12 are the same in Ray 2.9's layout; no 13+ is sent. */
+				gr.n_placement_group_table_data = i;
+				gr.placement_group_table_data = (Ray__Rpc__PlacementGroupTableData **) items;
+				reply = &gr.base;
+				break;
+		}
+		{
+			size_t		size = protobuf_c_message_get_packed_size(reply);
+
+			*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
+			if (*out == NULL)
+				st = RAY_ERR_OOM;
+			else
+				*outlen = protobuf_c_message_pack(reply, *out);
+		}
+	}
+	if (st == RAY_ERR_OOM)
+		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);
+	else if (st == RAY_ERR_MALFORMED)
+	{
+		char		tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "%s %s", names[kind], tmp);
+	}
+	ray_arena_free(&c.arena);
+	return st;
 }

@@ -53,6 +53,21 @@ extern RayStatus ray_state_json_tasks(const char *json, size_t len, const RayVer
 									  RayStateCounters *counters, char *err, size_t errlen);
 
 /*
+ * The same for GET /api/v0/{actors,nodes,jobs,workers,placement_groups}:
+ * kind is a RayResourceKind; *out is the GetAll*Reply the GCS would have
+ * sent for those rows (decode it with ray_cluster_reply_decode).
+ */
+extern RayStatus ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion *v,
+										ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
+										RayStateCounters *counters, char *err, size_t errlen);
+
+/*
+ * False for a column of resource kind (RayResourceKind; tasks: -1) that
+ * Ray's State API does not carry, so a dashboard_url server shows it NULL.
+ */
+extern bool ray_state_json_has_column(int kind, const char *column);
+
+/*
  * The Ray version in a GET /api/version body ({"ray_version": "2.40.0", ...}),
  * copied into version (size vlen).
  */

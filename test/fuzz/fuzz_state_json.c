@@ -8,12 +8,14 @@
  * (offset from the next two bytes), so mutations reach every field of a
  * row without a JSON seed corpus (the smoke run seeds with wire vectors).
  * Whatever the reader accepts must decode as a GetTaskEventsReply, and the
- * keys-only walk must agree with the full decoder on it.
+ * keys-only walk must agree with the full decoder on it. The same bytes
+ * go through the five cluster routes' readers too.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_state_json.h"
 #include "ray_tasks.h"
@@ -102,6 +104,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json[len] = '\0';
 
 	(void) ray_state_json_version(json, len, vt, sizeof(vt), err, sizeof(err));
+	/* The cluster routes read the same bytes; what they accept must decode. */
+	for (int kind = RAY_RESOURCE_ACTORS; kind <= RAY_RESOURCE_PLACEMENT_GROUPS; kind++)
+		if (ray_state_json_cluster(kind, json, len, &v, NULL, &pb, &pblen, &k, err, sizeof(err)) == RAY_OK)
+		{
+			RayClusterReply *cr;
+
+			if (ray_cluster_reply_decode((RayResourceKind) kind, pb, pblen, &v, NULL, &cr, err, sizeof(err)) != RAY_OK)
+				abort();
+			ray_cluster_reply_free(cr);
+			free(pb);
+		}
 	ray_state_json_error_message(json, len, err, sizeof(err));
 	if (ray_state_json_tasks(json, len, &v, NULL, &pb, &pblen, &k, err, sizeof(err)) != RAY_OK)
 	{

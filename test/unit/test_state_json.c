@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_state_json.h"
 #include "ray_tasks.h"
@@ -356,6 +357,123 @@ test_bad_input(void)
 	free(good);
 }
 
+/* The cluster routes: rows back into the GetAll*Reply, read by ray_cluster_reply_decode. */
+static RayClusterReply *
+cluster(int kind, const char *rows, const char *version, RayStatus want, const char *needle)
+{
+	char	   *doc = envelope(rows, "");
+	RayVersion	v;
+	uint8_t    *pb = NULL;
+	size_t		pblen;
+	RayStateCounters k;
+	char		err[256] = "";
+	RayClusterReply *r = NULL;
+	RayStatus	st;
+
+	ray_version_parse(version, &v);
+	st = ray_state_json_cluster(kind, doc, strlen(doc), &v, NULL, &pb, &pblen, &k, err, sizeof(err));
+	is_int(st, want, "cluster kind %d: %.60s", kind, rows);
+	if (needle)
+		ok(strstr(err, needle) != NULL, "  message says \"%s\" (%s)", needle, err);
+	if (st == RAY_OK && ray_cluster_reply_decode((RayResourceKind) kind, pb, pblen, &v, NULL, &r, err,
+												 sizeof(err)) != RAY_OK)
+		ok(0, "the converted reply decodes (%s)", err);
+	free(pb);
+	free(doc);
+	return r;
+}
+
+static void
+test_cluster(void)
+{
+	RayClusterReply *r;
+	const char *msg;
+
+	r = cluster(RAY_RESOURCE_ACTORS,
+				"{\"actor_id\": \"aabbccddeeff0011aabbccdd01000000\", \"class_name\": \"A\", \"state\": \"DEAD\","
+				" \"job_id\": \"01000000\", \"pid\": 7, \"required_resources\": {\"CPU\": 1.0},"
+				" \"death_cause\": {\"actor_died_error_context\": {\"error_message\": \"gone\", \"pid\": 7}},"
+				" \"num_restarts\": 2, \"label_selector\": {\"a\": \"b\"}}", "2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__ActorTableData *a = r->rows[0];
+
+		ok(r->nrows == 1 && a->state == 4 && a->pid == 7 && a->num_restarts == 2 &&
+		   a->n_required_resources == 1 && a->n_label_selector == 1, "actor: state DEAD, pid, restarts, maps");
+		ok(strcmp(ray_actor_death_cause(a, &msg), "actor_died_error_context") == 0 && strcmp(msg, "gone") == 0,
+		   "actor: the death cause alternative and its message");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_NODES,
+				"{\"node_id\": \"00\", \"state\": \"DEAD\", \"state_message\": \"Terminated due to preemption: spot\"},"
+				" {\"node_id\": \"01\", \"state\": \"DEAD\", \"state_message\": \"Unexpected termination\"},"
+				" {\"node_id\": \"02\", \"state\": \"DEAD\", \"state_message\": \"killed: by hand\"},"
+				" {\"node_id\": \"03\", \"state\": \"ALIVE\", \"state_message\": null}", "2.40.0", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__GcsNodeInfo *const *n = (const Ray__Rpc__GcsNodeInfo *const *) r->rows;
+
+		ok(n[0]->death_info && n[0]->death_info->reason == 3 && strcmp(n[0]->death_info->reason_message, "spot") == 0,
+		   "node: reason and message read back from state_message");
+		ok(n[1]->death_info && n[1]->death_info->reason == 2 && n[1]->death_info->reason_message == NULL,
+		   "node: a reason without a message");
+		ok(n[2]->death_info && n[2]->death_info->reason == 0 && strcmp(n[2]->death_info->reason_message, "killed: by hand") == 0,
+		   "node: a message without a known reason");
+		ok(n[3]->death_info == NULL && n[3]->state == 0, "node: alive, no death info");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_JOBS,
+				"{\"type\": \"DRIVER\", \"job_id\": \"01000000\", \"status\": \"SUCCEEDED\", \"start_time\": 5,"
+				" \"driver_info\": {\"node_ip_address\": \"10.0.0.1\", \"pid\": \"42\"}},"
+				" {\"type\": \"SUBMISSION\", \"job_id\": \"02000000\", \"status\": \"RUNNING\", \"start_time\": 9,"
+				" \"metadata\": {\"team\": \"ml\"}, \"driver_exit_code\": null}", "3.0.0.dev0", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__JobTableData *const *j = (const Ray__Rpc__JobTableData *const *) r->rows;
+
+		ok(j[0]->is_dead && j[0]->job_info == NULL && j[0]->driver_pid == 42 && j[0]->has_start_time &&
+		   j[0]->start_time == 5, "driver job: dead, no job_info, pid from text, its times");
+		ok(!j[1]->is_dead && j[1]->job_info && strcmp(j[1]->job_info->status, "RUNNING") == 0 &&
+		   j[1]->job_info->n_metadata == 1 && !j[1]->has_start_time, "submission job: job_info, no driver times");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_WORKERS,
+				"{\"worker_id\": \"00\", \"is_alive\": false, \"worker_type\": \"DRIVER\", \"exit_type\": \"SYSTEM_ERROR\","
+				" \"pid\": 3, \"start_time_ms\": 0}", "2.9.3", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__WorkerTableData *w = r->rows[0];
+
+		ok(w->worker_type == 1 && w->has_exit_type && w->exit_type == 0 && w->pid == 3,
+		   "worker: type, exit type SYSTEM_ERROR (0) present, pid");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_PLACEMENT_GROUPS,
+				"{\"placement_group_id\": \"0102\", \"state\": \"PREPARED\", \"bundles\": [{\"bundle_id\":"
+				" {\"placement_group_id\": \"0102\", \"bundle_index\": 1}, \"unit_resources\": {\"CPU\": 2},"
+				" \"node_id\": null}]}", "2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const RayPlacementGroupView *g = r->rows[0];
+
+		ok(g->n_bundles == 1 && g->bundles[0]->bundle_id->bundle_index == 1 && !g->bundles[0]->has_node_id &&
+		   strcmp(ray_pg_state_name(&r->version, g->state), "PREPARED") == 0,
+		   "placement group: PREPARED by 2.49's numbering, its bundle");
+		ray_cluster_reply_free(r);
+	}
+	(void) cluster(RAY_RESOURCE_ACTORS, "{\"actor_id\": \"00\", \"state\": \"NAPPING\"}", "2.49.2",
+				   RAY_ERR_MALFORMED, "actor row 1: \"state\" has an unknown value");
+	(void) cluster(RAY_RESOURCE_NODES, "{\"resources_total\": {\"CPU\": \"x\"}}", "2.49.2",
+				   RAY_ERR_MALFORMED, "resources_total[\"CPU\"] has the wrong type");
+	(void) cluster(RAY_RESOURCE_PLACEMENT_GROUPS, "{\"bundles\": [3]}", "2.49.2",
+				   RAY_ERR_MALFORMED, "bundles[0] is not an object");
+	(void) cluster(RAY_RESOURCE_JOBS, "{\"driver_info\": {\"pid\": \"x\"}}", "2.49.2",
+				   RAY_ERR_MALFORMED, "\"pid\" is not an integer");
+	ok(!ray_state_json_has_column(RAY_RESOURCE_ACTORS, "max_restarts") &&
+	   ray_state_json_has_column(RAY_RESOURCE_ACTORS, "repr_name") &&
+	   ray_state_json_has_column(-1, "actor_repr_name"), "which columns the State API carries");
+}
+
 int
 main(void)
 {
@@ -367,5 +485,6 @@ main(void)
 	test_profile_times();
 	test_envelopes();
 	test_bad_input();
+	test_cluster();
 	return tap_done();
 }
