@@ -357,7 +357,7 @@ BEGIN
                   raydar._dot_quote(format('job %s on %s; colour: %s', p_job, p_cluster,
                       CASE p_color
                           WHEN 'state' THEN 'state (green finished, red failed, blue running, grey pending)'
-                          WHEN 'duration' THEN format('duration (light short to dark long; longest %s s)', coalesce(mx.max_s::text, '-'))
+                          WHEN 'duration' THEN format('duration (light short to dark long; longest %s)', coalesce(mx.max_s || ' s', 'none ended yet'))
                           ELSE p_color END)),
                   coalesce(nodes.txt, ''), coalesce(edges.txt, ''))
       INTO dot
