@@ -27,6 +27,7 @@
 #include "raydar.h"
 
 #include "access/xact.h"
+#include "commands/async.h"
 #include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -41,6 +42,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -617,6 +619,61 @@ clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * NOTIFY raydar_progress, {"cluster": name, "jobs": [job ids]}: the jobs of
+ * the attempts this poll wrote to history or found live (rows are keys'
+ * positions). Sent in the write transaction, so listeners hear it on commit,
+ * when the rows are visible. A payload must stay under 8000 bytes: past
+ * MAX_NOTIFY_JOBS jobs the list is left empty and "all" is true.
+ */
+#define MAX_NOTIFY_JOBS 200
+
+static void
+notify_progress(const char *name, const RayTaskReply *keys, List *fresh, List *live)
+{
+	StringInfoData msg;
+	List	   *jobs = NIL;
+	bool		all = false;
+	ListCell   *lc;
+	RayBuf		hex;
+	ProtobufCAllocator alloc;
+
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	ray_buf_init(&hex, &alloc);
+	foreach(lc, list_concat_copy(fresh, live))
+	{
+		const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
+		char	   *id;
+
+		if (row->job_id.len == 0)
+			continue;
+		ray_buf_reset(&hex);
+		ray_buf_hex(&hex, row->job_id.data, row->job_id.len);
+		id = pnstrdup(hex.data, hex.len);
+		if (list_member(jobs, makeString(id)))
+			continue;
+		if (list_length(jobs) == MAX_NOTIFY_JOBS)
+		{
+			all = true;
+			break;
+		}
+		jobs = lappend(jobs, makeString(id));
+	}
+	initStringInfo(&msg);
+	appendStringInfoString(&msg, "{\"cluster\": ");
+	escape_json(&msg, name);
+	appendStringInfoString(&msg, ", \"jobs\": [");
+	if (!all)
+		foreach(lc, jobs)
+		{
+			if (foreach_current_index(lc) > 0)
+				appendStringInfoString(&msg, ", ");
+			escape_json(&msg, strVal(lfirst(lc)));
+		}
+	appendStringInfo(&msg, "], \"all\": %s}", all ? "true" : "false");
+	Async_Notify("raydar_progress", msg.data);
+}
+
 static void
 poll_server(const char *name)
 {
@@ -796,6 +853,8 @@ poll_server(const char *name)
 										"or the cluster restarted; their outcome is lost",
 										(long long) vanished));
 	}
+	if (inserted > 0 || rewrite_live)
+		notify_progress(name, keys, fresh, rewrite_live ? live : NIL);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -23,6 +23,9 @@ timezone = 'UTC'
 });
 $node->start;
 my $port = $sim->grpc_port;
+# A dashboard listening for progress before anything is tracked.
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN raydar_progress');
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$port');
@@ -43,6 +46,19 @@ my $terminal = $node->safe_psql('postgres',
 cmp_ok($terminal, '>=', 100, "$terminal terminal attempts in Ray");
 ok($node->poll_query_until('postgres', "SELECT count(*) = $terminal FROM raydar.task_history"),
    'every terminal attempt reached task_history');
+
+# NOTIFY raydar_progress after each batch, naming the jobs that moved
+# (psql shows notifications that arrived while idle after its next query).
+{
+	my ($out) = RaySim::session_query($listener, 'SELECT 1');
+	my @payloads = $out =~ /Asynchronous notification "raydar_progress" with payload "(.*?)" received/g;
+	my $jobs = $node->safe_psql('postgres', q{SELECT string_agg(DISTINCT job_id, '", "') FROM raydar.tasks});
+	cmp_ok(scalar(@payloads), '>=', 1, 'NOTIFY raydar_progress reached a listener: ' . scalar(@payloads) . ' notifications');
+	is_deeply([ sort { $a cmp $b } keys %{ { map { $_ => 1 } @payloads } } ],
+			  [qq({"cluster": "ray", "jobs": ["$jobs"], "all": false})],
+			  'each payload names the cluster and the job that progressed');
+	$listener->quit;
+}
 
 my $cols = 'task_id, attempt_number, name, state, job_id, type, error_type, error_message, node_id, '
   . 'worker_id, worker_pid, required_resources, events, profiling_data, creation_time, start_time, end_time';
