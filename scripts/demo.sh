@@ -89,8 +89,13 @@ show "What is my cluster doing right now?" \
   "SELECT state, count(*) FROM ray_live.tasks GROUP BY state ORDER BY count(*) DESC;"
 
 if [ -z "${RAYDAR_GCS_ADDRESS:-}" ]; then
-  echo; echo "demo: waiting for the example to finish..."
+  echo; echo "demo: job progress while the example runs (raydar.job_progress, every second)"
   for _ in $(seq 60); do
+    psql -At -c "SELECT format('  job %s: %s%% done, %s finished, %s failed, %s running, %s pending, %s tasks/s, about %s left',
+                               job_id, percent_done, finished, failed, running, pending,
+                               coalesce(tasks_per_second_last_minute::text, '-'),
+                               coalesce(date_trunc('second', time_left)::text, '?'))
+                   FROM raydar.job_progress WHERE cluster = 'ray'" 2>/dev/null || true
     left=$(psql -At -c "SELECT count(*) FROM ray_live.tasks WHERE type <> 'DRIVER_TASK' AND state NOT IN ('FINISHED', 'FAILED')" 2>/dev/null || echo 1)
     kept=$(psql -At -c "SELECT count(*) FROM raydar.task_history" 2>/dev/null || echo 0)
     [ "$left" = "0" ] && [ "$kept" -ge 100 ] && break
@@ -121,6 +126,32 @@ show "What did raydar ask Ray? (filters run inside the GCS)" \
 
 show "What has the collector kept? (raydar.task_history: native, partitioned)" \
   "SELECT cluster, state, count(*) FROM raydar.task_history GROUP BY 1, 2 ORDER BY 1, 2;"
+
+show "ray summary tasks, over all of history (raydar.task_summary)" \
+  "SELECT cluster, func_or_class_name, type, attempts, finished, failed, p50_s, p95_s, max_s
+     FROM raydar.task_summary ORDER BY 1, 2, 3;"
+
+# The job in pictures: its task graph (rendered by Graphviz), its timeline
+# (an SVG a browser shows) and its Chrome trace (Perfetto).
+out=${RAYDAR_DEMO_OUT:-$PWD/raydar-demo-out}
+mkdir -p "$out"
+job=$(psql -At -c "SELECT job_id FROM raydar.job_progress WHERE cluster = 'ray' ORDER BY total DESC, job_id LIMIT 1")
+if [ -n "$job" ]; then
+  show "Where did job $job's time go? (raydar.critical_path)" \
+    "SELECT step, name, state, duration, ended_before_parent FROM raydar.critical_path('$job', 'ray');"
+  psql -At -c "SELECT raydar.task_graph_dot('$job', 'state', 'duration', cluster => 'ray')" > "$out/task_graph.dot"
+  psql -At -c "SELECT raydar.timeline_svg('$job', cluster => 'ray')" > "$out/timeline.svg"
+  psql -At -c "SELECT raydar.chrome_trace('$job', cluster => 'ray')" > "$out/timeline.json"
+  echo
+  if command -v dot >/dev/null; then
+    dot -Tsvg "$out/task_graph.dot" > "$out/task_graph.svg"
+    echo "demo: task graph of job $job:  $out/task_graph.svg  (DOT: $out/task_graph.dot)"
+  else
+    echo "demo: task graph of job $job:  $out/task_graph.dot  (apt install graphviz; dot -Tsvg)"
+  fi
+  echo "demo: its timeline:            $out/timeline.svg  (open in a browser)"
+  echo "demo: its Chrome trace:        $out/timeline.json  (load in https://ui.perfetto.dev)"
+fi
 
 if [ -z "${RAYDAR_GCS_ADDRESS:-}" ]; then
   echo; echo "demo: restarting the simulated GCS: Ray forgets every task event"
