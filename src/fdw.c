@@ -548,38 +548,12 @@ http_path(const RaydarResource *res, List *filters, int64 limit, int timeout_ms)
 	return buf.data;
 }
 
-/*
- * A scan over HTTP: GET the rows, turn them into a GetTaskEventsReply,
- * then decode as the gRPC path does. Counters come from the envelope.
- */
+/* Report a State API body that could not be turned into a reply. */
 static void
-fetch_http(RaydarScanState *st, const RayVersion *v)
+report_http_decode(RaydarScanState *st, RayStatus rs, const char *path, const char *err)
 {
 	const char *url = raydar_conn_options(st->conn)->dashboard_url;
-	bool		tasks = st->resource->kind == RAYDAR_TASKS_KIND;
-	char	   *path = http_path(st->resource, st->filters, st->limit,
-								 raydar_conn_options(st->conn)->timeout_ms);
-	char	   *body;
-	size_t		len;
-	uint8_t    *pb;
-	size_t		pblen;
-	RayStateCounters k;
-	char		err[512];
-	RayStatus	rs;
-	instr_time	start,
-				elapsed;
 
-	INSTR_TIME_SET_CURRENT(start);
-	body = raydar_conn_http_get(st->conn, path, &len);
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-
-	if (tasks)
-		rs = ray_state_json_tasks(body, len, v, &st->alloc, &pb, &pblen, &k, err, sizeof(err));
-	else
-		rs = ray_state_json_cluster(st->resource->kind, body, len, v, &st->alloc, &pb, &pblen, &k,
-									err, sizeof(err));
-	pfree(body);
 	if (rs == RAY_ERR_RPC)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -592,10 +566,151 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 						url, raydar_conn_server_name(st->conn)),
 				 errdetail("GET %s: %s", path, err),
 				 errhint("Check that dashboard_url is the Ray dashboard itself, not a proxy or login page.")));
+	raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
+										  url, raydar_conn_server_name(st->conn)),
+							 err);
+}
+
+/*
+ * One list request: GET path, the rows as the GCS's reply bytes (in the
+ * scan's context), the envelope's counters, the body's size.
+ */
+static void
+http_list(RaydarScanState *st, const RayVersion *v, const char *path,
+		  uint8_t **pb, size_t *pblen, RayStateCounters *k, size_t *bytes)
+{
+	char	   *body;
+	size_t		len;
+	char		err[512];
+	RayStatus	rs;
+
+	body = raydar_conn_http_get(st->conn, path, &len);
+	if (st->resource->kind == RAYDAR_TASKS_KIND)
+		rs = ray_state_json_tasks(body, len, v, &st->alloc, pb, pblen, k, err, sizeof(err));
+	else
+		rs = ray_state_json_cluster(st->resource->kind, body, len, v, &st->alloc, pb, pblen, k,
+									err, sizeof(err));
+	pfree(body);
 	if (rs != RAY_OK)
-		raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
-											  url, raydar_conn_server_name(st->conn)),
-								 err);
+		report_http_decode(st, rs, path, err);
+	*bytes += len;
+}
+
+/* The job ids the dashboard lists (GET /api/v0/jobs), for splitting a task scan. */
+static List *
+http_job_ids(RaydarScanState *st, size_t *bytes)
+{
+	char	   *path = psprintf("/api/v0/jobs?detail=true&limit=%d&timeout=%d", DASHBOARD_MAX_LIMIT,
+								Max((raydar_conn_options(st->conn)->timeout_ms + 999) / 1000, 1));
+	size_t		len;
+	char	   *body = raydar_conn_http_get(st->conn, path, &len);
+	char	  **ids;
+	size_t		n;
+	char		err[512];
+	RayStatus	rs = ray_state_json_row_strings(body, len, "job_id", &ids, &n, err, sizeof(err));
+	List	   *res = NIL;
+
+	pfree(body);
+	if (rs != RAY_OK)
+		report_http_decode(st, rs, path, err);
+	for (size_t i = 0; i < n; i++)
+		if (ray_task_filter_id_valid(RAY_TF_JOB_ID, ids[i]))
+			res = lappend(res, pstrdup(ids[i]));
+	ray_state_json_free_strings(ids, n);
+	*bytes += len;
+	return res;
+}
+
+static bool
+has_job_filter(List *filters)
+{
+	ListCell   *lc;
+
+	foreach(lc, filters)
+	{
+		List	   *f = lfirst(lc);
+
+		if (intVal(linitial(f)) == RAY_TF_JOB_ID && intVal(lsecond(f)) == RAY_PRED_EQ)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A scan over HTTP: GET the rows, turn them into the GCS's reply, then
+ * decode as the gRPC path does. Counters come from the envelope.
+ *
+ * A task scan that fills the dashboard's cap (10,000 rows) and is not
+ * already limited to one job is split: once per job the dashboard lists,
+ * with job_id = that job added to the pushed filters (the dashboard passes
+ * job filters to the GCS, so each part has its own cap). The parts' reply
+ * bytes are concatenated, which protobuf reads as one reply holding every
+ * part's rows. A part that still fills the cap is reported.
+ */
+static void
+fetch_http(RaydarScanState *st, const RayVersion *v)
+{
+	const char *url = raydar_conn_options(st->conn)->dashboard_url;
+	int			timeout_ms = raydar_conn_options(st->conn)->timeout_ms;
+	bool		tasks = st->resource->kind == RAYDAR_TASKS_KIND;
+	char	   *path = http_path(st->resource, st->filters, st->limit, timeout_ms);
+	uint8_t    *pb;
+	size_t		pblen;
+	size_t		bytes = 0;
+	RayStateCounters k;
+	char		err[512];
+	RayStatus	rs;
+	instr_time	start,
+				elapsed;
+	int			nparts = 0;
+	int			capped_parts = 0;
+	int64		cut = 0;
+
+	INSTR_TIME_SET_CURRENT(start);
+	http_list(st, v, path, &pb, &pblen, &k, &bytes);
+	if (tasks && st->limit < 0 && k.rows >= DASHBOARD_MAX_LIMIT && !has_job_filter(st->filters))
+	{
+		List	   *jobs = http_job_ids(st, &bytes);
+		StringInfoData all;
+		int64		rows = 0;
+		ListCell   *lc;
+
+		initStringInfo(&all);
+		foreach(lc, jobs)
+		{
+			List	   *filters = lappend(list_copy(st->filters),
+										  list_make3(makeInteger(RAY_TF_JOB_ID), makeInteger(RAY_PRED_EQ),
+													 makeString(lfirst(lc))));
+			uint8_t    *part;
+			size_t		partlen;
+			RayStateCounters pk;
+
+			http_list(st, v, http_path(st->resource, filters, -1, timeout_ms), &part, &partlen, &pk, &bytes);
+			appendBinaryStringInfo(&all, (const char *) part, (int) partlen);
+			pfree(part);
+			rows += pk.rows;
+			nparts++;
+			if (pk.rows >= DASHBOARD_MAX_LIMIT)
+			{
+				capped_parts++;
+				cut += Max(pk.total - pk.num_after_truncation, 0);
+			}
+		}
+		/* Only if the parts found at least what the single request did. */
+		if (rows >= k.rows)
+		{
+			pfree(pb);
+			pb = (uint8_t *) all.data;
+			pblen = all.len;
+			k.num_after_truncation = k.rows = rows;
+			k.total = Max(k.total, rows);
+		}
+		else
+			nparts = 0;
+	}
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
 	if (tasks)
 		rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_index)
 			(pb, pblen, v, &st->alloc, &st->reply, err, sizeof(err));
@@ -610,22 +725,35 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 	last_scan.valid = true;
 	strlcpy(last_scan.server, raydar_conn_server_name(st->conn), sizeof(last_scan.server));
 	last_scan.rows = (int64) st->nrows;
-	last_scan.reply_bytes = (int64) len;
+	last_scan.reply_bytes = (int64) bytes;
 	last_scan.call_ms = INSTR_TIME_GET_MILLISEC(elapsed);
 	last_scan.num_total_stored = k.total;
 	/* Ray's num_filtered counts the rows left, not those filtered out. */
-	last_scan.num_filtered_on_gcs = Max(k.num_after_truncation - k.num_filtered, 0);
-	last_scan.num_truncated = Max(k.total - k.num_after_truncation, 0);
+	last_scan.num_filtered_on_gcs = nparts > 0 ? 0 : Max(k.num_after_truncation - k.num_filtered, 0);
+	last_scan.num_truncated = nparts > 0 ? cut : Max(k.total - k.num_after_truncation, 0);
 	if (k.nwarnings > 0)
 		ereport(WARNING,
 				(errmsg("the Ray dashboard at %s warns: %s", url, k.warning),
 				 k.nwarnings > 1 ? errdetail("%d more warnings.", k.nwarnings - 1) : 0));
+	if (nparts > 0)
+	{
+		ereport(DEBUG1,
+				(errmsg("raydar: the task scan filled the dashboard's cap; split into %d requests by job",
+						nparts)));
+		if (capped_parts > 0)
+			ereport(WARNING,
+					(errmsg("the Ray dashboard returned %d rows, its cap, for %d of %d jobs: their other task attempts are missing",
+							DASHBOARD_MAX_LIMIT, capped_parts, nparts),
+					 errdetail("The scan was split by job to stay under the cap; those jobs alone exceed it."),
+					 errhint("Filter such a job by state or task_id, or use a server with address (the GCS). "
+							 "SELECT * FROM raydar.last_scan() shows the counters.")));
+	}
 	/*
 	 * Ray's own CLI warns when total exceeds num_after_truncation. Newer
 	 * dashboards count total from the rows the GCS returned, so a reply
 	 * that fills the cap is also taken as cut.
 	 */
-	if (st->limit < 0 && (k.total > k.num_after_truncation || k.num_after_truncation >= DASHBOARD_MAX_LIMIT))
+	else if (st->limit < 0 && (k.total > k.num_after_truncation || k.num_after_truncation >= DASHBOARD_MAX_LIMIT))
 		ereport(WARNING,
 				(errmsg("the Ray dashboard returned %lld of %lld%s %s",
 						(long long) k.num_after_truncation,

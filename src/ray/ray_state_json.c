@@ -1598,3 +1598,63 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 	ray_arena_free(&c.arena);
 	return st;
 }
+
+RayStatus
+ray_state_json_row_strings(const char *json, size_t len, const char *key, char ***out, size_t *n,
+						   char *err, size_t errlen)
+{
+	RayStatus	st;
+	RayStateCounters k;
+	cJSON	   *root;
+	const cJSON *rows;
+	const cJSON *row;
+
+	*out = NULL;
+	*n = 0;
+	root = parse(json, len, err, errlen, &st);
+	if (root == NULL)
+		return st;
+	rows = envelope(root, &k, err, errlen, &st);
+	if (rows != NULL)
+	{
+		*out = calloc((size_t) k.rows + 1, sizeof(char *));
+		if (*out == NULL)
+			st = RAY_ERR_OOM;
+		cJSON_ArrayForEach(row, rows)
+		{
+			const cJSON *v = cJSON_IsObject(row) ? member(row, key) : NULL;
+			bool		seen = false;
+
+			if (st != RAY_OK || !cJSON_IsString(v) || v->valuestring[0] == '\0')
+				continue;
+			for (size_t i = 0; i < *n && !seen; i++)
+				seen = strcmp((*out)[i], v->valuestring) == 0;
+			if (seen)
+				continue;
+			if (((*out)[*n] = strdup(v->valuestring)) == NULL)
+				st = RAY_ERR_OOM;
+			else
+				(*n)++;
+		}
+		if (st == RAY_ERR_OOM)
+			snprintf(err, errlen, "out of memory reading \"%s\" of %lld rows", key, (long long) k.rows);
+	}
+	cJSON_Delete(root);
+	if (st != RAY_OK)
+	{
+		ray_state_json_free_strings(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return st;
+}
+
+void
+ray_state_json_free_strings(char **strings, size_t n)
+{
+	if (strings == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(strings[i]);
+	free(strings);
+}

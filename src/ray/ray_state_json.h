@@ -68,6 +68,15 @@ extern RayStatus ray_state_json_cluster(int kind, const char *json, size_t len, 
 extern bool ray_state_json_has_column(int kind, const char *column);
 
 /*
+ * The distinct non-empty string values of key over the rows of a list
+ * response (the job ids of GET /api/v0/jobs), malloc'd; free them with
+ * ray_state_json_free_strings.
+ */
+extern RayStatus ray_state_json_row_strings(const char *json, size_t len, const char *key,
+											char ***out, size_t *n, char *err, size_t errlen);
+extern void ray_state_json_free_strings(char **strings, size_t n);
+
+/*
  * The Ray version in a GET /api/version body ({"ray_version": "2.40.0", ...}),
  * copied into version (size vlen).
  */

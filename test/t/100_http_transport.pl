@@ -16,6 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use RaySim;
 use Test::More;
+use JSON::PP qw(decode_json encode_json);
 use Time::HiRes qw(time usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('http_transport');
@@ -163,18 +164,62 @@ like($plan, qr{Ray Request: GET /api/v0/tasks\?detail=true&limit=10000&timeout=3
 	 'EXPLAIN shows the request with its filters (name is rechecked locally, so no LIMIT)');
 like($plan, qr/Filter: \(tasks\.name = 'f'::text\)/, 'the name condition is rechecked by PostgreSQL');
 
-my ($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_cap.tasks');
-is($out, '10000', 'the cap: the dashboard returns 10,000 rows');
-my ($total) = $err =~ /WARNING:  the Ray dashboard returned 10000 of (\d+) task attempts/;
-ok(defined $total && $total > 10050, 'the cap: a WARNING with both numbers (10000 of ' . ($total // '?') . ')');
-like($err, qr/HINT:  Filter by job_id/, 'the cap: the hint says how to stay under it');
-($ret, $out, $err) = $node->psql('postgres',
+# One job of 10,050 tasks: splitting by job cannot help; the scan warns.
+my $gcount = $node->safe_psql('postgres', 'SELECT count(*) FROM g_cap.tasks');
+cmp_ok($gcount, '>', 10050, "gRPC has every task, no cap ($gcount)");
+my ($ret, $out, $err) = $node->psql('postgres',
 	'SELECT count(*) FROM h_cap.tasks; SELECT rows, num_total_stored, num_truncated FROM raydar.last_scan()');
-is($out, "10000\n10000|$total|" . ($total - 10000), 'the cap: raydar.last_scan() has the rows, the total and the cut');
-cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM g_cap.tasks'), '>', 10050,
-	   'gRPC has every task (no cap)');
+my ($n1, $ls) = split /\n/, $out;
+is($n1, '10000', 'the cap: the dashboard returns 10,000 rows');
+like($err, qr/WARNING:  the Ray dashboard returned 10000 rows, its cap, for 1 of \d+ jobs: their other task attempts are missing/,
+	 'the cap: a WARNING with the numbers, after trying to split by job');
+like($err, qr/HINT:  Filter such a job by state or task_id/, 'the cap: the hint says how to stay under it');
+my ($lrows, $ltotal, $lcut) = split /\|/, $ls;
+is($lrows, '10000', 'the cap: raydar.last_scan() has the rows returned');
+cmp_ok($ltotal, '>=', 10050, "the cap: and the dashboard's total ($ltotal)");
+is($lcut, $ltotal - 10000, 'the cap: and the rows cut');
 ($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM (SELECT * FROM h_cap.tasks LIMIT 10) s');
-is($err, '', 'a pushed LIMIT below the cap does not warn');
+is("$out|$err", '10|', 'a pushed LIMIT below the cap neither warns nor splits');
+$sim->stop;
+
+# Two jobs of 6,000 tasks: the scan splits by job and returns them all,
+# the same rows as gRPC.
+my $vdir = PostgreSQL::Test::Utils::tempdir();
+{
+	my $shared = "$FindBin::RealBin/../../../shared/testdata/ray-wire/ray-2.49";
+	my $tmpl = decode_json(slurp_file("$shared/expected_tasks.json"));
+	my $cl = decode_json(slurp_file("$shared/cluster/expected.json"));
+	my ($row) = grep { $_->{type} eq 'NORMAL_TASK' && $_->{state} eq 'FINISHED' } @{ $tmpl->{tasks} };
+	my @tasks;
+	for my $i (1 .. 12000)
+	{
+		my $job = $i % 2 ? '01000000' : '02000000';
+		push @tasks, { %$row, task_id => sprintf('%040x', $i) . $job, job_id => $job };
+	}
+	my ($jrow) = @{ $cl->{jobs} };
+	mkdir "$vdir/cluster";
+	open(my $fh, '>', "$vdir/expected_tasks.json") or die;
+	print $fh encode_json({ %$tmpl, tasks => \@tasks, num_profile_task_events_dropped => 0,
+							num_status_task_events_dropped => 0, num_truncated => 0 });
+	close $fh;
+	open($fh, '>', "$vdir/cluster/expected.json") or die;
+	print $fh encode_json({ %$cl, jobs => [ map { { %$jrow, job_id => $_ } } '01000000', '02000000' ] });
+	close $fh;
+}
+$sim = RaySim->new(profile => '2.49', scenario => 'vectors', scenario_params => { dir => $vdir },
+				   dashboard => 1, name => 'split');
+make_pair($sim, 'split', ", ray_version '2.49.2'");
+($ret, $out, $err) = $node->psql('postgres',
+	"SET client_min_messages = debug1; SELECT count(*) FROM h_split.tasks");
+is($out, '12000', 'split by job: all 12,000 rows, over the cap of one request');
+like($err, qr/split into 2 requests by job/, 'split by job: two requests, one per job');
+unlike($err, qr/WARNING/, 'split by job: no warning, nothing is missing');
+my ($gs, $hs) = both('split', $ALL_BUT_REPR);
+ok($gs eq $hs && length($gs) > 0, 'split by job: the same 12,000 rows as gRPC');
+my @jobreqs = grep { $_->{path} eq '/api/v0/tasks' && grep { $_->[0] eq 'filter_values' } @{ $_->{query} } }
+  @{ $sim->http_requests };
+is(scalar(@jobreqs), 4, 'split by job: one request per job, per scan (two scans)');
+$sim->stop;
 
 $plan = $node->safe_psql('postgres',
 	"EXPLAIN (VERBOSE, COSTS OFF) SELECT actor_id FROM h_cap.actors WHERE state = 'ALIVE'");

@@ -469,6 +469,22 @@ test_cluster(void)
 				   RAY_ERR_MALFORMED, "bundles[0] is not an object");
 	(void) cluster(RAY_RESOURCE_JOBS, "{\"driver_info\": {\"pid\": \"x\"}}", "2.49.2",
 				   RAY_ERR_MALFORMED, "\"pid\" is not an integer");
+	{
+		char	   *doc = envelope("{\"job_id\": \"01000000\"}, {\"job_id\": null}, {\"job_id\": \"02000000\"},"
+								   " {\"job_id\": \"01000000\"}, 5, {\"job_id\": \"\"}", "");
+		char	  **ids;
+		size_t		n;
+		char		err[128];
+
+		is_int(ray_state_json_row_strings(doc, strlen(doc), "job_id", &ids, &n, err, sizeof(err)), RAY_OK,
+			   "job ids of a jobs list");
+		ok(n == 2 && strcmp(ids[0], "01000000") == 0 && strcmp(ids[1], "02000000") == 0,
+		   "distinct, non-empty, in order");
+		ray_state_json_free_strings(ids, n);
+		is_int(ray_state_json_row_strings("[", 1, "job_id", &ids, &n, err, sizeof(err)), RAY_ERR_MALFORMED,
+			   "a bad jobs list is an error");
+		free(doc);
+	}
 	ok(!ray_state_json_has_column(RAY_RESOURCE_ACTORS, "max_restarts") &&
 	   ray_state_json_has_column(RAY_RESOURCE_ACTORS, "repr_name") &&
 	   ray_state_json_has_column(-1, "actor_repr_name"), "which columns the State API carries");
