@@ -389,6 +389,24 @@ like($e, qr/WARNING:  the Ray dashboard at \S+ warns: GCS is down/, 'and the war
 $sim->fault(mode => 'none');
 ($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
 is($o, '18', 'after every fault the session still reads the rows');
+
+# A host name goes through curl's threaded resolver. An HTTP-only backend
+# ends the scan with no thread left but its own, and with its signal mask
+# restored (curl ran with every signal blocked).
+my $lport = $sim->dashboard_port;
+$node->safe_psql('postgres', "CREATE SERVER h_local FOREIGN DATA WRAPPER raydar
+	OPTIONS (dashboard_url 'http://localhost:$lport', ray_version '3.0.0');
+	CREATE FOREIGN TABLE local_tasks (task_id text) SERVER h_local OPTIONS (resource 'tasks')");
+my $t = $node->background_psql('postgres');
+my ($lo, $le) = RaySim::session_query($t, 'SELECT count(*) FROM local_tasks');
+is("$lo|$le", '18|', 'a dashboard_url with a host name works');
+my $bpid = $t->query_safe('SELECT pg_backend_pid()');
+is($t->query_safe("SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task')"), '1',
+   'after HTTP scans the backend has one thread: curl left none behind');
+my $mask = $t->query_safe("SELECT substring(pg_read_file('/proc/$bpid/status') FROM 'SigBlk:\\s+([0-9a-f]+)')");
+like($mask, qr/^[0-9a-f]{16}$/, "the backend's signal mask is readable ($mask)");
+unlike($mask, qr/^f{16}$/, 'the backend does not keep signals blocked after a request');
+$t->quit;
 $s->quit;
 $sim->stop;
 
