@@ -130,10 +130,43 @@ depth_ok(const char *s, size_t len, int max_depth, size_t *where, bool *unclosed
 	return true;
 }
 
+/*
+ * The tree being read lives in one arena: cJSON allocates a node per
+ * value, and malloc/free of those was most of the time of a large body.
+ * One tree at a time (no call here parses while another tree is alive);
+ * release() drops it. The hooks are set only while cJSON parses.
+ */
+static RayArena json_arena;
+static bool json_oom;
+
+static void *
+json_malloc(size_t n)
+{
+	void	   *p = ray_arena_alloc(&json_arena, n);
+
+	if (p == NULL)
+		json_oom = true;
+	return p;
+}
+
+static void
+json_free(void *p)
+{
+	(void) p;
+}
+
+static void
+release(cJSON *root)
+{
+	(void) root;
+	ray_arena_free(&json_arena);
+}
+
 /* Parse with the limits; NULL with err set on any problem. */
 static cJSON *
 parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 {
+	cJSON_Hooks hooks = {json_malloc, json_free};
 	const char *end = NULL;
 	cJSON	   *root;
 	size_t		where = 0;
@@ -158,12 +191,22 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 				 RAY_STATE_JSON_MAX_DEPTH, where);
 		return NULL;
 	}
+	ray_arena_init(&json_arena, NULL);
+	json_oom = false;
+	cJSON_InitHooks(&hooks);
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	cJSON_InitHooks(NULL);
 	if (root == NULL)
 	{
 		size_t		at = end && end >= json && end <= json + len ? (size_t) (end - json) : len;
 
-		if (unclosed || at >= len)
+		ray_arena_free(&json_arena);
+		if (json_oom)
+		{
+			*st = RAY_ERR_OOM;
+			snprintf(err, errlen, "out of memory reading %zu bytes of JSON", len);
+		}
+		else if (unclosed || at >= len)
 			snprintf(err, errlen, "JSON truncated: the body (%zu bytes) ends inside a value", len);
 		else
 			snprintf(err, errlen, "invalid JSON at byte %zu of %zu", at, len);
@@ -177,7 +220,7 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 	{
 		snprintf(err, errlen, "unexpected data after the JSON value at byte %zu of %zu",
 				 (size_t) (end - json), len);
-		cJSON_Delete(root);
+		release(root);
 		return NULL;
 	}
 	*st = RAY_OK;
@@ -901,7 +944,7 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 	rows = envelope(root, counters, err, errlen, &st);
 	if (rows == NULL)
 	{
-		cJSON_Delete(root);
+		release(root);
 		return st;
 	}
 
@@ -928,7 +971,7 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 		else
 			reply.events_by_task[reply.n_events_by_task++] = ev;
 	}
-	cJSON_Delete(root);
+	release(root);
 	if (st == RAY_OK)
 	{
 		size_t		size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
@@ -969,11 +1012,11 @@ ray_state_json_version(const char *json, size_t len, char *version, size_t vlen,
 	if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
 	{
 		snprintf(err, errlen, "the version response has no \"ray_version\" string");
-		cJSON_Delete(root);
+		release(root);
 		return RAY_ERR_MALFORMED;
 	}
 	snprintf(version, vlen, "%s", v->valuestring);
-	cJSON_Delete(root);
+	release(root);
 	return RAY_OK;
 }
 
@@ -998,10 +1041,10 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
 		if (cJSON_IsString(msg) && msg->valuestring[0] != '\0')
 		{
 			snprintf(out, outlen, "%s", msg->valuestring);
-			cJSON_Delete(root);
+			release(root);
 			return;
 		}
-		cJSON_Delete(root);
+		release(root);
 	}
 	/* Not JSON (a proxy's HTML, aiohttp's text): its first line, printable. */
 	n = 0;
@@ -1490,7 +1533,7 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 	rows = envelope(root, counters, err, errlen, &st);
 	if (rows == NULL)
 	{
-		cJSON_Delete(root);
+		release(root);
 		return st;
 	}
 	memset(&c, 0, sizeof(c));
@@ -1544,7 +1587,7 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 		else
 			items[i++] = x;
 	}
-	cJSON_Delete(root);
+	release(root);
 	if (st == RAY_OK)
 	{
 		switch (kind)
@@ -1639,7 +1682,7 @@ ray_state_json_row_strings(const char *json, size_t len, const char *key, char *
 		if (st == RAY_ERR_OOM)
 			snprintf(err, errlen, "out of memory reading \"%s\" of %lld rows", key, (long long) k.rows);
 	}
-	cJSON_Delete(root);
+	release(root);
 	if (st != RAY_OK)
 	{
 		ray_state_json_free_strings(*out, *n);
