@@ -270,6 +270,28 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM h_tls.tasks'), '18', "tls_
 $sim->stop;
 
 # ---------------------------------------------------------------------------
+# Connection reuse: three scans in one session use one TCP connection.
+# ---------------------------------------------------------------------------
+$sim = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, name => 'reuse');
+make_pair($sim, 'reuse', ", ray_version '3.0.0'");
+{
+	my $r = $node->background_psql('postgres');
+	RaySim::session_query($r, 'SELECT count(*) FROM h_reuse.tasks') for 1 .. 3;
+	# Client sockets to the dashboard's port, by TCP state (01 established, 06 time-wait).
+	my $port = sprintf('%04X', $sim->dashboard_port);
+	my %st;
+	for my $line (split /\n/, slurp_file('/proc/net/tcp'))
+	{
+		my @f = split ' ', $line;
+		$st{ $f[3] }++ if defined $f[2] && $f[2] =~ /:$port$/;
+	}
+	is(($st{'01'} // 0) . '/' . ($st{'06'} // 0), '1/0',
+	   'three scans, one open connection to the dashboard and none closed: the connection is reused');
+	$r->quit;
+}
+$sim->stop;
+
+# ---------------------------------------------------------------------------
 # Timeouts, cancel, connection failures, HTTP error classes, bad bodies.
 # ---------------------------------------------------------------------------
 $sim = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, speed => 0, name => 'faults');
