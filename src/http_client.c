@@ -37,6 +37,7 @@ struct RaydarHttp
 /* The body being received: malloc'd, never PostgreSQL memory. */
 typedef struct Body
 {
+	CURL	   *easy;			/* to read the announced Content-Length */
 	char	   *data;
 	size_t		len;
 	size_t		cap;
@@ -114,16 +115,25 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	Body	   *b = userdata;
 	size_t		n = size * nmemb;
 
-	if (b->len + n > RAY_STATE_JSON_MAX_BYTES)
+	curl_off_t	announced = -1;
+
+	if (b->cap == 0)
+		(void) curl_easy_getinfo(b->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+	if (b->len + n > RAY_STATE_JSON_MAX_BYTES ||
+		(announced > 0 && (uint64) announced > RAY_STATE_JSON_MAX_BYTES))
 	{
 		b->too_large = true;
 		return 0;				/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
 	if (b->len + n + 1 > b->cap)
 	{
+		/* The first block is the announced length, so a body is copied once. */
 		size_t		cap = Max(b->cap * 2, Max(b->len + n + 1, 64 * 1024));
-		char	   *p = realloc(b->data, cap);
+		char	   *p;
 
+		if (b->cap == 0 && announced > 0 && (size_t) announced + 1 > cap)
+			cap = (size_t) announced + 1;
+		p = realloc(b->data, cap);
 		if (p == NULL)
 		{
 			b->oom = true;
@@ -310,7 +320,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	char		errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers = NULL;
 	struct curl_slist *tmp;
-	Body		body = {NULL, 0, 0, false, false};
+	Body		body = {h->easy, NULL, 0, 0, false, false};
 	CURLcode	rc = CURLE_OK;
 	CURLMcode	mc;
 	long		status = 0;
