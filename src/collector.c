@@ -494,8 +494,9 @@ cmp_by_task_id(const ListCell *a, const ListCell *b)
 	return (x->attempt_number > y->attempt_number) - (x->attempt_number < y->attempt_number);
 }
 
-static bool
-is_seen(uint32 sno, const RayTaskRow *row, bool add)
+/* Remember that this worker wrote the attempt (written_before then skips it). */
+static void
+mark_written(uint32 sno, const RayTaskRow *row)
 {
 	SeenKey		key;
 	bool		found;
@@ -504,10 +505,7 @@ is_seen(uint32 sno, const RayTaskRow *row, bool add)
 	key.server_no = sno;
 	memcpy(key.task_id, row->task_id.data, Min(row->task_id.len, sizeof(key.task_id)));
 	key.attempt = row->attempt_number;
-	if (!add)
-		return seenset_lookup(seen, key) != NULL;
 	(void) seenset_insert(seen, key, &found);
-	return found;
 }
 
 /* RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx: server number). */
@@ -628,6 +626,29 @@ clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
  */
 #define MAX_NOTIFY_JOBS 200
 
+/*
+ * rows (fresh or live attempts), sorted by cmp_by_task_id, without a second
+ * row for the same task attempt. The GCS stores each attempt once, but a reply naming one twice
+ * must not fail every poll on the primary key (and lose what follows).
+ */
+static List *
+drop_repeats(const RayTaskReply *keys, List *rows)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+	int			prev = -1;
+
+	foreach(lc, rows)
+	{
+		sort_keys = keys;
+		if (prev >= 0 && cmp_by_task_id(list_nth_cell(rows, prev), lc) == 0)
+			continue;
+		out = lappend_int(out, lfirst_int(lc));
+		prev = foreach_current_index(lc);
+	}
+	return out;
+}
+
 static void
 notify_progress(const char *name, const RayTaskReply *keys, List *fresh, List *live)
 {
@@ -740,9 +761,8 @@ poll_server(const char *name)
 
 		if (terminal(keys, row))
 		{
-			/* Known attempts were skipped; an id seen twice in one reply too. */
-			if (!is_seen(sno, row, false))
-				fresh = lappend_int(fresh, (int) i);
+			/* Attempts this worker wrote were skipped by the keys pass. */
+			fresh = lappend_int(fresh, (int) i);
 		}
 		else if (row->task_id.len > 0)
 		{
@@ -813,6 +833,7 @@ poll_server(const char *name)
 		 */
 		sort_keys = keys;
 		list_sort(fresh, cmp_by_task_id);
+		fresh = drop_repeats(keys, fresh);
 		bulk = known ? begin_bulk("task_history") : NULL;
 		plan = known ? insert_plan : upsert_plan;
 		inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
@@ -825,6 +846,9 @@ poll_server(const char *name)
 	if (rewrite_live)
 	{
 		vanished = clear_live(name, keys, live, fresh);
+		sort_keys = keys;
+		list_sort(live, cmp_by_task_id);
+		live = drop_repeats(keys, live);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
 					   NULL, name, reply, &v, &alloc, keys, live);
@@ -864,7 +888,7 @@ poll_server(const char *name)
 
 	/* Only what is committed is marked as written. */
 	foreach(lc, fresh)
-		(void) is_seen(sno, &keys->rows[lfirst_int(lc)], true);
+		mark_written(sno, &keys->rows[lfirst_int(lc)]);
 	if (rewrite_live && (ts = find_tracked(name)) != NULL)
 	{
 		ts->has_live_fp = true;

@@ -246,6 +246,29 @@ ok($node->poll_query_until('postgres', "SELECT count(*) = $vec FROM raydar.task_
    'untracked, emptied and tracked again at once: everything Ray holds is written again');
 is($node->safe_psql('postgres', $dups), '0', 'still no duplicate');
 
+# A reply that names every attempt twice (well formed): written once,
+# through the bulk path of a first track and into task_live alike.
+$sim->fault(mode => 'malformed', kind => 'repeat_entries');
+$node->safe_psql('postgres', q{
+	SELECT raydar.untrack('ray'); DELETE FROM raydar.task_history; SELECT raydar.track('ray');});
+ok($node->poll_query_until('postgres', qq{
+	SELECT count(*) = $vec FROM raydar.task_history}),
+   'repeated entries: every attempt written');
+ok($node->poll_query_until('postgres', q{
+	SELECT consecutive_failures = 0 AND last_success_at IS NOT NULL AND last_error IS NULL
+	  FROM raydar.collector_status}),
+   'repeated entries: polls succeed');
+is($node->safe_psql('postgres', $dups), '0', 'repeated entries: no duplicate');
+my $live_now = $node->safe_psql('postgres',
+	q{SELECT count(*) FROM (SELECT DISTINCT task_id, attempt_number FROM live.tasks
+	                        WHERE state NOT IN ('FINISHED', 'FAILED')) l});
+cmp_ok($live_now, '>', 0, "$live_now attempts are live");
+ok($node->poll_query_until('postgres', "SELECT count(*) = $live_now FROM raydar.task_live"),
+   'repeated entries: each live attempt once in task_live');
+is($node->safe_psql('postgres', q{SELECT tasks_ingested FROM raydar.collector_status}), $vec,
+   'repeated entries: each attempt counted once');
+$sim->fault(mode => 'none');
+
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT raydar.track('nope')});
 like($err, qr/there is no raydar server named nope/, 'tracking an unknown server is refused');
 unlike(slurp_file($node->logfile), qr/raydar collector.*terminated by signal (?!9)/,

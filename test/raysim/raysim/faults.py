@@ -20,7 +20,7 @@ GRPC_MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status
 HTTP_MODES = ("http_unavailable", "http_slow", "http_status", "http_drop", "truncated_json",
               "short_body", "huge_json", "deep_json", "garbage_json")
 MODES = GRPC_MODES + HTTP_MODES
-MALFORMED_KINDS = ("truncated", "garbage", "oversized_length")
+MALFORMED_KINDS = ("truncated", "garbage", "oversized_length", "repeat_entries")
 
 
 class Faults:
@@ -76,7 +76,7 @@ def _varint(buf, i):
 
 
 def malform(reply, kind, seed=0):
-    """Bytes that do not parse as the reply."""
+    """Bytes that do not parse as the reply (or, repeat_entries, that repeat it)."""
     if kind == "truncated":
         # Cut in the middle of the first entry (field 2): its length prefix
         # then promises more bytes than remain.
@@ -88,6 +88,20 @@ def malform(reply, kind, seed=0):
                 return reply[:j + ln // 2]
             i = j + ln if key & 7 == 2 else j
         return reply + b"\x12\x05ab"
+    if kind == "repeat_entries":
+        # Well formed, but every attempt (field 2) twice, back to back: a
+        # GCS never does this; a client must not fail on it for good.
+        out = bytearray()
+        i = 0
+        while i < len(reply):
+            key = reply[i]
+            ln, j = _varint(reply, i + 1)
+            end = j + ln if key & 7 == 2 else j
+            out += reply[i:end]
+            if key == 0x12:
+                out += reply[i:end]
+            i = end
+        return bytes(out)
     if kind == "oversized_length":
         # field 2, length prefix far beyond the buffer.
         return b"\x0a\x00\x12\xff\xff\xff\x0f" + b"\x00" * 8
