@@ -595,7 +595,7 @@ timed_get(RaydarScanState *st, const char *path, size_t *len)
 }
 
 static void
-http_list(RaydarScanState *st, const RayVersion *v, const char *path,
+http_list(RaydarScanState *st, const RayVersion *v, const RayStateReprs *reprs, const char *path,
 		  uint8_t **pb, size_t *pblen, RayStateCounters *k, size_t *bytes)
 {
 	char	   *body;
@@ -605,7 +605,7 @@ http_list(RaydarScanState *st, const RayVersion *v, const char *path,
 
 	body = timed_get(st, path, &len);
 	if (st->resource->kind == RAYDAR_TASKS_KIND)
-		rs = ray_state_json_tasks(body, len, v, &st->alloc, pb, pblen, k, err, sizeof(err));
+		rs = ray_state_json_tasks(body, len, v, reprs, &st->alloc, pb, pblen, k, err, sizeof(err));
 	else
 		rs = ray_state_json_cluster(st->resource->kind, body, len, v, &st->alloc, pb, pblen, k,
 									err, sizeof(err));
@@ -640,6 +640,37 @@ http_job_ids(RaydarScanState *st, size_t *bytes)
 	return res;
 }
 
+/*
+ * The actors' repr_names (GET /api/v0/actors), which the tasks route lacks:
+ * fetched only when the scan shows actor_repr_name. malloc'd (core).
+ */
+static RayStateReprs *
+http_actor_reprs(RaydarScanState *st, size_t *bytes)
+{
+	char	   *path = psprintf("/api/v0/actors?detail=true&limit=%d&timeout=%d", DASHBOARD_MAX_LIMIT,
+								Max((raydar_conn_options(st->conn)->timeout_ms + 999) / 1000, 1));
+	size_t		len;
+	char	   *body = timed_get(st, path, &len);
+	RayStateReprs *reprs;
+	char		err[512];
+	RayStatus	rs = ray_state_json_actor_reprs(body, len, &reprs, err, sizeof(err));
+
+	pfree(body);
+	if (rs != RAY_OK)
+		report_http_decode(st, rs, path, err);
+	*bytes += len;
+	return reprs;
+}
+
+static bool
+needs_column(RaydarScanState *st, const char *name)
+{
+	for (int i = 0; i < st->natts; i++)
+		if (st->colmap[i] && strcmp(st->colmap[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
 static bool
 has_job_filter(List *filters)
 {
@@ -656,36 +687,26 @@ has_job_filter(List *filters)
 }
 
 /*
- * A scan over HTTP: GET the rows, turn them into the GCS's reply, then
- * decode as the gRPC path does. Counters come from the envelope.
- *
- * A task scan that fills the dashboard's cap (10,000 rows) and is not
- * already limited to one job is split: once per job the dashboard lists,
- * with job_id = that job added to the pushed filters (the dashboard passes
- * job filters to the GCS, so each part has its own cap). The parts' reply
- * bytes are concatenated, which protobuf reads as one reply holding every
- * part's rows. A part that still fills the cap is reported.
+ * The request of a scan and, for a task scan that fills the cap, its split
+ * by job (see fetch_http).
  */
 static void
-fetch_http(RaydarScanState *st, const RayVersion *v)
+fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, const RayStateReprs *reprs,
+						 const char *path, uint8_t **pb_out, size_t *pblen_out, RayStateCounters *k_out,
+						 size_t *bytes_out, int *nparts_out, int *capped_out, int64 *cut_out)
 {
-	const char *url = raydar_conn_options(st->conn)->dashboard_url;
 	int			timeout_ms = raydar_conn_options(st->conn)->timeout_ms;
-	bool		tasks = st->resource->kind == RAYDAR_TASKS_KIND;
-	char	   *path = http_path(st->resource, st->filters, st->limit, timeout_ms);
 	uint8_t    *pb;
 	size_t		pblen;
-	size_t		bytes = 0;
+	size_t		bytes = *bytes_out;
 	RayStateCounters k;
-	char		err[512];
-	RayStatus	rs;
 	int			nparts = 0;
 	int			capped_parts = 0;
 	int64		cut = 0;
 
-	http_call_ms = 0;
-	http_list(st, v, path, &pb, &pblen, &k, &bytes);
-	if (tasks && st->limit < 0 && k.rows >= DASHBOARD_MAX_LIMIT && !has_job_filter(st->filters))
+	http_list(st, v, reprs, path, &pb, &pblen, &k, &bytes);
+	if (st->resource->kind == RAYDAR_TASKS_KIND && st->limit < 0 && k.rows >= DASHBOARD_MAX_LIMIT &&
+		!has_job_filter(st->filters))
 	{
 		List	   *jobs = http_job_ids(st, &bytes);
 		StringInfoData all;
@@ -705,7 +726,7 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 			size_t		partlen;
 			RayStateCounters pk;
 
-			http_list(st, v, http_path(st->resource, filters, -1, timeout_ms), &part, &partlen, &pk, &bytes);
+			http_list(st, v, reprs, http_path(st->resource, filters, -1, timeout_ms), &part, &partlen, &pk, &bytes);
 			appendBinaryStringInfo(&all, (const char *) part, (int) partlen);
 			pfree(part);
 			rows += pk.rows;
@@ -728,6 +749,57 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 		else
 			nparts = 0;
 	}
+	*pb_out = pb;
+	*pblen_out = pblen;
+	*k_out = k;
+	*bytes_out = bytes;
+	*nparts_out = nparts;
+	*capped_out = capped_parts;
+	*cut_out = cut;
+}
+
+/*
+ * A scan over HTTP: GET the rows, turn them into the GCS's reply, then
+ * decode as the gRPC path does. Counters come from the envelope.
+ *
+ * A task scan that fills the dashboard's cap (10,000 rows) and is not
+ * already limited to one job is split: once per job the dashboard lists,
+ * with job_id = that job added to the pushed filters (the dashboard passes
+ * job filters to the GCS, so each part has its own cap). The parts' reply
+ * bytes are concatenated, which protobuf reads as one reply holding every
+ * part's rows. A part that still fills the cap is reported.
+ */
+static void
+fetch_http(RaydarScanState *st, const RayVersion *v)
+{
+	const char *url = raydar_conn_options(st->conn)->dashboard_url;
+	bool		tasks = st->resource->kind == RAYDAR_TASKS_KIND;
+	char	   *path = http_path(st->resource, st->filters, st->limit,
+								 raydar_conn_options(st->conn)->timeout_ms);
+	uint8_t    *pb;
+	size_t		pblen;
+	size_t		bytes = 0;
+	RayStateCounters k;
+	char		err[512];
+	RayStatus	rs;
+	int			nparts = 0;
+	int			capped_parts = 0;
+	int64		cut = 0;
+	RayStateReprs *volatile reprs = NULL;
+
+	http_call_ms = 0;
+	if (tasks && needs_column(st, "actor_repr_name"))
+		reprs = http_actor_reprs(st, &bytes);
+	PG_TRY();
+	{
+		fetch_http_tasks_or_list(st, v, reprs, path, &pb, &pblen, &k, &bytes, &nparts, &capped_parts, &cut);
+	}
+	PG_FINALLY();
+	{
+		ray_state_json_free_reprs(reprs);
+	}
+	PG_END_TRY();
+
 	if (tasks)
 		rs = (st->keys_only ? ray_task_reply_decode_keys : ray_task_reply_index)
 			(pb, pblen, v, &st->alloc, &st->reply, err, sizeof(err));

@@ -42,10 +42,18 @@
 #include "ray_tasks.h"
 
 /* Everything the conversion allocates, freed together. */
+struct RayStateReprs
+{
+	size_t		n;
+	char	  **ids;			/* hex actor ids, sorted */
+	char	  **reprs;
+};
+
 typedef struct Conv
 {
 	RayArena	arena;
 	const RayVersion *v;
+	const RayStateReprs *reprs;
 	char	   *err;
 	size_t		errlen;
 	bool		oom;
@@ -754,15 +762,45 @@ error_info(Conv *c, const cJSON *row, Ray__Rpc__TaskStateUpdate *su)
  * func_or_class_name) that is not its func_or_class_name was renamed by
  * Ray from actor_repr_name = <repr>: the only place the State API keeps it.
  */
+static const char *
+lookup_repr(const RayStateReprs *r, const char *actor_id)
+{
+	size_t		lo = 0,
+				hi = r ? r->n : 0;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+		int			cmp = strcmp(r->ids[mid], actor_id);
+
+		if (cmp == 0)
+			return r->reprs[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 static bool
-infer_repr_name(Conv *c, Ray__Rpc__TaskInfoEntry *info, Ray__Rpc__TaskStateUpdate *su)
+infer_repr_name(Conv *c, const cJSON *row, Ray__Rpc__TaskInfoEntry *info, Ray__Rpc__TaskStateUpdate *su)
 {
 	const char *method;
 	size_t		lname,
 				lmethod;
+	const cJSON *aid = member(row, "actor_id");
+	const char *repr;
 
-	if (su->actor_repr_name != NULL || !info->has_type || info->type != 2 /* ACTOR_TASK */ ||
-		info->name == NULL || info->func_or_class_name == NULL ||
+	if (su->actor_repr_name != NULL || !info->has_type || info->type != 2 /* ACTOR_TASK */)
+		return true;
+	/* The actor's own repr_name, when the caller fetched the actors. */
+	if (c->reprs && cJSON_IsString(aid) && (repr = lookup_repr(c->reprs, aid->valuestring)) != NULL)
+	{
+		su->actor_repr_name = dup(c, repr);
+		return !c->oom;
+	}
+	if (c->reprs || info->name == NULL || info->func_or_class_name == NULL ||
 		strcmp(info->name, info->func_or_class_name) == 0)
 		return true;
 	method = strrchr(info->func_or_class_name, '.');
@@ -833,7 +871,7 @@ task_row(Conv *c, const cJSON *row, Ray__Rpc__TaskEvents *ev)
 		!error_info(c, row, su) ||
 		!task_log_info(c, member(row, "task_log_info"), &su->task_log_info) ||
 		!profiling_data(c, member(row, "profiling_data"), &ev->profile_events) ||
-		!infer_repr_name(c, info, su))
+		!infer_repr_name(c, row, info, su))
 		return false;
 	m = member(row, "is_debugger_paused");
 	if (m)
@@ -924,6 +962,7 @@ envelope(const cJSON *root, RayStateCounters *k, char *err, size_t errlen, RaySt
 
 RayStatus
 ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
+					 const RayStateReprs *reprs,
 					 ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
 					 RayStateCounters *counters, char *err, size_t errlen)
 {
@@ -951,6 +990,7 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 	memset(&c, 0, sizeof(c));
 	ray_arena_init(&c.arena, NULL);
 	c.v = v;
+	c.reprs = reprs;
 	c.err = err;
 	c.errlen = errlen;
 	n = (size_t) counters->rows;
@@ -1700,4 +1740,99 @@ ray_state_json_free_strings(char **strings, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(strings[i]);
 	free(strings);
+}
+
+static int
+cmp_repr(const void *a, const void *b)
+{
+	return strcmp(((char *const *) a)[0], ((char *const *) b)[0]);
+}
+
+RayStatus
+ray_state_json_actor_reprs(const char *json, size_t len, RayStateReprs **out, char *err, size_t errlen)
+{
+	RayStatus	st;
+	RayStateCounters k;
+	cJSON	   *root;
+	const cJSON *rows;
+	const cJSON *row;
+	RayStateReprs *r;
+	char	  **pairs;
+	size_t		n = 0;
+
+	*out = NULL;
+	root = parse(json, len, err, errlen, &st);
+	if (root == NULL)
+		return st;
+	rows = envelope(root, &k, err, errlen, &st);
+	if (rows == NULL)
+	{
+		release(root);
+		return st;
+	}
+	r = calloc(1, sizeof(RayStateReprs));
+	pairs = calloc(2 * (size_t) k.rows + 2, sizeof(char *));
+	if (r == NULL || pairs == NULL)
+		st = RAY_ERR_OOM;
+	cJSON_ArrayForEach(row, rows)
+	{
+		const cJSON *id = cJSON_IsObject(row) ? member(row, "actor_id") : NULL;
+		const cJSON *repr = cJSON_IsObject(row) ? member(row, "repr_name") : NULL;
+
+		if (st != RAY_OK || !cJSON_IsString(id) || !cJSON_IsString(repr) || repr->valuestring[0] == '\0')
+			continue;
+		pairs[2 * n] = strdup(id->valuestring);
+		pairs[2 * n + 1] = strdup(repr->valuestring);
+		if (pairs[2 * n] == NULL || pairs[2 * n + 1] == NULL)
+			st = RAY_ERR_OOM;
+		n++;
+	}
+	release(root);
+	if (r)
+	{
+		r->n = n;
+		r->ids = calloc(n + 1, sizeof(char *));
+		r->reprs = calloc(n + 1, sizeof(char *));
+		if (r->ids == NULL || r->reprs == NULL)
+			st = RAY_ERR_OOM;
+	}
+	if (st == RAY_OK)
+	{
+		qsort(pairs, n, 2 * sizeof(char *), cmp_repr);
+		for (size_t i = 0; i < n; i++)
+		{
+			r->ids[i] = pairs[2 * i];
+			r->reprs[i] = pairs[2 * i + 1];
+		}
+		free(pairs);
+		*out = r;
+		return RAY_OK;
+	}
+	if (pairs)
+		for (size_t i = 0; i < 2 * n; i++)
+			free(pairs[i]);
+	free(pairs);
+	if (r)
+	{
+		free(r->ids);
+		free(r->reprs);
+		free(r);
+	}
+	snprintf(err, errlen, "out of memory reading %lld actors", (long long) k.rows);
+	return RAY_ERR_OOM;
+}
+
+void
+ray_state_json_free_reprs(RayStateReprs *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+	{
+		free(r->ids[i]);
+		free(r->reprs[i]);
+	}
+	free(r->ids);
+	free(r->reprs);
+	free(r);
 }

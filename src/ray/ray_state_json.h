@@ -42,15 +42,28 @@ typedef struct RayStateCounters
 } RayStateCounters;
 
 /*
- * Decode a GET /api/v0/tasks body for a server of version v into a
+ * Decode a GET /api/v0/tasks body for a server of version v (reprs: see
+ * ray_state_json_actor_reprs, or NULL) into a
  * serialized GetTaskEventsReply (*out from alloc, or malloc if NULL;
  * *outlen may be 0), and the envelope's counters. RAY_ERR_MALFORMED (or
  * RAY_ERR_TOO_LARGE) with err saying what and where otherwise. An envelope
  * with "result": false is RAY_ERR_RPC with Ray's msg in err.
  */
+typedef struct RayStateReprs RayStateReprs;
+
 extern RayStatus ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
+									  const RayStateReprs *reprs,
 									  ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
 									  RayStateCounters *counters, char *err, size_t errlen);
+
+/*
+ * Ray's TaskState has no actor_repr_name; an actor task's is its actor's
+ * repr_name. reprs (from a GET /api/v0/actors body) gives ray_state_json_tasks
+ * that lookup; with NULL, it is read back from renamed task names only.
+ */
+extern RayStatus ray_state_json_actor_reprs(const char *json, size_t len, RayStateReprs **out,
+											char *err, size_t errlen);
+extern void ray_state_json_free_reprs(RayStateReprs *reprs);
 
 /*
  * The same for GET /api/v0/{actors,nodes,jobs,workers,placement_groups}:

@@ -116,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(pb);
 		}
 	ray_state_json_error_message(json, len, err, sizeof(err));
-	if (ray_state_json_tasks(json, len, &v, NULL, &pb, &pblen, &k, err, sizeof(err)) != RAY_OK)
+	if (ray_state_json_tasks(json, len, &v, NULL, NULL, &pb, &pblen, &k, err, sizeof(err)) != RAY_OK)
 	{
 		free(json);
 		return 0;

@@ -58,7 +58,7 @@ convert(const char *json, size_t len, const char *version, RayTaskReply **r,
 
 	ray_version_parse(version, &v);
 	*r = NULL;
-	st = ray_state_json_tasks(json, len, &v, NULL, &pb, &pblen, k, err, errlen);
+	st = ray_state_json_tasks(json, len, &v, NULL, NULL, &pb, &pblen, k, err, errlen);
 	if (st != RAY_OK)
 		return st;
 	st = ray_task_reply_decode(pb, pblen, &v, NULL, r, err, errlen);
@@ -483,6 +483,39 @@ test_cluster(void)
 		ray_state_json_free_strings(ids, n);
 		is_int(ray_state_json_row_strings("[", 1, "job_id", &ids, &n, err, sizeof(err)), RAY_ERR_MALFORMED,
 			   "a bad jobs list is an error");
+		free(doc);
+	}
+	{
+		const char *actors = "{\"result\": true, \"data\": {\"result\": {\"result\": ["
+			"{\"actor_id\": \"bb\", \"repr_name\": \"B(2)\"}, {\"actor_id\": \"aa\", \"repr_name\": \"A(1)\"},"
+			" {\"actor_id\": \"cc\", \"repr_name\": \"\"}]}}}";
+		char	   *doc = envelope("{\"task_id\": \"00\", \"type\": \"ACTOR_TASK\", \"actor_id\": \"aa\", \"name\": \"x\"},"
+								   " {\"task_id\": \"01\", \"type\": \"ACTOR_TASK\", \"actor_id\": \"cc\", \"name\": \"C(3).f\","
+								   " \"func_or_class_name\": \"C.f\"},"
+								   " {\"task_id\": \"02\", \"type\": \"ACTOR_CREATION_TASK\", \"actor_id\": \"bb\"}", "");
+		RayStateReprs *reprs;
+		char		err[128];
+		RayVersion	v;
+		uint8_t    *pb;
+		size_t		pblen;
+		RayStateCounters k;
+		RayTaskReply *r;
+
+		ray_version_parse("2.49.2", &v);
+		is_int(ray_state_json_actor_reprs(actors, strlen(actors), &reprs, err, sizeof(err)), RAY_OK,
+			   "actor repr_names read");
+		if (is_int(ray_state_json_tasks(doc, strlen(doc), &v, reprs, NULL, &pb, &pblen, &k, err, sizeof(err)),
+				   RAY_OK, "tasks with the actors' repr_names")
+			&& ray_task_reply_decode(pb, pblen, &v, NULL, &r, err, sizeof(err)) == RAY_OK)
+		{
+			ok(r->rows[0].su->actor_repr_name && strcmp(r->rows[0].su->actor_repr_name, "A(1)") == 0,
+			   "an actor task gets its actor's repr_name");
+			ok(r->rows[1].su->actor_repr_name == NULL, "an actor without one gives none, even if the name looks renamed");
+			ok(r->rows[2].su->actor_repr_name == NULL, "a creation task gets none");
+			ray_task_reply_free(r);
+			free(pb);
+		}
+		ray_state_json_free_reprs(reprs);
 		free(doc);
 	}
 	ok(!ray_state_json_has_column(RAY_RESOURCE_ACTORS, "max_restarts") &&
