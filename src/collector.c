@@ -775,6 +775,17 @@ poll_server(const char *name)
 			live_fp = hash_combine64(live_fp, (uint64) row->n_events);
 		}
 	}
+	/*
+	 * In primary key order, without repeats: each index insert then lands
+	 * next to the last one (for a first track, the btree's rightmost page).
+	 * Here, before the write transaction, so the lists live in the poll's
+	 * memory: they are used again after the commit.
+	 */
+	sort_keys = keys;
+	list_sort(fresh, cmp_by_task_id);
+	fresh = drop_repeats(keys, fresh);
+	list_sort(live, cmp_by_task_id);
+	live = drop_repeats(keys, live);
 	INSTR_TIME_SET_CURRENT(t_keys);
 
 	/* 4. Those, decoded in full, and the status, in one transaction. */
@@ -827,13 +838,6 @@ poll_server(const char *name)
 				elog(ERROR, "could not look up raydar.task_history");
 			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
-		/*
-		 * In primary key order: each index insert then lands next to the
-		 * last one, which for a first track is the btree's rightmost page.
-		 */
-		sort_keys = keys;
-		list_sort(fresh, cmp_by_task_id);
-		fresh = drop_repeats(keys, fresh);
 		bulk = known ? begin_bulk("task_history") : NULL;
 		plan = known ? insert_plan : upsert_plan;
 		inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
@@ -846,9 +850,6 @@ poll_server(const char *name)
 	if (rewrite_live)
 	{
 		vanished = clear_live(name, keys, live, fresh);
-		sort_keys = keys;
-		list_sort(live, cmp_by_task_id);
-		live = drop_repeats(keys, live);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
 					   NULL, name, reply, &v, &alloc, keys, live);

@@ -21,58 +21,23 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
-PGBIN=/usr/lib/postgresql/15/bin
+. bench/lib.sh
 RATE=${LAG_RATE:-10000}
 SECONDS_=${LAG_SECONDS:-20}
 POLL_MS=${LAG_POLL_MS:-1000}
 START_MS=6000
-OSUSER=raydar_test
-
-[ "$(id -u)" -eq 0 ] || { echo "lag.sh: run as root (PostgreSQL runs as $OSUSER)" >&2; exit 1; }
-id "$OSUSER" >/dev/null 2>&1 || { echo "lag.sh: user $OSUSER is missing (scripts/test.sh makes it)" >&2; exit 1; }
-[ -f "$(pg_config --pkglibdir)/raydar.so" ] || { echo "lag.sh: raydar is not installed (make && make install)" >&2; exit 1; }
-as() { runuser -u "$OSUSER" -- "$@"; }
-say() { printf '[lag %s] %s\n' "$(date +%T)" "$*" >&2; }
-
-TMP=$(mktemp -d /tmp/raydar-lag.XXXXXX)
-chmod 755 "$TMP"
-SIM_PID=
-cleanup() {
-  [ -n "$SIM_PID" ] && kill -- -"$SIM_PID" 2>/dev/null || true
-  as "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
-  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init lag
 
 say "starting a throwaway PostgreSQL 15 (poll interval $POLL_MS ms, track_commit_timestamp on)"
-mkdir -p "$TMP/pg"
-chown -R "$OSUSER" "$TMP"
-as "$PGBIN/initdb" -D "$TMP/pg" -A trust -U postgres --encoding=UTF8 --no-locale >"$TMP/initdb.log"
-cat >>"$TMP/pg/postgresql.conf" <<CONF
-shared_preload_libraries = 'raydar'
-raydar.database = 'postgres'
-raydar.poll_interval = $POLL_MS
+start_pg "raydar.poll_interval = $POLL_MS
 track_commit_timestamp = on
-log_min_messages = debug1
-listen_addresses = ''
-unix_socket_directories = '$TMP'
-timezone = 'UTC'
-jit = off
-CONF
-as "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w start >/dev/null
-psql_() { as "$PGBIN/psql" -X -q -At -h "$TMP" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+log_min_messages = debug1"
 
 say "starting the simulator: scenario stream, $RATE tasks/s for $SECONDS_ s, in real time"
-setsid "$PY" test/raysim/raysim.py --scenario stream \
+start_sim --scenario stream \
     --scenario-params "{\"rate\": $RATE, \"seconds\": $SECONDS_, \"start_ms\": $START_MS}" \
-    --speed 1 --max-tasks 100000 --port 0 --admin-port 0 --port-file "$TMP/sim.json" \
-    >"$TMP/sim.log" 2>&1 &
-SIM_PID=$!
-for _ in $(seq 300); do [ -s "$TMP/sim.json" ] && break; kill -0 "$SIM_PID" || exit 1; sleep 0.1; done
-[ -s "$TMP/sim.json" ] || { echo "the simulator did not start" >&2; exit 1; }
-GRPC_PORT=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['grpc_port'])" "$TMP/sim.json")
+    --speed 1 --max-tasks 100000
+GRPC_PORT=$(sim_port grpc_port)
 psql_ >/dev/null <<SQL
 CREATE EXTENSION raydar;
 CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$GRPC_PORT', timeout_ms '30000');
