@@ -594,8 +594,15 @@ timed_get(RaydarScanState *st, const char *path, size_t *len)
 	return body;
 }
 
+static RayStateReprs *http_actor_reprs(RaydarScanState *st, size_t *bytes);
+
+/*
+ * reprs: NULL when the scan does not show actor_repr_name; else where the
+ * actors' repr_names are kept once fetched, which happens only when the
+ * body has an actor task.
+ */
 static void
-http_list(RaydarScanState *st, const RayVersion *v, const RayStateReprs *reprs, const char *path,
+http_list(RaydarScanState *st, const RayVersion *v, RayStateReprs **reprs, const char *path,
 		  uint8_t **pb, size_t *pblen, RayStateCounters *k, size_t *bytes)
 {
 	char	   *body;
@@ -604,8 +611,11 @@ http_list(RaydarScanState *st, const RayVersion *v, const RayStateReprs *reprs, 
 	RayStatus	rs;
 
 	body = timed_get(st, path, &len);
+	if (reprs && *reprs == NULL && memmem(body, len, "\"ACTOR_TASK\"", 12) != NULL)
+		*reprs = http_actor_reprs(st, bytes);
 	if (st->resource->kind == RAYDAR_TASKS_KIND)
-		rs = ray_state_json_tasks(body, len, v, reprs, &st->alloc, pb, pblen, k, err, sizeof(err));
+		rs = ray_state_json_tasks(body, len, v, reprs ? *reprs : NULL, &st->alloc, pb, pblen, k,
+								  err, sizeof(err));
 	else
 		rs = ray_state_json_cluster(st->resource->kind, body, len, v, &st->alloc, pb, pblen, k,
 									err, sizeof(err));
@@ -691,7 +701,7 @@ has_job_filter(List *filters)
  * by job (see fetch_http).
  */
 static void
-fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, const RayStateReprs *reprs,
+fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs **reprs,
 						 const char *path, uint8_t **pb_out, size_t *pblen_out, RayStateCounters *k_out,
 						 size_t *bytes_out, int *nparts_out, int *capped_out, int64 *cut_out)
 {
@@ -785,18 +795,20 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 	int			nparts = 0;
 	int			capped_parts = 0;
 	int64		cut = 0;
-	RayStateReprs *volatile reprs = NULL;
+	/* static: it must survive a longjmp to PG_FINALLY whatever the compiler keeps in registers */
+	static RayStateReprs *reprs;
 
 	http_call_ms = 0;
-	if (tasks && needs_column(st, "actor_repr_name"))
-		reprs = http_actor_reprs(st, &bytes);
+	reprs = NULL;
 	PG_TRY();
 	{
-		fetch_http_tasks_or_list(st, v, reprs, path, &pb, &pblen, &k, &bytes, &nparts, &capped_parts, &cut);
+		fetch_http_tasks_or_list(st, v, tasks && needs_column(st, "actor_repr_name") ? &reprs : NULL,
+								 path, &pb, &pblen, &k, &bytes, &nparts, &capped_parts, &cut);
 	}
 	PG_FINALLY();
 	{
 		ray_state_json_free_reprs(reprs);
+		reprs = NULL;
 	}
 	PG_END_TRY();
 
