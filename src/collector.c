@@ -38,6 +38,10 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "fmgr.h"
+#include "storage/proc.h"
+#include "utils/backend_status.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -618,6 +622,58 @@ clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
 }
 
 /*
+ * raydar._wake_collector(): have the collector poll as soon as the calling
+ * transaction commits, not at its next interval, so that raydar.track()
+ * shows data at once. At commit, because the worker must see the tracked
+ * server: an earlier wake would find nothing new. The worker is found by
+ * its backend type and application name, and woken through its latch.
+ */
+static bool wake_at_commit = false;
+
+static void
+wake_collector_at_commit(XactEvent event, void *arg)
+{
+	if (!wake_at_commit)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+	{
+		int			n = pgstat_fetch_stat_numbackends();
+
+		for (int i = 1; i <= n; i++)
+		{
+			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
+			PGPROC	   *proc;
+
+			if (l == NULL || l->backendStatus.st_backendType != B_BG_WORKER ||
+				strcmp(l->backendStatus.st_appname, "raydar collector") != 0)
+				continue;
+			proc = BackendPidGetProc(l->backendStatus.st_procpid);
+			if (proc != NULL)
+				SetLatch(&proc->procLatch);
+		}
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		wake_at_commit = false;
+}
+
+PG_FUNCTION_INFO_V1(raydar_wake_collector);
+
+Datum
+raydar_wake_collector(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(wake_collector_at_commit, NULL);
+		registered = true;
+	}
+	wake_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+/*
  * NOTIFY raydar_progress, {"cluster": name, "jobs": [job ids]}: the jobs of
  * the attempts this poll wrote to history or found live (rows are keys'
  * positions). Sent in the write transaction, so listeners hear it on commit,
@@ -1129,21 +1185,26 @@ raydar_collector_main(Datum arg)
 	for (;;)
 	{
 		long		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_poll);
+		int			rc;
+		bool		woken;
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 wait_ms, PG_WAIT_EXTENSION);
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		/* Set by raydar.track() (raydar_wake_collector): poll now. */
+		woken = (rc & WL_LATCH_SET) != 0;
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
+			woken = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			/* A new interval applies from now. */
 			next_poll = Min(next_poll,
 							TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms));
 		}
-		if (GetCurrentTimestamp() < next_poll)
-			continue;			/* woken early: wait the rest */
+		if (!woken && GetCurrentTimestamp() < next_poll)
+			continue;			/* a reload woke us: wait the rest */
 		next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
 		if (!collector_enabled)
 			continue;

@@ -97,6 +97,14 @@ CREATE TABLE raydar.collector_errors (
     message text NOT NULL
 );
 
+-- _wake_collector(): the collector polls as soon as this transaction
+-- commits (src/collector.c), so a new track() shows data at once.
+CREATE FUNCTION raydar._wake_collector()
+RETURNS void
+AS 'MODULE_PATHNAME', 'raydar_wake_collector'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION raydar._wake_collector() FROM PUBLIC;
+
 -- track(server): start keeping the finished tasks of a raydar server.
 CREATE FUNCTION raydar.track(server text)
 RETURNS void
@@ -113,6 +121,7 @@ BEGIN
     END IF;
     INSERT INTO raydar.tracked_servers (server_name) VALUES (server) ON CONFLICT DO NOTHING;
     INSERT INTO raydar.collector_status (server) VALUES (server) ON CONFLICT DO NOTHING;
+    PERFORM raydar._wake_collector();
 END
 $fn$;
 

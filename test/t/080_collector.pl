@@ -240,10 +240,16 @@ cmp_ok($vec, '>', 0, "the simulator now holds $vec terminal attempts");
 $node->safe_psql('postgres', q{SELECT raydar.track('ray')});
 ok($node->poll_query_until('postgres', "SELECT count(*) = $terminal + $vec FROM raydar.task_history"),
    'tracked again: the new attempts are collected');
+# From here polls are an hour apart: what follows a track() is the poll
+# that track() itself asks for when it commits.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET raydar.poll_interval = '1h'; SELECT pg_reload_conf()});
+sleep 1;
+my $t_track = time;
 $node->safe_psql('postgres', q{
 	SELECT raydar.untrack('ray'); DELETE FROM raydar.task_history; SELECT raydar.track('ray');});
 ok($node->poll_query_until('postgres', "SELECT count(*) = $vec FROM raydar.task_history"),
    'untracked, emptied and tracked again at once: everything Ray holds is written again');
+cmp_ok(time - $t_track, '<', 60, 'track() woke the collector: no wait for the hour-long interval');
 is($node->safe_psql('postgres', $dups), '0', 'still no duplicate');
 
 # A reply that names every attempt twice (well formed): written once,
