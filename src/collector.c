@@ -674,18 +674,10 @@ raydar_wake_collector(PG_FUNCTION_ARGS)
 }
 
 /*
- * NOTIFY raydar_progress, {"cluster": name, "jobs": [job ids]}: the jobs of
- * the attempts this poll wrote to history or found live (rows are keys'
- * positions). Sent in the write transaction, so listeners hear it on commit,
- * when the rows are visible. A payload must stay under 8000 bytes: past
- * MAX_NOTIFY_JOBS jobs the list is left empty and "all" is true.
- */
-#define MAX_NOTIFY_JOBS 200
-
-/*
  * rows (fresh or live attempts), sorted by cmp_by_task_id, without a second
- * row for the same task attempt. The GCS stores each attempt once, but a reply naming one twice
- * must not fail every poll on the primary key (and lose what follows).
+ * row for the same task attempt. The GCS stores each attempt once, but a
+ * reply naming one twice must not fail every poll on the primary key (and
+ * so hold back everything after it).
  */
 static List *
 drop_repeats(const RayTaskReply *keys, List *rows)
@@ -705,49 +697,67 @@ drop_repeats(const RayTaskReply *keys, List *rows)
 	return out;
 }
 
+/*
+ * NOTIFY raydar_progress, {"cluster": name, "jobs": [job ids]}: the jobs of
+ * the attempts this poll wrote to history or found live (rows are keys'
+ * positions). Sent in the write transaction, so listeners hear it on commit,
+ * when the rows are visible. A payload must stay under 8000 bytes: past
+ * MAX_NOTIFY_JOBS jobs the list is left empty and "all" is true.
+ */
+#define MAX_NOTIFY_JOBS 200
+#define NOTIFY_PAYLOAD_MAX 7900	/* PostgreSQL refuses 8000 bytes and more */
+
 static void
 notify_progress(const char *name, const RayTaskReply *keys, List *fresh, List *live)
 {
 	StringInfoData msg;
-	List	   *jobs = NIL;
+	RayId		jobs[MAX_NOTIFY_JOBS];
+	int			njobs = 0;
 	bool		all = false;
 	ListCell   *lc;
 	RayBuf		hex;
 	ProtobufCAllocator alloc;
 
-	raydar_allocator_init(&alloc, CurrentMemoryContext);
-	ray_buf_init(&hex, &alloc);
 	foreach(lc, list_concat_copy(fresh, live))
 	{
-		const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
-		char	   *id;
+		const RayId *job = &keys->rows[lfirst_int(lc)].job_id;
+		int			j;
 
-		if (row->job_id.len == 0)
+		if (job->len == 0)
 			continue;
-		ray_buf_reset(&hex);
-		ray_buf_hex(&hex, row->job_id.data, row->job_id.len);
-		id = pnstrdup(hex.data, hex.len);
-		if (list_member(jobs, makeString(id)))
+		for (j = 0; j < njobs; j++)
+			if (jobs[j].len == job->len && memcmp(jobs[j].data, job->data, job->len) == 0)
+				break;
+		if (j < njobs)
 			continue;
-		if (list_length(jobs) == MAX_NOTIFY_JOBS)
+		if (njobs == MAX_NOTIFY_JOBS)
 		{
 			all = true;
 			break;
 		}
-		jobs = lappend(jobs, makeString(id));
+		jobs[njobs++] = *job;
 	}
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	ray_buf_init(&hex, &alloc);
 	initStringInfo(&msg);
 	appendStringInfoString(&msg, "{\"cluster\": ");
 	escape_json(&msg, name);
 	appendStringInfoString(&msg, ", \"jobs\": [");
-	if (!all)
-		foreach(lc, jobs)
-		{
-			if (foreach_current_index(lc) > 0)
-				appendStringInfoString(&msg, ", ");
-			escape_json(&msg, strVal(lfirst(lc)));
-		}
+	for (int j = 0; !all && j < njobs; j++)
+	{
+		ray_buf_reset(&hex);
+		ray_buf_hex(&hex, jobs[j].data, jobs[j].len);
+		appendStringInfo(&msg, "%s\"%s\"", j > 0 ? ", " : "", hex.data);
+	}
 	appendStringInfo(&msg, "], \"all\": %s}", all ? "true" : "false");
+	if (msg.len >= NOTIFY_PAYLOAD_MAX)
+	{
+		/* Ids far longer than Ray's 4-byte job ids: say "all" instead. */
+		resetStringInfo(&msg);
+		appendStringInfoString(&msg, "{\"cluster\": ");
+		escape_json(&msg, name);
+		appendStringInfoString(&msg, ", \"jobs\": [], \"all\": true}");
+	}
 	Async_Notify("raydar_progress", msg.data);
 }
 
