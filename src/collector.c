@@ -26,6 +26,8 @@
  */
 #include "raydar.h"
 
+#include <malloc.h>
+
 #include "access/xact.h"
 #include "commands/async.h"
 #include "common/hashfn.h"
@@ -34,6 +36,7 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "port/pg_bswap.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -415,7 +418,7 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 							  v, alloc, &idx, err, sizeof(err));
 	raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
 	ray_buf_init(&scratch, alloc);
-	for (int c = 0; c < ncols; c++)
+	for (int c = 0; c < ncols && bulk == NULL; c++)
 	{
 		cols[c] = palloc(sizeof(Datum) * Min(left, BATCH_ROWS));
 		cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
@@ -432,16 +435,22 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 		raydar_report_core_error(rs, "decoding a task attempt", err);
 		/* Values live until their batch is written. */
 		old = MemoryContextSwitchTo(row_cxt);
-		for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
-		{
-			/* Getters set isnull only for NULL: start from false. */
-			cnulls[c][in_batch] = false;
-			cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
-			brow[c] = cols[c][in_batch];
-			bnull[c] = cnulls[c][in_batch];
-		}
 		if (bulk != NULL)
+		{
+			for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+			{
+				/* Getters set isnull only for NULL: start from false. */
+				bnull[c] = false;
+				brow[c] = col->get(idx, row, &scratch, &bnull[c]);
+			}
 			raydar_bulk_insert_row(bulk, brow, bnull);
+		}
+		else
+			for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
+			{
+				cnulls[c][in_batch] = false;
+				cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
+			}
 		MemoryContextSwitchTo(old);
 		raydar_jsonb_cache_next_row();
 		in_batch++;
@@ -479,23 +488,6 @@ begin_bulk(const char *table)
 	names[c++] = "cluster";
 	names[c++] = "ingested_at";
 	return raydar_bulk_insert_begin("raydar", table, names, c);
-}
-
-/* list_sort comparator: keys rows by task id bytes, then attempt (the key order). */
-static const RayTaskReply *sort_keys;
-
-static int
-cmp_by_task_id(const ListCell *a, const ListCell *b)
-{
-	const RayTaskRow *x = &sort_keys->rows[lfirst_int(a)];
-	const RayTaskRow *y = &sort_keys->rows[lfirst_int(b)];
-	int			c = memcmp(x->task_id.data, y->task_id.data, Min(x->task_id.len, y->task_id.len));
-
-	if (c != 0)
-		return c;
-	if (x->task_id.len != y->task_id.len)
-		return x->task_id.len < y->task_id.len ? -1 : 1;
-	return (x->attempt_number > y->attempt_number) - (x->attempt_number < y->attempt_number);
 }
 
 /* Remember that this worker wrote the attempt (written_before then skips it). */
@@ -573,52 +565,77 @@ record_failure(const char *server, const char *message)
 	CommitTransactionCommand();
 }
 
+/* Is (id, len, attempt) among rows, a list in in_key_order's order? */
+static bool
+in_key_list(const RayTaskReply *keys, List *rows, const uint8 *id, size_t len, int32 attempt)
+{
+	int			lo = 0,
+				hi = list_length(rows) - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		const RayTaskRow *r = &keys->rows[list_nth_int(rows, mid)];
+		int			c = memcmp(r->task_id.data, id, Min(r->task_id.len, len));
+
+		if (c == 0 && r->task_id.len != len)
+			c = r->task_id.len < len ? -1 : 1;
+		if (c == 0)
+			c = (r->attempt_number > attempt) - (r->attempt_number < attempt);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
 /*
  * Empty a server's task_live and return how many of its rows vanished:
  * attempts the last poll saw pending or running that this reply holds
  * neither live nor as a newly terminal attempt. task_live always holds the
  * live set of the last successful poll (both are written in one
  * transaction), so this counts attempts Ray evicted or forgot before they
- * finished, across worker restarts too. rows are keys' indexes.
+ * finished, across worker restarts too. live and fresh are keys' rows in
+ * in_key_order's order; the rows deleted (few: what was in flight) are
+ * looked up in them, rather than sending every fresh attempt to SQL.
  */
 static int64
 clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
 {
-	int			n = list_length(live) + list_length(fresh);
-	Datum	   *ids = palloc(sizeof(Datum) * (n + 1));
-	Datum	   *attempts = palloc(sizeof(Datum) * (n + 1));
-	Datum		args[3];
-	Oid			types[3] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID};
-	ProtobufCAllocator alloc;
-	RayBuf		buf;
-	int			k = 0;
-	bool		isnull;
-	ListCell   *lc;
-	List	   *both = list_concat_copy(live, fresh);
+	Datum		args[1];
+	Oid			types[1] = {TEXTOID};
+	int64		vanished = 0;
+	char		id[64];
 
-	raydar_allocator_init(&alloc, CurrentMemoryContext);
-	ray_buf_init(&buf, &alloc);
-	foreach(lc, both)
-	{
-		const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
-
-		isnull = false;			/* raydar_hex_datum only ever sets it */
-		ids[k] = raydar_hex_datum(row->task_id.data, row->task_id.len, &buf, &isnull);
-		if (isnull)
-			continue;
-		attempts[k++] = Int32GetDatum(row->attempt_number);
-	}
 	args[0] = CStringGetTextDatum(name);
-	args[1] = PointerGetDatum(construct_array(ids, k, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(attempts, k, INT4OID, 4, true, TYPALIGN_INT));
-	if (SPI_execute_with_args("WITH gone AS (DELETE FROM raydar.task_live WHERE cluster = $1 "
-							  "RETURNING task_id, attempt_number) "
-							  "SELECT count(*) FROM gone g WHERE NOT EXISTS "
-							  "(SELECT 1 FROM unnest($2, $3) AS cur(task_id, attempt_number) "
-							  "WHERE cur.task_id = g.task_id AND cur.attempt_number = g.attempt_number)",
-							  3, types, args, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_with_args("DELETE FROM raydar.task_live WHERE cluster = $1 "
+							  "RETURNING task_id, attempt_number",
+							  1, types, args, NULL, false, 0) != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "could not clear raydar.task_live");
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Datum		t = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull);
+		int32		attempt = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		text	   *hex = DatumGetTextPP(t);
+		size_t		hexlen = VARSIZE_ANY_EXHDR(hex);
+		size_t		len;
+
+		if (hexlen > 2 * sizeof(id))
+		{
+			vanished++;			/* not an id this worker wrote */
+			continue;
+		}
+		len = hex_decode(VARDATA_ANY(hex), hexlen, id);
+		if (!in_key_list(keys, live, (uint8 *) id, len, attempt) &&
+			!in_key_list(keys, fresh, (uint8 *) id, len, attempt))
+			vanished++;
+	}
+	return vanished;
 }
 
 /*
@@ -674,26 +691,66 @@ raydar_wake_collector(PG_FUNCTION_ARGS)
 }
 
 /*
- * rows (fresh or live attempts), sorted by cmp_by_task_id, without a second
- * row for the same task attempt. The GCS stores each attempt once, but a
- * reply naming one twice must not fail every poll on the primary key (and
- * so hold back everything after it).
+ * rows (positions in keys->rows) in primary key order, task id bytes then
+ * attempt, without a second row for the same task attempt. The order makes
+ * each index insert land next to the last one (for a first track, on the
+ * btree's rightmost page). The GCS stores each attempt once, but a reply
+ * naming one twice must not fail every poll on the primary key (and so hold
+ * back everything after it). Sorted on a copy of each id's first 8 bytes:
+ * comparing through keys->rows for 100,000 rows was most of the sort.
  */
-static List *
-drop_repeats(const RayTaskReply *keys, List *rows)
+typedef struct SortAttempt
 {
+	uint64		prefix;			/* first 8 id bytes, big-endian */
+	const RayTaskRow *row;
+	int			pos;
+} SortAttempt;
+
+static int
+cmp_attempts(const void *a, const void *b, void *arg)
+{
+	const SortAttempt *x = a;
+	const SortAttempt *y = b;
+	int			c;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	c = memcmp(x->row->task_id.data, y->row->task_id.data,
+			   Min(x->row->task_id.len, y->row->task_id.len));
+	if (c != 0)
+		return c;
+	if (x->row->task_id.len != y->row->task_id.len)
+		return x->row->task_id.len < y->row->task_id.len ? -1 : 1;
+	return (x->row->attempt_number > y->row->attempt_number) -
+		(x->row->attempt_number < y->row->attempt_number);
+}
+
+static List *
+in_key_order(const RayTaskReply *keys, List *rows)
+{
+	int			n = list_length(rows);
+	SortAttempt *v;
 	List	   *out = NIL;
 	ListCell   *lc;
-	int			prev = -1;
 
+	if (n < 2)
+		return rows;
+	v = palloc(sizeof(SortAttempt) * n);
 	foreach(lc, rows)
 	{
-		sort_keys = keys;
-		if (prev >= 0 && cmp_by_task_id(list_nth_cell(rows, prev), lc) == 0)
-			continue;
-		out = lappend_int(out, lfirst_int(lc));
-		prev = foreach_current_index(lc);
+		SortAttempt *e = &v[foreach_current_index(lc)];
+		uint8		be[8] = {0};
+
+		e->pos = lfirst_int(lc);
+		e->row = &keys->rows[e->pos];
+		memcpy(be, e->row->task_id.data, Min(e->row->task_id.len, sizeof(be)));
+		e->prefix = pg_ntoh64(*(uint64 *) be);
 	}
+	qsort_arg(v, n, sizeof(SortAttempt), cmp_attempts, NULL);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || cmp_attempts(&v[i - 1], &v[i], NULL) != 0)
+			out = lappend_int(out, v[i].pos);
+	pfree(v);
 	return out;
 }
 
@@ -842,16 +899,11 @@ poll_server(const char *name)
 		}
 	}
 	/*
-	 * In primary key order, without repeats: each index insert then lands
-	 * next to the last one (for a first track, the btree's rightmost page).
-	 * Here, before the write transaction, so the lists live in the poll's
-	 * memory: they are used again after the commit.
+	 * Here, before the write transaction, so that the lists live in the
+	 * poll's memory: they are used again after the commit.
 	 */
-	sort_keys = keys;
-	list_sort(fresh, cmp_by_task_id);
-	fresh = drop_repeats(keys, fresh);
-	list_sort(live, cmp_by_task_id);
-	live = drop_repeats(keys, live);
+	fresh = in_key_order(keys, fresh);
+	live = in_key_order(keys, live);
 	INSTR_TIME_SET_CURRENT(t_keys);
 
 	/* 4. Those, decoded in full, and the status, in one transaction. */
@@ -870,13 +922,27 @@ poll_server(const char *name)
 		Datum		a[1];
 		int			k = 0;
 
-		/* The daily partitions these attempts fall in, made if missing. */
+		/*
+		 * The daily partitions these attempts fall in, made if missing: one
+		 * end time per UTC day is enough (a run of attempts mostly shares
+		 * one or two days). Past 401 days _add_partitions refuses anyway.
+		 */
+		int64		days[402];
+		int			ndays = 0;
+
 		foreach(lc, fresh)
 		{
 			const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
+			int64		day = row->end_ms >= 0 ? row->end_ms / 86400000 : -((-row->end_ms - 1) / 86400000) - 1;
+			int			j;
 
-			ends[k++] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->end_ms));
 			newest_end_ms = Max(newest_end_ms, row->end_ms);
+			for (j = ndays - 1; j >= 0 && days[j] != day; j--)
+				;
+			if (j >= 0 || ndays == lengthof(days))
+				continue;
+			days[ndays++] = day;
+			ends[k++] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->end_ms));
 		}
 		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
@@ -953,7 +1019,14 @@ poll_server(const char *name)
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	/* Only what is committed is marked as written. */
+	/* Only what is committed is marked as written (grown once, not by doubling). */
+	if (fresh != NIL)
+	{
+		uint64		want = pg_nextpower2_64((seen->members + list_length(fresh)) * 2);
+
+		if (want > seen->size)
+			seenset_grow(seen, want);
+	}
 	foreach(lc, fresh)
 		mark_written(sno, &keys->rows[lfirst_int(lc)]);
 	if (rewrite_live && (ts = find_tracked(name)) != NULL)
@@ -1180,6 +1253,17 @@ raydar_collector_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
 	pgstat_report_appname("raydar collector");
+
+	/*
+	 * Each poll allocates and frees the same tens of MB (the reply, its keys,
+	 * batches of rows). By default glibc maps blocks over 128 kB (up to 32 MB
+	 * as it adapts) and unmaps them on free, so every poll paid page faults
+	 * for all of it again: 10% of a first track's CPU. Keep such blocks on
+	 * the heap and up to 256 MB of freed memory in the process for reuse.
+	 * This worker only; it holds that memory while it runs.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector poll",
 									  ALLOCSET_DEFAULT_SIZES);

@@ -463,6 +463,7 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 	int64_t		legacy[6] = {0, 0, 0, 0, 0, 0};
 	RayId		info_task = {NULL, 0},
 				info_job = {NULL, 0};
+	bool		has_info = false;
 	int			n = 0;
 
 	if (bad)
@@ -482,20 +483,7 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 		else if (f.number == 2 && f.type == RAY_WIRE_VARINT)
 			row->attempt_number = (int32_t) f.varint;
 		else if (f.number == 3 && f.type == RAY_WIRE_LEN)
-		{
-			/* TaskInfoEntry repeats the ids (7 and 6): fallbacks. */
-			RayWireReader s;
-			RayWireField g;
-
-			ray_wire_init(&s, f.data, f.len);
-			while (ray_wire_next(&s, &g))
-				if (g.type == RAY_WIRE_LEN && g.number == 7)
-					info_task = id_slice(&g);
-				else if (g.type == RAY_WIRE_LEN && g.number == 6)
-					info_job = id_slice(&g);
-			if (s.error)
-				return false;
-		}
+			has_info = true;	/* read below, only if an id is missing */
 		else if (f.number == 4 && f.type == RAY_WIRE_LEN)
 		{
 			RayWireReader s;
@@ -535,6 +523,34 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 	}
 	if (rd.error)
 		return false;
+
+	/*
+	 * TaskInfoEntry repeats the ids (7 and 6): fallbacks when the top level
+	 * lacks them. Its other fields are many (names, resources, runtime
+	 * env), so it is walked only then; every occurrence, as protobuf merges
+	 * them. A damaged task_info is refused only when read, which the full
+	 * decoder would refuse too (the fuzzer checks the keys agree wherever
+	 * it accepts).
+	 */
+	if (has_info && (row->task_id.len == 0 || row->job_id.len == 0))
+	{
+		ray_wire_init(&rd, ev, len);
+		while (ray_wire_next(&rd, &f))
+			if (f.number == 3 && f.type == RAY_WIRE_LEN)
+			{
+				RayWireReader s;
+				RayWireField g;
+
+				ray_wire_init(&s, f.data, f.len);
+				while (ray_wire_next(&s, &g))
+					if (g.type == RAY_WIRE_LEN && g.number == 7)
+						info_task = id_slice(&g);
+					else if (g.type == RAY_WIRE_LEN && g.number == 6)
+						info_job = id_slice(&g);
+				if (s.error)
+					return false;
+			}
+	}
 
 	if (row->task_id.len == 0)
 		row->task_id = info_task;
