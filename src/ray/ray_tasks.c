@@ -450,6 +450,36 @@ count_state_entries(const uint8_t *ev, size_t len, bool *bad)
 	return n;
 }
 
+/*
+ * The ids TaskInfoEntry repeats (task 7, job 6), the fallbacks for a
+ * TaskEvents whose top level lacks them: the last of each over every
+ * task_info occurrence, as protobuf merges them. Set only when present.
+ */
+static bool
+info_ids(const uint8_t *ev, size_t len, RayId *task_id, RayId *job_id)
+{
+	RayWireReader rd;
+	RayWireField f;
+
+	ray_wire_init(&rd, ev, len);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 3 && f.type == RAY_WIRE_LEN)
+		{
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+				if (g.type == RAY_WIRE_LEN && g.number == 7)
+					*task_id = id_slice(&g);
+				else if (g.type == RAY_WIRE_LEN && g.number == 6)
+					*job_id = id_slice(&g);
+			if (s.error)
+				return false;
+		}
+	return !rd.error;
+}
+
 static bool
 keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 {
@@ -532,25 +562,9 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 	 * decoder would refuse too (the fuzzer checks the keys agree wherever
 	 * it accepts).
 	 */
-	if (has_info && (row->task_id.len == 0 || row->job_id.len == 0))
-	{
-		ray_wire_init(&rd, ev, len);
-		while (ray_wire_next(&rd, &f))
-			if (f.number == 3 && f.type == RAY_WIRE_LEN)
-			{
-				RayWireReader s;
-				RayWireField g;
-
-				ray_wire_init(&s, f.data, f.len);
-				while (ray_wire_next(&s, &g))
-					if (g.type == RAY_WIRE_LEN && g.number == 7)
-						info_task = id_slice(&g);
-					else if (g.type == RAY_WIRE_LEN && g.number == 6)
-						info_job = id_slice(&g);
-				if (s.error)
-					return false;
-			}
-	}
+	if (has_info && (row->task_id.len == 0 || row->job_id.len == 0) &&
+		!info_ids(ev, len, &info_task, &info_job))
+		return false;
 
 	if (row->task_id.len == 0)
 		row->task_id = info_task;
@@ -576,6 +590,7 @@ attempt_key(const uint8_t *ev, size_t len, RayId *task_id, int32_t *attempt)
 {
 	RayWireReader rd;
 	RayWireField f;
+	RayId		job_id = {NULL, 0};
 
 	task_id->data = NULL;
 	task_id->len = 0;
@@ -590,21 +605,7 @@ attempt_key(const uint8_t *ev, size_t len, RayId *task_id, int32_t *attempt)
 		return false;
 	if (task_id->len > 0)
 		return true;
-	ray_wire_init(&rd, ev, len);
-	while (ray_wire_next(&rd, &f))
-		if (f.number == 3 && f.type == RAY_WIRE_LEN)
-		{
-			RayWireReader s;
-			RayWireField g;
-
-			ray_wire_init(&s, f.data, f.len);
-			while (ray_wire_next(&s, &g))
-				if (g.type == RAY_WIRE_LEN && g.number == 7)
-					*task_id = id_slice(&g);
-			if (s.error)
-				return false;
-		}
-	return true;
+	return info_ids(ev, len, task_id, &job_id);
 }
 
 /*
