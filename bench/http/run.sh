@@ -21,52 +21,19 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
-PGBIN=/usr/lib/postgresql/15/bin
+. bench/lib.sh
 TASKS=${BENCH_TASKS:-10000}
 RUNS=${BENCH_RUNS:-5}
-OSUSER=raydar_test
-
-[ "$(id -u)" -eq 0 ] || { echo "run.sh: run as root (PostgreSQL runs as $OSUSER)" >&2; exit 1; }
-id "$OSUSER" >/dev/null 2>&1 || { echo "run.sh: user $OSUSER is missing (scripts/test.sh makes it)" >&2; exit 1; }
-[ -f "$(pg_config --pkglibdir)/raydar.so" ] || { echo "run.sh: raydar is not installed (make && make install)" >&2; exit 1; }
-as() { runuser -u "$OSUSER" -- "$@"; }
-say() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-
-TMP=$(mktemp -d /tmp/raydar-hbench.XXXXXX)
-chmod 755 "$TMP"
-SIM_PID=
-cleanup() {
-  [ -n "$SIM_PID" ] && kill -- -"$SIM_PID" 2>/dev/null || true
-  as "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate stop >/dev/null 2>&1 || true
-  [ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init hbench
 
 say "starting the simulator: scenario many, $TASKS tasks, speed 0, dashboard on"
-setsid "$PY" test/raysim/raysim.py --scenario many --scenario-params "{\"count\": $TASKS}" \
-    --speed 0 --max-tasks -1 --port 0 --admin-port 0 --dashboard-port 0 \
-    --port-file "$TMP/sim.json" >"$TMP/sim.log" 2>&1 &
-SIM_PID=$!
-for _ in $(seq 600); do [ -s "$TMP/sim.json" ] && break; kill -0 "$SIM_PID" || exit 1; sleep 0.1; done
-[ -s "$TMP/sim.json" ] || { echo "the simulator did not start" >&2; exit 1; }
-port() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$TMP/sim.json" "$1"; }
-GRPC_PORT=$(port grpc_port)
-DASH_URL=$(port dashboard_url)
+start_sim --scenario many --scenario-params "{\"count\": $TASKS}" --speed 0 --max-tasks -1 \
+    --dashboard-port 0
+GRPC_PORT=$(sim_port grpc_port)
+DASH_URL=$(sim_port dashboard_url)
 
 say "starting a throwaway PostgreSQL 15"
-mkdir -p "$TMP/pg"
-chown -R "$OSUSER" "$TMP"
-as "$PGBIN/initdb" -D "$TMP/pg" -A trust -U postgres --encoding=UTF8 --no-locale >"$TMP/initdb.log"
-cat >>"$TMP/pg/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$TMP'
-timezone = 'UTC'
-jit = off
-CONF
-as "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w start >/dev/null
-psql_() { as "$PGBIN/psql" -X -q -At -h "$TMP" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+start_pg ""
 psql_ >/dev/null <<SQL
 CREATE EXTENSION raydar;
 CREATE SERVER grpc FOREIGN DATA WRAPPER raydar
