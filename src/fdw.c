@@ -192,6 +192,29 @@ http_recheck_names(PlannerInfo *root, RelOptInfo *baserel, RaydarPushdown *pd)
 	pd->remote_conds = keep;
 }
 
+/*
+ * Over HTTP, the filters pushed for actors, nodes and jobs go to the
+ * dashboard as filter_keys too: with more than 10,000 actors that is what
+ * keeps a filtered query under the cap. The dashboard applies some of them
+ * in Python with its own matching (case-insensitive strings), so they only
+ * narrow: PostgreSQL rechecks every one. is_alive is not sent: how the
+ * dashboard compares a boolean to the text "true" is not something to
+ * bet rows on, and workers are few.
+ */
+static void
+http_recheck_cluster(RaydarPushdown *pd)
+{
+	List	   *keep = NIL;
+	ListCell   *lc;
+
+	foreach(lc, pd->filters)
+		if (intVal(linitial((List *) lfirst(lc))) != RAY_CF_WORKER_ALIVE)
+			keep = lappend(keep, lfirst(lc));
+	pd->filters = keep;
+	pd->local_conds = list_concat(pd->local_conds, pd->remote_conds);
+	pd->remote_conds = NIL;
+}
+
 static void
 raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -210,13 +233,13 @@ raydarGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 
 	conn = raydar_get_conn(table->serverid, scan_user(root, baserel));
 	raydar_conn_version(conn, &v, &ps->version_text);
-	/* Over HTTP only task conditions are pushed (the dashboard filters the rest itself). */
-	if (ps->resource->kind == RAYDAR_TASKS_KIND ||
-		(ps->resource->kind != RAY_RESOURCE_PLACEMENT_GROUPS && !raydar_conn_is_http(conn)))
+	if (ps->resource->kind != RAY_RESOURCE_PLACEMENT_GROUPS)
 	{
 		raydar_classify_conditions(root, baserel, ps->resource, &v, &ps->pushdown);
-		if (raydar_conn_is_http(conn))
+		if (raydar_conn_is_http(conn) && ps->resource->kind == RAYDAR_TASKS_KIND)
 			http_recheck_names(root, baserel, &ps->pushdown);
+		else if (raydar_conn_is_http(conn))
+			http_recheck_cluster(&ps->pushdown);
 	}
 	else
 	{
@@ -536,13 +559,11 @@ http_path(const RaydarResource *res, List *filters, int64 limit, int timeout_ms)
 	foreach(lc, filters)
 	{
 		List	   *f = lfirst(lc);
-		static const char *const keys[] = {"job_id", "task_id", "actor_id", "name", "state"};
-		int			field = intVal(linitial(f));
 
-		if (field < 0 || field > RAY_TF_STATE)
-			elog(ERROR, "raydar: filter %d cannot be sent to the dashboard", field);
+		/* The State API's keys are the column names the filters test. */
 		appendStringInfo(&buf, "&filter_keys=%s&filter_predicates=%s&filter_values=%s",
-						 keys[field], intVal(lsecond(f)) == RAY_PRED_EQ ? "%3D" : "%21%3D",
+						 raydar_filter_field_name(intVal(linitial(f))),
+						 intVal(lsecond(f)) == RAY_PRED_EQ ? "%3D" : "%21%3D",
 						 raydar_http_escape(strVal(lthird(f))));
 	}
 	return buf.data;

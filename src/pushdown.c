@@ -49,8 +49,9 @@
 #include "ray_enums.h"
 #include "ray_requests.h"
 
-static const char *
-field_sql(int field)
+/* The column a pushed filter field tests (also the dashboard's filter key). */
+const char *
+raydar_filter_field_name(int field)
 {
 	static const char *const task_fields[] = {"job_id", "task_id", "actor_id", "name", "state"};
 
@@ -339,7 +340,7 @@ raydar_describe_filters(List *filters, StringInfo buf)
 
 		if (buf->len > 0)
 			appendStringInfoString(buf, " AND ");
-		appendStringInfo(buf, "%s %s %s", field_sql(field), pred == RAY_PRED_EQ ? "=" : "<>",
+		appendStringInfo(buf, "%s %s %s", raydar_filter_field_name(field), pred == RAY_PRED_EQ ? "=" : "<>",
 						 field == RAY_CF_WORKER_ALIVE ? strVal(lthird(f))
 						 : quote_literal_cstr(strVal(lthird(f))));
 	}

@@ -156,5 +156,6 @@ extern void raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel,
 									   const RaydarResource *res, const RayVersion *v,
 									   RaydarPushdown *out);
 extern void raydar_describe_filters(List *filters, StringInfo buf);
+extern const char *raydar_filter_field_name(int field);
 
 #endif							/* RAYDAR_H */

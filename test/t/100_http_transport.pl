@@ -122,6 +122,32 @@ for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
 					. join(' OR ', map { "t.$_ IS NOT NULL" } @{ $MISSING{$table} })),
 			   '0', "$profile/$scenario: $table: the columns it lacks are NULL");
 		}
+		# Filters on actors, nodes and jobs go to the dashboard too (as
+		# filter_keys, rechecked by PostgreSQL) and give gRPC's rows.
+		if ($scenario eq 'mixed')
+		{
+			my %q = (actors => 'actor_id', nodes => 'node_id', jobs => 'job_id');
+			my $ajob = $node->safe_psql('postgres', "SELECT min(job_id) FROM g_$tag.actors");
+			my $actor = $node->safe_psql('postgres', "SELECT max(actor_id) FROM g_$tag.actors");
+			my $nid = $node->safe_psql('postgres', "SELECT min(node_id) FROM g_$tag.nodes");
+			my $jid = $node->safe_psql('postgres', "SELECT min(job_id) FROM g_$tag.jobs");
+			$sim->clear_requests;
+			for my $c (["actors", "job_id = '$ajob'"], ["actors", "state = 'ALIVE'"],
+					   ["actors", "actor_id = '$actor'"], ["actors", "state = 'DEAD' AND job_id = '$ajob'"],
+					   ["nodes", "state = 'ALIVE'"], ["nodes", "node_id = '$nid'"],
+					   ["jobs", "job_id = '$jid'"], ["workers", "is_alive = 'true'"])
+			{
+				my ($table, $where) = @$c;
+				my $key = $table eq 'workers' ? 'worker_id' : $q{$table};
+				my ($gf, $hf) = both($tag, "SELECT $key FROM \U$table\E WHERE $where");
+				is($hf, $gf, "$profile/$scenario: $table WHERE $where");
+			}
+			my @sent = map { join('&', map { "$_->[0]=$_->[1]" } @{ $_->{query} }) }
+			  grep { $_->{path} eq '/api/v0/actors' } @{ $sim->http_requests };
+			ok((grep { /filter_keys=job_id&filter_predicates==&filter_values=$ajob/ } @sent),
+			   "$profile/$scenario: actors WHERE job_id = is sent to the dashboard");
+		}
+
 		# Submission jobs: the State API has the submission's times, not the driver's.
 		if ($scenario eq 'mixed')
 		{
@@ -231,8 +257,10 @@ $sim->stop;
 
 $plan = $node->safe_psql('postgres',
 	"EXPLAIN (VERBOSE, COSTS OFF) SELECT actor_id FROM h_cap.actors WHERE state = 'ALIVE'");
-like($plan, qr{Ray Request: GET /api/v0/actors\?detail=true&limit=10000&timeout=30\n},
-	 'EXPLAIN of a cluster table: its route, no filters (PostgreSQL filters)');
+like($plan, qr{Ray Request: GET /api/v0/actors\?detail=true&limit=10000&timeout=30&filter_keys=state&filter_predicates=%3D&filter_values=ALIVE\n},
+	 'EXPLAIN of a cluster table: its route and the filter the dashboard applies');
+like($plan, qr{Filter: \(actors\.state = 'ALIVE'::text\)},
+	 'EXPLAIN of a cluster table: PostgreSQL rechecks it');
 $sim->stop;
 
 # ---------------------------------------------------------------------------
