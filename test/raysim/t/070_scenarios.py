@@ -35,6 +35,28 @@ class Scenarios(unittest.TestCase):
             self.assertTrue(all("task:execute" in [e["event_name"] for e in r["profiling_events"]] for r in ok))
             self.assertEqual(len({r["node_id"] for r in ra}), 2)
 
+    def test_stream_over_time(self):
+        # 2,000 tasks/s for 1 s from the epoch, 20 ms each, through the real
+        # server (template-encoded entries): at 500 ms about half have
+        # started and those that ended 20 ms earlier are FINISHED with
+        # Ray's times; at 2 s all 2,000 are FINISHED, ids distinct.
+        params = {"rate": 2000, "seconds": 1, "start_ms": 0, "duration_ms": 20}
+        with Simulator(scenario="stream", scenario_params=params, speed=0, epoch_ms=EPOCH) as sim:
+            sim.admin("/advance", {"ms": 500})
+            rows = [r for r in rows_of(sim) if r["type"] != "DRIVER_TASK"]
+            self.assertEqual(len(rows), 1001)               # starts at 0, 0.5, ..., 500 ms
+            fin = [r for r in rows if r["state"] == "FINISHED"]
+            self.assertEqual(len(fin), 959)                 # ended by 500 ms: started by 479 ms
+            # 20 ms, give or take Ray's float `ns // 1e6` at exact ms boundaries.
+            self.assertTrue(all(19 <= r["end_time_ms"] - r["start_time_ms"] <= 21 for r in fin))
+            self.assertGreater(sum(r["end_time_ms"] - r["start_time_ms"] == 20 for r in fin), len(fin) // 2)
+            self.assertTrue(all(r["name"] == "stream_task" for r in rows))
+            sim.admin("/advance", {"ms": 1500})
+            rows = [r for r in rows_of(sim) if r["type"] != "DRIVER_TASK"]
+            self.assertEqual(len(rows), 2000)
+            self.assertEqual({r["state"] for r in rows}, {"FINISHED"})
+            self.assertEqual(len({r["task_id"] for r in rows}), 2000)
+
     def test_other_scenarios(self):
         with Simulator(scenario="mixed", speed=0, epoch_ms=EPOCH) as sim:
             sim.admin("/advance", {"ms": 60_000})
