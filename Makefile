@@ -65,7 +65,7 @@ UNIT_LIBS   = $(shell pkg-config --libs libprotobuf-c libcjson) -lm
 UNIT_TESTS  = $(patsubst test/unit/%.c,$(BUILD)/unit/%,$(wildcard test/unit/test_*.c))
 CORE_DEPS   = $(CORE_SRCS) $(PROTO_C) $(wildcard src/ray/*.h) $(PROTO_H)
 
-$(BUILD)/unit/%: test/unit/%.c test/unit/tap.h $(CORE_DEPS)
+$(BUILD)/unit/%: test/unit/%.c $(wildcard test/unit/*.h) $(CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_SRCS) $(PROTO_C) $(UNIT_LIBS)
 
@@ -78,10 +78,10 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS = $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard test/fuzz/fuzz_*.c))
 
-$(BUILD)/fuzz/%: test/fuzz/%.c $(CORE_DEPS)
+$(BUILD)/fuzz/%: test/fuzz/%.c test/unit/keys_compare.h $(CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Isrc/ray -Isrc/proto $(shell pkg-config --cflags libprotobuf-c) \
+		-Isrc/ray -Isrc/proto -Itest/unit $(shell pkg-config --cflags libprotobuf-c) \
 		-o $@ $< $(UNIT_SRCS) $(PROTO_C) $(shell pkg-config --libs libprotobuf-c libcjson) -lm
 
 fuzz-build: $(FUZZ_TARGETS)

@@ -13,10 +13,13 @@
  *   3. a keys pass (ray_task_reply_decode_new_keys) finds terminal
  *      attempts this worker has not written yet, without unpacking: of an
  *      attempt already written only its id and attempt number are read;
- *   4. only those are decoded in full (streaming) and inserted in one
- *      transaction with ON CONFLICT DO NOTHING, together with the status
- *      row: the primary key makes a repeated insert (after a crash, before
- *      the in-memory set knew) a no-op, so every attempt lands once.
+ *   4. only those are decoded in full (streaming) and written in one
+ *      transaction with the status row: straight into the partitions
+ *      (bulk_insert.c) when they are known to be new, else with INSERT ...
+ *      ON CONFLICT DO NOTHING (a worker's first poll of a cluster history
+ *      already holds, after a crash or restart): the primary key makes a
+ *      repeated insert a no-op, so every attempt lands once. Listeners hear
+ *      NOTIFY raydar_progress when it commits.
  *
  * One bad poll does not stop the worker: the error is caught, the
  * transaction aborted, and it is written to raydar.collector_status and
@@ -490,33 +493,35 @@ begin_bulk(const char *table)
 	return raydar_bulk_insert_begin("raydar", table, names, c);
 }
 
+/* The written-attempts set's key of one attempt. */
+static SeenKey
+seen_key(uint32 sno, const uint8_t *task_id, size_t len, int32_t attempt)
+{
+	SeenKey		key;
+
+	memset(&key, 0, sizeof(key));
+	key.server_no = sno;
+	memcpy(key.task_id, task_id, Min(len, sizeof(key.task_id)));
+	key.attempt = attempt;
+	return key;
+}
+
 /* Remember that this worker wrote the attempt (written_before then skips it). */
 static void
 mark_written(uint32 sno, const RayTaskRow *row)
 {
-	SeenKey		key;
 	bool		found;
 
-	memset(&key, 0, sizeof(key));
-	key.server_no = sno;
-	memcpy(key.task_id, row->task_id.data, Min(row->task_id.len, sizeof(key.task_id)));
-	key.attempt = row->attempt_number;
-	(void) seenset_insert(seen, key, &found);
+	(void) seenset_insert(seen, seen_key(sno, row->task_id.data, row->task_id.len,
+										 row->attempt_number), &found);
 }
 
 /* RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx: server number). */
 static bool
 written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
 {
-	SeenKey		key;
-
-	if (len == 0)
-		return false;
-	memset(&key, 0, sizeof(key));
-	key.server_no = *(uint32 *) ctx;
-	memcpy(key.task_id, task_id, Min(len, sizeof(key.task_id)));
-	key.attempt = attempt;
-	return seenset_lookup(seen, key) != NULL;
+	return len > 0 &&
+		seenset_lookup(seen, seen_key(*(uint32 *) ctx, task_id, len, attempt)) != NULL;
 }
 
 static bool

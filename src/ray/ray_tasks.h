@@ -124,7 +124,8 @@ extern void ray_task_reply_free(RayTaskReply *reply);
  * row only task_id, job_id, attempt_number, the events and what derives
  * from them (state, creation/start/end) are set; ev, info and su are NULL.
  * It walks the wire bytes without unpacking (src/ray/ray_wire.c), so it is
- * much cheaper, for queries that need nothing else and for the collector.
+ * much cheaper, for queries that need nothing else (the collector uses
+ * ray_task_reply_decode_new_keys, below).
  * On valid input it gives exactly the full decoder's values for those
  * fields (the fuzzer checks this).
  */

@@ -173,18 +173,6 @@ def entry_bytes(a, prof, nvis=None, nprof=None):
     return task_events_message(a, prof, nvis, nprof).SerializeToString(deterministic=True)
 
 
-def _varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 class Template:
     """Encode many attempts that differ only in task id and state times.
 
@@ -219,7 +207,7 @@ class Template:
             data = self.stages[key] = field_bytes(2, entry_bytes(self.shape, prof, nvis, 0))
         data = data.replace(self.shape.task_id, a.task_id)
         for k in range(nvis):
-            data = data.replace(_varint(self.BASE + k), _varint(a._state_ns[k]))
+            data = data.replace(varint(self.BASE + k), varint(a._state_ns[k]))
         n = self.checked.get(key, 0)
         if n < self.CHECKED:
             self.checked[key] = n + 1
