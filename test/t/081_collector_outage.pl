@@ -63,6 +63,14 @@ is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'raydar collector'}), '1',
    'the worker kept running');
 
+# A user's row trigger on task_history: the collector then writes through
+# SQL INSERT (not its COPY-like bulk path), so the trigger sees every row.
+$node->safe_psql('postgres', q{
+	CREATE TABLE seen_by_trigger (task_id text, attempt_number int);
+	CREATE FUNCTION note_row() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN INSERT INTO seen_by_trigger VALUES (NEW.task_id, NEW.attempt_number); RETURN NEW; END $$;
+	CREATE TRIGGER note_row AFTER INSERT ON raydar.task_history FOR EACH ROW EXECUTE FUNCTION note_row();});
+
 # Ray is back: everything that finished meanwhile is written once.
 $sim->fault(mode => 'none');
 my $after = $node->safe_psql('postgres', $terminal_q);
@@ -70,6 +78,8 @@ cmp_ok($after, '>', $before, "$after attempts finished in all");
 ok($node->poll_query_until('postgres', "SELECT ($history_q) = $after"),
    'after the outage history holds every finished attempt');
 is($node->safe_psql('postgres', $dups), '0', 'no duplicate');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM seen_by_trigger}), $after - $before,
+   'the trigger on task_history saw every attempt written after the outage');
 my $cols = 'task_id, attempt_number, name, state, error_type, end_time';
 is($node->safe_psql('postgres', qq{
 	SELECT count(*) FROM (
