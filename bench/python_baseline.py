@@ -8,7 +8,7 @@ dict with `protobuf_to_task_state_dict` (ray/util/state/common.py):
      (default-valued fields included, proto field names), then every ID
      field (task_id, job_id, ...) base64-decoded and re-encoded as hex
      (dashboard/utils.py message_to_dict / _decode_keys);
-  2. the derivation of shared/ray-gcs-protocol.md section 6: walk TaskStatus
+  2. the derivation of test/fixtures/ray-wire/README.md: walk TaskStatus
      in enum order over state_ts_ns -> events [{state, created_ms}], state =
      last event or NIL, creation/start/end times, error_type/error_message
      (ANSI stripped) only for FAILED, ACTOR_TASK renamed <repr>.<method>,

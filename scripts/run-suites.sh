@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # run-suites.sh: run every test suite in this tree and count the results.
 #
-# Run by scripts/test.sh as an ordinary user, in a scratch copy it owns
-# (with ../shared beside it). Each suite is a TAP producer run by prove, or
+# Run by scripts/test.sh as an ordinary user, in a scratch copy it owns.
+# The Ray wire vectors are the fixtures in test/fixtures/ray-wire
+# (RAYDAR_VECTORS overrides, as an absolute path). Each suite is a TAP producer run by prove, or
 # pg_regress; the counts of all of them make the closing line
 # "N passed, N failed". A suite that dies before reporting counts as one
 # failure, so a run that executes nothing can never look green.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export RAYDAR_VECTORS=${RAYDAR_VECTORS:-$(cd ../shared/testdata/ray-wire && pwd)}
+export RAYDAR_VECTORS=${RAYDAR_VECTORS:-$PWD/test/fixtures/ray-wire}
 export PATH="$(pg_config --bindir):$PATH"
 logs=build/logs
 mkdir -p "$logs"

@@ -1,5 +1,5 @@
 -- The decoding core through SQL, over Ray's own wire vectors.
--- RAYDAR_VECTORS is the absolute path of shared/testdata/ray-wire.
+-- RAYDAR_VECTORS is the absolute path of test/fixtures/ray-wire.
 \getenv vectors RAYDAR_VECTORS
 SET timezone = 'UTC';
 

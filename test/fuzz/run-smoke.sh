@@ -8,7 +8,7 @@
 set -u
 seconds=${1:?seconds}; shift
 here=$(cd "$(dirname "$0")" && pwd)
-vectors=${RAYDAR_VECTORS:-$here/../../../shared/testdata/ray-wire}
+vectors=${RAYDAR_VECTORS:-$here/../fixtures/ray-wire}
 work=$(mktemp -d "${TMPDIR:-/tmp}/raydar-fuzz.XXXXXX")
 n=0; failed=0
 for target in "$@"; do

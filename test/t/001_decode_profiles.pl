@@ -5,12 +5,14 @@
 use strict;
 use warnings;
 use Encode qw(decode);
+use FindBin;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $vectors = $ENV{RAYDAR_VECTORS} or BAIL_OUT('RAYDAR_VECTORS is not set');
+# The wire vectors are fixtures in the repository; RAYDAR_VECTORS overrides.
+my $vectors = $ENV{RAYDAR_VECTORS} || "$FindBin::RealBin/../fixtures/ray-wire";
 
 my $node = PostgreSQL::Test::Cluster->new('decode');
 $node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);

@@ -7,9 +7,11 @@
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
+use FindBin;
 use Test::More;
 
-my $vectors = $ENV{RAYDAR_VECTORS} or BAIL_OUT('RAYDAR_VECTORS is not set');
+# The wire vectors are fixtures in the repository; RAYDAR_VECTORS overrides.
+my $vectors = $ENV{RAYDAR_VECTORS} || "$FindBin::RealBin/../fixtures/ray-wire";
 my $decoder = 'build/unit/test_vectors';
 BAIL_OUT("$decoder is not built (make unit-build)") unless -x $decoder;
 my $tmp = tempdir(CLEANUP => 1);

@@ -17,7 +17,8 @@ use PostgreSQL::Test::Utils;
 use RaySim;
 use Test::More;
 
-my $vectors = $ENV{RAYDAR_VECTORS} or BAIL_OUT('RAYDAR_VECTORS is not set');
+# The wire vectors are fixtures in the repository; RAYDAR_VECTORS overrides.
+my $vectors = $ENV{RAYDAR_VECTORS} || "$FindBin::RealBin/../fixtures/ray-wire";
 
 my $node = PostgreSQL::Test::Cluster->new('fdw_pushdown');
 $node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);

@@ -12,7 +12,8 @@ use PostgreSQL::Test::Utils;
 use RaySim;
 use Test::More;
 
-my $vectors = $ENV{RAYDAR_VECTORS} or BAIL_OUT('RAYDAR_VECTORS is not set');
+# The wire vectors are fixtures in the repository; RAYDAR_VECTORS overrides.
+my $vectors = $ENV{RAYDAR_VECTORS} || "$FindBin::RealBin/../fixtures/ray-wire";
 my $old = RaySim->new(replay => "$vectors/ray-2.40", name => 'old');
 my $new = RaySim->new(replay => "$vectors/ray-master", name => 'new', token => 's3cret');
 

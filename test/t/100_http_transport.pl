@@ -220,9 +220,9 @@ $sim->stop;
 # the same rows as gRPC.
 my $vdir = PostgreSQL::Test::Utils::tempdir();
 {
-	my $shared = "$FindBin::RealBin/../../../shared/testdata/ray-wire/ray-2.49";
-	my $tmpl = decode_json(slurp_file("$shared/expected_tasks.json"));
-	my $cl = decode_json(slurp_file("$shared/cluster/expected.json"));
+	my $v249 = ($ENV{RAYDAR_VECTORS} || "$FindBin::RealBin/../fixtures/ray-wire") . "/ray-2.49";
+	my $tmpl = decode_json(slurp_file("$v249/expected_tasks.json"));
+	my $cl = decode_json(slurp_file("$v249/cluster/expected.json"));
 	my ($row) = grep { $_->{type} eq 'NORMAL_TASK' && $_->{state} eq 'FINISHED' } @{ $tmpl->{tasks} };
 	my @tasks;
 	for my $i (1 .. 12000)

@@ -3,7 +3,7 @@
  *		Decode Ray's own wire vectors and compare every field of every row,
  *		and every reply counter, with expected_tasks.json.
  *
- * The vectors in shared/testdata/ray-wire were encoded by protoc from Ray's
+ * The vectors in test/fixtures/ray-wire were encoded by protoc from Ray's
  * field numbers, and expected_tasks.json holds what Ray's dashboard derives
  * from them; neither was produced by raydar. Passing here proves the
  * decoder against Ray, not against our own protos.

@@ -16,13 +16,13 @@
 static const char *const PROFILES[] = {"ray-2.9", "ray-2.35", "ray-2.40", "ray-2.49", "ray-master"};
 #define NPROFILES 5
 
-/* RAYDAR_VECTORS or ../shared/testdata/ray-wire from the repository root. */
+/* RAYDAR_VECTORS, else the fixtures, relative to the repository root. */
 static inline const char *
 vectors_dir(void)
 {
 	const char *d = getenv("RAYDAR_VECTORS");
 
-	return d ? d : "../shared/testdata/ray-wire";
+	return d && *d ? d : "test/fixtures/ray-wire";
 }
 
 static inline uint8_t *

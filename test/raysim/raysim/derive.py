@@ -1,6 +1,6 @@
 """Rows from TaskEvents: the Ray dashboard's derivation, in Python.
 
-Implements the rules of shared/testdata/ray-wire/README.md (the dashboard's
+Implements the rules of test/fixtures/ray-wire/README.md (the dashboard's
 protobuf_to_task_state_dict) for a given profile. Used to check the vectors
 (Ray's bytes must derive to expected_tasks.json), the encode tool (its
 output must derive back to its input) and the scenarios.
@@ -106,7 +106,7 @@ def rows_from_reply(data, prof):
 
 
 # ---- cluster/: actors, nodes, jobs, workers, placement groups -----------------
-# The rules of shared/testdata/ray-wire/README.md section "cluster/": ids hex,
+# The rules of test/fixtures/ray-wire/README.md section "cluster/": ids hex,
 # enums names, times integer ms (null when unset), rows sorted by id.
 
 def _opt(msg, field):

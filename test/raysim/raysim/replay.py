@@ -1,4 +1,4 @@
-"""Replay of a vector folder (shared/testdata/ray-wire/ray-*).
+"""Replay of a vector folder (test/fixtures/ray-wire/ray-*).
 
 The folder's check_alive_reply.bin gives the profile and is served verbatim;
 get_task_events_reply.bin is split into its raw TaskEvents entries so a

@@ -425,9 +425,13 @@ def build_mixed(b, p):
 
 
 def default_vectors_dir(profile):
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))
-    return os.path.join(os.path.dirname(repo), "shared", "testdata", "ray-wire", "ray-" + profile)
+    """RAYDAR_VECTORS/ray-<profile>, else the repository's fixtures."""
+    root = os.environ.get("RAYDAR_VECTORS")
+    if not root:
+        here = os.path.dirname(os.path.abspath(__file__))
+        test = os.path.dirname(os.path.dirname(here))
+        root = os.path.join(test, "fixtures", "ray-wire")
+    return os.path.join(root, "ray-" + profile)
 
 
 def build_vectors(b, p):

@@ -1,8 +1,8 @@
 """Every Ray-version fact the simulator depends on, one place per fact.
 
 A *profile* is one of the Ray versions the project tests against (the
-folders of shared/testdata/ray-wire). Sources: shared/ray-gcs-protocol.md
-sections 3 and 8.
+folders of test/fixtures/ray-wire). Sources: Ray's .proto files and the
+version table of test/fixtures/ray-wire/README.md.
 """
 
 PROFILES = ["2.9", "2.35", "2.40", "2.49", "master"]
