@@ -11,10 +11,23 @@
 MODULE_big = raydar
 EXTENSION  = raydar
 PGFILEDESC = "raydar - Ray cluster observability in SQL"
-# The install script is built from src/sql/*.sql in name order (one file
-# per purpose); upgrade scripts raydar--A--B.sql are kept as they are.
-DATA_built = raydar--0.1.sql
-DATA       = $(wildcard raydar--*--*.sql)
+# Versions (docs/install.md, "Upgrading"). The version is written once, as
+# default_version in raydar.control; the C code gets it as RAYDAR_VERSION.
+# - raydar--$(EXTVERSION).sql, the current version's install script, is
+#   built from src/sql/*.sql in name order (one file per purpose);
+# - released versions' install scripts are frozen, byte for byte, in
+#   src/released/ and installed as they are (never edit them);
+# - raydar--A--B.sql is built from src/updates/A--B/*.sql in name order.
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(dir $(abspath $(firstword $(MAKEFILE_LIST))))raydar.control)
+UPDATES    := $(notdir $(wildcard src/updates/*--*))
+DATA_built = raydar--$(EXTVERSION).sql $(UPDATES:%=raydar--%.sql)
+DATA       = $(wildcard src/released/raydar--*.sql)
+ifeq ($(EXTVERSION),)
+$(error raydar.control has no default_version)
+endif
+ifneq ($(wildcard src/released/raydar--$(EXTVERSION).sql),)
+$(error version $(EXTVERSION) is released (src/released/raydar--$(EXTVERSION).sql): raise default_version in raydar.control and add src/updates/$(EXTVERSION)--NEW/)
+endif
 
 # The PostgreSQL-free core (src/ray) and the generated protobuf code are
 # linked into the extension, the unit tests and the fuzzer alike.
@@ -32,19 +45,34 @@ TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
 
 PKGS        = libprotobuf-c grpc libcurl libcjson
-PG_CPPFLAGS = -Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS))
+PG_CPPFLAGS = -Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS)) \
+              -DRAYDAR_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = $(shell pkg-config --libs $(PKGS)) -lm
 EXTRA_CLEAN = $(PROTO_C) $(PROTO_H) build tmp_check results regression.diffs regression.out
 
 # JIT inlining of an FDW's code buys nothing; skip the clang bitcode step.
 override with_llvm = no
 
+# The tests read Ray's wire vectors from the repository's fixtures; an
+# absolute path, because pg_regress reads it with psql's \getenv.
+export RAYDAR_VECTORS ?= $(dir $(abspath $(firstword $(MAKEFILE_LIST))))test/fixtures/ray-wire
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-raydar--0.1.sql: $(sort $(wildcard src/sql/*.sql))
+raydar--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
 	cat $^ > $@
+
+# raydar--A--B.sql from the fragments in src/updates/A--B, in name order.
+define update_script
+raydar--$(1).sql: $$(sort $$(wildcard src/updates/$(1)/*.sql))
+	cat $$^ > $$@
+endef
+$(foreach u,$(UPDATES),$(eval $(call update_script,$(u))))
+
+# Objects compiled for another version would report the wrong one.
+$(OBJS): raydar.control
 
 $(PROTO_C) $(PROTO_H): $(PROTO_SRC)
 	cd src/proto && protoc-c --c_out=. ray_gcs.proto

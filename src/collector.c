@@ -288,6 +288,7 @@ tracked_servers(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	raydar_check_sql_version();
 	/* The table itself, not the extension: an older raydar has none. */
 	if (SPI_execute("SELECT 1 WHERE to_regclass('raydar.tracked_servers') IS NOT NULL",
 					true, 1) == SPI_OK_SELECT &&

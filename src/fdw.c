@@ -425,6 +425,7 @@ raydarBeginForeignScan(ForeignScanState *node, int eflags)
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
+	raydar_check_sql_version();
 	st = palloc0(sizeof(RaydarScanState));
 	node->fdw_state = st;
 	st->resource = plan_resource(fsplan);

@@ -25,7 +25,13 @@
 #include "ray_tasks.h"
 #include "ray_version.h"
 
-#define RAYDAR_VERSION "0.1"
+/* The version is default_version in raydar.control; the Makefile passes it. */
+#ifndef RAYDAR_VERSION
+#error "RAYDAR_VERSION is not defined: build with the Makefile (it reads raydar.control)"
+#endif
+
+/* version_check.c: refuse to run against SQL objects of another version. */
+extern void raydar_check_sql_version(void);
 
 /* PG15's fmgr.h has no prototype for it. */
 extern void _PG_init(void);

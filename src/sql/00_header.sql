@@ -1,4 +1,4 @@
-/* raydar--0.1.sql: objects of raydar 0.1, built from the files in src/sql, in name order. */
+/* raydar--<version>.sql: objects of the current raydar version (default_version in raydar.control), built from the files in src/sql, in name order. */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION raydar" to load this file. \quit
