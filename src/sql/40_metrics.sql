@@ -33,6 +33,30 @@ COMMENT ON TABLE raydar.partitioned_tables IS
   'raydar-managed range-partitioned tables: partitions made ahead and dropped after retention by raydar.run_maintenance()';
 SELECT pg_catalog.pg_extension_config_dump('raydar.partitioned_tables', '');
 
+-- _partitioned_tables_upsert(): an INSERT of a row whose table is already
+-- registered replaces that row instead of failing. pg_dump dumps every row
+-- (settings such as the history tables' retention are the user's), and a
+-- restore runs CREATE EXTENSION, which registers the history tables,
+-- before it COPYs the dumped rows: without this their keys would collide
+-- and the restore would keep the defaults rather than the user's settings.
+CREATE FUNCTION raydar._partitioned_tables_upsert()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    UPDATE raydar.partitioned_tables t
+       SET kind = NEW.kind, time_column = NEW.time_column,
+           partition_interval = NEW.partition_interval, premake = NEW.premake,
+           retention = NEW.retention, columns = NEW.columns,
+           created_at = NEW.created_at, created_by = NEW.created_by
+     WHERE t.schema_name = NEW.schema_name AND t.table_name = NEW.table_name;
+    RETURN CASE WHEN FOUND THEN NULL ELSE NEW END;
+END
+$fn$;
+CREATE TRIGGER partitioned_tables_upsert BEFORE INSERT ON raydar.partitioned_tables
+    FOR EACH ROW EXECUTE FUNCTION raydar._partitioned_tables_upsert();
+
 -- _check_identifier(what, ident, maxlen): refuse a name that is not a plain
 -- lowercase SQL identifier usable without quotes. Quoting would make any
 -- name safe in raydar's own SQL, but users type these names in psql and

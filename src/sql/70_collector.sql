@@ -49,8 +49,11 @@ CREATE TABLE raydar.task_history (
 ) PARTITION BY RANGE (end_time);
 COMMENT ON TABLE raydar.task_history IS 'finished and failed task attempts kept by the raydar collector';
 SELECT raydar.register_partitioned_table('raydar.task_history', 'end_time');
-SELECT raydar._add_partitions('raydar', 'task_history',
-           ARRAY(SELECT generate_series(now() - interval '1 day', now() + interval '7 days', interval '1 day')));
+-- No partition is made here: a table made by this script would be a member
+-- of the extension, and pg_dump skips members' rows. The collector makes
+-- the partitions of the days it writes (raydar._add_partitions) and
+-- raydar.run_maintenance() those ahead; both are ordinary tables that
+-- pg_dump dumps with their rows and attaches to this one on restore.
 CREATE INDEX ON raydar.task_history (cluster, job_id, end_time);
 
 -- The attempts not yet FINISHED or FAILED, as of the last poll. The
@@ -223,3 +226,16 @@ CREATE TABLE raydar.node_history (
     PRIMARY KEY (cluster, node_id)
 );
 GRANT SELECT ON raydar.job_history, raydar.actor_history, raydar.node_history TO raydar_reader;
+
+-- Backups: pg_dump skips the rows of an extension's tables unless they are
+-- marked here (docs/operations.md, "Backup and restore"). Every table the
+-- collector writes holds the user's data; task_history's rows live in its
+-- partitions, which are ordinary tables (see above) and dumped as such.
+-- The sequence too, so that restored error ids are not handed out again.
+SELECT pg_catalog.pg_extension_config_dump('raydar.task_live', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.collector_status', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.collector_errors', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.collector_errors_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.job_history', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.actor_history', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.node_history', '');
