@@ -133,7 +133,8 @@ show "ray summary tasks, over all of history (raydar.task_summary)" \
 
 # The job in pictures: its task graph (rendered by Graphviz), its timeline
 # (an SVG a browser shows) and its Chrome trace (Perfetto).
-out=${RAYDAR_DEMO_OUT:-$PWD/raydar-demo-out}
+# Outside the clone unless asked (RAYDAR_DEMO_OUT), so it stays clean.
+out=${RAYDAR_DEMO_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/raydar-demo-out.XXXXXX")}
 mkdir -p "$out"
 job=$(psql -At -c "SELECT job_id FROM raydar.job_progress WHERE cluster = 'ray' ORDER BY total DESC, job_id LIMIT 1")
 if [ -n "$job" ]; then

@@ -275,8 +275,14 @@ report_status(const RaydarHttpTarget *t, const char *url, long status, const Bod
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("the Ray dashboard at %s forbids this request (HTTP 403)", t->base_url),
 					 errdetail("GET %s: %s", url, msg),
-					 errhint("The token in the user mapping is valid but may not read the State API, "
-							 "or a proxy in front of the dashboard blocks it; use a token with read access.")));
+					 /* Ray: 401 without a token, 403 for a wrong one (http_token_authentication.py). */
+					 t->token ?
+					 errhint("Ray answers 403 to a token that is not the cluster's: "
+							 "check the token in the user mapping (ALTER USER MAPPING FOR CURRENT_USER SERVER %s "
+							 "OPTIONS (SET token '...')), or a proxy in front of the dashboard wants a token with read access.",
+							 quote_identifier(t->server_name)) :
+					 errhint("A proxy in front of the dashboard blocks the request; "
+							 "give raydar a token with read access in a user mapping.")));
 			break;
 		case 404:
 			ereport(ERROR,

@@ -277,6 +277,8 @@ like($err, qr/HINT:  Put the cluster's token in a user mapping/, 'no token: the 
 $node->safe_psql('postgres', "CREATE USER MAPPING FOR CURRENT_USER SERVER h_auth OPTIONS (token 'wrong')");
 ($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM h_auth.tasks');
 like($err, qr/ERROR:  the Ray dashboard at \S+ forbids this request \(HTTP 403\)/, 'wrong token: 403');
+like($err, qr/HINT:  Ray answers 403 to a token that is not the cluster's: check the token in the user mapping/,
+	 'wrong token: the hint says the token is wrong, not that it is valid');
 $node->safe_psql('postgres', "ALTER USER MAPPING FOR CURRENT_USER SERVER h_auth OPTIONS (SET token 'sekrit')");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM h_auth.tasks'), '18', 'right token: the rows');
 my ($last) = grep { $_->{path} eq '/api/v0/tasks' } reverse @{ $sim->http_requests };
