@@ -59,6 +59,9 @@ run_suite simulator prove prove -e /usr/bin/python3 test/raysim/t/*.py
 run_suite regress regress make -s installcheck TAP_TESTS=
 [ -f regression.diffs ] && cp regression.diffs "$logs/" && head -c 20000 regression.diffs
 run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose
+# The Debian package: built with pg_buildext (its regression suite runs at
+# build time) and installed on a clean copy of PostgreSQL (test/deb).
+run_suite deb prove prove -e bash test/deb/deb-test.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

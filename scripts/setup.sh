@@ -15,6 +15,8 @@ PACKAGES=(
   protobuf-compiler python3 python3-grpcio python3-protobuf python3-psycopg2 openssl
   # collector maintenance scheduling (tests and docs)
   postgresql-15-cron
+  # the Debian package (debian/, test/deb/deb-test.sh)
+  debhelper postgresql-server-dev-all dpkg-dev
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium
   graphviz chromium
 )
