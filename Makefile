@@ -39,8 +39,10 @@ PG_SRCS    = $(wildcard src/*.c)
 OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(PROTO_C:.c=.o)
 
 REGRESS      = extension decode fdw_options fdw_pushdown metrics maintenance access
-REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=test/regress.conf \
-               --encoding=UTF8 --no-locale
+# pg_regress's own temporary instance, raydar preloaded; the Debian build
+# (debian/rules) empties it to use pg_virtualenv's cluster instead.
+REGRESS_INSTANCE ?= --temp-instance=./tmp_check --temp-config=test/regress.conf
+REGRESS_OPTS = $(REGRESS_INSTANCE) --encoding=UTF8 --no-locale
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
 
