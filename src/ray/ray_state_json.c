@@ -4,7 +4,7 @@
  *		protobuf_to_task_state_dict, so both transports share one decoder.
  *
  * What the inverse has to get right, field by field (the forward rules are
- * in shared/testdata/ray-wire/README.md and src/ray/ray_tasks.c):
+ * in test/fixtures/ray-wire/README.md and src/ray/ray_tasks.c):
  *  - events [{state, created_ms}] become state_ts_ns entries; created_ms is
  *    `ns // 1e6`, so ns = created_ms * 1e6 + 500,000 (mid-millisecond)
  *    floors back to the same ms whatever the double rounding of ns;

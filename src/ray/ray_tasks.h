@@ -7,7 +7,7 @@
  * dashboard derives (protobuf_to_task_state_dict): the state, the ordered
  * state events, creation/start/end times, the actor-task name and the
  * error fields that are shown only for FAILED attempts. The rules are in
- * shared/testdata/ray-wire/README.md.
+ * test/fixtures/ray-wire/README.md.
  *
  * PostgreSQL-free: the extension, the unit tests and the fuzzer share it.
  */
