@@ -402,7 +402,10 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 			grpc_slice	s;
 			size_t		off = 0;
 
-			/* Copy slice by slice: no second full-size buffer. */
+			/*
+			 * Copy slice by slice: no second full-size buffer. A 500 MB
+			 * reply takes a while to copy, so cancel is honoured here too.
+			 */
 			while (grpc_byte_buffer_reader_next(&reader, &s))
 			{
 				size_t		len = GRPC_SLICE_LENGTH(s);
@@ -411,6 +414,12 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 					memcpy(*reply + off, GRPC_SLICE_START_PTR(s), len);
 				off += len;
 				grpc_slice_unref(s);
+				if (interrupted && interrupted(arg))
+				{
+					snprintf(err, errlen, "cancelled while reading the reply from %s", ch->target);
+					rs = RAY_ERR_CANCELLED;
+					break;
+				}
 			}
 			grpc_byte_buffer_reader_destroy(&reader);
 			*reply_len = off <= n ? off : n;

@@ -29,9 +29,6 @@
 
 typedef struct RayGrpcChannel RayGrpcChannel;
 
-/* Return true to cancel the call in progress. Called on the caller's thread. */
-typedef bool (*RayInterruptFn) (void *arg);
-
 /* Milliseconds between interrupt checks while waiting. */
 #define RAY_GRPC_TICK_MS 100
 
