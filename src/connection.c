@@ -190,6 +190,7 @@ build_conn(RaydarConn *conn)
 	conn->opts.address = opts.address ? pstrdup(opts.address) : NULL;
 	conn->opts.dashboard_url = opts.dashboard_url ? pstrdup(opts.dashboard_url) : NULL;
 	conn->opts.ca_file = opts.ca_file ? pstrdup(opts.ca_file) : NULL;
+	conn->opts.proxy = opts.proxy ? pstrdup(opts.proxy) : NULL;
 	conn->opts.version_text = opts.version_text ? pstrdup(opts.version_text) : NULL;
 	conn->token = token ? pstrdup(token) : NULL;
 	MemoryContextSwitchTo(old);
@@ -278,6 +279,8 @@ raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len)
 	t.tls_verify = conn->opts.tls_verify;
 	t.connect_timeout_ms = conn->opts.connect_timeout_ms;
 	t.timeout_ms = conn->opts.timeout_ms;
+	t.proxy = conn->opts.proxy;
+	t.max_body_bytes = conn->opts.max_reply_bytes;
 	return raydar_http_get(conn->http, &t, path_and_query, len);
 }
 
@@ -346,9 +349,11 @@ report_call_error(RaydarConn *conn, RayStatus st, const char *method, const char
 		case RAY_ERR_TOO_LARGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_REPLY_HANDLE),
-					 errmsg("the reply from Ray GCS at %s is larger than 512 MiB", addr),
+					 errmsg("the reply from Ray GCS at %s is larger than %zu MiB", addr,
+							conn->opts.max_reply_bytes / (1024 * 1024)),
 					 errdetail("%s", err),
-					 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less.")));
+					 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less; "
+							 "the limit is the server option max_reply_mb (at most 512, Ray's own).")));
 			break;
 		case RAY_ERR_MALFORMED:
 			ereport(ERROR,
@@ -486,7 +491,8 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	err[0] = '\0';
 	if (conn->channel == NULL)
 	{
-		conn->channel = ray_grpc_channel_create(conn->opts.address, err, sizeof(err));
+		conn->channel = ray_grpc_channel_create(conn->opts.address, conn->opts.max_reply_bytes,
+												err, sizeof(err));
 		if (conn->channel == NULL)
 			report_call_error(conn, RAY_ERR_UNAVAILABLE, method, err);
 	}

@@ -78,6 +78,8 @@ typedef struct RaydarServerOptions
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int			cache_ttl_ms;
+	size_t		max_reply_bytes;	/* max_reply_mb; default Ray's 512 MiB */
+	const char *proxy;			/* proxy URL for HTTP, or NULL: none, never the environment's */
 } RaydarServerOptions;
 
 extern void raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts);

@@ -90,7 +90,7 @@ deadline_in(int ms)
 }
 
 RayGrpcChannel *
-ray_grpc_channel_create(const char *target, char *err, size_t errlen)
+ray_grpc_channel_create(const char *target, size_t max_reply_bytes, char *err, size_t errlen)
 {
 	RayGrpcChannel *ch;
 	grpc_channel_credentials *creds;
@@ -112,10 +112,15 @@ ray_grpc_channel_create(const char *target, char *err, size_t errlen)
 	strcpy(ch->target, target);
 	ensure_grpc();
 
-	/* Ray's own limit; grpc's default of 4 MiB is far too small for tasks. */
+	/*
+	 * The caller's cap, at most Ray's own limit; grpc's default of 4 MiB is
+	 * far too small for tasks. grpc refuses a larger reply before holding
+	 * it (RESOURCE_EXHAUSTED).
+	 */
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[0].value.integer = 512 * 1024 * 1024;
+	args[0].value.integer = (int) (max_reply_bytes > 0 && max_reply_bytes < RAY_MAX_MESSAGE_SIZE
+								   ? max_reply_bytes : RAY_MAX_MESSAGE_SIZE);
 	/* The GCS is reached directly; http_proxy in a server's environment must not apply. */
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = GRPC_ARG_ENABLE_HTTP_PROXY;
