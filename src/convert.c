@@ -29,11 +29,10 @@ static int64 out_of_range_count = 0;
 static char out_of_range_first[128];
 
 void
-raydar_count_out_of_range(const char *what, int64 value)
+raydar_count_out_of_range(const char *what, const char *value)
 {
 	if (out_of_range_count++ == 0)
-		snprintf(out_of_range_first, sizeof(out_of_range_first), "%s = " INT64_FORMAT,
-				 what, value);
+		snprintf(out_of_range_first, sizeof(out_of_range_first), "%s = %s", what, value);
 }
 
 void
@@ -222,7 +221,10 @@ raydar_nullable_time(bool has, int64 ms, bool *isnull)
 		return (Datum) 0;
 	if (!raydar_ms_to_timestamptz(ms, &t))
 	{
-		raydar_count_out_of_range("a time in unix milliseconds", ms);
+		char		v[32];
+
+		snprintf(v, sizeof(v), INT64_FORMAT, ms);
+		raydar_count_out_of_range("a time in unix milliseconds", v);
 		return (Datum) 0;
 	}
 	*isnull = false;

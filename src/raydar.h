@@ -41,7 +41,7 @@ extern void raydar_allocator_init(ProtobufCAllocator *a, MemoryContext cxt);
 
 /* convert.c: Ray values to Datums. */
 extern bool raydar_ms_to_timestamptz(int64 ms, TimestampTz *out);
-extern void raydar_count_out_of_range(const char *what, int64 value);
+extern void raydar_count_out_of_range(const char *what, const char *value);
 extern void raydar_reset_out_of_range(void);
 extern int64 raydar_report_out_of_range(const char *source);
 extern Datum raydar_text_datum(const char *s);
