@@ -365,13 +365,16 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 	{
 		snprintf(err, errlen, "could not start a gRPC call to %s", ch->target);
 		rs = RAY_ERR_RPC;
-		block_signals(&g);
 		goto cleanup;
 	}
 
 	(void) wait_for(ch, &tag, call, interrupted, arg, &cancelled);
 
-	block_signals(&g);
+	/*
+	 * Reading the finished call starts no grpc thread, so signals stay
+	 * deliverable: a cancel during the copy of a 500 MB reply must set
+	 * QueryCancelPending for the check in the loop below to see it.
+	 */
 	if (cancelled)
 	{
 		snprintf(err, errlen, "cancelled while waiting for %s", ch->target);
@@ -438,6 +441,7 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 	grpc_slice_unref(details);
 
 cleanup:
+	block_signals(&g);
 	if (recv_bb)
 		grpc_byte_buffer_destroy(recv_bb);
 	grpc_byte_buffer_destroy(send_bb);
