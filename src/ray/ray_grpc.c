@@ -83,6 +83,13 @@ ray_grpc_version(void)
 	return grpc_version_string();
 }
 
+/* Bytes of a received reply copied between interrupt checks. */
+#define COPY_STEP ((size_t) 4 * 1024 * 1024)
+
+#ifndef Min
+#define Min(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
 static gpr_timespec
 deadline_in(int ms)
 {
@@ -414,20 +421,27 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 			 * Copy slice by slice: no second full-size buffer. A 500 MB
 			 * reply takes a while to copy, so cancel is honoured here too.
 			 */
-			while (grpc_byte_buffer_reader_next(&reader, &s))
+			while (rs == RAY_OK && grpc_byte_buffer_reader_next(&reader, &s))
 			{
 				size_t		len = GRPC_SLICE_LENGTH(s);
+				const uint8_t *src = GRPC_SLICE_START_PTR(s);
 
-				if (off + len <= n)
-					memcpy(*reply + off, GRPC_SLICE_START_PTR(s), len);
+				/* A slice can be large: copy and check in steps of 4 MiB. */
+				for (size_t done = 0; done < len && rs == RAY_OK;)
+				{
+					size_t		step = Min(len - done, COPY_STEP);
+
+					if (off + done + step <= n)
+						memcpy(*reply + off + done, src + done, step);
+					done += step;
+					if (interrupted && interrupted(arg))
+					{
+						snprintf(err, errlen, "cancelled while reading the reply from %s", ch->target);
+						rs = RAY_ERR_CANCELLED;
+					}
+				}
 				off += len;
 				grpc_slice_unref(s);
-				if (interrupted && interrupted(arg))
-				{
-					snprintf(err, errlen, "cancelled while reading the reply from %s", ch->target);
-					rs = RAY_ERR_CANCELLED;
-					break;
-				}
 			}
 			grpc_byte_buffer_reader_destroy(&reader);
 			*reply_len = off <= n ? off : n;
