@@ -58,6 +58,9 @@ run_suite simulator prove prove -e /usr/bin/python3 test/raysim/t/*.py
 run_suite regress regress make -s installcheck TAP_TESTS=
 [ -f regression.diffs ] && cp regression.diffs "$logs/" && head -c 20000 regression.diffs
 run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose
+# The scale suite: 100,000 varied attempts through the FDW and the collector
+# with PostgreSQL under Valgrind's Memcheck (test/scale/memcheck.pl).
+run_suite scale prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose PROVE_TESTS=test/scale/memcheck.pl
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

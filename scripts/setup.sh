@@ -15,6 +15,8 @@ PACKAGES=(
   protobuf-compiler python3 python3-grpcio python3-protobuf python3-psycopg2 openssl
   # collector maintenance scheduling (tests and docs)
   postgresql-15-cron
+  # the scale suite: PostgreSQL under Memcheck
+  valgrind
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium
   graphviz chromium
 )

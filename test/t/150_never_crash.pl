@@ -16,6 +16,7 @@ use PostgreSQL::Test::Utils;
 use RaySim;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use Time::Local qw(timegm);
 
 my $MAKE = "$FindBin::RealBin/../scale/make_reply.py";
 my $tmp = tempdir('never_crash_XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -31,7 +32,7 @@ sub make_reply
 
 my $node = PostgreSQL::Test::Cluster->new('never_crash');
 $node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
-$node->append_conf('postgresql.conf', "timezone = 'UTC'\nraydar.collector = off");
+$node->append_conf('postgresql.conf', "timezone = 'UTC'\nlog_timezone = 'UTC'\nraydar.collector = off");
 $node->start;
 my $pm_pid = $node->safe_psql('postgres', 'SELECT pid FROM pg_stat_activity WHERE backend_type = \'checkpointer\'');
 
@@ -165,6 +166,15 @@ $node->safe_psql('postgres', qq{
 	IMPORT FOREIGN SCHEMA ray FROM SERVER big INTO big;});
 my $reply_kb = int(-s "$bdir/get_task_events_reply.bin") / 1024;
 
+# "2026-12-06 21:11:02.123" (UTC) as epoch seconds.
+sub log_epoch
+{
+	my ($d, $t) = split / /, $_[0];
+	my ($Y, $M, $D) = split /-/, $d;
+	my ($h, $m, $sec) = split /:/, $t;
+	return timegm(0, $m, $h, $D, $M - 1, $Y) + $sec;
+}
+
 sub vm
 {
 	my ($pid, $what) = @_;
@@ -189,14 +199,18 @@ for my $case ([ 'keys-only', 'SELECT count(DISTINCT task_id) FROM big.tasks' ],
 	{
 		usleep(2000);
 	}
+	my $log_at = -s $node->logfile;
 	my $t0 = time();
 	kill 'INT', $pid;
-	my $res = '';
 	$s->{timeout}->start(60);
 	$s->{stdout} = '';
 	$s->{stderr} = '';
 	$s->{run}->pump until $s->{stdout} =~ /done/ || $s->{timeout}->is_expired;
-	my $ms = (time() - $t0) * 1000;
+	# The latency is the backend's: from the signal to the time it logged the
+	# error (log_line_prefix %m), not psql's and this script's turn-around.
+	my ($stamp) = slurp_file($node->logfile, $log_at) =~
+	  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[$pid\] \S* *ERROR:  canceling statement/m;
+	my $ms = defined $stamp ? (log_epoch($stamp) - $t0) * 1000 : 1e9;
 	note(sprintf('%s: cancel took %.0f ms (VmHWM %d MB for a %d MB reply)', $label, $ms,
 				 vm($pid, 'VmHWM') / 1024, $reply_kb / 1024));
 	like($s->{stderr}, qr/canceling statement/, "$label: the scan of a 500 MB reply is cancelled");
