@@ -105,7 +105,7 @@ $node->safe_psql('postgres', qq{
 	CREATE SCHEMA refused;
 	IMPORT FOREIGN SCHEMA ray FROM SERVER refused INTO refused;});
 for my $f ([ 'unreachable', 'nobody.tasks', undef ],
-		   [ 'slow', 'slow.tasks', { mode => 'slow', delay_ms => 500 } ],
+		   [ 'slow', 'slow.tasks', { mode => 'slow', delay_ms => 100 } ],
 		   [ 'refused', 'refused.tasks', undef ])
 {
 	my ($label, $table, $spec) = @$f;
