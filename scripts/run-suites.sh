@@ -62,6 +62,9 @@ run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose
 # The Debian package: built with pg_buildext (its regression suite runs at
 # build time) and installed on a clean copy of PostgreSQL (test/deb).
 run_suite deb prove prove -e bash test/deb/deb-test.sh
+# The scale suite: 100,000 varied attempts through the FDW and the collector
+# with PostgreSQL under Valgrind's Memcheck (test/scale/memcheck.pl).
+run_suite scale prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose PROVE_TESTS=test/scale/memcheck.pl
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

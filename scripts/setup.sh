@@ -17,6 +17,8 @@ PACKAGES=(
   postgresql-15-cron
   # the Debian package (debian/, test/deb/deb-test.sh)
   debhelper postgresql-server-dev-all dpkg-dev
+  # the scale suite: PostgreSQL under Memcheck
+  valgrind
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium
   graphviz chromium
 )

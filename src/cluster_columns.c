@@ -49,6 +49,26 @@ ms_time(protobuf_c_boolean has, int64 ms, bool *isnull)
 	return raydar_nullable_time(has && ms != 0, ms, isnull);
 }
 
+/*
+ * The uint64 millisecond times of actors, nodes, jobs and workers: a value
+ * past INT64_MAX is out of range, not a negative time (a cast would turn
+ * 2^64-1 into 1969-12-31).
+ */
+static Datum
+ms_time_u64(protobuf_c_boolean has, uint64 ms, bool *isnull)
+{
+	if (has && ms > (uint64) PG_INT64_MAX)
+	{
+		char		v[32];
+
+		snprintf(v, sizeof(v), UINT64_FORMAT, ms);
+		raydar_count_out_of_range("a time in unix milliseconds", v);
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return ms_time(has, (int64) ms, isnull);
+}
+
 /* map<string, double> / map<string, string> as a JSON object. */
 #define JSON_MAP(s, n, entries, VALUE) \
 	do { \
@@ -110,8 +130,8 @@ GETTER(actor_placement_group_id)
 	ROW(Ray__Rpc__ActorTableData);
 	return bytes_hex(x->has_placement_group_id, x->placement_group_id, s, isnull);
 }
-GETTER(actor_start_time) { ROW(Ray__Rpc__ActorTableData); return ms_time(x->has_start_time, (int64) x->start_time, isnull); }
-GETTER(actor_end_time) { ROW(Ray__Rpc__ActorTableData); return ms_time(x->has_end_time, (int64) x->end_time, isnull); }
+GETTER(actor_start_time) { ROW(Ray__Rpc__ActorTableData); return ms_time_u64(x->has_start_time, x->start_time, isnull); }
+GETTER(actor_end_time) { ROW(Ray__Rpc__ActorTableData); return ms_time_u64(x->has_end_time, x->end_time, isnull); }
 GETTER(actor_death_cause_type)
 {
 	const char *msg;
@@ -184,8 +204,8 @@ GETTER(node_labels)
 	JSON_MAP(s, x->n_labels, x->labels, STRING_VALUE(x->labels[i_]));
 	return raydar_buf_jsonb(s);
 }
-GETTER(node_start_time) { ROW(Ray__Rpc__GcsNodeInfo); return ms_time(x->has_start_time_ms, (int64) x->start_time_ms, isnull); }
-GETTER(node_end_time) { ROW(Ray__Rpc__GcsNodeInfo); return ms_time(x->has_end_time_ms, (int64) x->end_time_ms, isnull); }
+GETTER(node_start_time) { ROW(Ray__Rpc__GcsNodeInfo); return ms_time_u64(x->has_start_time_ms, x->start_time_ms, isnull); }
+GETTER(node_end_time) { ROW(Ray__Rpc__GcsNodeInfo); return ms_time_u64(x->has_end_time_ms, x->end_time_ms, isnull); }
 GETTER(node_death_reason)
 {
 	ROW(Ray__Rpc__GcsNodeInfo);
@@ -233,8 +253,8 @@ GETTER(job_id) { ROW(Ray__Rpc__JobTableData); return bytes_hex(x->has_job_id, x-
 GETTER(job_is_dead) { ROW(Ray__Rpc__JobTableData); return BoolGetDatum(x->is_dead); }
 GETTER(job_driver_ip) { ROW(Ray__Rpc__JobTableData); return str3(x->driver_ip_address); }
 GETTER(job_driver_pid) { ROW(Ray__Rpc__JobTableData); return Int64GetDatum(x->driver_pid); }
-GETTER(job_start_time) { ROW(Ray__Rpc__JobTableData); return ms_time(x->has_start_time, (int64) x->start_time, isnull); }
-GETTER(job_end_time) { ROW(Ray__Rpc__JobTableData); return ms_time(x->has_end_time, (int64) x->end_time, isnull); }
+GETTER(job_start_time) { ROW(Ray__Rpc__JobTableData); return ms_time_u64(x->has_start_time, x->start_time, isnull); }
+GETTER(job_end_time) { ROW(Ray__Rpc__JobTableData); return ms_time_u64(x->has_end_time, x->end_time, isnull); }
 GETTER(job_entrypoint) { ROW(Ray__Rpc__JobTableData); return str3(x->entrypoint); }
 GETTER(job_status) { ROW(Ray__Rpc__JobTableData); return raydar_nullable_text(x->job_info ? x->job_info->status : NULL, isnull); }
 GETTER(job_message) { ROW(Ray__Rpc__JobTableData); return raydar_nullable_text(x->job_info ? x->job_info->message : NULL, isnull); }
@@ -312,10 +332,10 @@ GETTER(worker_exit_type)
 	return enum_datum(ray_worker_exit_type_name(x->exit_type), x->exit_type);
 }
 GETTER(worker_exit_detail) { ROW(Ray__Rpc__WorkerTableData); return raydar_nullable_text(x->exit_detail, isnull); }
-GETTER(worker_start_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time(x->has_start_time_ms, (int64) x->start_time_ms, isnull); }
-GETTER(worker_end_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time(x->has_end_time_ms, (int64) x->end_time_ms, isnull); }
-GETTER(worker_launch_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time(x->has_worker_launch_time_ms, (int64) x->worker_launch_time_ms, isnull); }
-GETTER(worker_launched_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time(x->has_worker_launched_time_ms, (int64) x->worker_launched_time_ms, isnull); }
+GETTER(worker_start_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time_u64(x->has_start_time_ms, x->start_time_ms, isnull); }
+GETTER(worker_end_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time_u64(x->has_end_time_ms, x->end_time_ms, isnull); }
+GETTER(worker_launch_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time_u64(x->has_worker_launch_time_ms, x->worker_launch_time_ms, isnull); }
+GETTER(worker_launched_time) { ROW(Ray__Rpc__WorkerTableData); return ms_time_u64(x->has_worker_launched_time_ms, x->worker_launched_time_ms, isnull); }
 
 const RaydarColumn raydar_worker_columns[] = {
 	{"worker_id", RAYDAR_TEXT, -1, worker_id, "worker ID, hex", false},

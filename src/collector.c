@@ -939,6 +939,7 @@ poll_server(const char *name)
 		foreach(lc, fresh)
 		{
 			const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
+			TimestampTz end_ts;
 			int64		day = row->end_ms >= 0 ? row->end_ms / 86400000 : -((-row->end_ms - 1) / 86400000) - 1;
 			int			j;
 
@@ -947,8 +948,10 @@ poll_server(const char *name)
 				;
 			if (j >= 0 || ndays == lengthof(days))
 				continue;
+			if (!raydar_ms_to_timestamptz(row->end_ms, &end_ts))
+				continue;		/* stored with end_time NULL: no partition to make */
 			days[ndays++] = day;
-			ends[k++] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->end_ms));
+			ends[k++] = TimestampTzGetDatum(end_ts);
 		}
 		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
@@ -996,11 +999,14 @@ poll_server(const char *name)
 		Datum		args[6];
 		Oid			types[6] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID};
 		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		TimestampTz newest_end = 0;
 
 		args[0] = CStringGetTextDatum(name);
 		args[1] = Int64GetDatum((int64) inserted);
 		args[2] = Int64GetDatum(keys->num_status_task_events_dropped);
-		args[3] = TimestampTzGetDatum(raydar_ms_to_timestamptz(newest_end_ms));
+		if (!raydar_ms_to_timestamptz(newest_end_ms, &newest_end))
+			nulls[3] = 'n';
+		args[3] = TimestampTzGetDatum(newest_end);
 		args[4] = BoolGetDatum(inserted > 0);
 		args[5] = Int64GetDatum(vanished);
 		SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "

@@ -32,10 +32,19 @@
 /* Replies kept per connection when cache_ttl_ms > 0. */
 #define REPLY_CACHE_SLOTS 4
 
+/*
+ * A cached reply is read in place by every scan that hits it, possibly
+ * while a later scan of the same query evicts it or an invalidation
+ * rebuilds the connection. So cached bytes are never freed mid-transaction:
+ * each slot's bytes live in a context of their own, and eviction or a
+ * rebuild retires that context into TopTransactionContext (retire_context),
+ * where it lives until the transaction ends, longer than any scan.
+ */
 typedef struct ReplyCacheSlot
 {
 	const char *method;			/* a RAYDAR_METHOD_* constant */
-	bytea	   *request;		/* NULL: empty slot */
+	MemoryContext cxt;			/* request and reply; NULL: empty slot */
+	bytea	   *request;
 	bytea	   *reply;
 	TimestampTz taken_at;
 } ReplyCacheSlot;
@@ -50,7 +59,7 @@ struct RaydarConn
 {
 	RaydarConnKey key;			/* hash key: must be first */
 	bool		valid;			/* false: rebuild before use */
-	MemoryContext cxt;			/* options, version, cache */
+	MemoryContext cxt;			/* options, version; the cache's slot contexts */
 	RayGrpcChannel *channel;	/* NULL until first call, or after a failure */
 	RaydarHttp *http;			/* dashboard_url servers: NULL until first request */
 	char	   *server_name;
@@ -65,13 +74,6 @@ struct RaydarConn
 
 static HTAB *conn_hash = NULL;
 static bool exit_hook_registered = false;
-
-/* Used by the waits in ray_grpc.c: cancel, statement_timeout, shutdown. */
-static bool
-backend_interrupted(void *arg)
-{
-	return QueryCancelPending || ProcDiePending;
-}
 
 static void
 drop_channel(RaydarConn *conn)
@@ -150,6 +152,20 @@ lookup_token(Oid userid, Oid serverid)
 	return NULL;
 }
 
+/*
+ * Free a context whose contents a running scan may still read (cached
+ * replies, a rebuilt connection's option strings): at the end of the
+ * transaction, which no scan outlives, or now outside one.
+ */
+static void
+retire_context(MemoryContext cxt)
+{
+	if (IsTransactionState())
+		MemoryContextSetParent(cxt, TopTransactionContext);
+	else
+		MemoryContextDelete(cxt);
+}
+
 static void
 build_conn(RaydarConn *conn)
 {
@@ -160,11 +176,11 @@ build_conn(RaydarConn *conn)
 
 	drop_channel(conn);
 	drop_http(conn);
+	/* The old options and cached replies may be in use by a scan. */
 	if (conn->cxt)
-		MemoryContextReset(conn->cxt);
-	else
-		conn->cxt = AllocSetContextCreate(CacheMemoryContext, "raydar connection",
-										  ALLOCSET_SMALL_SIZES);
+		retire_context(conn->cxt);
+	conn->cxt = AllocSetContextCreate(CacheMemoryContext, "raydar connection",
+									  ALLOCSET_SMALL_SIZES);
 	raydar_read_server_options(server, &opts);
 	token = lookup_token(conn->key.userid, conn->key.serverid);
 
@@ -174,6 +190,7 @@ build_conn(RaydarConn *conn)
 	conn->opts.address = opts.address ? pstrdup(opts.address) : NULL;
 	conn->opts.dashboard_url = opts.dashboard_url ? pstrdup(opts.dashboard_url) : NULL;
 	conn->opts.ca_file = opts.ca_file ? pstrdup(opts.ca_file) : NULL;
+	conn->opts.proxy = opts.proxy ? pstrdup(opts.proxy) : NULL;
 	conn->opts.version_text = opts.version_text ? pstrdup(opts.version_text) : NULL;
 	conn->token = token ? pstrdup(token) : NULL;
 	MemoryContextSwitchTo(old);
@@ -262,6 +279,8 @@ raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len)
 	t.tls_verify = conn->opts.tls_verify;
 	t.connect_timeout_ms = conn->opts.connect_timeout_ms;
 	t.timeout_ms = conn->opts.timeout_ms;
+	t.proxy = conn->opts.proxy;
+	t.max_body_bytes = conn->opts.max_reply_bytes;
 	return raydar_http_get(conn->http, &t, path_and_query, len);
 }
 
@@ -330,9 +349,11 @@ report_call_error(RaydarConn *conn, RayStatus st, const char *method, const char
 		case RAY_ERR_TOO_LARGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_REPLY_HANDLE),
-					 errmsg("the reply from Ray GCS at %s is larger than 512 MiB", addr),
+					 errmsg("the reply from Ray GCS at %s is larger than %zu MiB", addr,
+							conn->opts.max_reply_bytes / (1024 * 1024)),
 					 errdetail("%s", err),
-					 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less.")));
+					 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less; "
+							 "the limit is the server option max_reply_mb (at most 512, Ray's own).")));
 			break;
 		case RAY_ERR_MALFORMED:
 			ereport(ERROR,
@@ -364,7 +385,7 @@ cache_lookup(RaydarConn *conn, const char *method, const uint8_t *req, size_t re
 	{
 		ReplyCacheSlot *s = &conn->cache[i];
 
-		if (s->request && strcmp(s->method, method) == 0 &&
+		if (s->cxt && strcmp(s->method, method) == 0 &&
 			VARSIZE_ANY_EXHDR(s->request) == reqlen &&
 			memcmp(VARDATA_ANY(s->request), req, reqlen) == 0 &&
 			!TimestampDifferenceExceeds(s->taken_at, now, conn->opts.cache_ttl_ms))
@@ -390,7 +411,7 @@ cache_store(RaydarConn *conn, const char *method, const uint8_t *req, size_t req
 	{
 		ReplyCacheSlot *s = &conn->cache[i];
 
-		if (s->request == NULL)
+		if (s->cxt == NULL)
 		{
 			victim = s;
 			break;
@@ -398,16 +419,15 @@ cache_store(RaydarConn *conn, const char *method, const uint8_t *req, size_t req
 		if (s->taken_at < victim->taken_at)
 			victim = s;
 	}
-	if (victim->request)
-	{
-		pfree(victim->request);
-		pfree(victim->reply);
-	}
-	old = MemoryContextSwitchTo(conn->cxt);
+	if (victim->cxt)
+		retire_context(victim->cxt);
+	victim->cxt = AllocSetContextCreate(conn->cxt, "raydar cached reply",
+										ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(victim->cxt);
 	victim->request = palloc(VARHDRSZ + reqlen);
 	SET_VARSIZE(victim->request, VARHDRSZ + reqlen);
 	memcpy(VARDATA(victim->request), req, reqlen);
-	victim->reply = palloc(VARSIZE(reply));
+	victim->reply = palloc_extended(VARSIZE(reply), MCXT_ALLOC_HUGE);
 	memcpy(victim->reply, reply, VARSIZE(reply));
 	MemoryContextSwitchTo(old);
 	victim->method = method;
@@ -471,12 +491,13 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	err[0] = '\0';
 	if (conn->channel == NULL)
 	{
-		conn->channel = ray_grpc_channel_create(conn->opts.address, err, sizeof(err));
+		conn->channel = ray_grpc_channel_create(conn->opts.address, conn->opts.max_reply_bytes,
+												err, sizeof(err));
 		if (conn->channel == NULL)
 			report_call_error(conn, RAY_ERR_UNAVAILABLE, method, err);
 	}
 	st = ray_grpc_connect(conn->channel, conn->opts.connect_timeout_ms,
-						  backend_interrupted, NULL, err, sizeof(err));
+						  raydar_backend_interrupted, NULL, err, sizeof(err));
 	if (st == RAY_OK)
 	{
 		/* Room for the varlena header in front, so the reply needs no copy. */
@@ -484,7 +505,7 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 		alloc.free = reply_free;
 		alloc.allocator_data = CurrentMemoryContext;
 		st = ray_grpc_unary(conn->channel, method, req, reqlen, conn->token,
-							conn->opts.timeout_ms, backend_interrupted, NULL, &alloc,
+							conn->opts.timeout_ms, raydar_backend_interrupted, NULL, &alloc,
 							&raw, &rawlen, err, sizeof(err));
 	}
 	if (st != RAY_OK)

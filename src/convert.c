@@ -5,6 +5,8 @@
 #include "raydar.h"
 
 #include "fmgr.h"
+#include "common/int.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -16,12 +18,61 @@
 #include "ray_buf.h"
 #include "utils/timestamp.h"
 
-/* Unix ms -> timestamptz (PostgreSQL counts us from 2000-01-01). */
-TimestampTz
-raydar_ms_to_timestamptz(int64 ms)
+/*
+ * Values from Ray that PostgreSQL's types cannot hold (a time past year
+ * 294276, a count past int32) become NULL, never an invalid Datum: one
+ * stored invalid timestamptz makes its table unreadable and pg_dump fail.
+ * Each is counted, and the scan or poll reports the count in one WARNING
+ * (raydar_report_out_of_range) rather than one per value.
+ */
+static int64 out_of_range_count = 0;
+static char out_of_range_first[128];
+
+void
+raydar_count_out_of_range(const char *what, const char *value)
 {
-	return (TimestampTz) (ms * 1000 -
-						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	if (out_of_range_count++ == 0)
+		snprintf(out_of_range_first, sizeof(out_of_range_first), "%s = %s", what, value);
+}
+
+void
+raydar_reset_out_of_range(void)
+{
+	out_of_range_count = 0;
+}
+
+int64
+raydar_report_out_of_range(const char *source)
+{
+	int64		n = out_of_range_count;
+
+	if (n > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg_plural("%lld value from %s was out of range and was read as NULL",
+							   "%lld values from %s were out of range and were read as NULL",
+							   n, (long long) n, source),
+				 errdetail("The first was %s.", out_of_range_first)));
+	out_of_range_count = 0;
+	return n;
+}
+
+/*
+ * Unix ms -> timestamptz (PostgreSQL counts us from 2000-01-01). False when
+ * the time is outside what timestamptz can hold.
+ */
+bool
+raydar_ms_to_timestamptz(int64 ms, TimestampTz *out)
+{
+	int64		us;
+
+	if (pg_mul_s64_overflow(ms, 1000, &us) ||
+		pg_sub_s64_overflow(us, (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY,
+							&us) ||
+		!IS_VALID_TIMESTAMP(us))
+		return false;
+	*out = (TimestampTz) us;
+	return true;
 }
 
 /*
@@ -103,6 +154,13 @@ raydar_report_core_error(RayStatus st, const char *what, const char *msg)
 					 errdetail("%s", msg),
 					 errhint("Check that the address is a Ray GCS and that ray_version matches the cluster.")));
 			break;
+		case RAY_ERR_CANCELLED:
+			/* The core stopped because an interrupt is pending: raise it. */
+			CHECK_FOR_INTERRUPTS();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling statement while %s", what)));
+			break;
 		case RAY_ERR_BAD_ID:
 		case RAY_ERR_UNSUPPORTED:
 			ereport(ERROR,
@@ -152,11 +210,25 @@ raydar_nullable_text(const char *v, bool *isnull)
 	return raydar_text_datum(v);
 }
 
+/* A time from Ray, in unix ms: NULL when absent or out of range (counted). */
 Datum
 raydar_nullable_time(bool has, int64 ms, bool *isnull)
 {
-	*isnull = !has;
-	return has ? TimestampTzGetDatum(raydar_ms_to_timestamptz(ms)) : (Datum) 0;
+	TimestampTz t;
+
+	*isnull = true;
+	if (!has)
+		return (Datum) 0;
+	if (!raydar_ms_to_timestamptz(ms, &t))
+	{
+		char		v[32];
+
+		snprintf(v, sizeof(v), INT64_FORMAT, ms);
+		raydar_count_out_of_range("a time in unix milliseconds", v);
+		return (Datum) 0;
+	}
+	*isnull = false;
+	return TimestampTzGetDatum(t);
 }
 
 /*

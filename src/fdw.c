@@ -16,6 +16,8 @@
  */
 #include "raydar.h"
 
+#include <malloc.h>
+
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
@@ -92,7 +94,11 @@ typedef struct RaydarScanState
 	bool		fetched;
 	ProtobufCAllocator alloc;	/* into scan_cxt; outlives fetch() */
 	RayBuf		scratch;
+	size_t		reply_bytes;	/* size of the reply fetched, for EndForeignScan */
 } RaydarScanState;
+
+/* After a scan of a reply this large, return freed memory to the system. */
+#define RAYDAR_TRIM_AFTER_BYTES ((size_t) 64 * 1024 * 1024)
 
 /* The counters of this backend's last scan, for raydar.last_scan(). */
 typedef struct LastScan
@@ -445,6 +451,8 @@ raydarBeginForeignScan(ForeignScanState *node, int eflags)
 		for (int i = 0; i < tupdesc->natts; i++)
 			if (st->colmap[i] && !ray_state_json_has_column(st->resource->kind, st->colmap[i]->name))
 				st->colmap[i] = NULL;
+	/* Every scan of a plan begins before any row is read. */
+	raydar_reset_out_of_range();
 	st->scan_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar scan",
 										 ALLOCSET_DEFAULT_SIZES);
 	st->row_cxt = AllocSetContextCreate(node->ss.ps.state->es_query_cxt, "raydar row",
@@ -842,6 +850,10 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 									  &st->alloc, &st->creply, err, sizeof(err));
 	if (rs != RAY_OK)
 		raydar_report_core_error(rs, psprintf("decoding the rows of the Ray dashboard at %s", url), err);
+	st->reply_bytes = bytes;
+	/* As on the gRPC path: only a streamed reply reads its bytes later. */
+	if (!(tasks && !st->keys_only))
+		pfree(pb);
 	st->nrows = tasks ? st->reply->nrows : st->creply->nrows;
 
 	memset(&last_scan, 0, sizeof(last_scan));
@@ -941,6 +953,7 @@ fetch(RaydarScanState *st)
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
 	reply_bytes = VARSIZE(reply) - VARHDRSZ;
+	st->reply_bytes = reply_bytes;
 
 	if (tasks)
 		/*
@@ -969,8 +982,10 @@ fetch(RaydarScanState *st)
 						raydar_conn_options(st->conn)->address, short_method, status_code,
 						status_message)));
 	/*
-	 * Keys-only and cluster rows hold copies: unless the cache keeps the
-	 * bytes, they can go. A streamed reply reads them until the scan ends.
+	 * Key rows and cluster rows own copies of everything they show
+	 * (ray_tasks.h, ray_cluster.h), so the reply's bytes can go at once
+	 * unless the cache owns them. A streamed reply reads its bytes until
+	 * the scan ends: they stay in scan_cxt.
 	 */
 	if (!cached && !(tasks && !st->keys_only))
 		pfree(reply);
@@ -1073,10 +1088,28 @@ raydarReScanForeignScan(ForeignScanState *node)
 	st->next = 0;
 }
 
+/*
+ * Release the reply and its rows now rather than with the query: a
+ * portal or a plan with several scans keeps es_query_cxt long after this
+ * scan is done. A large reply came from malloc'd blocks that glibc may keep
+ * (grpc's slices, huge pallocs); give them back to the system.
+ */
 static void
 raydarEndForeignScan(ForeignScanState *node)
 {
-	/* Everything lives in the scan's memory contexts, freed with the query. */
+	RaydarScanState *st = (RaydarScanState *) node->fdw_state;
+
+	if (st == NULL)
+		return;
+	raydar_report_out_of_range(psprintf("Ray at %s (server \"%s\")",
+										raydar_conn_endpoint(st->conn),
+										raydar_conn_server_name(st->conn)));
+	MemoryContextDelete(st->row_cxt);
+	MemoryContextDelete(st->scan_cxt);
+	st->reply = NULL;
+	st->creply = NULL;
+	if (st->reply_bytes >= RAYDAR_TRIM_AFTER_BYTES)
+		malloc_trim(0);
 }
 
 /* ----------------------------------------------------------------------

@@ -19,6 +19,8 @@
  */
 #include "raydar.h"
 
+#include <ctype.h>
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,6 +43,7 @@ typedef struct Body
 	char	   *data;
 	size_t		len;
 	size_t		cap;
+	size_t		max;			/* largest body accepted */
 	bool		too_large;
 	bool		oom;
 } Body;
@@ -119,8 +122,8 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 	if (b->cap == 0)
 		(void) curl_easy_getinfo(b->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
-	if (b->len + n > RAY_STATE_JSON_MAX_BYTES ||
-		(announced > 0 && (uint64) announced > RAY_STATE_JSON_MAX_BYTES))
+	if (b->len + n > b->max ||
+		(announced > 0 && (uint64) announced > b->max))
 	{
 		b->too_large = true;
 		return 0;				/* aborts the transfer: CURLE_WRITE_ERROR */
@@ -180,8 +183,10 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_REPLY_HANDLE),
 				 errmsg("the response of the Ray dashboard at %s is larger than %zu MiB",
-						url, RAY_STATE_JSON_MAX_BYTES / (1024 * 1024)),
-				 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less.")));
+						url, b->max / (1024 * 1024)),
+				 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less; "
+						 "the limit is the server option max_reply_mb (at most %zu over HTTP).",
+						 (size_t) RAY_STATE_JSON_MAX_BYTES / (1024 * 1024))));
 	if (b->oom)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("out of memory receiving the response of %s", url)));
@@ -243,13 +248,33 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 	}
 }
 
+/*
+ * What an error body says: Ray's {"msg": ...}, else only its size. The body
+ * of something that is not the dashboard (a login page, another service)
+ * is not echoed into a message every role can see in the log.
+ */
+static void
+body_message(const Body *b, char *msg, size_t msglen)
+{
+	size_t		i = 0;
+
+	while (i < b->len && isspace((unsigned char) b->data[i]))
+		i++;
+	msg[0] = '\0';
+	if (i < b->len && b->data[i] == '{')
+		ray_state_json_error_message(b->data, b->len, msg, msglen);
+	/* Its fallback is the body's first line: not a message from Ray. */
+	if (msg[0] == '\0' || strncmp(msg, b->data + i, strlen(msg)) == 0)
+		snprintf(msg, msglen, "the body (%zu bytes) is not a Ray dashboard's JSON", b->len);
+}
+
 /* The error for an HTTP answer other than 2xx. */
 static void
 report_status(const RaydarHttpTarget *t, const char *url, long status, const Body *b)
 {
 	char		msg[512];
 
-	ray_state_json_error_message(b->data, b->len, msg, sizeof(msg));
+	body_message(b, msg, sizeof(msg));
 	switch (status)
 	{
 		case 400:
@@ -326,7 +351,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	char		errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers = NULL;
 	struct curl_slist *tmp;
-	Body		body = {h->easy, NULL, 0, 0, false, false};
+	Body		body = {h->easy, NULL, 0, 0, 0, false, false};
 	CURLcode	rc = CURLE_OK;
 	CURLMcode	mc;
 	long		status = 0;
@@ -335,6 +360,8 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	char	   *res;
 	CURL	   *e = h->easy;
 
+	body.max = t->max_body_bytes > 0 && t->max_body_bytes < RAY_STATE_JSON_MAX_BYTES
+		? t->max_body_bytes : RAY_STATE_JSON_MAX_BYTES;
 	init_curl();
 	if (multi == NULL)
 	{
@@ -373,6 +400,12 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	if (t->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "raydar/" RAYDAR_VERSION);
+	/*
+	 * Only the server's proxy option, never http_proxy & co from the
+	 * postmaster's environment: the bearer token must not go to a proxy
+	 * nobody configured for this server ("" turns libcurl's lookup off).
+	 */
+	curl_easy_setopt(e, CURLOPT_PROXY, t->proxy ? t->proxy : "");
 
 	mc = curl_multi_add_handle(multi, e);
 	if (mc != CURLM_OK)

@@ -25,6 +25,8 @@ typedef struct RaydarHttpTarget
 	bool		tls_verify;		/* false only if the server says so */
 	int			connect_timeout_ms;
 	int			timeout_ms;
+	const char *proxy;			/* proxy URL, or NULL: connect directly, whatever the environment says */
+	size_t		max_body_bytes; /* refuse larger bodies (at most RAY_STATE_JSON_MAX_BYTES) */
 } RaydarHttpTarget;
 
 extern RaydarHttp *raydar_http_create(void);

@@ -10,6 +10,8 @@
  */
 #include "raydar.h"
 
+#include <ctype.h>
+
 #include "access/reloptions.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
@@ -33,6 +35,8 @@ typedef enum OptionKind
 	OPT_VERSION,
 	OPT_POSITIVE_INT,
 	OPT_NONNEGATIVE_INT,
+	OPT_REPLY_MB,
+	OPT_PROXY,
 	OPT_RESOURCE
 } OptionKind;
 
@@ -52,6 +56,8 @@ static const RaydarOption valid_options[] = {
 	{"timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"cache_ttl_ms", ForeignServerRelationId, OPT_NONNEGATIVE_INT},
+	{"max_reply_mb", ForeignServerRelationId, OPT_REPLY_MB},
+	{"proxy", ForeignServerRelationId, OPT_PROXY},
 	{"token", UserMappingRelationId, OPT_TEXT},
 	{"resource", ForeignTableRelationId, OPT_RESOURCE},
 	{NULL, InvalidOid, OPT_TEXT}
@@ -71,6 +77,32 @@ parse_int_option(DefElem *def, int min)
 	return val;
 }
 
+/*
+ * A host as Ray prints it: a DNS name or IPv4 address ([A-Za-z0-9.-_]), or
+ * an IPv6 address in brackets. Nothing else: gRPC would also take target
+ * URIs such as 'unix:/path' or 'unix-abstract:name', which reach local
+ * sockets a foreign server must not be able to name.
+ */
+static bool
+valid_host(const char *h, size_t n)
+{
+	if (n == 0)
+		return false;
+	if (h[0] == '[')
+	{
+		if (n < 3 || h[n - 1] != ']')
+			return false;
+		for (size_t i = 1; i < n - 1; i++)
+			if (!isxdigit((unsigned char) h[i]) && h[i] != ':' && h[i] != '.')
+				return false;
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) h[i]) && h[i] != '.' && h[i] != '-' && h[i] != '_')
+			return false;
+	return true;
+}
+
 static void
 check_address(DefElem *def)
 {
@@ -79,8 +111,8 @@ check_address(DefElem *def)
 	int			port;
 
 	if (s[0] == '\0' || colon == NULL || colon == s ||
-		!parse_int(colon + 1, &port, 0, NULL) || port < 1 || port > 65535 ||
-		strpbrk(s, " /\t\n") != NULL)
+		!valid_host(s, colon - s) ||
+		!parse_int(colon + 1, &port, 0, NULL) || port < 1 || port > 65535)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"address\": \"%s\"", s),
@@ -112,6 +144,7 @@ check_url(DefElem *def)
 		n--;
 	colon = rest ? memrchr(rest, ':', n) : NULL;
 	if (rest == NULL || n == 0 || colon == NULL || colon == rest ||
+		!valid_host(rest, colon - rest) ||
 		memchr(rest, '/', n) != NULL || strpbrk(s, " \t\n?#@") != NULL ||
 		n - (colon + 1 - rest) == 0 ||
 		!parse_int(pnstrdup(colon + 1, n - (colon + 1 - rest)), &port, 0, NULL) ||
@@ -121,6 +154,40 @@ check_url(DefElem *def)
 				 errmsg("invalid value for option \"dashboard_url\": \"%s\"", s),
 				 errhint("Use http://host:port or https://host:port of the Ray dashboard, "
 						 "for example 'http://10.0.0.5:8265'.")));
+}
+
+/*
+ * proxy: the one way raydar's HTTP requests go through a proxy. The
+ * environment's http_proxy/https_proxy are ignored (libcurl would otherwise
+ * send the bearer token to whatever proxy the postmaster's environment
+ * names, in clear text for an http:// proxy).
+ */
+static void
+check_proxy(DefElem *def)
+{
+	char	   *s = defGetString(def);
+	static const char *const schemes[] = {"http://", "https://", "socks5://", "socks5h://", NULL};
+	const char *rest = NULL;
+	const char *colon;
+	size_t		n;
+	int			port;
+
+	for (int i = 0; schemes[i] && rest == NULL; i++)
+		if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+			rest = s + strlen(schemes[i]);
+	n = rest ? strlen(rest) : 0;
+	if (n > 0 && rest[n - 1] == '/')
+		n--;
+	colon = rest ? memrchr(rest, ':', n) : NULL;
+	if (rest == NULL || colon == NULL || !valid_host(rest, colon - rest) ||
+		n - (colon + 1 - rest) == 0 ||
+		!parse_int(pnstrdup(colon + 1, n - (colon + 1 - rest)), &port, 0, NULL) ||
+		port < 1 || port > 65535)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"proxy\": \"%s\"", s),
+				 errhint("Use scheme://host:port with scheme http, https, socks5 or socks5h, "
+						 "for example 'http://proxy.internal:3128'.")));
 }
 
 static void
@@ -172,6 +239,23 @@ check_option(DefElem *def, const RaydarOption *opt)
 			break;
 		case OPT_NONNEGATIVE_INT:
 			(void) parse_int_option(def, 0);
+			break;
+		case OPT_REPLY_MB:
+			{
+				int			mb;
+				char	   *v = defGetString(def);
+
+				if (!parse_int(v, &mb, 0, NULL) || mb < 1 ||
+					(size_t) mb > RAY_MAX_MESSAGE_SIZE / (1024 * 1024))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"max_reply_mb\": \"%s\"", v),
+							 errhint("Use a whole number of MiB from 1 to %zu (Ray's own limit).",
+									 RAY_MAX_MESSAGE_SIZE / (1024 * 1024))));
+				break;
+			}
+		case OPT_PROXY:
+			check_proxy(def);
 			break;
 		case OPT_RESOURCE:
 			{
@@ -248,6 +332,7 @@ raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
 	opts->timeout_ms = 30000;
 	opts->connect_timeout_ms = 5000;
 	opts->cache_ttl_ms = 0;
+	opts->max_reply_bytes = RAY_MAX_MESSAGE_SIZE;
 	opts->tls_verify = true;
 	foreach(cell, server->options)
 	{
@@ -280,7 +365,12 @@ raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
 			opts->connect_timeout_ms = parse_int_option(def, 1);
 		else if (strcmp(def->defname, "cache_ttl_ms") == 0)
 			opts->cache_ttl_ms = parse_int_option(def, 0);
+		else if (strcmp(def->defname, "max_reply_mb") == 0)
+			opts->max_reply_bytes = (size_t) parse_int_option(def, 1) * 1024 * 1024;
+		else if (strcmp(def->defname, "proxy") == 0)
+			opts->proxy = defGetString(def);
 	}
+	opts->max_reply_bytes = Min(opts->max_reply_bytes, RAY_MAX_MESSAGE_SIZE);
 	if (opts->address == NULL && opts->dashboard_url == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),

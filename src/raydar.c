@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -22,9 +23,21 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(raydar_build_info);
 PG_FUNCTION_INFO_V1(raydar_decode_task_events);
 
+/*
+ * The core's interrupt check (ray_status.h) and the waits in ray_grpc.c:
+ * cancel, statement_timeout and shutdown are pending. Only flags are read;
+ * the caller raises the error once the core has freed what it built.
+ */
+bool
+raydar_backend_interrupted(void *arg)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
 void
 _PG_init(void)
 {
+	ray_set_interrupt_check(raydar_backend_interrupted, NULL);
 	/* GUCs, and the collector worker when preloaded (it starts no threads). */
 	raydar_collector_init();
 }
@@ -69,6 +82,7 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 				 errhint("Use the form major.minor[.patch], for example 2.40.0.")));
 
 	InitMaterializedSRF(fcinfo, 0);
+	raydar_reset_out_of_range();
 	raydar_allocator_init(&alloc, CurrentMemoryContext);
 	st = ray_task_reply_index((const uint8_t *) VARDATA_ANY(reply),
 							  VARSIZE_ANY_EXHDR(reply), &version, &alloc, &r,
@@ -109,5 +123,6 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 	}
 	ray_buf_free(&scratch);
 	ray_task_reply_free(r);
+	raydar_report_out_of_range("the reply");
 	return (Datum) 0;
 }

@@ -36,6 +36,9 @@ extern void raydar_check_sql_version(void);
 /* PG15's fmgr.h has no prototype for it. */
 extern void _PG_init(void);
 
+/* raydar.c: cancel, statement_timeout or shutdown is pending. */
+extern bool raydar_backend_interrupted(void *arg);
+
 /* collector.c: GUCs and, under shared_preload_libraries, the worker. */
 extern void raydar_collector_init(void);
 
@@ -43,7 +46,10 @@ extern void raydar_collector_init(void);
 extern void raydar_allocator_init(ProtobufCAllocator *a, MemoryContext cxt);
 
 /* convert.c: Ray values to Datums. */
-extern TimestampTz raydar_ms_to_timestamptz(int64 ms);
+extern bool raydar_ms_to_timestamptz(int64 ms, TimestampTz *out);
+extern void raydar_count_out_of_range(const char *what, const char *value);
+extern void raydar_reset_out_of_range(void);
+extern int64 raydar_report_out_of_range(const char *source);
 extern Datum raydar_text_datum(const char *s);
 extern Datum raydar_json_to_jsonb(const char *json, size_t len);
 extern void raydar_report_core_error(RayStatus st, const char *what, const char *msg);
@@ -78,6 +84,8 @@ typedef struct RaydarServerOptions
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int			cache_ttl_ms;
+	size_t		max_reply_bytes;	/* max_reply_mb; default Ray's 512 MiB */
+	const char *proxy;			/* proxy URL for HTTP, or NULL: none, never the environment's */
 } RaydarServerOptions;
 
 extern void raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts);

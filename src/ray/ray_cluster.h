@@ -48,6 +48,10 @@ typedef struct RayClusterReply
 /* The gRPC method that lists a resource. */
 extern const char *ray_cluster_method(RayResourceKind kind);
 
+/*
+ * The reply owns copies of everything it shows (protobuf-c copies strings
+ * and bytes when unpacking), so buf may be freed as soon as this returns.
+ */
 extern RayStatus ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 										  const RayVersion *v, ProtobufCAllocator *alloc,
 										  RayClusterReply **out, char *err, size_t errlen);

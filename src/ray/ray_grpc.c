@@ -83,6 +83,13 @@ ray_grpc_version(void)
 	return grpc_version_string();
 }
 
+/* Bytes of a received reply copied between interrupt checks. */
+#define COPY_STEP ((size_t) 4 * 1024 * 1024)
+
+#ifndef Min
+#define Min(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
 static gpr_timespec
 deadline_in(int ms)
 {
@@ -90,7 +97,7 @@ deadline_in(int ms)
 }
 
 RayGrpcChannel *
-ray_grpc_channel_create(const char *target, char *err, size_t errlen)
+ray_grpc_channel_create(const char *target, size_t max_reply_bytes, char *err, size_t errlen)
 {
 	RayGrpcChannel *ch;
 	grpc_channel_credentials *creds;
@@ -112,10 +119,15 @@ ray_grpc_channel_create(const char *target, char *err, size_t errlen)
 	strcpy(ch->target, target);
 	ensure_grpc();
 
-	/* Ray's own limit; grpc's default of 4 MiB is far too small for tasks. */
+	/*
+	 * The caller's cap, at most Ray's own limit; grpc's default of 4 MiB is
+	 * far too small for tasks. grpc refuses a larger reply before holding
+	 * it (RESOURCE_EXHAUSTED).
+	 */
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[0].value.integer = 512 * 1024 * 1024;
+	args[0].value.integer = (int) (max_reply_bytes > 0 && max_reply_bytes < RAY_MAX_MESSAGE_SIZE
+								   ? max_reply_bytes : RAY_MAX_MESSAGE_SIZE);
 	/* The GCS is reached directly; http_proxy in a server's environment must not apply. */
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = GRPC_ARG_ENABLE_HTTP_PROXY;
@@ -360,13 +372,16 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 	{
 		snprintf(err, errlen, "could not start a gRPC call to %s", ch->target);
 		rs = RAY_ERR_RPC;
-		block_signals(&g);
 		goto cleanup;
 	}
 
 	(void) wait_for(ch, &tag, call, interrupted, arg, &cancelled);
 
-	block_signals(&g);
+	/*
+	 * Reading the finished call starts no grpc thread, so signals stay
+	 * deliverable: a cancel during the copy of a 500 MB reply must set
+	 * QueryCancelPending for the check in the loop below to see it.
+	 */
 	if (cancelled)
 	{
 		snprintf(err, errlen, "cancelled while waiting for %s", ch->target);
@@ -402,13 +417,29 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 			grpc_slice	s;
 			size_t		off = 0;
 
-			/* Copy slice by slice: no second full-size buffer. */
-			while (grpc_byte_buffer_reader_next(&reader, &s))
+			/*
+			 * Copy slice by slice: no second full-size buffer. A 500 MB
+			 * reply takes a while to copy, so cancel is honoured here too.
+			 */
+			while (rs == RAY_OK && grpc_byte_buffer_reader_next(&reader, &s))
 			{
 				size_t		len = GRPC_SLICE_LENGTH(s);
+				const uint8_t *src = GRPC_SLICE_START_PTR(s);
 
-				if (off + len <= n)
-					memcpy(*reply + off, GRPC_SLICE_START_PTR(s), len);
+				/* A slice can be large: copy and check in steps of 4 MiB. */
+				for (size_t done = 0; done < len && rs == RAY_OK;)
+				{
+					size_t		step = Min(len - done, COPY_STEP);
+
+					if (off + done + step <= n)
+						memcpy(*reply + off + done, src + done, step);
+					done += step;
+					if (interrupted && interrupted(arg))
+					{
+						snprintf(err, errlen, "cancelled while reading the reply from %s", ch->target);
+						rs = RAY_ERR_CANCELLED;
+					}
+				}
 				off += len;
 				grpc_slice_unref(s);
 			}
@@ -424,6 +455,7 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 	grpc_slice_unref(details);
 
 cleanup:
+	block_signals(&g);
 	if (recv_bb)
 		grpc_byte_buffer_destroy(recv_bb);
 	grpc_byte_buffer_destroy(send_bb);

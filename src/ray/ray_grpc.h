@@ -29,14 +29,16 @@
 
 typedef struct RayGrpcChannel RayGrpcChannel;
 
-/* Return true to cancel the call in progress. Called on the caller's thread. */
-typedef bool (*RayInterruptFn) (void *arg);
-
 /* Milliseconds between interrupt checks while waiting. */
 #define RAY_GRPC_TICK_MS 100
 
-/* A channel to host:port, with Ray's limits (512 MiB replies, no proxy). */
-extern RayGrpcChannel *ray_grpc_channel_create(const char *target, char *err, size_t errlen);
+/*
+ * A channel to host:port, never through a proxy. Replies over
+ * max_reply_bytes (0 or more than Ray's 512 MiB: 512 MiB) are refused by
+ * grpc as they arrive, with RAY_ERR_TOO_LARGE.
+ */
+extern RayGrpcChannel *ray_grpc_channel_create(const char *target, size_t max_reply_bytes,
+											   char *err, size_t errlen);
 extern void ray_grpc_channel_destroy(RayGrpcChannel *ch);
 
 /* grpc's version string, for raydar.build_info(). */

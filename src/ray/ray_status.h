@@ -9,6 +9,8 @@
 #ifndef RAY_STATUS_H
 #define RAY_STATUS_H
 
+#include <stdbool.h>
+
 typedef enum RayStatus
 {
 	RAY_OK = 0,
@@ -23,6 +25,22 @@ typedef enum RayStatus
 	RAY_ERR_UNAUTHENTICATED,	/* the server refused our token (or its absence) */
 	RAY_ERR_RPC					/* any other gRPC failure */
 } RayStatus;
+
+/*
+ * Cancellation. The core's loops that grow with a reply (wire walks, row
+ * derivation, copying a received reply) ask the process's interrupt check
+ * every RAY_INTERRUPT_EVERY items and stop with RAY_ERR_CANCELLED when it
+ * says so, freeing what they built: a cancel or statement_timeout takes
+ * effect within milliseconds even on a 500 MB reply. The extension installs
+ * a check that reads PostgreSQL's pending-interrupt flags; the unit tests
+ * and the fuzzer leave it unset (never interrupted).
+ */
+typedef bool (*RayInterruptFn) (void *arg);
+
+#define RAY_INTERRUPT_EVERY 1024
+
+extern void ray_set_interrupt_check(RayInterruptFn fn, void *arg);
+extern bool ray_interrupted(void);
 
 /* Largest reply raydar accepts: Ray's own max_grpc_message_size. */
 #define RAY_MAX_MESSAGE_SIZE ((size_t) 512 * 1024 * 1024)

@@ -343,6 +343,14 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 		if (!derive_row(r, &r->arena, &r->rows[i], msg->events_by_task[i]))
 			goto oom_reply;
 		r->rows[i].index = i;
+		if (i % RAY_INTERRUPT_EVERY == RAY_INTERRUPT_EVERY - 1 && ray_interrupted())
+		{
+			arena = r->arena;
+			ray_arena_free(&arena);
+			ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
+			snprintf(err, errlen, "cancelled while decoding a GetTaskEventsReply of %zu bytes", len);
+			return RAY_ERR_CANCELLED;
+		}
 	}
 
 	*out = r;
@@ -423,6 +431,26 @@ id_slice(const RayWireField *f)
 	id.data = f->len > 0 ? f->data : NULL;
 	id.len = f->len;
 	return id;
+}
+
+/*
+ * Copy an id slice into the reply's arena. Key rows are kept after the
+ * reply's bytes are freed (a keys-only scan frees a 500 MB reply as soon as
+ * it is walked), so nothing in a row may point into those bytes.
+ */
+static bool
+own_id(RayArena *arena, RayId *id)
+{
+	uint8_t    *copy;
+
+	if (id->len == 0)
+		return true;
+	copy = ray_arena_alloc(arena, id->len);
+	if (copy == NULL)
+		return false;
+	memcpy(copy, id->data, id->len);
+	id->data = copy;
+	return true;
 }
 
 /* Count map entries in every state_updates occurrence of one TaskEvents. */
@@ -570,6 +598,9 @@ keys_row(RayTaskReply *r, RayTaskRow *row, const uint8_t *ev, size_t len)
 		row->task_id = info_task;
 	if (row->job_id.len == 0)
 		row->job_id = info_job;
+	/* The rows outlive the reply's bytes: the caller may free them now. */
+	if (!own_id(&r->arena, &row->task_id) || !own_id(&r->arena, &row->job_id))
+		return false;
 	for (int i = 0; i < 6; i++)
 		if (has_legacy[i])
 			put_event(row->events, &n, ray_task_status_number(&r->version, legacy_states[i]),
@@ -639,8 +670,9 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 	/* First pass: framing, and the number of attempts. */
 	ray_wire_init(&rd, buf, len);
 	while (ray_wire_next(&rd, &f))
-		if (f.number == 2 && f.type == RAY_WIRE_LEN)
-			nrows++;
+		if (f.number == 2 && f.type == RAY_WIRE_LEN &&
+			++nrows % RAY_INTERRUPT_EVERY == 0 && ray_interrupted())
+			goto cancelled;
 	if (rd.error)
 		goto malformed;
 
@@ -675,7 +707,8 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 					skip[slice / 8] |= (uint8_t) (1u << (slice % 8));
 					r->nknown++;
 				}
-				slice++;
+				if (++slice % RAY_INTERRUPT_EVERY == 0 && ray_interrupted())
+					goto cancelled_reply;
 			}
 		nrows -= r->nknown;
 		slice = 0;
@@ -727,6 +760,9 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 			case 2:
 				if (f.type == RAY_WIRE_LEN)
 				{
+					if (slice % RAY_INTERRUPT_EVERY == RAY_INTERRUPT_EVERY - 1 &&
+						ray_interrupted())
+						goto cancelled_reply;
 					if (skip != NULL && (skip[slice / 8] & (1u << (slice % 8))))
 					{
 						slice++;
@@ -779,6 +815,12 @@ malformed:
 	snprintf(err, errlen,
 			 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message", len);
 	return RAY_ERR_MALFORMED;
+cancelled_reply:
+	arena = r->arena;
+	ray_arena_free(&arena);
+cancelled:
+	snprintf(err, errlen, "cancelled while reading a GetTaskEventsReply of %zu bytes", len);
+	return RAY_ERR_CANCELLED;
 oom_reply:
 	arena = r->arena;
 oom:

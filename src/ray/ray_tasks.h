@@ -127,7 +127,9 @@ extern void ray_task_reply_free(RayTaskReply *reply);
  * much cheaper, for queries that need nothing else (the collector uses
  * ray_task_reply_decode_new_keys, below).
  * On valid input it gives exactly the full decoder's values for those
- * fields (the fuzzer checks this).
+ * fields (the fuzzer checks this). The rows own copies of their ids, so buf
+ * may be freed as soon as this returns (a keys-only scan of a 500 MB reply
+ * frees it at once).
  */
 extern RayStatus ray_task_reply_decode_keys(const uint8_t *buf, size_t len,
 											const RayVersion *v,
@@ -145,7 +147,8 @@ extern RayStatus ray_task_reply_decode_keys(const uint8_t *buf, size_t len,
  * each with its position in the reply in row->index; nknown counts the
  * skipped. An idle poll of a full GCS is then one lookup per attempt.
  * Bytes inside a known attempt beyond its keys are not read, so damage
- * there is not seen (the attempt needs nothing from them).
+ * there is not seen (the attempt needs nothing from them). The task_id
+ * passed to known() points into buf and is valid only during the call.
  */
 typedef bool (*RayKnownAttemptFn) (void *ctx, const uint8_t *task_id, size_t len,
 								   int32_t attempt);

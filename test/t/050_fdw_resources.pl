@@ -48,14 +48,15 @@ my $MEASURE = q{SELECT (SELECT sum(total_bytes) FROM pg_backend_memory_contexts)
 
 sub failing_scans
 {
-	my ($n) = @_;
+	my ($n, $table) = @_;
+	$table //= 'live.tasks';
 	my $t0 = time();
 	my ($out, $err) = sq(qq{DO \$\$
 		DECLARE failed int := 0;
 		BEGIN
 		  FOR i IN 1..$n LOOP
 		    BEGIN
-		      PERFORM count(*) FROM live.tasks;
+		      PERFORM count(*) FROM $table;
 		    EXCEPTION WHEN OTHERS THEN failed := failed + 1;
 		    END;
 		  END LOOP;
@@ -86,6 +87,43 @@ for my $f ([ 'gcs_status', { mode => 'gcs_status', code => 13, message => 'simul
 	$sim->fault('none');
 	is(sq('SELECT count(*) FROM live.tasks'), '21', "$label: the session scans again");
 }
+
+# Every other way a call fails, 1,000 times each: an address nobody listens
+# on, a GCS slower than timeout_ms, a cluster that refuses the (missing)
+# token. Each class must leave the backend's memory as it found it.
+my $tsim = RaySim->new(profile => 'master', scenario => 'many', scenario_params => { count => 20 },
+					   token => 'sekret', name => 'resources_token');
+my $taddr = $tsim->address;
+$node->safe_psql('postgres', qq{
+	CREATE SERVER nobody FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:1', connect_timeout_ms '1000', ray_version '2.49.0');
+	CREATE SCHEMA nobody;
+	IMPORT FOREIGN SCHEMA ray FROM SERVER nobody INTO nobody;
+	CREATE SERVER slow FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr', timeout_ms '20');
+	CREATE SCHEMA slow;
+	IMPORT FOREIGN SCHEMA ray FROM SERVER slow INTO slow;
+	CREATE SERVER refused FOREIGN DATA WRAPPER raydar OPTIONS (address '$taddr', ray_version '2.49.0');
+	CREATE SCHEMA refused;
+	IMPORT FOREIGN SCHEMA ray FROM SERVER refused INTO refused;});
+for my $f ([ 'unreachable', 'nobody.tasks', undef ],
+		   [ 'slow', 'slow.tasks', { mode => 'slow', delay_ms => 100 } ],
+		   [ 'refused', 'refused.tasks', undef ])
+{
+	my ($label, $table, $spec) = @$f;
+	$sim->fault(%$spec) if $spec;
+	my ($err) = failing_scans(50, $table);
+	like($err, qr/NOTICE:  failed 50 of 50/, "$label: warm-up scans all failed");
+	my ($ctx0, $rss0) = split / /, sq($MEASURE);
+	my ($err2, $secs) = failing_scans(1000, $table);
+	like($err2, qr/NOTICE:  failed 1000 of 1000/, "$label: 1000 scans all failed");
+	my ($ctx1, $rss1) = split / /, sq($MEASURE);
+	note(sprintf('%s: 1000 failing scans in %.1f s; context bytes %d -> %d (%+d), VmRSS %d -> %d kB (%+d)',
+				 $label, $secs, $ctx0, $ctx1, $ctx1 - $ctx0, $rss0, $rss1, $rss1 - $rss0));
+	cmp_ok($ctx1 - $ctx0, '<', 1024 * 1024, "$label: memory contexts flat after 1000 failing scans");
+	cmp_ok($rss1 - $rss0, '<', 8 * 1024, "$label: VmRSS flat after 1000 failing scans");
+	$sim->fault('none') if $spec;
+}
+$tsim->stop;
+is(sq('SELECT count(*) FROM live.tasks'), '21', 'after every failure class the session scans again');
 
 # ---------------------------------------------------------------- threads and signals
 my ($bpid) = sq('SELECT pg_backend_pid()');

@@ -407,10 +407,17 @@ for my $code (sort keys %status)
 	like($e, qr/simulated $code/, "HTTP $code: Ray's message is shown");
 	like($e, qr/HINT:  .*$status{$code}[1]/, "HTTP $code: what to do");
 }
-$sim->fault(mode => 'http_status', code => 502, body => "<html>\nBad Gateway</html>",
+# A body that is not Ray's JSON is not echoed (it may be another service's page).
+$sim->fault(mode => 'http_status', code => 502, body => "<html>\nBad Gateway secret-in-page</html>",
 			content_type => 'text/html', count => 1);
 ($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
-like($e, qr/DETAIL:  GET \S+: <html>/, 'a non-JSON error body: its first line is shown');
+like($e, qr/DETAIL:  GET \S+: the body \(\d+ bytes\) is not a Ray dashboard's JSON/,
+	 'a non-JSON error body: only its size is shown');
+unlike($e, qr/secret-in-page|Bad Gateway/, 'a non-JSON error body: none of it is echoed');
+$sim->fault(mode => 'http_status', code => 502, body => '{"token": "secret-in-json"}',
+			content_type => 'application/json', count => 1);
+($o, $e) = RaySim::session_query($s, 'SELECT count(*) FROM h_f.tasks');
+unlike($e, qr/secret-in-json/, 'JSON without Ray\'s msg: none of it is echoed');
 
 # The dashboard's real 429: more requests in flight than it serves.
 my $busy = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, speed => 0,
