@@ -16,7 +16,7 @@ PACKAGES=(
   # collector maintenance scheduling (tests and docs)
   postgresql-15-cron
   # the Debian package (debian/, test/deb/deb-test.sh)
-  debhelper postgresql-server-dev-all dpkg-dev
+  debhelper postgresql-server-dev-all dpkg-dev fakeroot
   # the scale suite: PostgreSQL under Memcheck
   valgrind
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium

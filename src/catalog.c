@@ -7,7 +7,7 @@
  * building all read this one table, so a column is added in one place.
  * from_keys marks the columns the keys-only decoder fills: a scan that
  * needs no other column skips unpacking whole messages.
- * Types and derivations are the contract's (shared/DESIGN.md, `tasks`
+ * Types and derivations are the documented ones (docs/tasks.md, `tasks`
  * columns).
  */
 #include "raydar.h"

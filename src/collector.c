@@ -25,7 +25,7 @@
  * transaction aborted, and it is written to raydar.collector_status and
  * raydar.collector_errors. SIGTERM stops it (die), SIGHUP reloads the GUCs,
  * and a crash restarts it after 5 s. The model is worker_spi and pg_cron's
- * launcher (shared/pg-extension-engineering.md section 3).
+ * launcher.
  */
 #include "raydar.h"
 

@@ -2,7 +2,7 @@
  * http_client.c
  *		libcurl GETs to the Ray dashboard, interruptible and signal-safe.
  *
- * The rules of shared/pg-extension-engineering.md section 4:
+ * The rules for network code inside a backend:
  *  - the multi interface, polled in 100 ms ticks; after each tick a
  *    pending cancel, statement_timeout or shutdown stops the transfer, the
  *    handle is detached and only then is the interrupt processed, so no

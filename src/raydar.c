@@ -3,8 +3,8 @@
  *		Module entry point and SQL functions over the decoding core.
  *
  * _PG_init does no network or thread work: under shared_preload_libraries
- * it runs in the postmaster, which forks every backend (see
- * shared/pg-extension-engineering.md, rule R1).
+ * it runs in the postmaster, which forks every backend: a thread or
+ * socket made there would be shared, broken, by all of them.
  */
 #include "raydar.h"
 

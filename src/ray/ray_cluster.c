@@ -3,7 +3,7 @@
  *		Replies of GetAllActorInfo, GetAllNodeInfo, GetAllJobInfo,
  *		GetAllWorkerInfo and GetAllPlacementGroup.
  *
- * Version facts (shared/ray-gcs-protocol.md section 8): placement groups
+ * Version facts (Ray's gcs.proto per release): placement groups
  * moved their timestamps from fields 14/15 to 15/16 in 2.10 (a field 14 of
  * type bytes took their place) and renumbered their states in 2.36. Every
  * other difference is a field that is simply absent in older versions.

@@ -1,6 +1,6 @@
 /*
  * ray_enums.c
- *		Ray's enum tables (shared/ray-gcs-protocol.md section 3).
+ *		Ray's enum tables (Ray's common.proto, per version).
  *
  * TaskStatus is the only table whose numbers depend on the version: Ray
  * 2.39 inserted two states at 6 and 7 and shifted RUNNING..FAILED by two.

@@ -3,7 +3,7 @@
  *		A unary gRPC client on grpc's core C API, safe inside a PostgreSQL
  *		backend.
  *
- * Rules it follows (shared/pg-extension-engineering.md, section 4):
+ * Rules it follows (network code inside a PostgreSQL backend):
  *  - grpc_init runs lazily, on first use, never at load time: under
  *    shared_preload_libraries load time is the postmaster, which forks
  *    every backend and must never own grpc threads.

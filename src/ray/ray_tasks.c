@@ -2,7 +2,8 @@
  * ray_tasks.c
  *		GetTaskEventsReply -> task rows, with Ray's dashboard derivation.
  *
- * Why each rule (shared/ray-gcs-protocol.md section 6):
+ * Why each rule (the Ray dashboard's protobuf_to_task_state_dict, as
+ * test/fixtures/ray-wire/README.md writes it down):
  *  - state is the highest TaskStatus number present, because the dashboard
  *    walks the enum in order and keeps the last one it finds;
  *  - the numbers mean different states before and after 2.39, so the

@@ -3,8 +3,9 @@
  *		Parse Ray version strings and answer version-dependent wire questions.
  *
  * The boundaries below are the first release branch that carries each
- * change (shared/ray-gcs-protocol.md section 8). A development build of
- * master reports 3.0.0.dev0, which compares above every release.
+ * change (Ray's release branches; see test/fixtures/ray-wire/README.md).
+ * A development build of master reports 3.0.0.dev0, which compares above
+ * every release.
  */
 #include "ray_version.h"
 

@@ -4,7 +4,7 @@
  *
  * Every version-dependent decision (TaskStatus numbering, request filter
  * layout, which filters exist) is answered here and nowhere else, from the
- * table in shared/ray-gcs-protocol.md section 8.
+ * version table of Ray's releases (test/fixtures/ray-wire/README.md).
  *
  * PostgreSQL-free: used by the extension, the unit tests and the fuzzer.
  */

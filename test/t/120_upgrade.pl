@@ -182,6 +182,15 @@ is($node->safe_psql('up', q{SELECT count(*) - count(DISTINCT (cluster, task_id, 
 is($node->safe_psql('up', q{SELECT count(*) FROM raydar.task_history WHERE name LIKE 'task % ✓'}), '5000',
    "0.1's rows are still there");
 
+# SQL objects newer than the library (an older package reinstalled):
+# versions compare as numbers, and the hint says which library to install.
+$node->safe_psql('fresh', q{UPDATE pg_extension SET extversion = '0.10' WHERE extname = 'raydar';
+	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:} . $port . q{');
+	CREATE FOREIGN TABLE t (task_id text) SERVER ray OPTIONS (resource 'tasks');});
+($ret, $out, $err) = $node->psql('fresh', 'SELECT count(*) FROM t');
+like($err, qr/are version 0\.10, but the raydar library is version \Q$current\E.*HINT:\s+The library is older than the SQL objects: install raydar 0\.10/s,
+	 'SQL objects of a newer version: the hint says to install that library');
+
 $node->stop;
 $sim->stop;
 done_testing();
