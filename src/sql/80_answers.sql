@@ -110,9 +110,9 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT translate(s, E'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17'
-                        E'\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\uFFFE\uFFFF',
-                     repeat(E'\uFFFD', 30))
+    SELECT translate(s,
+        E'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\uFFFE\uFFFF',
+        repeat(E'\uFFFD', 30))
 $fn$;
 
 -- _dot_quote(text): a DOT double-quoted string. Backslash and quote are
@@ -120,26 +120,35 @@ $fn$;
 -- return a space. Graphviz decodes HTML entities in labels (&#1; would
 -- reach its SVG as a control character), so & is written &amp;: a name
 -- is shown as written. Characters XML cannot carry become U+FFFD, so that
--- `dot -Tsvg` makes well-formed SVG.
+-- `dot -Tsvg` makes well-formed SVG. Graphviz refuses a quoted string over
+-- 16384 bytes: past 1000 characters (at most 5 bytes each once escaped)
+-- the text is cut and its md5 appended, so that long ids stay distinct.
 CREATE FUNCTION raydar._dot_quote(s text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT '"' || replace(replace(replace(replace(
-                   translate(raydar._xml_chars(coalesce(s, '')), E'\t\r', '  '),
+                   translate(raydar._xml_chars(CASE WHEN length(s) > 1000
+                                                    THEN left(s, 1000) || '… (md5 ' || md5(s) || ')'
+                                                    ELSE coalesce(s, '') END), E'\t\r', '  '),
                    '\', '\\'), '"', '\"'), '&', '&amp;'), E'\n', '\n') || '"'
 $fn$;
 
 -- _xml(text): text for an SVG element or a quoted attribute: markup
--- characters as entities, characters XML cannot carry as U+FFFD.
+-- characters as entities, characters XML cannot carry as U+FFFD. Tab,
+-- newline and carriage return as character references too: a parser
+-- turns a literal CR into LF, and literal whitespace in an attribute into
+-- spaces; so the text read back is the text written.
 CREATE FUNCTION raydar._xml(s text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT replace(replace(replace(replace(replace(raydar._xml_chars(coalesce(s, '')),
-               '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;')
+    SELECT replace(replace(replace(replace(replace(replace(replace(replace(
+               raydar._xml_chars(coalesce(s, '')),
+               '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;'),
+               E'\t', '&#9;'), E'\n', '&#10;'), E'\r', '&#13;')
 $fn$;
 
 -- _seconds(interval): seconds with millisecond precision (Ray's times are
