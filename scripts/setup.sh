@@ -17,6 +17,8 @@ PACKAGES=(
   postgresql-15-cron
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium
   graphviz chromium
+  # hostile-name tests: SVG checked with xmllint
+  libxml2-utils
 )
 
 missing=()
