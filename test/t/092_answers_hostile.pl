@@ -141,7 +141,7 @@ sub check_job
 	my $trace = eval { JSON::PP->new->utf8->decode(text_of("raydar.chrome_trace($j, '$cluster')")) };
 	ok(ref $trace eq 'ARRAY', "$label: chrome_trace is JSON") or diag($@);
 	my $titles = svg_titles($svgfile)->{$svgfile};
-	return ($titles, $trace);
+	return (ref $titles eq 'HASH' ? $titles : {}, $trace);
 }
 
 # ---------------------------------------------------------------------------
