@@ -7,7 +7,8 @@
 #	escapes, entities, 10 kB names, unicode of every plane), checked
 #	exactly: each bar's tooltip reads back as the name with only the
 #	characters XML cannot carry replaced by U+FFFD, each trace event's name
-#	reads back as the name. Then a seeded random fuzz of 2,000 names
+#	reads back as the name; hostile task, node and worker ids (data-task,
+#	DOT node ids and edges, 1,500-character ids). Then a seeded random fuzz of 2,000 names
 #	(RAYDAR_FUZZ_SEED to replay one) through all three writers.
 #	Rows go straight into raydar.task_history, as the collector writes.
 use strict;
@@ -183,9 +184,45 @@ $want = qq{"a\\\\b\\"c&amp;d\\ne f g\x{FFFD}\x{FFFD}"};
 utf8::encode($want);
 is($q->(q{SELECT raydar._dot_quote(E'a\\\\b"c&d\ne\tf\rg\x01\uFFFF')}), $want, 'fixed: _dot_quote, exactly');
 
+# Hostile ids too: task ids (the SVG's data-task attribute, DOT's node ids
+# and edges), node and worker ids (lane labels, DOT's node line), 2,000
+# characters long (DOT cuts them at 1,000: the md5 keeps them apart).
+my @ids = ("id\"<&'\x{FFFE}\x01", "id\\\"\n\x{FFFF}]]>", ('L' x 1500) . 'a', ('L' x 1500) . 'b');
+my @rows;
+for my $i (0 .. $#ids)
+{
+	my ($id, $parent) = (sql_text($ids[$i]), $i ? sql_text($ids[$i - 1]) : 'NULL');
+	my $nid = sql_text("n\x01<\"&" . $i);
+	push @rows, qq{($id, 0, 'x', 'FINISHED', '01000000', 'NORMAL_TASK', 'f', $parent, $nid, $nid, NULL,
+		'2026-01-01 10:00:00+00'::timestamptz + interval '$i s', '2026-01-01 10:00:01+00'::timestamptz + interval '$i s', 'ids')};
+}
+$q->(q{INSERT INTO raydar.task_history (task_id, attempt_number, name, state, job_id, type, func_or_class_name,
+        parent_task_id, node_id, worker_id, worker_pid, start_time, end_time, cluster) VALUES } . join(",\n", @rows));
+my $svg = text_of(q{raydar.timeline_svg('01000000', 'ids')});
+PostgreSQL::Test::Utils::append_to_file("$tmp/ids.svg", $svg);
+my ($ok, $err) = run_on([ 'xmllint', '--noout' ], "$tmp/ids.svg");
+ok($ok && $err eq '', 'ids: timeline_svg with hostile ids is XML') or diag($err);
+my ($ids_out) = ('');
+IPC::Run::run([ '/usr/bin/python3', '-c', q{
+import json, sys, xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+sys.stdout.write(json.dumps(sorted(r.getAttribute('data-task') for r in doc.getElementsByTagName('rect') if r.getAttribute('class') == 'bar')))
+}, "$tmp/ids.svg" ], '>', \$ids_out);
+is_deeply(eval { JSON::PP->new->decode($ids_out) }, [ sort map { xml_chars($_) } @ids ],
+	'ids: every data-task attribute reads back as its id');
+for my $by ('node', 'state')
+{
+	my $dot = text_of(qq{raydar.task_graph_dot('01000000', '$by', '$by', 'ids')});
+	my ($dsvg, $derr) = ('', '');
+	$ok = IPC::Run::run([ 'dot', '-Tsvg' ], '<', \$dot, '>', \$dsvg, '2>', \$derr);
+	ok($ok && $derr eq '', "ids: dot -Tsvg renders the graph by $by") or diag($derr);
+	is(scalar(() = $dsvg =~ /<g id="node\d+" class="node">/g) . '/' . scalar(() = $dsvg =~ /<g id="edge\d+" class="edge">/g),
+	   '4/3', "ids: by $by, 4 tasks and 3 edges (long ids kept apart)");
+}
+
 # ---------------------------------------------------------------------------
 # Fuzz: 2,000 random names, random lengths, code points from every plane
-# with XML's and DOT's troublemakers over-represented, in 40 jobs of 50.
+# with XML's and DOT's troublemakers over-represented, in 10 jobs of 200.
 my $seed = $ENV{RAYDAR_FUZZ_SEED} // int(rand(2**31));
 note "fuzz seed $seed (RAYDAR_FUZZ_SEED=$seed replays it)";
 srand($seed);
@@ -253,7 +290,7 @@ for my $j (0 .. $JOBS - 1)
 		push @bad_title, "fuzz$j t" . ($i + 1) if ($t->{ 't' . ($i + 1) } // "\0") ne $want;
 	}
 }
-my ($ok, $err) = run_on([ 'xmllint', '--noout' ], @files);
+($ok, $err) = run_on([ 'xmllint', '--noout' ], @files);
 ok($ok && $err eq '', "fuzz: $JOBS timelines and $JOBS Graphviz renderings of 2,000 random names are XML (xmllint)")
   or diag(substr($err, 0, 2000));
 is(join("\n", @bad_svg), '', 'fuzz: every timeline and Graphviz SVG parses (minidom)');
