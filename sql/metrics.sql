@@ -187,6 +187,15 @@ SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 0 THEN '{"i1": 1
 SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 1023 THEN '{"s1": "x", "lsos": 1}'::jsonb
                                                            ELSE jsonb_build_object('s1', 'r' || i) END
                                                     ORDER BY i) FROM generate_series(0, 1023) i));
+-- A value of the right JSON kind that does not convert (a bigint out of
+-- range) before one of the wrong kind: the earlier one is named.
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 300 THEN '{"i2": 9223372036854775808}'::jsonb
+                                                           WHEN 700 THEN '{"f1": "abc"}'
+                                                           WHEN 800 THEN '{"t1": "2026-02-30"}' ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 2999) i));
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 2500 THEN '{"t1": "2026-02-30"}'::jsonb
+                                                           WHEN 2600 THEN '{"f1": "abc"}' ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 2999) i));
 SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 1 THEN '"two"'::jsonb
                                                            ELSE jsonb_build_object('s1', 'r' || i) END
                                                     ORDER BY i) FROM generate_series(0, 2) i));

@@ -9,7 +9,8 @@
 # As root it runs the server as raydar_test. Starts a throwaway PostgreSQL
 # with raydar installed (make install into that PostgreSQL first), times
 # BENCH_RUNS (3) good runs and a bad run with the bad value first, in the
-# middle and last (the INSERT fails early or late; the search is the same),
+# middle and last (the INSERT fails early or late), and one whose bad value
+# has the right JSON kind but does not convert (the bisection),
 # and prints seconds and the ratio bad/good (median good run). Removes
 # everything, also on failure or ^C.
 set -euo pipefail
@@ -82,3 +83,8 @@ for at in 0 $((ROWS / 2 + 17)) $((ROWS - 1)); do
   s=$(seconds "SELECT raydar.update('bench', bad) FROM input")
   echo "| one bad value at row $at | $ROWS | $s | $(awk -v b="$s" -v g="$good" 'BEGIN { printf "%.2f", b / g }') |"
 done
+# A value of the right JSON kind that does not convert: the bisection.
+at=$((ROWS / 2 + 17))
+"${PSQL[@]}" -c "UPDATE input SET bad = jsonb_set(good, '{$at,step}', '9223372036854775808')"
+s=$(seconds "SELECT raydar.update('bench', bad) FROM input")
+echo "| one int past 64 bits at row $at | $ROWS | $s | $(awk -v b="$s" -v g="$good" 'BEGIN { printf "%.2f", b / g }') |"

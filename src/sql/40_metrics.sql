@@ -377,17 +377,18 @@ BEGIN
 END
 $fn$;
 
--- _metrics_rows_ok(probe, rows, cols): whether the probe statement (update's
--- conversions of every value, evaluated without inserting) succeeds on
--- these rows. One statement in one subtransaction, however many rows:
--- update bisects a failed batch with it.
-CREATE FUNCTION raydar._metrics_rows_ok(probe text, rows jsonb[], cols text[])
+-- _metrics_rows_ok(probe, batches, cols, below): whether the probe
+-- statement (update's conversions of every value, evaluated without
+-- inserting) succeeds on the rows of these JSON arrays that come before
+-- position `below` in theirs. One statement in one subtransaction, however
+-- many rows: update searches a failed batch with it.
+CREATE FUNCTION raydar._metrics_rows_ok(probe text, batches jsonb[], cols text[], below integer)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    EXECUTE probe USING rows, cols;
+    EXECUTE probe USING batches, cols, below;
     RETURN true;
 EXCEPTION WHEN OTHERS THEN
     RETURN false;
@@ -398,10 +399,9 @@ $fn$;
 -- table, all or nothing. One INSERT ... SELECT over the array; only when it
 -- fails is the input examined to say which row and column is wrong, so the
 -- happy path stays a single statement. The search for the first bad row
--- bisects the array with the same conversions (_metrics_rows_ok), about
--- log2(n) statements over halving slices, and only that row is then
--- examined value by value: a subtransaction per value made 200,000 rows
--- with one bad value take 15 times as long as good ones. A row whose time
+-- takes two statements when a value has the wrong JSON kind, else about
+-- 2 log2(n) (see below); only that row is then examined value by value.
+-- A row whose time
 -- falls where no partition exists makes the missing daily partitions (for
 -- members of raydar_writer) and the INSERT is retried once.
 -- SECURITY INVOKER: the caller needs INSERT on the table, as for INSERT.
@@ -427,6 +427,10 @@ DECLARE
     listing  text;
     days     timestamptz[];
     attempt  integer;
+    kinds    text;
+    cand     integer;
+    searching boolean;
+    pass     integer;
     chunks   jsonb[];
     arr      jsonb[];
     first    integer;
@@ -496,45 +500,80 @@ BEGIN
         EXIT;
     END LOOP;
 
-    -- The INSERT failed: find the first row and column to blame, by
-    -- bisection: items (0, lo] are known good, the first bad one (if any)
-    -- is in (lo, hi]. First over chunks of 1024 rows (slicing an array of
-    -- 200,000 small values costs more than evaluating them), then over the
-    -- rows of the chunk found. If no row is bad, both end on the last item
-    -- and the checks below pass it: the failure was not about values.
-    chunks := ARRAY(SELECT jsonb_agg(e.value ORDER BY e.ord)
-                      FROM jsonb_array_elements(data) WITH ORDINALITY AS e(value, ord)
-                     GROUP BY (e.ord - 1) / 1024 ORDER BY (e.ord - 1) / 1024);
-    probe := format('SELECT count(ROW(%s)) FROM unnest($1) AS c, jsonb_array_elements(c) AS x '
+    -- The INSERT failed: find the first row and column to blame, in a few
+    -- statements whatever the size (a subtransaction per value made
+    -- 200,000 rows take 15 times a good run).
+    -- The steps below read the batch several times: decompress it once
+    -- (jsonb || '[]' returns the array itself, detoasted).
+    data := data || '[]'::jsonb;
+    -- 1. One pass that cannot fail: the first row that is not an object,
+    --    has an unknown key or a value of the wrong JSON kind (a string
+    --    for a datetime counts as right here: its text is for step 2).
+    SELECT string_agg(CASE s.c->>1
+               WHEN 'str' THEN format('coalesce(jsonb_typeof(x->%L), ''null'') IN (''string'', ''null'')', s.c->>0)
+               WHEN 'float' THEN format('(coalesce(jsonb_typeof(x->%1$L), ''null'') IN (''number'', ''null'') '
+                                        'OR (jsonb_typeof(x->%1$L) = ''string'' AND x->>%1$L IN (''NaN'', ''Infinity'', ''-Infinity'')))', s.c->>0)
+               WHEN 'int' THEN format('coalesce(jsonb_typeof(x->%L), ''null'') IN (''number'', ''null'')', s.c->>0)
+               WHEN 'bool' THEN format('coalesce(jsonb_typeof(x->%L), ''null'') IN (''boolean'', ''null'')', s.c->>0)
+               WHEN 'datetime' THEN format('coalesce(jsonb_typeof(x->%L), ''null'') IN (''number'', ''string'', ''null'')', s.c->>0)
+               ELSE 'true' END, ' AND ' ORDER BY s.o)
+      INTO kinds
+      FROM jsonb_array_elements(reg.columns) WITH ORDINALITY AS s(c, o);
+    EXECUTE format('SELECT min(e.o) FROM jsonb_array_elements($1) WITH ORDINALITY AS e(x, o) '
+                   'WHERE NOT CASE WHEN jsonb_typeof(x) = ''object'' THEN (x - $2) = ''{}''::jsonb AND %s ELSE false END',
+                   kinds)
+       INTO cand USING data, cols;
+    -- 2. One statement converting every row before it, as the INSERT does
+    --    (_metrics_rows_ok). If they all convert, that row is the first bad
+    --    one, or, without one, the failure was not about values.
+    --    Otherwise (a number out of range, a datetime that is no date), or
+    --    if the row turns out fine after all:
+    -- 3. bisection: items (0, lo] are known good, the first bad one is in
+    --    (lo, hi]: first over chunks of 1024 rows (slicing an array of
+    --    200,000 small values costs more than evaluating them), then over
+    --    the rows of the chunk found. If no row is bad, it ends on the last
+    --    row, which the checks pass.
+    probe := format('SELECT count(ROW(%s)) FROM (SELECT e.x FROM unnest($1) AS c, '
+                    'jsonb_array_elements(c) WITH ORDINALITY AS e(x, o) WHERE e.o < $3 OFFSET 0) AS s '
                     'WHERE CASE WHEN jsonb_typeof(x) = ''object'' AND (x - $2) = ''{}''::jsonb THEN true '
                     'ELSE raydar._metrics_reject(NULL::boolean) END', exprs);
-    lo := 0;
-    hi := cardinality(chunks);
-    WHILE hi - lo > 1 LOOP
-        mid := lo + (hi - lo) / 2;
-        IF raydar._metrics_rows_ok(probe, chunks[lo + 1 : mid], cols) THEN
-            lo := mid;
-        ELSE
-            hi := mid;
+    searching := NOT raydar._metrics_rows_ok(probe, ARRAY[data], cols, coalesce(cand, jsonb_array_length(data) + 1));
+    IF searching THEN
+        cand := NULL;
+    END IF;
+    FOR pass IN 1 .. 2 LOOP
+        IF pass = 2 THEN
+            EXIT WHEN NOT searching;
+            chunks := ARRAY(SELECT jsonb_agg(e.value ORDER BY e.ord)
+                              FROM jsonb_array_elements(data) WITH ORDINALITY AS e(value, ord)
+                             GROUP BY (e.ord - 1) / 1024 ORDER BY (e.ord - 1) / 1024);
+            lo := 0;
+            hi := cardinality(chunks);
+            WHILE hi - lo > 1 LOOP
+                mid := lo + (hi - lo) / 2;
+                IF raydar._metrics_rows_ok(probe, chunks[lo + 1 : mid], cols, 2147483647) THEN
+                    lo := mid;
+                ELSE
+                    hi := mid;
+                END IF;
+            END LOOP;
+            first := (hi - 1) * 1024;
+            arr := ARRAY(SELECT jsonb_build_array(e.value)
+                           FROM jsonb_array_elements(chunks[hi]) WITH ORDINALITY AS e(value, ord) ORDER BY e.ord);
+            lo := 0;
+            hi := cardinality(arr);
+            WHILE hi - lo > 1 LOOP
+                mid := lo + (hi - lo) / 2;
+                IF raydar._metrics_rows_ok(probe, arr[lo + 1 : mid], cols, 2147483647) THEN
+                    lo := mid;
+                ELSE
+                    hi := mid;
+                END IF;
+            END LOOP;
+            cand := first + hi;
         END IF;
-    END LOOP;
-    first := (hi - 1) * 1024;
-    arr := ARRAY(SELECT e.value FROM jsonb_array_elements(chunks[hi]) WITH ORDINALITY AS e(value, ord) ORDER BY e.ord);
-    probe := format('SELECT count(ROW(%s)) FROM unnest($1) AS x '
-                    'WHERE CASE WHEN jsonb_typeof(x) = ''object'' AND (x - $2) = ''{}''::jsonb THEN true '
-                    'ELSE raydar._metrics_reject(NULL::boolean) END', exprs);
-    lo := 0;
-    hi := cardinality(arr);
-    WHILE hi - lo > 1 LOOP
-        mid := lo + (hi - lo) / 2;
-        IF raydar._metrics_rows_ok(probe, arr[lo + 1 : mid], cols) THEN
-            lo := mid;
-        ELSE
-            hi := mid;
-        END IF;
-    END LOOP;
-    FOR r IN SELECT arr[hi] AS v, first + hi - 1 AS idx
-    LOOP
+        CONTINUE WHEN cand IS NULL;
+        SELECT data -> (cand - 1) AS v, cand - 1 AS idx INTO r;
         IF jsonb_typeof(r.v) <> 'object' THEN
             RAISE EXCEPTION 'rows[%] of metrics table "%" is not a JSON object but a JSON %', r.idx, name, jsonb_typeof(r.v)
                 USING ERRCODE = 'invalid_parameter_value',
@@ -556,6 +595,8 @@ BEGIN
                           DETAIL = bad || '. Nothing was inserted.';
             END IF;
         END LOOP;
+        -- The row converts after all: search.
+        searching := true;
     END LOOP;
     -- Not a value problem (no partition, permission, constraint, ...).
     IF st = '23514' AND msg LIKE 'no partition of relation%' THEN

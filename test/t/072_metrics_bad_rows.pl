@@ -4,10 +4,11 @@
 #	time of a good run. Before, the diagnosis ran a subtransaction per
 #	value (86.7 s against 5.9 s); now it bisects the batch. Not a timed
 #	test: what is asserted is the work, counted by PostgreSQL's own
-#	function statistics (track_functions): the bisection probes
-#	(_metrics_rows_ok) are at most ceil(log2(200,000)) = 18, and the
-#	per-value checks (_metrics_value_error) at most one per column. Both
-#	times are printed as notes; bench/metrics/bad_rows.sh prints the ratio.
+#	function statistics (track_functions): one probe statement
+#	(_metrics_rows_ok) for a value of the wrong JSON kind, at most 19 (a
+#	bisection) for one that does not convert, and per-value checks
+#	(_metrics_value_error) at most one per column. The times are printed
+#	as notes; bench/metrics/bad_rows.sh prints the ratio.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -55,40 +56,60 @@ is($q->(q{SELECT count(*), count(DISTINCT node), count(*) FILTER (WHERE value = 
    "$ROWS|100075|201|9223372036854775800", 'good run: the values arrived as sent');
 $q->('TRUNCATE raydar_metrics.train');
 
-# The bad run, in one transaction so that the function statistics of
-# this transaction (pg_stat_xact_user_functions) count its work.
-$t0 = time;
-my $out = $q->(q{
-	BEGIN;
-	SET LOCAL track_functions = 'pl';
-	DO $$
-	DECLARE
-	    msg text; det text; st text;
-	BEGIN
-	    PERFORM raydar.update('train', (SELECT bad FROM input));
-	    RAISE EXCEPTION 'update of a bad row succeeded';
-	EXCEPTION WHEN invalid_text_representation THEN
-	    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, st = RETURNED_SQLSTATE;
-	    CREATE TEMP TABLE caught AS SELECT st, msg, det;
-	END $$;
-	SELECT st || ' ' || msg || ' / ' || det FROM caught;
-	SELECT funcname || '=' || calls FROM pg_stat_xact_user_functions
-	 WHERE schemaname = 'raydar' AND funcname IN ('_metrics_rows_ok', '_metrics_value_error', '_metrics_reject')
-	 ORDER BY funcname;
-	COMMIT;});
-my $bad_s = time - $t0;
-my ($err, @calls) = split /\n/, $out;
+# A bad run, in one transaction so that the function statistics of this
+# transaction (pg_stat_xact_user_functions) count its work: (error,
+# seconds, probe statements, per-value checks).
+sub bad_run
+{
+	my ($column) = @_;
+	my $t0 = time;
+	my $out = $q->(qq{
+		BEGIN;
+		SET LOCAL track_functions = 'pl';
+		DO \$\$
+		DECLARE
+		    msg text; det text; st text;
+		BEGIN
+		    PERFORM raydar.update('train', (SELECT $column FROM input));
+		    RAISE EXCEPTION 'update of a bad row succeeded';
+		EXCEPTION WHEN invalid_text_representation THEN
+		    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, st = RETURNED_SQLSTATE;
+		    CREATE TEMP TABLE caught AS SELECT st, msg, det;
+		END \$\$;
+		SELECT st || ' ' || msg || ' / ' || det FROM caught;
+		SELECT funcname || '=' || calls FROM pg_stat_xact_user_functions
+		 WHERE schemaname = 'raydar' AND funcname IN ('_metrics_rows_ok', '_metrics_value_error')
+		 ORDER BY funcname;
+		COMMIT;});
+	my $s = time - $t0;
+	my ($err, @calls) = split /\n/, $out;
+	my %calls = map { split /=/ } @calls;
+	note "function calls in the bad run ($column): @calls";
+	return ($err, $s, $calls{_metrics_rows_ok} // 0, $calls{_metrics_value_error} // 0);
+}
+
+# A value of the wrong JSON kind: one pass finds the row, one statement
+# checks that every row before it converts.
+my ($err, $bad_s, $probes, $checks) = bad_run('bad');
 is($err, qq{22P02 rows[$BAD] of metrics table "train": invalid value for column "value} . qq{" / expected float (a JSON number, or "NaN", "Infinity", "-Infinity"), got string "abc". Nothing was inserted.},
    'bad run: the documented error names row 123457 and column value');
-my %calls = map { split /=/ } @calls;
-note "function calls in the bad run: @calls";
-ok(($calls{_metrics_rows_ok} // 0) >= 1 && $calls{_metrics_rows_ok} <= 18,
-   "bad run: the bisection took at most 18 probe statements (took " . ($calls{_metrics_rows_ok} // 0) . ')');
-ok(($calls{_metrics_value_error} // 0) >= 1 && $calls{_metrics_value_error} <= 6,
-   "bad run: one value check per column of the bad row at most (took " . ($calls{_metrics_value_error} // 0) . ')');
+is($probes, 1, 'bad run: one probe statement (the rows before the bad one convert)');
+ok($checks >= 1 && $checks <= 6, "bad run: at most one value check per column of the bad row (took $checks)");
 is($q->('SELECT count(*) FROM raydar_metrics.train'), '0', 'bad run: nothing was inserted');
 note sprintf('update of %d rows: good run %.2f s, bad run (one bad value) %.2f s, ratio %.2f',
 	$ROWS, $good_s, $bad_s, $bad_s / ($good_s || 1e-9));
+
+# A value of the right kind that does not convert (past 64 bits), and a
+# wrong kind later: the probe fails, the bisection finds the earlier row in
+# at most 1 + ceil(log2(196 chunks)) + log2(1024) = 19 statements.
+my $AT = 77_777;
+$q->(qq{UPDATE input SET bad = jsonb_set(jsonb_set(good, '{$AT,step}', '9223372036854775808'), '{$BAD,value}', '"abc"')});
+($err, my $bad2_s, $probes, $checks) = bad_run('bad');
+is($err, qq{22P02 rows[$AT] of metrics table "train": invalid value for column "step" / expected int (a JSON integer within 64 bits), got number 9223372036854775808. Nothing was inserted.},
+   'bad run, out of range: the documented error names the earlier row');
+ok($probes >= 2 && $probes <= 19, "bad run, out of range: at most 19 probe statements (took $probes)");
+ok($checks >= 1 && $checks <= 6, "bad run, out of range: at most one value check per column (took $checks)");
+note sprintf('update of %d rows with a value out of range: %.2f s, ratio %.2f', $ROWS, $bad2_s, $bad2_s / ($good_s || 1e-9));
 
 # A failure that is not about values (no INSERT privilege) is reported
 # as PostgreSQL's error after the same bounded search.
