@@ -21,6 +21,8 @@ PACKAGES=(
   valgrind
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium
   graphviz chromium
+  # hostile-name tests: SVG checked with xmllint
+  libxml2-utils
 )
 
 missing=()

@@ -29,7 +29,7 @@ SELECT p.oid::regprocedure AS function,
          WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner) AS execute
   FROM pg_proc p
  WHERE p.pronamespace = 'raydar'::regnamespace AND p.prosecdef
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) AS definer_functions_open_to_public_or_without_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'raydar'::regnamespace AND p.prosecdef
@@ -63,6 +63,7 @@ SELECT raydar.drop_metrics_table('shared');
 SELECT raydar.set_retention('shared', interval '1 day');
 SELECT raydar.run_maintenance();
 SELECT raydar._add_partitions('raydar_metrics', 'shared', ARRAY[now()]);
+SELECT raydar._add_metrics_partitions('shared', ARRAY[now()]);
 CREATE SERVER nobody_ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:1');
 INSERT INTO raydar.partitioned_tables (schema_name, table_name, kind, time_column) VALUES ('pg_catalog', 'pg_authid', 'history', 'x');
 -- Metadata is public, as pg_class is.
@@ -87,8 +88,14 @@ INSERT INTO raydar_metrics.shared (node, loss) VALUES ('b', 0.25);
 SELECT node, loss FROM raydar_metrics.shared ORDER BY 1;
 -- ... update makes a missing partition for a writer, on a raydar table only.
 SELECT raydar.update('shared', '[{"node": "old", "ts": "2021-03-04T05:06:07Z"}]');
-SELECT raydar._add_partitions('pg_catalog', 'pg_authid', ARRAY[now()]);
-SELECT raydar._add_partitions('raydar_metrics', 'shared', ARRAY['infinity'::timestamptz]);
+-- ... through the metrics-only door: never the collector's history
+-- tables, never _add_partitions itself (issue 12).
+SELECT raydar._add_partitions('raydar', 'task_history', ARRAY[now() + interval '400 days']);
+SELECT raydar._add_partitions('raydar_metrics', 'shared', ARRAY[now() + interval '400 days']);
+SELECT raydar._add_metrics_partitions('task_history', ARRAY[now() + interval '400 days']);
+SELECT raydar._add_metrics_partitions('pg_authid', ARRAY[now()]);
+SELECT raydar._add_metrics_partitions('shared', ARRAY['infinity'::timestamptz]);
+SELECT raydar._add_metrics_partitions('shared', ARRAY['2021-03-04 05:06:07+00'::timestamptz, '2021-03-05 00:00:00+00']);
 -- ... but not where INSERT was taken away, and never as owner.
 SELECT raydar.update('private', '[{"node": "x"}]');
 INSERT INTO raydar_metrics.private (node) VALUES ('x');

@@ -86,6 +86,39 @@ DROP TABLE hist;
 SELECT * FROM raydar.run_maintenance();
 SELECT count(*) AS registered FROM raydar.partitioned_tables;
 
+-- _add_partitions takes any span (issue 12): 500 days in one call, as a
+-- collector reply spanning 500 days asks; days that exist cost nothing;
+-- the bound is on partitions made per call, checked before making any.
+SELECT count(*) AS made_500 FROM raydar._add_partitions('raydar_metrics', 'm1',
+    ARRAY(SELECT generate_series(now() - interval '700 days', now() - interval '201 days', interval '1 day')));
+SELECT count(*) AS made_again FROM raydar._add_partitions('raydar_metrics', 'm1',
+    ARRAY(SELECT generate_series(now() - interval '700 days', now() - interval '201 days', interval '12 hours')));
+SELECT count(*) FROM raydar._add_partitions('raydar_metrics', 'm1',
+    ARRAY(SELECT generate_series(now() + interval '1000 days', now() + interval '11000 days', interval '1 day')));
+-- A year past 9999 has a longer name: made while it fits in 63 bytes.
+SELECT raydar._add_partitions('raydar_metrics', 'm1', ARRAY['10000-01-01 00:00:00+00'::timestamptz]);
+DROP TABLE raydar_metrics.m1_p100000101;
+SELECT raydar.create_metrics_table(repeat('n', 53), '{"ts": "datetime"}') IS NOT NULL AS long_name;
+SELECT raydar._add_partitions('raydar_metrics', repeat('n', 53), ARRAY['9999-12-31 00:00:00+00'::timestamptz]) ~ '^n{53}_p99991231$' AS made;
+SELECT raydar._add_partitions('raydar_metrics', repeat('n', 53), ARRAY['10000-01-01 00:00:00+00'::timestamptz]);
+SELECT raydar.drop_metrics_table(repeat('n', 53));
+SELECT count(*) FROM raydar._add_partitions('raydar_metrics', 'm1', ARRAY['0044-03-15 12:00:00+00 BC'::timestamptz]);
+SELECT count(*) FROM raydar._add_partitions('raydar', 'task_live', ARRAY[now()]);
+SELECT count(*) AS partitions FROM m1_parts;
+-- run_maintenance and partitions beyond the premake horizon: empty ones
+-- (a mistaken or hostile call) are dropped, one holding rows is kept and
+-- reported; retention plays no part (it is NULL here), nor do the past.
+SELECT count(*) AS made_ahead FROM raydar._add_partitions('raydar_metrics', 'm1',
+    ARRAY[now() + interval '8 days', now() + interval '30 days', now() + interval '40 days', now() + interval '1000 days']);
+SELECT raydar.update('m1', jsonb_build_array(jsonb_build_object('node', 'early',
+    'ts', to_char(now() AT TIME ZONE 'UTC' + interval '40 days', 'YYYY-MM-DD"T"12:00:00"Z"'))));
+SELECT action, to_date((regexp_match(partition_name, '_p(\d{8})$'))[1], 'YYYYMMDD') - current_date AS days_ahead,
+       regexp_replace(detail, '\d{4}-\d{2}-\d{2}', 'YYYY-MM-DD') AS detail
+  FROM raydar.run_maintenance() ORDER BY 2;
+SELECT action, regexp_replace(detail, '\d{4}-\d{2}-\d{2}', 'YYYY-MM-DD') AS detail FROM raydar.run_maintenance();
+SELECT count(*) AS partitions, max(lo)::date - current_date AS last_days_ahead FROM m1_parts;
+SELECT node FROM raydar_metrics.m1 WHERE node = 'early';
+
 DROP VIEW m1_parts;
 SELECT raydar.drop_metrics_table('m1');
 DROP TABLE snapshot, not_partitioned, by_id;

@@ -176,6 +176,29 @@ SELECT raydar.update('all_types', '[{"t1": "22/11/2026"}]');
 SELECT raydar.update('all_types', '[{"t1": 1e20}]');
 SELECT raydar.update('all_types', '[{"t1": true}]');
 SELECT raydar.update('all_types', '[{"t2": "2026-11-01T12:00:00Z; DROP TABLE x"}]');
+-- Many rows: the first bad one is found by bisection, wherever it is and
+-- whatever is wrong with it; a later bad row does not mislead it.
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 737 THEN '{"f1": "abc"}'::jsonb
+                                                           WHEN 900 THEN '{"zzz": 1}' ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 999) i));
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 0 THEN '{"i1": 1.5}'::jsonb WHEN 1 THEN '[]'
+                                                           ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 1000) i));
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 1023 THEN '{"s1": "x", "lsos": 1}'::jsonb
+                                                           ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 1023) i));
+-- A value of the right JSON kind that does not convert (a bigint out of
+-- range) before one of the wrong kind: the earlier one is named.
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 300 THEN '{"i2": 9223372036854775808}'::jsonb
+                                                           WHEN 700 THEN '{"f1": "abc"}'
+                                                           WHEN 800 THEN '{"t1": "2026-02-30"}' ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 2999) i));
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 2500 THEN '{"t1": "2026-02-30"}'::jsonb
+                                                           WHEN 2600 THEN '{"f1": "abc"}' ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 2999) i));
+SELECT raydar.update('all_types', (SELECT jsonb_agg(CASE i WHEN 1 THEN '"two"'::jsonb
+                                                           ELSE jsonb_build_object('s1', 'r' || i) END
+                                                    ORDER BY i) FROM generate_series(0, 2) i));
 SELECT unchanged();
 
 -- drop_metrics_table: a missing table is an error unless if_exists.

@@ -92,8 +92,8 @@ END
 $fn$;
 
 -- run_maintenance([lock_timeout]): for every registered table, make the
--- partitions from today (UTC) to premake days ahead and drop those past
--- retention. One row per thing done or skipped. A DDL that cannot get its
+-- partitions from today (UTC) to premake days ahead, drop empty ones
+-- beyond that horizon and those past retention. One row per thing done or skipped. A DDL that cannot get its
 -- lock within lock_timeout is skipped ('skipped', 'lock timeout') and done
 -- by a later run; an advisory lock keeps two runs from racing.
 CREATE FUNCTION raydar.run_maintenance(lock_timeout interval DEFAULT interval '2 s')
@@ -110,6 +110,7 @@ DECLARE
     part   text;
     p      record;
     i      integer;
+    has_rows boolean;
 BEGIN
     PERFORM set_config('lock_timeout', (extract(epoch FROM run_maintenance.lock_timeout) * 1000)::bigint::text, true);
     FOR reg IN SELECT * FROM raydar.partitioned_tables t ORDER BY t.schema_name, t.table_name LOOP
@@ -146,6 +147,46 @@ BEGIN
             END;
             RETURN NEXT;
             EXIT WHEN action = 'skipped';
+        END LOOP;
+
+        -- Partitions beyond the premake horizon (their day starts after
+        -- today + premake) are made only by a caller asking for that day:
+        -- data from a clock far ahead, or a mistaken or hostile call of
+        -- _add_partitions. Retention only ever reaches the past, so the
+        -- empty ones are dropped here (a later row for that day makes it
+        -- again); one holding rows is kept and reported, as rows are never
+        -- dropped for being early. Emptiness is checked again under the
+        -- partition's lock, so a row inserted meanwhile is never lost.
+        FOR p IN
+            SELECT c.relname, b.lo
+              FROM pg_inherits h
+              JOIN pg_class c ON c.oid = h.inhrelid
+              CROSS JOIN LATERAL (SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                                       'FROM \(''([^'']+)''\)'))[1]::timestamptz AS lo) b
+             WHERE h.inhparent = qname::regclass
+               AND b.lo > today + make_interval(days => reg.premake)
+             ORDER BY b.lo
+        LOOP
+            partition_name := format('%I.%I', reg.schema_name, p.relname);
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I)', reg.schema_name, p.relname) INTO has_rows;
+            IF NOT has_rows THEN
+                BEGIN
+                    EXECUTE format('LOCK TABLE %I.%I IN ACCESS EXCLUSIVE MODE', reg.schema_name, p.relname);
+                    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I)', reg.schema_name, p.relname) INTO has_rows;
+                    IF NOT has_rows THEN
+                        EXECUTE format('DROP TABLE %I.%I', reg.schema_name, p.relname);
+                        action := 'dropped';
+                        detail := format('empty, for %s, beyond the premake horizon', to_char(p.lo AT TIME ZONE 'UTC', 'YYYY-MM-DD'));
+                    END IF;
+                EXCEPTION WHEN lock_not_available THEN
+                    action := 'skipped'; detail := 'lock timeout, retried by the next run';
+                END;
+            END IF;
+            IF has_rows THEN
+                action := 'kept';
+                detail := format('holds rows for %s, beyond the premake horizon', to_char(p.lo AT TIME ZONE 'UTC', 'YYYY-MM-DD'));
+            END IF;
+            RETURN NEXT;
         END LOOP;
 
         -- Drop expired partitions: those whose upper bound is at or before

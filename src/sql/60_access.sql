@@ -45,11 +45,14 @@ GRANT USAGE ON FOREIGN DATA WRAPPER raydar TO raydar_admin;
 -- Functions that run with the extension owner's rights.
 REVOKE ALL ON FUNCTION raydar.create_metrics_table(text, json, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION raydar._add_partitions(name, name, timestamptz[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION raydar._add_metrics_partitions(name, timestamptz[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION raydar.drop_metrics_table(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION raydar.set_retention(text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION raydar.run_maintenance(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION raydar.create_metrics_table(text, json, text, boolean) TO raydar_writer;
-GRANT EXECUTE ON FUNCTION raydar._add_partitions(name, name, timestamptz[]) TO raydar_writer;
+-- Not _add_partitions itself: it reaches the collector's history tables,
+-- which only the owner (the collector) extends.
+GRANT EXECUTE ON FUNCTION raydar._add_metrics_partitions(name, timestamptz[]) TO raydar_writer;
 GRANT EXECUTE ON FUNCTION raydar.drop_metrics_table(text, boolean) TO raydar_admin;
 GRANT EXECUTE ON FUNCTION raydar.set_retention(text, interval) TO raydar_admin;
 GRANT EXECUTE ON FUNCTION raydar.run_maintenance(interval) TO raydar_admin;

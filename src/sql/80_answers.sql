@@ -98,28 +98,57 @@ AS $fn$
                   '#edc948', '#b07aa1', '#ff9da7', '#9c755f'])[(i % 9) + 1]
 $fn$;
 
+-- _xml_chars(text): the text with every character XML 1.0 cannot carry
+-- replaced by U+FFFD: C0 controls other than tab, newline and carriage
+-- return, and the non-characters U+FFFE and U+FFFF (XML's Char production;
+-- NUL and surrogates cannot occur in PostgreSQL text). Task names, ids and
+-- errors come from users: every writer of XML, SVG or DOT (whose SVG output
+-- carries the text on) goes through this one function. Replaced, not
+-- dropped, so that the picture shows that something was there.
+CREATE FUNCTION raydar._xml_chars(s text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT translate(s,
+        E'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\uFFFE\uFFFF',
+        repeat(E'\uFFFD', 30))
+$fn$;
+
 -- _dot_quote(text): a DOT double-quoted string. Backslash and quote are
--- escaped; a newline becomes DOT's centred line break \n; other control
--- characters (task names come from users) are dropped.
+-- escaped; a newline becomes DOT's centred line break \n, tab and carriage
+-- return a space. Graphviz decodes HTML entities in labels (&#1; would
+-- reach its SVG as a control character), so & is written &amp;: a name
+-- is shown as written. Characters XML cannot carry become U+FFFD, so that
+-- `dot -Tsvg` makes well-formed SVG. Graphviz refuses a quoted string over
+-- 16384 bytes: past 1000 characters (at most 5 bytes each once escaped)
+-- the text is cut and its md5 appended, so that long ids stay distinct.
 CREATE FUNCTION raydar._dot_quote(s text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT '"' || replace(replace(replace(regexp_replace(coalesce(s, ''), '[\x01-\x09\x0b-\x1f]', '', 'g'),
-                                          '\', '\\'), '"', '\"'), E'\n', '\n') || '"'
+    SELECT '"' || replace(replace(replace(replace(
+                   translate(raydar._xml_chars(CASE WHEN length(s) > 1000
+                                                    THEN left(s, 1000) || '… (md5 ' || md5(s) || ')'
+                                                    ELSE coalesce(s, '') END), E'\t\r', '  '),
+                   '\', '\\'), '"', '\"'), '&', '&amp;'), E'\n', '\n') || '"'
 $fn$;
 
--- _xml(text): text for an SVG element or attribute. Control characters
--- XML 1.0 cannot carry (task names and errors come from users) are dropped.
+-- _xml(text): text for an SVG element or a quoted attribute: markup
+-- characters as entities, characters XML cannot carry as U+FFFD. Tab,
+-- newline and carriage return as character references too: a parser
+-- turns a literal CR into LF, and literal whitespace in an attribute into
+-- spaces; so the text read back is the text written.
 CREATE FUNCTION raydar._xml(s text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT replace(replace(replace(replace(
-               regexp_replace(coalesce(s, ''), '[\x01-\x08\x0b\x0c\x0e-\x1f]', '', 'g'),
-               '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;')
+    SELECT replace(replace(replace(replace(replace(replace(replace(replace(
+               raydar._xml_chars(coalesce(s, '')),
+               '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;'),
+               E'\t', '&#9;'), E'\n', '&#10;'), E'\r', '&#13;')
 $fn$;
 
 -- _seconds(interval): seconds with millisecond precision (Ray's times are
@@ -427,6 +456,10 @@ AS $fn$
          WHERE t.cluster = (SELECT raydar._job_cluster($1, $2)) AND t.job_id = $1
            AND t.profiling_data->>'component_type' IN ('worker', 'driver')
            AND jsonb_typeof(t.profiling_data->'events') = 'array'
+           -- An event without numeric times cannot be placed: skipped,
+           -- rather than failing the whole trace on a cast.
+           AND jsonb_typeof(e.value->'start_time') = 'number'
+           AND jsonb_typeof(e.value->'end_time') = 'number'
     ), ids AS (
         -- Ray numbers nodes and workers from 0; here in the order of their names.
         SELECT ev.*,
@@ -549,7 +582,7 @@ AS $fn$
         -- crisp edges, so that a bar is its colour, not a blend.
         || coalesce((SELECT string_agg(format(
                E'<rect class="bar" data-task="%s" data-attempt="%s" data-lane="%s" x="%s" y="%s" width="%s" height="%s" fill="%s" shape-rendering="crispEdges"><title>%s</title></rect>\n',
-               b.task_id, b.attempt_number, l.lane,
+               raydar._xml(b.task_id), b.attempt_number, l.lane,
                round(d.lx + d.pw * extract(epoch FROM b.start_time - d.t0) / d.span, 1),
                d.top + l.lane * d.lh + (d.lh - d.bh) / 2,
                greatest(2, round(d.pw * extract(epoch FROM coalesce(b.end_time, d.t1) - b.start_time) / d.span, 1)),

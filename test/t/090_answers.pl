@@ -211,7 +211,8 @@ for my $case ([ 'ray', 'state', 'name', 17, 16 ], [ 'ray', 'duration', 'duration
 	   "$nodes/$edges", "$cluster by $color/$label: $nodes tasks, $edges edges in the picture");
 }
 like($q->(q{SELECT raydar.task_graph_dot('01000000', cluster => 'evil')}),
-	 qr/\[label="a \\"quoted\\" \\\\ name\\n<b>&amp;<\/b>"/, 'task_graph_dot: names are DOT-escaped');
+	 qr/\[label="a \\"quoted\\" \\\\ name\\n<b>&amp;amp;<\/b>\xef\xbf\xbd"/,
+	 'task_graph_dot: names are DOT-escaped (& as &amp;, a control character as U+FFFD)');
 
 # ---------------------------------------------------------------------------
 # critical_path: nested's parent, its last-ending child (ended 0.36 s
@@ -322,8 +323,8 @@ for my $cluster (qw(ray classic nested evil))
 	  or PostgreSQL::Test::Utils::system_log('cp', $file, $png, $PostgreSQL::Test::Utils::log_path);
 }
 like($q->(q{SELECT raydar.timeline_svg('01000000', 'evil')}),
-	 qr/<title>a &quot;quoted&quot; \\ name\n&lt;b&gt;&amp;amp;&lt;\/b&gt; \(attempt 0\) FAILED, 1.000 s<\/title>/,
-	 'timeline_svg: names are XML-escaped, control characters dropped');
+	 qr/<title>a &quot;quoted&quot; \\ name&#10;&lt;b&gt;&amp;amp;&lt;\/b&gt;\xef\xbf\xbd \(attempt 0\) FAILED, 1.000 s<\/title>/,
+	 'timeline_svg: names are XML-escaped, a newline as &#10;, a control character as U+FFFD');
 
 # ---------------------------------------------------------------------------
 # Privileges: readers read every answer, others nothing.
