@@ -13,6 +13,8 @@ PACKAGES=(
   # tests: C unit tests, fuzzing, TAP, the Ray cluster simulator
   libcjson-dev clang-14 libclang-rt-14-dev libipc-run-perl
   protobuf-compiler python3 python3-grpcio python3-protobuf python3-psycopg2 openssl
+  # node metrics: promtool is the reference reader of the Prometheus format
+  prometheus
   # collector maintenance scheduling (tests and docs)
   postgresql-15-cron
   # answers: task graphs rendered by Graphviz, timelines by headless Chromium
