@@ -25,7 +25,7 @@ CORE_SRCS  = $(wildcard src/ray/*.c)
 PG_SRCS    = $(wildcard src/*.c)
 OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(PROTO_C:.c=.o)
 
-REGRESS      = extension decode fdw_options fdw_pushdown metrics maintenance access
+REGRESS      = extension decode fdw_options fdw_pushdown metrics maintenance access node_metrics
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=test/regress.conf \
                --encoding=UTF8 --no-locale
 TAP_TESTS    = 1
