@@ -25,7 +25,11 @@ PG_FUNCTION_INFO_V1(raydar_decode_task_events);
 void
 _PG_init(void)
 {
-	/* GUCs, and the collector worker when preloaded (it starts no threads). */
+	/*
+	 * GUCs, and the workers when preloaded (they start no threads). The
+	 * scraper's GUCs first: the collector reserves the "raydar" prefix.
+	 */
+	raydar_metrics_scraper_init();
 	raydar_collector_init();
 }
 

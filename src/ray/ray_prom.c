@@ -1133,3 +1133,113 @@ ray_prom_result_free(RayPromResult *r)
 	p_free(alloc, priv);
 	p_free(alloc, r);
 }
+
+/* ----------------------------------------------------------------------
+ * Which metrics to keep
+ * ---------------------------------------------------------------------- */
+
+/* Glob match of p[0..plen) against s, iterative with one backtrack point. */
+static bool
+glob_match(const char *p, size_t plen, const char *s)
+{
+	size_t		pi = 0;
+	const char *star_s = NULL;
+	size_t		star_pi = 0;
+
+	while (*s)
+	{
+		if (pi < plen && (p[pi] == '?' || p[pi] == *s))
+		{
+			pi++;
+			s++;
+		}
+		else if (pi < plen && p[pi] == '*')
+		{
+			star_pi = ++pi;
+			star_s = s;
+		}
+		else if (star_s != NULL)
+		{
+			pi = star_pi;
+			s = ++star_s;
+		}
+		else
+			return false;
+	}
+	while (pi < plen && p[pi] == '*')
+		pi++;
+	return pi == plen;
+}
+
+static inline bool
+is_sep(char c)
+{
+	return c == ',' || c == ' ' || c == '\t' || c == '\n';
+}
+
+bool
+ray_prom_keep(const char *patterns, const char *name)
+{
+	const char *p = patterns;
+
+	if (p == NULL)
+		return false;
+	while (*p)
+	{
+		const char *start;
+		bool		neg = false;
+
+		while (*p && is_sep(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '!')
+		{
+			neg = true;
+			p++;
+		}
+		start = p;
+		while (*p && !is_sep(*p))
+			p++;
+		if (p > start && glob_match(start, (size_t) (p - start), name))
+			return !neg;
+	}
+	return false;
+}
+
+bool
+ray_prom_keep_valid(const char *patterns, char *err, size_t errlen)
+{
+	const char *p = patterns;
+
+	if (p == NULL)
+		return true;
+	while (*p)
+	{
+		const char *start;
+
+		while (*p && is_sep(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '!')
+			p++;
+		start = p;
+		while (*p && !is_sep(*p))
+		{
+			/* metric name characters and the two wildcards only */
+			if (!name_cont((unsigned char) *p) && *p != '*' && *p != '?')
+			{
+				snprintf(err, errlen, "\"%c\" cannot appear in a metric name pattern", *p);
+				return false;
+			}
+			p++;
+		}
+		if (p == start)
+		{
+			snprintf(err, errlen, "\"!\" must be followed by a pattern");
+			return false;
+		}
+	}
+	return true;
+}

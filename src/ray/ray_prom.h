@@ -92,4 +92,34 @@ extern void ray_prom_result_free(RayPromResult *r);
  */
 extern bool ray_prom_parse_float(const char *s, size_t n, double *out);
 
+/*
+ * Which metrics to keep: patterns is a list separated by commas or blanks,
+ * each a glob ('*' any run, '?' one character) over the metric name as
+ * written, '!' in front to refuse. The first pattern that matches decides;
+ * a name no pattern matches is refused. NULL or empty keeps nothing.
+ */
+extern bool ray_prom_keep(const char *patterns, const char *name);
+
+/*
+ * raydar.metrics_keep's default: Ray's node and resource metrics, then no
+ * other of Ray's own (the internal ones of src/ray/stats/metric_defs.cc and
+ * the Python client's process_* and python_*), then everything else, which
+ * is what users define with ray.util.metrics (exported as ray_<name>).
+ * The node metrics are the gauges of Ray's reporter agent
+ * (dashboard/modules/reporter/reporter_agent.py, METRICS_GAUGES: node_*,
+ * component_*), the public ones metric_defs.cc's "PUBLIC METRICS".
+ */
+#define RAY_PROM_DEFAULT_KEEP \
+	"ray_node_*, ray_component_*, ray_tasks, ray_actors, ray_resources, " \
+	"ray_object_store_memory, ray_placement_groups, " \
+	"!ray_operation_*, !ray_grpc_*, !ray_object_manager_*, !ray_object_directory_*, " \
+	"!ray_pull_manager_*, !ray_push_manager_*, !ray_scheduler_*, !ray_spill_manager_*, " \
+	"!ray_gcs_*, !ray_memory_manager_*, !ray_io_context_*, !ray_internal_*, " \
+	"!ray_health_check_*, !ray_process_startup_*, !ray_worker_register_*, " \
+	"!ray_object_store_dist*, !ray_unintentional_*, !ray_dashboard_*, !ray_raylet_*, " \
+	"!process_*, !python_*, *"
+
+/* Whether patterns is a list ray_prom_keep can read; else err says why. */
+extern bool ray_prom_keep_valid(const char *patterns, char *err, size_t errlen);
+
 #endif							/* RAY_PROM_H */

@@ -174,6 +174,38 @@ test_errors(void)
 	}
 }
 
+static void
+test_keep(void)
+{
+	static const struct
+	{
+		const char *name;
+		bool		kept;
+	}			def[] = {
+		{"ray_node_cpu_utilization", true}, {"ray_node_gram_used", true},
+		{"ray_component_rss_mb", true}, {"ray_tasks", true}, {"ray_actors", true},
+		{"ray_resources", true}, {"ray_object_store_memory", true},
+		{"ray_tasks_total", true},	/* a user's metric that only starts alike */
+		{"ray_grpc_server_req_new", false}, {"ray_scheduler_tasks", false},
+		{"ray_gcs_actors_count", false}, {"ray_object_store_dist_bucket", false},
+		{"process_cpu_seconds_total", false}, {"python_gc_objects_collected_total", false},
+		{"ray_my_app_requests", true}, {"ray_data_output_bytes", true}, {"custom", true},
+	};
+	char		err[128];
+
+	for (size_t i = 0; i < sizeof(def) / sizeof(def[0]); i++)
+		ok(ray_prom_keep(RAY_PROM_DEFAULT_KEEP, def[i].name) == def[i].kept,
+		   "default: %s is %s", def[i].name, def[i].kept ? "kept" : "not kept");
+	ok(ray_prom_keep_valid(RAY_PROM_DEFAULT_KEEP, err, sizeof(err)), "the default is valid");
+	ok(ray_prom_keep("a?c,!*", "abc") && !ray_prom_keep("a?c,!*", "abbc"), "? is one character");
+	ok(ray_prom_keep("*x*y", "axbxy") && !ray_prom_keep("*x*y", "axbx"), "backtracking *");
+	ok(!ray_prom_keep("", "m") && !ray_prom_keep(NULL, "m"), "no pattern keeps nothing");
+	ok(!ray_prom_keep("!m*, *", "mm") && ray_prom_keep("!m*, *", "nm"), "first match decides");
+	ok(!ray_prom_keep_valid("a, !", err, sizeof(err)) && strstr(err, "\"!\"") != NULL,
+	   "a lone ! is refused (%s)", err);
+	ok(!ray_prom_keep_valid("a{b}", err, sizeof(err)), "a brace is refused (%s)", err);
+}
+
 /* Ray-like body of n samples: 100,000 is the scale case. */
 static void
 test_scale(void)
@@ -487,6 +519,7 @@ main(void)
 	test_ray_body();
 	test_floats();
 	test_errors();
+	test_keep();
 	test_scale();
 	test_oom();
 	test_promtool();
