@@ -12,9 +12,12 @@
  *      server's own connection (gRPC or dashboard, its timeouts, TLS and
  *      token): alive nodes with an address and a port are the targets;
  *   2. every due target is fetched at once with libcurl's multi interface,
- *      in 100 ms ticks that honour SIGTERM, so one slow node delays no
- *      other: each body is handled the moment it is complete;
- *   3. a body is parsed whole (src/ray/ray_prom.c, Prometheus' own grammar)
+ *      in 100 ms ticks that honour SIGTERM, each with its own timeout (at
+ *      most the interval), so one slow node delays no other's transfer;
+ *   3. then the bodies are written, one transaction each: not while
+ *      transfers run, as curl reads nothing during a write and the other
+ *      transfers' time would run out;
+ *   4. a body is parsed whole (src/ray/ray_prom.c, Prometheus' own grammar)
  *      before anything is written; the samples raydar.metrics_keep accepts
  *      are written in one transaction with the node's status row, or, on
  *      any fault (connect, timeout, HTTP status, truncated or malformed
@@ -36,6 +39,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -82,8 +86,11 @@ typedef struct Target
 	int			failures;		/* in a row */
 	TimestampTz next_try;
 	CURL	   *easy;			/* kept: the connection is reused */
+	HTAB	   *series;			/* series ids written, see series_cache() */
 	/* the transfer in flight */
 	bool		in_flight;
+	bool		done;			/* complete, not yet written */
+	CURLcode	result;
 	TimestampTz started;
 	char	   *data;			/* malloc'd body */
 	size_t		len;
@@ -97,6 +104,8 @@ static MemoryContext scraper_cxt;	/* targets, for the worker's life */
 static MemoryContext cycle_cxt;		/* one cycle */
 static List *targets = NIL;
 static CURLM *multi = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static TimestampTz known_day = 0;	/* a UTC day whose partition exists */
 
 /* ----------------------------------------------------------------------
  * Settings
@@ -341,9 +350,12 @@ discover(const char *name)
 	ray_cluster_reply_free(r);
 }
 
+static void forget_series(Target *t);
+
 static void
 drop_target(Target *t)
 {
+	forget_series(t);
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
 	free(t->data);
@@ -367,10 +379,19 @@ drop_target(Target *t)
 static ArrayType *
 make_array(Datum *d, int n, Oid type)
 {
-	if (type == FLOAT8OID || type == TIMESTAMPTZOID)
-		return construct_array(d, n, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	Assert(type == TEXTOID || type == JSONBOID);
-	return construct_array(d, n, type, -1, false, TYPALIGN_INT);
+	switch (type)
+	{
+		case FLOAT8OID:
+		case TIMESTAMPTZOID:
+		case INT8OID:
+			return construct_array(d, n, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		case TEXTOID:
+		case JSONBOID:
+			return construct_array(d, n, type, -1, false, TYPALIGN_INT);
+		default:
+			elog(ERROR, "make_array: unexpected type %u", type);
+	}
+	return NULL;				/* keep the compiler quiet */
 }
 
 /* The status row after a scrape, in the current transaction. */
@@ -436,6 +457,53 @@ transfer_error(Target *t, CURLcode rc)
 }
 
 /*
+ * The series ids a node's samples were written under, by the hash of
+ * "metric\x01labels-json": a known series costs a hash lookup, not a
+ * jsonb parse and an index probe. The text is kept to rule out a
+ * collision (then the pair is simply looked up in SQL every time).
+ */
+typedef struct SeriesEntry
+{
+	uint64		key;			/* hash of the text */
+	char	   *text;
+	int64		series_id;
+} SeriesEntry;
+
+static HTAB *
+series_cache(Target *t)
+{
+	if (t->series == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(SeriesEntry);
+		ctl.hcxt = scraper_cxt;
+		t->series = hash_create("raydar scraper series", 1024, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	return t->series;
+}
+
+/* Forget every id: a failed write may have named series it rolled back. */
+static void
+forget_series(Target *t)
+{
+	if (t->series)
+	{
+		HASH_SEQ_STATUS st;
+		SeriesEntry *e;
+
+		hash_seq_init(&st, t->series);
+		while ((e = hash_seq_search(&st)) != NULL)
+			pfree(e->text);
+		hash_destroy(t->series);
+		t->series = NULL;
+	}
+	known_day = 0;
+}
+
+/*
  * Parse the body and write its kept samples and the status row in one
  * transaction; may ereport, and then nothing of it is written.
  */
@@ -446,17 +514,24 @@ write_scrape(Target *t)
 	RayPromResult *r;
 	char		err[256];
 	RayStatus	rs;
-	Datum	   *metrics,
-			   *labels,
-			   *types,
+	size_t		cap;
+	Datum	   *ids,
 			   *values,
 			   *times;
+	/* the samples whose series is not cached: index, text, SQL arguments */
+	int		   *miss;
+	char	  **miss_text;
+	Datum	   *miss_metric,
+			   *miss_labels,
+			   *miss_type;
+	int64	   *miss_id;
+	int			nmiss = 0;
 	int			n = 0;
-	RayBuf		json;
-	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-	FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		args[7];
+	RayBuf		key;
+	TimestampTz day = 0;
+	bool		new_day = false;
 	int64		written = 0;
+	HTAB	   *cache = series_cache(t);
 
 	raydar_allocator_init(&alloc, CurrentMemoryContext);
 	rs = ray_prom_parse(t->data ? t->data : "", t->len, &alloc, &r, err, sizeof(err));
@@ -469,16 +544,24 @@ write_scrape(Target *t)
 				 errmsg("the metrics of node %s at %s are not in the Prometheus text format: %s",
 						t->node_id, t->url, err)));
 
-	metrics = palloc(sizeof(Datum) * Max(r->nsamples, 1));
-	labels = palloc(sizeof(Datum) * Max(r->nsamples, 1));
-	types = palloc(sizeof(Datum) * Max(r->nsamples, 1));
-	values = palloc(sizeof(Datum) * Max(r->nsamples, 1));
-	times = palloc(sizeof(Datum) * Max(r->nsamples, 1));
-	ray_buf_init(&json, &alloc);
+	cap = Max(r->nsamples, 1);
+	ids = palloc(sizeof(Datum) * cap);
+	values = palloc(sizeof(Datum) * cap);
+	times = palloc(sizeof(Datum) * cap);
+	miss = palloc(sizeof(int) * cap);
+	miss_text = palloc(sizeof(char *) * cap);
+	miss_metric = palloc(sizeof(Datum) * cap);
+	miss_labels = palloc(sizeof(Datum) * cap);
+	miss_type = palloc(sizeof(Datum) * cap);
+	miss_id = palloc(sizeof(int64) * cap);
+	ray_buf_init(&key, &alloc);
 	for (size_t i = 0; i < r->nsamples; i++)
 	{
 		const RayPromSample *s = &r->samples[i];
 		TimestampTz at = t->started;
+		size_t		name_len = strlen(s->name);
+		uint64		h;
+		SeriesEntry *e;
 
 		if (!ray_prom_keep(metrics_keep, s->name))
 			continue;
@@ -492,55 +575,135 @@ write_scrape(Target *t)
 								t->node_id, t->url, s->line, (long long) s->timestamp_ms)));
 			at = raydar_ms_to_timestamptz(s->timestamp_ms);
 		}
-		ray_buf_reset(&json);
-		ray_buf_putc(&json, '{');
+		/* "metric\x01{labels}": the labels as JSON, in the order served */
+		ray_buf_reset(&key);
+		ray_buf_append(&key, s->name, name_len);
+		ray_buf_putc(&key, '\x01');
+		ray_buf_putc(&key, '{');
 		for (size_t k = 0; k < s->nlabels; k++)
 		{
 			const RayPromLabel *l = &r->labels[s->label0 + k];
 
 			if (k > 0)
-				ray_buf_putc(&json, ',');
-			ray_buf_json_string(&json, l->name, strlen(l->name));
-			ray_buf_putc(&json, ':');
-			ray_buf_json_string(&json, l->value, l->value_len);
+				ray_buf_putc(&key, ',');
+			ray_buf_json_string(&key, l->name, strlen(l->name));
+			ray_buf_putc(&key, ':');
+			ray_buf_json_string(&key, l->value, l->value_len);
 		}
-		ray_buf_putc(&json, '}');
-		if (json.oom)
+		ray_buf_putc(&key, '}');
+		if (key.oom)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		metrics[n] = CStringGetTextDatum(s->name);
-		labels[n] = raydar_json_to_jsonb(json.data, json.len);
-		types[n] = CStringGetTextDatum(ray_prom_type_name(r->families[s->family].type));
+		h = hash_bytes_extended((const unsigned char *) key.data, (int) key.len, 0);
+		e = hash_search(cache, &h, HASH_FIND, NULL);
+		if (e != NULL && strcmp(e->text, key.data) == 0)
+			ids[n] = Int64GetDatum(e->series_id);
+		else
+		{
+			const char *json = key.data + name_len + 1;
+
+			ids[n] = (Datum) 0;
+			miss[nmiss] = n;
+			miss_text[nmiss] = pstrdup(key.data);
+			miss_metric[nmiss] = CStringGetTextDatum(s->name);
+			miss_labels[nmiss] = raydar_json_to_jsonb(json, key.len - name_len - 1);
+			miss_type[nmiss] = CStringGetTextDatum(ray_prom_type_name(r->families[s->family].type));
+			nmiss++;
+		}
 		values[n] = Float8GetDatum(s->value);
 		times[n] = TimestampTzGetDatum(at);
+		/* partitions are per UTC day; one scrape is nearly always one day */
+		if (at - at % USECS_PER_DAY != known_day && !new_day)
+		{
+			new_day = true;
+			day = at;
+		}
 		n++;
 	}
-
-	args[0] = CStringGetTextDatum(t->cluster);
-	args[1] = CStringGetTextDatum(t->node_id);
-	args[2] = PointerGetDatum(make_array(metrics, n, TEXTOID));
-	args[3] = PointerGetDatum(make_array(labels, n, JSONBOID));
-	args[4] = PointerGetDatum(make_array(types, n, TEXTOID));
-	args[5] = PointerGetDatum(make_array(values, n, FLOAT8OID));
-	args[6] = PointerGetDatum(make_array(times, n, TIMESTAMPTZOID));
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	if (nmiss > 0)
+	{
+		Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID};
+		Datum		args[5];
+
+		args[0] = CStringGetTextDatum(t->cluster);
+		args[1] = CStringGetTextDatum(t->node_id);
+		args[2] = PointerGetDatum(make_array(miss_metric, nmiss, TEXTOID));
+		args[3] = PointerGetDatum(make_array(miss_labels, nmiss, JSONBOID));
+		args[4] = PointerGetDatum(make_array(miss_type, nmiss, TEXTOID));
+		if (SPI_execute_with_args("SELECT ord, series_id FROM raydar._node_series($1, $2, $3, $4, $5)",
+								  5, types, args, NULL, false, 0) != SPI_OK_SELECT ||
+			SPI_processed != (uint64) nmiss)
+			elog(ERROR, "could not find the series of node %s", t->node_id);
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+			int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+			int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
+
+			if (ord < 1 || ord > nmiss)
+				elog(ERROR, "raydar._node_series returned position %lld of %d", (long long) ord, nmiss);
+			ids[miss[ord - 1]] = Int64GetDatum(sid);
+			miss_id[ord - 1] = sid; /* cached after the commit */
+		}
+	}
+	if (new_day)
+	{
+		Oid			types[1] = {TIMESTAMPTZARRAYOID};
+		Datum		args[1];
+		Datum		d = TimestampTzGetDatum(day);
+
+		args[0] = PointerGetDatum(make_array(&d, 1, TIMESTAMPTZOID));
+		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'metric_samples', $1)",
+								  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not make the partition for the metrics of node %s", t->node_id);
+	}
 	if (n > 0)
 	{
-		bool		isnull;
+		Datum		args[3];
 
-		if (SPI_execute_with_args("SELECT raydar._write_node_scrape($1, $2, $3, $4, $5, $6, $7)",
-								  7, argtypes, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		if (insert_plan == NULL)
+		{
+			Oid			types[3] = {TIMESTAMPTZARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
+
+			insert_plan = SPI_prepare("INSERT INTO raydar.metric_samples (time, series_id, value) "
+									  "SELECT * FROM unnest($1, $2, $3) ON CONFLICT DO NOTHING",
+									  3, types);
+			if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
+				elog(ERROR, "could not prepare the metric_samples insert: %s",
+					 SPI_result_code_string(SPI_result));
+		}
+		args[0] = PointerGetDatum(make_array(times, n, TIMESTAMPTZOID));
+		args[1] = PointerGetDatum(make_array(ids, n, INT8OID));
+		args[2] = PointerGetDatum(make_array(values, n, FLOAT8OID));
+		if (SPI_execute_plan(insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not write the metrics of node %s", t->node_id);
-		written = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		written = (int64) SPI_processed;
 	}
 	write_status(t, true, written, (int64) r->nsamples - n, NULL);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cycle_cxt);
+
+	/* Committed: the new ids and the day are facts now. */
+	if (new_day)
+		known_day = day - day % USECS_PER_DAY;
+	for (int k = 0; k < nmiss; k++)
+	{
+		uint64		h = hash_bytes_extended((const unsigned char *) miss_text[k],
+											(int) strlen(miss_text[k]), 0);
+		bool		found;
+		SeriesEntry *e = hash_search(cache, &h, HASH_ENTER, &found);
+
+		if (found)
+			continue;			/* a collision, or the same series twice */
+		e->text = MemoryContextStrdup(scraper_cxt, miss_text[k]);
+		e->series_id = miss_id[k];
+	}
 }
 
 /* The error, counted, in a transaction of its own; never throws. */
@@ -606,6 +769,7 @@ finish_target(Target *t, CURLcode rc)
 	{
 		int			skip = 1;
 
+		forget_series(t);
 		record_failure(t, error);
 		t->failures++;
 		/* skip 0, 1, 3, 7, ... intervals, at most MAX_BACKOFF_MS */
@@ -747,8 +911,9 @@ scrape_all(void)
 			/* the handle leaves the multi before any PostgreSQL work */
 			curl_multi_remove_handle(multi, t->easy);
 			t->in_flight = false;
+			t->done = true;
+			t->result = result;
 			in_flight--;
-			finish_target(t, result);
 		}
 		if (in_flight <= 0)
 			break;
@@ -756,11 +921,25 @@ scrape_all(void)
 			break;
 		(void) curl_multi_poll(multi, NULL, 0, 100, NULL);
 	}
+	/*
+	 * Then the writes. Not as each body arrives: while a transaction runs
+	 * curl reads nothing, and the other transfers' time would run out.
+	 */
+	foreach(lc, targets)
+	{
+		Target	   *t = lfirst(lc);
+
+		if (!t->done || ProcDiePending)
+			continue;
+		t->done = false;
+		finish_target(t, t->result);
+	}
 	/* Stopping: transfers still running are dropped, never half-written. */
 	foreach(lc, targets)
 	{
 		Target	   *t = lfirst(lc);
 
+		t->done = false;
 		if (t->in_flight)
 		{
 			curl_multi_remove_handle(multi, t->easy);

@@ -65,10 +65,36 @@ CREATE VIEW raydar.node_metrics AS
       JOIN raydar.metric_series r USING (series_id);
 COMMENT ON VIEW raydar.node_metrics IS 'every scraped sample: time, cluster, node, metric, labels, value';
 
+-- _node_series(cluster, node, metrics, labels, types): the series_id of
+-- each (metric, labels) pair, in argument order, made if new. The scraper
+-- keeps the ids it learnt, so a known series costs no lookup at all.
+CREATE FUNCTION raydar._node_series(p_cluster text, p_node text, p_metrics text[],
+                                    p_labels jsonb[], p_types text[])
+RETURNS TABLE (ord bigint, series_id bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    INSERT INTO raydar.metric_series AS r (cluster, node_id, metric, labels, metric_type)
+    SELECT DISTINCT ON (u.m, md5(u.l::text)) p_cluster, p_node, u.m, u.l, u.t
+      FROM unnest(p_metrics, p_labels, p_types) AS u(m, l, t)
+    ON CONFLICT (cluster, node_id, metric, md5(labels::text)) DO NOTHING;
+    RETURN QUERY
+    SELECT u.i, r.series_id
+      FROM unnest(p_metrics, p_labels) WITH ORDINALITY AS u(m, l, i)
+      JOIN raydar.metric_series r
+        ON r.cluster = p_cluster AND r.node_id = p_node AND r.metric = u.m
+       AND md5(r.labels::text) = md5(u.l::text) AND r.labels = u.l
+     ORDER BY u.i;
+END
+$fn$;
+REVOKE ALL ON FUNCTION raydar._node_series(text, text, text[], jsonb[], text[]) FROM PUBLIC;
+
 -- _write_node_scrape(cluster, node, metrics, labels, types, values, times):
--- one whole scrape of one node, in the caller's transaction (the scraper
--- commits it or nothing). New series first, then every sample; a sample
--- already stored (same series and time) is left as it is.
+-- one whole scrape of one node by name, in the caller's transaction: the
+-- series, then every sample; a sample already stored (same series and
+-- time) is left as it is. Returns the samples written. (The scraper does
+-- the same with the series ids it keeps; tests and imports use this.)
 CREATE FUNCTION raydar._write_node_scrape(p_cluster text, p_node text, p_metrics text[],
                                           p_labels jsonb[], p_types text[], p_values float8[],
                                           p_times timestamptz[])
@@ -79,22 +105,12 @@ AS $fn$
 DECLARE
     n bigint;
 BEGIN
-    IF EXISTS (SELECT 1 FROM unnest(p_times) t
-                WHERE NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
-                                   WHERE ns.nspname = 'raydar'
-                                     AND c.relname = 'metric_samples_p' || to_char(t AT TIME ZONE 'UTC', 'YYYYMMDD'))) THEN
-        PERFORM raydar._add_partitions('raydar', 'metric_samples', p_times);
-    END IF;
-    INSERT INTO raydar.metric_series (cluster, node_id, metric, labels, metric_type)
-    SELECT DISTINCT ON (u.m, md5(u.l::text)) p_cluster, p_node, u.m, u.l, u.t
-      FROM unnest(p_metrics, p_labels, p_types) AS u(m, l, t)
-    ON CONFLICT (cluster, node_id, metric, md5(labels::text)) DO NOTHING;
+    PERFORM raydar._add_partitions('raydar', 'metric_samples', ARRAY(
+        SELECT DISTINCT date_trunc('day', t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM unnest(p_times) t));
     INSERT INTO raydar.metric_samples (time, series_id, value)
-    SELECT u.ts, r.series_id, u.v
-      FROM unnest(p_metrics, p_labels, p_values, p_times) AS u(m, l, v, ts)
-      JOIN raydar.metric_series r
-        ON r.cluster = p_cluster AND r.node_id = p_node AND r.metric = u.m
-       AND md5(r.labels::text) = md5(u.l::text) AND r.labels = u.l
+    SELECT u.ts, s.series_id, u.v
+      FROM unnest(p_values, p_times) WITH ORDINALITY AS u(v, ts, i)
+      JOIN raydar._node_series(p_cluster, p_node, p_metrics, p_labels, p_types) s ON s.ord = u.i
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

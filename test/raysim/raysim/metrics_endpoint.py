@@ -21,7 +21,8 @@ Values move with the scenario at sim time: a node's CPU reads 75 while a
 task attempt runs on it and 12.5 when idle; memory, object store, task
 counts and network counters follow the finished and running attempts.
 
-With `timestamps` (default true) every sample carries the sim time in ms,
+`extra_series` N adds a user gauge ray_bench_value with N series (load
+for bench/node_metrics). With `timestamps` (default true) every sample carries the sim time in ms,
 so scraped rows line up with the task timelines however fast the clock
 runs (Ray itself writes no timestamps; the format allows them).
 
@@ -203,6 +204,12 @@ class Metrics:
             float(sum(1 for x in lat if x <= b))) for b in bounds] +
           [("ray_app_step_ms_count", base, float(len(lat))),
            ("ray_app_step_ms_sum", base, float(sum(lat)))])
+        extra = int(self.params.get("extra_series", 0))
+        if extra:
+            # load for bench/node_metrics: a user gauge with `extra_series` series
+            g("ray_bench_value", "gauge", "A user gauge of the node metrics benchmark.",
+              [("ray_bench_value", dict(base, i=str(i)), float((now_ns // 1_000_000 + i) % 1000))
+               for i in range(extra)])
         return fam
 
     def body(self, node, now_ns):
