@@ -240,6 +240,20 @@ is($node->safe_psql('postgres', q{
    $node->safe_psql('postgres', q{SELECT count(DISTINCT job_id) FROM raydar.task_history WHERE start_time IS NOT NULL}),
    'job_object_store_peak: each job\'s peak is the highest node total served during it');
 
+# Every SQL block of docs/metrics.md's node metrics section runs here, on
+# real scraped data (one is marked as not run, and why).
+{
+	my ($section) = slurp_file('docs/metrics.md') =~ /^## Node metrics.*?\n(.*?)^## /ms;
+	my @blocks = $section =~ /```sql\n(.*?)```/sg;
+	cmp_ok(scalar(@blocks), '>=', 3, 'docs: the node metrics section has its SQL');
+	for my $b (@blocks)
+	{
+		next if $b =~ /^-- not run here: \S/;
+		my ($rc, $out, $err) = $node->psql('postgres', $b);
+		is($rc . $err, '0', 'docs: runs: ' . (split /\n/, $b)[0]);
+	}
+}
+
 $node->stop;
 $sim->stop;
 done_testing();

@@ -22,7 +22,7 @@ task attempt runs on it and 12.5 when idle; memory, object store, task
 counts and network counters follow the finished and running attempts.
 
 `extra_series` N adds a user gauge ray_bench_value with N series (load
-for bench/node_metrics). With `timestamps` (default true) every sample carries the sim time in ms,
+for bench/node_metrics; left out of the served log). With `timestamps` (default true) every sample carries the sim time in ms,
 so scraped rows line up with the task timelines however fast the clock
 runs (Ray itself writes no timestamps; the format allows them).
 
@@ -204,13 +204,23 @@ class Metrics:
             float(sum(1 for x in lat if x <= b))) for b in bounds] +
           [("ray_app_step_ms_count", base, float(len(lat))),
            ("ray_app_step_ms_sum", base, float(sum(lat)))])
-        extra = int(self.params.get("extra_series", 0))
-        if extra:
-            # load for bench/node_metrics: a user gauge with `extra_series` series
-            g("ray_bench_value", "gauge", "A user gauge of the node metrics benchmark.",
-              [("ray_bench_value", dict(base, i=str(i)), float((now_ns // 1_000_000 + i) % 1000))
-               for i in range(extra)])
         return fam
+
+    def bench_lines(self, node, now_ns, ts):
+        """`extra_series` lines of a user gauge (load for bench/node_metrics),
+        their label text rendered once per node: the benchmark measures
+        raydar, not this simulator's string formatting."""
+        extra = int(self.params.get("extra_series", 0))
+        if not extra:
+            return ""
+        pre = node.get("_bench_prefixes")
+        if pre is None:
+            lab = 'SessionName="%s",ip="%s"' % (_esc(self.session), _esc(node["node_ip"]))
+            pre = node["_bench_prefixes"] = ["ray_bench_value{%s,i=\"%d\"} " % (lab, i) for i in range(extra)]
+        ms = now_ns // 1_000_000
+        return ("# HELP ray_bench_value A user gauge of the node metrics benchmark.\n"
+                "# TYPE ray_bench_value gauge\n" +
+                "".join("%s%d.0%s\n" % (p, (ms + i) % 1000, ts) for i, p in enumerate(pre)))
 
     def body(self, node, now_ns):
         ts = " %d" % (now_ns // 1_000_000) if self.timestamps else ""
@@ -222,6 +232,7 @@ class Metrics:
                 lab = ",".join('%s="%s"' % (k, _esc(v)) for k, v in sorted(labels.items()))
                 out.append("%s{%s} %s%s\n" % (sname, lab, _fmt(value), ts))
                 flat.append([sname, labels, value])
+        out.append(self.bench_lines(node, now_ns, ts))   # not logged: load only
         return "".join(out).encode(), flat
 
     # ---- serving -------------------------------------------------------------
