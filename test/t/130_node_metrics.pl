@@ -4,7 +4,8 @@
 #	restart and a node that dies; faults (HTTP 500, a truncated body,
 #	garbage, a timeout, an endpoint that disappears) are counted errors
 #	and write nothing; 'off' stops it; the answers joining tasks read the
-#	known values (a task on a node at 75% CPU reads 75).
+#	known values (a task on a node at 75% CPU reads 75); SIGTERM in the
+#	middle of a slow transfer stops the scraper within a few ticks.
 #
 #	A 4-node classic cluster (two nodes run the tasks, two stay idle) on a
 #	4x clock; each body carries its sim time as sample timestamps, so the
@@ -15,6 +16,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use HTTP::Tiny;
+use Time::HiRes qw(time);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -253,6 +255,21 @@ is($node->safe_psql('postgres', q{
 		is($rc . $err, '0', 'docs: runs: ' . (split /\n/, $b)[0]);
 	}
 }
+
+# ---- SIGTERM in the middle of a slow transfer: the scraper stops at once ---
+# (after the comparisons: the bodies of that cycle are served, not written)
+$node->safe_psql('postgres', q{ALTER SYSTEM SET raydar.metrics_interval = '5s'; SELECT pg_reload_conf();});
+control('POST', '/fault', { node => '10.0.0.1', mode => 'slow', delay_ms => 4000, count => 1 });
+ok($node->poll_query_until('postgres', q{
+	SELECT query = 'raydar metrics scraper: scraping' FROM pg_stat_activity
+	 WHERE backend_type = 'raydar metrics scraper'}), 'a cycle waits for the slow node');
+my $pid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar metrics scraper'});
+my $t0 = time();
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid"),
+   'the scraper exits');
+cmp_ok(time() - $t0, '<', 3, 'within a few 100 ms ticks, not after the 4 s transfer (' . (time() - $t0) . ' s)');
 
 $node->stop;
 $sim->stop;
