@@ -38,7 +38,7 @@ CORE_SRCS  = $(wildcard src/ray/*.c)
 PG_SRCS    = $(wildcard src/*.c)
 OBJS       = $(PG_SRCS:.c=.o) $(CORE_SRCS:.c=.o) $(PROTO_C:.c=.o)
 
-REGRESS      = extension decode fdw_options fdw_pushdown metrics maintenance access
+REGRESS      = extension decode fdw_options fdw_pushdown metrics maintenance access node_metrics
 # pg_regress's own temporary instance, raydar preloaded; the Debian build
 # (debian/rules) empties it to use pg_virtualenv's cluster instead.
 REGRESS_INSTANCE ?= --temp-instance=./tmp_check --temp-config=test/regress.conf

@@ -13,6 +13,8 @@ PACKAGES=(
   # tests: C unit tests, fuzzing, TAP, the Ray cluster simulator
   libcjson-dev clang-14 libclang-rt-14-dev libipc-run-perl
   protobuf-compiler python3 python3-grpcio python3-protobuf python3-psycopg2 openssl
+  # node metrics: promtool is the reference reader of the Prometheus format
+  prometheus
   # collector maintenance scheduling (tests and docs)
   postgresql-15-cron
   # the Debian package (debian/, test/deb/deb-test.sh)
@@ -42,4 +44,8 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# prometheus is installed for promtool only: its server must not run here.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled prometheus >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 echo "setup: done"

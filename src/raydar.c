@@ -38,7 +38,11 @@ void
 _PG_init(void)
 {
 	ray_set_interrupt_check(raydar_backend_interrupted, NULL);
-	/* GUCs, and the collector worker when preloaded (it starts no threads). */
+	/*
+	 * GUCs, and the workers when preloaded (they start no threads). The
+	 * scraper's GUCs first: the collector reserves the "raydar" prefix.
+	 */
+	raydar_metrics_scraper_init();
 	raydar_collector_init();
 }
 

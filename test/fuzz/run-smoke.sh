@@ -24,6 +24,8 @@ for target in "$@"; do
     done
     i=$((i + 1))
   done
+  # The text-format target reads Prometheus bodies, not wire replies.
+  [ "$name" = fuzz_prom ] && cp "$here"/../unit/prom_corpus/*.prom "$corpus"/
   n=$((n + 1))
   log="$work/$name/fuzz.log"
   if (cd "$work/$name" && "$target" -max_total_time="$seconds" -rss_limit_mb=2048 \

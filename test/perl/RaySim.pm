@@ -70,6 +70,8 @@ sub new
 	push @cmd, '--dashboard-max-requests', "$o{dashboard_max_requests}"
 	  if defined $o{dashboard_max_requests};
 	push @cmd, '--tls-cert', $tls{cert}, '--tls-key', $tls{key} if %tls;
+	# metrics => {...}: per-node Prometheus endpoints (raysim/metrics_endpoint.py)
+	push @cmd, '--metrics', JSON::PP->new->canonical->encode($o{metrics}) if $o{metrics};
 
 	my $logdir = do { no warnings 'once'; $PostgreSQL::Test::Utils::log_path } // $dir;
 	my $name = $o{name} // 'raysim';
@@ -107,6 +109,7 @@ sub new
 	$self->{admin_port} = $info->{admin_port};
 	$self->{dashboard_port} = $info->{dashboard_port};
 	$self->{dashboard_url} = $info->{dashboard_url};
+	$self->{metrics_control_port} = $info->{metrics_control_port};
 	return $self;
 }
 

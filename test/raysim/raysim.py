@@ -73,6 +73,8 @@ def cmd_serve(argv):
                     help="in-flight State API requests before 429 (RAY_STATE_SERVER_MAX_HTTP_REQUEST)")
     ap.add_argument("--tls-cert", default=None, help="serve the dashboard over HTTPS")
     ap.add_argument("--tls-key", default=None)
+    ap.add_argument("--metrics", default=None,
+                    help="JSON object: serve each node's Prometheus /metrics (raysim/metrics_endpoint.py)")
     a = ap.parse_args(argv)
     if bool(a.tls_cert) != bool(a.tls_key):
         ap.error("--tls-cert and --tls-key go together")
@@ -100,6 +102,9 @@ def cmd_serve(argv):
         ctl.dashboard = dash
         info["dashboard_port"] = dash.port
         info["dashboard_url"] = "%s://127.0.0.1:%d" % (dash.scheme, dash.port)
+    if a.metrics is not None:
+        from raysim import metrics_endpoint
+        info.update(metrics_endpoint.start(sim, json.loads(a.metrics)))
     if a.port_file:
         write_port_file(a.port_file, info)
     sys.stderr.write("[raysim] listening %s\n" % json.dumps(info))

@@ -36,6 +36,27 @@ $node->safe_psql('postgres', q{
 	           'timestamp', '2026-01-01T10:00:00Z'::timestamptz + s * interval '1 second')))
 	  FROM generate_series(1, 2) n, generate_series(0, 4) s;});
 
+# Node metrics (docs/metrics.md, "Node metrics"), as the scraper writes
+# them: each node of node_history scraped every second for 10 s; node k
+# reads CPU 10 s + k, 1 GB x (s + 1) used, GPU 5 s, object store 1 MB x s
+# in shared memory plus 0.5 MB spilled.
+$node->safe_psql('postgres', q{
+	SELECT raydar._add_partitions('raydar', 'metric_samples', ARRAY['2026-01-01 10:00:00+00'::timestamptz]);
+	SELECT raydar._write_node_scrape(n.cluster, n.node_id,
+	           ARRAY['ray_node_cpu_utilization', 'ray_node_mem_used', 'ray_node_gpus_utilization',
+	                 'ray_object_store_memory', 'ray_object_store_memory'],
+	           ARRAY[jsonb_build_object('ip', n.node_ip), jsonb_build_object('ip', n.node_ip),
+	                 jsonb_build_object('ip', n.node_ip, 'GpuIndex', '0'),
+	                 jsonb_build_object('ip', n.node_ip, 'Location', 'MMAP_SHM'),
+	                 jsonb_build_object('ip', n.node_ip, 'Location', 'SPILLED')],
+	           array_fill('gauge'::text, ARRAY[5]),
+	           ARRAY[10.0 * s + n.k, 1e9 * (s + 1), 5.0 * s, 1e6 * s, 5e5]::float8[],
+	           array_fill('2026-01-01 10:00:00+00'::timestamptz + s * interval '1 second', ARRAY[5]))
+	  FROM (SELECT cluster, node_id, node_ip, row_number() OVER (ORDER BY cluster, node_id) AS k
+	          FROM raydar.node_history) n,
+	       generate_series(0, 9) s;});
+my $nnodes = $node->safe_psql('postgres', 'SELECT count(*) FROM raydar.node_history');
+
 # The dashboard's time range and interval for this test: all of the history.
 my ($from, $to, $interval_s) = ('2026-01-01T09:59:00Z', '2026-01-01T10:05:00Z', 1);
 
@@ -134,6 +155,17 @@ is(scalar @{ $result{'panel "Duration percentiles by function"'} },
    $node->safe_psql('postgres', q{SELECT count(DISTINCT (floor(extract(epoch FROM end_time)), func_or_class_name))
                                     FROM raydar.task_history WHERE start_time IS NOT NULL}),
    'duration percentiles: one row per interval and function');
+
+# The node metrics row: one series per node, every second, exact values.
+is(scalar @{ $result{'panel "Node CPU"'} }, 10 * $nnodes, "node CPU: $nnodes nodes x 10 s");
+is($sum->('panel "Node CPU"', 'value'), 450 * $nnodes + 10 * ($nnodes * ($nnodes + 1) / 2),
+   'node CPU: every value as scraped');
+is(join(' ', map { "$_->{time}:$_->{value}" } grep { $_->{metric} eq 'classic 10.0.0.1' } @{ $result{'panel "Node CPU"'} }[ 0 .. 2 * $nnodes - 1 ]),
+   join(' ', map { (1767261600 + $_) . ':' . (10 * $_ + 1) } 0 .. 1), 'node CPU: the first node\'s first two seconds');
+is($sum->('panel "Node memory used"', 'value'), 55e9 * $nnodes, 'node memory: every value');
+is($sum->('panel "Node GPU"', 'value'), 225 * $nnodes, 'node GPU: every value');
+is($sum->('panel "Node object store"', 'value'), (45e6 + 10 * 5e5) * $nnodes,
+   'node object store: locations summed per node and scrape');
 
 $node->stop;
 done_testing();

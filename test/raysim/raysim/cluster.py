@@ -156,7 +156,8 @@ def encode_actor(a, prof):
 def encode_node(n, prof):
     m = pb().GcsNodeInfo()
     m.node_id = n["node_id"]
-    m.node_manager_address = n["node_ip"]
+    # metrics_address: where raysim/metrics_endpoint.py serves this node
+    m.node_manager_address = n.get("metrics_address") or n["node_ip"]
     m.node_manager_port = n.get("node_manager_port", 42000)
     m.object_manager_port = n.get("object_manager_port", 42001)
     _set(m, "state", versions.NODE_STATE[n["state"]])

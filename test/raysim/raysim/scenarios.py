@@ -263,6 +263,9 @@ def build_classic(b, p):
                    submit, start, end, node=node, failed=fail)
         if fail:
             a.error_message = FAIL_MSG % (a.worker_pid, a.node_ip)
+    # Nodes beyond two stay idle (node metrics tests want more endpoints).
+    for k in range(3, int(p.get("nodes", 2)) + 1):
+        b.node("10.0.0.%d" % k, cpus=1)
 
 
 def build_many(b, p):
