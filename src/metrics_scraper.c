@@ -568,12 +568,12 @@ write_scrape(Target *t)
 		if (s->has_timestamp)
 		{
 			/* 1970 to 9999: what timestamptz holds and Ray could mean */
-			if (s->timestamp_ms < 0 || s->timestamp_ms > INT64CONST(253402300799999))
+			if (s->timestamp_ms < 0 || s->timestamp_ms > INT64CONST(253402300799999) ||
+				!raydar_ms_to_timestamptz(s->timestamp_ms, &at))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 						 errmsg("the metrics of node %s at %s have a timestamp out of range on line %d: %lld",
 								t->node_id, t->url, s->line, (long long) s->timestamp_ms)));
-			at = raydar_ms_to_timestamptz(s->timestamp_ms);
 		}
 		/* "metric\x01{labels}": the labels as JSON, in the order served */
 		ray_buf_reset(&key);

@@ -36,8 +36,11 @@ CREATE TABLE raydar.metric_samples (
 COMMENT ON TABLE raydar.metric_samples IS
   'samples of raydar.metric_series: the time of the scrape (or the sample''s own timestamp), the value as served (NaN and infinities included)';
 SELECT raydar.register_partitioned_table('raydar.metric_samples', 'time', 7, interval '14 days');
-SELECT raydar._add_partitions('raydar', 'metric_samples',
-           ARRAY(SELECT generate_series(now() - interval '1 day', now() + interval '7 days', interval '1 day')));
+-- No partitions at install time: the scraper makes the day it writes
+-- (_write_node_scrape) and run_maintenance the days ahead, so they are
+-- ordinary tables that pg_dump dumps with their rows (docs/operations.md).
+SELECT pg_catalog.pg_extension_config_dump('raydar.metric_series', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.metric_series_series_id_seq', '');
 
 -- Per node: what the scraper last did, and its counters.
 CREATE TABLE raydar.scrape_status (
@@ -57,6 +60,7 @@ CREATE TABLE raydar.scrape_status (
 );
 COMMENT ON TABLE raydar.scrape_status IS
   'per node of a tracked cluster: the metrics scraper''s last scrape and success, failures in a row, scrapes, errors, samples written and filtered out, last error';
+SELECT pg_catalog.pg_extension_config_dump('raydar.scrape_status', '');
 
 -- The readable form: one row per sample.
 CREATE VIEW raydar.node_metrics AS
