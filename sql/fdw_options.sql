@@ -101,3 +101,20 @@ SET client_min_messages = warning;
 DROP SCHEMA live, live2 CASCADE;
 DROP SERVER ray_ok, ray_http, noaddr CASCADE;
 DROP ROLE fdw_test_reader, raydar_mapped;
+-- address, dashboard_url and proxy name hosts: gRPC target URIs are refused
+CREATE SERVER bad_uri1 FOREIGN DATA WRAPPER raydar OPTIONS (address 'unix-abstract:raydar:1');
+CREATE SERVER bad_uri2 FOREIGN DATA WRAPPER raydar OPTIONS (address 'unix:/tmp/gcs.sock:1');
+CREATE SERVER bad_uri3 FOREIGN DATA WRAPPER raydar OPTIONS (address 'dns:///head:6379');
+CREATE SERVER ok_v6 FOREIGN DATA WRAPPER raydar OPTIONS (address '[::1]:6379');
+CREATE SERVER ok_name FOREIGN DATA WRAPPER raydar OPTIONS (address 'ray-head_0.internal:6379');
+DROP SERVER ok_v6, ok_name;
+-- max_reply_mb: 1 to 512 (Ray's own limit)
+CREATE SERVER bad_mb1 FOREIGN DATA WRAPPER raydar OPTIONS (address 'h:1', max_reply_mb '0');
+CREATE SERVER bad_mb2 FOREIGN DATA WRAPPER raydar OPTIONS (address 'h:1', max_reply_mb '513');
+CREATE SERVER ok_mb FOREIGN DATA WRAPPER raydar OPTIONS (address 'h:1', max_reply_mb '64');
+DROP SERVER ok_mb;
+-- proxy: scheme://host:port, http(s) or socks5(h)
+CREATE SERVER bad_px1 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://h:8265', proxy 'ftp://p:21');
+CREATE SERVER bad_px2 FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://h:8265', proxy 'http://p');
+CREATE SERVER ok_px FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://h:8265', proxy 'socks5h://proxy.internal:1080');
+DROP SERVER ok_px;
