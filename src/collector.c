@@ -43,11 +43,11 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "storage/latch.h"
 #include "fmgr.h"
 #include "storage/proc.h"
-#include "utils/backend_status.h"
-#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -75,17 +75,36 @@ static bool collector_enabled = true;
 
 /*
  * An attempt already written: the server's number (server_no), the attempt
- * and the task id bytes, 32 bytes in all. The idle poll looks up every
- * attempt the GCS holds, so the key is kept small and hashed by seen_hash.
+ * and the whole task id, in 32 bytes. The idle poll looks up every attempt
+ * the GCS holds, so the key is small and hashed by seen_hash. Ray's ids are
+ * 24 bytes and are kept inline, zero-padded; the length is part of the key,
+ * so an id is never truncated or padded into another. A longer id (no Ray
+ * version sends one, but the wire allows it) is kept whole elsewhere: the
+ * key then points to it (a copy owned by seen_ids_cxt once inserted; a
+ * lookup key points into the reply for the lookup only) with its hash.
  */
+#define SEEN_INLINE_ID 24
+
 typedef struct SeenKey
 {
-	uint32		server_no;
+	uint16		server_no;
+	uint16		id_len;
 	int32		attempt;
-	uint8		task_id[24];
+	union
+	{
+		uint8		bytes[SEEN_INLINE_ID];	/* id_len <= SEEN_INLINE_ID */
+		struct
+		{
+			const uint8 *data;
+			uint64		hash;
+		}			ext;		/* id_len > SEEN_INLINE_ID */
+	}			id;
 } SeenKey;
 
 StaticAssertDecl(sizeof(SeenKey) == 32, "SeenKey is four 64-bit words");
+
+static bool seen_equal(const SeenKey *a, const SeenKey *b);
+static MemoryContext seen_ids_cxt = NULL;	/* long ids of the set's keys */
 
 /* An entry of the set of written attempts (open addressing, simplehash). */
 typedef struct SeenEntry
@@ -101,7 +120,7 @@ static uint32 seen_hash(const SeenKey *key);
 #define SH_KEY_TYPE		SeenKey
 #define SH_KEY			key
 #define SH_HASH_KEY(tb, k)	seen_hash(&(k))
-#define SH_EQUAL(tb, a, b)	(memcmp(&(a), &(b), sizeof(SeenKey)) == 0)
+#define SH_EQUAL(tb, a, b)	seen_equal(&(a), &(b))
 #define SH_SCOPE		static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -152,6 +171,12 @@ server_no(const char *name)
 	foreach(lc, server_names)
 		if (strcmp(strVal(lfirst(lc)), name) == 0)
 			return (uint32) foreach_current_index(lc);
+	if (list_length(server_names) > PG_UINT16_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the raydar collector has seen more than %d server names since it started",
+						PG_UINT16_MAX),
+				 errhint("Restart the collector: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'raydar collector';")));
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	server_names = lappend(server_names, makeString(pstrdup(name)));
 	MemoryContextSwitchTo(old);
@@ -166,8 +191,21 @@ seen_hash(const SeenKey *key)
 	uint64		h;
 
 	memcpy(w, key, sizeof(w));
+	if (key->id_len > SEEN_INLINE_ID)
+		w[1] = 0;				/* a pointer, not the id: w[2] is the id's hash */
 	h = hash_combine64(hash_combine64(w[0], w[1]), hash_combine64(w[2], w[3]));
 	return (uint32) (h ^ (h >> 32));
+}
+
+static bool
+seen_equal(const SeenKey *a, const SeenKey *b)
+{
+	if (a->server_no != b->server_no || a->id_len != b->id_len || a->attempt != b->attempt)
+		return false;
+	if (a->id_len <= SEEN_INLINE_ID)
+		return memcmp(a->id.bytes, b->id.bytes, SEEN_INLINE_ID) == 0;
+	return a->id.ext.hash == b->id.ext.hash &&
+		memcmp(a->id.ext.data, b->id.ext.data, a->id_len) == 0;
 }
 
 static void
@@ -181,7 +219,11 @@ forget_server(const char *name)
 	seenset_start_iterate(seen, &it);
 	while ((e = seenset_iterate(seen, &it)) != NULL)
 		if (e->key.server_no == sno)
+		{
+			if (e->key.id_len > SEEN_INLINE_ID)
+				pfree((void *) e->key.id.ext.data);
 			seenset_delete_item(seen, e);
+		}
 	verified = list_delete(verified, makeString((char *) name));
 }
 
@@ -233,6 +275,40 @@ sync_tracked(List *names, List *tracked_ats)
 }
 static MemoryContext cycle_cxt = NULL;
 
+/* Shared memory: how track() finds the worker (see wake_collector_at_commit). */
+typedef struct CollectorShared
+{
+	pg_atomic_uint32 procno;	/* the worker's pgprocno + 1; 0: none */
+} CollectorShared;
+
+static CollectorShared *collector_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool wake_at_commit = false;
+
+static void
+collector_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CollectorShared)));
+}
+
+static void
+collector_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	collector_shared = ShmemInitStruct("raydar collector", sizeof(CollectorShared), &found);
+	if (!found)
+		pg_atomic_init_u32(&collector_shared->procno, 0);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+
 PGDLLEXPORT void raydar_collector_main(Datum arg);
 static void poll_entities(const char *name, RaydarConn *conn, const RayVersion *v);
 
@@ -275,6 +351,11 @@ raydar_collector_init(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector");
 	RegisterBackgroundWorker(&worker);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = collector_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = collector_shmem_startup;
 }
 
 /* The tracked servers, or NIL while raydar is not installed here. */
@@ -344,6 +425,8 @@ prepare_insert(const char *table, bool on_conflict)
 	SPIPlanPtr	plan;
 
 	initStringInfo(&sql);
+	if (on_conflict)
+		appendStringInfoString(&sql, "WITH ins AS (");
 	appendStringInfo(&sql, "INSERT INTO raydar.%s (", table);
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
 		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
@@ -355,7 +438,27 @@ prepare_insert(const char *table, bool on_conflict)
 		appendStringInfo(&sql, "%s$%d", n > 1 ? ", " : "", n + 1);
 		n++;
 	}
-	appendStringInfoString(&sql, on_conflict ? ") AS u ON CONFLICT DO NOTHING" : ") AS u");
+	if (on_conflict)
+	{
+		/*
+		 * One row per attempt even when its end moved (FINISHED, then FAILED
+		 * later): the key holds end_time, the partition key, so an attempt
+		 * whose end changed is not a conflict. Of the rows actually
+		 * inserted (new attempts, or moved ones), other rows of the same
+		 * attempt are deleted: the newest report wins. The DELETE sees the
+		 * table as before the INSERT, so it never meets the new rows.
+		 * Returns (rows inserted, of which moved).
+		 */
+		appendStringInfo(&sql, ") AS u ON CONFLICT DO NOTHING "
+						 "RETURNING task_id, attempt_number, end_time), "
+						 "del AS (DELETE FROM raydar.%s h USING ins "
+						 "WHERE h.cluster = $1 AND h.task_id = ins.task_id "
+						 "AND h.attempt_number = ins.attempt_number AND h.end_time <> ins.end_time "
+						 "RETURNING 1) "
+						 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)", table);
+	}
+	else
+		appendStringInfoString(&sql, ") AS u");
 	plan = SPI_prepare(sql.data, n, types);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the task_history insert: %s", SPI_result_code_string(SPI_result));
@@ -384,9 +487,25 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
 		args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
 														 typlen, typbyval, typalign));
 	}
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into raydar.task_history");
-	return SPI_processed;
+	switch (SPI_execute_plan(plan, args, NULL, false, 0))
+	{
+		case SPI_OK_INSERT:
+			return SPI_processed;
+		case SPI_OK_SELECT:
+			{
+				/* ON CONFLICT: (inserted, moved); a moved attempt is not a new one. */
+				bool		isnull;
+				int64		ins = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc, 1, &isnull));
+				int64		moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																SPI_tuptable->tupdesc, 2, &isnull));
+
+				return (uint64) (ins - moved);
+			}
+		default:
+			elog(ERROR, "could not insert into raydar.task_history");
+	}
+	return 0;
 }
 
 /*
@@ -455,7 +574,6 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 				cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
 			}
 		MemoryContextSwitchTo(old);
-		raydar_jsonb_cache_next_row();
 		in_batch++;
 		left--;
 		if (in_batch == BATCH_ROWS || left == 0)
@@ -493,16 +611,26 @@ begin_bulk(const char *table)
 	return raydar_bulk_insert_begin("raydar", table, names, c);
 }
 
-/* The written-attempts set's key of one attempt. */
+/*
+ * The written-attempts set's key of one attempt. A long id is pointed to,
+ * not copied: the key is good while task_id is (see mark_written).
+ */
 static SeenKey
 seen_key(uint32 sno, const uint8_t *task_id, size_t len, int32_t attempt)
 {
 	SeenKey		key;
 
 	memset(&key, 0, sizeof(key));
-	key.server_no = sno;
-	memcpy(key.task_id, task_id, Min(len, sizeof(key.task_id)));
+	key.server_no = (uint16) sno;
+	key.id_len = (uint16) Min(len, PG_UINT16_MAX);
 	key.attempt = attempt;
+	if (len <= SEEN_INLINE_ID)
+		memcpy(key.id.bytes, task_id, len);
+	else
+	{
+		key.id.ext.data = task_id;
+		key.id.ext.hash = hash_bytes_extended(task_id, (int) key.id_len, 0);
+	}
 	return key;
 }
 
@@ -511,16 +639,28 @@ static void
 mark_written(uint32 sno, const RayTaskRow *row)
 {
 	bool		found;
+	SeenKey		key;
+	SeenEntry  *e;
 
-	(void) seenset_insert(seen, seen_key(sno, row->task_id.data, row->task_id.len,
-										 row->attempt_number), &found);
+	if (row->task_id.len > PG_UINT16_MAX)
+		return;					/* not remembered: written again with ON CONFLICT */
+	key = seen_key(sno, row->task_id.data, row->task_id.len, row->attempt_number);
+	e = seenset_insert(seen, key, &found);
+	if (!found && key.id_len > SEEN_INLINE_ID)
+	{
+		/* The row's id lives in the poll's memory: the set keeps its own copy. */
+		uint8	   *copy = MemoryContextAlloc(seen_ids_cxt, key.id_len);
+
+		memcpy(copy, row->task_id.data, key.id_len);
+		e->key.id.ext.data = copy;
+	}
 }
 
 /* RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx: server number). */
 static bool
 written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
 {
-	return len > 0 &&
+	return len > 0 && len <= PG_UINT16_MAX &&
 		seenset_lookup(seen, seen_key(*(uint32 *) ctx, task_id, len, attempt)) != NULL;
 }
 
@@ -647,32 +787,33 @@ clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
  * raydar._wake_collector(): have the collector poll as soon as the calling
  * transaction commits, not at its next interval, so that raydar.track()
  * shows data at once. At commit, because the worker must see the tracked
- * server: an earlier wake would find nothing new. The worker is found by
- * its backend type and application name, and woken through its latch.
+ * server: an earlier wake would find nothing new.
+ *
+ * As ApplyLauncherWakeupAtCommit: the function only sets a flag, and the
+ * end-of-transaction callback, which runs after the commit record is
+ * written (where an error would become a PANIC), reads the worker's
+ * PGPROC number from shared memory and sets its latch: no allocation, no
+ * lock, no scan of backend status. The worker publishes its number when it
+ * starts and clears it when it exits; a stale number can only set the
+ * latch of some other process, a harmless spurious wakeup.
  */
-static bool wake_at_commit = false;
+static void
+collector_unpublish(int code, Datum arg)
+{
+	pg_atomic_write_u32(&collector_shared->procno, 0);
+}
 
 static void
 wake_collector_at_commit(XactEvent event, void *arg)
 {
 	if (!wake_at_commit)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	if (event == XACT_EVENT_COMMIT && collector_shared != NULL)
 	{
-		int			n = pgstat_fetch_stat_numbackends();
+		uint32		procno = pg_atomic_read_u32(&collector_shared->procno);
 
-		for (int i = 1; i <= n; i++)
-		{
-			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
-			PGPROC	   *proc;
-
-			if (l == NULL || l->backendStatus.st_backendType != B_BG_WORKER ||
-				strcmp(l->backendStatus.st_appname, "raydar collector") != 0)
-				continue;
-			proc = BackendPidGetProc(l->backendStatus.st_procpid);
-			if (proc != NULL)
-				SetLatch(&proc->procLatch);
-		}
+		if (procno > 0 && procno <= ProcGlobal->allProcCount)
+			SetLatch(&ProcGlobal->allProcs[procno - 1].procLatch);
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
@@ -823,6 +964,62 @@ notify_progress(const char *name, const RayTaskReply *keys, List *fresh, List *l
 	Async_Notify("raydar_progress", msg.data);
 }
 
+/* UTC day number of a Unix ms time, rounding down also before 1970. */
+static int64
+utc_day(int64 ms)
+{
+	return ms >= 0 ? ms / 86400000 : -((-ms - 1) / 86400000) - 1;
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Make the daily partitions the rows (keys' positions) fall in, if missing:
+ * one instant per distinct UTC day, given to _add_partitions at most
+ * MAX_DAYS_PER_CALL at a time (it refuses more in one call, a guard for
+ * interactive use). A reply may span any number of days, for example a
+ * cluster that ran for years: every poll must still get through.
+ */
+#define MAX_DAYS_PER_CALL 400
+
+static void
+add_partitions(const RayTaskReply *keys, List *rows)
+{
+	int			n = list_length(rows);
+	int64	   *days = palloc(sizeof(int64) * n);
+	Datum	   *ends = palloc(sizeof(Datum) * Min(n, MAX_DAYS_PER_CALL));
+	int			ndays = 0;
+	ListCell   *lc;
+
+	foreach(lc, rows)
+		days[ndays++] = utc_day(keys->rows[lfirst_int(lc)].end_ms);
+	qsort(days, ndays, sizeof(int64), cmp_int64);
+	for (int i = 0; i < ndays;)
+	{
+		Oid			t[1] = {TIMESTAMPTZARRAYOID};
+		Datum		a[1];
+		int			k = 0;
+
+		for (; i < ndays && k < MAX_DAYS_PER_CALL; i++)
+			if (i == 0 || days[i] != days[i - 1])
+				ends[k++] = TimestampTzGetDatum(raydar_ms_to_timestamptz(days[i] * 86400000));
+		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+											   TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
+								  1, t, a, NULL, false, 0) < 0)
+			elog(ERROR, "could not make task_history partitions");
+	}
+	pfree(days);
+	pfree(ends);
+}
+
 static void
 poll_server(const char *name)
 {
@@ -922,37 +1119,10 @@ poll_server(const char *name)
 		bool		known = list_member(verified, makeString((char *) name));
 		SPIPlanPtr	plan;
 		RaydarBulkInsert *bulk;
-		Datum	   *ends = palloc(sizeof(Datum) * list_length(fresh));
-		Oid			t[1] = {TIMESTAMPTZARRAYOID};
-		Datum		a[1];
-		int			k = 0;
-
-		/*
-		 * The daily partitions these attempts fall in, made if missing: one
-		 * end time per UTC day is enough (a run of attempts mostly shares
-		 * one or two days). Past 401 days _add_partitions refuses anyway.
-		 */
-		int64		days[402];
-		int			ndays = 0;
 
 		foreach(lc, fresh)
-		{
-			const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
-			int64		day = row->end_ms >= 0 ? row->end_ms / 86400000 : -((-row->end_ms - 1) / 86400000) - 1;
-			int			j;
-
-			newest_end_ms = Max(newest_end_ms, row->end_ms);
-			for (j = ndays - 1; j >= 0 && days[j] != day; j--)
-				;
-			if (j >= 0 || ndays == lengthof(days))
-				continue;
-			days[ndays++] = day;
-			ends[k++] = TimestampTzGetDatum(raydar_ms_to_timestamptz(row->end_ms));
-		}
-		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
-								  1, t, a, NULL, false, 0) < 0)
-			elog(ERROR, "could not make task_history partitions");
+			newest_end_ms = Max(newest_end_ms, keys->rows[lfirst_int(lc)].end_ms);
+		add_partitions(keys, fresh);
 
 		if (insert_plan == NULL)
 			insert_plan = prepare_insert("task_history", false);
@@ -1187,7 +1357,6 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 					nulls[c][nrows] = false;
 					cols[c][nrows] = col->get(r, r->rows[i], &scratch, &nulls[c][nrows]);
 				}
-				raydar_jsonb_cache_next_row();
 				if (!nulls[keycol][nrows])	/* no id, no row */
 					nrows++;
 			}
@@ -1258,6 +1427,9 @@ raydar_collector_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
 	pgstat_report_appname("raydar collector");
+	/* Where track() finds this worker to wake it (wake_collector_at_commit). */
+	on_shmem_exit(collector_unpublish, (Datum) 0);
+	pg_atomic_write_u32(&collector_shared->procno, (uint32) MyProc->pgprocno + 1);
 
 	/*
 	 * Each poll allocates and frees the same tens of MB (the reply, its keys,
@@ -1273,6 +1445,8 @@ raydar_collector_main(Datum arg)
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector poll",
 									  ALLOCSET_DEFAULT_SIZES);
 	seen = seenset_create(TopMemoryContext, 4096, NULL);
+	seen_ids_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector long ids",
+										 ALLOCSET_SMALL_SIZES);
 
 	/*
 	 * Polls start every poll_interval, counted from the start of the last

@@ -1042,7 +1042,6 @@ raydarIterateForeignScan(ForeignScanState *node)
 	}
 	st->next++;
 	MemoryContextReset(st->row_cxt);
-	raydar_jsonb_cache_next_row();
 	old = MemoryContextSwitchTo(st->row_cxt);
 	for (int i = 0; i < st->natts; i++)
 	{

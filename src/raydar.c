@@ -26,6 +26,7 @@ void
 _PG_init(void)
 {
 	/* GUCs, and the collector worker when preloaded (it starts no threads). */
+	raydar_convert_init();
 	raydar_collector_init();
 }
 

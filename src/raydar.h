@@ -46,7 +46,7 @@ extern Datum raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull);
 extern Datum raydar_nullable_text(const char *v, bool *isnull);
 extern Datum raydar_nullable_time(bool has, int64 ms, bool *isnull);
 extern Datum raydar_buf_jsonb(RayBuf *s);
-extern void raydar_jsonb_cache_next_row(void);
+extern void raydar_convert_init(void);
 extern const char *raydar_server_string(const char *s, size_t len, size_t *outlen);
 
 /* Building jsonb directly (catalog.c's hot columns). */
