@@ -110,6 +110,7 @@ static MemoryContext seen_ids_cxt = NULL;	/* long ids of the set's keys */
 typedef struct SeenEntry
 {
 	SeenKey		key;
+	uint32		entry_len;		/* size of its TaskEvents when written */
 	char		status;			/* simplehash's */
 } SeenEntry;
 
@@ -646,6 +647,7 @@ mark_written(uint32 sno, const RayTaskRow *row)
 		return;					/* not remembered: written again with ON CONFLICT */
 	key = seen_key(sno, row->task_id.data, row->task_id.len, row->attempt_number);
 	e = seenset_insert(seen, key, &found);
+	e->entry_len = (uint32) Min(row->entry_len, PG_UINT32_MAX);
 	if (!found && key.id_len > SEEN_INLINE_ID)
 	{
 		/* The row's id lives in the poll's memory: the set keeps its own copy. */
@@ -656,12 +658,30 @@ mark_written(uint32 sno, const RayTaskRow *row)
 	}
 }
 
-/* RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx: server number). */
+/*
+ * RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx:
+ * server number), as they were then. Ray only adds events to an attempt,
+ * so one whose bytes changed size since (it FAILED after it FINISHED, a
+ * later end) is decoded again and rewritten (poll_server's "changed").
+ */
 static bool
-written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
+written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt, size_t entry_len)
 {
-	return len > 0 && len <= PG_UINT16_MAX &&
-		seenset_lookup(seen, seen_key(*(uint32 *) ctx, task_id, len, attempt)) != NULL;
+	SeenEntry  *e;
+
+	if (len == 0 || len > PG_UINT16_MAX)
+		return false;
+	e = seenset_lookup(seen, seen_key(*(uint32 *) ctx, task_id, len, attempt));
+	return e != NULL && e->entry_len == (uint32) Min(entry_len, PG_UINT32_MAX);
+}
+
+/* Did this worker write the attempt of row before, in whatever state? */
+static bool
+written_any(uint32 sno, const RayTaskRow *row)
+{
+	return row->task_id.len <= PG_UINT16_MAX &&
+		seenset_lookup(seen, seen_key(sno, row->task_id.data, row->task_id.len,
+									  row->attempt_number)) != NULL;
 }
 
 static bool
@@ -1033,7 +1053,9 @@ poll_server(const char *name)
 	ProtobufCAllocator alloc;
 	char		err[512];
 	RayStatus	rs;
-	List	   *fresh = NIL;
+	List	   *fresh = NIL;		/* terminal attempts this worker did not write */
+	List	   *changed = NIL;		/* ... that it wrote, and that changed since */
+	List	   *written;		/* both */
 	List	   *live = NIL;
 	uint64		live_fp = 0;
 	bool		rewrite_live;
@@ -1086,8 +1108,14 @@ poll_server(const char *name)
 
 		if (terminal(keys, row))
 		{
-			/* Attempts this worker wrote were skipped by the keys pass. */
-			fresh = lappend_int(fresh, (int) i);
+			/*
+			 * Attempts this worker wrote were skipped by the keys pass,
+			 * unless they changed since.
+			 */
+			if (written_any(sno, row))
+				changed = lappend_int(changed, (int) i);
+			else
+				fresh = lappend_int(fresh, (int) i);
 		}
 		else if (row->task_id.len > 0)
 		{
@@ -1105,6 +1133,8 @@ poll_server(const char *name)
 	 * poll's memory: they are used again after the commit.
 	 */
 	fresh = in_key_order(keys, fresh);
+	changed = in_key_order(keys, changed);
+	written = list_concat_copy(fresh, changed);
 	live = in_key_order(keys, live);
 	INSTR_TIME_SET_CURRENT(t_keys);
 
@@ -1114,15 +1144,15 @@ poll_server(const char *name)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: writing task_history");
-	if (fresh != NIL)
+	if (written != NIL)
 	{
 		bool		known = list_member(verified, makeString((char *) name));
 		SPIPlanPtr	plan;
 		RaydarBulkInsert *bulk;
 
-		foreach(lc, fresh)
+		foreach(lc, written)
 			newest_end_ms = Max(newest_end_ms, keys->rows[lfirst_int(lc)].end_ms);
-		add_partitions(keys, fresh);
+		add_partitions(keys, written);
 
 		if (insert_plan == NULL)
 			insert_plan = prepare_insert("task_history", false);
@@ -1147,9 +1177,13 @@ poll_server(const char *name)
 		}
 		bulk = known ? begin_bulk("task_history") : NULL;
 		plan = known ? insert_plan : upsert_plan;
-		inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
+		if (fresh != NIL)
+			inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
 		if (bulk != NULL)
 			raydar_bulk_insert_end(bulk);
+		/* Changed attempts replace their row (it may move partitions). */
+		if (changed != NIL)
+			inserted += write_rows(upsert_plan, NULL, name, reply, &v, &alloc, keys, changed);
 	}
 	/* The live attempts, rewritten only when their set or states changed. */
 	ts = find_tracked(name);
@@ -1186,7 +1220,7 @@ poll_server(const char *name)
 										(long long) vanished));
 	}
 	if (inserted > 0 || rewrite_live)
-		notify_progress(name, keys, fresh, rewrite_live ? live : NIL);
+		notify_progress(name, keys, written, rewrite_live ? live : NIL);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -1202,7 +1236,7 @@ poll_server(const char *name)
 		if (want > seen->size)
 			seenset_grow(seen, want);
 	}
-	foreach(lc, fresh)
+	foreach(lc, written)
 		mark_written(sno, &keys->rows[lfirst_int(lc)]);
 	if (rewrite_live && (ts = find_tracked(name)) != NULL)
 	{

@@ -110,5 +110,27 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM raydar.task_history'), $te
 is($node->safe_psql('postgres', q{SELECT tasks_ingested FROM raydar.collector_status}), $terminal + 1,
    'a moved attempt is not counted as a new one');
 
+# The same while the worker runs: it remembers the attempt as written, and
+# notices that Ray's record of it changed.
+$pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'});
+$sim->admin('POST', '/advance', { ms => 1500 });
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM raydar.task_history WHERE name = 'moving_live' AND state = 'FINISHED'}),
+   'a running worker writes the second attempt FINISHED');
+$end1 = $node->safe_psql('postgres', q{SELECT end_time FROM raydar.task_history WHERE name = 'moving_live'});
+$sim->admin('POST', '/advance', { ms => 2000 });
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM raydar.task_history WHERE name = 'moving_live' AND state = 'FAILED'}),
+   'and rewrites it FAILED when Ray does');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) || ' ' || (min(end_time) > '$end1') || ' ' || min(error_type)
+	  FROM raydar.task_history WHERE name = 'moving_live'}),
+   '1 true WORKER_DIED', 'one row, FAILED, with the later end');
+is($node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar collector'}),
+   $pid, 'the same worker throughout');
+$polled->('a poll after the change');
+is($node->safe_psql('postgres', 'SELECT count(*) || \' \' || (SELECT tasks_ingested FROM raydar.collector_status) FROM raydar.task_history'),
+   ($terminal + 2) . ' ' . ($terminal + 2), 'every attempt once, each counted once');
+
 $node->stop;
 done_testing();

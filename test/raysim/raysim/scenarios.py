@@ -479,8 +479,9 @@ def build_keys(b, p):
 
     Task ids of 28 bytes differing only in their last byte, a 20-byte id and
     the same id zero-padded to 24 bytes; one attempt ending on each of
-    `days` (500) days before the epoch; and a task that FINISHED at 1 s and
-    FAILED at 3 s (an end that moves: Ray keeps every state event).
+    `days` (500) days before the epoch; and tasks that FINISHED at 1 s and
+    FAILED at 3 s, and FINISHED at 5 s and FAILED at 7 s (ends that move:
+    Ray keeps every state event).
     """
     days = int(p.get("days", 500))
     b.node("10.0.0.1", cpus=8, head=True)
@@ -505,6 +506,9 @@ def build_keys(b, p):
     add(b.ids.task(job), b.base + 100 * MS,
         [("RUNNING", b.base + 200 * MS), ("FINISHED", b.base + 1 * SEC), ("FAILED", b.base + 3 * SEC)],
         name="moving_end", error_type="WORKER_DIED", error_message="the worker died after finishing")
+    add(b.ids.task(job), b.base + 4100 * MS,
+        [("RUNNING", b.base + 4200 * MS), ("FINISHED", b.base + 5 * SEC), ("FAILED", b.base + 7 * SEC)],
+        name="moving_live", error_type="WORKER_DIED", error_message="the worker died after finishing")
 
 
 def default_vectors_dir(profile):
