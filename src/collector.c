@@ -61,6 +61,7 @@
 #include "bulk_insert.h"
 #include "ray_cluster.h"
 #include "ray_enums.h"
+#include "ray_wire.h"
 
 /* GUCs */
 static char *collector_database = NULL;
@@ -146,6 +147,14 @@ static SPIPlanPtr live_plan = NULL;		/* INSERT INTO task_live */
 static List *verified = NIL;
 
 /*
+ * A cluster's incarnation: each start of a Ray cluster, known by what Ray
+ * reports (cluster_incarnation). Ray's are 56 characters (hex of a 28-byte
+ * ClusterID); a longer one is refused, never cut short (two incarnations
+ * must not become one).
+ */
+#define INCARNATION_MAX 200
+
+/*
  * tracked_at of each server as last seen: a server untracked and tracked
  * again (even between two polls) starts with nothing remembered.
  */
@@ -155,6 +164,7 @@ typedef struct TrackedServer
 	TimestampTz tracked_at;
 	bool		has_live_fp;	/* live rows written with this fingerprint */
 	uint64		live_fp;
+	char		incarnation[INCARNATION_MAX + 1];	/* as of the last poll; "" unknown */
 } TrackedServer;
 
 static List *known_servers = NIL;	/* of TrackedServer, in TopMemoryContext */
@@ -266,6 +276,7 @@ sync_tracked(List *names, List *tracked_ats)
 			{
 				ts->has_live_fp = old_ts->has_live_fp;
 				ts->live_fp = old_ts->live_fp;
+				memcpy(ts->incarnation, old_ts->incarnation, sizeof(ts->incarnation));
 			}
 		}
 		now_known = lappend(now_known, ts);
@@ -311,7 +322,8 @@ collector_shmem_startup(void)
 
 
 PGDLLEXPORT void raydar_collector_main(Datum arg);
-static void poll_entities(const char *name, RaydarConn *conn, const RayVersion *v);
+static void poll_entities(const char *name, const char *inc, RaydarConn *conn,
+						  const RayVersion *v);
 
 void
 raydar_collector_init(void)
@@ -431,12 +443,13 @@ prepare_insert(const char *table, bool on_conflict)
 	appendStringInfo(&sql, "INSERT INTO raydar.%s (", table);
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
 		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
-	appendStringInfoString(&sql, "cluster) SELECT u.*, $1 FROM unnest(");
+	appendStringInfoString(&sql, "cluster, incarnation) SELECT u.*, $1, $2 FROM unnest(");
+	types[n++] = TEXTOID;
 	types[n++] = TEXTOID;
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
 	{
 		types[n] = get_array_type(raydar_coltype_oid(c->type));
-		appendStringInfo(&sql, "%s$%d", n > 1 ? ", " : "", n + 1);
+		appendStringInfo(&sql, "%s$%d", n > 2 ? ", " : "", n + 1);
 		n++;
 	}
 	if (on_conflict)
@@ -453,7 +466,7 @@ prepare_insert(const char *table, bool on_conflict)
 		appendStringInfo(&sql, ") AS u ON CONFLICT DO NOTHING "
 						 "RETURNING task_id, attempt_number, end_time), "
 						 "del AS (DELETE FROM raydar.%s h USING ins "
-						 "WHERE h.cluster = $1 AND h.task_id = ins.task_id "
+						 "WHERE h.cluster = $1 AND h.incarnation = $2 AND h.task_id = ins.task_id "
 						 "AND h.attempt_number = ins.attempt_number AND h.end_time <> ins.end_time "
 						 "RETURNING 1) "
 						 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)", table);
@@ -469,14 +482,16 @@ prepare_insert(const char *table, bool on_conflict)
 
 /* Write the first nrows rows of the batch columns; returns how many were new. */
 static uint64
-insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, int ncols, int nrows)
+insert_batch(SPIPlanPtr plan, const char *server, const char *incarnation,
+			 Datum **cols, bool **nulls, int ncols, int nrows)
 {
-	Datum	   *args = palloc(sizeof(Datum) * (ncols + 1));
+	Datum	   *args = palloc(sizeof(Datum) * (ncols + 2));
 	int			dims[1] = {nrows};
 	int			lbs[1] = {1};
 	int			c = 0;
 
 	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(incarnation);
 	for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
 	{
 		Oid			elem = raydar_coltype_oid(col->type);
@@ -485,7 +500,7 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
 		char		typalign;
 
 		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-		args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
+		args[c + 2] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
 														 typlen, typbyval, typalign));
 	}
 	switch (SPI_execute_plan(plan, args, NULL, false, 0))
@@ -516,7 +531,8 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
  * plan (SQL). Returns the rows written.
  */
 static uint64
-write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *reply,
+write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, const char *incarnation,
+		   bytea *reply,
 		   const RayVersion *v, ProtobufCAllocator *alloc, const RayTaskReply *keys,
 		   List *indexes)
 {
@@ -525,9 +541,9 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 												  ALLOCSET_DEFAULT_SIZES);
 	Datum	  **cols = palloc(sizeof(Datum *) * ncols);
 	bool	  **cnulls = palloc(sizeof(bool *) * ncols);
-	/* A bulk row: the task columns, cluster, ingested_at (bulk_columns). */
-	Datum	   *brow = palloc(sizeof(Datum) * (ncols + 2));
-	bool	   *bnull = palloc0(sizeof(bool) * (ncols + 2));
+	/* A bulk row: the task columns, cluster, incarnation, ingested_at (begin_bulk). */
+	Datum	   *brow = palloc(sizeof(Datum) * (ncols + 3));
+	bool	   *bnull = palloc0(sizeof(bool) * (ncols + 3));
 	int			left = list_length(indexes);
 	int			in_batch = 0;
 	uint64		written = 0;
@@ -547,7 +563,8 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 		cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
 	}
 	brow[ncols] = CStringGetTextDatum(name);
-	brow[ncols + 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	brow[ncols + 1] = CStringGetTextDatum(incarnation);
+	brow[ncols + 2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	foreach(lc, indexes)
 	{
 		const RayTaskRow *row;
@@ -585,7 +602,7 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 				written += in_batch;
 			}
 			else
-				written += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
+				written += insert_batch(plan, name, incarnation, cols, cnulls, ncols, in_batch);
 			MemoryContextReset(row_cxt);
 			in_batch = 0;
 		}
@@ -595,19 +612,20 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 
 /*
  * A bulk insert into raydar.<table> of write_rows' columns (the task
- * columns, cluster, ingested_at), or NULL when the table has triggers and
+ * columns, cluster, incarnation, ingested_at), or NULL when the table has triggers and
  * must be written through SQL.
  */
 static RaydarBulkInsert *
 begin_bulk(const char *table)
 {
 	int			ncols = raydar_ncolumns(raydar_task_columns);
-	const char **names = palloc(sizeof(char *) * (ncols + 2));
+	const char **names = palloc(sizeof(char *) * (ncols + 3));
 	int			c = 0;
 
 	for (const RaydarColumn *col = raydar_task_columns; col->name; col++)
 		names[c++] = col->name;
 	names[c++] = "cluster";
+	names[c++] = "incarnation";
 	names[c++] = "ingested_at";
 	return raydar_bulk_insert_begin("raydar", table, names, c);
 }
@@ -1040,6 +1058,58 @@ add_partitions(const RayTaskReply *keys, List *rows)
 	pfree(ends);
 }
 
+/*
+ * Which start of the cluster this is (docs/operations.md, "Incarnations"):
+ * the GCS's ClusterID (NodeInfoGcsService/GetClusterId: 28 bytes made at
+ * each cluster start, kept across a GCS restart with fault tolerance), as
+ * hex. Fetched outside any transaction. (The collector polls the GCS only;
+ * a dashboard's equivalent would be the session_name of GET /api/version.)
+ */
+static char *
+cluster_incarnation(RaydarConn *conn, const char *name)
+{
+	bool		cached;
+	bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_GET_CLUSTER_ID, (const uint8_t *) "", 0, &cached);
+	const uint8_t *id = NULL;
+	size_t		idlen = 0;
+	int64		code = 0;
+	RayWireReader rd;
+	RayWireField f;
+	char	   *out;
+
+	/* GetClusterIdReply {GcsStatus status = 1 {code = 1}; bytes cluster_id = 2} */
+	ray_wire_init(&rd, (const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 2 && f.type == RAY_WIRE_LEN)
+		{
+			id = f.data;
+			idlen = f.len;
+		}
+		else if (f.number == 1 && f.type == RAY_WIRE_LEN)
+		{
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+				if (g.number == 1 && g.type == RAY_WIRE_VARINT)
+					code = (int64) g.varint;
+		}
+	if (rd.error || code != 0 || idlen == 0 || idlen * 2 > INCARNATION_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Ray GCS of server \"%s\" did not give its cluster id", name),
+				 errdetail("GetClusterId answered %s.",
+						   rd.error ? "bytes that are not a GetClusterIdReply" :
+						   code != 0 ? psprintf("status %lld", (long long) code) :
+						   psprintf("an id of %zu bytes", idlen)),
+				 errhint("raydar keeps the history of each start of a cluster apart by this id (Ray's ClusterID, 28 bytes).")));
+	out = palloc(idlen * 2 + 1);
+	for (size_t i = 0; i < idlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+	return out;
+}
+
 static void
 poll_server(const char *name)
 {
@@ -1056,6 +1126,8 @@ poll_server(const char *name)
 	List	   *fresh = NIL;		/* terminal attempts this worker did not write */
 	List	   *changed = NIL;		/* ... that it wrote, and that changed since */
 	List	   *written;		/* both */
+	char	   *inc;			/* the cluster's incarnation */
+	bool		new_start = false;	/* another than at the last poll */
 	List	   *live = NIL;
 	uint64		live_fp = 0;
 	bool		rewrite_live;
@@ -1087,7 +1159,20 @@ poll_server(const char *name)
 	/* Commit leaves TopMemoryContext current: the poll's memory is ours. */
 	MemoryContextSwitchTo(cycle_cxt);
 
-	/* 2. The fetch, outside any transaction. */
+	/*
+	 * 2. Which start of the cluster answers, then the fetch, outside any
+	 * transaction. A cluster started anew reuses task ids: what this worker
+	 * remembers of the old one must not hide the new one's attempts.
+	 */
+	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetClusterId");
+	inc = cluster_incarnation(conn, name);
+	ts = find_tracked(name);
+	if (ts != NULL && ts->incarnation[0] != '\0' && strcmp(ts->incarnation, inc) != 0)
+	{
+		new_start = true;
+		forget_server(name);
+		ts->has_live_fp = false;
+	}
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetTaskEvents");
 	INSTR_TIME_SET_CURRENT(t0);
 	reply = raydar_conn_call(conn, RAYDAR_METHOD_GET_TASK_EVENTS, (const uint8_t *) "", 0, &cached);
@@ -1160,30 +1245,33 @@ poll_server(const char *name)
 			upsert_plan = prepare_insert("task_history", true);
 		/*
 		 * A worker that does not know what it wrote needs ON CONFLICT, unless
-		 * history holds nothing of this cluster (a first track): then plain
+		 * history holds nothing of this incarnation of the cluster (a first
+		 * track, or a cluster started anew): then plain
 		 * INSERTs are safe, and about a third cheaper for a full GCS.
 		 */
 		if (!known)
 		{
-			Datum		c[1];
-			Oid			ct[1] = {TEXTOID};
+			Datum		c[2];
+			Oid			ct[2] = {TEXTOID, TEXTOID};
 			bool		isnull;
 
 			c[0] = CStringGetTextDatum(name);
-			if (SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM raydar.task_history WHERE cluster = $1)",
-									  1, ct, c, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			c[1] = CStringGetTextDatum(inc);
+			if (SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM raydar.task_history "
+									  "WHERE cluster = $1 AND incarnation = $2)",
+									  2, ct, c, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "could not look up raydar.task_history");
 			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 		bulk = known ? begin_bulk("task_history") : NULL;
 		plan = known ? insert_plan : upsert_plan;
 		if (fresh != NIL)
-			inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
+			inserted = write_rows(plan, bulk, name, inc, reply, &v, &alloc, keys, fresh);
 		if (bulk != NULL)
 			raydar_bulk_insert_end(bulk);
 		/* Changed attempts replace their row (it may move partitions). */
 		if (changed != NIL)
-			inserted += write_rows(upsert_plan, NULL, name, reply, &v, &alloc, keys, changed);
+			inserted += write_rows(upsert_plan, NULL, name, inc, reply, &v, &alloc, keys, changed);
 	}
 	/* The live attempts, rewritten only when their set or states changed. */
 	ts = find_tracked(name);
@@ -1193,12 +1281,12 @@ poll_server(const char *name)
 		vanished = clear_live(name, keys, live, fresh);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
-					   NULL, name, reply, &v, &alloc, keys, live);
+					   NULL, name, inc, reply, &v, &alloc, keys, live);
 	}
 	{
-		Datum		args[6];
-		Oid			types[6] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID};
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		args[7];
+		Oid			types[7] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID, TEXTOID};
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 		args[0] = CStringGetTextDatum(name);
 		args[1] = Int64GetDatum((int64) inserted);
@@ -1206,12 +1294,19 @@ poll_server(const char *name)
 		args[3] = TimestampTzGetDatum(raydar_ms_to_timestamptz(newest_end_ms));
 		args[4] = BoolGetDatum(inserted > 0);
 		args[5] = Int64GetDatum(vanished);
+		args[6] = CStringGetTextDatum(inc);
 		SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
 							  "last_success_at = now(), consecutive_failures = 0, "
 							  "tasks_ingested = tasks_ingested + $2, dropped_reported = $3, "
 							  "vanished = vanished + $6, "
-							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL "
-							  "WHERE server = $1", 6, types, args, nulls, false, 0);
+							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL, "
+							  "incarnation_since = CASE WHEN incarnation IS DISTINCT FROM $7 "
+							  "THEN now() ELSE incarnation_since END, incarnation = $7 "
+							  "WHERE server = $1", 7, types, args, nulls, false, 0);
+		if (new_start)
+			record_error(name, psprintf("the cluster started anew: incarnation %s follows %s; "
+										"history keeps both apart",
+										inc, find_tracked(name)->incarnation));
 		if (vanished > 0)
 			record_error(name, psprintf("%lld task attempts seen pending or running vanished from the GCS "
 										"before finishing: Ray evicted them (raise "
@@ -1238,10 +1333,14 @@ poll_server(const char *name)
 	}
 	foreach(lc, written)
 		mark_written(sno, &keys->rows[lfirst_int(lc)]);
-	if (rewrite_live && (ts = find_tracked(name)) != NULL)
+	if ((ts = find_tracked(name)) != NULL)
 	{
-		ts->has_live_fp = true;
-		ts->live_fp = live_fp;
+		if (rewrite_live)
+		{
+			ts->has_live_fp = true;
+			ts->live_fp = live_fp;
+		}
+		strlcpy(ts->incarnation, inc, sizeof(ts->incarnation));
 	}
 	if (!list_member(verified, makeString((char *) name)))
 	{
@@ -1256,7 +1355,7 @@ poll_server(const char *name)
 	INSTR_TIME_SUBTRACT(t_keys, t_fetch);
 	INSTR_TIME_SUBTRACT(t_fetch, t0);
 	/* The jobs, actors and nodes these attempts belong to. */
-	poll_entities(name, conn, &v);
+	poll_entities(name, inc, conn, &v);
 
 	elog(DEBUG1, "raydar collector: server \"%s\": %zu attempts in the reply, %d new, %llu written; "
 		 "fetch %.1f ms, keys %.1f ms, decode+write %.1f ms",
@@ -1302,6 +1401,7 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 	initStringInfo(&cmp_old);
 	initStringInfo(&cmp_new);
 	types[n++] = TEXTOID;
+	types[n++] = TEXTOID;
 	for (const RaydarColumn *c = res->columns; c->name; c++)
 	{
 		const char *q = quote_identifier(c->name);
@@ -1315,11 +1415,11 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 		}
 		types[n++] = get_array_type(raydar_coltype_oid(c->type));
 	}
-	appendStringInfo(&sql, "INSERT INTO raydar.%s AS t (%scluster) SELECT u.*, $1 FROM unnest(",
-					 et->table, cols.data);
-	for (int i = 2; i <= n; i++)
-		appendStringInfo(&sql, "%s$%d", i > 2 ? ", " : "", i);
-	appendStringInfo(&sql, ") AS u ON CONFLICT (cluster, %s) DO UPDATE SET %supdated_at = now() "
+	appendStringInfo(&sql, "INSERT INTO raydar.%s AS t (%scluster, incarnation) SELECT u.*, $1, $2 "
+					 "FROM unnest(", et->table, cols.data);
+	for (int i = 3; i <= n; i++)
+		appendStringInfo(&sql, "%s$%d", i > 3 ? ", " : "", i);
+	appendStringInfo(&sql, ") AS u ON CONFLICT (cluster, incarnation, %s) DO UPDATE SET %supdated_at = now() "
 					 "WHERE (%s) IS DISTINCT FROM (%s)",
 					 et->key, sets.data, cmp_old.data, cmp_new.data);
 	plan = SPI_prepare(sql.data, n, types);
@@ -1330,7 +1430,7 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 }
 
 static void
-poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
+poll_entities(const char *name, const char *inc, RaydarConn *conn, const RayVersion *v)
 {
 	for (int e = 0; e < lengthof(entity_tables); e++)
 	{
@@ -1369,7 +1469,7 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 		{
 			Datum	  **cols = palloc(sizeof(Datum *) * ncols);
 			bool	  **nulls = palloc(sizeof(bool *) * ncols);
-			Datum	   *args = palloc(sizeof(Datum) * (ncols + 1));
+			Datum	   *args = palloc(sizeof(Datum) * (ncols + 2));
 			int			dims[1];
 			int			lbs[1] = {1};
 			RayBuf		scratch;
@@ -1396,6 +1496,7 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 			}
 			dims[0] = nrows;
 			args[0] = CStringGetTextDatum(name);
+			args[1] = CStringGetTextDatum(inc);
 			{
 				int			c = 0;
 
@@ -1407,7 +1508,7 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 					char		typalign;
 
 					get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-					args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs,
+					args[c + 2] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs,
 																	 elem, typlen, typbyval, typalign));
 				}
 			}

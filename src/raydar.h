@@ -142,6 +142,7 @@ extern void raydar_conn_set_last_rows(RaydarConn *conn, double rows);
 
 #define RAYDAR_METHOD_GET_TASK_EVENTS "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
 #define RAYDAR_METHOD_CHECK_ALIVE "/ray.rpc.NodeInfoGcsService/CheckAlive"
+#define RAYDAR_METHOD_GET_CLUSTER_ID "/ray.rpc.NodeInfoGcsService/GetClusterId"
 
 /* pushdown.c */
 typedef struct RaydarPushdown

@@ -11,9 +11,14 @@ COMMENT ON TABLE raydar.tracked_servers IS 'raydar servers whose finished tasks 
 SELECT pg_catalog.pg_extension_config_dump('raydar.tracked_servers', '');
 
 -- Every task attempt that reached FINISHED or FAILED, once: the columns of
--- the tasks foreign table, plus the server it came from and when it came.
--- The primary key makes re-ingesting an attempt a no-op; it includes
--- end_time because a partitioned table's keys must hold its partition key.
+-- the tasks foreign table, plus the server it came from, when it came, and
+-- the incarnation of the cluster it ran in (each start of a Ray cluster:
+-- the GCS's cluster id in hex, or the dashboard's session_name; '' for rows
+-- collected before raydar 0.2 recorded it). Ray reuses task ids when a
+-- cluster is started anew, so the incarnation is part of the key. The
+-- primary key makes re-ingesting an attempt a no-op; it includes end_time
+-- because a partitioned table's keys must hold its partition key, so the
+-- collector itself keeps one row per attempt when its end moves.
 CREATE TABLE raydar.task_history (
     task_id            text NOT NULL,
     attempt_number     integer NOT NULL,
@@ -45,7 +50,8 @@ CREATE TABLE raydar.task_history (
     is_debugger_paused boolean,
     cluster            text NOT NULL,
     ingested_at        timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, task_id, attempt_number, end_time)
+    incarnation        text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, task_id, attempt_number, end_time)
 ) PARTITION BY RANGE (end_time);
 COMMENT ON TABLE raydar.task_history IS 'finished and failed task attempts kept by the raydar collector';
 SELECT raydar.register_partitioned_table('raydar.task_history', 'end_time');
@@ -78,7 +84,9 @@ CREATE TABLE raydar.collector_status (
     dropped_reported     bigint NOT NULL DEFAULT 0,
     vanished             bigint NOT NULL DEFAULT 0,
     lag                  interval,
-    last_error           text
+    last_error           text,
+    incarnation          text,
+    incarnation_since    timestamptz
 );
 COMMENT ON TABLE raydar.collector_status IS
   'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, attempts that vanished unfinished, ingest lag, last error';
@@ -86,6 +94,10 @@ COMMENT ON COLUMN raydar.collector_status.dropped_reported IS
   'task attempts Ray itself dropped (num_status_task_events_dropped of the last reply): events raydar could never see';
 COMMENT ON COLUMN raydar.collector_status.vanished IS
   'task attempts seen pending or running that left the GCS before finishing (evicted, or the cluster restarted): their outcome is lost';
+COMMENT ON COLUMN raydar.collector_status.incarnation IS
+  'the start of the cluster the last successful poll saw: the GCS''s cluster id (hex) or the dashboard''s session_name';
+COMMENT ON COLUMN raydar.collector_status.incarnation_since IS
+  'when the collector first saw that incarnation';
 COMMENT ON COLUMN raydar.collector_status.lag IS
   'for the last poll that ingested rows: time from the newest ingested attempt''s end to its ingestion';
 
@@ -147,9 +159,10 @@ GRANT EXECUTE ON FUNCTION raydar.track(text), raydar.untrack(text) TO raydar_adm
 GRANT SELECT ON raydar.task_history, raydar.task_live, raydar.tasks, raydar.collector_status,
              raydar.collector_errors, raydar.tracked_servers TO raydar_reader;
 
--- The latest row the collector saw for each job, actor and node: the
--- columns of the foreign tables jobs, actors and nodes (cluster.md), plus
--- the server and when the row last changed. Unlike task attempts these
+-- The latest row the collector saw for each job, actor and node of each
+-- incarnation of a cluster: the columns of the foreign tables jobs, actors
+-- and nodes (cluster.md), plus the server, when the row last changed and
+-- the incarnation (as in task_history: job ids restart on a new cluster). Unlike task attempts these
 -- change (an actor dies, a job ends), so each poll upserts and rows that
 -- did not change are left alone. The regression test fdw_options checks
 -- these columns against IMPORT FOREIGN SCHEMA's.
@@ -168,7 +181,8 @@ CREATE TABLE raydar.job_history (
     is_running_tasks                           boolean,
     cluster                                    text NOT NULL,
     updated_at                                 timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, job_id)
+    incarnation                                text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, job_id)
 );
 
 CREATE TABLE raydar.actor_history (
@@ -197,7 +211,8 @@ CREATE TABLE raydar.actor_history (
     label_selector                             jsonb,
     cluster                                    text NOT NULL,
     updated_at                                 timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, actor_id)
+    incarnation                                text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, actor_id)
 );
 
 CREATE TABLE raydar.node_history (
@@ -220,6 +235,7 @@ CREATE TABLE raydar.node_history (
     instance_type_name                         text,
     cluster                                    text NOT NULL,
     updated_at                                 timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, node_id)
+    incarnation                                text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, node_id)
 );
 GRANT SELECT ON raydar.job_history, raydar.actor_history, raydar.node_history TO raydar_reader;
