@@ -49,7 +49,9 @@
 #include "fmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/array.h"
+#include "utils/syscache.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -61,6 +63,8 @@
 #include "bulk_insert.h"
 #include "ray_cluster.h"
 #include "ray_enums.h"
+#include "ray_requests.h"
+#include "ray_version.h"
 #include "ray_wire.h"
 
 /* GUCs */
@@ -164,6 +168,8 @@ typedef struct TrackedServer
 	TimestampTz tracked_at;
 	bool		has_live_fp;	/* live rows written with this fingerprint */
 	uint64		live_fp;
+	RayVersion	version;		/* as of the last poll; major 0: unknown */
+	bool		warned_version; /* "the option wins" said once */
 	char		incarnation[INCARNATION_MAX + 1];	/* as of the last poll; "" unknown */
 } TrackedServer;
 
@@ -277,6 +283,8 @@ sync_tracked(List *names, List *tracked_ats)
 				ts->has_live_fp = old_ts->has_live_fp;
 				ts->live_fp = old_ts->live_fp;
 				memcpy(ts->incarnation, old_ts->incarnation, sizeof(ts->incarnation));
+				ts->version = old_ts->version;
+				ts->warned_version = old_ts->warned_version;
 			}
 		}
 		now_known = lappend(now_known, ts);
@@ -1110,13 +1118,127 @@ cluster_incarnation(RaydarConn *conn, const char *name)
 	return out;
 }
 
+/*
+ * The Ray version the cluster runs now, asked at every poll (CheckAlive):
+ * Ray upgraded or downgraded in place keeps its address, and decoding with
+ * the old version's tables would write wrong states. A ray_version option
+ * must agree with what the cluster reports (major.minor: what raydar's
+ * version facts depend on); where the cluster cannot say, the option wins,
+ * with a WARNING once. A change of version is logged (ts: the server's
+ * memory, NULL before its first poll).
+ */
+static void
+cluster_version(RaydarConn *conn, const char *name, TrackedServer *ts, RayVersion *v)
+{
+	const RaydarServerOptions *opts = raydar_conn_options(conn);
+	bool		cached;
+	bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_CHECK_ALIVE, (const uint8_t *) "", 0, &cached);
+	char		vt[64];
+	char		err[256];
+	int32_t		code;
+	RayStatus	st;
+	bool		known;
+
+	st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+									  vt, sizeof(vt), &code, err, sizeof(err));
+	known = st == RAY_OK && ray_version_parse(vt, v);
+	if (opts->has_version)
+	{
+		if (known && (v->major != opts->version.major || v->minor != opts->version.minor))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("server \"%s\" has ray_version '%s', but the cluster runs Ray %s",
+							name, opts->version_text, vt),
+					 errhint("Drop the option to follow the cluster's version: ALTER SERVER %s OPTIONS (DROP ray_version);",
+							 quote_identifier(name))));
+		if (!known && ts != NULL && !ts->warned_version)
+		{
+			ereport(WARNING,
+					(errmsg("raydar collector: the cluster of server \"%s\" does not say its Ray version; using ray_version '%s'",
+							name, opts->version_text),
+					 errdetail("%s", st != RAY_OK ? err : vt)));
+			ts->warned_version = true;
+		}
+		*v = opts->version;
+	}
+	else if (!known)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not learn the Ray version of server \"%s\"", name),
+				 errdetail("%s", st != RAY_OK ? err : vt),
+				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
+						 quote_identifier(name))));
+	if (ts != NULL)
+	{
+		if (ts->version.major != 0 &&
+			(ts->version.major != v->major || ts->version.minor != v->minor ||
+			 ts->version.patch != v->patch))
+			ereport(LOG,
+					(errmsg("raydar collector: server \"%s\" now runs Ray %d.%d.%d (was %d.%d.%d)",
+							name, v->major, v->minor, v->patch,
+							ts->version.major, ts->version.minor, ts->version.patch)));
+		ts->version = *v;
+	}
+}
+
+/*
+ * The role whose user mapping (and so token) the collector uses for a
+ * server: the one that tracked it, which raydar.track() checked for USAGE
+ * on the server and a user mapping. Checked again at every poll, inside
+ * the caller's transaction: a role dropped, or that lost USAGE or its
+ * mapping, stops the collection with an error rather than reading the
+ * cluster through someone else's token.
+ */
+static Oid
+tracking_role(const char *name, ForeignServer *server)
+{
+	Datum		a[1];
+	Oid			t[1] = {TEXTOID};
+	char	   *role;
+	Oid			roleid;
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	a[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT tracked_by::text FROM raydar.tracked_servers WHERE server_name = $1",
+							  1, t, a, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("server \"%s\" is no longer tracked", name)));
+	role = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	roleid = get_role_oid(role, true);
+	role = MemoryContextStrdup(TopTransactionContext, role);
+	PopActiveSnapshot();
+	SPI_finish();
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" that tracked server \"%s\" no longer exists", role, name),
+				 errhint("Track it again as a role with USAGE on the server and a user mapping: SELECT raydar.track('%s');",
+						 name)));
+	if (pg_foreign_server_aclcheck(server->serverid, roleid, ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" that tracked server \"%s\" no longer has USAGE on it", role, name),
+				 errhint("GRANT USAGE ON FOREIGN SERVER %s TO %s, or track it again as another role.",
+						 quote_identifier(name), quote_identifier(role))));
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(roleid),
+							   ObjectIdGetDatum(server->serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(server->serverid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" that tracked server \"%s\" no longer has a user mapping for it", role, name),
+				 errhint("CREATE USER MAPPING FOR %s SERVER %s;", quote_identifier(role), quote_identifier(name))));
+	return roleid;
+}
+
 static void
 poll_server(const char *name)
 {
 	ForeignServer *server;
 	RaydarConn *conn;
 	RayVersion	v;
-	const char *vtext;
 	bytea	   *reply;
 	bool		cached;
 	RayTaskReply *keys;
@@ -1153,8 +1275,7 @@ poll_server(const char *name)
 				(errmsg("tracked server \"%s\" does not exist", name),
 				 errhint("SELECT raydar.untrack('%s');", name)));
 	}
-	conn = raydar_get_conn(server->serverid, server->owner);
-	raydar_conn_version(conn, &v, &vtext);
+	conn = raydar_get_conn(server->serverid, tracking_role(name, server));
 	CommitTransactionCommand();
 	/* Commit leaves TopMemoryContext current: the poll's memory is ours. */
 	MemoryContextSwitchTo(cycle_cxt);
@@ -1167,6 +1288,7 @@ poll_server(const char *name)
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetClusterId");
 	inc = cluster_incarnation(conn, name);
 	ts = find_tracked(name);
+	cluster_version(conn, name, ts, &v);
 	if (ts != NULL && ts->incarnation[0] != '\0' && strcmp(ts->incarnation, inc) != 0)
 	{
 		new_start = true;

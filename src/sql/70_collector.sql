@@ -118,11 +118,19 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION raydar._wake_collector() FROM PUBLIC;
 
 -- track(server): start keeping the finished tasks of a raydar server.
+-- Collect only what the caller may read: the session user (the role that
+-- logged in; this function runs as its owner) needs USAGE on the server and
+-- a user mapping for it (its own or PUBLIC's), and the collector reads the
+-- cluster with that mapping (tracked_by; src/collector.c checks it again at
+-- every poll). The collector serves one database (raydar.database): a
+-- track() anywhere else would silently do nothing, so it is an error.
 CREATE FUNCTION raydar.track(server text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    served text := current_setting('raydar.database', true);
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s
                      JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
@@ -131,7 +139,32 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it first: CREATE SERVER name FOREIGN DATA WRAPPER raydar OPTIONS (address ''host:6379'').';
     END IF;
-    INSERT INTO raydar.tracked_servers (server_name) VALUES (server) ON CONFLICT DO NOTHING;
+    IF served IS DISTINCT FROM current_database() THEN
+        RAISE EXCEPTION 'the raydar collector does not work in database %', quote_ident(current_database())
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN served IS NULL
+                                THEN 'raydar is not in shared_preload_libraries, so no collector runs.'
+                                ELSE 'It works in database ' || quote_ident(served) || ' (the setting raydar.database).' END,
+                  HINT = 'Track servers in the database raydar.database names, or set raydar.database = '''
+                         || current_database() || ''' in postgresql.conf (with shared_preload_libraries = ''raydar'') and restart.';
+    END IF;
+    IF NOT has_server_privilege(session_user, server, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for foreign server %', quote_ident(server)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'raydar.track() collects what role ' || quote_ident(session_user) || ' may read.',
+                  HINT = 'GRANT USAGE ON FOREIGN SERVER ' || quote_ident(server) || ' TO ' || quote_ident(session_user) || ';';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_user_mappings m
+                    WHERE m.srvname = server
+                      AND (m.umuser = 0 OR m.umuser = (SELECT r.oid FROM pg_roles r WHERE r.rolname = session_user))) THEN
+        RAISE EXCEPTION 'role % has no user mapping for server %', quote_ident(session_user), quote_ident(server)
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'The collector reads the cluster with the user mapping of the role that tracks it.',
+                  HINT = 'CREATE USER MAPPING FOR ' || quote_ident(session_user) || ' SERVER ' || quote_ident(server)
+                         || ' (with OPTIONS (token ''...'') for a cluster that needs one).';
+    END IF;
+    INSERT INTO raydar.tracked_servers (server_name) VALUES (server)
+        ON CONFLICT (server_name) DO UPDATE SET tracked_by = excluded.tracked_by;
     INSERT INTO raydar.collector_status (server) VALUES (server) ON CONFLICT DO NOTHING;
     PERFORM raydar._wake_collector();
 END

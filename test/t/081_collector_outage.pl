@@ -27,6 +27,7 @@ my $port = $sim->grpc_port;
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$port');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
 	CREATE SCHEMA live;
 	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER ray INTO live;
 	SELECT raydar.track('ray');});

@@ -32,7 +32,9 @@ my $addr = $sim->address;
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER incr FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER incr;
 	CREATE SERVER first FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER first;
 	CREATE SCHEMA live;
 	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER incr INTO live;
 	SELECT raydar.track('incr');});

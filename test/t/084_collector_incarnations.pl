@@ -30,6 +30,7 @@ my $addr = $sim->address;
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
 	CREATE SCHEMA live;
 	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks, jobs) FROM SERVER ray INTO live;
 	SELECT raydar.track('ray');});

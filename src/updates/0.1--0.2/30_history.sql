@@ -7,6 +7,7 @@
 -- incarnation and task id: an existing row is attached to the one cluster
 -- and incarnation whose tasks have its id, or to none (cluster and
 -- incarnation '') when no single one has; UPDATE such rows to attach them.
+-- track() checks the caller's USAGE and user mapping and the database.
 -- The answers group by incarnation and take it where a job id is
 -- ambiguous, so raydar.tasks (one more column), its dependent views and the
 -- answer functions whose signature changed are made again.
@@ -29,6 +30,53 @@ COMMENT ON COLUMN raydar.collector_status.incarnation IS
   'the start of the cluster the last successful poll saw: the GCS''s cluster id (hex) or the dashboard''s session_name';
 COMMENT ON COLUMN raydar.collector_status.incarnation_since IS
   'when the collector first saw that incarnation';
+
+-- track(): collect only what the caller may read, in the collector's database.
+CREATE OR REPLACE FUNCTION raydar.track(server text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    served text := current_setting('raydar.database', true);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s
+                     JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                    WHERE s.srvname = server AND w.fdwname = 'raydar') THEN
+        RAISE EXCEPTION 'there is no raydar server named %', quote_ident(server)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it first: CREATE SERVER name FOREIGN DATA WRAPPER raydar OPTIONS (address ''host:6379'').';
+    END IF;
+    IF served IS DISTINCT FROM current_database() THEN
+        RAISE EXCEPTION 'the raydar collector does not work in database %', quote_ident(current_database())
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN served IS NULL
+                                THEN 'raydar is not in shared_preload_libraries, so no collector runs.'
+                                ELSE 'It works in database ' || quote_ident(served) || ' (the setting raydar.database).' END,
+                  HINT = 'Track servers in the database raydar.database names, or set raydar.database = '''
+                         || current_database() || ''' in postgresql.conf (with shared_preload_libraries = ''raydar'') and restart.';
+    END IF;
+    IF NOT has_server_privilege(session_user, server, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for foreign server %', quote_ident(server)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'raydar.track() collects what role ' || quote_ident(session_user) || ' may read.',
+                  HINT = 'GRANT USAGE ON FOREIGN SERVER ' || quote_ident(server) || ' TO ' || quote_ident(session_user) || ';';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_user_mappings m
+                    WHERE m.srvname = server
+                      AND (m.umuser = 0 OR m.umuser = (SELECT r.oid FROM pg_roles r WHERE r.rolname = session_user))) THEN
+        RAISE EXCEPTION 'role % has no user mapping for server %', quote_ident(session_user), quote_ident(server)
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'The collector reads the cluster with the user mapping of the role that tracks it.',
+                  HINT = 'CREATE USER MAPPING FOR ' || quote_ident(session_user) || ' SERVER ' || quote_ident(server)
+                         || ' (with OPTIONS (token ''...'') for a cluster that needs one).';
+    END IF;
+    INSERT INTO raydar.tracked_servers (server_name) VALUES (server)
+        ON CONFLICT (server_name) DO UPDATE SET tracked_by = excluded.tracked_by;
+    INSERT INTO raydar.collector_status (server) VALUES (server) ON CONFLICT DO NOTHING;
+    PERFORM raydar._wake_collector();
+END
+$fn$;
 
 -- task_metadata: (cluster, incarnation, task_id).
 ALTER TABLE raydar.task_metadata ADD COLUMN cluster text, ADD COLUMN incarnation text;
