@@ -1,31 +1,41 @@
 /*
  * collector.c
- *		The background worker that keeps every finished task attempt.
+ *		The background workers that keep every finished task attempt.
  *
  * Ray keeps at most 100,000 task attempts and forgets them with the
  * cluster; the collector polls each tracked server and writes every attempt
  * that reached FINISHED or FAILED into raydar.task_history, once.
  *
- * Each poll, per server:
- *   1. a short transaction resolves the server and its channel (catalog);
- *   2. GetTaskEvents is fetched outside any transaction, so no snapshot or
- *      lock is held during network I/O;
+ * A launcher (raydar_collector_main, registered at preload) keeps one
+ * worker per tracked server (raydar_collector_server_main), so a slow,
+ * failing or unreachable cluster delays only itself; a failing server is
+ * retried with exponential backoff, capped at a minute.
+ *
+ * Each poll of a server:
+ *   1. a short transaction resolves the server, the role that tracked it
+ *      (whose user mapping is used) and its channel (catalog);
+ *   2. outside any transaction: which incarnation of the cluster answers
+ *      (GetClusterId) and which Ray version it runs (CheckAlive), then
+ *      GetTaskEvents, so no snapshot or lock is held during network I/O;
  *   3. a keys pass (ray_task_reply_decode_new_keys) finds terminal
- *      attempts this worker has not written yet, without unpacking: of an
- *      attempt already written only its id and attempt number are read;
+ *      attempts this worker has not written yet, or that changed since,
+ *      without unpacking: of an attempt already written only its id,
+ *      attempt number and size are read;
  *   4. only those are decoded in full (streaming) and written in one
  *      transaction with the status row: straight into the partitions
  *      (bulk_insert.c) when they are known to be new, else with INSERT ...
- *      ON CONFLICT DO NOTHING (a worker's first poll of a cluster history
- *      already holds, after a crash or restart): the primary key makes a
- *      repeated insert a no-op, so every attempt lands once. Listeners hear
- *      NOTIFY raydar_progress when it commits.
+ *      ON CONFLICT DO NOTHING, deleting other rows of an attempt whose end
+ *      moved (a worker's first poll of a cluster history already holds,
+ *      after a crash or restart, and changed attempts), so every attempt
+ *      lands once. Listeners hear NOTIFY raydar_progress when it commits.
  *
- * One bad poll does not stop the worker: the error is caught, the
- * transaction aborted, and it is written to raydar.collector_status and
- * raydar.collector_errors. SIGTERM stops it (die), SIGHUP reloads the GUCs,
- * and a crash restarts it after 5 s. The model is worker_spi and pg_cron's
- * launcher (shared/pg-extension-engineering.md section 3).
+ * One bad poll does not stop a worker: the error is caught, the
+ * transaction aborted, and it is counted in raydar.collector_status (and
+ * written to raydar.collector_errors and the log when its message is new).
+ * SIGTERM stops a worker (die), SIGHUP reloads the GUCs; the launcher
+ * restarts a worker that died, and the postmaster the launcher after 5 s.
+ * The model is worker_spi and pg_cron's launcher
+ * (shared/pg-extension-engineering.md section 3).
  */
 #include "raydar.h"
 
@@ -48,6 +58,7 @@
 #include "storage/latch.h"
 #include "fmgr.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -71,6 +82,22 @@
 static char *collector_database = NULL;
 static int	collector_poll_ms = 1000;
 static bool collector_enabled = true;
+
+/*
+ * After failures in a row, the wait before the next poll: the interval,
+ * doubled per failure, at most a minute (or the interval, if longer).
+ */
+#define BACKOFF_CAP_MS 60000
+
+static int
+backoff_ms(int failures)
+{
+	int64		d = collector_poll_ms;
+
+	for (int i = 0; i < failures && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	return (int) Max(Min(d, BACKOFF_CAP_MS), collector_poll_ms);
+}
 
 /* Bound on raydar.collector_errors. */
 #define ERRORS_KEPT 1000
@@ -330,6 +357,7 @@ collector_shmem_startup(void)
 
 
 PGDLLEXPORT void raydar_collector_main(Datum arg);
+PGDLLEXPORT void raydar_collector_server_main(Datum arg);
 static void poll_entities(const char *name, const char *inc, RaydarConn *conn,
 						  const RayVersion *v);
 
@@ -369,8 +397,8 @@ raydar_collector_init(void)
 	worker.bgw_restart_time = 5;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_collector_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector launcher");
 	RegisterBackgroundWorker(&worker);
 
 	prev_shmem_request_hook = shmem_request_hook;
@@ -379,9 +407,12 @@ raydar_collector_init(void)
 	shmem_startup_hook = collector_shmem_startup;
 }
 
-/* The tracked servers, or NIL while raydar is not installed here. */
+/*
+ * The tracked servers, or NIL while raydar is not installed here. With
+ * sync, what this worker remembers is brought in line (sync_tracked).
+ */
 static List *
-tracked_servers(void)
+tracked_servers(bool sync)
 {
 	List	   *names = NIL;
 	List	   *tracked_ats = NIL;
@@ -415,7 +446,8 @@ tracked_servers(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	sync_tracked(names, tracked_ats);
+	if (sync)
+		sync_tracked(names, tracked_ats);
 	return names;
 }
 
@@ -735,11 +767,16 @@ record_error(const char *server, const char *message)
 				false, 0);
 }
 
+/*
+ * A failed poll: counted in collector_status with the backoff before the
+ * next one (delay_ms); written to collector_errors only when its message
+ * is new (a server down for an hour is one row, not one per poll).
+ */
 static void
-record_failure(const char *server, const char *message)
+record_failure(const char *server, const char *message, bool is_new, int delay_ms)
 {
-	Datum		args[2];
-	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -747,10 +784,14 @@ record_failure(const char *server, const char *message)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = CStringGetTextDatum(server);
 	args[1] = CStringGetTextDatum(message);
+	args[2] = Int32GetDatum(delay_ms);
 	SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
-						  "consecutive_failures = consecutive_failures + 1, last_error = $2 "
-						  "WHERE server = $1", 2, types, args, NULL, false, 0);
-	record_error(server, message);
+						  "consecutive_failures = consecutive_failures + 1, last_error = $2, "
+						  "backoff = make_interval(secs => $3 / 1000.0), "
+						  "next_poll_at = now() + make_interval(secs => $3 / 1000.0) "
+						  "WHERE server = $1", 3, types, args, NULL, false, 0);
+	if (is_new)
+		record_error(server, message);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -1141,7 +1182,9 @@ cluster_version(RaydarConn *conn, const char *name, TrackedServer *ts, RayVersio
 
 	st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
 									  vt, sizeof(vt), &code, err, sizeof(err));
-	known = st == RAY_OK && ray_version_parse(vt, v);
+	/* A reply that is not a CheckAliveReply is a bad reply, as for tasks. */
+	raydar_report_core_error(st, psprintf("decoding the CheckAlive reply of server \"%s\"", name), err);
+	known = ray_version_parse(vt, v);
 	if (opts->has_version)
 	{
 		if (known && (v->major != opts->version.major || v->minor != opts->version.minor))
@@ -1156,7 +1199,7 @@ cluster_version(RaydarConn *conn, const char *name, TrackedServer *ts, RayVersio
 			ereport(WARNING,
 					(errmsg("raydar collector: the cluster of server \"%s\" does not say its Ray version; using ray_version '%s'",
 							name, opts->version_text),
-					 errdetail("%s", st != RAY_OK ? err : vt)));
+					 errdetail("CheckAlive said \"%s\".", vt)));
 			ts->warned_version = true;
 		}
 		*v = opts->version;
@@ -1165,7 +1208,7 @@ cluster_version(RaydarConn *conn, const char *name, TrackedServer *ts, RayVersio
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("could not learn the Ray version of server \"%s\"", name),
-				 errdetail("%s", st != RAY_OK ? err : vt),
+				 errdetail("CheckAlive said \"%s\".", vt),
 				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
 						 quote_identifier(name))));
 	if (ts != NULL)
@@ -1406,9 +1449,9 @@ poll_server(const char *name)
 					   NULL, name, inc, reply, &v, &alloc, keys, live);
 	}
 	{
-		Datum		args[7];
-		Oid			types[7] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID, TEXTOID};
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		args[8];
+		Oid			types[8] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID, TEXTOID, INT4OID};
+		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 		args[0] = CStringGetTextDatum(name);
 		args[1] = Int64GetDatum((int64) inserted);
@@ -1417,14 +1460,16 @@ poll_server(const char *name)
 		args[4] = BoolGetDatum(inserted > 0);
 		args[5] = Int64GetDatum(vanished);
 		args[6] = CStringGetTextDatum(inc);
+		args[7] = Int32GetDatum(collector_poll_ms);
 		SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
 							  "last_success_at = now(), consecutive_failures = 0, "
 							  "tasks_ingested = tasks_ingested + $2, dropped_reported = $3, "
 							  "vanished = vanished + $6, "
 							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL, "
 							  "incarnation_since = CASE WHEN incarnation IS DISTINCT FROM $7 "
-							  "THEN now() ELSE incarnation_since END, incarnation = $7 "
-							  "WHERE server = $1", 7, types, args, nulls, false, 0);
+							  "THEN now() ELSE incarnation_since END, incarnation = $7, backoff = NULL, "
+							  "next_poll_at = now() + make_interval(secs => $8 / 1000.0) "
+							  "WHERE server = $1", 8, types, args, nulls, false, 0);
 		if (new_start)
 			record_error(name, psprintf("the cluster started anew: incarnation %s follows %s; "
 										"history keeps both apart",
@@ -1644,10 +1689,19 @@ poll_entities(const char *name, const char *inc, RaydarConn *conn, const RayVers
 	}
 }
 
-static void
-poll_one(const char *name)
+/*
+ * One poll of the server; false if it failed (the error is recorded, the
+ * transaction aborted). A failure whose message is the one of the failure
+ * before is counted but not logged again; delay_ms is the backoff before
+ * the next poll, shown in collector_status.
+ */
+static char *last_failure = NULL;	/* this worker's last error message */
+
+static bool
+poll_one(const char *name, int failures_before)
 {
 	MemoryContext ccxt = CurrentMemoryContext;
+	bool		ok = true;
 
 	PG_TRY();
 	{
@@ -1656,6 +1710,7 @@ poll_one(const char *name)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		bool		is_new;
 
 		/* As PostgresMain's recovery: report, abort, keep going. */
 		HOLD_INTERRUPTS();
@@ -1664,29 +1719,54 @@ poll_one(const char *name)
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
-		ereport(LOG,
-				(errmsg("raydar collector: polling server \"%s\" failed: %s", name, edata->message)));
+		is_new = last_failure == NULL || strcmp(last_failure, edata->message) != 0;
+		if (is_new)
+		{
+			ereport(LOG,
+					(errmsg("raydar collector: polling server \"%s\" failed: %s", name, edata->message),
+					 errdetail("Failures in a row with this message are counted in raydar.collector_status, not logged again.")));
+			if (last_failure)
+				pfree(last_failure);
+			last_failure = MemoryContextStrdup(TopMemoryContext, edata->message);
+		}
 		/* Whatever went wrong, the next poll writes with ON CONFLICT again. */
 		verified = list_delete(verified, makeString((char *) name));
-		record_failure(name, edata->message);
+		record_failure(name, edata->message, is_new, backoff_ms(failures_before + 1));
 		MemoryContextSwitchTo(ccxt);
+		ok = false;
 	}
 	PG_END_TRY();
+	if (ok && last_failure)
+	{
+		pfree(last_failure);
+		last_failure = NULL;
+	}
+	return ok;
 }
 
+/*
+ * A per-server worker: polls one tracked server on its own schedule, so a
+ * slow, failing or unreachable cluster delays only itself. Its name is in
+ * bgw_extra. Polls start every poll_interval, counted from the start of
+ * the last one, not from its end: a poll that took 600 ms of a 1 s
+ * interval is followed 400 ms later, so the lag stays near the interval
+ * under load (a poll that overran is followed at once). After failures the
+ * wait doubles up to a minute (backoff_ms), and resets on success. It
+ * exits when its server is no longer tracked.
+ */
 void
-raydar_collector_main(Datum arg)
+raydar_collector_server_main(Datum arg)
 {
+	char		name[NAMEDATALEN];
 	TimestampTz next_poll;
+	int			failures = 0;
 
+	strlcpy(name, MyBgworkerEntry->bgw_extra, sizeof(name));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
-	pgstat_report_appname("raydar collector");
-	/* Where track() finds this worker to wake it (wake_collector_at_commit). */
-	on_shmem_exit(collector_unpublish, (Datum) 0);
-	pg_atomic_write_u32(&collector_shared->procno, (uint32) MyProc->pgprocno + 1);
+	pgstat_report_appname(psprintf("raydar collector %s", name));
 
 	/*
 	 * Each poll allocates and frees the same tens of MB (the reply, its keys,
@@ -1705,24 +1785,22 @@ raydar_collector_main(Datum arg)
 	seen_ids_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector long ids",
 										 ALLOCSET_SMALL_SIZES);
 
-	/*
-	 * Polls start every poll_interval, counted from the start of the last
-	 * one, not from its end: a poll that took 600 ms of a 1 s interval is
-	 * followed 400 ms later, so the lag stays near the interval under load
-	 * (a poll that overran is followed at once).
-	 */
-	next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
+	next_poll = GetCurrentTimestamp();	/* a new server is polled at once */
 	for (;;)
 	{
 		long		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_poll);
-		int			rc;
+		int			rc = 0;
 		bool		woken;
+		TimestampTz start;
+		List	   *servers = NIL;
+		bool		still_tracked = true;
 
-		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   wait_ms, PG_WAIT_EXTENSION);
+		if (wait_ms > 0)
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						   wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		/* Set by raydar.track() (raydar_wake_collector): poll now. */
+		/* Set by the launcher when raydar.track() commits: poll now. */
 		woken = (rc & WL_LATCH_SET) != 0;
 		if (ConfigReloadPending)
 		{
@@ -1733,21 +1811,273 @@ raydar_collector_main(Datum arg)
 			next_poll = Min(next_poll,
 							TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms));
 		}
-		if (!woken && GetCurrentTimestamp() < next_poll)
+		start = GetCurrentTimestamp();
+		if (!woken && start < next_poll)
 			continue;			/* a reload woke us: wait the rest */
-		next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
+		next_poll = TimestampTzPlusMilliseconds(start, collector_poll_ms);
 		if (!collector_enabled)
 			continue;
 
 		MemoryContextReset(cycle_cxt);
 		MemoryContextSwitchTo(cycle_cxt);
+		PG_TRY();
 		{
-			List	   *servers = NIL;
 			ListCell   *lc;
 
+			servers = tracked_servers(true);
+			still_tracked = false;
+			foreach(lc, servers)
+				if (strcmp((char *) lfirst(lc), name) == 0)
+					still_tracked = true;
+		}
+		PG_CATCH();
+		{
+			HOLD_INTERRUPTS();
+			MemoryContextSwitchTo(cycle_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			RESUME_INTERRUPTS();
+			continue;
+		}
+		PG_END_TRY();
+		if (!still_tracked)
+			proc_exit(0);		/* untracked: the launcher starts none again */
+
+		MemoryContextSwitchTo(cycle_cxt);
+		if (poll_one(name, failures))
+			failures = 0;
+		else
+		{
+			/* Backoff counts from the end of the failed poll: a wait, not a rate. */
+			failures++;
+			next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms(failures));
+		}
+		MemoryContextSwitchTo(TopMemoryContext);
+	}
+}
+
+/*
+ * The launcher: keeps one worker (raydar_collector_server_main) running
+ * per tracked server, starts one as soon as raydar.track() commits (it
+ * wakes this process) and passes that wake on, stops the worker of an
+ * untracked server, and restarts one that died (at most every 5 s). It
+ * holds no network connection and writes nothing but the status of a
+ * server it cannot start a worker for.
+ */
+typedef struct ServerWorker
+{
+	char		name[NAMEDATALEN];
+	BackgroundWorkerHandle *handle;
+	TimestampTz started_at;
+	bool		no_slot;		/* the last start found no free worker slot */
+} ServerWorker;
+
+#define RESTART_MS 5000
+
+static List *server_workers = NIL;	/* of ServerWorker, in TopMemoryContext */
+
+static void
+note_no_slot(const char *name)
+{
+	Datum		args[1];
+	Oid			types[1] = {TEXTOID};
+
+	ereport(LOG,
+			(errmsg("raydar collector: no background worker slot for server \"%s\"", name),
+			 errhint("Raise max_worker_processes: the collector needs one worker per tracked server, plus one.")));
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = CStringGetTextDatum(name);
+	SPI_execute_with_args("UPDATE raydar.collector_status SET last_error = "
+						  "'no background worker is free to poll this server: raise max_worker_processes "
+						  "(one per tracked server, plus one) and restart PostgreSQL' WHERE server = $1",
+						  1, types, args, NULL, false, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+static void
+start_server_worker(ServerWorker *sw)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_collector_server_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector for %s", sw->name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector");
+	StaticAssertStmt(NAMEDATALEN <= BGW_EXTRALEN, "a server name fits bgw_extra");
+	strlcpy(worker.bgw_extra, sw->name, BGW_EXTRALEN);
+	worker.bgw_notify_pid = MyProcPid;
+	sw->started_at = GetCurrentTimestamp();
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		MemoryContextSwitchTo(old);
+		if (!sw->no_slot)
+			note_no_slot(sw->name);
+		sw->no_slot = true;
+		return;
+	}
+	MemoryContextSwitchTo(old);
+	sw->no_slot = false;
+	if (sw->handle)
+		pfree(sw->handle);
+	sw->handle = handle;
+}
+
+/* Is the worker of sw running (or about to)? Its pid, or 0. */
+static pid_t
+worker_pid(ServerWorker *sw)
+{
+	pid_t		pid = 0;
+	BgwHandleStatus st;
+
+	if (sw->handle == NULL)
+		return 0;
+	st = GetBackgroundWorkerPid(sw->handle, &pid);
+	if (st == BGWH_STARTED)
+		return pid;
+	return st == BGWH_NOT_YET_STARTED ? (pid_t) -1 : 0;
+}
+
+static void
+reconcile_workers(List *names, bool wake)
+{
+	List	   *keep = NIL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	/* Workers of servers no longer tracked are stopped. */
+	foreach(lc, server_workers)
+	{
+		ServerWorker *sw = lfirst(lc);
+		bool		tracked = false;
+		ListCell   *n;
+
+		foreach(n, names)
+			if (strcmp((char *) lfirst(n), sw->name) == 0)
+				tracked = true;
+		if (tracked)
+			keep = lappend(keep, sw);
+		else
+		{
+			if (sw->handle)
+			{
+				TerminateBackgroundWorker(sw->handle);
+				pfree(sw->handle);
+			}
+			pfree(sw);
+		}
+	}
+	list_free(server_workers);
+	server_workers = keep;
+
+	/* Every tracked server has a running worker; woken, they poll now. */
+	foreach(lc, names)
+	{
+		ServerWorker *sw = NULL;
+		ListCell   *w;
+		pid_t		pid;
+
+		foreach(w, server_workers)
+			if (strcmp(((ServerWorker *) lfirst(w))->name, (char *) lfirst(lc)) == 0)
+				sw = lfirst(w);
+		if (sw == NULL)
+		{
+			sw = palloc0(sizeof(ServerWorker));
+			strlcpy(sw->name, (char *) lfirst(lc), NAMEDATALEN);
+			server_workers = lappend(server_workers, sw);
+			start_server_worker(sw);
+			continue;
+		}
+		pid = worker_pid(sw);
+		if (pid == 0 &&
+			TimestampDifferenceExceeds(sw->started_at, GetCurrentTimestamp(), RESTART_MS))
+			start_server_worker(sw);
+		else if (pid > 0 && wake)
+		{
+			PGPROC	   *proc = BackendPidGetProc(pid);
+
+			if (proc != NULL)
+				SetLatch(&proc->procLatch);
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+void
+raydar_collector_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
+	pgstat_report_appname("raydar collector launcher");
+	/* Where track() finds this process to wake it (wake_collector_at_commit). */
+	on_shmem_exit(collector_unpublish, (Datum) 0);
+	pg_atomic_write_u32(&collector_shared->procno, (uint32) MyProc->pgprocno + 1);
+
+	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector launcher",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		List	   *names = NIL;
+		int			rc;
+		bool		ok = true;
+
+		MemoryContextReset(cycle_cxt);
+		MemoryContextSwitchTo(cycle_cxt);
+		PG_TRY();
+		{
+			names = tracked_servers(false);
+		}
+		PG_CATCH();
+		{
+			HOLD_INTERRUPTS();
+			MemoryContextSwitchTo(cycle_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			RESUME_INTERRUPTS();
+			ok = false;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cycle_cxt);
+		if (ok)
+			reconcile_workers(names, false);
+
+		/*
+		 * A worker's exit (bgw_notify_pid) or track() sets the latch; else
+		 * look again within a second, for restarts and untracks.
+		 */
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (rc & WL_LATCH_SET)
+		{
+			/* Pass a wake on: the tracked servers as of now, polled now. */
+			MemoryContextReset(cycle_cxt);
+			MemoryContextSwitchTo(cycle_cxt);
 			PG_TRY();
 			{
-				servers = tracked_servers();
+				names = tracked_servers(false);
+				reconcile_workers(names, true);
 			}
 			PG_CATCH();
 			{
@@ -1759,13 +2089,6 @@ raydar_collector_main(Datum arg)
 				RESUME_INTERRUPTS();
 			}
 			PG_END_TRY();
-
-			foreach(lc, servers)
-			{
-				MemoryContextSwitchTo(cycle_cxt);
-				poll_one((const char *) lfirst(lc));
-			}
 		}
-		MemoryContextSwitchTo(TopMemoryContext);
 	}
 }

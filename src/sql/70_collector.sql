@@ -86,7 +86,9 @@ CREATE TABLE raydar.collector_status (
     lag                  interval,
     last_error           text,
     incarnation          text,
-    incarnation_since    timestamptz
+    incarnation_since    timestamptz,
+    backoff              interval,
+    next_poll_at         timestamptz
 );
 COMMENT ON TABLE raydar.collector_status IS
   'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, attempts that vanished unfinished, ingest lag, last error';
@@ -98,6 +100,10 @@ COMMENT ON COLUMN raydar.collector_status.incarnation IS
   'the start of the cluster the last successful poll saw: the GCS''s cluster id (hex) or the dashboard''s session_name';
 COMMENT ON COLUMN raydar.collector_status.incarnation_since IS
   'when the collector first saw that incarnation';
+COMMENT ON COLUMN raydar.collector_status.backoff IS
+  'after failed polls, the wait before the next one (the interval doubled per failure, at most a minute); NULL when healthy';
+COMMENT ON COLUMN raydar.collector_status.next_poll_at IS
+  'when this server''s worker polls next';
 COMMENT ON COLUMN raydar.collector_status.lag IS
   'for the last poll that ingested rows: time from the newest ingested attempt''s end to its ingestion';
 

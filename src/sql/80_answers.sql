@@ -150,7 +150,10 @@ BEGIN
                         quote_literal(clusters[1]), array_to_string(incs, ', ')
             USING ERRCODE = 'ambiguous_parameter',
                   HINT = 'Ray reuses job ids when a cluster is started anew. Name the incarnation: incarnation => '''
-                         || incs[cardinality(incs)] || ''' (raydar.collector_status.incarnation is the current one).';
+                         || coalesce((SELECT s.incarnation FROM raydar.collector_status s
+                                       WHERE s.server = clusters[1] AND s.incarnation = ANY (incs)),
+                                     incs[cardinality(incs)])
+                         || ''' (raydar.collector_status.incarnation is the current one).';
     END IF;
     RETURN ARRAY[clusters[1], incs[1]];
 END

@@ -35,8 +35,8 @@ $node->safe_psql('postgres', qq{
 	CREATE SCHEMA live;
 	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER ray INTO live;});
 ok($node->poll_query_until('postgres',
-	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar collector'}),
-   'the collector runs');
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar collector launcher'}),
+   'the collector\'s launcher runs');
 
 my $terminal_q = q{SELECT count(*) FROM live.tasks WHERE state IN ('FINISHED', 'FAILED')};
 my $terminal = $node->safe_psql('postgres', $terminal_q);

@@ -8,6 +8,7 @@
 -- and incarnation whose tasks have its id, or to none (cluster and
 -- incarnation '') when no single one has; UPDATE such rows to attach them.
 -- track() checks the caller's USAGE and user mapping and the database.
+-- collector_status shows each server's backoff and next poll.
 -- The answers group by incarnation and take it where a job id is
 -- ambiguous, so raydar.tasks (one more column), its dependent views and the
 -- answer functions whose signature changed are made again.
@@ -25,11 +26,16 @@ ALTER TABLE raydar.actor_history DROP CONSTRAINT actor_history_pkey,
 ALTER TABLE raydar.node_history ADD COLUMN incarnation text NOT NULL DEFAULT '';
 ALTER TABLE raydar.node_history DROP CONSTRAINT node_history_pkey,
     ADD PRIMARY KEY (cluster, incarnation, node_id);
-ALTER TABLE raydar.collector_status ADD COLUMN incarnation text, ADD COLUMN incarnation_since timestamptz;
+ALTER TABLE raydar.collector_status ADD COLUMN incarnation text, ADD COLUMN incarnation_since timestamptz,
+    ADD COLUMN backoff interval, ADD COLUMN next_poll_at timestamptz;
 COMMENT ON COLUMN raydar.collector_status.incarnation IS
   'the start of the cluster the last successful poll saw: the GCS''s cluster id (hex) or the dashboard''s session_name';
 COMMENT ON COLUMN raydar.collector_status.incarnation_since IS
   'when the collector first saw that incarnation';
+COMMENT ON COLUMN raydar.collector_status.backoff IS
+  'after failed polls, the wait before the next one (the interval doubled per failure, at most a minute); NULL when healthy';
+COMMENT ON COLUMN raydar.collector_status.next_poll_at IS
+  'when this server''s worker polls next';
 
 -- track(): collect only what the caller may read, in the collector's database.
 CREATE OR REPLACE FUNCTION raydar.track(server text)
@@ -213,7 +219,10 @@ BEGIN
                         quote_literal(clusters[1]), array_to_string(incs, ', ')
             USING ERRCODE = 'ambiguous_parameter',
                   HINT = 'Ray reuses job ids when a cluster is started anew. Name the incarnation: incarnation => '''
-                         || incs[cardinality(incs)] || ''' (raydar.collector_status.incarnation is the current one).';
+                         || coalesce((SELECT s.incarnation FROM raydar.collector_status s
+                                       WHERE s.server = clusters[1] AND s.incarnation = ANY (incs)),
+                                     incs[cardinality(incs)])
+                         || ''' (raydar.collector_status.incarnation is the current one).';
     END IF;
     RETURN ARRAY[clusters[1], incs[1]];
 END
