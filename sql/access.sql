@@ -29,7 +29,7 @@ SELECT p.oid::regprocedure AS function,
          WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner) AS execute
   FROM pg_proc p
  WHERE p.pronamespace = 'raydar'::regnamespace AND p.prosecdef
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 SELECT count(*) AS definer_functions_open_to_public_or_without_search_path
   FROM pg_proc p
  WHERE p.pronamespace = 'raydar'::regnamespace AND p.prosecdef
