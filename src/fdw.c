@@ -924,6 +924,7 @@ fetch(RaydarScanState *st)
 	raydar_allocator_init(&st->alloc, st->scan_cxt);
 	ray_buf_init(&st->scratch, &st->alloc);
 	raydar_conn_version(st->conn, &v, &vtext);
+	raydar_conn_check_version(st->conn);
 	if (raydar_conn_is_http(st->conn))
 	{
 		fetch_http(st, &v);

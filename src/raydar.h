@@ -135,6 +135,7 @@ extern bool raydar_conn_is_http(RaydarConn *conn);
 extern const char *raydar_conn_endpoint(RaydarConn *conn);
 extern char *raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len);
 extern void raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text);
+extern void raydar_conn_check_version(RaydarConn *conn);
 extern bytea *raydar_conn_call(RaydarConn *conn, const char *method,
 							   const uint8_t *req, size_t reqlen, bool *from_cache);
 extern double raydar_conn_last_rows(RaydarConn *conn);

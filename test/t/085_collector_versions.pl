@@ -64,6 +64,29 @@ ok($sim->alive, 'the GCS never aborted');
 like(slurp_file($node->logfile), qr/server "ray" now runs Ray 2\.49\.\d+ \(was 2\.35\.0\)/,
 	 'the upgrade is logged');
 
+# Open sessions follow too: an in-place upgrade restarts the GCS, and a
+# session's next scan, on a new connection, asks the version again before
+# it encodes a filter (the layout changed in 2.41: scalar before,
+# {predicate, value} after; the wrong one is what the real GCS aborts on).
+my $session = $node->background_psql('postgres', on_error_stop => 0);
+my $filtered = q{SELECT count(*) FROM live.tasks WHERE job_id = '01000000' AND state ~ '^[0-9]+$'};
+my $last_layout = sub {
+	my @f = grep { $_->{method} =~ /GetTaskEvents$/ && ($_->{layout} // '') ne 'empty' } @{ $sim->requests };
+	return @f ? $f[-1]{layout} : 'none';
+};
+for my $step (['2.40', 'legacy'], ['2.49', 'predicate'], ['2.40', 'legacy'])
+{
+	my ($profile, $layout) = @$step;
+	$sim->admin('POST', '/profile', { profile => $profile });
+	$sim->restart(300);
+	sleep 1;
+	my ($out, $err) = RaySim::session_query($session, $filtered);
+	is("$out|$err", '0|', "open session, Ray $profile after a GCS restart: scanned, no state left as a number");
+	is($last_layout->(), $layout, "open session, Ray $profile: the filter went in the $layout layout");
+}
+$session->quit;
+ok($sim->alive, 'the GCS never aborted');
+
 # A ray_version option that disagrees with the cluster (2.40): refused.
 $q->(q{ALTER SERVER ray OPTIONS (ADD ray_version '2.49.0')});
 ok($node->poll_query_until('postgres', q{
@@ -71,6 +94,9 @@ ok($node->poll_query_until('postgres', q{
 	  FROM raydar.collector_status}),
    'a mismatched ray_version is an error naming both versions');
 ok($sim->alive, 'and nothing was sent in the wrong layout');
+my ($rc, $out, $err) = $node->psql('postgres', q{SELECT count(*) FROM live.tasks WHERE job_id = '01000000'});
+like($err, qr/ERROR:  server "ray" has ray_version '2\.49\.0', but the cluster runs Ray 2\.40\.0/,
+	 'a scan refuses it too, naming both versions');
 $q->(q{ALTER SERVER ray OPTIONS (SET ray_version '2.40.0')});
 ok($node->poll_query_until('postgres', q{SELECT consecutive_failures = 0 FROM raydar.collector_status}),
    'the right one is accepted');
