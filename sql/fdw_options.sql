@@ -76,7 +76,7 @@ SELECT f.table_name, count(*) AS differences
     UNION ALL
     (SELECT attname, atttypid FROM pg_attribute
       WHERE attrelid = ('raydar.' || f.history)::regclass AND attnum > 0
-        AND attname NOT IN ('cluster', 'ingested_at', 'updated_at')
+        AND attname NOT IN ('cluster', 'ingested_at', 'updated_at', 'incarnation')
      EXCEPT
      SELECT attname, atttypid FROM pg_attribute
       WHERE attrelid = ('live.' || f.table_name)::regclass AND attnum > 0)) d

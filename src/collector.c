@@ -1,31 +1,40 @@
 /*
  * collector.c
- *		The background worker that keeps every finished task attempt.
+ *		The background workers that keep every finished task attempt.
  *
  * Ray keeps at most 100,000 task attempts and forgets them with the
  * cluster; the collector polls each tracked server and writes every attempt
  * that reached FINISHED or FAILED into raydar.task_history, once.
  *
- * Each poll, per server:
- *   1. a short transaction resolves the server and its channel (catalog);
- *   2. GetTaskEvents is fetched outside any transaction, so no snapshot or
- *      lock is held during network I/O;
+ * A launcher (raydar_collector_main, registered at preload) keeps one
+ * worker per tracked server (raydar_collector_server_main), so a slow,
+ * failing or unreachable cluster delays only itself; a failing server is
+ * retried with exponential backoff, capped at a minute.
+ *
+ * Each poll of a server:
+ *   1. a short transaction resolves the server, the role that tracked it
+ *      (whose user mapping is used) and its channel (catalog);
+ *   2. outside any transaction: which incarnation of the cluster answers
+ *      (GetClusterId) and which Ray version it runs (CheckAlive), then
+ *      GetTaskEvents, so no snapshot or lock is held during network I/O;
  *   3. a keys pass (ray_task_reply_decode_new_keys) finds terminal
- *      attempts this worker has not written yet, without unpacking: of an
- *      attempt already written only its id and attempt number are read;
+ *      attempts this worker has not written yet, or that changed since,
+ *      without unpacking: of an attempt already written only its id,
+ *      attempt number and size are read;
  *   4. only those are decoded in full (streaming) and written in one
  *      transaction with the status row: straight into the partitions
  *      (bulk_insert.c) when they are known to be new, else with INSERT ...
- *      ON CONFLICT DO NOTHING (a worker's first poll of a cluster history
- *      already holds, after a crash or restart): the primary key makes a
- *      repeated insert a no-op, so every attempt lands once. Listeners hear
- *      NOTIFY raydar_progress when it commits.
+ *      ON CONFLICT DO NOTHING, deleting other rows of an attempt whose end
+ *      moved (a worker's first poll of a cluster history already holds,
+ *      after a crash or restart, and changed attempts), so every attempt
+ *      lands once. Listeners hear NOTIFY raydar_progress when it commits.
  *
- * One bad poll does not stop the worker: the error is caught, the
- * transaction aborted, and it is written to raydar.collector_status and
- * raydar.collector_errors. SIGTERM stops it (die), SIGHUP reloads the GUCs,
- * and a crash restarts it after 5 s. The model is worker_spi and pg_cron's
- * launcher.
+ * One bad poll does not stop a worker: the error is caught, the
+ * transaction aborted, and it is counted in raydar.collector_status (and
+ * written to raydar.collector_errors and the log when its message is new).
+ * SIGTERM stops a worker (die), SIGHUP reloads the GUCs; the launcher
+ * restarts a worker that died, and the postmaster the launcher after 5 s.
+ * The model is worker_spi and pg_cron's launcher.
  */
 #include "raydar.h"
 
@@ -43,13 +52,16 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "storage/latch.h"
 #include "fmgr.h"
 #include "storage/proc.h"
-#include "utils/backend_status.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/array.h"
+#include "utils/syscache.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -61,11 +73,30 @@
 #include "bulk_insert.h"
 #include "ray_cluster.h"
 #include "ray_enums.h"
+#include "ray_requests.h"
+#include "ray_version.h"
+#include "ray_wire.h"
 
 /* GUCs */
 static char *collector_database = NULL;
 static int	collector_poll_ms = 1000;
 static bool collector_enabled = true;
+
+/*
+ * After failures in a row, the wait before the next poll: the interval,
+ * doubled per failure, at most a minute (or the interval, if longer).
+ */
+#define BACKOFF_CAP_MS 60000
+
+static int
+backoff_ms(int failures)
+{
+	int64		d = collector_poll_ms;
+
+	for (int i = 0; i < failures && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	return (int) Max(Min(d, BACKOFF_CAP_MS), collector_poll_ms);
+}
 
 /* Bound on raydar.collector_errors. */
 #define ERRORS_KEPT 1000
@@ -75,22 +106,42 @@ static bool collector_enabled = true;
 
 /*
  * An attempt already written: the server's number (server_no), the attempt
- * and the task id bytes, 32 bytes in all. The idle poll looks up every
- * attempt the GCS holds, so the key is kept small and hashed by seen_hash.
+ * and the whole task id, in 32 bytes. The idle poll looks up every attempt
+ * the GCS holds, so the key is small and hashed by seen_hash. Ray's ids are
+ * 24 bytes and are kept inline, zero-padded; the length is part of the key,
+ * so an id is never truncated or padded into another. A longer id (no Ray
+ * version sends one, but the wire allows it) is kept whole elsewhere: the
+ * key then points to it (a copy owned by seen_ids_cxt once inserted; a
+ * lookup key points into the reply for the lookup only) with its hash.
  */
+#define SEEN_INLINE_ID 24
+
 typedef struct SeenKey
 {
-	uint32		server_no;
+	uint16		server_no;
+	uint16		id_len;
 	int32		attempt;
-	uint8		task_id[24];
+	union
+	{
+		uint8		bytes[SEEN_INLINE_ID];	/* id_len <= SEEN_INLINE_ID */
+		struct
+		{
+			const uint8 *data;
+			uint64		hash;
+		}			ext;		/* id_len > SEEN_INLINE_ID */
+	}			id;
 } SeenKey;
 
 StaticAssertDecl(sizeof(SeenKey) == 32, "SeenKey is four 64-bit words");
+
+static bool seen_equal(const SeenKey *a, const SeenKey *b);
+static MemoryContext seen_ids_cxt = NULL;	/* long ids of the set's keys */
 
 /* An entry of the set of written attempts (open addressing, simplehash). */
 typedef struct SeenEntry
 {
 	SeenKey		key;
+	uint32		entry_len;		/* size of its TaskEvents when written */
 	char		status;			/* simplehash's */
 } SeenEntry;
 
@@ -101,7 +152,7 @@ static uint32 seen_hash(const SeenKey *key);
 #define SH_KEY_TYPE		SeenKey
 #define SH_KEY			key
 #define SH_HASH_KEY(tb, k)	seen_hash(&(k))
-#define SH_EQUAL(tb, a, b)	(memcmp(&(a), &(b), sizeof(SeenKey)) == 0)
+#define SH_EQUAL(tb, a, b)	seen_equal(&(a), &(b))
 #define SH_SCOPE		static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -126,6 +177,14 @@ static SPIPlanPtr live_plan = NULL;		/* INSERT INTO task_live */
 static List *verified = NIL;
 
 /*
+ * A cluster's incarnation: each start of a Ray cluster, known by what Ray
+ * reports (cluster_incarnation). Ray's are 56 characters (hex of a 28-byte
+ * ClusterID); a longer one is refused, never cut short (two incarnations
+ * must not become one).
+ */
+#define INCARNATION_MAX 200
+
+/*
  * tracked_at of each server as last seen: a server untracked and tracked
  * again (even between two polls) starts with nothing remembered.
  */
@@ -135,6 +194,9 @@ typedef struct TrackedServer
 	TimestampTz tracked_at;
 	bool		has_live_fp;	/* live rows written with this fingerprint */
 	uint64		live_fp;
+	RayVersion	version;		/* as of the last poll; major 0: unknown */
+	bool		warned_version; /* "the option wins" said once */
+	char		incarnation[INCARNATION_MAX + 1];	/* as of the last poll; "" unknown */
 } TrackedServer;
 
 static List *known_servers = NIL;	/* of TrackedServer, in TopMemoryContext */
@@ -152,6 +214,12 @@ server_no(const char *name)
 	foreach(lc, server_names)
 		if (strcmp(strVal(lfirst(lc)), name) == 0)
 			return (uint32) foreach_current_index(lc);
+	if (list_length(server_names) > PG_UINT16_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the raydar collector has seen more than %d server names since it started",
+						PG_UINT16_MAX),
+				 errhint("Restart the collector: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'raydar collector';")));
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	server_names = lappend(server_names, makeString(pstrdup(name)));
 	MemoryContextSwitchTo(old);
@@ -166,8 +234,21 @@ seen_hash(const SeenKey *key)
 	uint64		h;
 
 	memcpy(w, key, sizeof(w));
+	if (key->id_len > SEEN_INLINE_ID)
+		w[1] = 0;				/* a pointer, not the id: w[2] is the id's hash */
 	h = hash_combine64(hash_combine64(w[0], w[1]), hash_combine64(w[2], w[3]));
 	return (uint32) (h ^ (h >> 32));
+}
+
+static bool
+seen_equal(const SeenKey *a, const SeenKey *b)
+{
+	if (a->server_no != b->server_no || a->id_len != b->id_len || a->attempt != b->attempt)
+		return false;
+	if (a->id_len <= SEEN_INLINE_ID)
+		return memcmp(a->id.bytes, b->id.bytes, SEEN_INLINE_ID) == 0;
+	return a->id.ext.hash == b->id.ext.hash &&
+		memcmp(a->id.ext.data, b->id.ext.data, a->id_len) == 0;
 }
 
 static void
@@ -181,7 +262,11 @@ forget_server(const char *name)
 	seenset_start_iterate(seen, &it);
 	while ((e = seenset_iterate(seen, &it)) != NULL)
 		if (e->key.server_no == sno)
+		{
+			if (e->key.id_len > SEEN_INLINE_ID)
+				pfree((void *) e->key.id.ext.data);
 			seenset_delete_item(seen, e);
+		}
 	verified = list_delete(verified, makeString((char *) name));
 }
 
@@ -223,6 +308,9 @@ sync_tracked(List *names, List *tracked_ats)
 			{
 				ts->has_live_fp = old_ts->has_live_fp;
 				ts->live_fp = old_ts->live_fp;
+				memcpy(ts->incarnation, old_ts->incarnation, sizeof(ts->incarnation));
+				ts->version = old_ts->version;
+				ts->warned_version = old_ts->warned_version;
 			}
 		}
 		now_known = lappend(now_known, ts);
@@ -233,8 +321,44 @@ sync_tracked(List *names, List *tracked_ats)
 }
 static MemoryContext cycle_cxt = NULL;
 
+/* Shared memory: how track() finds the worker (see wake_collector_at_commit). */
+typedef struct CollectorShared
+{
+	pg_atomic_uint32 procno;	/* the worker's pgprocno + 1; 0: none */
+} CollectorShared;
+
+static CollectorShared *collector_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool wake_at_commit = false;
+
+static void
+collector_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(CollectorShared)));
+}
+
+static void
+collector_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	collector_shared = ShmemInitStruct("raydar collector", sizeof(CollectorShared), &found);
+	if (!found)
+		pg_atomic_init_u32(&collector_shared->procno, 0);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+
 PGDLLEXPORT void raydar_collector_main(Datum arg);
-static void poll_entities(const char *name, RaydarConn *conn, const RayVersion *v);
+PGDLLEXPORT void raydar_collector_server_main(Datum arg);
+static void poll_entities(const char *name, const char *inc, RaydarConn *conn,
+						  const RayVersion *v);
 
 void
 raydar_collector_init(void)
@@ -272,14 +396,22 @@ raydar_collector_init(void)
 	worker.bgw_restart_time = 5;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_collector_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector launcher");
 	RegisterBackgroundWorker(&worker);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = collector_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = collector_shmem_startup;
 }
 
-/* The tracked servers, or NIL while raydar is not installed here. */
+/*
+ * The tracked servers, or NIL while raydar is not installed here. With
+ * sync, what this worker remembers is brought in line (sync_tracked).
+ */
 static List *
-tracked_servers(void)
+tracked_servers(bool sync)
 {
 	List	   *names = NIL;
 	List	   *tracked_ats = NIL;
@@ -314,7 +446,8 @@ tracked_servers(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	sync_tracked(names, tracked_ats);
+	if (sync)
+		sync_tracked(names, tracked_ats);
 	return names;
 }
 
@@ -345,18 +478,41 @@ prepare_insert(const char *table, bool on_conflict)
 	SPIPlanPtr	plan;
 
 	initStringInfo(&sql);
+	if (on_conflict)
+		appendStringInfoString(&sql, "WITH ins AS (");
 	appendStringInfo(&sql, "INSERT INTO raydar.%s (", table);
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
 		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
-	appendStringInfoString(&sql, "cluster) SELECT u.*, $1 FROM unnest(");
+	appendStringInfoString(&sql, "cluster, incarnation) SELECT u.*, $1, $2 FROM unnest(");
+	types[n++] = TEXTOID;
 	types[n++] = TEXTOID;
 	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
 	{
 		types[n] = get_array_type(raydar_coltype_oid(c->type));
-		appendStringInfo(&sql, "%s$%d", n > 1 ? ", " : "", n + 1);
+		appendStringInfo(&sql, "%s$%d", n > 2 ? ", " : "", n + 1);
 		n++;
 	}
-	appendStringInfoString(&sql, on_conflict ? ") AS u ON CONFLICT DO NOTHING" : ") AS u");
+	if (on_conflict)
+	{
+		/*
+		 * One row per attempt even when its end moved (FINISHED, then FAILED
+		 * later): the key holds end_time, the partition key, so an attempt
+		 * whose end changed is not a conflict. Of the rows actually
+		 * inserted (new attempts, or moved ones), other rows of the same
+		 * attempt are deleted: the newest report wins. The DELETE sees the
+		 * table as before the INSERT, so it never meets the new rows.
+		 * Returns (rows inserted, of which moved).
+		 */
+		appendStringInfo(&sql, ") AS u ON CONFLICT DO NOTHING "
+						 "RETURNING task_id, attempt_number, end_time), "
+						 "del AS (DELETE FROM raydar.%s h USING ins "
+						 "WHERE h.cluster = $1 AND h.incarnation = $2 AND h.task_id = ins.task_id "
+						 "AND h.attempt_number = ins.attempt_number AND h.end_time <> ins.end_time "
+						 "RETURNING 1) "
+						 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)", table);
+	}
+	else
+		appendStringInfoString(&sql, ") AS u");
 	plan = SPI_prepare(sql.data, n, types);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the task_history insert: %s", SPI_result_code_string(SPI_result));
@@ -366,14 +522,16 @@ prepare_insert(const char *table, bool on_conflict)
 
 /* Write the first nrows rows of the batch columns; returns how many were new. */
 static uint64
-insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, int ncols, int nrows)
+insert_batch(SPIPlanPtr plan, const char *server, const char *incarnation,
+			 Datum **cols, bool **nulls, int ncols, int nrows)
 {
-	Datum	   *args = palloc(sizeof(Datum) * (ncols + 1));
+	Datum	   *args = palloc(sizeof(Datum) * (ncols + 2));
 	int			dims[1] = {nrows};
 	int			lbs[1] = {1};
 	int			c = 0;
 
 	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(incarnation);
 	for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
 	{
 		Oid			elem = raydar_coltype_oid(col->type);
@@ -382,12 +540,28 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
 		char		typalign;
 
 		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-		args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
+		args[c + 2] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
 														 typlen, typbyval, typalign));
 	}
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into raydar.task_history");
-	return SPI_processed;
+	switch (SPI_execute_plan(plan, args, NULL, false, 0))
+	{
+		case SPI_OK_INSERT:
+			return SPI_processed;
+		case SPI_OK_SELECT:
+			{
+				/* ON CONFLICT: (inserted, moved); a moved attempt is not a new one. */
+				bool		isnull;
+				int64		ins = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc, 1, &isnull));
+				int64		moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																SPI_tuptable->tupdesc, 2, &isnull));
+
+				return (uint64) (ins - moved);
+			}
+		default:
+			elog(ERROR, "could not insert into raydar.task_history");
+	}
+	return 0;
 }
 
 /*
@@ -397,7 +571,8 @@ insert_batch(SPIPlanPtr plan, const char *server, Datum **cols, bool **nulls, in
  * plan (SQL). Returns the rows written.
  */
 static uint64
-write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *reply,
+write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, const char *incarnation,
+		   bytea *reply,
 		   const RayVersion *v, ProtobufCAllocator *alloc, const RayTaskReply *keys,
 		   List *indexes)
 {
@@ -406,9 +581,9 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 												  ALLOCSET_DEFAULT_SIZES);
 	Datum	  **cols = palloc(sizeof(Datum *) * ncols);
 	bool	  **cnulls = palloc(sizeof(bool *) * ncols);
-	/* A bulk row: the task columns, cluster, ingested_at (bulk_columns). */
-	Datum	   *brow = palloc(sizeof(Datum) * (ncols + 2));
-	bool	   *bnull = palloc0(sizeof(bool) * (ncols + 2));
+	/* A bulk row: the task columns, cluster, incarnation, ingested_at (begin_bulk). */
+	Datum	   *brow = palloc(sizeof(Datum) * (ncols + 3));
+	bool	   *bnull = palloc0(sizeof(bool) * (ncols + 3));
 	int			left = list_length(indexes);
 	int			in_batch = 0;
 	uint64		written = 0;
@@ -428,7 +603,8 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 		cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
 	}
 	brow[ncols] = CStringGetTextDatum(name);
-	brow[ncols + 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	brow[ncols + 1] = CStringGetTextDatum(incarnation);
+	brow[ncols + 2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	foreach(lc, indexes)
 	{
 		const RayTaskRow *row;
@@ -456,7 +632,6 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 				cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
 			}
 		MemoryContextSwitchTo(old);
-		raydar_jsonb_cache_next_row();
 		in_batch++;
 		left--;
 		if (in_batch == BATCH_ROWS || left == 0)
@@ -467,7 +642,7 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 				written += in_batch;
 			}
 			else
-				written += insert_batch(plan, name, cols, cnulls, ncols, in_batch);
+				written += insert_batch(plan, name, incarnation, cols, cnulls, ncols, in_batch);
 			MemoryContextReset(row_cxt);
 			in_batch = 0;
 		}
@@ -477,33 +652,44 @@ write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, bytea *rep
 
 /*
  * A bulk insert into raydar.<table> of write_rows' columns (the task
- * columns, cluster, ingested_at), or NULL when the table has triggers and
+ * columns, cluster, incarnation, ingested_at), or NULL when the table has triggers and
  * must be written through SQL.
  */
 static RaydarBulkInsert *
 begin_bulk(const char *table)
 {
 	int			ncols = raydar_ncolumns(raydar_task_columns);
-	const char **names = palloc(sizeof(char *) * (ncols + 2));
+	const char **names = palloc(sizeof(char *) * (ncols + 3));
 	int			c = 0;
 
 	for (const RaydarColumn *col = raydar_task_columns; col->name; col++)
 		names[c++] = col->name;
 	names[c++] = "cluster";
+	names[c++] = "incarnation";
 	names[c++] = "ingested_at";
 	return raydar_bulk_insert_begin("raydar", table, names, c);
 }
 
-/* The written-attempts set's key of one attempt. */
+/*
+ * The written-attempts set's key of one attempt. A long id is pointed to,
+ * not copied: the key is good while task_id is (see mark_written).
+ */
 static SeenKey
 seen_key(uint32 sno, const uint8_t *task_id, size_t len, int32_t attempt)
 {
 	SeenKey		key;
 
 	memset(&key, 0, sizeof(key));
-	key.server_no = sno;
-	memcpy(key.task_id, task_id, Min(len, sizeof(key.task_id)));
+	key.server_no = (uint16) sno;
+	key.id_len = (uint16) Min(len, PG_UINT16_MAX);
 	key.attempt = attempt;
+	if (len <= SEEN_INLINE_ID)
+		memcpy(key.id.bytes, task_id, len);
+	else
+	{
+		key.id.ext.data = task_id;
+		key.id.ext.hash = hash_bytes_extended(task_id, (int) key.id_len, 0);
+	}
 	return key;
 }
 
@@ -512,17 +698,48 @@ static void
 mark_written(uint32 sno, const RayTaskRow *row)
 {
 	bool		found;
+	SeenKey		key;
+	SeenEntry  *e;
 
-	(void) seenset_insert(seen, seen_key(sno, row->task_id.data, row->task_id.len,
-										 row->attempt_number), &found);
+	if (row->task_id.len > PG_UINT16_MAX)
+		return;					/* not remembered: written again with ON CONFLICT */
+	key = seen_key(sno, row->task_id.data, row->task_id.len, row->attempt_number);
+	e = seenset_insert(seen, key, &found);
+	e->entry_len = (uint32) Min(row->entry_len, PG_UINT32_MAX);
+	if (!found && key.id_len > SEEN_INLINE_ID)
+	{
+		/* The row's id lives in the poll's memory: the set keeps its own copy. */
+		uint8	   *copy = MemoryContextAlloc(seen_ids_cxt, key.id_len);
+
+		memcpy(copy, row->task_id.data, key.id_len);
+		e->key.id.ext.data = copy;
+	}
 }
 
-/* RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx: server number). */
+/*
+ * RayKnownAttemptFn for the keys pass: attempts this worker wrote (ctx:
+ * server number), as they were then. Ray only adds events to an attempt,
+ * so one whose bytes changed size since (it FAILED after it FINISHED, a
+ * later end) is decoded again and rewritten (poll_server's "changed").
+ */
 static bool
-written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
+written_before(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt, size_t entry_len)
 {
-	return len > 0 &&
-		seenset_lookup(seen, seen_key(*(uint32 *) ctx, task_id, len, attempt)) != NULL;
+	SeenEntry  *e;
+
+	if (len == 0 || len > PG_UINT16_MAX)
+		return false;
+	e = seenset_lookup(seen, seen_key(*(uint32 *) ctx, task_id, len, attempt));
+	return e != NULL && e->entry_len == (uint32) Min(entry_len, PG_UINT32_MAX);
+}
+
+/* Did this worker write the attempt of row before, in whatever state? */
+static bool
+written_any(uint32 sno, const RayTaskRow *row)
+{
+	return row->task_id.len <= PG_UINT16_MAX &&
+		seenset_lookup(seen, seen_key(sno, row->task_id.data, row->task_id.len,
+									  row->attempt_number)) != NULL;
 }
 
 static bool
@@ -550,11 +767,16 @@ record_error(const char *server, const char *message)
 				false, 0);
 }
 
+/*
+ * A failed poll: counted in collector_status with the backoff before the
+ * next one (delay_ms); written to collector_errors only when its message
+ * is new (a server down for an hour is one row, not one per poll).
+ */
 static void
-record_failure(const char *server, const char *message)
+record_failure(const char *server, const char *message, bool is_new, int delay_ms)
 {
-	Datum		args[2];
-	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[3];
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -562,10 +784,14 @@ record_failure(const char *server, const char *message)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	args[0] = CStringGetTextDatum(server);
 	args[1] = CStringGetTextDatum(message);
+	args[2] = Int32GetDatum(delay_ms);
 	SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
-						  "consecutive_failures = consecutive_failures + 1, last_error = $2 "
-						  "WHERE server = $1", 2, types, args, NULL, false, 0);
-	record_error(server, message);
+						  "consecutive_failures = consecutive_failures + 1, last_error = $2, "
+						  "backoff = make_interval(secs => $3 / 1000.0), "
+						  "next_poll_at = now() + make_interval(secs => $3 / 1000.0) "
+						  "WHERE server = $1", 3, types, args, NULL, false, 0);
+	if (is_new)
+		record_error(server, message);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -648,32 +874,33 @@ clear_live(const char *name, const RayTaskReply *keys, List *live, List *fresh)
  * raydar._wake_collector(): have the collector poll as soon as the calling
  * transaction commits, not at its next interval, so that raydar.track()
  * shows data at once. At commit, because the worker must see the tracked
- * server: an earlier wake would find nothing new. The worker is found by
- * its backend type and application name, and woken through its latch.
+ * server: an earlier wake would find nothing new.
+ *
+ * As ApplyLauncherWakeupAtCommit: the function only sets a flag, and the
+ * end-of-transaction callback, which runs after the commit record is
+ * written (where an error would become a PANIC), reads the worker's
+ * PGPROC number from shared memory and sets its latch: no allocation, no
+ * lock, no scan of backend status. The worker publishes its number when it
+ * starts and clears it when it exits; a stale number can only set the
+ * latch of some other process, a harmless spurious wakeup.
  */
-static bool wake_at_commit = false;
+static void
+collector_unpublish(int code, Datum arg)
+{
+	pg_atomic_write_u32(&collector_shared->procno, 0);
+}
 
 static void
 wake_collector_at_commit(XactEvent event, void *arg)
 {
 	if (!wake_at_commit)
 		return;
-	if (event == XACT_EVENT_COMMIT)
+	if (event == XACT_EVENT_COMMIT && collector_shared != NULL)
 	{
-		int			n = pgstat_fetch_stat_numbackends();
+		uint32		procno = pg_atomic_read_u32(&collector_shared->procno);
 
-		for (int i = 1; i <= n; i++)
-		{
-			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
-			PGPROC	   *proc;
-
-			if (l == NULL || l->backendStatus.st_backendType != B_BG_WORKER ||
-				strcmp(l->backendStatus.st_appname, "raydar collector") != 0)
-				continue;
-			proc = BackendPidGetProc(l->backendStatus.st_procpid);
-			if (proc != NULL)
-				SetLatch(&proc->procLatch);
-		}
+		if (procno > 0 && procno <= ProcGlobal->allProcCount)
+			SetLatch(&ProcGlobal->allProcs[procno - 1].procLatch);
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
@@ -824,20 +1051,254 @@ notify_progress(const char *name, const RayTaskReply *keys, List *fresh, List *l
 	Async_Notify("raydar_progress", msg.data);
 }
 
+/* UTC day number of a Unix ms time, rounding down also before 1970. */
+static int64
+utc_day(int64 ms)
+{
+	return ms >= 0 ? ms / 86400000 : -((-ms - 1) / 86400000) - 1;
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Make the daily partitions the rows (keys' positions) fall in, if missing:
+ * one instant per distinct UTC day, given to _add_partitions at most
+ * MAX_DAYS_PER_CALL at a time (it refuses more in one call, a guard for
+ * interactive use). A reply may span any number of days, for example a
+ * cluster that ran for years: every poll must still get through.
+ */
+#define MAX_DAYS_PER_CALL 400
+
+static void
+add_partitions(const RayTaskReply *keys, List *rows)
+{
+	int			n = list_length(rows);
+	int64	   *days = palloc(sizeof(int64) * n);
+	Datum	   *ends = palloc(sizeof(Datum) * Min(n, MAX_DAYS_PER_CALL));
+	int			ndays = 0;
+	ListCell   *lc;
+
+	foreach(lc, rows)
+		days[ndays++] = utc_day(keys->rows[lfirst_int(lc)].end_ms);
+	qsort(days, ndays, sizeof(int64), cmp_int64);
+	for (int i = 0; i < ndays;)
+	{
+		Oid			t[1] = {TIMESTAMPTZARRAYOID};
+		Datum		a[1];
+		int			k = 0;
+
+		for (; i < ndays && k < MAX_DAYS_PER_CALL; i++)
+		{
+			TimestampTz day_start;
+
+			/* Task times are int64 ns, always in timestamptz's range; checked anyway. */
+			if ((i == 0 || days[i] != days[i - 1]) &&
+				raydar_ms_to_timestamptz(days[i] * 86400000, &day_start))
+				ends[k++] = TimestampTzGetDatum(day_start);
+		}
+		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+											   TYPALIGN_DOUBLE));
+		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
+								  1, t, a, NULL, false, 0) < 0)
+			elog(ERROR, "could not make task_history partitions");
+	}
+	pfree(days);
+	pfree(ends);
+}
+
+/*
+ * Which start of the cluster this is (docs/operations.md, "Incarnations"):
+ * the GCS's ClusterID (NodeInfoGcsService/GetClusterId: 28 bytes made at
+ * each cluster start, kept across a GCS restart with fault tolerance), as
+ * hex. Fetched outside any transaction. (The collector polls the GCS only;
+ * a dashboard's equivalent would be the session_name of GET /api/version.)
+ */
+static char *
+cluster_incarnation(RaydarConn *conn, const char *name)
+{
+	bool		cached;
+	bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_GET_CLUSTER_ID, (const uint8_t *) "", 0, &cached);
+	const uint8_t *id = NULL;
+	size_t		idlen = 0;
+	int64		code = 0;
+	RayWireReader rd;
+	RayWireField f;
+	char	   *out;
+
+	/* GetClusterIdReply {GcsStatus status = 1 {code = 1}; bytes cluster_id = 2} */
+	ray_wire_init(&rd, (const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 2 && f.type == RAY_WIRE_LEN)
+		{
+			id = f.data;
+			idlen = f.len;
+		}
+		else if (f.number == 1 && f.type == RAY_WIRE_LEN)
+		{
+			RayWireReader s;
+			RayWireField g;
+
+			ray_wire_init(&s, f.data, f.len);
+			while (ray_wire_next(&s, &g))
+				if (g.number == 1 && g.type == RAY_WIRE_VARINT)
+					code = (int64) g.varint;
+		}
+	if (rd.error || code != 0 || idlen == 0 || idlen * 2 > INCARNATION_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Ray GCS of server \"%s\" did not give its cluster id", name),
+				 errdetail("GetClusterId answered %s.",
+						   rd.error ? "bytes that are not a GetClusterIdReply" :
+						   code != 0 ? psprintf("status %lld", (long long) code) :
+						   psprintf("an id of %zu bytes", idlen)),
+				 errhint("raydar keeps the history of each start of a cluster apart by this id (Ray's ClusterID, 28 bytes).")));
+	out = palloc(idlen * 2 + 1);
+	for (size_t i = 0; i < idlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+	return out;
+}
+
+/*
+ * The Ray version the cluster runs now, asked at every poll (CheckAlive):
+ * Ray upgraded or downgraded in place keeps its address, and decoding with
+ * the old version's tables would write wrong states. A ray_version option
+ * must agree with what the cluster reports (major.minor: what raydar's
+ * version facts depend on); where the cluster cannot say, the option wins,
+ * with a WARNING once. A change of version is logged (ts: the server's
+ * memory, NULL before its first poll).
+ */
+static void
+cluster_version(RaydarConn *conn, const char *name, TrackedServer *ts, RayVersion *v)
+{
+	const RaydarServerOptions *opts = raydar_conn_options(conn);
+	bool		cached;
+	bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_CHECK_ALIVE, (const uint8_t *) "", 0, &cached);
+	char		vt[64];
+	char		err[256];
+	int32_t		code;
+	RayStatus	st;
+	bool		known;
+
+	st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+									  vt, sizeof(vt), &code, err, sizeof(err));
+	/* A reply that is not a CheckAliveReply is a bad reply, as for tasks. */
+	raydar_report_core_error(st, psprintf("decoding the CheckAlive reply of server \"%s\"", name), err);
+	known = ray_version_parse(vt, v);
+	if (opts->has_version)
+	{
+		if (known && (v->major != opts->version.major || v->minor != opts->version.minor))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("server \"%s\" has ray_version '%s', but the cluster runs Ray %s",
+							name, opts->version_text, vt),
+					 errhint("Drop the option to follow the cluster's version: ALTER SERVER %s OPTIONS (DROP ray_version);",
+							 quote_identifier(name))));
+		if (!known && ts != NULL && !ts->warned_version)
+		{
+			ereport(WARNING,
+					(errmsg("raydar collector: the cluster of server \"%s\" does not say its Ray version; using ray_version '%s'",
+							name, opts->version_text),
+					 errdetail("CheckAlive said \"%s\".", vt)));
+			ts->warned_version = true;
+		}
+		*v = opts->version;
+	}
+	else if (!known)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("could not learn the Ray version of server \"%s\"", name),
+				 errdetail("CheckAlive said \"%s\".", vt),
+				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
+						 quote_identifier(name))));
+	if (ts != NULL)
+	{
+		if (ts->version.major != 0 &&
+			(ts->version.major != v->major || ts->version.minor != v->minor ||
+			 ts->version.patch != v->patch))
+			ereport(LOG,
+					(errmsg("raydar collector: server \"%s\" now runs Ray %d.%d.%d (was %d.%d.%d)",
+							name, v->major, v->minor, v->patch,
+							ts->version.major, ts->version.minor, ts->version.patch)));
+		ts->version = *v;
+	}
+}
+
+/*
+ * The role whose user mapping (and so token) the collector uses for a
+ * server: the one that tracked it, which raydar.track() checked for USAGE
+ * on the server and a user mapping. Checked again at every poll, inside
+ * the caller's transaction: a role dropped, or that lost USAGE or its
+ * mapping, stops the collection with an error rather than reading the
+ * cluster through someone else's token.
+ */
+static Oid
+tracking_role(const char *name, ForeignServer *server)
+{
+	Datum		a[1];
+	Oid			t[1] = {TEXTOID};
+	char	   *role;
+	Oid			roleid;
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	a[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT tracked_by::text FROM raydar.tracked_servers WHERE server_name = $1",
+							  1, t, a, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("server \"%s\" is no longer tracked", name)));
+	role = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	roleid = get_role_oid(role, true);
+	role = MemoryContextStrdup(TopTransactionContext, role);
+	PopActiveSnapshot();
+	SPI_finish();
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" that tracked server \"%s\" no longer exists", role, name),
+				 errhint("Track it again as a role with USAGE on the server and a user mapping: SELECT raydar.track('%s');",
+						 name)));
+	if (pg_foreign_server_aclcheck(server->serverid, roleid, ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" that tracked server \"%s\" no longer has USAGE on it", role, name),
+				 errhint("GRANT USAGE ON FOREIGN SERVER %s TO %s, or track it again as another role.",
+						 quote_identifier(name), quote_identifier(role))));
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(roleid),
+							   ObjectIdGetDatum(server->serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(server->serverid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" that tracked server \"%s\" no longer has a user mapping for it", role, name),
+				 errhint("CREATE USER MAPPING FOR %s SERVER %s;", quote_identifier(role), quote_identifier(name))));
+	return roleid;
+}
+
 static void
 poll_server(const char *name)
 {
 	ForeignServer *server;
 	RaydarConn *conn;
 	RayVersion	v;
-	const char *vtext;
 	bytea	   *reply;
 	bool		cached;
 	RayTaskReply *keys;
 	ProtobufCAllocator alloc;
 	char		err[512];
 	RayStatus	rs;
-	List	   *fresh = NIL;
+	List	   *fresh = NIL;		/* terminal attempts this worker did not write */
+	List	   *changed = NIL;		/* ... that it wrote, and that changed since */
+	List	   *written;		/* both */
+	char	   *inc;			/* the cluster's incarnation */
+	bool		new_start = false;	/* another than at the last poll */
 	List	   *live = NIL;
 	uint64		live_fp = 0;
 	bool		rewrite_live;
@@ -852,6 +1313,7 @@ poll_server(const char *name)
 	int64		newest_end_ms = 0;
 	ListCell   *lc;
 
+	raydar_reset_out_of_range();
 	/* 1. The server and its channel: catalog lookups need a transaction. */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -863,13 +1325,26 @@ poll_server(const char *name)
 				(errmsg("tracked server \"%s\" does not exist", name),
 				 errhint("SELECT raydar.untrack('%s');", name)));
 	}
-	conn = raydar_get_conn(server->serverid, server->owner);
-	raydar_conn_version(conn, &v, &vtext);
+	conn = raydar_get_conn(server->serverid, tracking_role(name, server));
 	CommitTransactionCommand();
 	/* Commit leaves TopMemoryContext current: the poll's memory is ours. */
 	MemoryContextSwitchTo(cycle_cxt);
 
-	/* 2. The fetch, outside any transaction. */
+	/*
+	 * 2. Which start of the cluster answers, then the fetch, outside any
+	 * transaction. A cluster started anew reuses task ids: what this worker
+	 * remembers of the old one must not hide the new one's attempts.
+	 */
+	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetClusterId");
+	inc = cluster_incarnation(conn, name);
+	ts = find_tracked(name);
+	cluster_version(conn, name, ts, &v);
+	if (ts != NULL && ts->incarnation[0] != '\0' && strcmp(ts->incarnation, inc) != 0)
+	{
+		new_start = true;
+		forget_server(name);
+		ts->has_live_fp = false;
+	}
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: GetTaskEvents");
 	INSTR_TIME_SET_CURRENT(t0);
 	reply = raydar_conn_call(conn, RAYDAR_METHOD_GET_TASK_EVENTS, (const uint8_t *) "", 0, &cached);
@@ -890,8 +1365,14 @@ poll_server(const char *name)
 
 		if (terminal(keys, row))
 		{
-			/* Attempts this worker wrote were skipped by the keys pass. */
-			fresh = lappend_int(fresh, (int) i);
+			/*
+			 * Attempts this worker wrote were skipped by the keys pass,
+			 * unless they changed since.
+			 */
+			if (written_any(sno, row))
+				changed = lappend_int(changed, (int) i);
+			else
+				fresh = lappend_int(fresh, (int) i);
 		}
 		else if (row->task_id.len > 0)
 		{
@@ -909,6 +1390,8 @@ poll_server(const char *name)
 	 * poll's memory: they are used again after the commit.
 	 */
 	fresh = in_key_order(keys, fresh);
+	changed = in_key_order(keys, changed);
+	written = list_concat_copy(fresh, changed);
 	live = in_key_order(keys, live);
 	INSTR_TIME_SET_CURRENT(t_keys);
 
@@ -918,45 +1401,15 @@ poll_server(const char *name)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: writing task_history");
-	if (fresh != NIL)
+	if (written != NIL)
 	{
 		bool		known = list_member(verified, makeString((char *) name));
 		SPIPlanPtr	plan;
 		RaydarBulkInsert *bulk;
-		Datum	   *ends = palloc(sizeof(Datum) * list_length(fresh));
-		Oid			t[1] = {TIMESTAMPTZARRAYOID};
-		Datum		a[1];
-		int			k = 0;
 
-		/*
-		 * The daily partitions these attempts fall in, made if missing: one
-		 * end time per UTC day is enough (a run of attempts mostly shares
-		 * one or two days). Past 401 days _add_partitions refuses anyway.
-		 */
-		int64		days[402];
-		int			ndays = 0;
-
-		foreach(lc, fresh)
-		{
-			const RayTaskRow *row = &keys->rows[lfirst_int(lc)];
-			TimestampTz end_ts;
-			int64		day = row->end_ms >= 0 ? row->end_ms / 86400000 : -((-row->end_ms - 1) / 86400000) - 1;
-			int			j;
-
-			newest_end_ms = Max(newest_end_ms, row->end_ms);
-			for (j = ndays - 1; j >= 0 && days[j] != day; j--)
-				;
-			if (j >= 0 || ndays == lengthof(days))
-				continue;
-			if (!raydar_ms_to_timestamptz(row->end_ms, &end_ts))
-				continue;		/* stored with end_time NULL: no partition to make */
-			days[ndays++] = day;
-			ends[k++] = TimestampTzGetDatum(end_ts);
-		}
-		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
-								  1, t, a, NULL, false, 0) < 0)
-			elog(ERROR, "could not make task_history partitions");
+		foreach(lc, written)
+			newest_end_ms = Max(newest_end_ms, keys->rows[lfirst_int(lc)].end_ms);
+		add_partitions(keys, written);
 
 		if (insert_plan == NULL)
 			insert_plan = prepare_insert("task_history", false);
@@ -964,26 +1417,33 @@ poll_server(const char *name)
 			upsert_plan = prepare_insert("task_history", true);
 		/*
 		 * A worker that does not know what it wrote needs ON CONFLICT, unless
-		 * history holds nothing of this cluster (a first track): then plain
+		 * history holds nothing of this incarnation of the cluster (a first
+		 * track, or a cluster started anew): then plain
 		 * INSERTs are safe, and about a third cheaper for a full GCS.
 		 */
 		if (!known)
 		{
-			Datum		c[1];
-			Oid			ct[1] = {TEXTOID};
+			Datum		c[2];
+			Oid			ct[2] = {TEXTOID, TEXTOID};
 			bool		isnull;
 
 			c[0] = CStringGetTextDatum(name);
-			if (SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM raydar.task_history WHERE cluster = $1)",
-									  1, ct, c, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			c[1] = CStringGetTextDatum(inc);
+			if (SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM raydar.task_history "
+									  "WHERE cluster = $1 AND incarnation = $2)",
+									  2, ct, c, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 				elog(ERROR, "could not look up raydar.task_history");
 			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 		bulk = known ? begin_bulk("task_history") : NULL;
 		plan = known ? insert_plan : upsert_plan;
-		inserted = write_rows(plan, bulk, name, reply, &v, &alloc, keys, fresh);
+		if (fresh != NIL)
+			inserted = write_rows(plan, bulk, name, inc, reply, &v, &alloc, keys, fresh);
 		if (bulk != NULL)
 			raydar_bulk_insert_end(bulk);
+		/* Changed attempts replace their row (it may move partitions). */
+		if (changed != NIL)
+			inserted += write_rows(upsert_plan, NULL, name, inc, reply, &v, &alloc, keys, changed);
 	}
 	/* The live attempts, rewritten only when their set or states changed. */
 	ts = find_tracked(name);
@@ -993,12 +1453,12 @@ poll_server(const char *name)
 		vanished = clear_live(name, keys, live, fresh);
 		if (live != NIL)
 			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
-					   NULL, name, reply, &v, &alloc, keys, live);
+					   NULL, name, inc, reply, &v, &alloc, keys, live);
 	}
 	{
-		Datum		args[6];
-		Oid			types[6] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID};
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		args[8];
+		Oid			types[8] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID, INT8OID, TEXTOID, INT4OID};
+		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		TimestampTz newest_end = 0;
 
 		args[0] = CStringGetTextDatum(name);
@@ -1009,12 +1469,21 @@ poll_server(const char *name)
 		args[3] = TimestampTzGetDatum(newest_end);
 		args[4] = BoolGetDatum(inserted > 0);
 		args[5] = Int64GetDatum(vanished);
+		args[6] = CStringGetTextDatum(inc);
+		args[7] = Int32GetDatum(collector_poll_ms);
 		SPI_execute_with_args("UPDATE raydar.collector_status SET last_poll_at = now(), "
 							  "last_success_at = now(), consecutive_failures = 0, "
 							  "tasks_ingested = tasks_ingested + $2, dropped_reported = $3, "
 							  "vanished = vanished + $6, "
-							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL "
-							  "WHERE server = $1", 6, types, args, nulls, false, 0);
+							  "lag = CASE WHEN $5 THEN now() - $4 ELSE lag END, last_error = NULL, "
+							  "incarnation_since = CASE WHEN incarnation IS DISTINCT FROM $7 "
+							  "THEN now() ELSE incarnation_since END, incarnation = $7, backoff = NULL, "
+							  "next_poll_at = now() + make_interval(secs => $8 / 1000.0) "
+							  "WHERE server = $1", 8, types, args, nulls, false, 0);
+		if (new_start)
+			record_error(name, psprintf("the cluster started anew: incarnation %s follows %s; "
+										"history keeps both apart",
+										inc, find_tracked(name)->incarnation));
 		if (vanished > 0)
 			record_error(name, psprintf("%lld task attempts seen pending or running vanished from the GCS "
 										"before finishing: Ray evicted them (raise "
@@ -1023,7 +1492,7 @@ poll_server(const char *name)
 										(long long) vanished));
 	}
 	if (inserted > 0 || rewrite_live)
-		notify_progress(name, keys, fresh, rewrite_live ? live : NIL);
+		notify_progress(name, keys, written, rewrite_live ? live : NIL);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -1039,12 +1508,16 @@ poll_server(const char *name)
 		if (want > seen->size)
 			seenset_grow(seen, want);
 	}
-	foreach(lc, fresh)
+	foreach(lc, written)
 		mark_written(sno, &keys->rows[lfirst_int(lc)]);
-	if (rewrite_live && (ts = find_tracked(name)) != NULL)
+	if ((ts = find_tracked(name)) != NULL)
 	{
-		ts->has_live_fp = true;
-		ts->live_fp = live_fp;
+		if (rewrite_live)
+		{
+			ts->has_live_fp = true;
+			ts->live_fp = live_fp;
+		}
+		strlcpy(ts->incarnation, inc, sizeof(ts->incarnation));
 	}
 	if (!list_member(verified, makeString((char *) name)))
 	{
@@ -1059,7 +1532,10 @@ poll_server(const char *name)
 	INSTR_TIME_SUBTRACT(t_keys, t_fetch);
 	INSTR_TIME_SUBTRACT(t_fetch, t0);
 	/* The jobs, actors and nodes these attempts belong to. */
-	poll_entities(name, conn, &v);
+	poll_entities(name, inc, conn, &v);
+	/* Values PostgreSQL cannot hold were stored as NULL: say so, once a poll. */
+	raydar_report_out_of_range(psprintf("Ray at %s (tracked server \"%s\")",
+										raydar_conn_endpoint(conn), name));
 
 	elog(DEBUG1, "raydar collector: server \"%s\": %zu attempts in the reply, %d new, %llu written; "
 		 "fetch %.1f ms, keys %.1f ms, decode+write %.1f ms",
@@ -1105,6 +1581,7 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 	initStringInfo(&cmp_old);
 	initStringInfo(&cmp_new);
 	types[n++] = TEXTOID;
+	types[n++] = TEXTOID;
 	for (const RaydarColumn *c = res->columns; c->name; c++)
 	{
 		const char *q = quote_identifier(c->name);
@@ -1118,11 +1595,11 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 		}
 		types[n++] = get_array_type(raydar_coltype_oid(c->type));
 	}
-	appendStringInfo(&sql, "INSERT INTO raydar.%s AS t (%scluster) SELECT u.*, $1 FROM unnest(",
-					 et->table, cols.data);
-	for (int i = 2; i <= n; i++)
-		appendStringInfo(&sql, "%s$%d", i > 2 ? ", " : "", i);
-	appendStringInfo(&sql, ") AS u ON CONFLICT (cluster, %s) DO UPDATE SET %supdated_at = now() "
+	appendStringInfo(&sql, "INSERT INTO raydar.%s AS t (%scluster, incarnation) SELECT u.*, $1, $2 "
+					 "FROM unnest(", et->table, cols.data);
+	for (int i = 3; i <= n; i++)
+		appendStringInfo(&sql, "%s$%d", i > 3 ? ", " : "", i);
+	appendStringInfo(&sql, ") AS u ON CONFLICT (cluster, incarnation, %s) DO UPDATE SET %supdated_at = now() "
 					 "WHERE (%s) IS DISTINCT FROM (%s)",
 					 et->key, sets.data, cmp_old.data, cmp_new.data);
 	plan = SPI_prepare(sql.data, n, types);
@@ -1133,7 +1610,7 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 }
 
 static void
-poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
+poll_entities(const char *name, const char *inc, RaydarConn *conn, const RayVersion *v)
 {
 	for (int e = 0; e < lengthof(entity_tables); e++)
 	{
@@ -1172,7 +1649,7 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 		{
 			Datum	  **cols = palloc(sizeof(Datum *) * ncols);
 			bool	  **nulls = palloc(sizeof(bool *) * ncols);
-			Datum	   *args = palloc(sizeof(Datum) * (ncols + 1));
+			Datum	   *args = palloc(sizeof(Datum) * (ncols + 2));
 			int			dims[1];
 			int			lbs[1] = {1};
 			RayBuf		scratch;
@@ -1194,12 +1671,12 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 					nulls[c][nrows] = false;
 					cols[c][nrows] = col->get(r, r->rows[i], &scratch, &nulls[c][nrows]);
 				}
-				raydar_jsonb_cache_next_row();
 				if (!nulls[keycol][nrows])	/* no id, no row */
 					nrows++;
 			}
 			dims[0] = nrows;
 			args[0] = CStringGetTextDatum(name);
+			args[1] = CStringGetTextDatum(inc);
 			{
 				int			c = 0;
 
@@ -1211,7 +1688,7 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 					char		typalign;
 
 					get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-					args[c + 1] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs,
+					args[c + 2] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs,
 																	 elem, typlen, typbyval, typalign));
 				}
 			}
@@ -1225,10 +1702,19 @@ poll_entities(const char *name, RaydarConn *conn, const RayVersion *v)
 	}
 }
 
-static void
-poll_one(const char *name)
+/*
+ * One poll of the server; false if it failed (the error is recorded, the
+ * transaction aborted). A failure whose message is the one of the failure
+ * before is counted but not logged again; delay_ms is the backoff before
+ * the next poll, shown in collector_status.
+ */
+static char *last_failure = NULL;	/* this worker's last error message */
+
+static bool
+poll_one(const char *name, int failures_before)
 {
 	MemoryContext ccxt = CurrentMemoryContext;
+	bool		ok = true;
 
 	PG_TRY();
 	{
@@ -1237,6 +1723,7 @@ poll_one(const char *name)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		bool		is_new;
 
 		/* As PostgresMain's recovery: report, abort, keep going. */
 		HOLD_INTERRUPTS();
@@ -1245,26 +1732,54 @@ poll_one(const char *name)
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
-		ereport(LOG,
-				(errmsg("raydar collector: polling server \"%s\" failed: %s", name, edata->message)));
+		is_new = last_failure == NULL || strcmp(last_failure, edata->message) != 0;
+		if (is_new)
+		{
+			ereport(LOG,
+					(errmsg("raydar collector: polling server \"%s\" failed: %s", name, edata->message),
+					 errdetail("Failures in a row with this message are counted in raydar.collector_status, not logged again.")));
+			if (last_failure)
+				pfree(last_failure);
+			last_failure = MemoryContextStrdup(TopMemoryContext, edata->message);
+		}
 		/* Whatever went wrong, the next poll writes with ON CONFLICT again. */
 		verified = list_delete(verified, makeString((char *) name));
-		record_failure(name, edata->message);
+		record_failure(name, edata->message, is_new, backoff_ms(failures_before + 1));
 		MemoryContextSwitchTo(ccxt);
+		ok = false;
 	}
 	PG_END_TRY();
+	if (ok && last_failure)
+	{
+		pfree(last_failure);
+		last_failure = NULL;
+	}
+	return ok;
 }
 
+/*
+ * A per-server worker: polls one tracked server on its own schedule, so a
+ * slow, failing or unreachable cluster delays only itself. Its name is in
+ * bgw_extra. Polls start every poll_interval, counted from the start of
+ * the last one, not from its end: a poll that took 600 ms of a 1 s
+ * interval is followed 400 ms later, so the lag stays near the interval
+ * under load (a poll that overran is followed at once). After failures the
+ * wait doubles up to a minute (backoff_ms), and resets on success. It
+ * exits when its server is no longer tracked.
+ */
 void
-raydar_collector_main(Datum arg)
+raydar_collector_server_main(Datum arg)
 {
+	char		name[NAMEDATALEN];
 	TimestampTz next_poll;
+	int			failures = 0;
 
+	strlcpy(name, MyBgworkerEntry->bgw_extra, sizeof(name));
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
-	pgstat_report_appname("raydar collector");
+	pgstat_report_appname(psprintf("raydar collector %s", name));
 
 	/*
 	 * Each poll allocates and frees the same tens of MB (the reply, its keys,
@@ -1280,25 +1795,25 @@ raydar_collector_main(Datum arg)
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector poll",
 									  ALLOCSET_DEFAULT_SIZES);
 	seen = seenset_create(TopMemoryContext, 4096, NULL);
+	seen_ids_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector long ids",
+										 ALLOCSET_SMALL_SIZES);
 
-	/*
-	 * Polls start every poll_interval, counted from the start of the last
-	 * one, not from its end: a poll that took 600 ms of a 1 s interval is
-	 * followed 400 ms later, so the lag stays near the interval under load
-	 * (a poll that overran is followed at once).
-	 */
-	next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
+	next_poll = GetCurrentTimestamp();	/* a new server is polled at once */
 	for (;;)
 	{
 		long		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_poll);
-		int			rc;
+		int			rc = 0;
 		bool		woken;
+		TimestampTz start;
+		List	   *servers = NIL;
+		bool		still_tracked = true;
 
-		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   wait_ms, PG_WAIT_EXTENSION);
+		if (wait_ms > 0)
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						   wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		/* Set by raydar.track() (raydar_wake_collector): poll now. */
+		/* Set by the launcher when raydar.track() commits: poll now. */
 		woken = (rc & WL_LATCH_SET) != 0;
 		if (ConfigReloadPending)
 		{
@@ -1309,21 +1824,273 @@ raydar_collector_main(Datum arg)
 			next_poll = Min(next_poll,
 							TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms));
 		}
-		if (!woken && GetCurrentTimestamp() < next_poll)
+		start = GetCurrentTimestamp();
+		if (!woken && start < next_poll)
 			continue;			/* a reload woke us: wait the rest */
-		next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), collector_poll_ms);
+		next_poll = TimestampTzPlusMilliseconds(start, collector_poll_ms);
 		if (!collector_enabled)
 			continue;
 
 		MemoryContextReset(cycle_cxt);
 		MemoryContextSwitchTo(cycle_cxt);
+		PG_TRY();
 		{
-			List	   *servers = NIL;
 			ListCell   *lc;
 
+			servers = tracked_servers(true);
+			still_tracked = false;
+			foreach(lc, servers)
+				if (strcmp((char *) lfirst(lc), name) == 0)
+					still_tracked = true;
+		}
+		PG_CATCH();
+		{
+			HOLD_INTERRUPTS();
+			MemoryContextSwitchTo(cycle_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			RESUME_INTERRUPTS();
+			continue;
+		}
+		PG_END_TRY();
+		if (!still_tracked)
+			proc_exit(0);		/* untracked: the launcher starts none again */
+
+		MemoryContextSwitchTo(cycle_cxt);
+		if (poll_one(name, failures))
+			failures = 0;
+		else
+		{
+			/* Backoff counts from the end of the failed poll: a wait, not a rate. */
+			failures++;
+			next_poll = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms(failures));
+		}
+		MemoryContextSwitchTo(TopMemoryContext);
+	}
+}
+
+/*
+ * The launcher: keeps one worker (raydar_collector_server_main) running
+ * per tracked server, starts one as soon as raydar.track() commits (it
+ * wakes this process) and passes that wake on, stops the worker of an
+ * untracked server, and restarts one that died (at most every 5 s). It
+ * holds no network connection and writes nothing but the status of a
+ * server it cannot start a worker for.
+ */
+typedef struct ServerWorker
+{
+	char		name[NAMEDATALEN];
+	BackgroundWorkerHandle *handle;
+	TimestampTz started_at;
+	bool		no_slot;		/* the last start found no free worker slot */
+} ServerWorker;
+
+#define RESTART_MS 5000
+
+static List *server_workers = NIL;	/* of ServerWorker, in TopMemoryContext */
+
+static void
+note_no_slot(const char *name)
+{
+	Datum		args[1];
+	Oid			types[1] = {TEXTOID};
+
+	ereport(LOG,
+			(errmsg("raydar collector: no background worker slot for server \"%s\"", name),
+			 errhint("Raise max_worker_processes: the collector needs one worker per tracked server, plus one.")));
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	args[0] = CStringGetTextDatum(name);
+	SPI_execute_with_args("UPDATE raydar.collector_status SET last_error = "
+						  "'no background worker is free to poll this server: raise max_worker_processes "
+						  "(one per tracked server, plus one) and restart PostgreSQL' WHERE server = $1",
+						  1, types, args, NULL, false, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+static void
+start_server_worker(ServerWorker *sw)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_collector_server_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector for %s", sw->name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector");
+	StaticAssertStmt(NAMEDATALEN <= BGW_EXTRALEN, "a server name fits bgw_extra");
+	strlcpy(worker.bgw_extra, sw->name, BGW_EXTRALEN);
+	worker.bgw_notify_pid = MyProcPid;
+	sw->started_at = GetCurrentTimestamp();
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		MemoryContextSwitchTo(old);
+		if (!sw->no_slot)
+			note_no_slot(sw->name);
+		sw->no_slot = true;
+		return;
+	}
+	MemoryContextSwitchTo(old);
+	sw->no_slot = false;
+	if (sw->handle)
+		pfree(sw->handle);
+	sw->handle = handle;
+}
+
+/* Is the worker of sw running (or about to)? Its pid, or 0. */
+static pid_t
+worker_pid(ServerWorker *sw)
+{
+	pid_t		pid = 0;
+	BgwHandleStatus st;
+
+	if (sw->handle == NULL)
+		return 0;
+	st = GetBackgroundWorkerPid(sw->handle, &pid);
+	if (st == BGWH_STARTED)
+		return pid;
+	return st == BGWH_NOT_YET_STARTED ? (pid_t) -1 : 0;
+}
+
+static void
+reconcile_workers(List *names, bool wake)
+{
+	List	   *keep = NIL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	/* Workers of servers no longer tracked are stopped. */
+	foreach(lc, server_workers)
+	{
+		ServerWorker *sw = lfirst(lc);
+		bool		tracked = false;
+		ListCell   *n;
+
+		foreach(n, names)
+			if (strcmp((char *) lfirst(n), sw->name) == 0)
+				tracked = true;
+		if (tracked)
+			keep = lappend(keep, sw);
+		else
+		{
+			if (sw->handle)
+			{
+				TerminateBackgroundWorker(sw->handle);
+				pfree(sw->handle);
+			}
+			pfree(sw);
+		}
+	}
+	list_free(server_workers);
+	server_workers = keep;
+
+	/* Every tracked server has a running worker; woken, they poll now. */
+	foreach(lc, names)
+	{
+		ServerWorker *sw = NULL;
+		ListCell   *w;
+		pid_t		pid;
+
+		foreach(w, server_workers)
+			if (strcmp(((ServerWorker *) lfirst(w))->name, (char *) lfirst(lc)) == 0)
+				sw = lfirst(w);
+		if (sw == NULL)
+		{
+			sw = palloc0(sizeof(ServerWorker));
+			strlcpy(sw->name, (char *) lfirst(lc), NAMEDATALEN);
+			server_workers = lappend(server_workers, sw);
+			start_server_worker(sw);
+			continue;
+		}
+		pid = worker_pid(sw);
+		if (pid == 0 &&
+			TimestampDifferenceExceeds(sw->started_at, GetCurrentTimestamp(), RESTART_MS))
+			start_server_worker(sw);
+		else if (pid > 0 && wake)
+		{
+			PGPROC	   *proc = BackendPidGetProc(pid);
+
+			if (proc != NULL)
+				SetLatch(&proc->procLatch);
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+void
+raydar_collector_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
+	pgstat_report_appname("raydar collector launcher");
+	/* Where track() finds this process to wake it (wake_collector_at_commit). */
+	on_shmem_exit(collector_unpublish, (Datum) 0);
+	pg_atomic_write_u32(&collector_shared->procno, (uint32) MyProc->pgprocno + 1);
+
+	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "raydar collector launcher",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		List	   *names = NIL;
+		int			rc;
+		bool		ok = true;
+
+		MemoryContextReset(cycle_cxt);
+		MemoryContextSwitchTo(cycle_cxt);
+		PG_TRY();
+		{
+			names = tracked_servers(false);
+		}
+		PG_CATCH();
+		{
+			HOLD_INTERRUPTS();
+			MemoryContextSwitchTo(cycle_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			RESUME_INTERRUPTS();
+			ok = false;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cycle_cxt);
+		if (ok)
+			reconcile_workers(names, false);
+
+		/*
+		 * A worker's exit (bgw_notify_pid) or track() sets the latch; else
+		 * look again within a second, for restarts and untracks.
+		 */
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   1000L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (rc & WL_LATCH_SET)
+		{
+			/* Pass a wake on: the tracked servers as of now, polled now. */
+			MemoryContextReset(cycle_cxt);
+			MemoryContextSwitchTo(cycle_cxt);
 			PG_TRY();
 			{
-				servers = tracked_servers();
+				names = tracked_servers(false);
+				reconcile_workers(names, true);
 			}
 			PG_CATCH();
 			{
@@ -1335,13 +2102,6 @@ raydar_collector_main(Datum arg)
 				RESUME_INTERRUPTS();
 			}
 			PG_END_TRY();
-
-			foreach(lc, servers)
-			{
-				MemoryContextSwitchTo(cycle_cxt);
-				poll_one((const char *) lfirst(lc));
-			}
 		}
-		MemoryContextSwitchTo(TopMemoryContext);
 	}
 }

@@ -68,6 +68,8 @@ struct RaydarConn
 	bool		version_known;
 	RayVersion	version;
 	const char *version_text;
+	bool		option_checked; /* ray_version agreed with this connection's cluster */
+	bool		warned_version; /* "the cluster does not say" given once */
 	double		last_rows;		/* rows the last unfiltered scan returned; -1 unknown */
 	ReplyCacheSlot cache[REPLY_CACHE_SLOTS];
 };
@@ -198,6 +200,8 @@ build_conn(RaydarConn *conn)
 	conn->version_known = opts.has_version;
 	conn->version = opts.version;
 	conn->version_text = conn->opts.version_text;
+	conn->option_checked = false;
+	conn->warned_version = false;
 	conn->last_rows = -1;
 	memset(conn->cache, 0, sizeof(conn->cache));
 	conn->valid = true;
@@ -521,6 +525,19 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	return reply;
 }
 
+/*
+ * A version text kept for the connection's life: the same text is the same
+ * pointer, so a plan that keeps one (fdw.c) never sees it freed, and a
+ * cluster that changes version adds one string, not one per statement.
+ */
+static const char *
+keep_version_text(RaydarConn *conn, const char *vt)
+{
+	if (conn->version_text != NULL && strcmp(conn->version_text, vt) == 0)
+		return conn->version_text;
+	return MemoryContextStrdup(conn->cxt, vt);
+}
+
 /* A dashboard's version: GET /api/version, {"ray_version": "2.40.0", ...}. */
 static void
 http_version(RaydarConn *conn)
@@ -539,39 +556,116 @@ http_version(RaydarConn *conn)
 				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
 						 quote_identifier(conn->server_name))));
 	pfree(body);
-	conn->version_text = MemoryContextStrdup(conn->cxt, vt);
+	conn->version_text = keep_version_text(conn, vt);
 	conn->version_known = true;
 }
 
 /*
+ * The version CheckAlive reports, in vt and (parsed) v: false if the reply
+ * cannot be read (st says so) or does not say one (err says why).
+ */
+static bool
+check_alive_version(RaydarConn *conn, RayVersion *v, char *vt, size_t vtlen, char *err, size_t errlen,
+					RayStatus *st)
+{
+	bool		cached;
+	bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_CHECK_ALIVE, (const uint8_t *) "", 0, &cached);
+	int32_t		code;
+
+	*st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+									   vt, vtlen, &code, err, errlen);
+	if (*st != RAY_OK)
+		return false;
+	snprintf(err, errlen, "CheckAlive said \"%s\".", vt);
+	return ray_version_parse(vt, v);
+}
+
+/*
+ * Whether the connection to the GCS is new since this was last asked: the
+ * first call, after a failure (drop_channel), or after the server went away
+ * and grpc reconnected (a GCS restart, as for an in-place upgrade of Ray).
+ * What was learnt of the cluster over the old connection, its version, is
+ * then asked again. Asking also starts watching the connection.
+ */
+static bool
+connection_new(RaydarConn *conn)
+{
+	return conn->opts.address != NULL &&
+		(conn->channel == NULL || ray_grpc_connection_new(conn->channel));
+}
+
+/*
+ * At a scan, for a server with a ray_version option: the option must
+ * agree with the version the cluster reports (major.minor, what raydar's
+ * version facts depend on), else nothing is sent in a layout the cluster
+ * cannot take; where the cluster does not say, the option wins, with a
+ * WARNING once. Asked once per connection, and again when it is remade
+ * (a cluster may be upgraded in place). Not at planning: EXPLAIN with
+ * ray_version set needs no network.
+ */
+void
+raydar_conn_check_version(RaydarConn *conn)
+{
+	RayVersion	v;
+	char		vt[64];
+	char		err[256];
+	RayStatus	st;
+
+	if (!conn->opts.has_version || conn->opts.address == NULL ||
+		(conn->option_checked && !connection_new(conn)))
+		return;
+	if (!check_alive_version(conn, &v, vt, sizeof(vt), err, sizeof(err), &st))
+	{
+		raydar_report_core_error(st, psprintf("checking the Ray version of server \"%s\"",
+											  conn->server_name), err);
+		if (!conn->warned_version)
+			ereport(WARNING,
+					(errmsg("the Ray cluster of server \"%s\" does not say its version; using ray_version '%s'",
+							conn->server_name, conn->opts.version_text),
+					 errdetail("%s", err)));
+		conn->warned_version = true;
+	}
+	else if (v.major != conn->opts.version.major || v.minor != conn->opts.version.minor)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("server \"%s\" has ray_version '%s', but the cluster runs Ray %s",
+						conn->server_name, conn->opts.version_text, vt),
+				 errhint("Drop the option to follow the cluster's version: ALTER SERVER %s OPTIONS (DROP ray_version);",
+						 quote_identifier(conn->server_name))));
+	conn->option_checked = true;
+	(void) connection_new(conn);	/* watch the connection the check used */
+}
+
+/*
  * The server's Ray version: the ray_version option, else CheckAlive or the
- * dashboard's version endpoint (cached).
+ * dashboard's version endpoint. Kept while the connection lasts, and asked
+ * again whenever it is (re)made, before anything is encoded for it: a
+ * cluster upgraded or downgraded in place keeps its address but restarts
+ * its GCS, so the version is a fact of the connection, not of the session.
  */
 void
 raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text)
 {
+	if (!conn->opts.has_version && conn->version_known && connection_new(conn))
+		conn->version_known = false;
 	if (!conn->version_known && conn->opts.dashboard_url)
 		http_version(conn);
 	if (!conn->version_known)
 	{
-		bool		cached;
-		bytea	   *reply = raydar_conn_call(conn, RAYDAR_METHOD_CHECK_ALIVE, (const uint8_t *) "", 0, &cached);
 		char		vt[64];
 		char		err[256];
-		int32_t		code;
 		RayStatus	st;
 
-		st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
-										  vt, sizeof(vt), &code, err, sizeof(err));
-		if (st != RAY_OK || !ray_version_parse(vt, &conn->version))
+		if (!check_alive_version(conn, &conn->version, vt, sizeof(vt), err, sizeof(err), &st))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("could not learn the Ray version of %s", conn->opts.address),
-					 errdetail("%s", st != RAY_OK ? err : vt),
+					 errdetail("%s", err),
 					 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
 							 quote_identifier(conn->server_name))));
-		conn->version_text = MemoryContextStrdup(conn->cxt, vt);
+		conn->version_text = keep_version_text(conn, vt);
 		conn->version_known = true;
+		(void) connection_new(conn);	/* watch the connection it was learnt on */
 	}
 	*v = conn->version;
 	*text = conn->version_text;

@@ -11,6 +11,8 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -234,9 +236,15 @@ raydar_nullable_time(bool has, int64 ms, bool *isnull)
 /*
  * A small cache of jsonb values by their text. Columns such as
  * required_resources are the same few maps on every row ({"CPU": 1}), and
- * jsonb_in is the costly part of making them. Entries live in their own
- * context; the cache is emptied only between rows (raydar_jsonb_cache_next_row),
- * so a value handed out for the current row is never freed under it.
+ * jsonb_in is the costly part of making them.
+ *
+ * Ownership: the cache owns its entries, in its own context, and nobody
+ * else ever points into it: a hit hands out a copy made in the caller's
+ * CurrentMemoryContext, so every value lives exactly as long as the memory
+ * of the row or batch that asked for it. The cache may therefore empty
+ * itself whenever it is full, even while callers keep a whole batch of
+ * values (the collector does). Copying a jsonb of a few dozen bytes costs
+ * far less than parsing it.
  */
 #define JCACHE_SLOTS 64
 #define JCACHE_MAX_TEXT 512
@@ -252,17 +260,21 @@ static MemoryContext jcache_cxt = NULL;
 static JsonbCacheEntry jcache[JCACHE_SLOTS];
 static int	jcache_n = 0;
 
+/* raydar.jsonb_cache_entries: tests force it small to churn the cache. */
+static int	jcache_limit = JCACHE_SLOTS;
+
 void
-raydar_jsonb_cache_next_row(void)
+raydar_convert_init(void)
 {
-	if (jcache_n >= JCACHE_SLOTS)
-	{
-		MemoryContextReset(jcache_cxt);
-		jcache_n = 0;
-	}
+	DefineCustomIntVariable("raydar.jsonb_cache_entries",
+							"Number of distinct small jsonb values each backend keeps parsed.",
+							"A developer setting: 0 turns the cache off; tests set it low "
+							"so that entries are replaced all the time.",
+							&jcache_limit, JCACHE_SLOTS, 0, JCACHE_SLOTS, PGC_USERSET,
+							GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 }
 
-/* The JSON text in s as jsonb. */
+/* The JSON text in s as jsonb, allocated in CurrentMemoryContext. */
 Datum
 raydar_buf_jsonb(RayBuf *s)
 {
@@ -273,25 +285,29 @@ raydar_buf_jsonb(RayBuf *s)
 
 	if (s->oom)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	if (len > JCACHE_MAX_TEXT)
+	if (len > JCACHE_MAX_TEXT || jcache_limit == 0)
 		return raydar_json_to_jsonb(text, len);
 	for (int i = 0; i < jcache_n; i++)
 		if (jcache[i].len == len && memcmp(jcache[i].text, text, len) == 0)
-			return jcache[i].value;
+			return datumCopy(jcache[i].value, false, -1);
 
 	d = raydar_json_to_jsonb(text, len);
-	if (jcache_n < JCACHE_SLOTS)
+	if (jcache_cxt == NULL)
+		jcache_cxt = AllocSetContextCreate(TopMemoryContext, "raydar jsonb cache",
+										   ALLOCSET_SMALL_SIZES);
+	if (jcache_n >= jcache_limit)
 	{
-		if (jcache_cxt == NULL)
-			jcache_cxt = AllocSetContextCreate(TopMemoryContext, "raydar jsonb cache",
-											   ALLOCSET_SMALL_SIZES);
-		old = MemoryContextSwitchTo(jcache_cxt);
-		jcache[jcache_n].text = pnstrdup(text, len);
-		jcache[jcache_n].len = len;
-		jcache[jcache_n].value = datumCopy(d, false, -1);
-		MemoryContextSwitchTo(old);
-		jcache_n++;
+		/* Full: start over (no pointer into the cache exists outside it). */
+		MemoryContextReset(jcache_cxt);
+		jcache_n = 0;
 	}
+	old = MemoryContextSwitchTo(jcache_cxt);
+	jcache[jcache_n].text = pnstrdup(text, len);
+	jcache[jcache_n].len = len;
+	jcache[jcache_n].value = datumCopy(d, false, -1);
+	MemoryContextSwitchTo(old);
+	/* Counted only once the entry is whole: an error above leaves no half entry. */
+	jcache_n++;
 	return d;
 }
 

@@ -937,6 +937,7 @@ fetch(RaydarScanState *st)
 	raydar_allocator_init(&st->alloc, st->scan_cxt);
 	ray_buf_init(&st->scratch, &st->alloc);
 	raydar_conn_version(st->conn, &v, &vtext);
+	raydar_conn_check_version(st->conn);
 	if (raydar_conn_is_http(st->conn))
 	{
 		fetch_http(st, &v);
@@ -1058,7 +1059,6 @@ raydarIterateForeignScan(ForeignScanState *node)
 	}
 	st->next++;
 	MemoryContextReset(st->row_cxt);
-	raydar_jsonb_cache_next_row();
 	old = MemoryContextSwitchTo(st->row_cxt);
 	for (int i = 0; i < st->natts; i++)
 	{

@@ -59,7 +59,7 @@ extern Datum raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull);
 extern Datum raydar_nullable_text(const char *v, bool *isnull);
 extern Datum raydar_nullable_time(bool has, int64 ms, bool *isnull);
 extern Datum raydar_buf_jsonb(RayBuf *s);
-extern void raydar_jsonb_cache_next_row(void);
+extern void raydar_convert_init(void);
 extern const char *raydar_server_string(const char *s, size_t len, size_t *outlen);
 
 /* Building jsonb directly (catalog.c's hot columns). */
@@ -150,6 +150,7 @@ extern bool raydar_conn_is_http(RaydarConn *conn);
 extern const char *raydar_conn_endpoint(RaydarConn *conn);
 extern char *raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len);
 extern void raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text);
+extern void raydar_conn_check_version(RaydarConn *conn);
 extern bytea *raydar_conn_call(RaydarConn *conn, const char *method,
 							   const uint8_t *req, size_t reqlen, bool *from_cache);
 extern double raydar_conn_last_rows(RaydarConn *conn);
@@ -157,6 +158,7 @@ extern void raydar_conn_set_last_rows(RaydarConn *conn, double rows);
 
 #define RAYDAR_METHOD_GET_TASK_EVENTS "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
 #define RAYDAR_METHOD_CHECK_ALIVE "/ray.rpc.NodeInfoGcsService/CheckAlive"
+#define RAYDAR_METHOD_GET_CLUSTER_ID "/ray.rpc.NodeInfoGcsService/GetClusterId"
 
 /* pushdown.c */
 typedef struct RaydarPushdown

@@ -41,6 +41,7 @@ GRPC_PORT=$(sim_port grpc_port)
 psql_ >/dev/null <<SQL
 CREATE EXTENSION raydar;
 CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$GRPC_PORT', timeout_ms '30000');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
 SELECT raydar.track('ray');
 SQL
 

@@ -25,6 +25,8 @@ struct RayGrpcChannel
 {
 	grpc_channel *channel;
 	grpc_completion_queue *cq;
+	grpc_completion_queue *watch_cq;	/* ray_grpc_connection_new's watch only */
+	bool		watching;		/* a watch of READY is pending on watch_cq */
 	char		target[256];
 };
 
@@ -148,8 +150,9 @@ ray_grpc_channel_create(const char *target, size_t max_reply_bytes, char *err, s
 	ch->channel = grpc_channel_create(target, creds, &chargs);
 	grpc_channel_credentials_release(creds);
 	ch->cq = grpc_completion_queue_create_for_next(NULL);
+	ch->watch_cq = grpc_completion_queue_create_for_next(NULL);
 	restore_signals(&g);
-	if (ch->channel == NULL || ch->cq == NULL)
+	if (ch->channel == NULL || ch->cq == NULL || ch->watch_cq == NULL)
 	{
 		snprintf(err, errlen, "could not create a gRPC channel to \"%s\"", target);
 		ray_grpc_channel_destroy(ch);
@@ -177,6 +180,17 @@ ray_grpc_channel_destroy(RayGrpcChannel *ch)
 			ev = grpc_completion_queue_next(ch->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		while (ev.type != GRPC_QUEUE_SHUTDOWN);
 		grpc_completion_queue_destroy(ch->cq);
+	}
+	if (ch->watch_cq)
+	{
+		grpc_event	ev;
+
+		/* The channel is gone: a pending watch has completed (failed). */
+		grpc_completion_queue_shutdown(ch->watch_cq);
+		do
+			ev = grpc_completion_queue_next(ch->watch_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		while (ev.type != GRPC_QUEUE_SHUTDOWN);
+		grpc_completion_queue_destroy(ch->watch_cq);
 	}
 	restore_signals(&g);
 	free(ch);
@@ -218,6 +232,37 @@ wait_for(RayGrpcChannel *ch, void *tag, grpc_call *call,
 				return false;	/* a connectivity watch ends on its own */
 		}
 	}
+}
+
+bool
+ray_grpc_connection_new(RayGrpcChannel *ch)
+{
+	static int	watch_tag;
+	SignalGuard g;
+	bool		changed = !ch->watching;
+
+	block_signals(&g);
+	if (ch->watching)
+	{
+		grpc_event	ev = grpc_completion_queue_next(ch->watch_cq,
+													gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+
+		if (ev.type == GRPC_OP_COMPLETE)
+		{
+			ch->watching = false;
+			changed = true;
+		}
+	}
+	if (!ch->watching &&
+		grpc_channel_check_connectivity_state(ch->channel, 0) == GRPC_CHANNEL_READY)
+	{
+		grpc_channel_watch_connectivity_state(ch->channel, GRPC_CHANNEL_READY,
+											  gpr_inf_future(GPR_CLOCK_MONOTONIC),
+											  ch->watch_cq, &watch_tag);
+		ch->watching = true;
+	}
+	restore_signals(&g);
+	return changed;
 }
 
 RayStatus

@@ -58,6 +58,15 @@ extern RayStatus ray_grpc_connect(RayGrpcChannel *ch, int timeout_ms,
 								  char *err, size_t errlen);
 
 /*
+ * Whether the channel's connection may be a new one since the last time
+ * this was asked: true the first time, and after the connection left READY
+ * (the server restarted or went away; grpc reconnects on its own). A
+ * connected channel is watched, on a completion queue of its own, so a
+ * restart is seen even when the reconnect already happened.
+ */
+extern bool ray_grpc_connection_new(RayGrpcChannel *ch);
+
+/*
  * One unary call. `bearer` (may be NULL) is sent as
  * "authorization: Bearer <bearer>". On RAY_OK the reply bytes are in
  * *reply (allocated with alloc, or malloc if NULL; *reply_len may be 0).

@@ -703,7 +703,7 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 
 				if (!attempt_key(f.data, f.len, &id, &attempt))
 					goto malformed_reply;
-				if (known(known_ctx, id.data, id.len, attempt))
+				if (known(known_ctx, id.data, id.len, attempt, f.len))
 				{
 					skip[slice / 8] |= (uint8_t) (1u << (slice % 8));
 					r->nknown++;
@@ -779,6 +779,7 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 						if (!keys_row(r, &r->rows[i], f.data, f.len))
 							goto malformed_reply;
 						r->rows[i].index = slice;
+						r->rows[i].entry_len = f.len;
 					}
 					i++;
 					slice++;

@@ -41,6 +41,7 @@ typedef struct RayId
 typedef struct RayTaskRow
 {
 	size_t		index;			/* the attempt's position in the reply */
+	size_t		entry_len;		/* its TaskEvents bytes (keys passes only) */
 
 	/* NULL in rows from ray_task_reply_decode_keys, or if Ray sent none */
 	const Ray__Rpc__TaskEvents *ev;
@@ -141,17 +142,20 @@ extern RayStatus ray_task_reply_decode_keys(const uint8_t *buf, size_t len,
  * The collector's keys pass: ray_task_reply_decode_keys for the attempts the
  * caller does not know yet. Of every attempt only task_id and attempt_number
  * are read first (the values the full decoder would give), and
- * known(ctx, task_id, len, attempt) decides: for a known attempt nothing
- * else is read and no row is made; the others are decoded as by
- * ray_task_reply_decode_keys. rows then holds only those, in reply order,
- * each with its position in the reply in row->index; nknown counts the
+ * known(ctx, task_id, len, attempt, entry_len) decides (entry_len: the
+ * size of the attempt's TaskEvents bytes, which grows with every event Ray
+ * adds, so that a caller can tell an attempt that changed since it saw
+ * it): for a known attempt nothing else is read and no row is made; the
+ * others are decoded as by ray_task_reply_decode_keys. rows then holds
+ * only those, in reply order, each with its position in the reply in
+ * row->index and that size in row->entry_len; nknown counts the
  * skipped. An idle poll of a full GCS is then one lookup per attempt.
  * Bytes inside a known attempt beyond its keys are not read, so damage
  * there is not seen (the attempt needs nothing from them). The task_id
  * passed to known() points into buf and is valid only during the call.
  */
 typedef bool (*RayKnownAttemptFn) (void *ctx, const uint8_t *task_id, size_t len,
-								   int32_t attempt);
+								   int32_t attempt, size_t entry_len);
 extern RayStatus ray_task_reply_decode_new_keys(const uint8_t *buf, size_t len,
 												const RayVersion *v,
 												ProtobufCAllocator *alloc,

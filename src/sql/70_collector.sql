@@ -11,9 +11,14 @@ COMMENT ON TABLE raydar.tracked_servers IS 'raydar servers whose finished tasks 
 SELECT pg_catalog.pg_extension_config_dump('raydar.tracked_servers', '');
 
 -- Every task attempt that reached FINISHED or FAILED, once: the columns of
--- the tasks foreign table, plus the server it came from and when it came.
--- The primary key makes re-ingesting an attempt a no-op; it includes
--- end_time because a partitioned table's keys must hold its partition key.
+-- the tasks foreign table, plus the server it came from, when it came, and
+-- the incarnation of the cluster it ran in (each start of a Ray cluster:
+-- the GCS's cluster id in hex, or the dashboard's session_name; '' for rows
+-- collected before raydar 0.2 recorded it). Ray reuses task ids when a
+-- cluster is started anew, so the incarnation is part of the key. The
+-- primary key makes re-ingesting an attempt a no-op; it includes end_time
+-- because a partitioned table's keys must hold its partition key, so the
+-- collector itself keeps one row per attempt when its end moves.
 CREATE TABLE raydar.task_history (
     task_id            text NOT NULL,
     attempt_number     integer NOT NULL,
@@ -45,7 +50,8 @@ CREATE TABLE raydar.task_history (
     is_debugger_paused boolean,
     cluster            text NOT NULL,
     ingested_at        timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, task_id, attempt_number, end_time)
+    incarnation        text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, task_id, attempt_number, end_time)
 ) PARTITION BY RANGE (end_time);
 COMMENT ON TABLE raydar.task_history IS 'finished and failed task attempts kept by the raydar collector';
 SELECT raydar.register_partitioned_table('raydar.task_history', 'end_time');
@@ -81,7 +87,11 @@ CREATE TABLE raydar.collector_status (
     dropped_reported     bigint NOT NULL DEFAULT 0,
     vanished             bigint NOT NULL DEFAULT 0,
     lag                  interval,
-    last_error           text
+    last_error           text,
+    incarnation          text,
+    incarnation_since    timestamptz,
+    backoff              interval,
+    next_poll_at         timestamptz
 );
 COMMENT ON TABLE raydar.collector_status IS
   'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, attempts that vanished unfinished, ingest lag, last error';
@@ -89,6 +99,14 @@ COMMENT ON COLUMN raydar.collector_status.dropped_reported IS
   'task attempts Ray itself dropped (num_status_task_events_dropped of the last reply): events raydar could never see';
 COMMENT ON COLUMN raydar.collector_status.vanished IS
   'task attempts seen pending or running that left the GCS before finishing (evicted, or the cluster restarted): their outcome is lost';
+COMMENT ON COLUMN raydar.collector_status.incarnation IS
+  'the start of the cluster the last successful poll saw: the GCS''s cluster id (hex) or the dashboard''s session_name';
+COMMENT ON COLUMN raydar.collector_status.incarnation_since IS
+  'when the collector first saw that incarnation';
+COMMENT ON COLUMN raydar.collector_status.backoff IS
+  'after failed polls, the wait before the next one (the interval doubled per failure, at most a minute); NULL when healthy';
+COMMENT ON COLUMN raydar.collector_status.next_poll_at IS
+  'when this server''s worker polls next';
 COMMENT ON COLUMN raydar.collector_status.lag IS
   'for the last poll that ingested rows: time from the newest ingested attempt''s end to its ingestion';
 
@@ -109,11 +127,19 @@ LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION raydar._wake_collector() FROM PUBLIC;
 
 -- track(server): start keeping the finished tasks of a raydar server.
+-- Collect only what the caller may read: the session user (the role that
+-- logged in; this function runs as its owner) needs USAGE on the server and
+-- a user mapping for it (its own or PUBLIC's), and the collector reads the
+-- cluster with that mapping (tracked_by; src/collector.c checks it again at
+-- every poll). The collector serves one database (raydar.database): a
+-- track() anywhere else would silently do nothing, so it is an error.
 CREATE FUNCTION raydar.track(server text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    served text := current_setting('raydar.database', true);
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_foreign_server s
                      JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
@@ -122,7 +148,32 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it first: CREATE SERVER name FOREIGN DATA WRAPPER raydar OPTIONS (address ''host:6379'').';
     END IF;
-    INSERT INTO raydar.tracked_servers (server_name) VALUES (server) ON CONFLICT DO NOTHING;
+    IF served IS DISTINCT FROM current_database() THEN
+        RAISE EXCEPTION 'the raydar collector does not work in database %', quote_ident(current_database())
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = CASE WHEN served IS NULL
+                                THEN 'raydar is not in shared_preload_libraries, so no collector runs.'
+                                ELSE 'It works in database ' || quote_ident(served) || ' (the setting raydar.database).' END,
+                  HINT = 'Track servers in the database raydar.database names, or set raydar.database = '''
+                         || current_database() || ''' in postgresql.conf (with shared_preload_libraries = ''raydar'') and restart.';
+    END IF;
+    IF NOT has_server_privilege(session_user, server, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for foreign server %', quote_ident(server)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'raydar.track() collects what role ' || quote_ident(session_user) || ' may read.',
+                  HINT = 'GRANT USAGE ON FOREIGN SERVER ' || quote_ident(server) || ' TO ' || quote_ident(session_user) || ';';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_user_mappings m
+                    WHERE m.srvname = server
+                      AND (m.umuser = 0 OR m.umuser = (SELECT r.oid FROM pg_roles r WHERE r.rolname = session_user))) THEN
+        RAISE EXCEPTION 'role % has no user mapping for server %', quote_ident(session_user), quote_ident(server)
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'The collector reads the cluster with the user mapping of the role that tracks it.',
+                  HINT = 'CREATE USER MAPPING FOR ' || quote_ident(session_user) || ' SERVER ' || quote_ident(server)
+                         || ' (with OPTIONS (token ''...'') for a cluster that needs one).';
+    END IF;
+    INSERT INTO raydar.tracked_servers (server_name) VALUES (server)
+        ON CONFLICT (server_name) DO UPDATE SET tracked_by = excluded.tracked_by;
     INSERT INTO raydar.collector_status (server) VALUES (server) ON CONFLICT DO NOTHING;
     PERFORM raydar._wake_collector();
 END
@@ -150,9 +201,10 @@ GRANT EXECUTE ON FUNCTION raydar.track(text), raydar.untrack(text) TO raydar_adm
 GRANT SELECT ON raydar.task_history, raydar.task_live, raydar.tasks, raydar.collector_status,
              raydar.collector_errors, raydar.tracked_servers TO raydar_reader;
 
--- The latest row the collector saw for each job, actor and node: the
--- columns of the foreign tables jobs, actors and nodes (cluster.md), plus
--- the server and when the row last changed. Unlike task attempts these
+-- The latest row the collector saw for each job, actor and node of each
+-- incarnation of a cluster: the columns of the foreign tables jobs, actors
+-- and nodes (cluster.md), plus the server, when the row last changed and
+-- the incarnation (as in task_history: job ids restart on a new cluster). Unlike task attempts these
 -- change (an actor dies, a job ends), so each poll upserts and rows that
 -- did not change are left alone. The regression test fdw_options checks
 -- these columns against IMPORT FOREIGN SCHEMA's.
@@ -171,7 +223,8 @@ CREATE TABLE raydar.job_history (
     is_running_tasks                           boolean,
     cluster                                    text NOT NULL,
     updated_at                                 timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, job_id)
+    incarnation                                text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, job_id)
 );
 
 CREATE TABLE raydar.actor_history (
@@ -200,7 +253,8 @@ CREATE TABLE raydar.actor_history (
     label_selector                             jsonb,
     cluster                                    text NOT NULL,
     updated_at                                 timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, actor_id)
+    incarnation                                text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, actor_id)
 );
 
 CREATE TABLE raydar.node_history (
@@ -223,7 +277,8 @@ CREATE TABLE raydar.node_history (
     instance_type_name                         text,
     cluster                                    text NOT NULL,
     updated_at                                 timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (cluster, node_id)
+    incarnation                                text NOT NULL DEFAULT '',
+    PRIMARY KEY (cluster, incarnation, node_id)
 );
 GRANT SELECT ON raydar.job_history, raydar.actor_history, raydar.node_history TO raydar_reader;
 

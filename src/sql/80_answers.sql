@@ -13,17 +13,83 @@
 -- as raydar.tasks shows it, lowercase hex), dashboards read it back as
 -- raydar.tasks.user_defined_metadata. The checks turn a task id that could
 -- never join (upper case, 0x prefix, a name) into an error at write time
--- rather than a silently empty column.
+-- rather than a silently empty column. A task is a task of one cluster and
+-- one incarnation of it (Ray reuses task ids when a cluster is started
+-- anew), so both are part of the key. Left out (NULL), they are filled in
+-- by _task_metadata_incarnation: the one cluster and incarnation whose
+-- tasks have the id (one that is its cluster's current incarnation wins
+-- over older ones), or, for a task not collected yet, the current
+-- incarnation of the only tracked cluster.
 CREATE TABLE raydar.task_metadata (
-    task_id    text PRIMARY KEY
-               CONSTRAINT task_metadata_task_id_is_hex CHECK (task_id ~ '^([0-9a-f]{2})+$'),
-    metadata   jsonb NOT NULL
-               CONSTRAINT task_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object'),
-    updated_at timestamptz NOT NULL DEFAULT now()
+    task_id     text NOT NULL
+                CONSTRAINT task_metadata_task_id_is_hex CHECK (task_id ~ '^([0-9a-f]{2})+$'),
+    metadata    jsonb NOT NULL
+                CONSTRAINT task_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object'),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    cluster     text NOT NULL,
+    incarnation text NOT NULL,
+    CONSTRAINT task_metadata_pkey PRIMARY KEY (cluster, incarnation, task_id)
 );
 COMMENT ON TABLE raydar.task_metadata IS
   'user-defined metadata per task (a JSON object), written by drivers, shown as raydar.tasks.user_defined_metadata';
 SELECT pg_catalog.pg_extension_config_dump('raydar.task_metadata', '');
+
+CREATE FUNCTION raydar._task_metadata_incarnation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c    text[];
+    i    text[];
+    ncur bigint;
+BEGIN
+    IF NEW.cluster IS NOT NULL AND NEW.incarnation IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.task_id !~ '^([0-9a-f]{2})+$' OR jsonb_typeof(NEW.metadata) IS DISTINCT FROM 'object' THEN
+        -- Let the table's checks say what is wrong with the row.
+        NEW.cluster := coalesce(NEW.cluster, '');
+        NEW.incarnation := coalesce(NEW.incarnation, '');
+        RETURN NEW;
+    END IF;
+    -- The runs of the cluster that have the task; one in a current
+    -- incarnation of its cluster wins over older ones.
+    SELECT array_agg(r.cluster ORDER BY r.cur DESC, r.cluster, r.incarnation),
+           array_agg(r.incarnation ORDER BY r.cur DESC, r.cluster, r.incarnation),
+           count(*) FILTER (WHERE r.cur)
+      INTO c, i, ncur
+      FROM (SELECT DISTINCT t.cluster, t.incarnation,
+                   EXISTS (SELECT 1 FROM raydar.collector_status s
+                            WHERE s.server = t.cluster AND s.incarnation = t.incarnation) AS cur
+              FROM raydar.tasks t
+             WHERE t.task_id = NEW.task_id
+               AND (NEW.cluster IS NULL OR t.cluster = NEW.cluster)
+               AND (NEW.incarnation IS NULL OR t.incarnation = NEW.incarnation)) r;
+    IF c IS NULL THEN
+        -- Not collected yet (a driver writes while its task runs): the
+        -- current incarnation of the named, or of the only tracked, cluster.
+        SELECT array_agg(s.server::text), array_agg(s.incarnation) INTO c, i
+          FROM raydar.collector_status s
+         WHERE (NEW.cluster IS NULL OR s.server = NEW.cluster) AND s.incarnation IS NOT NULL;
+    ELSIF ncur = 1 THEN
+        c := c[1:1];
+        i := i[1:1];
+    END IF;
+    IF cardinality(c) IS DISTINCT FROM 1 THEN
+        RAISE EXCEPTION 'cannot tell which cluster and incarnation task % belongs to', quote_literal(NEW.task_id)
+            USING ERRCODE = 'not_null_violation',
+                  DETAIL = CASE WHEN c IS NULL THEN 'No tracked cluster has it.'
+                                ELSE 'It ran in ' || cardinality(c) || ' of them.' END,
+                  HINT = 'Name them in the cluster and incarnation columns, as raydar.tasks shows them.';
+    END IF;
+    NEW.cluster := c[1];
+    NEW.incarnation := coalesce(NEW.incarnation, i[1]);
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER task_metadata_incarnation BEFORE INSERT OR UPDATE ON raydar.task_metadata
+    FOR EACH ROW EXECUTE FUNCTION raydar._task_metadata_incarnation();
 
 -- raydar.tasks again, with the metadata appended (CREATE OR REPLACE keeps
 -- the columns of 70_collector.sql in their order, its comment and grants).
@@ -35,42 +101,61 @@ CREATE OR REPLACE VIEW raydar.tasks AS
       FROM (SELECT *, false AS live FROM raydar.task_history
             UNION ALL
             SELECT *, true AS live FROM raydar.task_live) t
-      LEFT JOIN raydar.task_metadata m ON m.task_id = t.task_id;
+      LEFT JOIN raydar.task_metadata m
+             ON m.cluster = t.cluster AND m.incarnation = t.incarnation AND m.task_id = t.task_id;
 
--- _job_cluster(job_id, cluster): the cluster whose job is meant. Ray job
--- ids restart at 01000000 on every cluster, so a bare job id is only
--- enough while one cluster has it.
-CREATE FUNCTION raydar._job_cluster(p_job text, p_cluster text)
-RETURNS text
+-- _job_run(job_id, cluster, incarnation): the run of the job that is
+-- meant, as ARRAY[cluster, incarnation]. Ray job ids restart at 01000000
+-- on every cluster and every start of one, so a bare job id is only enough
+-- while one incarnation of one cluster has it.
+CREATE FUNCTION raydar._job_run(p_job text, p_cluster text, p_incarnation text)
+RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    found text[];
+    clusters text[];
+    incs     text[];
+    inc_note text := CASE WHEN p_incarnation IS NULL THEN ''
+                          ELSE ' in incarnation ' || quote_literal(left(p_incarnation, 80)) END;
 BEGIN
     IF p_job IS NULL THEN
         RAISE EXCEPTION 'job_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF p_cluster IS NOT NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM raydar.tasks t WHERE t.cluster = p_cluster AND t.job_id = p_job) THEN
-            RAISE EXCEPTION 'cluster % has no tasks of job %', quote_literal(left(p_cluster, 80)), quote_literal(left(p_job, 80))
-                USING ERRCODE = 'no_data_found';
-        END IF;
-        RETURN p_cluster;
+    SELECT array_agg(r.cluster ORDER BY r.cluster, r.incarnation),
+           array_agg(r.incarnation ORDER BY r.cluster, r.incarnation)
+      INTO clusters, incs
+      FROM (SELECT DISTINCT t.cluster, t.incarnation FROM raydar.tasks t
+             WHERE t.job_id = p_job
+               AND (p_cluster IS NULL OR t.cluster = p_cluster)
+               AND (p_incarnation IS NULL OR t.incarnation = p_incarnation)) r;
+    IF clusters IS NULL AND p_cluster IS NOT NULL THEN
+        RAISE EXCEPTION '%', format('cluster %s has no tasks of job %s%s', quote_literal(left(p_cluster, 80)),
+                                    quote_literal(left(p_job, 80)), inc_note)
+            USING ERRCODE = 'no_data_found';
     END IF;
-    SELECT array_agg(DISTINCT t.cluster ORDER BY t.cluster) INTO found
-      FROM raydar.tasks t WHERE t.job_id = p_job;
-    IF found IS NULL THEN
-        RAISE EXCEPTION 'no tasks of job % are known', quote_literal(left(p_job, 80))
+    IF clusters IS NULL THEN
+        RAISE EXCEPTION 'no tasks of job % are known%', quote_literal(left(p_job, 80)), inc_note
             USING ERRCODE = 'no_data_found',
                   HINT = 'Job ids are hex as raydar.tasks shows them, e.g. ''01000000''; the collector must track the cluster (raydar.track).';
     END IF;
-    IF cardinality(found) > 1 THEN
-        RAISE EXCEPTION 'job % exists in more than one cluster: %', quote_literal(left(p_job, 80)), array_to_string(found, ', ')
+    IF clusters[1] <> clusters[cardinality(clusters)] THEN
+        RAISE EXCEPTION 'job % exists in more than one cluster: %', quote_literal(left(p_job, 80)),
+                        (SELECT string_agg(DISTINCT c, ', ' ORDER BY c) FROM unnest(clusters) c)
             USING ERRCODE = 'ambiguous_parameter',
-                  HINT = 'Name the cluster: cluster => ''' || found[1] || '''.';
+                  HINT = 'Name the cluster: cluster => ''' || clusters[1] || '''.';
     END IF;
-    RETURN found[1];
+    IF cardinality(incs) > 1 THEN
+        RAISE EXCEPTION 'job % ran in more than one incarnation of cluster %: %', quote_literal(left(p_job, 80)),
+                        quote_literal(clusters[1]), array_to_string(incs, ', ')
+            USING ERRCODE = 'ambiguous_parameter',
+                  HINT = 'Ray reuses job ids when a cluster is started anew. Name the incarnation: incarnation => '''
+                         || coalesce((SELECT s.incarnation FROM raydar.collector_status s
+                                       WHERE s.server = clusters[1] AND s.incarnation = ANY (incs)),
+                                     incs[cardinality(incs)])
+                         || ''' (raydar.collector_status.incarnation is the current one).';
+    END IF;
+    RETURN ARRAY[clusters[1], incs[1]];
 END
 $fn$;
 
@@ -181,7 +266,7 @@ $fn$;
 -- every job. It runs with the caller's rights and names its tables with
 -- their schema, so there is nothing to gain from a fixed search_path.
 CREATE FUNCTION raydar.job_progress_at(as_of timestamptz)
-RETURNS TABLE (cluster text, job_id text, total bigint, finished bigint, failed bigint,
+RETURNS TABLE (cluster text, incarnation text, job_id text, total bigint, finished bigint, failed bigint,
                running bigint, pending bigint, percent_done numeric,
                tasks_per_second_last_minute numeric, tasks_per_second_overall numeric,
                started_at timestamptz, last_end_time timestamptz, elapsed interval,
@@ -191,15 +276,15 @@ AS $fn$
     WITH latest AS (
         -- job_id is in the DISTINCT ON and the window's partition (a task
         -- id determines its job) so that a filter on job_id is pushed down.
-        SELECT DISTINCT ON (t.cluster, t.job_id, t.task_id)
-               t.cluster, t.job_id, t.state, t.end_time,
+        SELECT DISTINCT ON (t.cluster, t.incarnation, t.job_id, t.task_id)
+               t.cluster, t.incarnation, t.job_id, t.state, t.end_time,
                min(coalesce(t.creation_time, t.start_time))
-                   OVER (PARTITION BY t.cluster, t.job_id, t.task_id) AS first_seen
+                   OVER (PARTITION BY t.cluster, t.incarnation, t.job_id, t.task_id) AS first_seen
           FROM raydar.tasks t
          WHERE t.type IS DISTINCT FROM 'DRIVER_TASK'
-         ORDER BY t.cluster, t.job_id, t.task_id, t.attempt_number DESC
+         ORDER BY t.cluster, t.incarnation, t.job_id, t.task_id, t.attempt_number DESC
     ), counts AS (
-        SELECT l.cluster, l.job_id,
+        SELECT l.cluster, l.incarnation, l.job_id,
                count(*) AS total,
                count(*) FILTER (WHERE l.state = 'FINISHED') AS finished,
                count(*) FILTER (WHERE l.state = 'FAILED') AS failed,
@@ -211,7 +296,7 @@ AS $fn$
                min(l.first_seen) AS started_at,
                max(l.end_time) AS last_end_time
           FROM latest l
-         GROUP BY l.cluster, l.job_id
+         GROUP BY l.cluster, l.incarnation, l.job_id
     ), timing AS (
         SELECT c.*,
                c.finished + c.failed AS done,
@@ -228,7 +313,7 @@ AS $fn$
                     THEN t.done / extract(epoch FROM t.elapsed) END AS rate_overall
           FROM timing t
     )
-    SELECT r.cluster, r.job_id, r.total, r.finished, r.failed, r.running,
+    SELECT r.cluster, r.incarnation, r.job_id, r.total, r.finished, r.failed, r.running,
            r.total - r.finished - r.failed - r.running AS pending,
            round(100.0 * r.done / r.total, 1) AS percent_done,
            round(r.rate_recent, 3) AS tasks_per_second_last_minute,
@@ -240,20 +325,20 @@ AS $fn$
            END AS time_left,
            $1 AS as_of
       FROM rates r
-     ORDER BY r.cluster, r.job_id
+     ORDER BY r.cluster, r.incarnation, r.job_id
 $fn$;
 
 CREATE VIEW raydar.job_progress AS
     SELECT * FROM raydar.job_progress_at(now());
 COMMENT ON VIEW raydar.job_progress IS
-  'per cluster and job: tasks total, finished, failed, running, pending, percent done, throughput, elapsed, time left';
+  'per cluster, incarnation and job: tasks total, finished, failed, running, pending, percent done, throughput, elapsed, time left';
 
 -- What `ray summary tasks` shows (per function and type, attempts by
 -- state), per cluster and job, plus durations of the attempts that ran
 -- (start_time and end_time known, failed ones included), in seconds.
 -- Counts are attempts, as Ray counts them; `tasks` counts distinct tasks.
 CREATE VIEW raydar.task_summary AS
-    SELECT t.cluster, t.job_id, t.func_or_class_name, t.type,
+    SELECT t.cluster, t.incarnation, t.job_id, t.func_or_class_name, t.type,
            count(DISTINCT t.task_id) AS tasks,
            count(*) AS attempts,
            count(*) FILTER (WHERE t.state = 'FINISHED') AS finished,
@@ -269,23 +354,23 @@ CREATE VIEW raydar.task_summary AS
            round(max(extract(epoch FROM t.end_time - t.start_time)), 3) AS max_s
       FROM raydar.tasks t
      WHERE t.type IS DISTINCT FROM 'DRIVER_TASK'
-     GROUP BY t.cluster, t.job_id, t.func_or_class_name, t.type;
+     GROUP BY t.cluster, t.incarnation, t.job_id, t.func_or_class_name, t.type;
 COMMENT ON VIEW raydar.task_summary IS
   'ray summary tasks over complete history: attempts by state per function and type, durations mean/p50/p95/max (s)';
 
 -- Parent to child, one row per task (not per attempt). The driver's
 -- parent is Ray's nil id (all zeros): not an edge.
 CREATE VIEW raydar.task_edges AS
-    SELECT DISTINCT t.cluster, t.job_id, t.parent_task_id, t.task_id, t.name
+    SELECT DISTINCT t.cluster, t.incarnation, t.job_id, t.parent_task_id, t.task_id, t.name
       FROM raydar.tasks t
      WHERE t.parent_task_id IS NOT NULL AND t.parent_task_id !~ '^0*$';
-COMMENT ON VIEW raydar.task_edges IS 'task graph: which task submitted which (parent_task_id to task_id), per cluster and job';
+COMMENT ON VIEW raydar.task_edges IS 'task graph: which task submitted which (parent_task_id to task_id), per cluster, incarnation and job';
 
--- _job_tasks(cluster, job): one row per task of a job (its latest
+-- _job_tasks(cluster, incarnation, job): one row per task of a job (its latest
 -- attempt), the driver included, with what the graph and the critical
 -- path need: the node's IP from node_history, the attempts made, and the
 -- order tasks appeared in.
-CREATE FUNCTION raydar._job_tasks(p_cluster text, p_job text)
+CREATE FUNCTION raydar._job_tasks(p_cluster text, p_incarnation text, p_job text)
 RETURNS TABLE (task_id text, parent_task_id text, name text, type text, state text,
                attempts integer, node_id text, node_ip text, start_time timestamptz,
                end_time timestamptz, first_seen timestamptz)
@@ -297,20 +382,22 @@ AS $fn$
            (count(*) OVER w)::integer, t.node_id, n.node_ip, t.start_time, t.end_time,
            min(coalesce(t.creation_time, t.start_time)) OVER w
       FROM raydar.tasks t
-      LEFT JOIN raydar.node_history n ON n.cluster = t.cluster AND n.node_id = t.node_id
-     WHERE t.cluster = $1 AND t.job_id = $2
+      LEFT JOIN raydar.node_history n
+             ON n.cluster = t.cluster AND n.incarnation = t.incarnation AND n.node_id = t.node_id
+     WHERE t.cluster = $1 AND t.incarnation = $2 AND t.job_id = $3
     WINDOW w AS (PARTITION BY t.task_id)
      ORDER BY t.task_id, t.attempt_number DESC
 $fn$;
 
--- task_graph_dot(job_id, color_by, label_by [, cluster]): the job's task
+-- task_graph_dot(job_id, color_by, label_by [, cluster [, incarnation]]): the job's task
 -- graph in Graphviz DOT, one box per task (its latest attempt), an arrow
 -- from each task to the tasks it submitted. color_by and label_by are one
 -- of 'state', 'duration', 'node', 'name'; the label is the task's name,
 -- with the label_by value on a second line (none for 'name').
 -- Render with: dot -Tsvg job.dot > job.svg
 CREATE FUNCTION raydar.task_graph_dot(job_id text, color_by text DEFAULT 'state',
-                                      label_by text DEFAULT 'name', cluster text DEFAULT NULL)
+                                      label_by text DEFAULT 'name', cluster text DEFAULT NULL,
+                                      incarnation text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -319,6 +406,7 @@ DECLARE
     p_job     text := task_graph_dot.job_id;
     p_color   text := task_graph_dot.color_by;
     p_label   text := task_graph_dot.label_by;
+    run       text[];
     p_cluster text;
     dot       text;
 BEGIN
@@ -330,13 +418,14 @@ BEGIN
         RAISE EXCEPTION 'label_by must be state, duration, node or name, not %', coalesce(quote_literal(left(p_label, 80)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    p_cluster := raydar._job_cluster(p_job, task_graph_dot.cluster);
+    run := raydar._job_run(p_job, task_graph_dot.cluster, task_graph_dot.incarnation);
+    p_cluster := run[1];
 
     WITH j AS MATERIALIZED (
         SELECT g.*, raydar._seconds(g.end_time - g.start_time) AS dur,
                dense_rank() OVER (ORDER BY g.node_ip NULLS LAST, g.node_id NULLS LAST) AS node_rank,
                dense_rank() OVER (ORDER BY g.name NULLS LAST) AS name_rank
-          FROM raydar._job_tasks(p_cluster, p_job) g
+          FROM raydar._job_tasks(run[1], run[2], p_job) g
     ), mx AS (
         SELECT max(j.dur) AS max_s FROM j
     ), styled AS (
@@ -395,7 +484,7 @@ BEGIN
 END
 $fn$;
 
--- critical_path(job_id [, cluster]): the chain of tasks the job waited
+-- critical_path(job_id [, cluster [, incarnation]]): the chain of tasks the job waited
 -- for, following the submission tree (Ray records which task submitted
 -- which, not which results a task consumed). Step 1 is the top-level task
 -- that ended last (one still unfinished counts as ending last: it is what
@@ -403,7 +492,7 @@ $fn$;
 -- previous step submitted, that ended last. ended_before_parent says how
 -- long before its parent a step ended: near zero means the parent really
 -- waited for it.
-CREATE FUNCTION raydar.critical_path(job_id text, cluster text DEFAULT NULL)
+CREATE FUNCTION raydar.critical_path(job_id text, cluster text DEFAULT NULL, incarnation text DEFAULT NULL)
 RETURNS TABLE (step integer, task_id text, name text, state text, attempts integer,
                node_id text, start_time timestamptz, end_time timestamptz,
                duration interval, ended_before_parent interval)
@@ -411,7 +500,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
     WITH RECURSIVE j AS (
-        SELECT g.* FROM raydar._job_tasks(raydar._job_cluster($1, $2), $1) g
+        SELECT g.* FROM (SELECT raydar._job_run($1, $2, $3) AS r) x, raydar._job_tasks(x.r[1], x.r[2], $1) g
          WHERE g.type IS DISTINCT FROM 'DRIVER_TASK'
     ), path AS (
         SELECT 1 AS step, top.*
@@ -434,14 +523,14 @@ AS $fn$
      ORDER BY p.step
 $fn$;
 
--- chrome_trace(job_id [, cluster]): the job's profile events in the Chrome
+-- chrome_trace(job_id [, cluster [, incarnation]]): the job's profile events in the Chrome
 -- trace event format, as `ray timeline` writes them (Ray's
 -- chrome_tracing_dump), without its 10,000-task cap: a JSON array of
 -- complete events {"cat", "name", "pid", "tid", "ts", "dur", "cname",
 -- "args", "ph": "X"} (pid: a node, tid: a worker, times in microseconds),
 -- then "process_name" and "thread_name" metadata events naming them.
 -- Load it in https://ui.perfetto.dev or chrome://tracing.
-CREATE FUNCTION raydar.chrome_trace(job_id text, cluster text DEFAULT NULL)
+CREATE FUNCTION raydar.chrome_trace(job_id text, cluster text DEFAULT NULL, incarnation text DEFAULT NULL)
 RETURNS json
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -453,7 +542,7 @@ AS $fn$
                e.value AS event, e.ord
           FROM raydar.tasks t
          CROSS JOIN LATERAL jsonb_array_elements(t.profiling_data->'events') WITH ORDINALITY AS e(value, ord)
-         WHERE t.cluster = (SELECT raydar._job_cluster($1, $2)) AND t.job_id = $1
+         WHERE ARRAY[t.cluster, t.incarnation] = (SELECT raydar._job_run($1, $2, $3)) AND t.job_id = $1
            AND t.profiling_data->>'component_type' IN ('worker', 'driver')
            AND jsonb_typeof(t.profiling_data->'events') = 'array'
            -- An event without numeric times cannot be placed: skipped,
@@ -514,26 +603,28 @@ AS $fn$
       FROM x
 $fn$;
 
--- timeline_svg(job_id [, cluster]): an SVG Gantt chart of the job: one
+-- timeline_svg(job_id [, cluster [, incarnation]]): an SVG Gantt chart of the job: one
 -- lane per worker (grouped by node), one bar per attempt from its start to
 -- its end, coloured by state (green finished, red failed, blue running);
 -- a running attempt's bar reaches the latest time known for the job. Each
 -- bar has a tooltip (<title>) and data-task / data-lane attributes.
 -- Browsers show the file as is. One statement, no temporary table, so it
 -- also runs on a read-only standby.
-CREATE FUNCTION raydar.timeline_svg(job_id text, cluster text DEFAULT NULL)
+CREATE FUNCTION raydar.timeline_svg(job_id text, cluster text DEFAULT NULL, incarnation text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
     WITH c AS MATERIALIZED (
-        SELECT raydar._job_cluster($1, $2) AS cluster
+        SELECT r[1] AS cluster, r[2] AS incarnation FROM (SELECT raydar._job_run($1, $2, $3) AS r) x
     ), bars AS MATERIALIZED (
         SELECT t.task_id, t.attempt_number, t.name, t.state, t.node_id, t.worker_id, t.worker_pid,
                t.start_time, t.end_time, t.cluster, n.node_ip
           FROM raydar.tasks t
-          LEFT JOIN raydar.node_history n ON n.cluster = t.cluster AND n.node_id = t.node_id
-         WHERE t.cluster = (SELECT c.cluster FROM c) AND t.job_id = $1
+          LEFT JOIN raydar.node_history n
+                 ON n.cluster = t.cluster AND n.incarnation = t.incarnation AND n.node_id = t.node_id
+         WHERE t.cluster = (SELECT c.cluster FROM c) AND t.incarnation = (SELECT c.incarnation FROM c)
+           AND t.job_id = $1
            AND t.type IS DISTINCT FROM 'DRIVER_TASK' AND t.start_time IS NOT NULL
     ), geo AS (
         -- Layout in px: label column lx, plot width pw, lane height lh,
@@ -607,11 +698,11 @@ $fn$;
 GRANT SELECT ON raydar.job_progress, raydar.task_summary, raydar.task_edges, raydar.task_metadata TO raydar_reader;
 GRANT INSERT, UPDATE ON raydar.task_metadata TO raydar_writer;
 GRANT DELETE ON raydar.task_metadata TO raydar_admin;
-REVOKE ALL ON FUNCTION raydar.job_progress_at(timestamptz), raydar._job_cluster(text, text),
-                       raydar._job_tasks(text, text), raydar.task_graph_dot(text, text, text, text),
-                       raydar.critical_path(text, text), raydar.chrome_trace(text, text),
-                       raydar.timeline_svg(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION raydar.job_progress_at(timestamptz), raydar._job_cluster(text, text),
-                          raydar._job_tasks(text, text), raydar.task_graph_dot(text, text, text, text),
-                          raydar.critical_path(text, text), raydar.chrome_trace(text, text),
-                          raydar.timeline_svg(text, text) TO raydar_reader;
+REVOKE ALL ON FUNCTION raydar.job_progress_at(timestamptz), raydar._job_run(text, text, text),
+                       raydar._job_tasks(text, text, text), raydar.task_graph_dot(text, text, text, text, text),
+                       raydar.critical_path(text, text, text), raydar.chrome_trace(text, text, text),
+                       raydar.timeline_svg(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION raydar.job_progress_at(timestamptz), raydar._job_run(text, text, text),
+                          raydar._job_tasks(text, text, text), raydar.task_graph_dot(text, text, text, text, text),
+                          raydar.critical_path(text, text, text), raydar.chrome_trace(text, text, text),
+                          raydar.timeline_svg(text, text, text) TO raydar_reader;

@@ -22,7 +22,7 @@ static const char *const versions[] = {"2.9.3", "2.35.0", "2.40.0", "2.49.2", "3
 
 /* The collector's RayKnownAttemptFn, stood in for by a rule on the id. */
 static bool
-knows_odd(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
+knows_odd(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt, size_t entry_len)
 {
 	return id_is_odd(task_id, len);
 }

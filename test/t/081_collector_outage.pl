@@ -27,6 +27,7 @@ my $port = $sim->grpc_port;
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$port');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
 	CREATE SCHEMA live;
 	IMPORT FOREIGN SCHEMA ray LIMIT TO (tasks) FROM SERVER ray INTO live;
 	SELECT raydar.track('ray');});
@@ -55,7 +56,14 @@ ok($node->poll_query_until('postgres',
 $sim->admin('POST', '/advance', { ms => 600000 });
 sleep 30;
 my $failures = $node->safe_psql('postgres', 'SELECT consecutive_failures FROM raydar.collector_status');
-cmp_ok($failures, '>=', 20, "30 s down: $failures failed polls in a row");
+# Backoff: 200 ms doubled per failure (0.4, 0.8, ... 25.6 s), so about 7
+# polls in 30 s rather than 150; generous bounds for a loaded machine.
+cmp_ok($failures, '>=', 4, "30 s down: $failures failed polls in a row");
+cmp_ok($failures, '<=', 12, 'fewer than one per interval: the worker backs off');
+cmp_ok($node->safe_psql('postgres', q{SELECT extract(epoch FROM backoff) FROM raydar.collector_status}),
+	   '>=', 3.2, 'the backoff is visible in collector_status');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.collector_errors}), '<', $failures,
+	   'a repeated failure is counted, not written to collector_errors each time');
 like($node->safe_psql('postgres', 'SELECT last_error FROM raydar.collector_status'),
 	 qr/could not connect to Ray GCS/, 'the status says why');
 is($node->safe_psql('postgres', $history_q), $before, 'history unchanged while Ray is down');
@@ -91,7 +99,8 @@ is($node->safe_psql('postgres', qq{
    'exactly the attempts Ray holds');
 is($node->safe_psql('postgres', q{
 	SELECT consecutive_failures || ' ' || (last_error IS NULL) || ' ' || tasks_ingested || ' ' || vanished
-	  FROM raydar.collector_status}), "0 true $after 0",
+	       || ' ' || (backoff IS NULL)
+	  FROM raydar.collector_status}), "0 true $after 0 true",
    'status: recovered, every attempt counted once, nothing vanished');
 is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM raydar.task_live l JOIN raydar.task_history h USING (cluster, task_id, attempt_number)}),

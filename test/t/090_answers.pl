@@ -43,9 +43,9 @@ is($q->(q{SELECT cluster, count(*), count(*) FILTER (WHERE live) FROM raydar.tas
 # 3.991 s since the first creation, so 3.257/s and 3 left take 0.921 s.
 # nested is done: elapsed stops at its last end, time left is 0.
 is($q->(q{SELECT * FROM raydar.job_progress_at('2026-01-01 10:00:04+00')}), <<'EOT' =~ s/\n$//r,
-classic|01000000|12|5|1|2|4|50.0|1.511|1.511|2026-01-01 10:00:00.03+00|2026-01-01 10:00:03.124+00|00:00:03.97|00:00:03.97|2026-01-01 10:00:04+00
-nested|01000000|7|7|0|0|0|100.0|1.754|13.972|2026-01-01 10:00:00.009+00|2026-01-01 10:00:00.51+00|00:00:00.501|00:00:00|2026-01-01 10:00:04+00
-ray|01000000|16|9|4|2|1|81.3|3.257|3.257|2026-01-01 10:00:00.009+00|2026-01-01 10:00:02.009+00|00:00:03.991|00:00:00.921|2026-01-01 10:00:04+00
+classic||01000000|12|5|1|2|4|50.0|1.511|1.511|2026-01-01 10:00:00.03+00|2026-01-01 10:00:03.124+00|00:00:03.97|00:00:03.97|2026-01-01 10:00:04+00
+nested||01000000|7|7|0|0|0|100.0|1.754|13.972|2026-01-01 10:00:00.009+00|2026-01-01 10:00:00.51+00|00:00:00.501|00:00:00|2026-01-01 10:00:04+00
+ray||01000000|16|9|4|2|1|81.3|3.257|3.257|2026-01-01 10:00:00.009+00|2026-01-01 10:00:02.009+00|00:00:03.991|00:00:00.921|2026-01-01 10:00:04+00
 EOT
    'job_progress_at: counts, percent, rates, elapsed and time left at a fixed instant');
 # Two minutes later nothing ended in the last minute: the time left falls
@@ -72,24 +72,24 @@ like($q->(q{EXPLAIN (COSTS OFF) SELECT * FROM raydar.job_progress WHERE cluster 
 # task_summary: attempts by state per function and type (flaky: 2
 # attempts of 1 task), durations of the attempts that ran, in seconds.
 is($q->(q{SELECT * FROM raydar.task_summary ORDER BY cluster, job_id, func_or_class_name, type}), <<'EOT' =~ s/\n$//r,
-classic|01000000|__main__.example_remote_function|NORMAL_TASK|12|12|5|1|2|4|{"FAILED": 1, "RUNNING": 2, "FINISHED": 5, "PENDING_NODE_ASSIGNMENT": 4}|1.007|1.016|1.067|1.077
-nested|01000000|__main__.child|NORMAL_TASK|3|3|3|0|0|0|{"FINISHED": 3}|0.095|0.095|0.096|0.096
-nested|01000000|__main__.grandchild|NORMAL_TASK|3|3|3|0|0|0|{"FINISHED": 3}|0.035|0.036|0.036|0.036
-nested|01000000|__main__.parent|NORMAL_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.495|0.495|0.495|0.495
-ray|01000000|Counter.increment|ACTOR_TASK|3|3|3|0|0|0|{"FINISHED": 3}|0.028|0.028|0.028|0.028
-ray|01000000|__main__.BadConfig.__init__|ACTOR_CREATION_TASK|1|1|0|1|0|0|{"FAILED": 1}|0.009|0.009|0.009|0.009
-ray|01000000|__main__.Counter.__init__|ACTOR_CREATION_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.010|0.010|0.010|0.010
-ray|01000000|__main__.Embedder.__init__|ACTOR_CREATION_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.009|0.009|0.009|0.009
-ray|01000000|__main__.Shard.__init__|ACTOR_CREATION_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.011|0.011|0.011|0.011
-ray|01000000|__main__.child|NORMAL_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.086|0.086|0.086|0.086
-ray|01000000|__main__.evaluate|NORMAL_TASK|1|1|0|0|1|0|{"RUNNING": 1}||||
-ray|01000000|__main__.flaky|NORMAL_TASK|1|2|1|1|0|0|{"FAILED": 1, "FINISHED": 1}|0.095|0.095|0.095|0.095
-ray|01000000|__main__.hog|NORMAL_TASK|1|1|0|1|0|0|{"FAILED": 1}|1.994|1.994|1.994|1.994
-ray|01000000|__main__.long_poll|NORMAL_TASK|1|1|0|1|0|0|{"FAILED": 1}|0.495|0.495|0.495|0.495
-ray|01000000|__main__.parent|NORMAL_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.394|0.394|0.394|0.394
-ray|01000000|__main__.setup_env|NORMAL_TASK|1|1|0|1|0|0|{"FAILED": 1}||||
-ray|01000000|__main__.slow|NORMAL_TASK|1|1|0|0|1|0|{"RUNNING": 1}||||
-ray|01000000|__main__.wait_for_gpu|NORMAL_TASK|1|1|0|0|0|1|{"PENDING_NODE_ASSIGNMENT": 1}||||
+classic||01000000|__main__.example_remote_function|NORMAL_TASK|12|12|5|1|2|4|{"FAILED": 1, "RUNNING": 2, "FINISHED": 5, "PENDING_NODE_ASSIGNMENT": 4}|1.007|1.016|1.067|1.077
+nested||01000000|__main__.child|NORMAL_TASK|3|3|3|0|0|0|{"FINISHED": 3}|0.095|0.095|0.096|0.096
+nested||01000000|__main__.grandchild|NORMAL_TASK|3|3|3|0|0|0|{"FINISHED": 3}|0.035|0.036|0.036|0.036
+nested||01000000|__main__.parent|NORMAL_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.495|0.495|0.495|0.495
+ray||01000000|Counter.increment|ACTOR_TASK|3|3|3|0|0|0|{"FINISHED": 3}|0.028|0.028|0.028|0.028
+ray||01000000|__main__.BadConfig.__init__|ACTOR_CREATION_TASK|1|1|0|1|0|0|{"FAILED": 1}|0.009|0.009|0.009|0.009
+ray||01000000|__main__.Counter.__init__|ACTOR_CREATION_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.010|0.010|0.010|0.010
+ray||01000000|__main__.Embedder.__init__|ACTOR_CREATION_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.009|0.009|0.009|0.009
+ray||01000000|__main__.Shard.__init__|ACTOR_CREATION_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.011|0.011|0.011|0.011
+ray||01000000|__main__.child|NORMAL_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.086|0.086|0.086|0.086
+ray||01000000|__main__.evaluate|NORMAL_TASK|1|1|0|0|1|0|{"RUNNING": 1}||||
+ray||01000000|__main__.flaky|NORMAL_TASK|1|2|1|1|0|0|{"FAILED": 1, "FINISHED": 1}|0.095|0.095|0.095|0.095
+ray||01000000|__main__.hog|NORMAL_TASK|1|1|0|1|0|0|{"FAILED": 1}|1.994|1.994|1.994|1.994
+ray||01000000|__main__.long_poll|NORMAL_TASK|1|1|0|1|0|0|{"FAILED": 1}|0.495|0.495|0.495|0.495
+ray||01000000|__main__.parent|NORMAL_TASK|1|1|1|0|0|0|{"FINISHED": 1}|0.394|0.394|0.394|0.394
+ray||01000000|__main__.setup_env|NORMAL_TASK|1|1|0|1|0|0|{"FAILED": 1}||||
+ray||01000000|__main__.slow|NORMAL_TASK|1|1|0|0|1|0|{"RUNNING": 1}||||
+ray||01000000|__main__.wait_for_gpu|NORMAL_TASK|1|1|0|0|0|1|{"PENDING_NODE_ASSIGNMENT": 1}||||
 EOT
    'task_summary: ray summary tasks with durations, every row');
 # The percentiles are percentile_cont over the attempts' durations.
@@ -106,9 +106,9 @@ $q->(q{CREATE ROLE driver LOGIN IN ROLE raydar_writer;
 my $parent = '5f3e0488acbb85d8c7a4c2366e25a4be10a06e4b01000000';   # nested's parent
 $node->safe_psql('postgres', qq{
 	INSERT INTO raydar.task_metadata (task_id, metadata) VALUES ('$parent', '{"epoch": 3, "dataset": "imagenet"}')
-	ON CONFLICT (task_id) DO UPDATE SET metadata = excluded.metadata;
+	ON CONFLICT (cluster, incarnation, task_id) DO UPDATE SET metadata = excluded.metadata;
 	INSERT INTO raydar.task_metadata (task_id, metadata) VALUES ('$parent', '{"epoch": 4, "dataset": "imagenet"}')
-	ON CONFLICT (task_id) DO UPDATE SET metadata = excluded.metadata;}, extra_params => [ '-U', 'driver' ]);
+	ON CONFLICT (cluster, incarnation, task_id) DO UPDATE SET metadata = excluded.metadata;}, extra_params => [ '-U', 'driver' ]);
 is($q->(qq{SELECT cluster, name, user_defined_metadata FROM raydar.tasks WHERE user_defined_metadata IS NOT NULL}),
    'nested|parent|{"epoch": 4, "dataset": "imagenet"}', 'task_metadata: a driver upserts, raydar.tasks shows it');
 like(psql_error(q{INSERT INTO raydar.task_metadata VALUES ('5F3E0488', '{}')}),

@@ -461,7 +461,7 @@ typedef struct KnownLog
 } KnownLog;
 
 static bool
-knows_odd(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt)
+knows_odd(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt, size_t entry_len)
 {
 	KnownLog   *log = ctx;
 	bool		yes = id_is_odd(task_id, len);

@@ -42,6 +42,8 @@ class Controller:
                 base_ns = int(sim.model.clock.now_ms()) * 1_000_000
             sc = scenarios.build(name, params, self.seed, base_ns, sim.profile.name)
             sim.model.load(sc)
+            # Loading a scenario is starting a cluster anew: a new incarnation.
+            sim.new_incarnation()
 
     def state(self):
         sim = self.sim

@@ -711,12 +711,6 @@ def list_resource(dash, resource, o, prof):
 
 # ---- the HTTP server --------------------------------------------------------------
 
-def _session_name(epoch_ms, pid):
-    t = time.gmtime(epoch_ms / 1000.0)
-    return "session_%s_%06d_%d" % (time.strftime("%Y-%m-%d_%H-%M-%S", t),
-                                   int(epoch_ms % 1000) * 1000, pid)
-
-
 class Dashboard:
     """The HTTP(S) server; stop()/start() keep the port (fault http_unavailable)."""
 
@@ -735,7 +729,6 @@ class Dashboard:
         self.requests = []           # HTTP request log (admin GET /http_requests)
         self.conns = set()           # open client sockets (keep-alive included)
         self.server = None
-        self.session_name = _session_name(sim.model.clock.epoch_ms, os.getpid())
 
     @property
     def scheme(self):
@@ -780,7 +773,7 @@ class Dashboard:
         prof = self.sim.profile
         return 200, "application/json; charset=utf-8", json.dumps({
             "version": API_VERSION[prof.name], "ray_version": prof.ray_version,
-            "ray_commit": RAY_COMMIT[prof.name], "session_name": self.session_name}).encode()
+            "ray_commit": RAY_COMMIT[prof.name], "session_name": self.sim.session_name}).encode()
 
     def error(self, prof, kind, msg, exc_name="ValueError"):
         new = prof.version >= STATUS_CODES_SINCE

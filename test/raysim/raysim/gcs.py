@@ -26,6 +26,7 @@ from .faults import malform
 
 GET_TASK_EVENTS = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
 CHECK_ALIVE = "/ray.rpc.NodeInfoGcsService/CheckAlive"
+GET_CLUSTER_ID = "/ray.rpc.NodeInfoGcsService/GetClusterId"
 MAX_MSG = 512 * 1024 * 1024   # Ray's max_grpc_message_size
 INVALID_ARGUMENT = 34          # Ray StatusCode
 
@@ -91,6 +92,16 @@ class Sim:
         self.replay = replay
         self.requests = []
         self.server = None      # GcsServer, set by main
+        self.new_incarnation()
+
+    def new_incarnation(self):
+        """A new start of the cluster: a new 28-byte ClusterID (GetClusterId)
+        and dashboard session_name, as Ray makes at every cluster start.
+        A GCS restart (POST /restart) keeps both, as Redis-backed GCS FT does."""
+        self.cluster_id = os.urandom(28)
+        t = time.gmtime()
+        self.session_name = "session_%s_%06d_%d" % (time.strftime("%Y-%m-%d_%H-%M-%S", t),
+                                                    int(time.time() * 1e6) % 1000000, os.getpid())
 
 
 def _abort_process(msg):
@@ -152,6 +163,17 @@ class Handlers:
             if f["mode"] == "malformed":
                 return malform(reply, f.get("kind", "truncated"))
         return reply
+
+    def get_cluster_id(self, raw, context):
+        """GetClusterIdReply {GcsStatus status = 1; bytes cluster_id = 2}."""
+        rec = self._record(GET_CLUSTER_ID, raw, context)
+        self._auth(context, rec)
+        f = self._fault(rec)
+        with self.sim.lock:
+            cid = self.sim.cluster_id
+        if f is not None and f["mode"] == "gcs_status":
+            return encode.status_bytes(int(f.get("code", 5)), f.get("message", "simulated GCS error"))
+        return b"\x12" + bytes([len(cid)]) + cid
 
     def get_task_events(self, raw, context):
         rec = self._record(GET_TASK_EVENTS, raw, context)
@@ -324,7 +346,9 @@ class GcsServer:
                 "GetTaskEvents": grpc.unary_unary_rpc_method_handler(
                     h.get_task_events, request_deserializer=ident, response_serializer=ident)})
             methods = {"CheckAlive": grpc.unary_unary_rpc_method_handler(
-                h.check_alive, request_deserializer=ident, response_serializer=ident)}
+                h.check_alive, request_deserializer=ident, response_serializer=ident),
+                       "GetClusterId": grpc.unary_unary_rpc_method_handler(
+                h.get_cluster_id, request_deserializer=ident, response_serializer=ident)}
             others = {}
             for m, (svc, name, _) in cluster.METHODS.items():
                 rpc = grpc.unary_unary_rpc_method_handler(

@@ -427,6 +427,93 @@ def build_mixed(b, p):
     b.task("slow", "__main__.slow", t, t + 5 * MS, None)
 
 
+# Names for `varied`: unicode of every width, quotes and backslashes (SQL
+# and JSON escaping), control characters, empty; a 10 kB one is added
+# every 101st attempt.
+VARIED_NAMES = ["plain_task", "ünïcødé ✓ 日本語 🚀", "quote \" and ' and \\ back\\slash",
+                "", "tab\tnew\nline", "ħ" * 33, "[brackets]{braces}:colon,comma"]
+VARIED_MAPS = [{"CPU": 1.0}, {"CPU": 1.0}, {"CPU": 1.0}, {"CPU": 0.5, "GPU": 1.0}, {},
+               {"memory": 1073741824.0, "CPU": 2.0}, {"ünï \"cøde\"": 0.25}]
+
+
+def build_varied(b, p):
+    """`count` (20000) attempts with varied values (the collector's value tests).
+
+    Resource maps mostly shared but every 7th unique (far more distinct
+    values than a value cache holds), names with unicode, quotes and 10 kB,
+    null vs empty call sites, runtime envs and error messages, FINISHED and
+    FAILED. Attempt i starts at spread_ms (10000) * i / count after the
+    epoch and ends 1 ms later, so advancing the clock in steps makes
+    successive polls find them.
+    """
+    n = int(p.get("count", 20000))
+    spread = int(float(p.get("spread_ms", 10000)) * MS)
+    b.node("10.0.0.1", cpus=64, head=True)
+    b.start_job()
+    node = b.nodes[0]
+    wid, pid = b.worker(node, b.job)
+    job = b.job
+    parent = b.driver.task_id
+    raw = b.rng.randbytes(20 * n)
+    for i in range(n):
+        s = b.base + 1 * MS + spread * i // n
+        name = VARIED_NAMES[i % len(VARIED_NAMES)]
+        if i % 101 == 0:
+            name = ("é" * 3000 + "x" * 4000 + str(i))[:10240 - i % 5]
+        res = VARIED_MAPS[i % len(VARIED_MAPS)]
+        if i % 7 == 3:
+            res = {"custom_%d" % i: float(i % 13), "CPU": 1.0}
+        failed = i % 9 == 4
+        states = [("PENDING_ARGS_AVAIL", s), ("RUNNING", s + MS // 2),
+                  ("FAILED" if failed else "FINISHED", s + MS)]
+        b.sc.attempts.append(TaskAttempt(
+            raw[20 * i:20 * i + 20] + job, job, name, "__main__.f_%d" % (i % 11), states,
+            attempt_number=i % 3, parent_task_id=parent, required_resources=res,
+            serialized_runtime_env=[None, "", '{"pip": ["requests"]}', "{}"][i % 4],
+            call_site=[None, "", 'File "x.py", line %d, in "q"' % i][i % 3],
+            label_selector=[{}, {"zone": "ü-1"}][i % 2],
+            error_type="TASK_EXECUTION_EXCEPTION" if failed else None,
+            error_message=[None, "", "boom ☠ \"%d\"" % i][i % 3] if failed else None,
+            node_id=node, worker_id=wid, worker_pid=pid, log_info=i % 2 == 0))
+
+
+def build_keys(b, p):
+    """Attempts whose keys or times are unusual (the collector's key tests).
+
+    Task ids of 28 bytes differing only in their last byte, a 20-byte id and
+    the same id zero-padded to 24 bytes; one attempt ending on each of
+    `days` (500) days before the epoch; and tasks that FINISHED at 1 s and
+    FAILED at 3 s, and FINISHED at 5 s and FAILED at 7 s (ends that move:
+    Ray keeps every state event).
+    """
+    days = int(p.get("days", 500))
+    b.node("10.0.0.1", cpus=8, head=True)
+    b.start_job()
+    node = b.nodes[0]
+    wid, pid = b.worker(node, b.job)
+    job = b.job
+
+    def add(tid, start, states, **kw):
+        b.sc.attempts.append(TaskAttempt(tid, job, kw.pop("name", "keys_task"), "__main__.keys_task",
+                                         [("PENDING_ARGS_AVAIL", start)] + states,
+                                         parent_task_id=b.driver.task_id, node_id=node,
+                                         worker_id=wid, worker_pid=pid, log_info=False, **kw))
+    t = b.base - 10 * SEC
+    prefix = b.rng.randbytes(24)
+    for tid in (prefix + b"\x00\x01\x02\x03", prefix + b"\x00\x01\x02\x04",
+                prefix[:20], prefix[:20] + b"\x00" * 4):
+        add(tid, t, [("RUNNING", t + MS), ("FINISHED", t + 2 * MS)], name="odd_id")
+    for d in range(days):
+        e = b.base - (d + 1) * 86400 * SEC
+        add(b.ids.task(job), e - SEC, [("RUNNING", e - SEC // 2), ("FINISHED", e)], name="old_day")
+    add(b.ids.task(job), b.base + 100 * MS,
+        [("RUNNING", b.base + 200 * MS), ("FINISHED", b.base + 1 * SEC), ("FAILED", b.base + 3 * SEC)],
+        name="moving_end", error_type="WORKER_DIED", error_message="the worker died after finishing")
+    add(b.ids.task(job), b.base + 4100 * MS,
+        [("RUNNING", b.base + 4200 * MS), ("FINISHED", b.base + 5 * SEC), ("FAILED", b.base + 7 * SEC)],
+        name="moving_live", error_type="WORKER_DIED", error_message="the worker died after finishing")
+
+
 def default_vectors_dir(profile):
     """RAYDAR_VECTORS/ray-<profile>, else the repository's fixtures."""
     root = os.environ.get("RAYDAR_VECTORS")
@@ -505,6 +592,7 @@ SCENARIOS = {"empty": build_empty, "classic": build_classic, "many": build_many,
              "stream": build_stream,
              "actors": build_actors, "nested": build_nested, "retries": build_retries,
              "failures": build_failures, "mixed": build_mixed, "vectors": build_vectors}
+SCENARIOS.update(varied=build_varied, keys=build_keys)
 
 
 def build(name, params, seed, base_ns, profile):

@@ -9,6 +9,7 @@ from raysim import versions, derive
 from raysim.client import Simulator
 
 EPOCH = 1_800_000_000_000
+GCI = "/ray.rpc.NodeInfoGcsService/GetClusterId"
 
 
 def rows_of(sim, p="master"):
@@ -85,6 +86,30 @@ class Scenarios(unittest.TestCase):
                     self.assertTrue(sum(r["parent_task_id"] in ids for r in rows) >= 6)
                 elif name == "retries":
                     self.assertEqual(sorted(r["attempt_number"] for r in rows if r["name"] == "flaky"), [0, 1, 2])
+
+    def test_collector_scenarios_and_incarnations(self):
+        """keys and varied (the collector's tests); GetClusterId per load."""
+        with Simulator(scenario="keys", scenario_params={"days": 5}, speed=0, epoch_ms=EPOCH) as sim:
+            rows = rows_of(sim)
+            self.assertEqual(sorted({len(r["task_id"]) for r in rows if r["name"] == "odd_id"}), [40, 48, 56])
+            self.assertEqual(len({r["task_id"] for r in rows if r["name"] == "odd_id"}), 4)
+            self.assertEqual(sum(r["name"] == "old_day" for r in rows), 5)
+            sim.admin("/advance", {"ms": 4000})
+            moving = [r for r in rows_of(sim) if r["name"] == "moving_end"]
+            self.assertEqual([r["state"] for r in moving], ["FAILED"])
+            cid = sim.call(GCI, b"")
+            self.assertEqual((cid[:2], len(cid)), (b"\x12\x1c", 30))
+            sim.admin("/restart", {})
+            self.assertEqual(sim.call(GCI, b""), cid, "a GCS restart keeps the cluster id")
+            sim.admin("/scenario", {"name": "keys", "params": {"days": 5}})
+            self.assertNotEqual(sim.call(GCI, b""), cid, "a new scenario is a new cluster")
+        with Simulator(scenario="varied", scenario_params={"count": 300, "spread_ms": 100},
+                       speed=0, epoch_ms=EPOCH) as sim:
+            sim.admin("/advance", {"ms": 1000})
+            rows = [r for r in rows_of(sim) if r["type"] != "DRIVER_TASK"]
+            self.assertEqual(len(rows), 300)
+            self.assertTrue(any(len((r["name"] or "").encode()) > 5000 for r in rows))
+            self.assertEqual({r["state"] for r in rows}, {"FINISHED", "FAILED"})
 
     def test_vectors_scenario_matches_expected(self):
         import json
