@@ -172,7 +172,7 @@ if (!ok($upgraded eq $fresh, "the updated database's raydar objects equal a fres
 	my $dir = tempdir(CLEANUP => 1);
 	PostgreSQL::Test::Utils::append_to_file("$dir/updated", "$upgraded\n");
 	PostgreSQL::Test::Utils::append_to_file("$dir/fresh", "$fresh\n");
-	diag(scalar `diff -u $dir/fresh $dir/updated | cut -c1-400 | head -80`);
+	diag(scalar `diff -u $dir/fresh $dir/updated | cut -c1-4000 | head -80`);
 }
 
 # After the update the library serves the database: scans and the collector.

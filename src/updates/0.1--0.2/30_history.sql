@@ -477,6 +477,10 @@ AS $fn$
          WHERE ARRAY[t.cluster, t.incarnation] = (SELECT raydar._job_run($1, $2, $3)) AND t.job_id = $1
            AND t.profiling_data->>'component_type' IN ('worker', 'driver')
            AND jsonb_typeof(t.profiling_data->'events') = 'array'
+           -- An event without numeric times cannot be placed: skipped,
+           -- rather than failing the whole trace on a cast.
+           AND jsonb_typeof(e.value->'start_time') = 'number'
+           AND jsonb_typeof(e.value->'end_time') = 'number'
     ), ids AS (
         -- Ray numbers nodes and workers from 0; here in the order of their names.
         SELECT ev.*,
@@ -594,7 +598,7 @@ AS $fn$
         -- crisp edges, so that a bar is its colour, not a blend.
         || coalesce((SELECT string_agg(format(
                E'<rect class="bar" data-task="%s" data-attempt="%s" data-lane="%s" x="%s" y="%s" width="%s" height="%s" fill="%s" shape-rendering="crispEdges"><title>%s</title></rect>\n',
-               b.task_id, b.attempt_number, l.lane,
+               raydar._xml(b.task_id), b.attempt_number, l.lane,
                round(d.lx + d.pw * extract(epoch FROM b.start_time - d.t0) / d.span, 1),
                d.top + l.lane * d.lh + (d.lh - d.bh) / 2,
                greatest(2, round(d.pw * extract(epoch FROM coalesce(b.end_time, d.t1) - b.start_time) / d.span, 1)),
