@@ -131,7 +131,7 @@ note(sprintf('FDW shapes under memcheck: %.0f s', time() - $t0));
 
 # ---------------------------------------------------------------- the collector
 $t0 = time();
-sq(q{SELECT raydar.track('v')});
+sq(q{CREATE USER MAPPING FOR CURRENT_USER SERVER v; SELECT raydar.track('v')});
 my $done = 0;
 for (1 .. 1200)
 {

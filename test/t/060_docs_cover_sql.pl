@@ -91,6 +91,8 @@ my %context = (
 	'docs/operations.md' => "CREATE EXTENSION raydar; $connect",
 	'docs/answers.md' => "CREATE EXTENSION raydar; $connect
 		CREATE SERVER nested FOREIGN DATA WRAPPER raydar OPTIONS (address '@{[ $nested->address ]}');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
+		CREATE USER MAPPING FOR CURRENT_USER SERVER nested;
 		SELECT raydar.track('ray'), raydar.track('nested');");
 my $roles_before = $node->safe_psql('postgres', 'SELECT string_agg(quote_ident(rolname), \',\') FROM pg_roles');
 

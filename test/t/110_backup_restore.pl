@@ -37,6 +37,8 @@ $node->safe_psql('postgres', qq{
 	CREATE EXTENSION raydar;
 	CREATE SERVER ray_old FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$op');
 	CREATE SERVER ray_new FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$np');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray_old;
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray_new;
 	SELECT raydar.track('ray_old');
 	SELECT raydar.track('ray_new');});
 ok($node->poll_query_until('postgres', "SELECT count(*) = 2 * $n FROM raydar.task_history", 't'),
@@ -142,6 +144,7 @@ my $third = RaySim->new(scenario => 'many', scenario_params => { count => 300 },
 my $tp = $third->grpc_port;
 $node->safe_psql('restored', qq{
 	CREATE SERVER ray_third FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$tp');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray_third;
 	SELECT raydar.track('ray_third');});
 ok($node->poll_query_until('restored', q{SELECT count(*) = 300 FROM raydar.task_history WHERE cluster = 'ray_third'}),
    'the restored collector keeps a newly tracked cluster');

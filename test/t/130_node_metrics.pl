@@ -53,6 +53,7 @@ sub control
 my $port = $sim->grpc_port;
 $node->safe_psql('postgres', qq{
 	CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$port');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
 	SELECT raydar.track('ray');});
 
 my $nodes = decode_json(control('GET', '/state'))->{nodes};
