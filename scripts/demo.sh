@@ -77,11 +77,14 @@ CREATE EXTENSION raydar;
 CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '$address');
 CREATE SCHEMA ray_live;
 IMPORT FOREIGN SCHEMA ray FROM SERVER ray INTO ray_live;
-SELECT raydar.track('ray');   -- the collector keeps every finished task
 SQL
+# The collector reads with the tracking role's user mapping (its token, if any).
 if [ -n "${RAYDAR_GCS_TOKEN:-}" ]; then
   psql -v token="$RAYDAR_GCS_TOKEN" -c "CREATE USER MAPPING FOR CURRENT_USER SERVER ray OPTIONS (token :'token')"
+else
+  psql -c "CREATE USER MAPPING FOR CURRENT_USER SERVER ray"
 fi
+psql -c "SELECT raydar.track('ray')"   # the collector keeps every finished task
 
 show() { echo; echo "-- $1"; echo "$2"; psql -c "$2"; }
 

@@ -50,6 +50,7 @@ raydar.poll_interval = '1h'"
 psql_ >/dev/null <<SQL
 CREATE EXTENSION raydar;
 CREATE SERVER ray FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$GRPC_PORT');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
 SELECT raydar.track('ray');
 SQL
 
