@@ -643,6 +643,14 @@ http_list(RaydarScanState *st, const RayVersion *v, RayStateReprs **reprs, const
 	pfree(body);
 	if (rs != RAY_OK)
 		report_http_decode(st, rs, path, err);
+	/* Values raydar could not read are NULL: say so once per request. */
+	if (k->nodd > 0)
+		ereport(WARNING,
+				(errmsg_plural("the Ray dashboard sent %d value raydar could not read; it is shown as NULL",
+							   "the Ray dashboard sent %d values raydar could not read; they are shown as NULL",
+							   k->nodd, k->nodd),
+				 errdetail("First: %s (GET %s).", k->odd, path),
+				 errhint("The dashboard may be newer than this raydar; a server with address (the GCS) reads the same rows.")));
 	*bytes += len;
 }
 

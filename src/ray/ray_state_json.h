@@ -11,8 +11,12 @@
  * column rule therefore exists once; only the inverse mapping lives here.
  *
  * Input is untrusted: size and nesting are limited before parsing (cJSON),
- * and malformed, truncated or mistyped input is an error with a message
- * that says where, never a crash. PostgreSQL-free.
+ * and malformed or truncated input is an error with a message that says
+ * where, never a crash. Values are read as protobuf's JSON mapping allows
+ * them (int64/uint64 and int32 as numbers or decimal strings, doubles also
+ * as "NaN"/"Infinity", enums as names or numbers); a value of one field
+ * that is none of these is that field absent (NULL), counted in
+ * RayStateCounters.nodd, never a failed scan. PostgreSQL-free.
  */
 #ifndef RAY_STATE_JSON_H
 #define RAY_STATE_JSON_H
@@ -39,6 +43,8 @@ typedef struct RayStateCounters
 	int64_t		rows;			/* rows in data.result.result */
 	int			nwarnings;		/* data.result.warnings and partial_failure_warning */
 	char		warning[512];	/* the first of them, truncated */
+	int			nodd;			/* field values that could not be read: shown NULL */
+	char		odd[256];		/* the first of them, "row N: ..." */
 } RayStateCounters;
 
 /*
