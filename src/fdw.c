@@ -92,6 +92,7 @@ typedef struct RaydarScanState
 	bool		fetched;
 	ProtobufCAllocator alloc;	/* into scan_cxt; outlives fetch() */
 	RayBuf		scratch;
+	RayStateCounters odd;		/* HTTP: fields the dashboard sent unreadable (NULL) */
 } RaydarScanState;
 
 /* The counters of this backend's last scan, for raydar.last_scan(). */
@@ -751,6 +752,9 @@ fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs
 		StringInfoData all;
 		int64		rows = 0;
 		ListCell   *lc;
+		RayStateCounters odd_parts;
+
+		memset(&odd_parts, 0, sizeof(odd_parts));
 
 		/* One job: its part would be the same request, capped the same way. */
 		if (list_length(jobs) < 2)
@@ -768,6 +772,8 @@ fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs
 			http_list(st, v, reprs, http_path(st->resource, filters, -1, timeout_ms), &part, &partlen, &pk, &bytes);
 			appendBinaryStringInfo(&all, (const char *) part, (int) partlen);
 			pfree(part);
+			if (!ray_state_json_odd_append(&odd_parts, &pk, (size_t) rows, &st->alloc))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 			rows += pk.rows;
 			nparts++;
 			if (pk.rows >= DASHBOARD_MAX_LIMIT)
@@ -784,6 +790,9 @@ fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs
 			pblen = all.len;
 			k.num_after_truncation = k.rows = rows;
 			k.total = Max(k.total, rows);
+			k.cells = odd_parts.cells;
+			k.ncells = odd_parts.ncells;
+			k.capcells = odd_parts.capcells;
 		}
 		else
 			nparts = 0;
@@ -858,6 +867,7 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 	last_scan.reply_bytes = (int64) bytes;
 	last_scan.call_ms = http_call_ms;
 	last_scan.num_total_stored = k.total;
+	st->odd = k;
 	/* Ray's num_filtered counts the rows left, not those filtered out. */
 	last_scan.num_filtered_on_gcs = nparts > 0 ? 0 : Max(k.num_after_truncation - k.num_filtered, 0);
 	last_scan.num_truncated = nparts > 0 ? cut : Max(k.total - k.num_after_truncation, 0);
@@ -1016,6 +1026,7 @@ raydarIterateForeignScan(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	const void *reply;
 	const void *row;
+	size_t		index;
 	MemoryContext old;
 
 	if (!st->fetched)
@@ -1028,6 +1039,7 @@ raydarIterateForeignScan(ForeignScanState *node)
 	{
 		reply = st->reply;
 		row = &st->reply->rows[st->next];
+		index = st->reply->rows[st->next].index;
 	}
 	else if (st->resource->kind == RAYDAR_TASKS_KIND)
 	{
@@ -1042,11 +1054,13 @@ raydarIterateForeignScan(ForeignScanState *node)
 									 err);
 		reply = st->reply;
 		row = trow;
+		index = trow->index;
 	}
 	else
 	{
 		reply = st->creply;
 		row = st->creply->rows[st->next];
+		index = st->next;
 	}
 	st->next++;
 	MemoryContextReset(st->row_cxt);
@@ -1063,6 +1077,10 @@ raydarIterateForeignScan(ForeignScanState *node)
 			bool		isnull = false;
 
 			slot->tts_values[i] = col->get(reply, row, &st->scratch, &isnull);
+			/* A value the dashboard sent unreadable is NULL, not its default. */
+			if (st->odd.ncells > 0 &&
+				ray_state_json_cell_is_odd(&st->odd, st->resource->kind, index, col->name))
+				isnull = true;
 			slot->tts_isnull[i] = isnull;
 		}
 	}

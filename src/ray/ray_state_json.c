@@ -62,6 +62,7 @@ typedef struct Conv
 	bool		oom;
 	size_t		row;			/* 1-based, for messages */
 	RayStateCounters *k;		/* where odd values are counted */
+	ProtobufCAllocator *alloc;	/* the caller's, for k->cells */
 } Conv;
 
 static void fail(Conv *c, const char *fmt,...) __attribute__((format(printf, 2, 3)));
@@ -81,16 +82,63 @@ fail(Conv *c, const char *fmt,...)
 	va_end(ap);
 }
 
+/* Odd cells live in the caller's allocator (its memory context) or malloc. */
+static void *
+cells_alloc(ProtobufCAllocator *alloc, size_t n)
+{
+	return alloc ? alloc->alloc(alloc->allocator_data, n) : malloc(n);
+}
+
+static void
+cells_free(ProtobufCAllocator *alloc, void *p)
+{
+	if (p == NULL)
+		return;
+	if (alloc)
+		alloc->free(alloc->allocator_data, p);
+	else
+		free(p);
+}
+
+static bool
+cells_push(RayStateCounters *k, ProtobufCAllocator *alloc, uint32_t row, const char *key)
+{
+	if (k->ncells == k->capcells)
+	{
+		size_t		cap = k->capcells ? 2 * k->capcells : 16;
+		RayStateOddCell *nc = cells_alloc(alloc, cap * sizeof(RayStateOddCell));
+
+		if (nc == NULL)
+			return false;
+		if (k->ncells > 0)
+			memcpy(nc, k->cells, k->ncells * sizeof(RayStateOddCell));
+		cells_free(alloc, k->cells);
+		k->cells = nc;
+		k->capcells = cap;
+	}
+	k->cells[k->ncells].row = row;
+	snprintf(k->cells[k->ncells].key, sizeof(k->cells[k->ncells].key), "%s", key);
+	k->ncells++;
+	return true;
+}
+
+static void
+record_cell(Conv *c, RayStateCounters *k, uint32_t row, const char *key)
+{
+	if (!cells_push(k, c->alloc, row, key))
+		c->oom = true;
+}
+
 /*
  * A value of one field that raydar cannot read (a type or range the
  * protobuf JSON mapping does not allow, an enum name this build does not
  * know): the field is left absent, so it shows NULL, and the value is
  * counted for one WARNING per scan. Always returns true (keep reading).
  */
-static bool odd(Conv *c, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+static bool odd(Conv *c, const char *key, const char *fmt,...) __attribute__((format(printf, 3, 4)));
 
 static bool
-odd(Conv *c, const char *fmt,...)
+odd(Conv *c, const char *key, const char *fmt,...)
 {
 	va_list		ap;
 	RayStateCounters *k = c->k;
@@ -98,8 +146,10 @@ odd(Conv *c, const char *fmt,...)
 
 	if (k == NULL)
 		return true;
+	if (c->row > 0)
+		record_cell(c, k, (uint32_t) (c->row - 1), key);
 	if (k->nodd++ > 0)
-		return true;
+		return !c->oom;
 	if (c->row > 0)
 		n = snprintf(k->odd, sizeof(k->odd), "row %zu: ", c->row);
 	if (n < 0 || (size_t) n >= sizeof(k->odd))
@@ -107,7 +157,7 @@ odd(Conv *c, const char *fmt,...)
 	va_start(ap, fmt);
 	vsnprintf(k->odd + n, sizeof(k->odd) - n, fmt, ap);
 	va_end(ap);
-	return true;
+	return !c->oom;
 }
 
 static void *
@@ -307,7 +357,7 @@ get_string(Conv *c, const cJSON *obj, const char *key, char **out)
 	if (m == NULL)
 		return true;
 	if (!cJSON_IsString(m))
-		return odd(c, "\"%s\" is not a string: %s", key, shown(m, b, sizeof(b)));
+		return odd(c, key, "\"%s\" is not a string: %s", key, shown(m, b, sizeof(b)));
 	*out = dup(c, m->valuestring);
 	return !c->oom;
 }
@@ -418,7 +468,7 @@ get_int(Conv *c, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
 	if (m == NULL)
 		return true;
 	if (!int_value(m, lo, (uint64_t) hi, &bits) || (int64_t) bits < lo || (int64_t) bits > hi)
-		return odd(c, "\"%s\" is not an integer in [%lld, %lld]: %s", key,
+		return odd(c, key, "\"%s\" is not an integer in [%lld, %lld]: %s", key,
 				   (long long) lo, (long long) hi, shown(m, b, sizeof(b)));
 	*has = 1;
 	*out = (int64_t) bits;
@@ -450,7 +500,7 @@ get_u64(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, uin
 	if (!int_value(m, 0, UINT64_MAX, out))
 	{
 		*out = 0;
-		return odd(c, "\"%s\" is not an unsigned 64-bit integer: %s", key, shown(m, b, sizeof(b)));
+		return odd(c, key, "\"%s\" is not an unsigned 64-bit integer: %s", key, shown(m, b, sizeof(b)));
 	}
 	*has = 1;
 	return true;
@@ -474,7 +524,7 @@ get_bool(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, pr
 	else if (cJSON_IsString(m) && strcmp(m->valuestring, "false") == 0)
 		*out = 0;
 	else
-		return odd(c, "\"%s\" is not a boolean: %s", key, shown(m, b, sizeof(b)));
+		return odd(c, key, "\"%s\" is not a boolean: %s", key, shown(m, b, sizeof(b)));
 	*has = 1;
 	return true;
 }
@@ -518,7 +568,7 @@ get_id(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, Prot
 	if (m == NULL)
 		return true;
 	if (!id_value(c, m, has, out))
-		return odd(c, "\"%s\" is not a hex ID: %s", key, shown(m, b, sizeof(b)));
+		return odd(c, key, "\"%s\" is not a hex ID: %s", key, shown(m, b, sizeof(b)));
 	return !c->oom;
 }
 
@@ -535,7 +585,7 @@ kind_ok(Conv *c, const cJSON *m, bool want_object, const char *key)
 		return false;
 	if (want_object ? cJSON_IsObject(m) : cJSON_IsArray(m))
 		return true;
-	odd(c, "\"%s\" is not %s: %s", key, want_object ? "an object" : "an array", shown(m, b, sizeof(b)));
+	odd(c, key, "\"%s\" is not %s: %s", key, want_object ? "an object" : "an array", shown(m, b, sizeof(b)));
 	return false;
 }
 
@@ -580,7 +630,7 @@ get_enum(Conv *c, const cJSON *obj, const char *key, const char *(*name_of) (int
 	if (!enum_value(m, name_of, max, out))
 	{
 		*out = 0;
-		return odd(c, "\"%s\" has an unknown value %s", key, shown(m, b, sizeof(b)));
+		return odd(c, key, "\"%s\" has an unknown value %s", key, shown(m, b, sizeof(b)));
 	}
 	*has = 1;
 	return true;
@@ -605,7 +655,7 @@ string_array(Conv *c, const cJSON *arr, const char *key, size_t *n, char ***out)
 	{
 		if (!cJSON_IsString(e))
 		{
-			odd(c, "\"%s\" holds a value that is not a string", key);
+			odd(c, key, "\"%s\" holds a value that is not a string", key);
 			continue;
 		}
 		if (((*out)[i++] = dup(c, e->valuestring)) == NULL)
@@ -680,7 +730,7 @@ required_resources(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 			return false;
 		if (!double_value(e, &d))
 		{
-			odd(c, "required_resources[\"%.64s\"] is not a number", e->string);
+			odd(c, "required_resources", "required_resources[\"%.64s\"] is not a number", e->string);
 			continue;
 		}
 		ray__rpc__task_info_entry__required_resources_entry__init(r);
@@ -713,7 +763,7 @@ label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 			return false;
 		if (!cJSON_IsString(e))
 		{
-			odd(c, "label_selector[\"%.64s\"] is not a string", e->string);
+			odd(c, "label_selector", "label_selector[\"%.64s\"] is not a string", e->string);
 			continue;
 		}
 		ray__rpc__task_info_entry__label_selector_entry__init(l);
@@ -740,7 +790,7 @@ ms_to_ns(Conv *c, double ms, int64_t *ns)
 {
 	if (!isfinite(ms) || ms != floor(ms) || fabs(ms) > 9.0e12)
 	{
-		odd(c, "created_ms %.17g is not an integer number of milliseconds", ms);
+		odd(c, "events", "created_ms %.17g is not an integer number of milliseconds", ms);
 		return false;
 	}
 	*ns = (int64_t) ms * 1000000 + 500000;
@@ -796,14 +846,14 @@ events(Conv *c, const cJSON *m, Ray__Rpc__TaskStateUpdate *su)
 		/* A bad event is left out; the row keeps its other events. */
 		if (!cJSON_IsObject(e) || state == NULL || !double_value(ms, &msd))
 		{
-			odd(c, "events[%zu] is not {\"state\": name, \"created_ms\": number}", n);
+			odd(c, "events", "events[%zu] is not {\"state\": name, \"created_ms\": number}", n);
 			n++;
 			continue;
 		}
 		/* 30 covers every TaskStatus of every version. */
 		if (!enum_value(state, status_name, 30, &num))
 		{
-			odd(c, "events[%zu].state has an unknown value %s", n++, shown(state, b, sizeof(b)));
+			odd(c, "events", "events[%zu].state has an unknown value %s", n++, shown(state, b, sizeof(b)));
 			continue;
 		}
 		n++;
@@ -881,7 +931,7 @@ profiling_data(Conv *c, const cJSON *m, Ray__Rpc__ProfileEvents **out)
 				return false;
 			if (!cJSON_IsObject(e) || !double_value(st, &std) || !double_value(et, &etd))
 			{
-				odd(c, "profiling_data.events[%zu] has no numeric start_time and end_time", i);
+				odd(c, "profiling_data", "profiling_data.events[%zu] has no numeric start_time and end_time", i);
 				continue;
 			}
 			ray__rpc__profile_event_entry__init(p);
@@ -1174,6 +1224,7 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 	c.err = err;
 	c.errlen = errlen;
 	c.k = counters;
+	c.alloc = alloc;
 	n = (size_t) counters->rows;
 	reply.events_by_task = alloc0(&c, sizeof(void *) * (n + 1));
 	st = RAY_OK;
@@ -1193,6 +1244,8 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 			reply.events_by_task[reply.n_events_by_task++] = ev;
 	}
 	release(root);
+	if (st == RAY_OK && c.oom)
+		st = RAY_ERR_OOM;
 	if (st == RAY_OK)
 	{
 		size_t		size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
@@ -1202,6 +1255,12 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 			st = RAY_ERR_OOM;
 		else
 			*outlen = ray__rpc__get_task_events_reply__pack(&reply, *out);
+	}
+	if (st != RAY_OK)
+	{
+		cells_free(alloc, counters->cells);
+		counters->cells = NULL;
+		counters->ncells = counters->capcells = 0;
 	}
 	if (st == RAY_ERR_OOM)
 		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
@@ -1310,7 +1369,7 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
 				return false; \
 			if (!(IS_OK)) \
 			{ \
-				odd((c), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
+				odd((c), (key_), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
 				continue; \
 			} \
 			init_fn(m_); \
@@ -1572,7 +1631,7 @@ pg_row(Conv *c, const cJSON *row, Ray__Rpc__PlacementGroupTableData *g)
 			return false;
 		if (!cJSON_IsObject(b))
 		{
-			odd(c, "bundles[%zu] is not an object", n++);
+			odd(c, "bundles", "bundles[%zu] is not an object", n++);
 			continue;
 		}
 		n++;
@@ -1672,6 +1731,88 @@ static const char *const worker_keeps[] = {"worker_id", "node_id", "ip", "pid", 
 static const char *const pg_keeps[] = {"placement_group_id", "name", "state", "creator_job_id",
 "is_detached", "bundles", NULL};
 
+/*
+ * The catalog column an odd JSON key stands for, where the name differs
+ * (the rest are the same name). A key inside a jsonb column's value
+ * (required_resources, a bundle, ...) names no column: that entry is left
+ * out of the value instead.
+ */
+static const struct
+{
+	int			kind;
+	const char *key;
+	const char *column;
+}			odd_columns[] = {
+	{RAY_RESOURCE_NODES, "start_time_ms", "start_time"},
+	{RAY_RESOURCE_NODES, "end_time_ms", "end_time"},
+	{RAY_RESOURCE_NODES, "state_message", "death_reason"},
+	{RAY_RESOURCE_NODES, "state_message", "death_reason_message"},
+	{RAY_RESOURCE_NODES, "death_info", "death_reason"},
+	{RAY_RESOURCE_NODES, "death_info", "death_reason_message"},
+	{RAY_RESOURCE_NODES, "reason", "death_reason"},
+	{RAY_RESOURCE_NODES, "reason_message", "death_reason_message"},
+	{RAY_RESOURCE_WORKERS, "start_time_ms", "start_time"},
+	{RAY_RESOURCE_WORKERS, "end_time_ms", "end_time"},
+	{RAY_RESOURCE_WORKERS, "worker_launch_time_ms", "worker_launch_time"},
+	{RAY_RESOURCE_WORKERS, "worker_launched_time_ms", "worker_launched_time"},
+	{RAY_RESOURCE_JOBS, "pid", "driver_pid"},
+	{RAY_RESOURCE_JOBS, "node_ip_address", "driver_ip_address"},
+	{RAY_RESOURCE_JOBS, "driver_info", "driver_pid"},
+	{RAY_RESOURCE_JOBS, "driver_info", "driver_ip_address"},
+	{RAY_RESOURCE_ACTORS, "death_cause", "death_cause_type"},
+	{RAY_RESOURCE_ACTORS, "death_cause", "death_cause_message"},
+};
+
+static bool
+odd_key_is_column(int kind, const char *key, const char *column)
+{
+	for (size_t i = 0; i < sizeof(odd_columns) / sizeof(odd_columns[0]); i++)
+		if (odd_columns[i].kind == kind && strcmp(odd_columns[i].key, key) == 0 &&
+			strcmp(odd_columns[i].column, column) == 0)
+			return true;
+	return strcmp(key, column) == 0;
+}
+
+bool
+ray_state_json_cell_is_odd(const RayStateCounters *k, int kind, size_t row, const char *column)
+{
+	size_t		lo = 0,
+				hi = k ? k->ncells : 0;
+
+	/* Cells are in row order: find the first of this row. */
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (k->cells[mid].row < row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; k && lo < k->ncells && k->cells[lo].row == row; lo++)
+		if (odd_key_is_column(kind, k->cells[lo].key, column))
+			return true;
+	return false;
+}
+
+bool
+ray_state_json_odd_append(RayStateCounters *into, const RayStateCounters *from, size_t row_offset,
+						  ProtobufCAllocator *alloc)
+{
+	for (size_t i = 0; i < from->ncells; i++)
+		if (!cells_push(into, alloc, (uint32_t) (from->cells[i].row + row_offset), from->cells[i].key))
+			return false;
+	return true;
+}
+
+void
+ray_state_json_free_cells(RayStateCounters *k)
+{
+	free(k->cells);
+	k->cells = NULL;
+	k->ncells = k->capcells = 0;
+}
+
 bool
 ray_state_json_has_column(int kind, const char *column)
 {
@@ -1750,6 +1891,7 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 	c.err = err;
 	c.errlen = errlen;
 	c.k = counters;
+	c.alloc = alloc;
 	n = (size_t) counters->rows;
 	items = alloc0(&c, sizeof(void *) * (n + 1));
 	st = items ? RAY_OK : RAY_ERR_OOM;
@@ -1797,6 +1939,8 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 			items[i++] = x;
 	}
 	release(root);
+	if (st == RAY_OK && c.oom)
+		st = RAY_ERR_OOM;
 	if (st == RAY_OK)
 	{
 		switch (kind)
@@ -1837,6 +1981,12 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 			else
 				*outlen = protobuf_c_message_pack(reply, *out);
 		}
+	}
+	if (st != RAY_OK)
+	{
+		cells_free(alloc, counters->cells);
+		counters->cells = NULL;
+		counters->ncells = counters->capcells = 0;
 	}
 	if (st == RAY_ERR_OOM)
 		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);

@@ -71,6 +71,7 @@ my %MISSING = (
 # Every column; actor_repr_name, which the tasks route lacks, comes from
 # the actors route when a query shows it.
 my $ALL_BUT_REPR = q{SELECT to_jsonb(t) AS j FROM TASKS t};
+my @PROTO3_EXTRA = ();
 
 for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
 {
@@ -183,6 +184,68 @@ for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
 		}
 		$sim->stop;
 	}
+}
+
+# ---------------------------------------------------------------------------
+# proto3 JSON: the dashboard in the mapping's other forms (integers as
+# strings, enums as numbers on every other row, numbers no version declares
+# as numbers; test/raysim/raysim/proto3json.py) gives gRPC's rows, with no
+# warning. Values no form allows are NULL plus one counted WARNING.
+# ---------------------------------------------------------------------------
+for my $case (['2.9', 'vectors'], ['2.49', 'mixed'], ['master', 'vectors'], ['master', 'mixed'],
+			  @PROTO3_EXTRA)
+{
+	my ($profile, $scenario) = @$case;
+	my $sim = RaySim->new(profile => $profile, scenario => $scenario, dashboard => 1, speed => 0,
+						  name => "p3-$profile-$scenario");
+	$sim->admin('POST', '/advance', { ms => 600_000 });
+	$sim->admin('POST', '/dashboard', { json => 'proto3' });
+	my $tag = "q" . ($profile =~ s/\.//gr) . "_$scenario";
+	make_pair($sim, $tag);
+	my ($g, $h) = both($tag, $ALL_BUT_REPR);
+	ok(length($g) > 0, "proto3 $profile/$scenario: gRPC has rows");
+	is($h, $g, "proto3 $profile/$scenario: every task column is identical");
+	my @tables = $scenario eq 'mixed' ? sort keys %MISSING : ();
+	for my $table (@tables)
+	{
+		my @skip = (@{ $MISSING{$table} }, $table eq 'jobs' ? qw(start_time end_time) : ());
+		my $m = join(', ', map { "'$_'" } @skip);
+		my ($gc, $hc) = both($tag, "SELECT to_jsonb(t) - ARRAY[$m]::text[] FROM \U$table\E t");
+		ok(length($gc) > 0, "proto3 $profile/$scenario: $table has rows over gRPC");
+		is($hc, $gc, "proto3 $profile/$scenario: $table: the State API's columns are identical");
+	}
+	my ($ret, $out, $err) = $node->psql('postgres',
+		join('; ', map { "SELECT count(*) FROM h_$tag.$_" } ('tasks', @tables)));
+	is($ret, 0, "proto3 $profile/$scenario: every scan succeeds");
+	unlike($err, qr/could not read/, "proto3 $profile/$scenario: no value is odd");
+	$sim->stop;
+}
+{
+	my $sim = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, speed => 0, name => 'odd');
+	$sim->admin('POST', '/advance', { ms => 600_000 });
+	make_pair($sim, 'odd');
+	$sim->admin('POST', '/dashboard', { odd => [
+		{ resource => 'actors', row => 1, key => 'pid', value => 'x' },
+		{ resource => 'actors', row => 2, key => 'state', value => 'NAPPING' },
+		{ resource => 'tasks', row => 0, key => 'error_type', value => JSON::PP::true } ] });
+	my $n = $node->safe_psql('postgres', "SELECT count(*) FROM g_odd.actors");
+	my ($ret, $out, $err) = $node->psql('postgres', "SELECT count(*), count(pid), count(state) FROM h_odd.actors");
+	is($ret, 0, "odd values: the actors scan succeeds");
+	is($out, "$n|" . ($n - 1) . "|" . ($n - 1), "odd values: the two odd fields are NULL, the rest read");
+	like($err, qr/WARNING:  the Ray dashboard sent 2 values raydar could not read; they are shown as NULL/,
+		 "odd values: one WARNING counts both");
+	like($err, qr/DETAIL:  First: row 2: "pid" is not an integer in \[0, 4294967295\]: "x"/,
+		 "odd values: it names the first: row, key and value");
+	is($node->safe_psql('postgres', qq{
+		SET client_min_messages = error;
+		SELECT count(*) FROM g_odd.actors g JOIN h_odd.actors h USING (actor_id)
+		 WHERE h.pid IS DISTINCT FROM g.pid OR h.state IS DISTINCT FROM g.state}),
+	   '2', "odd values: every other actor is gRPC's");
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM h_odd.tasks");
+	is($ret, 0, "odd values: a task scan with an odd error_type succeeds");
+	like($err, qr/sent 1 value raydar could not read; it is shown as NULL.*\n.*"error_type" has an unknown value true/,
+		 "odd values: singular message, the task's key");
+	$sim->stop;
 }
 
 # ---------------------------------------------------------------------------

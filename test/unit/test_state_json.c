@@ -430,8 +430,10 @@ expect_odd(const char *row, const char *needle, int nodd)
 		is_int(k.nodd, nodd, "  counted %d", nodd);
 		ok(strstr(k.odd, needle) != NULL, "  first says \"%s\" (%s)", needle, k.odd);
 		is_int(r->nrows, 1, "  the row is kept");
+		ok(k.ncells == (size_t) nodd, "  %d odd cells", nodd);
 		ray_task_reply_free(r);
 	}
+	ray_state_json_free_cells(&k);
 	free(doc);
 }
 
@@ -494,8 +496,22 @@ test_odd_values(void)
 			   "attempt_number and type absent, worker_pid read");
 			ok(t->n_events == 1 && strcmp(ray_task_state_text(r, t, nb), "FINISHED") == 0,
 			   "the bad event is left out, the good one kept");
+			ok(k.ncells == 3 && ray_state_json_cell_is_odd(&k, -1, 1, "attempt_number") &&
+			   ray_state_json_cell_is_odd(&k, -1, 1, "type") && !ray_state_json_cell_is_odd(&k, -1, 1, "worker_pid") &&
+			   !ray_state_json_cell_is_odd(&k, -1, 0, "attempt_number"),
+			   "the odd cells: row 2's attempt_number and type, not its worker_pid, not row 1");
+			{
+				RayStateCounters all;
+
+				memset(&all, 0, sizeof(all));
+				ok(ray_state_json_odd_append(&all, &k, 10, NULL) && ray_state_json_odd_append(&all, &k, 20, NULL) &&
+				   all.ncells == 6 && ray_state_json_cell_is_odd(&all, -1, 21, "type") &&
+				   !ray_state_json_cell_is_odd(&all, -1, 1, "type"), "odd cells of split parts, shifted");
+				ray_state_json_free_cells(&all);
+			}
 			ray_task_reply_free(r);
 		}
+		ray_state_json_free_cells(&k);
 		free(doc);
 	}
 }
@@ -517,6 +533,7 @@ cluster(int kind, const char *rows, const char *version, RayStatus want, const c
 
 	ray_version_parse(version, &v);
 	st = ray_state_json_cluster(kind, doc, strlen(doc), &v, NULL, &pb, &pblen, &k, err, sizeof(err));
+	ray_state_json_free_cells(&k);
 	last_k = k;
 	is_int(st, want, "cluster kind %d: %.60s", kind, rows);
 	if (needle && st != RAY_OK)
@@ -658,6 +675,28 @@ test_cluster(void)
 
 		ok(!j->has_driver_pid && strcmp(j->driver_ip_address, "h") == 0, "job: pid absent, address read");
 		ray_cluster_reply_free(r);
+	}
+	{
+		/* The odd cell names the catalog column it stands for. */
+		char	   *doc = envelope("{\"node_id\": \"00\"}, {\"node_id\": \"01\", \"state_message\": 5, \"start_time_ms\": \"x\"}", "");
+		RayVersion	v;
+		uint8_t    *pb = NULL;
+		size_t		pblen;
+		RayStateCounters k;
+		char		err[128];
+
+		ray_version_parse("2.49.2", &v);
+		is_int(ray_state_json_cluster(RAY_RESOURCE_NODES, doc, strlen(doc), &v, NULL, &pb, &pblen, &k, err, sizeof(err)),
+			   RAY_OK, "nodes with odd values convert");
+		ok(k.nodd == 2 && ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "death_reason") &&
+		   ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "death_reason_message") &&
+		   ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "start_time") &&
+		   !ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "end_time") &&
+		   !ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 0, "start_time"),
+		   "state_message stands for death_reason and its message, start_time_ms for start_time");
+		ray_state_json_free_cells(&k);
+		free(pb);
+		free(doc);
 	}
 	ray_cluster_reply_free(cluster(RAY_RESOURCE_WORKERS, "{\"worker_id\": \"00\", \"exit_type\": \"GONE\"}", "2.49.2", RAY_OK,
 				   "\"exit_type\" has an unknown value \"GONE\""));

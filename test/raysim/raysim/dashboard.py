@@ -33,7 +33,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from . import cluster, derive, versions
+from . import cluster, derive, proto3json, versions
 from .proto import pb
 
 GET_TASK_EVENTS = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
@@ -459,9 +459,11 @@ def actor_datum(a, prof):
          "required_resources": _map(a.required_resources),
          "death_cause": _msg_dict(a.death_cause) if a.HasField("death_cause") else None,
          "is_detached": a.is_detached, "placement_group_id": _hex(a, "placement_group_id"),
-         "repr_name": a.repr_name, "num_restarts": a.num_restarts}
+         # uint64/int64: MessageToDict writes them as strings
+         # (protobuf_message_to_dict; list_actors does not convert them).
+         "repr_name": a.repr_name, "num_restarts": str(a.num_restarts)}
     if prof.has_actor_lineage_restarts:
-        d["num_restarts_due_to_lineage_reconstruction"] = a.num_restarts_due_to_lineage_reconstruction
+        d["num_restarts_due_to_lineage_reconstruction"] = str(a.num_restarts_due_to_lineage_reconstruction)
     if prof.has_actor_call_site:
         d["call_site"] = a.call_site if a.HasField("call_site") else None
     if prof.has_actor_label_selector:
@@ -730,6 +732,8 @@ class Dashboard:
             ctx.load_cert_chain(tls_cert, tls_key)
             self.ssl_ctx = ctx
         self.max_requests = min(max_requests, MAX_HTTP_REQUEST_ALLOWED)
+        self.json_mode = "ray"       # or "proto3": see proto3json.py
+        self.odd = []                # [{"resource", "row", "key", "value"}]: values no mapping allows
         self.inflight = 0
         self.lock = threading.Lock()
         self.requests = []           # HTTP request log (admin GET /http_requests)
@@ -808,6 +812,12 @@ class Dashboard:
         try:
             o = parse_options(query, prof)
             res = list_resource(self, resource, o, prof)
+            if self.json_mode == "proto3":
+                res["result"] = proto3json.rewrite(resource, res["result"], prof)
+            for o in self.odd:
+                if o["resource"] == resource and o.get("row", 0) < len(res["result"]):
+                    res["result"][o.get("row", 0)] = dict(res["result"][o.get("row", 0)],
+                                                          **{o["key"]: o["value"]})
             return 200, {"result": True, "msg": "", "data": {"result": res}}
         except BadRequest as e:
             return self.error(prof, "bad", str(e))
