@@ -55,7 +55,7 @@ render_all(const RayTaskReply *r)
 		(void) ray_task_state_text(r, row, nb);
 		(void) ray_task_type_text(row, nb);
 		(void) ray_task_language_text(row, nb);
-		(void) ray_task_error_type_text(row, nb);
+		(void) ray_task_error_type_text(r, row, nb);
 		ray_task_json_required_resources(row, &b);
 		ray_task_json_events(r, row, &b);
 		ray_task_json_profiling_data(row, &b);

@@ -115,7 +115,7 @@ test_full_row(const char *version)
 	   "%s: actor_repr_name read back from the renamed name", version);
 	ok(strcmp(ray_task_type_text(row, nb), "ACTOR_TASK") == 0, "%s: type", version);
 	ok(strcmp(ray_task_language_text(row, nb), "PYTHON") == 0, "%s: language", version);
-	ok(row->has_error_type && strcmp(ray_task_error_type_text(row, nb), "TASK_EXECUTION_EXCEPTION") == 0,
+	ok(row->has_error_type && strcmp(ray_task_error_type_text(r, row, nb), "TASK_EXECUTION_EXCEPTION") == 0,
 	   "%s: error_type", version);
 	ok(row->error_message && strcmp(row->error_message, "boom") == 0, "%s: error_message", version);
 	is_int(row->node_id.len, 28, "%s: node_id bytes", version);
@@ -392,7 +392,7 @@ test_proto3_forms(void)
 		ok(t->su->has_worker_pid && t->su->worker_pid == 4242, "int32 worker_pid as a string");
 		ok(strcmp(ray_task_type_text(t, nb), "ACTOR_TASK") == 0, "enum type as a number");
 		ok(strcmp(ray_task_language_text(t, nb), "PYTHON") == 0, "enum language as a decimal string");
-		ok(t->has_error_type && t->error_type == 99 && strcmp(ray_task_error_type_text(t, nb), "99") == 0,
+		ok(t->has_error_type && t->error_type == 99 && strcmp(ray_task_error_type_text(r, t, nb), "99") == 0,
 		   "an enum number no version declares is kept as that number");
 		is_int(t->n_events, 3, "three events, states as a number, a decimal string and a name");
 		ok(strcmp(ray_task_state_text(r, t, nb), "FAILED") == 0, "state FAILED");
