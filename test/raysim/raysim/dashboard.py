@@ -50,11 +50,11 @@ SERVER_TIMEOUT_MULTIPLIER = 0.8
 MAX_HTTP_REQUEST = 100
 MAX_HTTP_REQUEST_ALLOWED = 1000
 
-# Dashboard version facts (compared with Profile.version). Only master
-# answers 400 (bad limit/filter) and 429 (too many in flight); released
-# versions up to 2.49 reply through rest_response(success=...), i.e. 200 or
-# 500 (protocol doc section 7).
-STATUS_CODES_SINCE = (3, 0, 0)
+# Dashboard version facts (compared with Profile.version). 400 (bad
+# limit/filter) and 429 (too many in flight) arrived around 2.53 (issue 16;
+# the exact release is not pinned down); versions up to 2.49 reply through
+# rest_response(success=...), i.e. 200 or 500 (protocol doc section 7).
+STATUS_CODES_SINCE = (2, 53, 0)
 # 2.9 counts total = num_total_stored + dropped and
 # num_after_truncation = rows + num_filtered_on_gcs; later versions
 # total = rows + dropped, num_after_truncation = rows.
@@ -63,7 +63,9 @@ TASK_COUNTS_V2_SINCE = (2, 10, 0)
 # debugger_port/num_paused_threads: not in 2.9.
 DEBUGGER_COLUMNS_SINCE = (2, 10, 0)
 # VersionResponse.version: "4" up to 2.49, "5" on master (job logs 503).
-API_VERSION = {"2.9": "4", "2.35": "4", "2.40": "4", "2.49": "4", "master": "5"}
+# /api/version "version": "4" on every release and on master (issue 16's
+# reading of Ray's dashboard version module; the earlier "5" was wrong).
+API_VERSION = {p: "4" for p in versions.PROFILES}
 
 GCS_QUERY_FAILURE_WARNING = (
     "Failed to query data from GCS. It is due to "

@@ -54,7 +54,7 @@ class Layouts(unittest.TestCase):
                         rec = sim.admin("/requests")["requests"][-1]
                         self.assertEqual(rec["simple"], case)
                         want = "empty" if name == "limit_only" else (
-                            "predicate" if p in ("2.49", "master") else "legacy")
+                            "predicate" if versions.Profile(p).predicate_filters else "legacy")
                         self.assertEqual(rec["layout"], want)
                         self.assertEqual(rec["outcome"], "ok")
 
