@@ -986,10 +986,12 @@ fetch(RaydarScanState *st)
 						raydar_conn_options(st->conn)->address, short_method, status_code,
 						status_message)));
 	/*
-	 * Keys-only and cluster rows hold copies: unless the cache keeps the
-	 * bytes, they can go. A streamed reply reads them until the scan ends.
+	 * Cluster rows hold copies: unless the cache keeps the bytes, they can
+	 * go. Task rows point into them (a streamed reply reads them until the
+	 * scan ends; keys-only rows' task_id and job_id are slices of them), so
+	 * they stay with the scan.
 	 */
-	if (!cached && !(tasks && !st->keys_only))
+	if (!cached && !tasks)
 		pfree(reply);
 	MemoryContextSwitchTo(old);
 	st->nrows = tasks ? st->reply->nrows : st->creply->nrows;

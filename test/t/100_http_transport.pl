@@ -71,9 +71,9 @@ my %MISSING = (
 # Every column; actor_repr_name, which the tasks route lacks, comes from
 # the actors route when a query shows it.
 my $ALL_BUT_REPR = q{SELECT to_jsonb(t) AS j FROM TASKS t};
-my @PROTO3_EXTRA = ();
+my @PROTO3_EXTRA = (['2.58', 'vectors'], ['2.58', 'mixed']);
 
-for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
+for my $profile ('2.9', '2.35', '2.40', '2.49', 'master', '2.58')
 {
 	for my $scenario ('vectors', 'mixed')
 	{
