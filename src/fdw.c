@@ -475,6 +475,78 @@ warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
 				 errhint("SELECT * FROM raydar.last_scan() shows the counters.")));
 }
 
+/*
+ * Ray 2.58 can send task events to the dashboard's event aggregator
+ * instead of the GCS (opt-in, RAY_enable_ray_event=1; see
+ * shared/ray-event-export.md): its GCS then answers every GetTaskEvents
+ * with nothing. An unfiltered task scan that found nothing stored and
+ * nothing dropped, on a cluster whose jobs are running tasks or that has
+ * actors, is taken as that, and said, rather than shown as an empty
+ * cluster. http: the scan went to the dashboard (which then lists no
+ * tasks either). Costs one or two small calls, only for such empty scans.
+ */
+static void
+warn_if_task_events_elsewhere(RaydarScanState *st, const RayVersion *v, bool http)
+{
+	const char *evidence = NULL;
+	char		err[256];
+
+	if (http)
+	{
+		char	   *path = psprintf("/api/v0/actors?limit=1&timeout=%d",
+									Max((raydar_conn_options(st->conn)->timeout_ms + 999) / 1000, 1));
+		size_t		len;
+		char	   *body = raydar_conn_http_get(st->conn, path, &len);
+		char	  **ids;
+		size_t		n;
+
+		if (ray_state_json_row_strings(body, len, "actor_id", &ids, &n, err, sizeof(err)) == RAY_OK)
+		{
+			if (n > 0)
+				evidence = "actors";
+			ray_state_json_free_strings(ids, n);
+		}
+		pfree(body);
+	}
+	for (int k = 0; !http && k < 2 && evidence == NULL; k++)
+	{
+		RayResourceKind kind = k == 0 ? RAY_RESOURCE_JOBS : RAY_RESOURCE_ACTORS;
+		uint8_t    *req = NULL;
+		size_t		reqlen = 0;
+		bytea	   *reply;
+		bool		cached;
+		RayClusterReply *cr;
+
+		if (ray_cluster_request_encode(kind, NULL, 0, kind == RAY_RESOURCE_ACTORS ? 1 : -1, v, &st->alloc,
+									   &req, &reqlen, err, sizeof(err)) != RAY_OK)
+			continue;
+		reply = raydar_conn_call(st->conn, ray_cluster_method(kind), req ? req : (const uint8_t *) "",
+								 reqlen, &cached);
+		if (ray_cluster_reply_decode(kind, (const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, v,
+									 &st->alloc, &cr, err, sizeof(err)) != RAY_OK)
+			continue;
+		for (size_t i = 0; i < cr->nrows && evidence == NULL; i++)
+		{
+			if (kind == RAY_RESOURCE_ACTORS)
+				evidence = "actors";
+			else if (((const Ray__Rpc__JobTableData *) cr->rows[i])->has_is_running_tasks &&
+					 ((const Ray__Rpc__JobTableData *) cr->rows[i])->is_running_tasks)
+				evidence = "jobs running tasks";
+		}
+		ray_cluster_reply_free(cr);
+	}
+	if (evidence != NULL)
+		ereport(WARNING,
+				(errmsg("the Ray cluster behind server \"%s\" has %s, but %s no task events",
+						raydar_conn_server_name(st->conn), evidence,
+						http ? "its dashboard lists" : "its GCS holds"),
+				 errdetail("Ray 2.58 and later can send task events to the dashboard's event aggregator "
+						   "instead of the GCS (RAY_enable_ray_event=1); the GCS then keeps none."),
+				 errhint(http ? "Check the cluster's RAY_enable_ray_event and task event settings."
+						 : "Create a server with dashboard_url, whose task list Ray keeps in that mode, "
+						 "or receive the events with raydar's push receiver once it exists.")));
+}
+
 /* The plan's pushed filters, (field, predicate, value) lists, as an array. */
 static RayTaskFilter *
 plan_filters(List *filters, int *n)
@@ -906,6 +978,8 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 				 errhint("Filter by job_id, state or task_id so each query stays under the cap, or use a "
 						 "server with address (the GCS) for whole-cluster scans. "
 						 "SELECT * FROM raydar.last_scan() shows the counters.")));
+	if (tasks && st->nrows == 0 && st->filters == NIL && st->limit < 0 && k.total == 0)
+		warn_if_task_events_elsewhere(st, v, true);
 	if (st->filters == NIL && st->limit < 0)
 		raydar_conn_set_last_rows(st->conn, (double) st->nrows);
 }
@@ -1011,6 +1085,9 @@ fetch(RaydarScanState *st)
 		last_scan.num_status_task_events_dropped = st->reply->num_status_task_events_dropped;
 		last_scan.num_profile_task_events_dropped = st->reply->num_profile_task_events_dropped;
 		warn_about_loss(st, st->reply);
+		if (st->nrows == 0 && st->filters == NIL && st->limit < 0 && st->reply->num_total_stored == 0 &&
+			st->reply->num_status_task_events_dropped == 0)
+			warn_if_task_events_elsewhere(st, &v, false);
 	}
 	else
 	{

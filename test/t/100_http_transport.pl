@@ -249,6 +249,41 @@ for my $case (['2.9', 'vectors'], ['2.49', 'mixed'], ['master', 'vectors'], ['ma
 }
 
 # ---------------------------------------------------------------------------
+# Ray 2.58's task events out of the GCS (RAY_enable_ray_event=1): the GCS
+# holds none, the dashboard still lists them. Over gRPC an unfiltered empty
+# scan of a cluster with actors or running jobs warns, with a hint; over
+# HTTP the rows are there and nothing warns.
+# ---------------------------------------------------------------------------
+{
+	my $sim = RaySim->new(profile => '2.58', scenario => 'mixed', dashboard => 1, speed => 0, name => 'rayevent');
+	$sim->admin('POST', '/advance', { ms => 600_000 });
+	make_pair($sim, 're');
+	my $n = $node->safe_psql('postgres', "SET client_min_messages = error; SELECT count(*) FROM g_re.tasks");
+	cmp_ok($n, '>', 0, "ray_event: gRPC has the tasks before ($n)");
+	my ($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks");
+	unlike($err, qr/no task events/, "ray_event: no warning while the GCS has them");
+	$sim->admin('POST', '/ray_event', { enabled => JSON::PP::true });
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks");
+	is($out, '0', "ray_event: the GCS returns no task events");
+	like($err, qr/WARNING:  the Ray cluster behind server "g_re" has (actors|jobs running tasks), but its GCS holds no task events/,
+		 "ray_event: gRPC scan warns");
+	like($err, qr/DETAIL:  Ray 2.58 and later can send task events to the dashboard's event aggregator/,
+		 "ray_event: the detail names the setting");
+	like($err, qr/HINT:  Create a server with dashboard_url/, "ray_event: the hint says what to use");
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM h_re.tasks");
+	is($out, $n, "ray_event: the dashboard still lists every task");
+	unlike($err, qr/no task events/, "ray_event: no warning over HTTP");
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks WHERE state = 'FINISHED'");
+	unlike($err, qr/no task events/, "ray_event: a filtered scan does not warn (its empty result can be true)");
+	# An empty cluster is not this: no actors, no running jobs, no warning.
+	$sim->admin('POST', '/scenario', { name => 'empty' });
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks");
+	is($out, '0', "ray_event: an empty cluster has no tasks");
+	unlike($err, qr/no task events/, "ray_event: and does not warn");
+	$sim->stop;
+}
+
+# ---------------------------------------------------------------------------
 # EXPLAIN, the cluster tables, and the 10,000-row cap.
 # ---------------------------------------------------------------------------
 my $sim = RaySim->new(profile => '2.9', scenario => 'many', scenario_params => { count => 10050 },

@@ -7,6 +7,7 @@ POST /advance          {"ms"}
 POST /fault            {"mode", ...}   (see faults.py)
 POST /restart          {"down_ms"}
 POST /token            {"token": str|null}   (gRPC and dashboard HTTP alike)
+POST /ray_event        {"enabled": bool}     task events to the aggregator, not the GCS (2.58 opt-in)
 POST /dashboard        {"max_requests": N}   in-flight State API requests before 429
                        {"json": "proto3"|"ray"}  rows in protobuf JSON's other forms (proto3json.py)
                        {"odd": [{"resource", "row", "key", "value"}]}  set key of that row (after
@@ -69,7 +70,7 @@ class Controller:
                     "max_tasks": st.max_tasks,
                     "fault": sim.faults.state(), "grpc_up": sim.server.running,
                     "dashboard_up": self._dashboard_up(),
-                    "token": sim.token is not None}
+                    "token": sim.token is not None, "ray_event": sim.ray_event}
 
     def _dashboard_up(self):
         return None if self.dashboard is None else self.dashboard.running
@@ -191,6 +192,9 @@ def make_handler(ctl):
                         if not all(isinstance(o, dict) and {"resource", "key", "value"} <= set(o) for o in odd):
                             raise ValueError("odd: a list of {resource, key, value, row}")
                         ctl.dashboard.odd = odd
+                elif p == "/ray_event":
+                    with ctl.sim.lock:
+                        ctl.sim.ray_event = bool(b.get("enabled", True))
                 elif p == "/token":
                     with ctl.sim.lock:
                         ctl.sim.token = b.get("token")
