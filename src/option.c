@@ -53,6 +53,8 @@ static const RaydarOption valid_options[] = {
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
 	{"cache_ttl_ms", ForeignServerRelationId, OPT_NONNEGATIVE_INT},
 	{"token", UserMappingRelationId, OPT_TEXT},
+	/* A file holding the token, re-read for every call: a rotated Kubernetes service-account token */
+	{"token_file", UserMappingRelationId, OPT_SUPERUSER_FILE},
 	{"resource", ForeignTableRelationId, OPT_RESOURCE},
 	{NULL, InvalidOid, OPT_TEXT}
 };

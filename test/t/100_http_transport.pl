@@ -379,6 +379,37 @@ $node->safe_psql('postgres', "ALTER USER MAPPING FOR CURRENT_USER SERVER h_auth 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM h_auth.tasks'), '18', 'right token: the rows');
 my ($last) = grep { $_->{path} eq '/api/v0/tasks' } reverse @{ $sim->http_requests };
 is($last->{authorization}, 'Bearer sekrit', 'the token is sent as Authorization: Bearer');
+
+# token_file (a Kubernetes service-account token, RAY_ENABLE_K8S_TOKEN_AUTH):
+# read for every call, over both transports, so a rotated file is used
+# without touching the mapping; superuser-only, as a path the server reads.
+{
+	my $tf = $node->basedir . '/sa-token';
+	open(my $fh, '>', $tf) or die; print $fh "k8s-token-1\n"; close $fh;
+	chmod 0644, $tf;
+	$sim->admin('POST', '/token', { token => 'k8s-token-1' });
+	for my $s ('g_auth', 'h_auth')
+	{
+		$node->safe_psql('postgres', "DROP USER MAPPING IF EXISTS FOR CURRENT_USER SERVER $s;
+			CREATE USER MAPPING FOR CURRENT_USER SERVER $s OPTIONS (token_file '$tf')");
+		is($node->safe_psql('postgres', "SELECT count(*) FROM $s.tasks"), '18', "token_file: $s reads the rows");
+	}
+	($last) = grep { $_->{path} eq '/api/v0/tasks' } reverse @{ $sim->http_requests };
+	is($last->{authorization}, 'Bearer k8s-token-1', 'token_file: its content is the bearer token');
+	open($fh, '>', $tf) or die; print $fh "k8s-token-2\n"; close $fh;
+	$sim->admin('POST', '/token', { token => 'k8s-token-2' });
+	is($node->safe_psql('postgres', "SELECT count(*) FROM g_auth.tasks"), '18', 'token_file: rotated, gRPC');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM h_auth.tasks"), '18', 'token_file: rotated, HTTP');
+	my @g = grep { $_->{method} =~ /GetTaskEvents$/ } @{ $sim->requests };
+	is($g[-1]{metadata}{authorization}, 'Bearer k8s-token-2', 'token_file: the rotated token went over gRPC');
+	unlink $tf;
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM g_auth.tasks');
+	like($err, qr/ERROR:  could not open token file ".*sa-token": No such file/, 'token_file: a missing file is an error');
+	like($err, qr/HINT:  .*serviceaccount\/token/, 'token_file: the hint names the usual path');
+	$node->safe_psql('postgres', 'CREATE ROLE tf_user');
+	($ret, $out, $err) = $node->psql('postgres', "SET ROLE tf_user; CREATE USER MAPPING FOR tf_user SERVER g_auth OPTIONS (token_file '$tf')");
+	like($err, qr/permission denied|only superuser can set option "token_file"/, 'token_file: not for ordinary users');
+}
 $sim->stop;
 
 # ---------------------------------------------------------------------------
