@@ -455,12 +455,16 @@ static void
 warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
 {
 	/*
-	 * The GCS adds attempts cut by our own LIMIT to num_truncated and to
-	 * both dropped counters; those are not lost. Anything beyond is.
+	 * The GCS counts attempts cut by our own LIMIT in num_truncated, adds 1
+	 * per cut attempt with state updates to the status counter and each cut
+	 * attempt's profile events to the profile counter
+	 * (GcsTaskManager::HandleGetTaskEvents); those are not lost. The
+	 * profile events cut are not told apart, so a cut reply says nothing
+	 * about profile loss.
 	 */
 	int64		cut = st->limit >= 0 ? r->num_truncated : 0;
 	int64		status_lost = r->num_status_task_events_dropped - cut;
-	int64		profile_lost = r->num_profile_task_events_dropped - cut;
+	int64		profile_lost = cut > 0 ? 0 : r->num_profile_task_events_dropped;
 	int64		truncated = r->num_truncated - cut;
 
 	if (status_lost > 0 || profile_lost > 0 || truncated > 0)

@@ -310,7 +310,8 @@ class Handlers:
                 return "NIL"
             return max((s for s, _ in vis), key=lambda s: prof.task_status.get(s, 0))
         return query.Entry(a.task_id, a.job_id, a.actor_id, versions.TASK_TYPE[a.type], a.name,
-                           state, True, lambda: encode.framed_entry(a, prof, now))
+                           state, True, lambda: encode.framed_entry(a, prof, now),
+                           nprof=a.nprof_visible(now), has_updates=a.visible(now) > 0)
 
 
 class GcsServer:
