@@ -284,6 +284,49 @@ for my $case (['2.9', 'vectors'], ['2.49', 'mixed'], ['master', 'vectors'], ['ma
 }
 
 # ---------------------------------------------------------------------------
+# LIMIT never loses rows the query asked for: the GCS's order is its own
+# (GcsTaskManagerStorage::GetTaskEvents walks its eviction tiers), so a
+# LIMIT may only be pushed when every condition is. Over gRPC, every
+# profile, quals that are and are not pushed: LIMIT n gives min(n, matches).
+# ---------------------------------------------------------------------------
+for my $profile ('2.9', 'master')
+{
+	my $sim = RaySim->new(profile => $profile, scenario => 'mixed', speed => 0, name => "limit-$profile");
+	$sim->admin('POST', '/advance', { ms => 1_500 });	# mid-run: every state present
+	my $addr = $sim->address;
+	my $tag = "l" . ($profile =~ s/\.//gr);
+	$node->safe_psql('postgres', qq{
+		SET client_min_messages = warning;
+		DROP SERVER IF EXISTS $tag CASCADE; DROP SCHEMA IF EXISTS $tag CASCADE;
+		CREATE SERVER $tag FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr');
+		CREATE SCHEMA $tag; IMPORT FOREIGN SCHEMA ray FROM SERVER $tag INTO $tag;});
+	my $job = $node->safe_psql('postgres', "SET client_min_messages = error; SELECT min(job_id) FROM $tag.tasks");
+	my $bad = 0;
+	my $checked = 0;
+	for my $where ('true', "state = 'FINISHED'", "state <> 'FINISHED'", "state = 'RUNNING'",
+				   "name = 'evaluate'", "func_or_class_name LIKE '%a%'", "error_type IS NOT NULL",
+				   "job_id = '$job' AND type = 'ACTOR_TASK'", "attempt_number > 0")
+	{
+		my $all = $node->safe_psql('postgres',
+			"SET client_min_messages = error; SELECT count(*) FROM $tag.tasks WHERE $where");
+		for my $n (1, 2, 5)
+		{
+			my $got = $node->safe_psql('postgres',
+				"SET client_min_messages = error; SELECT count(*) FROM (SELECT task_id FROM $tag.tasks WHERE $where LIMIT $n) s");
+			my $want = $all < $n ? $all : $n;
+			$checked++;
+			if ($got != $want)
+			{
+				$bad++;
+				diag("$profile: WHERE $where LIMIT $n gave $got rows, not $want");
+			}
+		}
+	}
+	is($bad, 0, "LIMIT: $profile: all $checked (condition, LIMIT) pairs give min(LIMIT, matches) rows");
+	$sim->stop;
+}
+
+# ---------------------------------------------------------------------------
 # EXPLAIN, the cluster tables, and the 10,000-row cap.
 # ---------------------------------------------------------------------------
 my $sim = RaySim->new(profile => '2.9', scenario => 'many', scenario_params => { count => 10050 },
