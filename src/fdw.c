@@ -486,8 +486,11 @@ warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
  * with nothing. An unfiltered task scan that found nothing stored and
  * nothing dropped, on a cluster whose jobs are running tasks or that has
  * actors, is taken as that, and said, rather than shown as an empty
- * cluster. http: the scan went to the dashboard (which then lists no
- * tasks either). Costs one or two small calls, only for such empty scans.
+ * cluster. Only for 2.58+ servers: before, the mode does not exist and a
+ * GCS restart (which loses task events) is the explanation, told by the
+ * collector's vanished accounting. http: the scan went to the dashboard
+ * (which then lists no tasks either). Costs one or two small calls, only
+ * for such empty scans.
  */
 static void
 warn_if_task_events_elsewhere(RaydarScanState *st, const RayVersion *v, bool http)
@@ -495,6 +498,8 @@ warn_if_task_events_elsewhere(RaydarScanState *st, const RayVersion *v, bool htt
 	const char *evidence = NULL;
 	char		err[256];
 
+	if (!ray_version_at_least(v, 2, 58))
+		return;
 	if (http)
 	{
 		char	   *path = psprintf("/api/v0/actors?limit=1&timeout=%d",
@@ -545,7 +550,8 @@ warn_if_task_events_elsewhere(RaydarScanState *st, const RayVersion *v, bool htt
 						raydar_conn_server_name(st->conn), evidence,
 						http ? "its dashboard lists" : "its GCS holds"),
 				 errdetail("Ray 2.58 and later can send task events to the dashboard's event aggregator "
-						   "instead of the GCS (RAY_enable_ray_event=1); the GCS then keeps none."),
+						   "instead of the GCS (RAY_enable_ray_event=1); the GCS then keeps none. "
+						   "A GCS that has just restarted has none either, until workers report again."),
 				 errhint(http ? "Check the cluster's RAY_enable_ray_event and task event settings."
 						 : "Create a server with dashboard_url, whose task list Ray keeps in that mode, "
 						 "or receive the events with raydar's push receiver once it exists.")));
