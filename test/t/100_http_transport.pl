@@ -245,6 +245,15 @@ for my $case (['2.9', 'vectors'], ['2.49', 'mixed'], ['master', 'vectors'], ['ma
 	is($ret, 0, "odd values: a task scan with an odd error_type succeeds");
 	like($err, qr/sent 1 value raydar could not read; it is shown as NULL.*\n.*"error_type" has an unknown value true/,
 		 "odd values: singular message, the task's key");
+	# The GCS's worker filter keeps everything for is_alive = false
+	# (GcsWorkerManager::HandleGetAllWorkerInfo): the rows must still be the dead ones.
+	my $dead = $node->safe_psql('postgres',
+		"SELECT count(*) FILTER (WHERE NOT is_alive) || '/' || count(*) FROM (SELECT * FROM g_odd.workers OFFSET 0) w");
+	like($dead, qr{^[1-9]\d*/\d+$}, "workers: some are dead ($dead)");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM g_odd.workers WHERE is_alive = false"),
+	   (split m{/}, $dead)[0], 'workers WHERE is_alive = false: exactly the dead ones over gRPC');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM g_odd.workers WHERE NOT is_alive"),
+	   (split m{/}, $dead)[0], 'workers WHERE NOT is_alive: the same');
 	$sim->stop;
 }
 
