@@ -71,7 +71,7 @@ GETTER(get_worker_pid)
 GETTER(get_error_type)
 {
 	char		nb[RAY_ENUM_NAME_MAX];
-	const char *t = ray_task_error_type_text(row, nb);
+	const char *t = ray_task_error_type_text(r, row, nb);
 
 	return t ? CStringGetTextDatum(t) : (*isnull = true, (Datum) 0);
 }

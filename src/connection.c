@@ -17,6 +17,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -65,6 +66,7 @@ struct RaydarConn
 	char	   *server_name;
 	RaydarServerOptions opts;
 	char	   *token;			/* from the user mapping, or NULL */
+	char	   *token_file;		/* the mapping's token_file, or NULL */
 	bool		version_known;
 	RayVersion	version;
 	const char *version_text;
@@ -127,14 +129,55 @@ invalidate_callback(Datum arg, int cacheid, uint32 hashvalue)
 		conn->valid = false;
 }
 
+/*
+ * The token in the user mapping's token_file (Ray 2.54+ with
+ * RAY_ENABLE_K8S_TOKEN_AUTH takes a Kubernetes service-account token as
+ * the bearer token; kubelet rotates that file, so it is read per call).
+ */
+static char *
+read_token_file(const char *path)
+{
+	FILE	   *f = AllocateFile(path, "r");
+	char	   *buf;
+	size_t		n;
+
+	if (f == NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open token file \"%s\": %m", path),
+				 errhint("The user mapping's token_file must be readable by the PostgreSQL server; "
+						 "a Kubernetes service-account token is usually "
+						 "/var/run/secrets/kubernetes.io/serviceaccount/token.")));
+	buf = palloc(65536 + 1);
+	n = fread(buf, 1, 65536, f);
+	FreeFile(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || strchr(buf, '\n') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token file \"%s\" does not hold one token", path),
+				 errhint("The file must hold the token alone, on one line.")));
+	return buf;
+}
+
+/* The token to send now: token_file's current content, else the token option. */
+static char *
+current_token(RaydarConn *conn)
+{
+	return conn->token_file ? read_token_file(conn->token_file) : conn->token;
+}
+
 /* The user mapping for (user, server), else PUBLIC's; NULL if neither. */
 static char *
-lookup_token(Oid userid, Oid serverid)
+lookup_token(Oid userid, Oid serverid, char **token_file)
 {
 	HeapTuple	tp;
 	UserMapping *um;
 	ListCell   *cell;
 
+	*token_file = NULL;
 	tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
 						 ObjectIdGetDatum(serverid));
 	if (!HeapTupleIsValid(tp))
@@ -144,6 +187,13 @@ lookup_token(Oid userid, Oid serverid)
 		return NULL;
 	ReleaseSysCache(tp);
 	um = GetUserMapping(userid, serverid);
+	foreach(cell, um->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+
+		if (strcmp(def->defname, "token_file") == 0)
+			*token_file = defGetString(def);
+	}
 	foreach(cell, um->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(cell);
@@ -175,6 +225,7 @@ build_conn(RaydarConn *conn)
 	MemoryContext old;
 	RaydarServerOptions opts;
 	char	   *token;
+	char	   *token_file = NULL;
 
 	drop_channel(conn);
 	drop_http(conn);
@@ -184,7 +235,7 @@ build_conn(RaydarConn *conn)
 	conn->cxt = AllocSetContextCreate(CacheMemoryContext, "raydar connection",
 									  ALLOCSET_SMALL_SIZES);
 	raydar_read_server_options(server, &opts);
-	token = lookup_token(conn->key.userid, conn->key.serverid);
+	token = lookup_token(conn->key.userid, conn->key.serverid, &token_file);
 
 	old = MemoryContextSwitchTo(conn->cxt);
 	conn->server_name = pstrdup(server->servername);
@@ -195,6 +246,9 @@ build_conn(RaydarConn *conn)
 	conn->opts.proxy = opts.proxy ? pstrdup(opts.proxy) : NULL;
 	conn->opts.version_text = opts.version_text ? pstrdup(opts.version_text) : NULL;
 	conn->token = token ? pstrdup(token) : NULL;
+	conn->token_file = token_file ? pstrdup(token_file) : NULL;
+	if (token_file)
+		conn->token = "(token_file)";	/* for messages: a token is sent */
 	MemoryContextSwitchTo(old);
 
 	conn->version_known = opts.has_version;
@@ -278,7 +332,7 @@ raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len)
 		conn->http = raydar_http_create();
 	t.base_url = conn->opts.dashboard_url;
 	t.server_name = conn->server_name;
-	t.token = conn->token;
+	t.token = current_token(conn);
 	t.ca_file = conn->opts.ca_file;
 	t.tls_verify = conn->opts.tls_verify;
 	t.connect_timeout_ms = conn->opts.connect_timeout_ms;
@@ -508,7 +562,7 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 		alloc.alloc = reply_alloc;
 		alloc.free = reply_free;
 		alloc.allocator_data = CurrentMemoryContext;
-		st = ray_grpc_unary(conn->channel, method, req, reqlen, conn->token,
+		st = ray_grpc_unary(conn->channel, method, req, reqlen, current_token(conn),
 							conn->opts.timeout_ms, raydar_backend_interrupted, NULL, &alloc,
 							&raw, &rawlen, err, sizeof(err));
 	}

@@ -95,6 +95,7 @@ typedef struct RaydarScanState
 	ProtobufCAllocator alloc;	/* into scan_cxt; outlives fetch() */
 	RayBuf		scratch;
 	size_t		reply_bytes;	/* size of the reply fetched, for EndForeignScan */
+	RayStateCounters odd;		/* HTTP: fields the dashboard sent unreadable (NULL) */
 } RaydarScanState;
 
 /* After a scan of a reply this large, return freed memory to the system. */
@@ -463,12 +464,16 @@ static void
 warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
 {
 	/*
-	 * The GCS adds attempts cut by our own LIMIT to num_truncated and to
-	 * both dropped counters; those are not lost. Anything beyond is.
+	 * The GCS counts attempts cut by our own LIMIT in num_truncated, adds 1
+	 * per cut attempt with state updates to the status counter and each cut
+	 * attempt's profile events to the profile counter
+	 * (GcsTaskManager::HandleGetTaskEvents); those are not lost. The
+	 * profile events cut are not told apart, so a cut reply says nothing
+	 * about profile loss.
 	 */
 	int64		cut = st->limit >= 0 ? r->num_truncated : 0;
 	int64		status_lost = r->num_status_task_events_dropped - cut;
-	int64		profile_lost = r->num_profile_task_events_dropped - cut;
+	int64		profile_lost = cut > 0 ? 0 : r->num_profile_task_events_dropped;
 	int64		truncated = r->num_truncated - cut;
 
 	if (status_lost > 0 || profile_lost > 0 || truncated > 0)
@@ -481,6 +486,84 @@ warn_about_loss(RaydarScanState *st, const RayTaskReply *r)
 						   "(100,000 by default) and evicts finished ones first; workers drop "
 						   "events when their buffers overflow."),
 				 errhint("SELECT * FROM raydar.last_scan() shows the counters.")));
+}
+
+/*
+ * Ray 2.58 can send task events to the dashboard's event aggregator
+ * instead of the GCS (opt-in, RAY_enable_ray_event=1; see
+ * shared/ray-event-export.md): its GCS then answers every GetTaskEvents
+ * with nothing. An unfiltered task scan that found nothing stored and
+ * nothing dropped, on a cluster whose jobs are running tasks or that has
+ * actors, is taken as that, and said, rather than shown as an empty
+ * cluster. Only for 2.58+ servers: before, the mode does not exist and a
+ * GCS restart (which loses task events) is the explanation, told by the
+ * collector's vanished accounting. http: the scan went to the dashboard
+ * (which then lists no tasks either). Costs one or two small calls, only
+ * for such empty scans.
+ */
+static void
+warn_if_task_events_elsewhere(RaydarScanState *st, const RayVersion *v, bool http)
+{
+	const char *evidence = NULL;
+	char		err[256];
+
+	if (!ray_version_at_least(v, 2, 58))
+		return;
+	if (http)
+	{
+		char	   *path = psprintf("/api/v0/actors?limit=1&timeout=%d",
+									Max((raydar_conn_options(st->conn)->timeout_ms + 999) / 1000, 1));
+		size_t		len;
+		char	   *body = raydar_conn_http_get(st->conn, path, &len);
+		char	  **ids;
+		size_t		n;
+
+		if (ray_state_json_row_strings(body, len, "actor_id", &ids, &n, err, sizeof(err)) == RAY_OK)
+		{
+			if (n > 0)
+				evidence = "actors";
+			ray_state_json_free_strings(ids, n);
+		}
+		pfree(body);
+	}
+	for (int k = 0; !http && k < 2 && evidence == NULL; k++)
+	{
+		RayResourceKind kind = k == 0 ? RAY_RESOURCE_JOBS : RAY_RESOURCE_ACTORS;
+		uint8_t    *req = NULL;
+		size_t		reqlen = 0;
+		bytea	   *reply;
+		bool		cached;
+		RayClusterReply *cr;
+
+		if (ray_cluster_request_encode(kind, NULL, 0, kind == RAY_RESOURCE_ACTORS ? 1 : -1, v, &st->alloc,
+									   &req, &reqlen, err, sizeof(err)) != RAY_OK)
+			continue;
+		reply = raydar_conn_call(st->conn, ray_cluster_method(kind), req ? req : (const uint8_t *) "",
+								 reqlen, &cached);
+		if (ray_cluster_reply_decode(kind, (const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, v,
+									 &st->alloc, &cr, err, sizeof(err)) != RAY_OK)
+			continue;
+		for (size_t i = 0; i < cr->nrows && evidence == NULL; i++)
+		{
+			if (kind == RAY_RESOURCE_ACTORS)
+				evidence = "actors";
+			else if (((const Ray__Rpc__JobTableData *) cr->rows[i])->has_is_running_tasks &&
+					 ((const Ray__Rpc__JobTableData *) cr->rows[i])->is_running_tasks)
+				evidence = "jobs running tasks";
+		}
+		ray_cluster_reply_free(cr);
+	}
+	if (evidence != NULL)
+		ereport(WARNING,
+				(errmsg("the Ray cluster behind server \"%s\" has %s, but %s no task events",
+						raydar_conn_server_name(st->conn), evidence,
+						http ? "its dashboard lists" : "its GCS holds"),
+				 errdetail("Ray 2.58 and later can send task events to the dashboard's event aggregator "
+						   "instead of the GCS (RAY_enable_ray_event=1); the GCS then keeps none. "
+						   "A GCS that has just restarted has none either, until workers report again."),
+				 errhint(http ? "Check the cluster's RAY_enable_ray_event and task event settings."
+						 : "Create a server with dashboard_url, whose task list Ray keeps in that mode, "
+						 "or receive the events with raydar's push receiver once it exists.")));
 }
 
 /* The plan's pushed filters, (field, predicate, value) lists, as an array. */
@@ -652,6 +735,14 @@ http_list(RaydarScanState *st, const RayVersion *v, RayStateReprs **reprs, const
 	pfree(body);
 	if (rs != RAY_OK)
 		report_http_decode(st, rs, path, err);
+	/* Values raydar could not read are NULL: say so once per request. */
+	if (k->nodd > 0)
+		ereport(WARNING,
+				(errmsg_plural("the Ray dashboard sent %d value raydar could not read; it is shown as NULL",
+							   "the Ray dashboard sent %d values raydar could not read; they are shown as NULL",
+							   k->nodd, k->nodd),
+				 errdetail("First: %s (GET %s).", k->odd, path),
+				 errhint("The dashboard may be newer than this raydar; a server with address (the GCS) reads the same rows.")));
 	*bytes += len;
 }
 
@@ -752,6 +843,9 @@ fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs
 		StringInfoData all;
 		int64		rows = 0;
 		ListCell   *lc;
+		RayStateCounters odd_parts;
+
+		memset(&odd_parts, 0, sizeof(odd_parts));
 
 		/* One job: its part would be the same request, capped the same way. */
 		if (list_length(jobs) < 2)
@@ -769,6 +863,8 @@ fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs
 			http_list(st, v, reprs, http_path(st->resource, filters, -1, timeout_ms), &part, &partlen, &pk, &bytes);
 			appendBinaryStringInfo(&all, (const char *) part, (int) partlen);
 			pfree(part);
+			if (!ray_state_json_odd_append(&odd_parts, &pk, (size_t) rows, &st->alloc))
+				ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 			rows += pk.rows;
 			nparts++;
 			if (pk.rows >= DASHBOARD_MAX_LIMIT)
@@ -785,6 +881,9 @@ fetch_http_tasks_or_list(RaydarScanState *st, const RayVersion *v, RayStateReprs
 			pblen = all.len;
 			k.num_after_truncation = k.rows = rows;
 			k.total = Max(k.total, rows);
+			k.cells = odd_parts.cells;
+			k.ncells = odd_parts.ncells;
+			k.capcells = odd_parts.capcells;
 		}
 		else
 			nparts = 0;
@@ -863,6 +962,7 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 	last_scan.reply_bytes = (int64) bytes;
 	last_scan.call_ms = http_call_ms;
 	last_scan.num_total_stored = k.total;
+	st->odd = k;
 	/* Ray's num_filtered counts the rows left, not those filtered out. */
 	last_scan.num_filtered_on_gcs = nparts > 0 ? 0 : Max(k.num_after_truncation - k.num_filtered, 0);
 	last_scan.num_truncated = nparts > 0 ? cut : Max(k.total - k.num_after_truncation, 0);
@@ -901,6 +1001,8 @@ fetch_http(RaydarScanState *st, const RayVersion *v)
 				 errhint("Filter by job_id, state or task_id so each query stays under the cap, or use a "
 						 "server with address (the GCS) for whole-cluster scans. "
 						 "SELECT * FROM raydar.last_scan() shows the counters.")));
+	if (tasks && st->nrows == 0 && st->filters == NIL && st->limit < 0 && k.total == 0)
+		warn_if_task_events_elsewhere(st, v, true);
 	if (st->filters == NIL && st->limit < 0)
 		raydar_conn_set_last_rows(st->conn, (double) st->nrows);
 }
@@ -1008,6 +1110,9 @@ fetch(RaydarScanState *st)
 		last_scan.num_status_task_events_dropped = st->reply->num_status_task_events_dropped;
 		last_scan.num_profile_task_events_dropped = st->reply->num_profile_task_events_dropped;
 		warn_about_loss(st, st->reply);
+		if (st->nrows == 0 && st->filters == NIL && st->limit < 0 && st->reply->num_total_stored == 0 &&
+			st->reply->num_status_task_events_dropped == 0)
+			warn_if_task_events_elsewhere(st, &v, false);
 	}
 	else
 	{
@@ -1025,6 +1130,7 @@ raydarIterateForeignScan(ForeignScanState *node)
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	const void *reply;
 	const void *row;
+	size_t		index;
 	MemoryContext old;
 
 	if (!st->fetched)
@@ -1037,6 +1143,7 @@ raydarIterateForeignScan(ForeignScanState *node)
 	{
 		reply = st->reply;
 		row = &st->reply->rows[st->next];
+		index = st->reply->rows[st->next].index;
 	}
 	else if (st->resource->kind == RAYDAR_TASKS_KIND)
 	{
@@ -1051,11 +1158,13 @@ raydarIterateForeignScan(ForeignScanState *node)
 									 err);
 		reply = st->reply;
 		row = trow;
+		index = trow->index;
 	}
 	else
 	{
 		reply = st->creply;
 		row = st->creply->rows[st->next];
+		index = st->next;
 	}
 	st->next++;
 	MemoryContextReset(st->row_cxt);
@@ -1071,6 +1180,10 @@ raydarIterateForeignScan(ForeignScanState *node)
 			bool		isnull = false;
 
 			slot->tts_values[i] = col->get(reply, row, &st->scratch, &isnull);
+			/* A value the dashboard sent unreadable is NULL, not its default. */
+			if (st->odd.ncells > 0 &&
+				ray_state_json_cell_is_odd(&st->odd, st->resource->kind, index, col->name))
+				isnull = true;
 			slot->tts_isnull[i] = isnull;
 		}
 	}

@@ -59,6 +59,8 @@ static const RaydarOption valid_options[] = {
 	{"max_reply_mb", ForeignServerRelationId, OPT_REPLY_MB},
 	{"proxy", ForeignServerRelationId, OPT_PROXY},
 	{"token", UserMappingRelationId, OPT_TEXT},
+	/* A file holding the token, re-read for every call: a rotated Kubernetes service-account token */
+	{"token_file", UserMappingRelationId, OPT_SUPERUSER_FILE},
 	{"resource", ForeignTableRelationId, OPT_RESOURCE},
 	{NULL, InvalidOid, OPT_TEXT}
 };

@@ -27,7 +27,7 @@
  * and node_id and state (nodes, 2.36+), ids and exact state names only as
  * for tasks; one value per field (the GCS takes scalars; node selectors are
  * ORed). jobs: `job_id =` (2.37+, rechecked: the GCS also matches
- * submission ids). workers: `is_alive` / `NOT is_alive` (2.36+).
+ * submission ids). workers: `is_alive` (2.36+; `NOT is_alive` stays local).
  *
  * Conditions not pushed stay in local_conds; a LIMIT is pushed only when
  * local_conds is empty (fdw.c).
@@ -111,8 +111,13 @@ judge_cluster(int field, int pred, const char *value, const RayVersion *v)
 
 	if (!ray_cluster_filter_supported(field, v) || pred != RAY_PRED_EQ)
 		return LOCAL;
+	/*
+	 * GcsWorkerManager::HandleGetAllWorkerInfo drops a worker only when
+	 * `filters.is_alive && !is_alive`: true narrows exactly, false (the
+	 * proto3 default) filters nothing, so `NOT is_alive` stays local.
+	 */
 	if (field == RAY_CF_WORKER_ALIVE)
-		return PUSH;
+		return strcmp(value, "true") == 0 ? PUSH : LOCAL;
 	/* The GCS matches submission ids too: it narrows, PostgreSQL decides. */
 	if (field == RAY_CF_JOB_ID)
 		return is_lower_hex(value, idlen) ? PUSH_AND_RECHECK : NOTHING;

@@ -116,7 +116,7 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 		values[3] = CStringGetTextDatum(ray_task_state_text(r, row, nb));
 		values[4] = raydar_id_datum(&row->job_id, &scratch, &nulls[4]);
 		values[5] = CStringGetTextDatum(ray_task_type_text(row, nb));
-		values[6] = raydar_nullable_text(ray_task_error_type_text(row, nb), &nulls[6]);
+		values[6] = raydar_nullable_text(ray_task_error_type_text(r, row, nb), &nulls[6]);
 		values[7] = raydar_nullable_text(row->error_message, &nulls[7]);
 		values[8] = raydar_nullable_time(row->has_creation_ms, row->creation_ms, &nulls[8]);
 		values[9] = raydar_nullable_time(row->has_start_ms, row->start_ms, &nulls[9]);

@@ -4,9 +4,12 @@
  *
  * TaskStatus is the only table whose numbers depend on the version: Ray
  * 2.39 inserted two states at 6 and 7 and shifted RUNNING..FAILED by two.
- * TaskType and Language never changed. ErrorType only gained values (and
- * master dropped 2 without reserving it; keeping its old name is harmless
- * since no newer server sends 2).
+ * TaskType and Language never changed. ErrorType gained 27..32 after
+ * 2.49 and at the same time dropped 2 (OBJECT_UNRECONSTRUCTABLE) without
+ * reserving it: a 2.58 server may still send 2 from an old worker, and
+ * its dashboard shows it as the number (shared/testdata/ray-wire/ray-2.58).
+ * The exact release is not pinned down (somewhere in 2.50..2.58): 2.50 is
+ * taken as the boundary.
  */
 #include "ray_enums.h"
 
@@ -162,6 +165,16 @@ const char *
 ray_error_type_name(int number)
 {
 	return lookup(error_type_names, lengthof(error_type_names), number);
+}
+
+const char *
+ray_error_type_name_v(const RayVersion *v, int number)
+{
+	bool		split = ray_version_at_least(v, 2, 50);
+
+	if ((split && number == 2) || (!split && number >= 27))
+		return NULL;
+	return ray_error_type_name(number);
 }
 
 const char *

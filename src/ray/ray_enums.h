@@ -44,6 +44,12 @@ extern const char *ray_task_status_name(const RayVersion *v, int number);
 extern const char *ray_task_type_name(int number);
 extern const char *ray_language_name(int number);
 extern const char *ray_error_type_name(int number);
+/*
+ * The same as server version v declares it: from 2.50 ErrorType has
+ * 27..32 and no longer 2 (Ray's common.proto; the 2.58 vectors), before
+ * 2.50 it has no 27..32. A number v does not declare has no name.
+ */
+extern const char *ray_error_type_name_v(const RayVersion *v, int number);
 
 extern const char *ray_enum_text(const char *name, int number, char *buf);
 

@@ -27,12 +27,15 @@
 #include "ray_state_json.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ray_arena.h"
 #include "ray_buf.h"
@@ -58,6 +61,8 @@ typedef struct Conv
 	size_t		errlen;
 	bool		oom;
 	size_t		row;			/* 1-based, for messages */
+	RayStateCounters *k;		/* where odd values are counted */
+	ProtobufCAllocator *alloc;	/* the caller's, for k->cells */
 } Conv;
 
 static void fail(Conv *c, const char *fmt,...) __attribute__((format(printf, 2, 3)));
@@ -75,6 +80,84 @@ fail(Conv *c, const char *fmt,...)
 	va_start(ap, fmt);
 	vsnprintf(c->err + n, c->errlen - n, fmt, ap);
 	va_end(ap);
+}
+
+/* Odd cells live in the caller's allocator (its memory context) or malloc. */
+static void *
+cells_alloc(ProtobufCAllocator *alloc, size_t n)
+{
+	return alloc ? alloc->alloc(alloc->allocator_data, n) : malloc(n);
+}
+
+static void
+cells_free(ProtobufCAllocator *alloc, void *p)
+{
+	if (p == NULL)
+		return;
+	if (alloc)
+		alloc->free(alloc->allocator_data, p);
+	else
+		free(p);
+}
+
+static bool
+cells_push(RayStateCounters *k, ProtobufCAllocator *alloc, uint32_t row, const char *key)
+{
+	if (k->ncells == k->capcells)
+	{
+		size_t		cap = k->capcells ? 2 * k->capcells : 16;
+		RayStateOddCell *nc = cells_alloc(alloc, cap * sizeof(RayStateOddCell));
+
+		if (nc == NULL)
+			return false;
+		if (k->ncells > 0)
+			memcpy(nc, k->cells, k->ncells * sizeof(RayStateOddCell));
+		cells_free(alloc, k->cells);
+		k->cells = nc;
+		k->capcells = cap;
+	}
+	k->cells[k->ncells].row = row;
+	snprintf(k->cells[k->ncells].key, sizeof(k->cells[k->ncells].key), "%s", key);
+	k->ncells++;
+	return true;
+}
+
+static void
+record_cell(Conv *c, RayStateCounters *k, uint32_t row, const char *key)
+{
+	if (!cells_push(k, c->alloc, row, key))
+		c->oom = true;
+}
+
+/*
+ * A value of one field that raydar cannot read (a type or range the
+ * protobuf JSON mapping does not allow, an enum name this build does not
+ * know): the field is left absent, so it shows NULL, and the value is
+ * counted for one WARNING per scan. Always returns true (keep reading).
+ */
+static bool odd(Conv *c, const char *key, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+
+static bool
+odd(Conv *c, const char *key, const char *fmt,...)
+{
+	va_list		ap;
+	RayStateCounters *k = c->k;
+	int			n = 0;
+
+	if (k == NULL)
+		return true;
+	if (c->row > 0)
+		record_cell(c, k, (uint32_t) (c->row - 1), key);
+	if (k->nodd++ > 0)
+		return !c->oom;
+	if (c->row > 0)
+		n = snprintf(k->odd, sizeof(k->odd), "row %zu: ", c->row);
+	if (n < 0 || (size_t) n >= sizeof(k->odd))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(k->odd + n, sizeof(k->odd) - n, fmt, ap);
+	va_end(ap);
+	return !c->oom;
 }
 
 static void *
@@ -235,7 +318,11 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 	return root;
 }
 
-/* ---- typed member access: absent and null are the same ---- */
+/* ---- typed member access: absent and null are the same ----
+ *
+ * Each reader takes every form protobuf's JSON mapping allows for its
+ * type. A value that is none of them is odd(): the field stays absent.
+ */
 
 static const cJSON *
 member(const cJSON *obj, const char *key)
@@ -245,41 +332,146 @@ member(const cJSON *obj, const char *key)
 	return (m == NULL || cJSON_IsNull(m)) ? NULL : m;
 }
 
+/* How a value looks in a message: a string's start, or its JSON type. */
+static const char *
+shown(const cJSON *m, char *buf, size_t n)
+{
+	if (cJSON_IsString(m))
+		snprintf(buf, n, "\"%.40s\"", m->valuestring);
+	else if (cJSON_IsNumber(m))
+		snprintf(buf, n, "%.17g", m->valuedouble);
+	else if (cJSON_IsBool(m))
+		snprintf(buf, n, "%s", cJSON_IsTrue(m) ? "true" : "false");
+	else
+		snprintf(buf, n, "%s", cJSON_IsArray(m) ? "an array" : "an object");
+	return buf;
+}
+
 static bool
 get_string(Conv *c, const cJSON *obj, const char *key, char **out)
 {
 	const cJSON *m = member(obj, key);
+	char		b[64];
 
 	*out = NULL;
 	if (m == NULL)
 		return true;
 	if (!cJSON_IsString(m))
-	{
-		fail(c, "\"%s\" is not a string", key);
-		return false;
-	}
+		return odd(c, key, "\"%s\" is not a string: %s", key, shown(m, b, sizeof(b)));
 	*out = dup(c, m->valuestring);
 	return !c->oom;
 }
 
+/* A double, as a number or a string: "1.5", "NaN", "Infinity", "-Infinity". */
 static bool
-get_int(Conv *c, const cJSON *obj, const char *key, double lo, double hi,
+double_value(const cJSON *m, double *out)
+{
+	char	   *end;
+
+	if (cJSON_IsNumber(m))
+	{
+		*out = m->valuedouble;
+		return true;
+	}
+	if (!cJSON_IsString(m) || m->valuestring[0] == '\0' || m->valuestring[0] == ' ')
+		return false;
+	if (strcmp(m->valuestring, "NaN") == 0)
+		*out = NAN;
+	else if (strcmp(m->valuestring, "Infinity") == 0)
+		*out = INFINITY;
+	else if (strcmp(m->valuestring, "-Infinity") == 0)
+		*out = -INFINITY;
+	else
+	{
+		errno = 0;
+		*out = strtod(m->valuestring, &end);
+		/* strtod also reads "inf"/"nan", which the mapping spells differently */
+		if (*end != '\0' || errno != 0 || !isfinite(*out))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * An integer in [lo, hi] as the mapping writes int32/int64/uint64: a JSON
+ * number without a fraction, or a string of one ("-5", "18446744073709551615",
+ * "1e3"). *bits holds the value as two's complement. A number beyond 2^53
+ * arrives already rounded by the JSON number type; Ray sends 64-bit values
+ * as strings, which are exact.
+ */
+static bool
+int_value(const cJSON *m, int64_t lo, uint64_t hi, uint64_t *bits)
+{
+	double		d;
+
+	if (cJSON_IsString(m))
+	{
+		const char *s = m->valuestring;
+		char	   *end;
+
+		if (s[0] == '\0' || isspace((unsigned char) s[0]))
+			return false;
+		errno = 0;
+		if (s[0] == '-')
+		{
+			long long	v = strtoll(s, &end, 10);
+
+			if (*end == '\0' && errno == 0)
+			{
+				*bits = (uint64_t) v;
+				return v >= lo;
+			}
+		}
+		else
+		{
+			unsigned long long v = strtoull(s, &end, 10);
+
+			if (*end == '\0' && errno == 0)
+			{
+				*bits = v;
+				return v <= hi;
+			}
+		}
+		/* exponent or fraction form: "1e3", "5.0" */
+		if (!double_value(m, &d))
+			return false;
+	}
+	else if (cJSON_IsNumber(m))
+		d = m->valuedouble;
+	else
+		return false;
+	if (!isfinite(d) || d != floor(d))
+		return false;
+	if (d < 0)
+	{
+		if (d < (double) lo || d < -9223372036854775808.0)
+			return false;
+		*bits = (uint64_t) (int64_t) d;
+		return true;
+	}
+	if (d >= 18446744073709551616.0)
+		return false;
+	*bits = (uint64_t) d;
+	return *bits <= hi && (lo >= 0 || *bits <= (uint64_t) INT64_MAX);
+}
+
+static bool
+get_int(Conv *c, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
 		protobuf_c_boolean *has, int64_t *out)
 {
 	const cJSON *m = member(obj, key);
+	uint64_t	bits;
+	char		b[64];
 
 	*has = 0;
 	*out = 0;
 	if (m == NULL)
 		return true;
-	if (!cJSON_IsNumber(m) || m->valuedouble != floor(m->valuedouble) ||
-		m->valuedouble < lo || m->valuedouble > hi)
-	{
-		fail(c, "\"%s\" is not an integer in [%.0f, %.0f]", key, lo, hi);
-		return false;
-	}
+	if (!int_value(m, lo, (uint64_t) hi, &bits) || (int64_t) bits < lo || (int64_t) bits > hi)
+		return odd(c, key, "\"%s\" is not an integer in [%lld, %lld]: %s", key,
+				   (long long) lo, (long long) hi, shown(m, b, sizeof(b)));
 	*has = 1;
-	*out = (int64_t) m->valuedouble;
+	*out = (int64_t) bits;
 	return true;
 }
 
@@ -288,9 +480,78 @@ get_int32(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, i
 {
 	int64_t		v;
 
-	if (!get_int(c, obj, key, -2147483648.0, 2147483647.0, has, &v))
+	if (!get_int(c, obj, key, INT32_MIN, INT32_MAX, has, &v))
 		return false;
 	*out = (int32_t) v;
+	return true;
+}
+
+/* uint64: times in ms since the epoch, restart counts. */
+static bool
+get_u64(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, uint64_t *out)
+{
+	const cJSON *m = member(obj, key);
+	char		b[64];
+
+	*has = 0;
+	*out = 0;
+	if (m == NULL)
+		return true;
+	if (!int_value(m, 0, UINT64_MAX, out))
+	{
+		*out = 0;
+		return odd(c, key, "\"%s\" is not an unsigned 64-bit integer: %s", key, shown(m, b, sizeof(b)));
+	}
+	*has = 1;
+	return true;
+}
+
+/* bool: true/false, or the strings "true"/"false" (as protobuf's parsers take). */
+static bool
+get_bool(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, protobuf_c_boolean *out)
+{
+	const cJSON *m = member(obj, key);
+	char		b[64];
+
+	*has = 0;
+	*out = 0;
+	if (m == NULL)
+		return true;
+	if (cJSON_IsBool(m))
+		*out = cJSON_IsTrue(m);
+	else if (cJSON_IsString(m) && strcmp(m->valuestring, "true") == 0)
+		*out = 1;
+	else if (cJSON_IsString(m) && strcmp(m->valuestring, "false") == 0)
+		*out = 0;
+	else
+		return odd(c, key, "\"%s\" is not a boolean: %s", key, shown(m, b, sizeof(b)));
+	*has = 1;
+	return true;
+}
+
+/* Hex text of an ID into bytes; "" is absent. False if it is not hex. */
+static bool
+id_value(Conv *c, const cJSON *m, protobuf_c_boolean *has, ProtobufCBinaryData *out)
+{
+	size_t		n;
+
+	if (!cJSON_IsString(m))
+		return false;
+	n = strlen(m->valuestring);
+	if (n == 0)
+		return true;
+	if (n % 2 != 0 || n > 256)
+		return false;
+	out->data = alloc0(c, n / 2);
+	if (out->data == NULL)
+		return true;			/* c->oom says why */
+	if (!ray_hex_decode(m->valuestring, out->data, n / 2))
+	{
+		out->data = NULL;
+		return false;
+	}
+	out->len = n / 2;
+	*has = 1;
 	return true;
 }
 
@@ -299,78 +560,60 @@ static bool
 get_id(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, ProtobufCBinaryData *out)
 {
 	const cJSON *m = member(obj, key);
-	size_t		n;
+	char		b[64];
 
 	*has = 0;
 	out->len = 0;
 	out->data = NULL;
 	if (m == NULL)
 		return true;
-	if (!cJSON_IsString(m))
-	{
-		fail(c, "\"%s\" is not a hex string", key);
-		return false;
-	}
-	n = strlen(m->valuestring);
-	if (n == 0)
-		return true;
-	if (n % 2 != 0 || n > 256)
-	{
-		fail(c, "\"%s\" is not a hex ID: \"%.80s\"", key, m->valuestring);
-		return false;
-	}
-	out->data = alloc0(c, n / 2);
-	if (out->data == NULL)
-		return false;
-	if (!ray_hex_decode(m->valuestring, out->data, n / 2))
-	{
-		fail(c, "\"%s\" is not a hex ID: \"%.80s\"", key, m->valuestring);
-		return false;
-	}
-	out->len = n / 2;
-	*has = 1;
-	return true;
+	if (!id_value(c, m, has, out))
+		return odd(c, key, "\"%s\" is not a hex ID: %s", key, shown(m, b, sizeof(b)));
+	return !c->oom;
 }
 
+/*
+ * True if m is present and an object (or an array); a present value of
+ * another type is odd. Callers treat false as the field absent.
+ */
 static bool
-check_type(Conv *c, const cJSON *m, bool want_object, const char *key)
+kind_ok(Conv *c, const cJSON *m, bool want_object, const char *key)
 {
-	if (m == NULL || (want_object ? cJSON_IsObject(m) : cJSON_IsArray(m)))
+	char		b[64];
+
+	if (m == NULL)
+		return false;
+	if (want_object ? cJSON_IsObject(m) : cJSON_IsArray(m))
 		return true;
-	fail(c, "\"%s\" is not %s", key, want_object ? "an object" : "an array");
+	odd(c, key, "\"%s\" is not %s: %s", key, want_object ? "an object" : "an array", shown(m, b, sizeof(b)));
 	return false;
 }
 
 /*
- * An enum name back to its number: one of the names, else decimal text
- * (how both transports show a number they do not know).
+ * An enum as the mapping writes it: its name, or its number (a JSON
+ * number or a decimal string, the form Ray prints a number its Python
+ * does not know in). A name this build does not know is odd.
  */
 static bool
-enum_number(Conv *c, const char *key, const char *name, const char *(*name_of) (int), int max,
-			int32_t *out)
+enum_value(const cJSON *m, const char *(*name_of) (int), int max, int32_t *out)
 {
-	char	   *end;
-	long		n;
+	uint64_t	bits;
 
-	for (int i = 0; i <= max; i++)
-	{
-		const char *s = name_of(i);
-
-		if (s && strcmp(s, name) == 0)
+	if (cJSON_IsString(m))
+		for (int i = 0; i <= max; i++)
 		{
-			*out = i;
-			return true;
+			const char *s = name_of(i);
+
+			if (s && strcmp(s, m->valuestring) == 0)
+			{
+				*out = i;
+				return true;
+			}
 		}
-	}
-	errno = 0;
-	n = strtol(name, &end, 10);
-	if (name[0] != '\0' && *end == '\0' && errno == 0 && n >= -2147483647L - 1 && n <= 2147483647L)
-	{
-		*out = (int32_t) n;
-		return true;
-	}
-	fail(c, "\"%s\" has an unknown value \"%.64s\"", key, name);
-	return false;
+	if (!int_value(m, INT32_MIN, INT32_MAX, &bits) || (int64_t) bits < INT32_MIN)
+		return false;
+	*out = (int32_t) (int64_t) bits;
+	return true;
 }
 
 static bool
@@ -378,18 +621,17 @@ get_enum(Conv *c, const cJSON *obj, const char *key, const char *(*name_of) (int
 		 protobuf_c_boolean *has, int32_t *out)
 {
 	const cJSON *m = member(obj, key);
+	char		b[64];
 
 	*has = 0;
 	*out = 0;
 	if (m == NULL)
 		return true;
-	if (!cJSON_IsString(m))
+	if (!enum_value(m, name_of, max, out))
 	{
-		fail(c, "\"%s\" is not a string", key);
-		return false;
+		*out = 0;
+		return odd(c, key, "\"%s\" has an unknown value %s", key, shown(m, b, sizeof(b)));
 	}
-	if (!enum_number(c, key, m->valuestring, name_of, max, out))
-		return false;
 	*has = 1;
 	return true;
 }
@@ -404,10 +646,8 @@ string_array(Conv *c, const cJSON *arr, const char *key, size_t *n, char ***out)
 
 	*n = 0;
 	*out = NULL;
-	if (arr == NULL)
+	if (!kind_ok(c, arr, false, key))
 		return true;
-	if (!check_type(c, arr, false, key))
-		return false;
 	*out = alloc0(c, sizeof(char *) * (size_t) (cJSON_GetArraySize(arr) + 1));
 	if (*out == NULL)
 		return false;
@@ -415,8 +655,8 @@ string_array(Conv *c, const cJSON *arr, const char *key, size_t *n, char ***out)
 	{
 		if (!cJSON_IsString(e))
 		{
-			fail(c, "\"%s\" holds a value that is not a string", key);
-			return false;
+			odd(c, key, "\"%s\" holds a value that is not a string", key);
+			continue;
 		}
 		if (((*out)[i++] = dup(c, e->valuestring)) == NULL)
 			return false;
@@ -433,17 +673,17 @@ runtime_env_info(Conv *c, const cJSON *m, Ray__Rpc__RuntimeEnvInfo **out)
 			   *cfg;
 
 	*out = NULL;
-	if (m == NULL)
+	if (!kind_ok(c, m, true, "runtime_env_info"))
 		return true;
-	if (!check_type(c, m, true, "runtime_env_info") || (re = alloc0(c, sizeof(*re))) == NULL)
+	if ((re = alloc0(c, sizeof(*re))) == NULL)
 		return false;
 	ray__rpc__runtime_env_info__init(re);
 	if (!get_string(c, m, "serialized_runtime_env", &re->serialized_runtime_env))
 		return false;
 	uris = member(m, "uris");
-	if (uris)
+	if (kind_ok(c, uris, true, "uris"))
 	{
-		if (!check_type(c, uris, true, "uris") || (re->uris = alloc0(c, sizeof(*re->uris))) == NULL)
+		if ((re->uris = alloc0(c, sizeof(*re->uris))) == NULL)
 			return false;
 		ray__rpc__runtime_env_uris__init(re->uris);
 		if (!get_string(c, uris, "working_dir_uri", &re->uris->working_dir_uri) ||
@@ -452,29 +692,18 @@ runtime_env_info(Conv *c, const cJSON *m, Ray__Rpc__RuntimeEnvInfo **out)
 			return false;
 	}
 	cfg = member(m, "runtime_env_config");
-	if (cfg)
+	if (kind_ok(c, cfg, true, "runtime_env_config"))
 	{
 		Ray__Rpc__RuntimeEnvConfig *rc;
-		const cJSON *eager;
 
-		if (!check_type(c, cfg, true, "runtime_env_config") || (rc = alloc0(c, sizeof(*rc))) == NULL)
+		if ((rc = alloc0(c, sizeof(*rc))) == NULL)
 			return false;
 		ray__rpc__runtime_env_config__init(rc);
 		if (!get_int32(c, cfg, "setup_timeout_seconds", &rc->has_setup_timeout_seconds,
 					   &rc->setup_timeout_seconds) ||
-			!string_array(c, member(cfg, "log_files"), "log_files", &rc->n_log_files, &rc->log_files))
+			!string_array(c, member(cfg, "log_files"), "log_files", &rc->n_log_files, &rc->log_files) ||
+			!get_bool(c, cfg, "eager_install", &rc->has_eager_install, &rc->eager_install))
 			return false;
-		eager = member(cfg, "eager_install");
-		if (eager)
-		{
-			if (!cJSON_IsBool(eager))
-			{
-				fail(c, "\"eager_install\" is not a boolean");
-				return false;
-			}
-			rc->has_eager_install = 1;
-			rc->eager_install = cJSON_IsTrue(eager);
-		}
 		re->runtime_env_config = rc;
 	}
 	*out = re;
@@ -487,29 +716,28 @@ required_resources(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 	const cJSON *e;
 	size_t		i = 0;
 
-	if (m == NULL)
+	if (!kind_ok(c, m, true, "required_resources"))
 		return true;
-	if (!check_type(c, m, true, "required_resources"))
-		return false;
 	info->required_resources = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
 	if (info->required_resources == NULL)
 		return false;
 	cJSON_ArrayForEach(e, m)
 	{
 		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry *r = alloc0(c, sizeof(*r));
+		double		d;
 
 		if (r == NULL)
 			return false;
-		if (!cJSON_IsNumber(e))
+		if (!double_value(e, &d))
 		{
-			fail(c, "required_resources[\"%.64s\"] is not a number", e->string);
-			return false;
+			odd(c, "required_resources", "required_resources[\"%.64s\"] is not a number", e->string);
+			continue;
 		}
 		ray__rpc__task_info_entry__required_resources_entry__init(r);
 		if ((r->key = dup(c, e->string)) == NULL)
 			return false;
 		r->has_value = 1;
-		r->value = e->valuedouble;
+		r->value = d;
 		info->required_resources[i++] = r;
 	}
 	info->n_required_resources = i;
@@ -522,10 +750,8 @@ label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 	const cJSON *e;
 	size_t		i = 0;
 
-	if (m == NULL)
+	if (!kind_ok(c, m, true, "label_selector"))
 		return true;
-	if (!check_type(c, m, true, "label_selector"))
-		return false;
 	info->label_selector = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
 	if (info->label_selector == NULL)
 		return false;
@@ -537,8 +763,8 @@ label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 			return false;
 		if (!cJSON_IsString(e))
 		{
-			fail(c, "label_selector[\"%.64s\"] is not a string", e->string);
-			return false;
+			odd(c, "label_selector", "label_selector[\"%.64s\"] is not a string", e->string);
+			continue;
 		}
 		ray__rpc__task_info_entry__label_selector_entry__init(l);
 		if ((l->key = dup(c, e->string)) == NULL || (l->value = dup(c, e->valuestring)) == NULL)
@@ -562,9 +788,9 @@ status_name(int n)
 static bool
 ms_to_ns(Conv *c, double ms, int64_t *ns)
 {
-	if (ms != floor(ms) || fabs(ms) > 9.0e12)
+	if (!isfinite(ms) || ms != floor(ms) || fabs(ms) > 9.0e12)
 	{
-		fail(c, "created_ms %.17g is not an integer number of milliseconds", ms);
+		odd(c, "events", "created_ms %.17g is not an integer number of milliseconds", ms);
 		return false;
 	}
 	*ns = (int64_t) ms * 1000000 + 500000;
@@ -597,12 +823,11 @@ static bool
 events(Conv *c, const cJSON *m, Ray__Rpc__TaskStateUpdate *su)
 {
 	const cJSON *e;
-	size_t		i = 0;
+	size_t		i = 0,
+				n = 0;
 
-	if (m == NULL)
+	if (!kind_ok(c, m, false, "events"))
 		return true;
-	if (!check_type(c, m, false, "events"))
-		return false;
 	su->state_ts_ns = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
 	if (su->state_ts_ns == NULL)
 		return false;
@@ -613,23 +838,31 @@ events(Conv *c, const cJSON *m, Ray__Rpc__TaskStateUpdate *su)
 		const cJSON *state = cJSON_GetObjectItemCaseSensitive(e, "state");
 		const cJSON *ms = cJSON_GetObjectItemCaseSensitive(e, "created_ms");
 		int32_t		num;
+		double		msd;
+		char		b[64];
 
 		if (t == NULL)
 			return false;
-		if (!cJSON_IsObject(e) || !cJSON_IsString(state) || !cJSON_IsNumber(ms))
+		/* A bad event is left out; the row keeps its other events. */
+		if (!cJSON_IsObject(e) || state == NULL || !double_value(ms, &msd))
 		{
-			fail(c, "events[%zu] is not {\"state\": name, \"created_ms\": number}", i);
-			return false;
+			odd(c, "events", "events[%zu] is not {\"state\": name, \"created_ms\": number}", n);
+			n++;
+			continue;
 		}
 		/* 30 covers every TaskStatus of every version. */
-		if (!enum_number(c, "events.state", state->valuestring, status_name, 30, &num))
-			return false;
+		if (!enum_value(state, status_name, 30, &num))
+		{
+			odd(c, "events", "events[%zu].state has an unknown value %s", n++, shown(state, b, sizeof(b)));
+			continue;
+		}
+		n++;
 		ray__rpc__task_state_update__state_ts_ns_entry__init(t);
 		t->has_key = 1;
 		t->key = num;
 		t->has_value = 1;
-		if (!ms_to_ns(c, ms->valuedouble, &t->value))
-			return false;
+		if (!ms_to_ns(c, msd, &t->value))
+			continue;
 		su->state_ts_ns[i++] = t;
 	}
 	su->n_state_ts_ns = i;
@@ -642,9 +875,9 @@ task_log_info(Conv *c, const cJSON *m, Ray__Rpc__TaskLogInfo **out)
 	Ray__Rpc__TaskLogInfo *li;
 
 	*out = NULL;
-	if (m == NULL)
+	if (!kind_ok(c, m, true, "task_log_info"))
 		return true;
-	if (!check_type(c, m, true, "task_log_info") || (li = alloc0(c, sizeof(*li))) == NULL)
+	if ((li = alloc0(c, sizeof(*li))) == NULL)
 		return false;
 	ray__rpc__task_log_info__init(li);
 	if (!get_string(c, m, "stdout_file", &li->stdout_file) ||
@@ -668,10 +901,8 @@ profiling_data(Conv *c, const cJSON *m, Ray__Rpc__ProfileEvents **out)
 	size_t		i = 0;
 
 	*out = NULL;
-	if (m == NULL)
+	if (!kind_ok(c, m, true, "profiling_data"))
 		return true;
-	if (!check_type(c, m, true, "profiling_data"))
-		return false;
 	if (m->child == NULL)
 		return true;
 	if ((pe = alloc0(c, sizeof(*pe))) == NULL)
@@ -682,9 +913,7 @@ profiling_data(Conv *c, const cJSON *m, Ray__Rpc__ProfileEvents **out)
 		!get_string(c, m, "node_ip_address", &pe->node_ip_address))
 		return false;
 	evs = member(m, "events");
-	if (!check_type(c, evs, false, "profiling_data.events"))
-		return false;
-	if (evs)
+	if (kind_ok(c, evs, false, "profiling_data.events"))
 	{
 		pe->events = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(evs) + 1));
 		if (pe->events == NULL)
@@ -695,21 +924,23 @@ profiling_data(Conv *c, const cJSON *m, Ray__Rpc__ProfileEvents **out)
 			const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "start_time");
 			const cJSON *et = cJSON_GetObjectItemCaseSensitive(e, "end_time");
 			const cJSON *extra;
+			double		std,
+						etd;
 
 			if (p == NULL)
 				return false;
-			if (!cJSON_IsObject(e) || !cJSON_IsNumber(st) || !cJSON_IsNumber(et))
+			if (!cJSON_IsObject(e) || !double_value(st, &std) || !double_value(et, &etd))
 			{
-				fail(c, "profiling_data.events[%zu] has no numeric start_time and end_time", i);
-				return false;
+				odd(c, "profiling_data", "profiling_data.events[%zu] has no numeric start_time and end_time", i);
+				continue;
 			}
 			ray__rpc__profile_event_entry__init(p);
 			if (!get_string(c, e, "event_name", &p->event_name))
 				return false;
 			p->has_start_time = 1;
-			p->start_time = ms_double_to_ns(st->valuedouble);
+			p->start_time = ms_double_to_ns(std);
 			p->has_end_time = 1;
-			p->end_time = ms_double_to_ns(et->valuedouble);
+			p->end_time = ms_double_to_ns(etd);
 			extra = cJSON_GetObjectItemCaseSensitive(e, "extra_data");
 			if (extra != NULL)
 			{
@@ -823,7 +1054,7 @@ task_row(Conv *c, const cJSON *row, Ray__Rpc__TaskEvents *ev)
 	Ray__Rpc__TaskStateUpdate *su = alloc0(c, sizeof(*su));
 	protobuf_c_boolean has;
 	int64_t		v64;
-	const cJSON *m;
+	const cJSON *tid;
 
 	if (info == NULL || su == NULL)
 		return false;
@@ -838,17 +1069,25 @@ task_row(Conv *c, const cJSON *row, Ray__Rpc__TaskEvents *ev)
 	ev->task_info = info;
 	ev->state_updates = su;
 
-	if (!get_id(c, row, "task_id", &ev->has_task_id, &ev->task_id) ||
-		!get_id(c, row, "job_id", &ev->has_job_id, &ev->job_id) ||
-		!get_int(c, row, "attempt_number", 0, 2147483647.0, &has, &v64))
+	/* The task id names the row: without one there is no row to show. */
+	tid = member(row, "task_id");
+	if (tid != NULL && !id_value(c, tid, &ev->has_task_id, &ev->task_id))
+	{
+		fail(c, "\"task_id\" is not a hex ID: \"%.80s\"", cJSON_IsString(tid) ? tid->valuestring : "");
 		return false;
-	ev->has_attempt_number = has;
-	ev->attempt_number = (int32_t) v64;
+	}
+	if (c->oom)
+		return false;
 	if (!ev->has_task_id)
 	{
 		fail(c, "no task_id");
 		return false;
 	}
+	if (!get_id(c, row, "job_id", &ev->has_job_id, &ev->job_id) ||
+		!get_int(c, row, "attempt_number", 0, INT32_MAX, &has, &v64))
+		return false;
+	ev->has_attempt_number = has;
+	ev->attempt_number = (int32_t) v64;
 
 	if (!get_string(c, row, "name", &info->name) ||
 		!get_string(c, row, "func_or_class_name", &info->func_or_class_name) ||
@@ -871,19 +1110,9 @@ task_row(Conv *c, const cJSON *row, Ray__Rpc__TaskEvents *ev)
 		!error_info(c, row, su) ||
 		!task_log_info(c, member(row, "task_log_info"), &su->task_log_info) ||
 		!profiling_data(c, member(row, "profiling_data"), &ev->profile_events) ||
-		!infer_repr_name(c, row, info, su))
+		!infer_repr_name(c, row, info, su) ||
+		!get_bool(c, row, "is_debugger_paused", &su->has_is_debugger_paused, &su->is_debugger_paused))
 		return false;
-	m = member(row, "is_debugger_paused");
-	if (m)
-	{
-		if (!cJSON_IsBool(m))
-		{
-			fail(c, "\"is_debugger_paused\" is not a boolean");
-			return false;
-		}
-		su->has_is_debugger_paused = 1;
-		su->is_debugger_paused = cJSON_IsTrue(m);
-	}
 	return true;
 }
 
@@ -891,10 +1120,11 @@ static int64_t
 counter(const cJSON *obj, const char *key, int64_t dflt)
 {
 	const cJSON *m = member(obj, key);
+	uint64_t	bits;
 
-	if (m == NULL || !cJSON_IsNumber(m) || !(fabs(m->valuedouble) < 9.0e18))
+	if (m == NULL || !int_value(m, INT64_MIN, INT64_MAX, &bits))
 		return dflt;
-	return (int64_t) m->valuedouble;
+	return (int64_t) bits;
 }
 
 static void
@@ -993,6 +1223,8 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 	c.reprs = reprs;
 	c.err = err;
 	c.errlen = errlen;
+	c.k = counters;
+	c.alloc = alloc;
 	n = (size_t) counters->rows;
 	reply.events_by_task = alloc0(&c, sizeof(void *) * (n + 1));
 	st = RAY_OK;
@@ -1012,6 +1244,8 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 			reply.events_by_task[reply.n_events_by_task++] = ev;
 	}
 	release(root);
+	if (st == RAY_OK && c.oom)
+		st = RAY_ERR_OOM;
 	if (st == RAY_OK)
 	{
 		size_t		size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
@@ -1021,6 +1255,12 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 			st = RAY_ERR_OOM;
 		else
 			*outlen = ray__rpc__get_task_events_reply__pack(&reply, *out);
+	}
+	if (st != RAY_OK)
+	{
+		cells_free(alloc, counters->cells);
+		counters->cells = NULL;
+		counters->ncells = counters->capcells = 0;
 	}
 	if (st == RAY_ERR_OOM)
 		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
@@ -1108,15 +1348,17 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
  * NULL over HTTP rather than a made-up default.
  * --------------------------------------------------------------------- */
 
-/* A JSON object of numbers (or strings) into a protobuf map field. */
+/*
+ * A JSON object of numbers (or strings) into a protobuf map field. An
+ * entry of the wrong type is left out (odd); a non-object is the map absent.
+ */
 #define JSON_MAP_INTO(c, obj, key_, EntryType, init_fn, n_out, arr_out, IS_OK, SET) \
 	do { \
 		const cJSON *e_; \
 		size_t i_ = 0; \
-		if ((obj) == NULL) \
+		double d_ = 0; \
+		if (!kind_ok((c), (obj), true, (key_))) \
 			break; \
-		if (!check_type((c), (obj), true, (key_))) \
-			return false; \
 		(arr_out) = alloc0((c), sizeof(void *) * (size_t) (cJSON_GetArraySize(obj) + 1)); \
 		if ((arr_out) == NULL) \
 			return false; \
@@ -1127,8 +1369,8 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
 				return false; \
 			if (!(IS_OK)) \
 			{ \
-				fail((c), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
-				return false; \
+				odd((c), (key_), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
+				continue; \
 			} \
 			init_fn(m_); \
 			if ((m_->key = dup((c), e_->string)) == NULL) \
@@ -1137,64 +1379,12 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
 			(arr_out)[i_++] = m_; \
 		} \
 		(n_out) = i_; \
+		(void) d_; \
 	} while (0)
-#define NUM_OK cJSON_IsNumber(e_)
+#define NUM_OK double_value(e_, &d_)
 #define STR_OK cJSON_IsString(e_)
-#define SET_DOUBLE (m_->has_value = 1, m_->value = e_->valuedouble)
+#define SET_DOUBLE (m_->has_value = 1, m_->value = d_)
 #define SET_STRING if ((m_->value = dup((c), e_->valuestring)) == NULL) return false
-
-static bool
-get_bool(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, protobuf_c_boolean *out)
-{
-	const cJSON *m = member(obj, key);
-
-	*has = 0;
-	*out = 0;
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsBool(m))
-	{
-		fail(c, "\"%s\" is not a boolean", key);
-		return false;
-	}
-	*has = 1;
-	*out = cJSON_IsTrue(m);
-	return true;
-}
-
-/* Unsigned times and counters (ms since the epoch, restarts). */
-static bool
-get_u64(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, uint64_t *out)
-{
-	int64_t		v;
-
-	if (!get_int(c, obj, key, 0, 9.0e18, has, &v))
-		return false;
-	*out = (uint64_t) v;
-	return true;
-}
-
-/* An integer that Ray may print as a string (JobDetails' driver pid). */
-static bool
-get_int_or_text(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, int64_t *out)
-{
-	const cJSON *m = member(obj, key);
-	char	   *end;
-	long long	v;
-
-	if (m == NULL || !cJSON_IsString(m))
-		return get_int(c, obj, key, -9.0e18, 9.0e18, has, out);
-	errno = 0;
-	v = strtoll(m->valuestring, &end, 10);
-	if (m->valuestring[0] == '\0' || *end != '\0' || errno != 0)
-	{
-		fail(c, "\"%s\" is not an integer: \"%.40s\"", key, m->valuestring);
-		return false;
-	}
-	*has = 1;
-	*out = v;
-	return true;
-}
 
 static const RayVersion *pg_version;
 
@@ -1213,19 +1403,17 @@ death_cause(Conv *c, const cJSON *m, Ray__Rpc__ActorDeathCause **out)
 	Ray__Rpc__ActorDeathCause *dc;
 
 	*out = NULL;
-	if (m == NULL)
+	if (!kind_ok(c, m, true, "death_cause"))
 		return true;
-	if (!check_type(c, m, true, "death_cause") || (dc = alloc0(c, sizeof(*dc))) == NULL)
+	if ((dc = alloc0(c, sizeof(*dc))) == NULL)
 		return false;
 	ray__rpc__actor_death_cause__init(dc);
 	for (int i = 1; i <= 5; i++)
 	{
 		const cJSON *alt = member(m, alts[i]);
 
-		if (alt == NULL)
+		if (!kind_ok(c, alt, true, alts[i]))
 			continue;
-		if (!check_type(c, alt, true, alts[i]))
-			return false;
 		dc->context_case = (Ray__Rpc__ActorDeathCause__ContextCase) i;
 		if (i == 1)
 		{
@@ -1269,7 +1457,7 @@ actor_row(Conv *c, const cJSON *row, Ray__Rpc__ActorTableData *a)
 		!get_id(c, row, "job_id", &a->has_job_id, &a->job_id) ||
 		!get_string(c, row, "name", &a->name) ||
 		!get_id(c, row, "node_id", &a->has_node_id, &a->node_id) ||
-		!get_int(c, row, "pid", 0, 4294967295.0, &has, &pid) ||
+		!get_int(c, row, "pid", 0, UINT32_MAX, &has, &pid) ||
 		!get_string(c, row, "ray_namespace", &a->ray_namespace) ||
 		!get_string(c, row, "serialized_runtime_env", &a->serialized_runtime_env) ||
 		!death_cause(c, member(row, "death_cause"), &a->death_cause) ||
@@ -1277,7 +1465,7 @@ actor_row(Conv *c, const cJSON *row, Ray__Rpc__ActorTableData *a)
 		!get_id(c, row, "placement_group_id", &a->has_placement_group_id, &a->placement_group_id) ||
 		!get_string(c, row, "repr_name", &a->repr_name) ||
 		!get_u64(c, row, "num_restarts", &a->has_num_restarts, &a->num_restarts) ||
-		!get_int(c, row, "num_restarts_due_to_lineage_reconstruction", 0, 9.0e18,
+		!get_int(c, row, "num_restarts_due_to_lineage_reconstruction", 0, INT64_MAX,
 				 &a->has_num_restarts_due_to_lineage_reconstruction,
 				 &a->num_restarts_due_to_lineage_reconstruction) ||
 		!get_string(c, row, "call_site", &a->call_site))
@@ -1295,18 +1483,43 @@ actor_row(Conv *c, const cJSON *row, Ray__Rpc__ActorTableData *a)
 	return !c->oom;
 }
 
+static const char *
+death_reason_name(int n)
+{
+	return ray_node_death_reason_name(n);
+}
+
 /*
- * state_message is compose_state_message(reason, message): "<text>",
- * "<text>: <message>" or "<message>"; the texts name the reasons.
+ * Ray's list_nodes keeps a node's death_info only as state_message =
+ * compose_state_message(reason, message) (python/ray/dashboard/utils.py):
+ * "<text>", "<text>: <message>", or just "<message>" for a reason it has
+ * no text for (UNSPECIFIED). The texts name the reasons. A message with
+ * no text that is the GCS's own for a failed health check is
+ * UNEXPECTED_TERMINATION: that is the reason GcsNodeManager::InferDeathInfo
+ * (src/ray/gcs/gcs_node_manager.cc) always gives it. A row that carries
+ * death_info itself (MessageToDict's {"reason", "reason_message"}, reason
+ * a name or a number) is read as it is.
  */
 static bool
 node_death(Conv *c, const cJSON *row, Ray__Rpc__GcsNodeInfo *n)
 {
 	static const char *const texts[] = {NULL, "Expected termination", "Unexpected termination",
 	"Terminated due to preemption", "Terminated due to idle (no Ray activity)"};
+	const cJSON *dm = member(row, "death_info");
 	char	   *sm;
 	Ray__Rpc__NodeDeathInfo *di;
 
+	if (kind_ok(c, dm, true, "death_info"))
+	{
+		if ((di = alloc0(c, sizeof(*di))) == NULL)
+			return false;
+		ray__rpc__node_death_info__init(di);
+		if (!get_enum(c, dm, "reason", death_reason_name, 15, &di->has_reason, &di->reason) ||
+			!get_string(c, dm, "reason_message", &di->reason_message))
+			return false;
+		n->death_info = di;
+		return true;
+	}
 	if (!get_string(c, row, "state_message", &sm))
 		return false;
 	if (sm == NULL)
@@ -1328,6 +1541,8 @@ node_death(Conv *c, const cJSON *row, Ray__Rpc__GcsNodeInfo *n)
 			break;
 		}
 	}
+	if (di->reason == 0 && strncmp(sm, "health check failed", 19) == 0)
+		di->reason = 2;			/* UNEXPECTED_TERMINATION */
 	n->death_info = di;
 	return true;
 }
@@ -1374,7 +1589,7 @@ worker_row(Conv *c, const cJSON *row, Ray__Rpc__WorkerTableData *w)
 		!get_enum(c, row, "worker_type", ray_worker_type_name, 15, &w->has_worker_type, &w->worker_type) ||
 		!get_enum(c, row, "exit_type", ray_worker_exit_type_name, 15, &w->has_exit_type, &w->exit_type) ||
 		!get_string(c, row, "exit_detail", &w->exit_detail) ||
-		!get_int(c, row, "pid", 0, 4294967295.0, &has, &pid) ||
+		!get_int(c, row, "pid", 0, UINT32_MAX, &has, &pid) ||
 		!get_u64(c, row, "worker_launch_time_ms", &w->has_worker_launch_time_ms, &w->worker_launch_time_ms) ||
 		!get_u64(c, row, "worker_launched_time_ms", &w->has_worker_launched_time_ms, &w->worker_launched_time_ms) ||
 		!get_u64(c, row, "start_time_ms", &w->has_start_time_ms, &w->start_time_ms) ||
@@ -1390,7 +1605,8 @@ pg_row(Conv *c, const cJSON *row, Ray__Rpc__PlacementGroupTableData *g)
 {
 	const cJSON *bundles = member(row, "bundles");
 	const cJSON *b;
-	size_t		i = 0;
+	size_t		i = 0,
+				n = 0;
 
 	ray__rpc__placement_group_table_data__init(g);
 	pg_version = c->v;
@@ -1398,10 +1614,9 @@ pg_row(Conv *c, const cJSON *row, Ray__Rpc__PlacementGroupTableData *g)
 		!get_string(c, row, "name", &g->name) ||
 		!get_id(c, row, "creator_job_id", &g->has_creator_job_id, &g->creator_job_id) ||
 		!get_enum(c, row, "state", pg_state_name, 15, &g->has_state, &g->state) ||
-		!get_bool(c, row, "is_detached", &g->has_is_detached, &g->is_detached) ||
-		!check_type(c, bundles, false, "bundles"))
+		!get_bool(c, row, "is_detached", &g->has_is_detached, &g->is_detached))
 		return false;
-	if (bundles == NULL)
+	if (!kind_ok(c, bundles, false, "bundles"))
 		return true;
 	g->bundles = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(bundles) + 1));
 	if (g->bundles == NULL)
@@ -1416,18 +1631,23 @@ pg_row(Conv *c, const cJSON *row, Ray__Rpc__PlacementGroupTableData *g)
 			return false;
 		if (!cJSON_IsObject(b))
 		{
-			fail(c, "bundles[%zu] is not an object", i);
-			return false;
+			odd(c, "bundles", "bundles[%zu] is not an object", n++);
+			continue;
 		}
+		n++;
 		ray__rpc__bundle__init(x);
 		ray__rpc__bundle_id__init(bid);
+		/* A bundle_id that is not an object: the bundle without its id. */
 		id = member(b, "bundle_id");
-		if (!check_type(c, id, true, "bundle_id") ||
-			(id && (!get_id(c, id, "placement_group_id", &bid->has_placement_group_id, &bid->placement_group_id) ||
-					!get_int32(c, id, "bundle_index", &bid->has_bundle_index, &bid->bundle_index))) ||
-			!get_id(c, b, "node_id", &x->has_node_id, &x->node_id))
+		if (kind_ok(c, id, true, "bundle_id"))
+		{
+			if (!get_id(c, id, "placement_group_id", &bid->has_placement_group_id, &bid->placement_group_id) ||
+				!get_int32(c, id, "bundle_index", &bid->has_bundle_index, &bid->bundle_index))
+				return false;
+			x->bundle_id = bid;
+		}
+		if (!get_id(c, b, "node_id", &x->has_node_id, &x->node_id))
 			return false;
-		x->bundle_id = bid;
 		JSON_MAP_INTO(c, member(b, "unit_resources"), "unit_resources",
 					  Ray__Rpc__Bundle__UnitResourcesEntry, ray__rpc__bundle__unit_resources_entry__init,
 					  x->n_unit_resources, x->unit_resources, NUM_OK, SET_DOUBLE);
@@ -1438,52 +1658,59 @@ pg_row(Conv *c, const cJSON *row, Ray__Rpc__PlacementGroupTableData *g)
 }
 
 /*
- * JobDetails: a driver job (type DRIVER, no job_info: its status is made
- * up from is_dead) or a submission job (type SUBMISSION: status, message,
- * exit code and metadata are its job_info; its times are the submission's,
- * not the driver's, so they are left out).
+ * JobDetails (python/ray/dashboard/modules/job/utils.py): a driver job
+ * (type DRIVER, no job_info: its status is made up from is_dead) or a
+ * submission job (type SUBMISSION, or a submission_id: status, message,
+ * exit code and metadata are its job_info; its times are the
+ * submission's, not the driver's, so they are left out). message,
+ * driver_exit_code and metadata are kept whenever the row has them; a
+ * driver job's metadata is its job config's.
  */
 static bool
 job_row(Conv *c, const cJSON *row, Ray__Rpc__JobTableData *j)
 {
 	const cJSON *type = member(row, "type");
 	const cJSON *drv = member(row, "driver_info");
-	bool		submission = cJSON_IsString(type) && strcmp(type->valuestring, "SUBMISSION") == 0;
+	const cJSON *sid = member(row, "submission_id");
+	const cJSON *md = member(row, "metadata");
+	bool		submission = (cJSON_IsString(type) && strcasecmp(type->valuestring, "SUBMISSION") == 0) ||
+		(cJSON_IsString(sid) && sid->valuestring[0] != '\0');
 	char	   *status;
+	Ray__Rpc__JobsAPIInfo *ji;
 
 	ray__rpc__job_table_data__init(j);
 	if (!get_id(c, row, "job_id", &j->has_job_id, &j->job_id) ||
 		!get_string(c, row, "entrypoint", &j->entrypoint) ||
-		!get_string(c, row, "status", &status) ||
-		!check_type(c, drv, true, "driver_info"))
+		!get_string(c, row, "status", &status))
 		return false;
-	if (drv && (!get_string(c, drv, "node_ip_address", &j->driver_ip_address) ||
-				!get_int_or_text(c, drv, "pid", &j->has_driver_pid, &j->driver_pid)))
+	if (kind_ok(c, drv, true, "driver_info") &&
+		(!get_string(c, drv, "node_ip_address", &j->driver_ip_address) ||
+		 !get_int(c, drv, "pid", INT64_MIN, INT64_MAX, &j->has_driver_pid, &j->driver_pid)))
 		return false;
 	j->has_is_dead = 1;
 	j->is_dead = status != NULL && (strcmp(status, "SUCCEEDED") == 0 || strcmp(status, "FAILED") == 0 ||
 									strcmp(status, "STOPPED") == 0);
+	if (!submission &&
+		(!get_u64(c, row, "start_time", &j->has_start_time, &j->start_time) ||
+		 !get_u64(c, row, "end_time", &j->has_end_time, &j->end_time)))
+		return false;
+	if ((ji = alloc0(c, sizeof(*ji))) == NULL)
+		return false;
+	ray__rpc__jobs_apiinfo__init(ji);
+	if (!get_string(c, row, "message", &ji->message) ||
+		!get_string(c, row, "error_type", &ji->error_type) ||
+		!get_int32(c, row, "driver_exit_code", &ji->has_driver_exit_code, &ji->driver_exit_code))
+		return false;
+	JSON_MAP_INTO(c, md, "metadata", Ray__Rpc__JobsAPIInfo__MetadataEntry,
+				  ray__rpc__jobs_apiinfo__metadata_entry__init,
+				  ji->n_metadata, ji->metadata, STR_OK, SET_STRING);
 	if (submission)
 	{
-		Ray__Rpc__JobsAPIInfo *ji = alloc0(c, sizeof(*ji));
-
-		if (ji == NULL)
-			return false;
-		ray__rpc__jobs_apiinfo__init(ji);
 		ji->status = status;
 		ji->entrypoint = j->entrypoint;
-		if (!get_string(c, row, "message", &ji->message) ||
-			!get_string(c, row, "error_type", &ji->error_type) ||
-			!get_int32(c, row, "driver_exit_code", &ji->has_driver_exit_code, &ji->driver_exit_code))
-			return false;
-		JSON_MAP_INTO(c, member(row, "metadata"), "metadata", Ray__Rpc__JobsAPIInfo__MetadataEntry,
-					  ray__rpc__jobs_apiinfo__metadata_entry__init,
-					  ji->n_metadata, ji->metadata, STR_OK, SET_STRING);
-		j->job_info = ji;
 	}
-	else if (!get_u64(c, row, "start_time", &j->has_start_time, &j->start_time) ||
-			 !get_u64(c, row, "end_time", &j->has_end_time, &j->end_time))
-		return false;
+	if (submission || ji->message != NULL || ji->has_driver_exit_code || ji->n_metadata > 0)
+		j->job_info = ji;
 	return !c->oom;
 }
 
@@ -1503,6 +1730,88 @@ static const char *const worker_keeps[] = {"worker_id", "node_id", "ip", "pid", 
 "worker_launched_time", NULL};
 static const char *const pg_keeps[] = {"placement_group_id", "name", "state", "creator_job_id",
 "is_detached", "bundles", NULL};
+
+/*
+ * The catalog column an odd JSON key stands for, where the name differs
+ * (the rest are the same name). A key inside a jsonb column's value
+ * (required_resources, a bundle, ...) names no column: that entry is left
+ * out of the value instead.
+ */
+static const struct
+{
+	int			kind;
+	const char *key;
+	const char *column;
+}			odd_columns[] = {
+	{RAY_RESOURCE_NODES, "start_time_ms", "start_time"},
+	{RAY_RESOURCE_NODES, "end_time_ms", "end_time"},
+	{RAY_RESOURCE_NODES, "state_message", "death_reason"},
+	{RAY_RESOURCE_NODES, "state_message", "death_reason_message"},
+	{RAY_RESOURCE_NODES, "death_info", "death_reason"},
+	{RAY_RESOURCE_NODES, "death_info", "death_reason_message"},
+	{RAY_RESOURCE_NODES, "reason", "death_reason"},
+	{RAY_RESOURCE_NODES, "reason_message", "death_reason_message"},
+	{RAY_RESOURCE_WORKERS, "start_time_ms", "start_time"},
+	{RAY_RESOURCE_WORKERS, "end_time_ms", "end_time"},
+	{RAY_RESOURCE_WORKERS, "worker_launch_time_ms", "worker_launch_time"},
+	{RAY_RESOURCE_WORKERS, "worker_launched_time_ms", "worker_launched_time"},
+	{RAY_RESOURCE_JOBS, "pid", "driver_pid"},
+	{RAY_RESOURCE_JOBS, "node_ip_address", "driver_ip_address"},
+	{RAY_RESOURCE_JOBS, "driver_info", "driver_pid"},
+	{RAY_RESOURCE_JOBS, "driver_info", "driver_ip_address"},
+	{RAY_RESOURCE_ACTORS, "death_cause", "death_cause_type"},
+	{RAY_RESOURCE_ACTORS, "death_cause", "death_cause_message"},
+};
+
+static bool
+odd_key_is_column(int kind, const char *key, const char *column)
+{
+	for (size_t i = 0; i < sizeof(odd_columns) / sizeof(odd_columns[0]); i++)
+		if (odd_columns[i].kind == kind && strcmp(odd_columns[i].key, key) == 0 &&
+			strcmp(odd_columns[i].column, column) == 0)
+			return true;
+	return strcmp(key, column) == 0;
+}
+
+bool
+ray_state_json_cell_is_odd(const RayStateCounters *k, int kind, size_t row, const char *column)
+{
+	size_t		lo = 0,
+				hi = k ? k->ncells : 0;
+
+	/* Cells are in row order: find the first of this row. */
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (k->cells[mid].row < row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; k && lo < k->ncells && k->cells[lo].row == row; lo++)
+		if (odd_key_is_column(kind, k->cells[lo].key, column))
+			return true;
+	return false;
+}
+
+bool
+ray_state_json_odd_append(RayStateCounters *into, const RayStateCounters *from, size_t row_offset,
+						  ProtobufCAllocator *alloc)
+{
+	for (size_t i = 0; i < from->ncells; i++)
+		if (!cells_push(into, alloc, (uint32_t) (from->cells[i].row + row_offset), from->cells[i].key))
+			return false;
+	return true;
+}
+
+void
+ray_state_json_free_cells(RayStateCounters *k)
+{
+	free(k->cells);
+	k->cells = NULL;
+	k->ncells = k->capcells = 0;
+}
 
 bool
 ray_state_json_has_column(int kind, const char *column)
@@ -1581,6 +1890,8 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 	c.v = v;
 	c.err = err;
 	c.errlen = errlen;
+	c.k = counters;
+	c.alloc = alloc;
 	n = (size_t) counters->rows;
 	items = alloc0(&c, sizeof(void *) * (n + 1));
 	st = items ? RAY_OK : RAY_ERR_OOM;
@@ -1628,6 +1939,8 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 			items[i++] = x;
 	}
 	release(root);
+	if (st == RAY_OK && c.oom)
+		st = RAY_ERR_OOM;
 	if (st == RAY_OK)
 	{
 		switch (kind)
@@ -1668,6 +1981,12 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 			else
 				*outlen = protobuf_c_message_pack(reply, *out);
 		}
+	}
+	if (st != RAY_OK)
+	{
+		cells_free(alloc, counters->cells);
+		counters->cells = NULL;
+		counters->ncells = counters->capcells = 0;
 	}
 	if (st == RAY_ERR_OOM)
 		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);

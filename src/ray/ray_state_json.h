@@ -11,8 +11,12 @@
  * column rule therefore exists once; only the inverse mapping lives here.
  *
  * Input is untrusted: size and nesting are limited before parsing (cJSON),
- * and malformed, truncated or mistyped input is an error with a message
- * that says where, never a crash. PostgreSQL-free.
+ * and malformed or truncated input is an error with a message that says
+ * where, never a crash. Values are read as protobuf's JSON mapping allows
+ * them (int64/uint64 and int32 as numbers or decimal strings, doubles also
+ * as "NaN"/"Infinity", enums as names or numbers); a value of one field
+ * that is none of these is that field absent (NULL), counted in
+ * RayStateCounters.nodd, never a failed scan. PostgreSQL-free.
  */
 #ifndef RAY_STATE_JSON_H
 #define RAY_STATE_JSON_H
@@ -30,6 +34,13 @@
 /* Deepest nesting accepted (a task row is about 8 levels deep). */
 #define RAY_STATE_JSON_MAX_DEPTH 64
 
+/* A field of one row whose value could not be read: shown NULL. */
+typedef struct RayStateOddCell
+{
+	uint32_t	row;			/* 0-based position among the rows */
+	char		key[40];		/* the row's JSON key (or the nested key) */
+} RayStateOddCell;
+
 /* The envelope's counters: data.result minus the rows. */
 typedef struct RayStateCounters
 {
@@ -39,6 +50,12 @@ typedef struct RayStateCounters
 	int64_t		rows;			/* rows in data.result.result */
 	int			nwarnings;		/* data.result.warnings and partial_failure_warning */
 	char		warning[512];	/* the first of them, truncated */
+	int			nodd;			/* field values that could not be read: shown NULL */
+	char		odd[256];		/* the first of them, "row N: ..." */
+	/* where they are, in row order; from the converter's alloc (or malloc) */
+	RayStateOddCell *cells;
+	size_t		ncells;
+	size_t		capcells;
 } RayStateCounters;
 
 /*
@@ -73,6 +90,24 @@ extern void ray_state_json_free_reprs(RayStateReprs *reprs);
 extern RayStatus ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion *v,
 										ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
 										RayStateCounters *counters, char *err, size_t errlen);
+
+/*
+ * True if the value of column (a catalog column name) of row was odd in
+ * k (a converter's counters), so the row must show it NULL: the
+ * converter left the field absent, which some columns show as a default.
+ */
+extern bool ray_state_json_cell_is_odd(const RayStateCounters *k, int kind, size_t row,
+									   const char *column);
+
+/*
+ * Append from's odd cells to into's, their rows shifted by row_offset
+ * (the rows of a split scan's earlier parts). False if out of memory.
+ */
+extern bool ray_state_json_odd_append(RayStateCounters *into, const RayStateCounters *from,
+									  size_t row_offset, ProtobufCAllocator *alloc);
+
+/* Free k's cells when the converter was given no allocator. */
+extern void ray_state_json_free_cells(RayStateCounters *k);
 
 /*
  * False for a column of resource kind (RayResourceKind; tasks: -1) that

@@ -408,11 +408,12 @@ ray_task_language_text(const RayTaskRow *row, char *buf)
 }
 
 const char *
-ray_task_error_type_text(const RayTaskRow *row, char *buf)
+ray_task_error_type_text(const RayTaskReply *r, const RayTaskRow *row, char *buf)
 {
 	if (!row->has_error_type)
 		return NULL;
-	return ray_enum_text(ray_error_type_name(row->error_type), row->error_type, buf);
+	/* Named as the server's version declares it (ray_error_type_name_v). */
+	return ray_enum_text(ray_error_type_name_v(&r->version, row->error_type), row->error_type, buf);
 }
 
 /* ---------------------------------------------------------------------

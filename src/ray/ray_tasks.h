@@ -189,7 +189,7 @@ extern double ray_ns_to_ms(int64_t ns);
 extern const char *ray_task_state_text(const RayTaskReply *r, const RayTaskRow *row, char *buf);
 extern const char *ray_task_type_text(const RayTaskRow *row, char *buf);
 extern const char *ray_task_language_text(const RayTaskRow *row, char *buf);
-extern const char *ray_task_error_type_text(const RayTaskRow *row, char *buf);
+extern const char *ray_task_error_type_text(const RayTaskReply *r, const RayTaskRow *row, char *buf);
 
 /*
  * JSON renderings of the jsonb columns, appended to b. Each returns false

@@ -55,7 +55,7 @@ render_all(const RayTaskReply *r)
 		(void) ray_task_state_text(r, row, nb);
 		(void) ray_task_type_text(row, nb);
 		(void) ray_task_language_text(row, nb);
-		(void) ray_task_error_type_text(row, nb);
+		(void) ray_task_error_type_text(r, row, nb);
 		ray_task_json_required_resources(row, &b);
 		ray_task_json_events(r, row, &b);
 		ray_task_json_profiling_data(row, &b);
@@ -112,7 +112,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (ray_cluster_reply_decode((RayResourceKind) kind, pb, pblen, &v, NULL, &cr, err, sizeof(err)) != RAY_OK)
 				abort();
+			/* Odd cells name rows that exist. */
+			for (size_t i = 0; i < k.ncells; i++)
+				if (k.cells[i].row >= cr->nrows || (i > 0 && k.cells[i].row < k.cells[i - 1].row))
+					abort();
 			ray_cluster_reply_free(cr);
+			ray_state_json_free_cells(&k);
 			free(pb);
 		}
 	ray_state_json_error_message(json, len, err, sizeof(err));
@@ -122,6 +127,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	free(json);
+	for (size_t i = 0; i < k.ncells; i++)
+		if ((int64_t) k.cells[i].row >= k.rows || (int) k.ncells > k.nodd)
+			abort();
+	ray_state_json_free_cells(&k);
 	/* What the reader produced must be a reply the decoder takes whole. */
 	if (ray_task_reply_decode(pb, pblen, &v, NULL, &r, err, sizeof(err)) != RAY_OK)
 		abort();

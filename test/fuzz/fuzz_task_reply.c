@@ -123,7 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ray_buf_puts(&b, ray_task_state_text(r, row, nb));
 		ray_buf_puts(&b, ray_task_type_text(row, nb));
 		ray_buf_puts(&b, ray_task_language_text(row, nb));
-		if ((et = ray_task_error_type_text(row, nb)) != NULL)
+		if ((et = ray_task_error_type_text(r, row, nb)) != NULL)
 			ray_buf_puts(&b, et);
 		if (row->name)
 			ray_buf_puts(&b, row->name);

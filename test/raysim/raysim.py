@@ -71,6 +71,8 @@ def cmd_serve(argv):
                     help="serve the dashboard HTTP State API (0: the OS picks)")
     ap.add_argument("--dashboard-max-requests", type=int, default=100,
                     help="in-flight State API requests before 429 (RAY_STATE_SERVER_MAX_HTTP_REQUEST)")
+    ap.add_argument("--dashboard-json", choices=("ray", "proto3"), default="ray",
+                    help="proto3: rows in protobuf JSON's other forms (raysim/proto3json.py)")
     ap.add_argument("--tls-cert", default=None, help="serve the dashboard over HTTPS")
     ap.add_argument("--tls-key", default=None)
     ap.add_argument("--metrics", default=None,
@@ -99,6 +101,7 @@ def cmd_serve(argv):
     dash = None
     if a.dashboard_port is not None:
         dash = dashboard.serve(sim, a.dashboard_port, a.tls_cert, a.tls_key, a.dashboard_max_requests)
+        dash.json_mode = a.dashboard_json
         ctl.dashboard = dash
         info["dashboard_port"] = dash.port
         info["dashboard_url"] = "%s://127.0.0.1:%d" % (dash.scheme, dash.port)

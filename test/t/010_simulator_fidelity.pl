@@ -16,7 +16,7 @@ my $decoder = 'build/unit/test_vectors';
 BAIL_OUT("$decoder is not built (make unit-build)") unless -x $decoder;
 my $tmp = tempdir(CLEANUP => 1);
 
-for my $profile (qw(2.9 2.35 2.40 2.49 master))
+for my $profile (qw(2.9 2.35 2.40 2.49 master 2.58))
 {
 	my $expected = "$vectors/ray-$profile/expected_tasks.json";
 	my $bin = "$tmp/$profile.bin";

@@ -28,8 +28,8 @@ $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION raydar');
 
 my %versions = ('2.9' => '2.9.3', '2.35' => '2.35.0', '2.40' => '2.40.0',
-				'2.49' => '2.49.2', 'master' => '3.0.0.dev0');
-my %predicate_layout = ('2.49' => 1, 'master' => 1);
+				'2.49' => '2.49.2', 'master' => '3.0.0.dev0', '2.58' => '2.58.0');
+my %predicate_layout = ('2.49' => 1, 'master' => 1, '2.58' => 1);
 my $canon = JSON::PP->new->canonical->allow_nonref;
 
 # JSON values equal, objects by key, numbers numerically.

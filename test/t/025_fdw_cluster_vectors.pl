@@ -18,7 +18,7 @@ use Test::More;
 # The wire vectors are fixtures in the repository; RAYDAR_VECTORS overrides.
 my $vectors = $ENV{RAYDAR_VECTORS} || "$FindBin::RealBin/../fixtures/ray-wire";
 my %versions = ('2.9' => '2.9.3', '2.35' => '2.35.0', '2.40' => '2.40.0',
-				'2.49' => '2.49.2', 'master' => '3.0.0.dev0');
+				'2.49' => '2.49.2', 'master' => '3.0.0.dev0', '2.58' => '2.58.0');
 my %id_of = (actors => 'actor_id', nodes => 'node_id', jobs => 'job_id',
 			 workers => 'worker_id', placement_groups => 'placement_group_id');
 

@@ -97,7 +97,7 @@ sub explain_verbose
 	return $node->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) $sql");
 }
 
-for my $p (qw(2.9 2.35 2.40 2.49 master))
+for my $p (qw(2.9 2.35 2.40 2.49 master 2.58))
 {
 	$profile = $p;
 	my $pred = !$scalar{$p};

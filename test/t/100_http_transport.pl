@@ -71,8 +71,9 @@ my %MISSING = (
 # Every column; actor_repr_name, which the tasks route lacks, comes from
 # the actors route when a query shows it.
 my $ALL_BUT_REPR = q{SELECT to_jsonb(t) AS j FROM TASKS t};
+my @PROTO3_EXTRA = (['2.58', 'vectors'], ['2.58', 'mixed']);
 
-for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
+for my $profile ('2.9', '2.35', '2.40', '2.49', 'master', '2.58')
 {
 	for my $scenario ('vectors', 'mixed')
 	{
@@ -186,6 +187,155 @@ for my $profile ('2.9', '2.35', '2.40', '2.49', 'master')
 }
 
 # ---------------------------------------------------------------------------
+# proto3 JSON: the dashboard in the mapping's other forms (integers as
+# strings, enums as numbers on every other row, numbers no version declares
+# as numbers; test/raysim/raysim/proto3json.py) gives gRPC's rows, with no
+# warning. Values no form allows are NULL plus one counted WARNING.
+# ---------------------------------------------------------------------------
+for my $case (['2.9', 'vectors'], ['2.49', 'mixed'], ['master', 'vectors'], ['master', 'mixed'],
+			  @PROTO3_EXTRA)
+{
+	my ($profile, $scenario) = @$case;
+	my $sim = RaySim->new(profile => $profile, scenario => $scenario, dashboard => 1, speed => 0,
+						  name => "p3-$profile-$scenario");
+	$sim->admin('POST', '/advance', { ms => 600_000 });
+	$sim->admin('POST', '/dashboard', { json => 'proto3' });
+	my $tag = "q" . ($profile =~ s/\.//gr) . "_$scenario";
+	make_pair($sim, $tag);
+	my ($g, $h) = both($tag, $ALL_BUT_REPR);
+	ok(length($g) > 0, "proto3 $profile/$scenario: gRPC has rows");
+	is($h, $g, "proto3 $profile/$scenario: every task column is identical");
+	my @tables = $scenario eq 'mixed' ? sort keys %MISSING : ();
+	for my $table (@tables)
+	{
+		my @skip = (@{ $MISSING{$table} }, $table eq 'jobs' ? qw(start_time end_time) : ());
+		my $m = join(', ', map { "'$_'" } @skip);
+		my ($gc, $hc) = both($tag, "SELECT to_jsonb(t) - ARRAY[$m]::text[] FROM \U$table\E t");
+		ok(length($gc) > 0, "proto3 $profile/$scenario: $table has rows over gRPC");
+		is($hc, $gc, "proto3 $profile/$scenario: $table: the State API's columns are identical");
+	}
+	my ($ret, $out, $err) = $node->psql('postgres',
+		join('; ', map { "SELECT count(*) FROM h_$tag.$_" } ('tasks', @tables)));
+	is($ret, 0, "proto3 $profile/$scenario: every scan succeeds");
+	unlike($err, qr/could not read/, "proto3 $profile/$scenario: no value is odd");
+	$sim->stop;
+}
+{
+	my $sim = RaySim->new(profile => 'master', scenario => 'mixed', dashboard => 1, speed => 0, name => 'odd');
+	$sim->admin('POST', '/advance', { ms => 600_000 });
+	make_pair($sim, 'odd');
+	$sim->admin('POST', '/dashboard', { odd => [
+		{ resource => 'actors', row => 1, key => 'pid', value => 'x' },
+		{ resource => 'actors', row => 2, key => 'state', value => 'NAPPING' },
+		{ resource => 'tasks', row => 0, key => 'error_type', value => JSON::PP::true } ] });
+	my $n = $node->safe_psql('postgres', "SELECT count(*) FROM g_odd.actors");
+	my ($ret, $out, $err) = $node->psql('postgres', "SELECT count(*), count(pid), count(state) FROM h_odd.actors");
+	is($ret, 0, "odd values: the actors scan succeeds");
+	is($out, "$n|" . ($n - 1) . "|" . ($n - 1), "odd values: the two odd fields are NULL, the rest read");
+	like($err, qr/WARNING:  the Ray dashboard sent 2 values raydar could not read; they are shown as NULL/,
+		 "odd values: one WARNING counts both");
+	like($err, qr/DETAIL:  First: row 2: "pid" is not an integer in \[0, 4294967295\]: "x"/,
+		 "odd values: it names the first: row, key and value");
+	is($node->safe_psql('postgres', qq{
+		SET client_min_messages = error;
+		SELECT count(*) FROM g_odd.actors g JOIN h_odd.actors h USING (actor_id)
+		 WHERE h.pid IS DISTINCT FROM g.pid OR h.state IS DISTINCT FROM g.state}),
+	   '2', "odd values: every other actor is gRPC's");
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM h_odd.tasks");
+	is($ret, 0, "odd values: a task scan with an odd error_type succeeds");
+	like($err, qr/sent 1 value raydar could not read; it is shown as NULL.*\n.*"error_type" has an unknown value true/,
+		 "odd values: singular message, the task's key");
+	# The GCS's worker filter keeps everything for is_alive = false
+	# (GcsWorkerManager::HandleGetAllWorkerInfo): the rows must still be the dead ones.
+	my $dead = $node->safe_psql('postgres',
+		"SELECT count(*) FILTER (WHERE NOT is_alive) || '/' || count(*) FROM (SELECT * FROM g_odd.workers OFFSET 0) w");
+	like($dead, qr{^[1-9]\d*/\d+$}, "workers: some are dead ($dead)");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM g_odd.workers WHERE is_alive = false"),
+	   (split m{/}, $dead)[0], 'workers WHERE is_alive = false: exactly the dead ones over gRPC');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM g_odd.workers WHERE NOT is_alive"),
+	   (split m{/}, $dead)[0], 'workers WHERE NOT is_alive: the same');
+	$sim->stop;
+}
+
+# ---------------------------------------------------------------------------
+# Ray 2.58's task events out of the GCS (RAY_enable_ray_event=1): the GCS
+# holds none, the dashboard still lists them. Over gRPC an unfiltered empty
+# scan of a cluster with actors or running jobs warns, with a hint; over
+# HTTP the rows are there and nothing warns.
+# ---------------------------------------------------------------------------
+{
+	my $sim = RaySim->new(profile => '2.58', scenario => 'mixed', dashboard => 1, speed => 0, name => 'rayevent');
+	$sim->admin('POST', '/advance', { ms => 600_000 });
+	make_pair($sim, 're');
+	my $n = $node->safe_psql('postgres', "SET client_min_messages = error; SELECT count(*) FROM g_re.tasks");
+	cmp_ok($n, '>', 0, "ray_event: gRPC has the tasks before ($n)");
+	my ($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks");
+	unlike($err, qr/no task events/, "ray_event: no warning while the GCS has them");
+	$sim->admin('POST', '/ray_event', { enabled => JSON::PP::true });
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks");
+	is($out, '0', "ray_event: the GCS returns no task events");
+	like($err, qr/WARNING:  the Ray cluster behind server "g_re" has (actors|jobs running tasks), but its GCS holds no task events/,
+		 "ray_event: gRPC scan warns");
+	like($err, qr/DETAIL:  Ray 2.58 and later can send task events to the dashboard's event aggregator/,
+		 "ray_event: the detail names the setting");
+	like($err, qr/HINT:  Create a server with dashboard_url/, "ray_event: the hint says what to use");
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM h_re.tasks");
+	is($out, $n, "ray_event: the dashboard still lists every task");
+	unlike($err, qr/no task events/, "ray_event: no warning over HTTP");
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks WHERE state = 'FINISHED'");
+	unlike($err, qr/no task events/, "ray_event: a filtered scan does not warn (its empty result can be true)");
+	# An empty cluster is not this: no actors, no running jobs, no warning.
+	$sim->admin('POST', '/scenario', { name => 'empty' });
+	($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) FROM g_re.tasks");
+	is($out, '0', "ray_event: an empty cluster has no tasks");
+	unlike($err, qr/no task events/, "ray_event: and does not warn");
+	$sim->stop;
+}
+
+# ---------------------------------------------------------------------------
+# LIMIT never loses rows the query asked for: the GCS's order is its own
+# (GcsTaskManagerStorage::GetTaskEvents walks its eviction tiers), so a
+# LIMIT may only be pushed when every condition is. Over gRPC, every
+# profile, quals that are and are not pushed: LIMIT n gives min(n, matches).
+# ---------------------------------------------------------------------------
+for my $profile ('2.9', 'master')
+{
+	my $sim = RaySim->new(profile => $profile, scenario => 'mixed', speed => 0, name => "limit-$profile");
+	$sim->admin('POST', '/advance', { ms => 1_500 });	# mid-run: every state present
+	my $addr = $sim->address;
+	my $tag = "l" . ($profile =~ s/\.//gr);
+	$node->safe_psql('postgres', qq{
+		SET client_min_messages = warning;
+		DROP SERVER IF EXISTS $tag CASCADE; DROP SCHEMA IF EXISTS $tag CASCADE;
+		CREATE SERVER $tag FOREIGN DATA WRAPPER raydar OPTIONS (address '$addr');
+		CREATE SCHEMA $tag; IMPORT FOREIGN SCHEMA ray FROM SERVER $tag INTO $tag;});
+	my $job = $node->safe_psql('postgres', "SET client_min_messages = error; SELECT min(job_id) FROM $tag.tasks");
+	my $bad = 0;
+	my $checked = 0;
+	for my $where ('true', "state = 'FINISHED'", "state <> 'FINISHED'", "state = 'RUNNING'",
+				   "name = 'evaluate'", "func_or_class_name LIKE '%a%'", "error_type IS NOT NULL",
+				   "job_id = '$job' AND type = 'ACTOR_TASK'", "attempt_number > 0")
+	{
+		my $all = $node->safe_psql('postgres',
+			"SET client_min_messages = error; SELECT count(*) FROM $tag.tasks WHERE $where");
+		for my $n (1, 2, 5)
+		{
+			my $got = $node->safe_psql('postgres',
+				"SET client_min_messages = error; SELECT count(*) FROM (SELECT task_id FROM $tag.tasks WHERE $where LIMIT $n) s");
+			my $want = $all < $n ? $all : $n;
+			$checked++;
+			if ($got != $want)
+			{
+				$bad++;
+				diag("$profile: WHERE $where LIMIT $n gave $got rows, not $want");
+			}
+		}
+	}
+	is($bad, 0, "LIMIT: $profile: all $checked (condition, LIMIT) pairs give min(LIMIT, matches) rows");
+	$sim->stop;
+}
+
+# ---------------------------------------------------------------------------
 # EXPLAIN, the cluster tables, and the 10,000-row cap.
 # ---------------------------------------------------------------------------
 my $sim = RaySim->new(profile => '2.9', scenario => 'many', scenario_params => { count => 10050 },
@@ -283,6 +433,37 @@ $node->safe_psql('postgres', "ALTER USER MAPPING FOR CURRENT_USER SERVER h_auth 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM h_auth.tasks'), '18', 'right token: the rows');
 my ($last) = grep { $_->{path} eq '/api/v0/tasks' } reverse @{ $sim->http_requests };
 is($last->{authorization}, 'Bearer sekrit', 'the token is sent as Authorization: Bearer');
+
+# token_file (a Kubernetes service-account token, RAY_ENABLE_K8S_TOKEN_AUTH):
+# read for every call, over both transports, so a rotated file is used
+# without touching the mapping; superuser-only, as a path the server reads.
+{
+	my $tf = $node->basedir . '/sa-token';
+	open(my $fh, '>', $tf) or die; print $fh "k8s-token-1\n"; close $fh;
+	chmod 0644, $tf;
+	$sim->admin('POST', '/token', { token => 'k8s-token-1' });
+	for my $s ('g_auth', 'h_auth')
+	{
+		$node->safe_psql('postgres', "DROP USER MAPPING IF EXISTS FOR CURRENT_USER SERVER $s;
+			CREATE USER MAPPING FOR CURRENT_USER SERVER $s OPTIONS (token_file '$tf')");
+		is($node->safe_psql('postgres', "SELECT count(*) FROM $s.tasks"), '18', "token_file: $s reads the rows");
+	}
+	($last) = grep { $_->{path} eq '/api/v0/tasks' } reverse @{ $sim->http_requests };
+	is($last->{authorization}, 'Bearer k8s-token-1', 'token_file: its content is the bearer token');
+	open($fh, '>', $tf) or die; print $fh "k8s-token-2\n"; close $fh;
+	$sim->admin('POST', '/token', { token => 'k8s-token-2' });
+	is($node->safe_psql('postgres', "SELECT count(*) FROM g_auth.tasks"), '18', 'token_file: rotated, gRPC');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM h_auth.tasks"), '18', 'token_file: rotated, HTTP');
+	my @g = grep { $_->{method} =~ /GetTaskEvents$/ } @{ $sim->requests };
+	is($g[-1]{metadata}{authorization}, 'Bearer k8s-token-2', 'token_file: the rotated token went over gRPC');
+	unlink $tf;
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM g_auth.tasks');
+	like($err, qr/ERROR:  could not open token file ".*sa-token": No such file/, 'token_file: a missing file is an error');
+	like($err, qr/HINT:  .*serviceaccount\/token/, 'token_file: the hint names the usual path');
+	$node->safe_psql('postgres', 'CREATE ROLE tf_user');
+	($ret, $out, $err) = $node->psql('postgres', "SET ROLE tf_user; CREATE USER MAPPING FOR tf_user SERVER g_auth OPTIONS (token_file '$tf')");
+	like($err, qr/permission denied|only superuser can set option "token_file"/, 'token_file: not for ordinary users');
+}
 $sim->stop;
 
 # ---------------------------------------------------------------------------

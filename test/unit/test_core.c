@@ -69,6 +69,23 @@ test_enums(void)
 	ok(strcmp(ray_error_type_name(32), "OBJECT_UNRECONSTRUCTABLE_LINEAGE_DISABLED") == 0,
 	   "error type 32 (master, 2026) is known");
 	ok(ray_error_type_name(33) == NULL, "error type 33 is unknown");
+	{
+		RayVersion	v249 = ver("2.49.2"),
+					v250 = ver("2.50.0"),
+					v258 = ver("2.58.0"),
+					vm = ver("3.0.0.dev0");
+
+		ok(strcmp(ray_error_type_name_v(&v249, 2), "OBJECT_UNRECONSTRUCTABLE") == 0 &&
+		   ray_error_type_name_v(&v249, 27) == NULL, "2.49: 2 is declared, 27 is not");
+		ok(ray_error_type_name_v(&v250, 2) == NULL && ray_error_type_name_v(&v258, 2) == NULL &&
+		   ray_error_type_name_v(&vm, 2) == NULL, "2.50, 2.58, master: 2 is no longer declared");
+		ok(strcmp(ray_error_type_name_v(&v258, 27), "OBJECT_UNRECONSTRUCTABLE_PUT") == 0 &&
+		   strcmp(ray_error_type_name_v(&v258, 32), "OBJECT_UNRECONSTRUCTABLE_LINEAGE_DISABLED") == 0 &&
+		   strcmp(ray_error_type_name_v(&v258, 3), "TASK_EXECUTION_EXCEPTION") == 0,
+		   "2.58: 27..32 and the old ones are declared");
+		ok(strcmp(ray_task_status_name(&v258, 13), "GETTING_AND_PINNING_ARGS") == 0 &&
+		   strcmp(ray_task_status_name(&v258, 12), "FAILED") == 0, "2.58: 13 is GETTING_AND_PINNING_ARGS, declared after FAILED");
+	}
 	is_int(ray_task_status_from_name(&old, "finished"), 9, "2.35: 'finished' is 9 (any case)");
 	is_int(ray_task_status_from_name(&new, "FINISHED"), 11, "2.40: FINISHED is 11");
 	is_int(ray_task_status_from_name(&new, "NOPE"), -1, "unknown state name is -1");
@@ -235,7 +252,7 @@ test_unknowns(void)
 	ok(strcmp(ray_task_state_text(r, &r->rows[0], nb), "40") == 0, "unknown highest state shows as 40");
 	ok(strcmp(ray_task_type_text(&r->rows[0], nb), "7") == 0, "unknown task type shows as 7");
 	ok(strcmp(ray_task_language_text(&r->rows[0], nb), "9") == 0, "unknown language shows as 9");
-	ok(ray_task_error_type_text(&r->rows[0], nb) == NULL,
+	ok(ray_task_error_type_text(r, &r->rows[0], nb) == NULL,
 	   "error hidden: the state is not FAILED, as in Ray");
 	ok(r->rows[0].has_end_ms && r->rows[0].end_ms == 2000, "end time from FAILED");
 	ray_buf_init(&b, NULL);
@@ -251,7 +268,7 @@ test_unknowns(void)
 	free(buf);
 	buf = pack_reply(&reply, &len);
 	ray_task_reply_decode(buf, len, &v, NULL, &r, err, sizeof(err));
-	ok(strcmp(ray_task_error_type_text(&r->rows[0], nb), "99") == 0, "unknown error type shows as 99");
+	ok(strcmp(ray_task_error_type_text(r, &r->rows[0], nb), "99") == 0, "unknown error type shows as 99");
 	ok(strcmp(r->rows[0].error_message, "boom") == 0, "error message shown when FAILED");
 	ray_task_reply_free(r);
 
@@ -411,7 +428,7 @@ same_keys(const RayTaskReply *a, const RayTaskReply *b)
 static void
 test_keys_path(void)
 {
-	static const char *const versions[] = {"2.9.3", "2.35.0", "2.40.0", "2.49.2", "3.0.0.dev0"};
+	static const char *const versions[] = {"2.9.3", "2.35.0", "2.40.0", "2.49.2", "3.0.0.dev0", "2.58.0"};
 
 	for (int p = 0; p < NPROFILES; p++)
 	{
@@ -423,7 +440,7 @@ test_keys_path(void)
 		if (buf == NULL)
 			continue;
 		/* Every version's reading of these bytes, not only the right one. */
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < 6; k++)
 		{
 			RayVersion	v = ver(versions[k]);
 			RayTaskReply *full,
@@ -438,7 +455,7 @@ test_keys_path(void)
 			if (full)
 				ray_task_reply_free(full);
 		}
-		is_int(agree, 5, "%s: keys-only decode equals the full decoder under every version", PROFILES[p]);
+		is_int(agree, 6, "%s: keys-only decode equals the full decoder under every version", PROFILES[p]);
 		{
 			RayVersion	v = ver("2.49.2");
 			RayTaskReply *keys;

@@ -102,10 +102,10 @@ encode1(const char *version, RayTaskFilterField f, RayPredicate p, const char *v
 static void
 check_refusals(void)
 {
-	static const char *const versions[] = {"2.9.3", "2.35.0", "2.40.0", "2.49.2", "3.0.0.dev0"};
+	static const char *const versions[] = {"2.9.3", "2.35.0", "2.40.0", "2.49.2", "3.0.0.dev0", "2.58.0"};
 	const char *task24 = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 	{
 		const char *ver = versions[i];
 

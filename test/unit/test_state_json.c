@@ -6,6 +6,7 @@
  *		error that says what and where.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,7 +115,7 @@ test_full_row(const char *version)
 	   "%s: actor_repr_name read back from the renamed name", version);
 	ok(strcmp(ray_task_type_text(row, nb), "ACTOR_TASK") == 0, "%s: type", version);
 	ok(strcmp(ray_task_language_text(row, nb), "PYTHON") == 0, "%s: language", version);
-	ok(row->has_error_type && strcmp(ray_task_error_type_text(row, nb), "TASK_EXECUTION_EXCEPTION") == 0,
+	ok(row->has_error_type && strcmp(ray_task_error_type_text(r, row, nb), "TASK_EXECUTION_EXCEPTION") == 0,
 	   "%s: error_type", version);
 	ok(row->error_message && strcmp(row->error_message, "boom") == 0, "%s: error_message", version);
 	is_int(row->node_id.len, 28, "%s: node_id bytes", version);
@@ -308,27 +309,17 @@ test_bad_input(void)
 		free(list);
 	}
 
-	/* Mistyped fields name the row and the key. */
+	/* A row that cannot be named is still an error, saying which row. */
 	{
 		static const struct
 		{
 			const char *row;
 			const char *needle;
 		}			cases[] = {
-			{"{\"task_id\": \"00\", \"attempt_number\": \"1\"}", "row 1: \"attempt_number\" is not an integer"},
-			{"{\"task_id\": \"00\", \"attempt_number\": 1.5}", "\"attempt_number\" is not an integer"},
-			{"{\"task_id\": \"zz\"}", "\"task_id\" is not a hex ID"},
+			{"{\"task_id\": \"zz\"}", "row 1: \"task_id\" is not a hex ID"},
 			{"{\"task_id\": \"abc\"}", "\"task_id\" is not a hex ID"},
+			{"{\"task_id\": 7}", "\"task_id\" is not a hex ID"},
 			{"{\"attempt_number\": 0}", "no task_id"},
-			{"{\"task_id\": \"00\", \"type\": \"SOMETIMES_TASK\"}", "\"type\" has an unknown value"},
-			{"{\"task_id\": \"00\", \"events\": {}}", "\"events\" is not an array"},
-			{"{\"task_id\": \"00\", \"events\": [{\"state\": \"RUNNING\"}]}", "events[0]"},
-			{"{\"task_id\": \"00\", \"events\": [{\"state\": \"RUNNING\", \"created_ms\": 1.5}]}", "not an integer number of milliseconds"},
-			{"{\"task_id\": \"00\", \"required_resources\": {\"CPU\": \"1\"}}", "required_resources[\"CPU\"]"},
-			{"{\"task_id\": \"00\", \"worker_pid\": 1e12}", "\"worker_pid\" is not an integer"},
-			{"{\"task_id\": \"00\", \"is_debugger_paused\": 1}", "is_debugger_paused"},
-			{"{\"task_id\": \"00\", \"profiling_data\": {\"events\": [{}]}}", "profiling_data.events[0]"},
-			{"{\"task_id\": \"00\", \"runtime_env_info\": []}", "\"runtime_env_info\" is not an object"},
 			{"{\"task_id\": \"00\"}, 7", "row 2: not a JSON object"},
 		};
 
@@ -357,7 +348,177 @@ test_bad_input(void)
 	free(good);
 }
 
+/*
+ * Every form protobuf's JSON mapping allows (int64/uint64/int32 as numbers
+ * or strings, doubles as strings and "NaN"/"Infinity", enums as names or
+ * numbers, bools as "true"/"false") reads as the plain form does.
+ */
+static void
+test_proto3_forms(void)
+{
+	const char *row =
+		"{\"task_id\": \"0102030405060708090a0b0c0d0e0f101112131401000000\", \"attempt_number\": \"2\","
+		" \"job_id\": \"01000000\", \"type\": 2, \"language\": \"0\", \"worker_pid\": \"4242\","
+		" \"name\": \"f\", \"func_or_class_name\": \"f\","
+		" \"error_type\": 99, \"error_message\": \"new\","
+		" \"required_resources\": {\"CPU\": \"1.5\", \"GPU\": \"Infinity\", \"mem\": \"1e3\"},"
+		" \"runtime_env_info\": {\"runtime_env_config\": {\"setup_timeout_seconds\": \"600\", \"eager_install\": \"true\"}},"
+		" \"events\": [{\"state\": 1, \"created_ms\": \"1679440052252\"},"
+		"   {\"state\": \"8\", \"created_ms\": 1679440052300.0}, {\"state\": \"FAILED\", \"created_ms\": \"1.679440052353e12\"}],"
+		" \"task_log_info\": {\"stdout_start\": \"-5\"}, \"is_debugger_paused\": \"false\","
+		" \"profiling_data\": {\"component_type\": \"worker\", \"events\": [{\"event_name\": \"x\","
+		"   \"start_time\": \"1679440052252.5\", \"end_time\": 1679440052253.25}]}}";
+	char	   *doc = envelope(row, "\"total\": \"7\", \"num_after_truncation\": \"1\", \"num_filtered\": 1, ");
+	RayTaskReply *r;
+	RayStateCounters k;
+	char		err[256];
+	char		nb[RAY_ENUM_NAME_MAX];
+
+	if (!is_int(convert(doc, strlen(doc), "2.49.2", &r, &k, err, sizeof(err)), RAY_OK,
+				"proto3 forms convert (%s)", err))
+	{
+		free(doc);
+		return;
+	}
+	{
+		const RayTaskRow *t = &r->rows[0];
+		const Ray__Rpc__TaskInfoEntry *info = t->info;
+		const Ray__Rpc__RuntimeEnvConfig *rc = info->runtime_env_info ? info->runtime_env_info->runtime_env_config : NULL;
+
+		is_int(k.nodd, 0, "no odd values among them (%s)", k.odd);
+		is_int(k.total, 7, "total as a string");
+		is_int(k.num_after_truncation, 1, "num_after_truncation as a string");
+		is_int(t->attempt_number, 2, "int32 attempt_number as a string");
+		ok(t->su->has_worker_pid && t->su->worker_pid == 4242, "int32 worker_pid as a string");
+		ok(strcmp(ray_task_type_text(t, nb), "ACTOR_TASK") == 0, "enum type as a number");
+		ok(strcmp(ray_task_language_text(t, nb), "PYTHON") == 0, "enum language as a decimal string");
+		ok(t->has_error_type && t->error_type == 99 && strcmp(ray_task_error_type_text(r, t, nb), "99") == 0,
+		   "an enum number no version declares is kept as that number");
+		is_int(t->n_events, 3, "three events, states as a number, a decimal string and a name");
+		ok(strcmp(ray_task_state_text(r, t, nb), "FAILED") == 0, "state FAILED");
+		ok(t->has_start_ms && t->start_ms == 1679440052300LL && t->has_creation_ms &&
+		   t->creation_ms == 1679440052252LL && t->has_end_ms && t->end_ms == 1679440052353LL,
+		   "created_ms as a string, a number and an exponent string");
+		ok(info->n_required_resources == 3 && info->required_resources[0]->value == 1.5 &&
+		   isinf(info->required_resources[1]->value) && info->required_resources[2]->value == 1000.0,
+		   "doubles as strings, \"Infinity\" and exponent form");
+		ok(rc && rc->has_setup_timeout_seconds && rc->setup_timeout_seconds == 600 && rc->has_eager_install &&
+		   rc->eager_install, "int32 and bool as strings in a nested message");
+		ok(t->su->task_log_info && t->su->task_log_info->has_stdout_start &&
+		   t->su->task_log_info->stdout_start == -5, "a negative int32 as a string");
+		ok(t->su->has_is_debugger_paused && !t->su->is_debugger_paused, "bool \"false\"");
+		ok(t->ev->profile_events && t->ev->profile_events->n_events == 1 &&
+		   (double) t->ev->profile_events->events[0]->start_time / 1e6 == 1679440052252.5,
+		   "a profile time as a string");
+		ray_task_reply_free(r);
+	}
+	free(doc);
+}
+
+/* One odd value: the row converts, that field is absent, one counted warning. */
+static void
+expect_odd(const char *row, const char *needle, int nodd)
+{
+	char	   *doc = envelope(row, "");
+	RayTaskReply *r = NULL;
+	RayStateCounters k;
+	char		err[256] = "";
+
+	if (is_int(convert(doc, strlen(doc), "2.49.2", &r, &k, err, sizeof(err)), RAY_OK,
+			   "odd value read, not refused: %s (%s)", row, err))
+	{
+		is_int(k.nodd, nodd, "  counted %d", nodd);
+		ok(strstr(k.odd, needle) != NULL, "  first says \"%s\" (%s)", needle, k.odd);
+		is_int(r->nrows, 1, "  the row is kept");
+		ok(k.ncells == (size_t) nodd, "  %d odd cells", nodd);
+		ray_task_reply_free(r);
+	}
+	ray_state_json_free_cells(&k);
+	free(doc);
+}
+
+static void
+test_odd_values(void)
+{
+	static const struct
+	{
+		const char *row;
+		const char *needle;
+	}			cases[] = {
+		{"{\"task_id\": \"00\", \"attempt_number\": 1.5}", "row 1: \"attempt_number\" is not an integer"},
+		{"{\"task_id\": \"00\", \"attempt_number\": \"one\"}", "\"attempt_number\" is not an integer in [0, 2147483647]: \"one\""},
+		{"{\"task_id\": \"00\", \"attempt_number\": -1}", "\"attempt_number\" is not an integer"},
+		{"{\"task_id\": \"00\", \"attempt_number\": \"2147483648\"}", "\"attempt_number\" is not an integer"},
+		{"{\"task_id\": \"00\", \"job_id\": \"zz\"}", "\"job_id\" is not a hex ID: \"zz\""},
+		{"{\"task_id\": \"00\", \"name\": 5}", "\"name\" is not a string: 5"},
+		{"{\"task_id\": \"00\", \"type\": \"SOMETIMES_TASK\"}", "\"type\" has an unknown value \"SOMETIMES_TASK\""},
+		{"{\"task_id\": \"00\", \"type\": 1.5}", "\"type\" has an unknown value"},
+		{"{\"task_id\": \"00\", \"events\": {}}", "\"events\" is not an array"},
+		{"{\"task_id\": \"00\", \"events\": [{\"state\": \"RUNNING\"}]}", "events[0]"},
+		{"{\"task_id\": \"00\", \"events\": [{\"state\": \"NAPPING\", \"created_ms\": 5}]}", "events[0].state has an unknown value"},
+		{"{\"task_id\": \"00\", \"events\": [{\"state\": \"RUNNING\", \"created_ms\": 1.5}]}", "not an integer number of milliseconds"},
+		{"{\"task_id\": \"00\", \"required_resources\": {\"CPU\": \"x\"}}", "required_resources[\"CPU\"]"},
+		{"{\"task_id\": \"00\", \"required_resources\": {\"CPU\": \"nan\"}}", "required_resources[\"CPU\"]"},
+		{"{\"task_id\": \"00\", \"label_selector\": {\"a\": 1}}", "label_selector[\"a\"]"},
+		{"{\"task_id\": \"00\", \"worker_pid\": 1e12}", "\"worker_pid\" is not an integer"},
+		{"{\"task_id\": \"00\", \"is_debugger_paused\": 1}", "\"is_debugger_paused\" is not a boolean: 1"},
+		{"{\"task_id\": \"00\", \"profiling_data\": {\"events\": [{}]}}", "profiling_data.events[0]"},
+		{"{\"task_id\": \"00\", \"profiling_data\": []}", "\"profiling_data\" is not an object"},
+		{"{\"task_id\": \"00\", \"runtime_env_info\": []}", "\"runtime_env_info\" is not an object"},
+		{"{\"task_id\": \"00\", \"runtime_env_info\": {\"uris\": {\"py_modules_uris\": [\"a\", 3]}}}", "\"py_modules_uris\" holds a value"},
+		{"{\"task_id\": \"00\", \"error_type\": true}", "\"error_type\" has an unknown value true"},
+		{"{\"task_id\": \"00\", \"task_log_info\": {\"stdout_end\": \"12x\"}}", "\"stdout_end\" is not an integer"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_odd(cases[i].row, cases[i].needle, 1);
+	/* Several in one row, and rows after it: each counted, the first kept. */
+	expect_odd("{\"task_id\": \"00\", \"type\": \"X\", \"worker_pid\": \"y\", \"job_id\": 3,"
+			   " \"events\": [{\"state\": \"RUNNING\", \"created_ms\": 5}, {\"state\": \"Z\", \"created_ms\": 6}]}",
+			   "row 1: \"job_id\" is not a hex ID: 3", 4);
+	/* The field is absent and the rest of the row is read. */
+	{
+		char	   *doc = envelope("{\"task_id\": \"00\", \"attempt_number\": 3}, {\"task_id\": \"01\","
+								   " \"attempt_number\": \"x\", \"type\": \"NOPE\", \"worker_pid\": 77,"
+								   " \"events\": [{\"state\": \"RUNNING\", \"created_ms\": \"x\"},"
+								   " {\"state\": \"FINISHED\", \"created_ms\": 9}]}", "");
+		RayTaskReply *r;
+		RayStateCounters k;
+		char		err[256];
+		char		nb[RAY_ENUM_NAME_MAX];
+
+		if (is_int(convert(doc, strlen(doc), "2.49.2", &r, &k, err, sizeof(err)), RAY_OK, "two rows, one odd"))
+		{
+			const RayTaskRow *t = &r->rows[1];
+
+			ok(r->nrows == 2 && k.nodd == 3 && strncmp(k.odd, "row 2: ", 7) == 0, "three odd values, first in row 2");
+			ok(!t->ev->has_attempt_number && !t->info->has_type && t->su->worker_pid == 77,
+			   "attempt_number and type absent, worker_pid read");
+			ok(t->n_events == 1 && strcmp(ray_task_state_text(r, t, nb), "FINISHED") == 0,
+			   "the bad event is left out, the good one kept");
+			ok(k.ncells == 3 && ray_state_json_cell_is_odd(&k, -1, 1, "attempt_number") &&
+			   ray_state_json_cell_is_odd(&k, -1, 1, "type") && !ray_state_json_cell_is_odd(&k, -1, 1, "worker_pid") &&
+			   !ray_state_json_cell_is_odd(&k, -1, 0, "attempt_number"),
+			   "the odd cells: row 2's attempt_number and type, not its worker_pid, not row 1");
+			{
+				RayStateCounters all;
+
+				memset(&all, 0, sizeof(all));
+				ok(ray_state_json_odd_append(&all, &k, 10, NULL) && ray_state_json_odd_append(&all, &k, 20, NULL) &&
+				   all.ncells == 6 && ray_state_json_cell_is_odd(&all, -1, 21, "type") &&
+				   !ray_state_json_cell_is_odd(&all, -1, 1, "type"), "odd cells of split parts, shifted");
+				ray_state_json_free_cells(&all);
+			}
+			ray_task_reply_free(r);
+		}
+		ray_state_json_free_cells(&k);
+		free(doc);
+	}
+}
+
 /* The cluster routes: rows back into the GetAll*Reply, read by ray_cluster_reply_decode. */
+static RayStateCounters last_k;
+
 static RayClusterReply *
 cluster(int kind, const char *rows, const char *version, RayStatus want, const char *needle)
 {
@@ -372,9 +533,15 @@ cluster(int kind, const char *rows, const char *version, RayStatus want, const c
 
 	ray_version_parse(version, &v);
 	st = ray_state_json_cluster(kind, doc, strlen(doc), &v, NULL, &pb, &pblen, &k, err, sizeof(err));
+	ray_state_json_free_cells(&k);
+	last_k = k;
 	is_int(st, want, "cluster kind %d: %.60s", kind, rows);
-	if (needle)
+	if (needle && st != RAY_OK)
 		ok(strstr(err, needle) != NULL, "  message says \"%s\" (%s)", needle, err);
+	else if (needle)
+		ok(k.nodd == 1 && strstr(k.odd, needle) != NULL, "  one odd value, \"%s\" (%d: %s)", needle, k.nodd, k.odd);
+	else
+		is_int(k.nodd, 0, "  no odd value (%s)", k.odd);
 	if (st == RAY_OK && ray_cluster_reply_decode((RayResourceKind) kind, pb, pblen, &v, NULL, &r, err,
 												 sizeof(err)) != RAY_OK)
 		ok(0, "the converted reply decodes (%s)", err);
@@ -461,14 +628,161 @@ test_cluster(void)
 		   "placement group: PREPARED by 2.49's numbering, its bundle");
 		ray_cluster_reply_free(r);
 	}
-	(void) cluster(RAY_RESOURCE_ACTORS, "{\"actor_id\": \"00\", \"state\": \"NAPPING\"}", "2.49.2",
-				   RAY_ERR_MALFORMED, "actor row 1: \"state\" has an unknown value");
-	(void) cluster(RAY_RESOURCE_NODES, "{\"resources_total\": {\"CPU\": \"x\"}}", "2.49.2",
-				   RAY_ERR_MALFORMED, "resources_total[\"CPU\"] has the wrong type");
-	(void) cluster(RAY_RESOURCE_PLACEMENT_GROUPS, "{\"bundles\": [3]}", "2.49.2",
-				   RAY_ERR_MALFORMED, "bundles[0] is not an object");
-	(void) cluster(RAY_RESOURCE_JOBS, "{\"driver_info\": {\"pid\": \"x\"}}", "2.49.2",
-				   RAY_ERR_MALFORMED, "\"pid\" is not an integer");
+	/* Odd values in the other routes: that field absent, counted, never a failed scan. */
+	r = cluster(RAY_RESOURCE_ACTORS, "{\"actor_id\": \"00\", \"state\": \"NAPPING\", \"pid\": 5}", "2.49.2",
+				RAY_OK, "row 1: \"state\" has an unknown value \"NAPPING\"");
+	if (r)
+	{
+		const Ray__Rpc__ActorTableData *a = r->rows[0];
+
+		ok(!a->has_state && a->pid == 5, "actor: unknown state name absent, pid read");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_NODES, "{\"node_id\": \"00\", \"resources_total\": {\"CPU\": \"x\", \"GPU\": \"2\"}}",
+				"2.49.2", RAY_OK, "resources_total[\"CPU\"] has the wrong type");
+	if (r)
+	{
+		const Ray__Rpc__GcsNodeInfo *n = r->rows[0];
+
+		ok(n->n_resources_total == 1 && strcmp(n->resources_total[0]->key, "GPU") == 0 &&
+		   n->resources_total[0]->value == 2.0, "node: the odd entry left out, \"2\" read as 2");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_PLACEMENT_GROUPS, "{\"placement_group_id\": \"01\", \"bundles\": [3, {\"node_id\": \"02\"}]}",
+				"2.49.2", RAY_OK, "bundles[0] is not an object");
+	if (r)
+	{
+		const RayPlacementGroupView *g = r->rows[0];
+
+		ok(g->n_bundles == 1 && g->bundles[0]->has_node_id, "placement group: the odd bundle left out");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_PLACEMENT_GROUPS, "{\"placement_group_id\": \"01\", \"bundles\": [{\"bundle_id\": \"01_0\","
+				" \"unit_resources\": {\"CPU\": 1}}]}", "2.49.2", RAY_OK, "\"bundle_id\" is not an object: \"01_0\"");
+	if (r)
+	{
+		const RayPlacementGroupView *g = r->rows[0];
+
+		ok(g->n_bundles == 1 && g->bundles[0]->bundle_id == NULL && g->bundles[0]->n_unit_resources == 1,
+		   "placement group: a bundle_id string leaves the bundle without its id");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_JOBS, "{\"job_id\": \"01000000\", \"driver_info\": {\"pid\": \"x\", \"node_ip_address\": \"h\"}}",
+				"2.49.2", RAY_OK, "\"pid\" is not an integer");
+	if (r)
+	{
+		const Ray__Rpc__JobTableData *j = r->rows[0];
+
+		ok(!j->has_driver_pid && strcmp(j->driver_ip_address, "h") == 0, "job: pid absent, address read");
+		ray_cluster_reply_free(r);
+	}
+	{
+		/* The odd cell names the catalog column it stands for. */
+		char	   *doc = envelope("{\"node_id\": \"00\"}, {\"node_id\": \"01\", \"state_message\": 5, \"start_time_ms\": \"x\"}", "");
+		RayVersion	v;
+		uint8_t    *pb = NULL;
+		size_t		pblen;
+		RayStateCounters k;
+		char		err[128];
+
+		ray_version_parse("2.49.2", &v);
+		is_int(ray_state_json_cluster(RAY_RESOURCE_NODES, doc, strlen(doc), &v, NULL, &pb, &pblen, &k, err, sizeof(err)),
+			   RAY_OK, "nodes with odd values convert");
+		ok(k.nodd == 2 && ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "death_reason") &&
+		   ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "death_reason_message") &&
+		   ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "start_time") &&
+		   !ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 1, "end_time") &&
+		   !ray_state_json_cell_is_odd(&k, RAY_RESOURCE_NODES, 0, "start_time"),
+		   "state_message stands for death_reason and its message, start_time_ms for start_time");
+		ray_state_json_free_cells(&k);
+		free(pb);
+		free(doc);
+	}
+	ray_cluster_reply_free(cluster(RAY_RESOURCE_WORKERS, "{\"worker_id\": \"00\", \"exit_type\": \"GONE\"}", "2.49.2", RAY_OK,
+				   "\"exit_type\" has an unknown value \"GONE\""));
+	ray_cluster_reply_free(cluster(RAY_RESOURCE_NODES, "{\"node_id\": \"00\", \"start_time_ms\": -5}", "2.49.2", RAY_OK,
+				   "\"start_time_ms\" is not an unsigned 64-bit integer: -5"));
+	ray_cluster_reply_free(cluster(RAY_RESOURCE_ACTORS, "{\"actor_id\": \"00\", \"num_restarts\": \"-1\"}", "2.49.2", RAY_OK,
+				   "\"num_restarts\" is not an unsigned 64-bit integer: \"-1\""));
+	/* proto3 forms: uint64/int64 as strings (exact past 2^53), enums as numbers. */
+	r = cluster(RAY_RESOURCE_ACTORS,
+				"{\"actor_id\": \"00\", \"state\": 2, \"num_restarts\": \"18446744073709551615\","
+				" \"num_restarts_due_to_lineage_reconstruction\": \"9007199254740993\", \"pid\": \"70000\","
+				" \"is_detached\": \"true\"}, {\"actor_id\": \"01\", \"state\": \"17\"}", "2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__ActorTableData *a = r->rows[0];
+		const Ray__Rpc__ActorTableData *b = r->rows[1];
+
+		ok(a->state == 2 && a->num_restarts == UINT64_MAX && a->num_restarts_due_to_lineage_reconstruction ==
+		   9007199254740993LL && a->pid == 70000 && a->is_detached, "actor: every integer as a string, exact");
+		ok(b->has_state && b->state == 17, "actor: an unknown state number is kept");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_PLACEMENT_GROUPS,
+				"{\"placement_group_id\": \"01\", \"state\": 2, \"bundles\": [{\"bundle_id\": {\"placement_group_id\": \"01\","
+				" \"bundle_index\": \"3\"}, \"unit_resources\": {\"CPU\": \"0.5\"}}]}", "2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const RayPlacementGroupView *g = r->rows[0];
+
+		ok(g->n_bundles == 1 && g->bundles[0]->bundle_id->bundle_index == 3 &&
+		   g->bundles[0]->unit_resources[0]->value == 0.5 && strcmp(ray_pg_state_name(&r->version, g->state), "CREATED") == 0,
+		   "placement group: bundle_index and a resource as strings, state as a number");
+		ray_cluster_reply_free(r);
+	}
+	r = cluster(RAY_RESOURCE_WORKERS,
+				"{\"worker_id\": \"00\", \"worker_type\": \"1\", \"exit_type\": 9, \"pid\": \"12\","
+				" \"start_time_ms\": \"1700000000000\", \"end_time_ms\": \"0\"}", "2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__WorkerTableData *w = r->rows[0];
+
+		ok(w->worker_type == 1 && w->has_exit_type && w->exit_type == 9 && w->pid == 12 &&
+		   w->start_time_ms == 1700000000000ULL && w->has_end_time_ms && w->end_time_ms == 0,
+		   "worker: enums as numbers (one unknown), times as strings");
+		ray_cluster_reply_free(r);
+	}
+	/* Node death: MessageToDict's death_info, and the GCS's health-check message. */
+	r = cluster(RAY_RESOURCE_NODES,
+				"{\"node_id\": \"00\", \"state\": 1, \"death_info\": {\"reason\": \"UNEXPECTED_TERMINATION\", \"reason_message\": \"m\"}},"
+				" {\"node_id\": \"01\", \"state\": \"DEAD\", \"death_info\": {\"reason\": 4}},"
+				" {\"node_id\": \"02\", \"state\": \"DEAD\", \"state_message\": \"health check failed due to missing too many heartbeats\"}",
+				"2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__GcsNodeInfo *const *n = (const Ray__Rpc__GcsNodeInfo *const *) r->rows;
+
+		ok(n[0]->state == 1 && n[0]->death_info && n[0]->death_info->reason == 2 &&
+		   strcmp(n[0]->death_info->reason_message, "m") == 0, "node: death_info by name");
+		ok(n[1]->death_info && n[1]->death_info->reason == 4 && n[1]->death_info->reason_message == NULL,
+		   "node: death_info reason as a number");
+		ok(n[2]->death_info && n[2]->death_info->reason == 2 &&
+		   strcmp(n[2]->death_info->reason_message, "health check failed due to missing too many heartbeats") == 0,
+		   "node: the GCS's health-check message is UNEXPECTED_TERMINATION (InferDeathInfo)");
+		ray_cluster_reply_free(r);
+	}
+	/* Jobs keep message, metadata and driver_exit_code wherever they are. */
+	r = cluster(RAY_RESOURCE_JOBS,
+				"{\"type\": \"DRIVER\", \"job_id\": \"01000000\", \"status\": \"SUCCEEDED\", \"message\": \"bye\","
+				" \"metadata\": {\"team\": \"ml\"}, \"driver_exit_code\": \"3\", \"start_time\": \"5\"},"
+				" {\"job_id\": \"02000000\", \"submission_id\": \"raysubmit_1\", \"status\": \"FAILED\","
+				" \"message\": \"Job failed\", \"driver_exit_code\": 1, \"metadata\": {}},"
+				" {\"type\": \"DRIVER\", \"job_id\": \"03000000\", \"status\": \"RUNNING\", \"metadata\": {}}",
+				"2.49.2", RAY_OK, NULL);
+	if (r)
+	{
+		const Ray__Rpc__JobTableData *const *j = (const Ray__Rpc__JobTableData *const *) r->rows;
+
+		ok(j[0]->job_info && j[0]->job_info->status == NULL && strcmp(j[0]->job_info->message, "bye") == 0 &&
+		   j[0]->job_info->n_metadata == 1 && j[0]->job_info->driver_exit_code == 3 && j[0]->start_time == 5,
+		   "driver job: message, metadata, exit code kept; no submission status");
+		ok(j[1]->job_info && strcmp(j[1]->job_info->status, "FAILED") == 0 && j[1]->is_dead &&
+		   strcmp(j[1]->job_info->message, "Job failed") == 0 && j[1]->job_info->driver_exit_code == 1,
+		   "a submission_id without a type is a submission job");
+		ok(j[2]->job_info == NULL, "a driver job with nothing of a submission has no job_info");
+		ray_cluster_reply_free(r);
+	}
 	{
 		char	   *doc = envelope("{\"job_id\": \"01000000\"}, {\"job_id\": null}, {\"job_id\": \"02000000\"},"
 								   " {\"job_id\": \"01000000\"}, 5, {\"job_id\": \"\"}", "");
@@ -534,6 +848,8 @@ main(void)
 	test_profile_times();
 	test_envelopes();
 	test_bad_input();
+	test_proto3_forms();
+	test_odd_values();
 	test_cluster();
 	return tap_done();
 }

@@ -84,7 +84,7 @@ row_to_json(const RayTaskReply *r, const RayTaskRow *row, int *json_errors)
 	cJSON_AddItemToObject(o, "worker_id", hex_or_null(&row->worker_id));
 	cJSON_AddItemToObject(o, "worker_pid", su && su->has_worker_pid ?
 						  cJSON_CreateNumber(su->worker_pid) : cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "error_type", str_or_null(ray_task_error_type_text(row, nb)));
+	cJSON_AddItemToObject(o, "error_type", str_or_null(ray_task_error_type_text(r, row, nb)));
 	cJSON_AddItemToObject(o, "error_message", str_or_null(row->error_message));
 	cJSON_AddStringToObject(o, "language", ray_task_language_text(row, nb));
 	cJSON_AddItemToObject(o, "placement_group_id", hex_or_null(&row->placement_group_id));

@@ -13,8 +13,8 @@
 #include "ray_requests.h"
 #include "ray_version.h"
 
-static const char *const PROFILES[] = {"ray-2.9", "ray-2.35", "ray-2.40", "ray-2.49", "ray-master"};
-#define NPROFILES 5
+static const char *const PROFILES[] = {"ray-2.9", "ray-2.35", "ray-2.40", "ray-2.49", "ray-master", "ray-2.58"};
+#define NPROFILES 6
 
 /* RAYDAR_VECTORS, else the fixtures, relative to the repository root. */
 static inline const char *

@@ -7,7 +7,11 @@ POST /advance          {"ms"}
 POST /fault            {"mode", ...}   (see faults.py)
 POST /restart          {"down_ms"}
 POST /token            {"token": str|null}   (gRPC and dashboard HTTP alike)
+POST /ray_event        {"enabled": bool}     task events to the aggregator, not the GCS (2.58 opt-in)
 POST /dashboard        {"max_requests": N}   in-flight State API requests before 429
+                       {"json": "proto3"|"ray"}  rows in protobuf JSON's other forms (proto3json.py)
+                       {"odd": [{"resource", "row", "key", "value"}]}  set key of that row (after
+                       filters and limit) to a value no mapping allows; [] clears
 GET  /requests         every gRPC request received, in order
 GET  /http_requests    every dashboard HTTP request received, in order
 POST /requests/clear   clears both logs
@@ -68,7 +72,7 @@ class Controller:
                     "max_tasks": st.max_tasks,
                     "fault": sim.faults.state(), "grpc_up": sim.server.running,
                     "dashboard_up": self._dashboard_up(),
-                    "token": sim.token is not None}
+                    "token": sim.token is not None, "ray_event": sim.ray_event}
 
     def _dashboard_up(self):
         return None if self.dashboard is None else self.dashboard.running
@@ -181,6 +185,18 @@ def make_handler(ctl):
                         raise ValueError("no dashboard (start with --dashboard-port)")
                     if "max_requests" in b:
                         ctl.dashboard.max_requests = int(b["max_requests"])
+                    if "json" in b:
+                        if b["json"] not in ("ray", "proto3"):
+                            raise ValueError("json: \"ray\" or \"proto3\"")
+                        ctl.dashboard.json_mode = b["json"]
+                    if "odd" in b:
+                        odd = list(b["odd"] or [])
+                        if not all(isinstance(o, dict) and {"resource", "key", "value"} <= set(o) for o in odd):
+                            raise ValueError("odd: a list of {resource, key, value, row}")
+                        ctl.dashboard.odd = odd
+                elif p == "/ray_event":
+                    with ctl.sim.lock:
+                        ctl.sim.ray_event = bool(b.get("enabled", True))
                 elif p == "/token":
                     with ctl.sim.lock:
                         ctl.sim.token = b.get("token")

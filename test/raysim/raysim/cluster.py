@@ -680,7 +680,9 @@ def _select_workers(items, q):
         if f.get("exist_paused_threads") and a["num_paused_threads"] == 0:
             nf += 1
             continue
-        if "is_alive" in f and f["is_alive"] != a["is_alive"]:
+        # GcsWorkerManager::HandleGetAllWorkerInfo (src/ray/gcs/gcs_worker_manager.cc):
+        # `filter_is_alive && !is_alive` -- is_alive = false filters nothing.
+        if f.get("is_alive") and not a["is_alive"]:
             nf += 1
             continue
         out.append(it)

@@ -33,7 +33,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from . import cluster, derive, versions
+from . import cluster, derive, proto3json, versions
 from .proto import pb
 
 GET_TASK_EVENTS = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
@@ -50,11 +50,11 @@ SERVER_TIMEOUT_MULTIPLIER = 0.8
 MAX_HTTP_REQUEST = 100
 MAX_HTTP_REQUEST_ALLOWED = 1000
 
-# Dashboard version facts (compared with Profile.version). Only master
-# answers 400 (bad limit/filter) and 429 (too many in flight); released
-# versions up to 2.49 reply through rest_response(success=...), i.e. 200 or
-# 500 (protocol doc section 7).
-STATUS_CODES_SINCE = (3, 0, 0)
+# Dashboard version facts (compared with Profile.version). 400 (bad
+# limit/filter) and 429 (too many in flight) arrived around 2.53 (issue 16;
+# the exact release is not pinned down); versions up to 2.49 reply through
+# rest_response(success=...), i.e. 200 or 500 (protocol doc section 7).
+STATUS_CODES_SINCE = (2, 53, 0)
 # 2.9 counts total = num_total_stored + dropped and
 # num_after_truncation = rows + num_filtered_on_gcs; later versions
 # total = rows + dropped, num_after_truncation = rows.
@@ -63,7 +63,9 @@ TASK_COUNTS_V2_SINCE = (2, 10, 0)
 # debugger_port/num_paused_threads: not in 2.9.
 DEBUGGER_COLUMNS_SINCE = (2, 10, 0)
 # VersionResponse.version: "4" up to 2.49, "5" on master (job logs 503).
-API_VERSION = {"2.9": "4", "2.35": "4", "2.40": "4", "2.49": "4", "master": "5"}
+# /api/version "version": "4" on every release and on master (issue 16's
+# reading of Ray's dashboard version module; the earlier "5" was wrong).
+API_VERSION = {p: "4" for p in versions.PROFILES}
 
 GCS_QUERY_FAILURE_WARNING = (
     "Failed to query data from GCS. It is due to "
@@ -459,9 +461,11 @@ def actor_datum(a, prof):
          "required_resources": _map(a.required_resources),
          "death_cause": _msg_dict(a.death_cause) if a.HasField("death_cause") else None,
          "is_detached": a.is_detached, "placement_group_id": _hex(a, "placement_group_id"),
-         "repr_name": a.repr_name, "num_restarts": a.num_restarts}
+         # uint64/int64: MessageToDict writes them as strings
+         # (protobuf_message_to_dict; list_actors does not convert them).
+         "repr_name": a.repr_name, "num_restarts": str(a.num_restarts)}
     if prof.has_actor_lineage_restarts:
-        d["num_restarts_due_to_lineage_reconstruction"] = a.num_restarts_due_to_lineage_reconstruction
+        d["num_restarts_due_to_lineage_reconstruction"] = str(a.num_restarts_due_to_lineage_reconstruction)
     if prof.has_actor_call_site:
         d["call_site"] = a.call_site if a.HasField("call_site") else None
     if prof.has_actor_label_selector:
@@ -724,6 +728,8 @@ class Dashboard:
             ctx.load_cert_chain(tls_cert, tls_key)
             self.ssl_ctx = ctx
         self.max_requests = min(max_requests, MAX_HTTP_REQUEST_ALLOWED)
+        self.json_mode = "ray"       # or "proto3": see proto3json.py
+        self.odd = []                # [{"resource", "row", "key", "value"}]: values no mapping allows
         self.inflight = 0
         self.lock = threading.Lock()
         self.requests = []           # HTTP request log (admin GET /http_requests)
@@ -801,6 +807,12 @@ class Dashboard:
         try:
             o = parse_options(query, prof)
             res = list_resource(self, resource, o, prof)
+            if self.json_mode == "proto3":
+                res["result"] = proto3json.rewrite(resource, res["result"], prof)
+            for o in self.odd:
+                if o["resource"] == resource and o.get("row", 0) < len(res["result"]):
+                    res["result"][o.get("row", 0)] = dict(res["result"][o.get("row", 0)],
+                                                          **{o["key"]: o["value"]})
             return 200, {"result": True, "msg": "", "data": {"result": res}}
         except BadRequest as e:
             return self.error(prof, "bad", str(e))

@@ -92,6 +92,11 @@ class Sim:
         self.replay = replay
         self.requests = []
         self.server = None      # GcsServer, set by main
+        # Ray 2.58's opt-in RAY_enable_ray_event=1: workers send task events
+        # to the event aggregator, not the GCS, so GetTaskEvents has none
+        # while the dashboard still lists tasks (from the aggregator; here,
+        # the dashboard's own calls are still answered).
+        self.ray_event = False
         self.new_incarnation()
 
     def new_incarnation(self):
@@ -201,6 +206,9 @@ class Handlers:
                 return encode.status_bytes(INVALID_ARGUMENT, str(e))
             rec["layout"] = layout
             rec.update({"limit": q.limit, "filters": q.to_json(), "simple": q.simple()})
+            if sim.ray_event and rec["metadata"].get("x-raysim-origin") != "dashboard":
+                rec["counters"] = {"num_total_stored": 0}
+                return encode.reply_bytes([])
             reply, counters = self._serve(q, prof)
             rec["counters"] = counters
         if f is not None and f["mode"] == "malformed":
@@ -324,7 +332,8 @@ class Handlers:
                 return "NIL"
             return max((s for s, _ in vis), key=lambda s: prof.task_status.get(s, 0))
         return query.Entry(a.task_id, a.job_id, a.actor_id, versions.TASK_TYPE[a.type], a.name,
-                           state, True, lambda: encode.framed_entry(a, prof, now))
+                           state, True, lambda: encode.framed_entry(a, prof, now),
+                           nprof=a.nprof_visible(now), has_updates=a.visible(now) > 0)
 
 
 class GcsServer:

@@ -11,6 +11,7 @@ At sim time T only the states with time <= T are visible; an attempt with no
 visible state has not reached the GCS yet and is not stored.
 """
 import bisect
+import heapq
 import random
 import time
 from collections import OrderedDict
@@ -148,6 +149,19 @@ class TaskAttempt:
     def finished_at(self, now_ns):
         return any(s in TERMINAL for s, ns in self.states if ns <= now_ns)
 
+    def finished_ns(self):
+        """When FINISHED is reported (Ray's IsTaskFinished looks at FINISHED
+        only, not FAILED), or None."""
+        for s, ns in self.states:
+            if s == "FINISHED":
+                return ns
+        return None
+
+    @property
+    def is_actor_task(self):
+        """Ray's IsActorTask: ACTOR_TASK or ACTOR_CREATION_TASK."""
+        return self.type in ("ACTOR_TASK", "ACTOR_CREATION_TASK")
+
 
 class Entities:
     """Non-task cluster state (nodes, workers, jobs, actors, placement groups).
@@ -188,9 +202,16 @@ class TaskStore:
     """The GCS's task-event storage at the current sim time.
 
     Attempts enter in the order their first state becomes visible. When more
-    than max_tasks are stored, one attempt is evicted per insert: finished
-    first, then actor tasks, then the rest, oldest first in each group
-    (Ray's FinishedTaskActorTaskGcPolicy).
+    than max_tasks are stored (max_tasks 0 or negative: unlimited), one
+    attempt is evicted per insert, as GcsTaskManagerStorage::EvictTaskEvent
+    with FinishedTaskActorTaskGcPolicy (src/ray/gcs/gcs_task_manager.{h,cc}):
+    tier 0 holds attempts with FINISHED (not FAILED: IsTaskFinished), tier 1
+    unfinished ACTOR_TASK / ACTOR_CREATION_TASK attempts (IsActorTask), tier
+    2 the rest; the victim is the one that entered the lowest non-empty tier
+    longest ago (a tier list is pushed at the front and evicted from the
+    back). Eviction counts the attempt in num_status_task_events_dropped and
+    its profile events in num_profile_task_events_dropped (RemoveTaskAttempt),
+    cluster-wide and for its job.
     """
 
     def __init__(self, max_tasks=100000):
@@ -208,6 +229,8 @@ class TaskStore:
         self.dropped_status = dropped_status
         self.job_dropped = {k: list(v) for k, v in (job_dropped or {}).items()}
         self.evicted = 0
+        self.finish_heap = []     # (FINISHED ns, seq, attempt) of stored attempts
+        self.seq = 0
 
     def lose_all(self, now_ns):
         """GCS restart: everything already reported is gone, counters reset."""
@@ -219,6 +242,7 @@ class TaskStore:
         self.dropped_profile = self.dropped_status = 0
         self.job_dropped = {}
         self.evicted = 0
+        self.finish_heap = []
 
     def sync(self, now_ns):
         """Insert every attempt whose first state is visible by now_ns."""
@@ -228,20 +252,32 @@ class TaskStore:
         while i < n and pend[i].first_ns <= now_ns:
             a = pend[i]
             self.stored[a.key] = a
+            fn = a.finished_ns()
+            if fn is not None:
+                self.seq += 1
+                heapq.heappush(self.finish_heap, (fn, self.seq, a))
             i += 1
-            if self.max_tasks is not None and self.max_tasks >= 0 and len(self.stored) > self.max_tasks:
+            if self.max_tasks is not None and self.max_tasks > 0 and len(self.stored) > self.max_tasks:
                 self._evict_one(now_ns)
         self.next_pending = i
 
+    def _tier0_victim(self, now_ns):
+        """The stored attempt whose FINISHED is visible and oldest, or None."""
+        h = self.finish_heap
+        while h:
+            fn, _, a = h[0]
+            if self.stored.get(a.key) is not a:
+                heapq.heappop(h)          # evicted or lost before
+                continue
+            return a if fn <= now_ns else None
+        return None
+
     def _evict_one(self, now_ns):
-        victim = None
-        for a in self.stored.values():
-            if a.finished_at(now_ns):
-                victim = a
-                break
+        victim = self._tier0_victim(now_ns)
         if victim is None:
+            # Tiers 1 and 2 are entered on insert: the stored order is theirs.
             for a in self.stored.values():
-                if a.actor_id:
+                if a.is_actor_task:
                     victim = a
                     break
         if victim is None:
@@ -250,9 +286,12 @@ class TaskStore:
         for block in self.frozen.values():
             block.entries.pop(victim.key, None)
             block.joined = None
+        nprof = victim.nprof_visible(now_ns)
         self.evicted += 1
         self.dropped_status += 1
+        self.dropped_profile += nprof
         jd = self.job_dropped.setdefault(victim.job_id, [0, 0])
+        jd[0] += nprof
         jd[1] += 1
 
     def counters_for_job(self, job_id):

@@ -132,12 +132,16 @@ def decode_request(raw, prof):
 
 class Entry:
     """What selection needs from one stored attempt."""
-    __slots__ = ("task_id", "job_id", "actor_id", "type", "name", "state", "has_info", "framed")
+    __slots__ = ("task_id", "job_id", "actor_id", "type", "name", "state", "has_info", "framed",
+                 "nprof", "has_updates")
 
-    def __init__(self, task_id, job_id, actor_id, type, name, state, has_info, framed):
+    def __init__(self, task_id, job_id, actor_id, type, name, state, has_info, framed,
+                 nprof=0, has_updates=True):
         self.task_id, self.job_id, self.actor_id = task_id, job_id, actor_id
         self.type, self.name, self.state = type, name, state
         self.has_info, self.framed = has_info, framed   # framed: callable -> bytes
+        # what a cut by `limit` adds to the dropped counters (HandleGetTaskEvents)
+        self.nprof, self.has_updates = nprof, has_updates
 
 
 def _match(pred, equal):
@@ -166,7 +170,7 @@ def select(entries, q, prof, cluster_counters, job_counters):
         cand = entries
     fold = (lambda s: s.lower()) if prof.name_case_insensitive else (lambda s: s)
     out = []
-    filtered = truncated = 0
+    filtered = truncated = trunc_prof = trunc_status = 0
     limit = q.limit if (q.limit is not None and q.limit >= 0) else None
     for e in cand:
         ok = e.has_info
@@ -201,11 +205,16 @@ def select(entries, q, prof, cluster_counters, job_counters):
             filtered += 1
             continue
         if limit is not None and len(out) >= limit:
+            # GcsTaskManager::HandleGetTaskEvents: a cut entry adds its
+            # profile events to the profile counter, and 1 to the status
+            # counter only if it has state_updates.
             truncated += 1
+            trunc_prof += e.nprof
+            trunc_status += 1 if e.has_updates else 0
             continue
         out.append(e.framed())
     pd, sd = counters
-    return out, {"num_profile_task_events_dropped": pd + truncated,
-                 "num_status_task_events_dropped": sd + truncated,
+    return out, {"num_profile_task_events_dropped": pd + trunc_prof,
+                 "num_status_task_events_dropped": sd + trunc_status,
                  "num_total_stored": len(cand), "num_filtered_on_gcs": filtered,
                  "num_truncated": truncated}

@@ -86,5 +86,7 @@ class Replay:
                 ev.task_id, ti.job_id if ti.HasField("job_id") else ev.job_id,
                 ti.actor_id if ti.HasField("actor_id") else None, ti.type, ti.name,
                 (lambda s=st: s), ev.HasField("task_info"),
-                (lambda r=raw: field_bytes(2, r))))
+                (lambda r=raw: field_bytes(2, r)),
+                nprof=len(ev.profile_events.events) if ev.HasField("profile_events") else 0,
+                has_updates=ev.HasField("state_updates")))
         return out

@@ -14,7 +14,7 @@ from . import scenarios  # noqa: E402
 
 GTE = "/ray.rpc.TaskInfoGcsService/GetTaskEvents"
 CA = "/ray.rpc.NodeInfoGcsService/CheckAlive"
-PROFILES = ["2.9", "2.35", "2.40", "2.49", "master"]
+PROFILES = ["2.9", "2.35", "2.40", "2.49", "master", "2.58"]
 
 
 def vec(profile, *parts):

@@ -5,15 +5,15 @@ folders of test/fixtures/ray-wire). Sources: Ray's .proto files and the
 version table of test/fixtures/ray-wire/README.md.
 """
 
-PROFILES = ["2.9", "2.35", "2.40", "2.49", "master"]
+PROFILES = ["2.9", "2.35", "2.40", "2.49", "master", "2.58"]
 
 # CheckAlive.ray_version per profile (as in the vectors' check_alive_reply.bin).
 RAY_VERSION = {"2.9": "2.9.3", "2.35": "2.35.0", "2.40": "2.40.0",
-               "2.49": "2.49.2", "master": "3.0.0.dev0"}
+               "2.49": "2.49.2", "master": "3.0.0.dev0", "2.58": "2.58.0"}
 
 # Comparable version tuple per profile (master counts as newer than any 2.x).
 VERSION_TUPLE = {"2.9": (2, 9, 3), "2.35": (2, 35, 0), "2.40": (2, 40, 0),
-                 "2.49": (2, 49, 2), "master": (3, 0, 0)}
+                 "2.49": (2, 49, 2), "master": (3, 0, 0), "2.58": (2, 58, 0)}
 
 # TaskStatus: renumbered in 2.39 (#48242).
 TASK_STATUS_OLD = {"NIL": 0, "PENDING_ARGS_AVAIL": 1, "PENDING_NODE_ASSIGNMENT": 2,
@@ -26,8 +26,10 @@ TASK_STATUS_NEW = {"NIL": 0, "PENDING_ARGS_AVAIL": 1, "PENDING_NODE_ASSIGNMENT":
                    "PENDING_ACTOR_TASK_ORDERING_OR_CONCURRENCY": 7, "RUNNING": 8,
                    "RUNNING_IN_RAY_GET": 9, "RUNNING_IN_RAY_WAIT": 10,
                    "FINISHED": 11, "FAILED": 12}
-# GETTING_AND_PINNING_ARGS=13 is ≈2.51+ (after 2.49), so only master has it.
+# GETTING_AND_PINNING_ARGS=13, declared after FAILED: master 2025-10-16,
+# ≈2.51+ (protocol doc section 3); 2.58 has it (its vectors).
 TASK_STATUS_MASTER = dict(TASK_STATUS_NEW, GETTING_AND_PINNING_ARGS=13)
+TASK_STATUS_13_SINCE = (2, 51, 0)
 
 # Up to 2.31 the state times were TaskStateUpdate fields 2..7 (ns), and only
 # these six states had a field. Field number per state name.
@@ -55,9 +57,14 @@ _E = ["WORKER_DIED", "ACTOR_DIED", "OBJECT_UNRECONSTRUCTABLE", "TASK_EXECUTION_E
 ERROR_TYPE = {n: (i, (2, 9, 0)) for i, n in enumerate(_E)}
 ERROR_TYPE["ACTOR_UNAVAILABLE"] = (25, (2, 11, 0))
 ERROR_TYPE["GENERATOR_TASK_FAILED_FOR_OBJECT_RECONSTRUCTION"] = (26, (2, 48, 0))
+# After 2.49 OBJECT_UNRECONSTRUCTABLE (2) was split into 27..32 and 2 was
+# dropped without being reserved (the 2.58 vectors: 2 shows as a number).
+# The release is not pinned down (2.50..2.58); 2.50 is taken, as in C
+# (src/ray/ray_enums.c ray_error_type_name_v).
+ERROR_TYPE_SPLIT_SINCE = (2, 50, 0)
 for _i, _n in enumerate(["PUT", "RETRIES_DISABLED", "BORROWED", "REF_NOT_FOUND",
                          "TASK_CANCELLED", "LINEAGE_DISABLED"]):
-    ERROR_TYPE["OBJECT_UNRECONSTRUCTABLE_" + _n] = (27 + _i, (3, 0, 0))
+    ERROR_TYPE["OBJECT_UNRECONSTRUCTABLE_" + _n] = (27 + _i, ERROR_TYPE_SPLIT_SINCE)
 
 # ---- other GCS resources (protocol doc sections 4 and 8) ----------------------
 ACTOR_STATE = {"DEPENDENCIES_UNREADY": 0, "PENDING_CREATION": 1, "ALIVE": 2,
@@ -87,7 +94,7 @@ SINCE = {
     "node_reply_counts": (2, 36, 0),        # GetAllNodeInfoReply total=3, num_filtered=4
     "node_filter_ip": (2, 42, 0),           # Filters.node_ip_address = 4
     "node_request_v249": (2, 49, 0),        # limit=1, node_selectors=2, state_filter=3
-    "node_selector_head": (3, 0, 0),        # NodeSelector.is_head_node = 4 (master, Dec 2025)
+    "node_selector_head": (2, 53, 0),       # NodeSelector.is_head_node = 4 (master Dec 2025: ≈2.53; 2.58 has it)
     "pg_state_prepared": (2, 36, 0),        # PlacementGroupState renumbered
     "worker_filters": (2, 36, 0),           # GetAllWorkerInfoRequest.filters = 2
     "job_request_v237": (2, 37, 0),         # job_or_submission_id=2, skip_*=3,4
@@ -111,7 +118,7 @@ class Profile:
         self.ray_version = RAY_VERSION[name]
         v = VERSION_TUPLE[name]
         self.version = v
-        if v >= (3, 0, 0):
+        if v >= TASK_STATUS_13_SINCE:
             self.task_status = TASK_STATUS_MASTER
         elif v >= (2, 39, 0):
             self.task_status = TASK_STATUS_NEW
@@ -134,7 +141,8 @@ class Profile:
             self.node_request_layout = "v2.36"
         else:
             self.node_request_layout = "none"
-        self.error_types = {n: num for n, (num, since) in ERROR_TYPE.items() if v >= since}
+        self.error_types = {n: num for n, (num, since) in ERROR_TYPE.items()
+                            if v >= since and not (num == 2 and v >= ERROR_TYPE_SPLIT_SINCE)}
         self.error_type_name = {num: n for n, num in self.error_types.items()}
 
     def pg_state_number(self, name):

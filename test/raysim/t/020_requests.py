@@ -9,6 +9,7 @@ import unittest
 import grpc
 
 from raysim import derive, versions
+from raysim.proto import pb
 from raysim.client import Simulator
 from raysim.encode import field_bytes, field_varint
 
@@ -54,7 +55,7 @@ class Layouts(unittest.TestCase):
                         rec = sim.admin("/requests")["requests"][-1]
                         self.assertEqual(rec["simple"], case)
                         want = "empty" if name == "limit_only" else (
-                            "predicate" if p in ("2.49", "master") else "legacy")
+                            "predicate" if versions.Profile(p).predicate_filters else "legacy")
                         self.assertEqual(rec["layout"], want)
                         self.assertEqual(rec["outcome"], "ok")
 
@@ -83,8 +84,18 @@ class Semantics(unittest.TestCase):
         rows, c = self.get(field_varint(3, 5))
         self.assertEqual(len(rows), 5)
         self.assertEqual(c["num_truncated"], 11)
-        self.assertEqual(c["num_status_task_events_dropped"], 7 + 11)
-        self.assertEqual(c["num_profile_task_events_dropped"], 3 + 11)
+        # GcsTaskManager::HandleGetTaskEvents (src/ray/gcs/gcs_task_manager.cc):
+        # each cut entry adds its profile events to the profile counter and
+        # 1 to the status counter only if it has state_updates.
+        full = pb().GetTaskEventsReply()
+        full.ParseFromString(self.sim.call(th.GTE, b""))
+        cut = full.events_by_task[5:]
+        nprof = sum(len(e.profile_events.events) for e in cut if e.HasField("profile_events"))
+        nstatus = sum(1 for e in cut if e.HasField("state_updates"))
+        self.assertGreater(nprof, 0)
+        self.assertNotEqual(nprof, 11)        # the old rule (+1 each) would not pass
+        self.assertEqual(c["num_status_task_events_dropped"], 7 + nstatus)
+        self.assertEqual(c["num_profile_task_events_dropped"], 3 + nprof)
         self.assertEqual(c["num_total_stored"], 16)
 
     def test_limit_zero(self):

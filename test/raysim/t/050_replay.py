@@ -23,7 +23,8 @@ class Replay(unittest.TestCase):
                 originals = {field_bytes(2, e) for e in rp_mod.Replay(th.vec(p)).raw_entries}
                 raw = sim.call(th.GTE, th.read(th.vec(p, "requests", "exclude_driver.bin")))
                 ents = [field_bytes(2, v) for n, w, v in rp_mod.split_fields(raw) if n == 2]
-                self.assertEqual(len(ents), 15)
+                # every attempt but the driver's (2.58 adds four)
+                self.assertEqual(len(ents), 19 if p == "2.58" else 15)
                 self.assertTrue(all(e in originals for e in ents))
                 rows, c = derive.rows_from_reply(raw, versions.Profile(p))
                 self.assertNotIn("DRIVER_TASK", [r["type"] for r in rows])

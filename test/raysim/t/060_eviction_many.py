@@ -15,19 +15,68 @@ from raysim.proto import pb
 class Eviction(unittest.TestCase):
     def test_small_max_tasks(self):
         # classic at a frozen clock far in the future: 101 attempts, all visible.
-        with Simulator(profile="master", scenario="classic", max_tasks=10, speed=0,
-                       epoch_ms=1_800_000_000_000) as sim:
+        # EvictTaskEvent with FinishedTaskActorTaskGcPolicy (gcs_task_manager.{h,cc}):
+        # FINISHED attempts go first (tier 0), FAILED ones are tier 2 with the
+        # driver, the oldest of a tier goes first; each eviction adds the
+        # attempt's profile events to num_profile_task_events_dropped.
+        prof = versions.Profile("master")
+        kw = dict(profile="master", scenario="classic", speed=0, epoch_ms=1_800_000_000_000)
+        with Simulator(max_tasks=0, **kw) as sim:           # 0: unlimited
             sim.admin("/advance", {"ms": 3_600_000})
-            rows, c = derive.rows_from_reply(sim.call(th.GTE, b""), versions.Profile("master"))
+            every, c0 = derive.rows_from_reply(sim.call(th.GTE, b""), prof)
+        self.assertEqual(len(every), 101)
+        self.assertEqual(c0["num_status_task_events_dropped"], 0)
+        unfinished = [r for r in every if r["state"] != "FINISHED"]
+        self.assertGreater(len(unfinished), 10)
+        self.assertIn("FAILED", [r["state"] for r in unfinished])
+        with Simulator(max_tasks=10, **kw) as sim:
+            sim.admin("/advance", {"ms": 3_600_000})
+            rows, c = derive.rows_from_reply(sim.call(th.GTE, b""), prof)
             self.assertEqual(len(rows), 10)
             self.assertEqual(c["num_status_task_events_dropped"], 91)
-            # Finished tasks go first: the running driver survives.
-            self.assertIn("DRIVER_TASK", [r["type"] for r in rows])
+            # Every FINISHED attempt went first; FAILED ones are not tier 0.
+            self.assertNotIn("FINISHED", [r["state"] for r in rows])
+            # Then tier 2 oldest first: the driver (the oldest) went too.
+            self.assertNotIn("DRIVER_TASK", [r["type"] for r in rows])
+            kept = {(r["task_id"], r["attempt_number"]) for r in rows}
+            newest = sorted(unfinished, key=lambda r: r["events"][0]["created_ms"])[-10:]
+            self.assertEqual(kept, {(r["task_id"], r["attempt_number"]) for r in newest})
+            prof_evicted = sum(len(r["profiling_events"] or []) for r in every
+                               if (r["task_id"], r["attempt_number"]) not in kept)
+            self.assertGreater(prof_evicted, 0)
+            self.assertEqual(c["num_profile_task_events_dropped"], prof_evicted)
             job = bytes.fromhex(rows[0]["job_id"])
             r = pb().GetTaskEventsReply()
             r.ParseFromString(sim.call(th.GTE, field_bytes(4, field_bytes(1, field_bytes(2, job)))))
-            self.assertEqual(r.num_status_task_events_dropped, 91)   # per-job counter
+            self.assertEqual(r.num_status_task_events_dropped, 91)   # per-job counters
+            self.assertEqual(r.num_profile_task_events_dropped, prof_evicted)
             self.assertEqual(sim.admin("/state")["counters"]["num_evicted"], 91)
+
+    def test_actor_tier_before_normal(self):
+        # Unfinished actor and actor-creation tasks (tier 1) go before
+        # unfinished normal tasks (tier 2), whatever their age.
+        prof = versions.Profile("master")
+        kw = dict(profile="master", scenario="actors", speed=0, epoch_ms=1_800_000_000_000)
+        with Simulator(max_tasks=0, **kw) as sim:
+            sim.admin("/advance", {"ms": 400})
+            every, _ = derive.rows_from_reply(sim.call(th.GTE, b""), prof)
+        unfinished = [r for r in every if r["state"] != "FINISHED"]
+        actor = [r for r in unfinished if r["type"] in ("ACTOR_TASK", "ACTOR_CREATION_TASK")]
+        finished = len(every) - len(unfinished)
+        if not actor or len(unfinished) - len(actor) < 1:
+            self.skipTest("the actors scenario has no unfinished actor task at +400 ms")
+        keep = len(unfinished) - 1             # evict every finished one and one more
+        with Simulator(max_tasks=keep, **kw) as sim:
+            sim.admin("/advance", {"ms": 400})
+            rows, c = derive.rows_from_reply(sim.call(th.GTE, b""), prof)
+        self.assertEqual(c["num_status_task_events_dropped"], finished + 1)
+        gone = {(r["task_id"], r["attempt_number"]) for r in unfinished} - \
+            {(r["task_id"], r["attempt_number"]) for r in rows}
+        self.assertEqual(len(gone), 1)
+        g = [r for r in unfinished if (r["task_id"], r["attempt_number"]) in gone][0]
+        self.assertIn(g["type"], ("ACTOR_TASK", "ACTOR_CREATION_TASK"))
+        oldest_actor = min(actor, key=lambda r: r["events"][0]["created_ms"])
+        self.assertEqual(g["events"][0]["created_ms"], oldest_actor["events"][0]["created_ms"])
 
     def test_unfinished_evicted_oldest_first(self):
         # mixed at its start: nothing finished yet once only a few are visible.
