@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from raysim import tap as th  # noqa: E402
 import http.client
+import time
 import json
 import re
 import shutil
@@ -118,11 +119,21 @@ class MetricsEndpoint(unittest.TestCase):
         done += sum(s[2] for s in other if s[0] == "ray_tasks" and s[1]["State"] in ("FINISHED", "FAILED"))
         self.assertEqual(done, 100, "every attempt of the classic example, counted on its node")
 
+    def served(self, done):
+        """The served log once done(log) holds: the server writes an entry
+        after the body went out, so a fast client can ask before it does."""
+        deadline = time.time() + 10
+        while True:
+            log = self.control("/served")
+            if done(log) or time.time() > deadline:
+                return log
+            time.sleep(0.02)
+
     def test_4_served_log_equals_the_bodies(self):
         self.control("/served/clear", {})
         h = self.by_ip("10.0.0.2")
         _, body = self.get(h)
-        log = self.control("/served")
+        log = self.served(lambda lg: len(lg) >= 1 and all(r["complete"] for r in lg))
         self.assertEqual(len(log), 1)
         self.assertTrue(log[0]["complete"])
         self.assertIsNone(log[0]["fault"])
@@ -144,7 +155,8 @@ class MetricsEndpoint(unittest.TestCase):
             self.get(h)
         self.control("/fault", {"node": h, "mode": "up"})
         self.assertEqual(self.get(h)[0], 200)
-        log = self.control("/served")
+        log = self.served(lambda lg: [r["fault"] for r in lg if r["node_id"] == h][-5:]
+                          == ["http500", None, "garbage", "truncated", None])
         self.assertEqual([r["fault"] for r in log if r["node_id"] == h][-5:],
                          ["http500", None, "garbage", "truncated", None])
         killed = self.control("/fault", {"node": h, "mode": "kill"})["killed_at_ms"]
