@@ -88,7 +88,7 @@ my %context = (
 	'docs/install.md' => '',
 	'docs/metrics.md' => 'CREATE EXTENSION IF NOT EXISTS pg_cron;',
 	'docs/cluster.md' => "CREATE EXTENSION raydar; $connect",
-	'docs/operations.md' => "CREATE EXTENSION raydar; $connect",
+	'docs/operations.md' => 'DROP USER MAPPING FOR CURRENT_USER SERVER ray;',
 	'docs/answers.md' => "CREATE EXTENSION raydar; $connect
 		CREATE SERVER nested FOREIGN DATA WRAPPER raydar OPTIONS (address '@{[ $nested->address ]}');
 		CREATE USER MAPPING FOR CURRENT_USER SERVER ray;
@@ -115,7 +115,12 @@ for my $file ('README.md', sort glob('docs/*.md'))
 	next unless @blocks;
 	my $db = $file eq 'docs/metrics.md' ? 'postgres' : 'docs_' . ($file =~ s{.*/|\.md$}{}gr =~ s/\W/_/gr);
 	$db = 'docs_readme' if $file eq 'README.md';
-	$node->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'postgres';
+	# operations.md tracks a server "in the database raydar.database names":
+	# answers.md's, which has the same context (its user mapping is the one
+	# operations.md's first block makes).
+	my $shared_db = $file eq 'docs/operations.md';
+	$db = 'docs_answers' if $shared_db;
+	$node->safe_psql('postgres', "CREATE DATABASE $db") unless $db eq 'postgres' || $shared_db;
 	my $ctx = $context{$file} // 'CREATE EXTENSION raydar;';
 	$node->safe_psql($db, $ctx) if $ctx ne '';
 	if ($file eq 'docs/answers.md')
