@@ -95,9 +95,9 @@ check "a scan against the simulator returns its tasks" bash -c "
     -c 'CREATE SCHEMA ray_live' -c 'IMPORT FOREIGN SCHEMA ray FROM SERVER ray INTO ray_live' \
     -c 'SELECT count(*) > 0 AND count(*) = count(DISTINCT (task_id, attempt_number)) FROM ray_live.tasks')
   [ \"\$out\" = t ]"
-check "the collector from the package runs" bash -c "
+check "the collector (its launcher) from the package runs" bash -c "
   for i in \$(seq 50); do
-    [ \"\$(\"$pg/bin/psql\" -X -h '$work' -p $port -d postgres -Atq -c \"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'raydar collector'\")\" = 1 ] && exit 0
+    [ \"\$(\"$pg/bin/psql\" -X -h '$work' -p $port -d postgres -Atq -c \"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'raydar collector launcher'\")\" = 1 ] && exit 0
     sleep 0.2
   done; exit 1"
 
