@@ -58,9 +58,11 @@ $node->safe_psql('postgres', q{
 	           'run', 'r' || (i % 3) || ' ü', 'step', i, 'value', i / 7.0,
 	           'ts', to_char(now() - make_interval(days => i % 30), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
 	  FROM generate_series(1, 3000) i;
-	INSERT INTO raydar.task_metadata (task_id, metadata)
-	SELECT task_id, jsonb_build_object('owner', 'team-' || (row_number() OVER ()) % 5, 'tags', jsonb_build_array('a', 'ß'))
-	  FROM (SELECT DISTINCT task_id FROM raydar.task_history ORDER BY 1 LIMIT 500) t;
+	-- Metadata names its run: the same task id can be in both clusters.
+	INSERT INTO raydar.task_metadata (cluster, incarnation, task_id, metadata)
+	SELECT cluster, incarnation, task_id,
+	       jsonb_build_object('owner', 'team-' || (row_number() OVER ()) % 5, 'tags', jsonb_build_array('a', 'ß'))
+	  FROM (SELECT DISTINCT cluster, incarnation, task_id FROM raydar.task_history ORDER BY 3, 1, 2 LIMIT 500) t;
 	SELECT raydar.set_retention('raydar.task_history', interval '400 days');
 	SELECT raydar.set_retention('loss', interval '90 days');
 	INSERT INTO raydar.collector_errors (server, message) VALUES ('ray_old', 'an old error'), ('ray_new', 'another');});
