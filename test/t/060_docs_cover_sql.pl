@@ -143,7 +143,9 @@ for my $file ('README.md', sort glob('docs/*.md'))
 		my ($ret, $out, $err) = $node->psql($db, $sql, on_error_stop => 1);
 		ok($ret == 0 && $err !~ /ERROR/, "$where runs") or diag("$where:\n$sql\n---\n$err");
 	}
-	$node->safe_psql('postgres', "DROP DATABASE $db WITH (FORCE)") unless $db eq 'postgres';
+	# answers.md's database serves operations.md too (above); dropped after it.
+	$node->safe_psql('postgres', "DROP DATABASE $db WITH (FORCE)")
+	  unless $db eq 'postgres' || $file eq 'docs/answers.md';
 	# Roles are cluster-wide: the next file may create the same ones.
 	$node->safe_psql('postgres', qq{
 		DO \$\$DECLARE r name; BEGIN
