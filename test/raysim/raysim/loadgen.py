@@ -191,10 +191,13 @@ class Generator:
             return "%s.%06dZ" % (head, frac // 1000)
         return "%s.%09dZ" % (head, frac)
 
-    def fast_events(self, i, event_ids=None):
-        """Same as slow_events(i), by formatting the variant's template."""
+    def fast_events(self, i, event_ids=None, mine=None):
+        """Same as slow_events(i), by formatting the variant's template
+        (only the events of nodes in `mine`, a set of indexes, if given)."""
         fmts = self._template(i % len(self.variants))
         own, ex = self.nodes_of(i)
+        if mine is not None and own not in mine and ex not in mine:
+            return []
         t = self.times(i)
         b64 = base64.b64encode
         d = {"tid": b64(self.salt + i.to_bytes(8, "big") + self.job).decode(),
@@ -210,42 +213,62 @@ class Generator:
         rb = self.rng.randbytes
         out = []
         for j, (who, fj, fmt) in enumerate(fmts):
+            node = own if who == "own" else ex
+            if mine is not None and node not in mine:
+                continue
             d["e%d" % j] = b64(event_ids[j] if event_ids is not None else rb(28)).decode()
-            out.append((own if who == "own" else ex, fl[fj], fmt % d))
+            out.append((node, fl[fj], fmt % d))
         return out
 
 
-def run(url, attempts, nodes=4, rate=0.0, profile="master", shape=None, keys="camel",
-        policy=None, seed=0, time_scale=1.0, drop=False, batch=None, expected_out=None,
-        timeout_s=600.0):
-    """Push `attempts` attempts; returns the summary dict (see push_load.py)."""
+def _push(url, attempts, mine, rate, profile, shape, keys, policy, seed, time_scale, drop,
+          batch, keep, timeout_s, t_start, pregenerate=False):
+    """Push the events of nodes `mine` (indexes) of attempts 0..N-1.
+    Returns (aggregator stats, latencies, events sent, encode seconds, bodies)."""
     from . import aggregator
-    gen = Generator(profile, shape, keys, nodes, seed)
+    gen = Generator(profile, shape, keys, len(mine[1]), seed)
+    mine_set = set(mine[0])
     pol = policy or gen.shape
     over = {"batch": int(batch)} if batch else {}
-    agg = aggregator.Aggregator(url, pol, time_scale, keep_bodies=bool(expected_out), overrides=over)
-    agents = [agg.agent(n) for n in gen.node_ids]
-    limit = 4 * agents[0].pol["batch"]
-    agg.start()
-    t_start = time.monotonic()
+    agg = aggregator.Aggregator(url, pol, time_scale, keep_bodies=keep, overrides=over)
+    agents = {k: agg.agent(gen.node_ids[k]) for k in mine[0]}
+    limit = 4 * next(iter(agents.values())).pol["batch"]
     enc_s = 0.0
     sent = 0
     chunk = 200
-    per = [[] for _ in agents]
+    per = {k: [] for k in agents}
+    pre = None
+    if pregenerate:
+        # Encode everything first (memory: about 2 kB an attempt), so the
+        # timed part is only batching and POSTing: the receiver's speed.
+        e0 = time.monotonic()
+        pre = []
+        for i in range(0, attempts, chunk):
+            part = {k: [] for k in agents}
+            for j in range(i, min(attempts, i + chunk)):
+                for node, _, txt in gen.fast_events(j, mine=mine_set):
+                    part[node].append(txt)
+            pre.append(part)
+        enc_s = time.monotonic() - e0
+        t_start = time.monotonic()
+    agg.start()
     i = 0
     while i < attempts:
         n = min(chunk, attempts - i)
         if rate > 0:
-            due = t_start + (i + n) / rate
-            d = due - time.monotonic()
+            d = t_start + (i + n) / rate - time.monotonic()
             if d > 0:
                 time.sleep(d)
         e0 = time.monotonic()
-        for j in range(i, i + n):
-            for node, _, txt in gen.fast_events(j):
-                per[node].append(txt)
-        enc_s += time.monotonic() - e0
-        for k, lst in enumerate(per):
+        if pre is not None:
+            per = pre[i // chunk]
+            pre[i // chunk] = None
+        else:
+            for j in range(i, i + n):
+                for node, _, txt in gen.fast_events(j, mine=mine_set):
+                    per[node].append(txt)
+            enc_s += time.monotonic() - e0
+        for k, lst in per.items():
             if lst:
                 if not drop:
                     # Backpressure instead of Ray's drop-oldest: a load run loses nothing.
@@ -255,27 +278,95 @@ def run(url, attempts, nodes=4, rate=0.0, profile="master", shape=None, keys="ca
                 sent += len(lst)
                 per[k] = []
         i += n
-    gen_done = time.monotonic() - t_start
-    idle = agg.wait_idle(timeout_s)
-    elapsed = time.monotonic() - t_start
+    agg.wait_idle(timeout_s)
     st = agg.stats()
+    st["elapsed"] = time.monotonic() - t_start
+    lat = [x for a in agents.values() for x in a.stats.latencies]
     agg.stop()
-    tot = st["total"]
-    out = {"url": url, "attempts": attempts, "nodes": gen.k, "shape": gen.shape, "keys": keys,
-           "policy": pol, "target_rate": rate, "events": sent, "posts": tot["posts"],
-           "acked_batches": tot["batches_acked"], "acked_events": tot["events_acked"],
-           "retried": tot["retries"], "dropped": tot["events_dropped"],
-           "failures": {}, "latency_ms": tot["latency_ms"], "elapsed_s": round(elapsed, 3),
-           "generate_s": round(gen_done, 3), "encode_cpu_s": round(enc_s, 3),
+    return st, lat, sent, enc_s, agg.bodies() if keep else []
+
+
+def _child(conn, args):
+    try:
+        st, lat, sent, enc_s, _ = _push(*args)
+        conn.send((st, lat, sent, enc_s, None))
+    except Exception as e:     # reported by the parent
+        conn.send((None, [], 0, 0.0, "%s: %s" % (type(e).__name__, e)))
+    conn.close()
+
+
+def run(url, attempts, nodes=4, rate=0.0, profile="master", shape=None, keys="camel",
+        policy=None, seed=0, time_scale=1.0, drop=False, batch=None, expected_out=None,
+        timeout_s=600.0, procs=1, pregenerate=False):
+    """Push `attempts` attempts; returns the summary dict (see push_load.py).
+
+    procs > 1 forks that many processes, each the agents of every procs-th
+    node (each real node has its own agent process too); expected_out
+    needs procs=1 (it merges the bodies sent)."""
+    import multiprocessing as mp
+    nodes = max(1, int(nodes))
+    procs = max(1, min(int(procs), nodes))
+    if expected_out and procs != 1:
+        raise ValueError("--expected-out needs --procs 1")
+    gen = Generator(profile, shape, keys, nodes, seed)
+    t_start = time.monotonic()
+    parts = [(list(range(p, nodes, procs)), list(range(nodes))) for p in range(procs)]
+    results = []
+    if procs == 1:
+        st, lat, sent, enc_s, bodies = _push(url, attempts, parts[0], rate, profile, shape, keys,
+                                             policy, seed, time_scale, drop, batch,
+                                             bool(expected_out), timeout_s, t_start, pregenerate)
+        results.append((st, lat, sent, enc_s, None))
+    else:
+        ctx = mp.get_context("fork")
+        kids = []
+        for part in parts:
+            a, b = ctx.Pipe(duplex=False)
+            pr = ctx.Process(target=_child, args=(b, (url, attempts, part, rate, profile, shape, keys,
+                                                      policy, seed, time_scale, drop, batch, False,
+                                                      timeout_s, t_start, pregenerate)))
+            pr.start()
+            kids.append((pr, a))
+        for pr, a in kids:
+            results.append(a.recv())
+            pr.join()
+    elapsed = time.monotonic() - t_start
+    if pregenerate:
+        # timed from the end of encoding (each process's own clock)
+        elapsed = max(r[0]["elapsed"] for r in results if r[0])
+    errors = [r[4] for r in results if r[4]]
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    from . import aggregator
+    tot = {"posts": 0, "batches_acked": 0, "events_acked": 0, "retries": 0, "events_dropped": 0}
+    fails = {}
+    lat = []
+    sent = 0
+    enc_s = 0.0
+    complete = True
+    for st, l, s_, e_, _ in results:
+        for k in tot:
+            tot[k] += st["total"][k]
+        for nd in st["nodes"].values():
+            for k, v in nd["failures"].items():
+                fails[k] = fails.get(k, 0) + v
+        complete = complete and st["total"]["idle"]
+        lat.extend(l)
+        sent += s_
+        enc_s += e_
+    out = {"url": url, "attempts": attempts, "nodes": nodes, "procs": procs, "shape": gen.shape,
+           "keys": keys, "policy": policy or gen.shape, "target_rate": rate, "events": sent,
+           "posts": tot["posts"], "acked_batches": tot["batches_acked"],
+           "acked_events": tot["events_acked"], "retried": tot["retries"],
+           "dropped": tot["events_dropped"], "failures": fails,
+           "latency_ms": aggregator.percentiles(lat), "elapsed_s": round(elapsed, 3),
+           "encode_s": round(enc_s, 3), "pregenerated": bool(pregenerate),
            "attempts_per_s": round(attempts / elapsed, 1) if elapsed else None,
-           "events_per_s": round(sent / elapsed, 1) if elapsed else None, "complete": idle}
-    for nd in st["nodes"].values():
-        for k, v in nd["failures"].items():
-            out["failures"][k] = out["failures"].get(k, 0) + v
+           "events_per_s": round(sent / elapsed, 1) if elapsed else None, "complete": complete}
     if expected_out:
-        m = rayevents.merge_bodies(profile, agg.bodies())
+        m = rayevents.merge_bodies(profile, bodies)
         with open(expected_out, "w") as f:
             for r in m.rows():
                 f.write(json.dumps(r, sort_keys=True) + "\n")
-        out["expected_rows"] = len(m.tasks)
+        out["expected_rows"] = len(m.rows())
     return out
