@@ -27,6 +27,8 @@ class Receiver:
         self.requests = []          # dicts: path, headers, body, t, status
         self.lock = threading.Lock()
         self.count = {"requests": 0, "bytes": 0, "events": 0, "incomplete": 0}
+        self.active = 0             # requests being read now; max_active: the most at once
+        self.max_active = 0
         self.srv = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.srv.daemon_threads = True
         self.port = self.srv.server_address[1]
@@ -42,13 +44,27 @@ class Receiver:
                 pass
 
             def do_POST(self):
+                with rcv.lock:
+                    rcv.active += 1
+                    rcv.max_active = max(rcv.max_active, rcv.active)
+                try:
+                    self._post()
+                finally:
+                    with rcv.lock:
+                        rcv.active -= 1
+
+            def _post(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n)
+                try:
+                    body = self.rfile.read(n)
+                except OSError:
+                    body = b""
                 if len(body) < n:
                     with rcv.lock:
                         rcv.count["incomplete"] += 1
                     self.close_connection = True
                     return
+                t = time.monotonic()
                 with rcv.lock:
                     step = rcv.script.pop(0) if rcv.script else {}
                     rcv.count["requests"] += 1
@@ -56,18 +72,21 @@ class Receiver:
                     rcv.count["events"] += body.count(b'"eventId"') + body.count(b'"event_id"')
                     if rcv.keep:
                         rcv.requests.append({"path": self.path, "headers": dict(self.headers.items()),
-                                             "body": body, "t": time.monotonic(),
+                                             "body": body, "t": t,
                                              "status": step.get("status", 200)})
                 if step.get("delay_ms"):
                     time.sleep(step["delay_ms"] / 1000.0)
                 if step.get("close"):
                     self.close_connection = True
                     return
-                self.send_response(step.get("status", 200))
-                if step.get("retry_after") is not None:
-                    self.send_header("Retry-After", str(step["retry_after"]))
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(step.get("status", 200))
+                    if step.get("retry_after") is not None:
+                        self.send_header("Retry-After", str(step["retry_after"]))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    self.close_connection = True     # the client gave up (timeout)
         return H
 
     def ok_bodies(self):
