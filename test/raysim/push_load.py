@@ -3,7 +3,7 @@
 
     /usr/bin/python3 test/raysim/push_load.py --url http://127.0.0.1:8084/events/c1 \
         --attempts 100000 --nodes 4 [--rate 10000] [--procs 2] [--shape feb26|2.49] \
-        [--keys camel|snake] [--policy feb26|2.49] [--seed 0] [--batch N] [--drop] \
+        [--keys camel|snake] [--policy feb26|2.49] [--seed 0] [--epoch-ms MS] [--batch N] [--drop] \
         [--expected-out rows.jsonl] [--receiver] [--pregenerate]
 
 Prints one JSON object: attempts, events, posts, acked_batches,
@@ -38,6 +38,8 @@ def main(argv):
     ap.add_argument("--keys", choices=["camel", "snake"], default="camel")
     ap.add_argument("--policy", choices=["2.49", "feb26"], default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epoch-ms", type=float, default=None,
+                    help="first attempt's start, ms since the epoch (default: now)")
     ap.add_argument("--batch", type=int, default=None, help="events per POST (default: the policy's)")
     ap.add_argument("--drop", action="store_true", help="drop the oldest as Ray does (default: backpressure)")
     ap.add_argument("--pregenerate", action="store_true",
@@ -61,7 +63,7 @@ def main(argv):
                           shape=a.shape, keys=a.keys, policy=a.policy, seed=a.seed,
                           time_scale=a.time_scale, drop=a.drop, batch=a.batch,
                           expected_out=a.expected_out, timeout_s=a.timeout, procs=a.procs,
-                          pregenerate=a.pregenerate)
+                          pregenerate=a.pregenerate, epoch_ms=a.epoch_ms)
     finally:
         if rcv is not None:
             rcv.terminate()

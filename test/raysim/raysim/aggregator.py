@@ -223,9 +223,14 @@ class NodeAgent:
     poster = None
 
     def _sleep(self, s):
+        """Sleep s seconds (new events do not cut it short; stop does)."""
+        end = time.monotonic() + s
         with self.cv:
-            if not self.stop:
-                self.cv.wait(s)
+            while not self.stop:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self.cv.wait(left)
 
     def _hold(self):
         f = self.take_fault(("hold",))
@@ -466,11 +471,12 @@ class Aggregator:
 
     def stats(self):
         nodes = {k: a.stats.as_dict() for k, a in list(self.agents.items())}
-        tot = collections.Counter()
+        keys = ("events_in", "events_dropped", "events_acked", "batches_acked", "posts",
+                "retries", "duplicates_sent")
+        tot = {k: 0 for k in keys}
         lat = []
         for a in list(self.agents.values()):
-            for k in ("events_in", "events_dropped", "events_acked", "batches_acked", "posts",
-                      "retries", "duplicates_sent"):
+            for k in keys:
                 tot[k] += getattr(a.stats, k)
             lat.extend(a.stats.latencies)
         d = dict(tot)

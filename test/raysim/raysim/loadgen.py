@@ -222,11 +222,11 @@ class Generator:
 
 
 def _push(url, attempts, mine, rate, profile, shape, keys, policy, seed, time_scale, drop,
-          batch, keep, timeout_s, t_start, pregenerate=False):
+          batch, keep, timeout_s, t_start, pregenerate=False, base_ns=None):
     """Push the events of nodes `mine` (indexes) of attempts 0..N-1.
     Returns (aggregator stats, latencies, events sent, encode seconds, bodies)."""
     from . import aggregator
-    gen = Generator(profile, shape, keys, len(mine[1]), seed)
+    gen = Generator(profile, shape, keys, len(mine[1]), seed, base_ns=base_ns)
     mine_set = set(mine[0])
     pol = policy or gen.shape
     over = {"batch": int(batch)} if batch else {}
@@ -297,7 +297,7 @@ def _child(conn, args):
 
 def run(url, attempts, nodes=4, rate=0.0, profile="master", shape=None, keys="camel",
         policy=None, seed=0, time_scale=1.0, drop=False, batch=None, expected_out=None,
-        timeout_s=600.0, procs=1, pregenerate=False):
+        timeout_s=600.0, procs=1, pregenerate=False, epoch_ms=None):
     """Push `attempts` attempts; returns the summary dict (see push_load.py).
 
     procs > 1 forks that many processes, each the agents of every procs-th
@@ -308,14 +308,16 @@ def run(url, attempts, nodes=4, rate=0.0, profile="master", shape=None, keys="ca
     procs = max(1, min(int(procs), nodes))
     if expected_out and procs != 1:
         raise ValueError("--expected-out needs --procs 1")
-    gen = Generator(profile, shape, keys, nodes, seed)
+    # One base time for every process: the attempts start at epoch_ms (now).
+    base_ns = int((epoch_ms if epoch_ms is not None else time.time() * 1000) * 1_000_000)
+    gen = Generator(profile, shape, keys, nodes, seed, base_ns=base_ns)
     t_start = time.monotonic()
     parts = [(list(range(p, nodes, procs)), list(range(nodes))) for p in range(procs)]
     results = []
     if procs == 1:
         st, lat, sent, enc_s, bodies = _push(url, attempts, parts[0], rate, profile, shape, keys,
                                              policy, seed, time_scale, drop, batch,
-                                             bool(expected_out), timeout_s, t_start, pregenerate)
+                                             bool(expected_out), timeout_s, t_start, pregenerate, base_ns)
         results.append((st, lat, sent, enc_s, None))
     else:
         ctx = mp.get_context("fork")
@@ -324,7 +326,7 @@ def run(url, attempts, nodes=4, rate=0.0, profile="master", shape=None, keys="ca
             a, b = ctx.Pipe(duplex=False)
             pr = ctx.Process(target=_child, args=(b, (url, attempts, part, rate, profile, shape, keys,
                                                       policy, seed, time_scale, drop, batch, False,
-                                                      timeout_s, t_start, pregenerate)))
+                                                      timeout_s, t_start, pregenerate, base_ns)))
             pr.start()
             kids.append((pr, a))
         for pr, a in kids:

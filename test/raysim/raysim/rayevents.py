@@ -180,6 +180,18 @@ def definition_payload(a, shape):
     return "TASK_DEFINITION_EVENT", "taskDefinitionEvent", d
 
 
+def _has_error_info(a, prof):
+    """Whether the attempt's polled TaskStateUpdate carries error_info: the
+    simulator's GCS encoding (encode.py) leaves an all-default one (type
+    WORKER_DIED = 0, empty message) off the wire, so the push does too."""
+    if a.error_type is None and a.error_message is None:
+        return False
+    et = a.error_type
+    num = prof.error_types.get(et, 0) if isinstance(et, str) else (et or 0)
+    return bool(a.error_message) or bool(num) or (
+        a.error_type == "RUNTIME_ENV_SETUP_FAILED" and bool(a.error_message))
+
+
 def error_info(a, prof):
     et = a.error_type
     if isinstance(et, int):
@@ -219,7 +231,7 @@ def lifecycle_payload(a, shape, prof, states, reporter_node, carries_lease, exec
         d["taskState"] = {str(prof.task_status[s]): ts(ns) for s, ns in states}
     else:
         d["stateTransitions"] = [{"state": s, "timestamp": ts(ns)} for s, ns in states]
-    if failed and (a.error_type is not None or a.error_message is not None):
+    if failed and _has_error_info(a, prof):
         d["rayErrorInfo"] = error_info(a, prof)
     d["nodeId"] = b64(node)
     d["workerId"] = b64(worker)
