@@ -209,11 +209,12 @@ def lifecycle_payload(a, shape, prof, states, reporter_node, carries_lease, exec
                       node_ids="leased"):
     """(eventType, key, payload) for the transitions one worker flushes.
 
-    nodeId / workerId name the leased worker: on the owner's flush holding
-    SUBMITTED_TO_WORKER (task_manager.cc records the lease with that
-    state; a GCS-path TaskStateUpdate carries node_id only there), else on
-    the flush that first shows the attempt on a worker (`carries_lease`);
-    other events carry "" (2.49: shared/ray-event-export.md). workerPid
+    nodeId / workerId name the leased worker, only on the owner's flush
+    holding SUBMITTED_TO_WORKER (AppendTaskLifecycleUpdate,
+    src/ray/observability/task_event_populators.cc, RAY_CHECKs it; 2.49:
+    shared/ray-event-export.md); an attempt without that state (the
+    simulator's actor tasks, replayed rows) has them on the executor's
+    first flush (`carries_lease`); other events carry "". workerPid
     comes from the executor. node_ids="reporter" instead puts the reporting
     worker's node on every FEB26 event, the other reading of
     ray-event-export.md ("the lifecycle nodeId is the reporting worker's
