@@ -178,7 +178,6 @@ class NodeAgent:
         self.cv = threading.Condition()
         self.stats = Stats()
         self.inflight = 0           # events taken from the buffer, not yet acked
-        self.acked_batches = []     # bodies kept for the duplicate fault (last few)
         self.rng = random.Random(hash(self.node_hex) & 0xffff)
         self.stop = False
         self.thread = threading.Thread(target=self._run, name="agg-%s" % self.node_hex[:8], daemon=True)
@@ -260,25 +259,25 @@ class NodeAgent:
         return status, ra
 
     def _acked(self, batch, data):
-        with self.cv:
-            self.stats.events_acked += len(batch)
-            self.stats.batches_acked += 1
-            self.inflight -= len(batch)
-            self.acked_batches.append(data)
-            del self.acked_batches[:-4]
-            self.cv.notify_all()
         self.agg.record(self, data)
         f = self.take_fault(("duplicate",))
         if f:
-            # Deliver an acknowledged batch again (at least once).
+            # Deliver an acknowledged batch again (at least once); the batch
+            # stays in flight until then, so idle() means nothing is left.
             for _ in range(int(f.get("times", 1))):
                 try:
                     s, _ = self._post_once(data)
                     with self.cv:
                         self.stats.duplicates_sent += 1
-                    self.agg.record(self, data, duplicate=True, status=s)
+                    if s < 400:
+                        self.agg.record(self, data, duplicate=True, status=s)
                 except PostError:
                     pass
+        with self.cv:
+            self.stats.events_acked += len(batch)
+            self.stats.batches_acked += 1
+            self.inflight -= len(batch)
+            self.cv.notify_all()
 
     def _wait_events(self):
         with self.cv:

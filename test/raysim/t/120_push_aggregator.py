@@ -234,6 +234,22 @@ class Faults(unittest.TestCase):
             agg.stop()
             self.assertEqual([seqs(q["body"])[0][0] for q in r.requests], ["B", "A"])
 
+    def test_receiver_restart(self):
+        """A receiver that is really down (connection refused) and comes back
+        on the same port gets every event once, in order."""
+        r = Receiver()
+        port = r.port
+        r.close()
+        agg = agg_with(r.url, "feb26", batch=100)
+        agg.agent("A").put_many(texts("A", 250))
+        agg.start()
+        time.sleep(0.4)
+        with Receiver(port=port) as r2:
+            self.assertTrue(agg.wait_idle(15))
+            agg.stop()
+            self.assertEqual([x for b in r2.ok_bodies() for x in seqs(b)], [("A", i) for i in range(250)])
+        self.assertGreater(agg.stats()["nodes"]["A"]["failures"].get("refused", 0), 2)
+
     def test_unknown_fault(self):
         with self.assertRaises(ValueError):
             agg_with("http://127.0.0.1:9/", "feb26").set_fault({"mode": "melt"})
