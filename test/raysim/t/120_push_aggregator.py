@@ -226,7 +226,7 @@ class Faults(unittest.TestCase):
     def test_hold_reorders_nodes(self):
         with Receiver() as r:
             agg = agg_with(r.url, "feb26")
-            agg.set_fault({"mode": "hold", "node": "A", "ms": 600})
+            agg.set_fault({"mode": "hold", "node": "A", "ms": 1500})
             agg.agent("A").put_many(texts("A", 2))
             agg.agent("B").put_many(texts("B", 2))
             agg.start()
