@@ -14,7 +14,8 @@ POST /config       {"url", "policy", "shape", "keys", "time_scale", "node_ids",
 POST /fault        {"mode": down|slow|reset|drop_reply|duplicate|hold|none,
                     "count": N (-1 until cleared), "node": hex?, "delay_ms", "ms", "times"}
 POST /wait_idle    {"timeout_s": 30}: returns when all due events are acked
-GET  /expected     rows Ray's merge gives from every acked body (arrival order)
+GET  /expected     rows Ray's merge gives from every acked body (arrival order);
+                   "entities": nodes, jobs, actors from the GCS events
 GET  /bodies       every acked POST body, in order ({"node", "duplicate", "events"})
 POST /log/clear    forget the acked bodies
 """
@@ -172,8 +173,8 @@ class Feed:
 
     def expected(self):
         m = rayevents.merge_bodies(self.sim.profile.name, self.agg.bodies())
-        return {"rows": m.rows(), "duplicates": m.duplicates, "other_events": m.other,
-                "shape": self._shape()}
+        return {"rows": m.rows(), "entities": m.entity_rows(), "duplicates": m.duplicates,
+                "other_events": m.other, "shape": self._shape()}
 
 
 def _handler(feed):

@@ -504,6 +504,7 @@ class Merger:
         self.pb = pb()
         self.tasks = {}
         self.other = {}
+        self.entities = {"nodes": {}, "jobs": {}, "actors": {}}
         self.seen = set()
         self.duplicates = 0
 
@@ -526,6 +527,7 @@ class Merger:
             self._profile(_get(ev, "taskProfileEvents"))
         else:
             self.other[et] = self.other.get(et, 0) + 1
+            self._entity(et, ev)
 
     def _entry(self, tid, attempt):
         key = (tid, attempt)
@@ -625,6 +627,90 @@ class Merger:
                 y.extra_data = _get(x, "extraData")
         while len(ev.events) > 1000:
             del ev.events[0]
+
+    # GCS events: per entity the definition and every transition received
+    _ENTITY = {"NODE_DEFINITION_EVENT": ("nodes", "nodeDefinitionEvent", "nodeId", True),
+               "NODE_LIFECYCLE_EVENT": ("nodes", "nodeLifecycleEvent", "nodeId", False),
+               "DRIVER_JOB_DEFINITION_EVENT": ("jobs", "driverJobDefinitionEvent", "jobId", True),
+               "DRIVER_JOB_LIFECYCLE_EVENT": ("jobs", "driverJobLifecycleEvent", "jobId", False),
+               "ACTOR_DEFINITION_EVENT": ("actors", "actorDefinitionEvent", "actorId", True),
+               "ACTOR_LIFECYCLE_EVENT": ("actors", "actorLifecycleEvent", "actorId", False)}
+
+    def _entity(self, et, ev):
+        spec = self._ENTITY.get(et)
+        if spec is None:
+            return
+        table, key, idf, is_def = spec
+        p = _get(ev, key)
+        eid = _unb64(_get(p, idf)).hex()
+        e = self.entities[table].setdefault(eid, {"definition": None, "transitions": []})
+        if is_def:
+            e["definition"] = p
+        else:
+            e["transitions"].extend(_get(p, "stateTransitions") or [])
+
+    def entity_rows(self):
+        """Nodes, jobs and actors from the GCS events, with the keys (a
+        subset) of derive.cluster_rows; transitions applied in time order."""
+        ms = lambda t: parse_ts(t) // 1_000_000   # noqa: E731
+        out = {"nodes": [], "jobs": [], "actors": []}
+        for eid, e in sorted(self.entities["nodes"].items()):
+            d = e["definition"] or {}
+            r = {"node_id": eid, "node_ip": _get(d, "nodeIpAddress"), "node_name": _get(d, "nodeName"),
+                 "labels": dict(_get(d, "labels") or {}), "state": None, "start_time_ms": None,
+                 "end_time_ms": None, "death_reason": None, "death_reason_message": None,
+                 "resources_total": {}}
+            for t in sorted(e["transitions"], key=lambda t: parse_ts(_get(t, "timestamp"))):
+                r["state"] = _get(t, "state")
+                if r["state"] == "ALIVE":
+                    r["start_time_ms"] = ms(_get(t, "timestamp"))
+                    r["resources_total"] = dict(_get(t, "resources") or {})
+                elif r["state"] == "DEAD":
+                    r["end_time_ms"] = ms(_get(t, "timestamp"))
+                    di = _get(t, "deathInfo") or {}
+                    r["death_reason"] = _get(di, "reason")
+                    r["death_reason_message"] = _get(di, "reasonMessage")
+            out["nodes"].append(r)
+        for eid, e in sorted(self.entities["jobs"].items()):
+            d = e["definition"] or {}
+            r = {"job_id": eid, "driver_pid": int(_get(d, "driverPid") or 0),
+                 "entrypoint": _get(d, "entrypoint"), "start_time_ms": None, "end_time_ms": None,
+                 "is_dead": False}
+            for t in e["transitions"]:
+                if _get(t, "state") == "CREATED":
+                    r["start_time_ms"] = ms(_get(t, "timestamp"))
+                elif _get(t, "state") == "FINISHED":
+                    r["end_time_ms"] = ms(_get(t, "timestamp"))
+                    r["is_dead"] = True
+            out["jobs"].append(r)
+        for eid, e in sorted(self.entities["actors"].items()):
+            d = e["definition"] or {}
+            r = {"actor_id": eid, "job_id": _unb64(_get(d, "jobId")).hex(),
+                 "class_name": _get(d, "className"), "name": _get(d, "name"),
+                 "ray_namespace": _get(d, "rayNamespace"), "is_detached": _get(d, "isDetached"),
+                 "state": None, "node_id": None, "pid": 0, "repr_name": "",
+                 "start_time_ms": None, "end_time_ms": None,
+                 "death_cause_type": None, "death_cause_message": None}
+            for t in sorted(e["transitions"], key=lambda t: parse_ts(_get(t, "timestamp"))):
+                r["state"] = _get(t, "state")
+                if _get(t, "nodeId"):
+                    r["node_id"] = _unb64(_get(t, "nodeId")).hex()
+                if _get(t, "pid"):
+                    r["pid"] = _get(t, "pid")
+                if _get(t, "reprName"):
+                    r["repr_name"] = _get(t, "reprName")
+                if r["state"] == "ALIVE":
+                    r["start_time_ms"] = ms(_get(t, "timestamp"))
+                elif r["state"] == "DEAD":
+                    r["end_time_ms"] = ms(_get(t, "timestamp"))
+                    dc = _get(t, "deathCause") or {}
+                    for k, v in dc.items():
+                        r["death_cause_type"] = snake(k)
+                        r["death_cause_message"] = (_get(v, "formattedExceptionString")
+                                                    if snake(k) == "creation_task_failure_context"
+                                                    else _get(v, "errorMessage"))
+            out["actors"].append(r)
+        return out
 
     def rows(self):
         """Rows as derive.row_from_event gives them, sorted by (task_id, attempt)."""

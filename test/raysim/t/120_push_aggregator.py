@@ -17,7 +17,7 @@ import time
 import unittest
 import urllib.request
 
-from raysim import aggregator, derive, loadgen, rayevents, versions
+from raysim import aggregator, cluster, derive, loadgen, rayevents, versions
 from raysim.client import Simulator
 from raysim.push_receiver import Receiver
 
@@ -300,6 +300,18 @@ class SimulatorHook(unittest.TestCase):
                 self.assertEqual(exp["shape"], shape)
                 if shape == "feb26":
                     self.assertIn("ACTOR_LIFECYCLE_EVENT", exp["other_events"])
+                    # GCS events: nodes, driver jobs and actors as polling shows them
+                    ent = m.entity_rows()
+                    for svc, meth, res in cluster.METHODS.values():
+                        if res not in ent:
+                            continue
+                        pol, _ = derive.cluster_rows(res, sim.call("/%s/%s" % (svc, meth), b""), p)
+                        key = derive.CLUSTER_ID_KEY[res]
+                        by = {x[key]: x for x in pol}
+                        self.assertTrue(ent[res])
+                        for row in ent[res]:
+                            self.assertIn(row[key], by)
+                            self.assertEqual(row, {k: by[row[key]][k] for k in row}, res)
                     self.assertIn("task_lifecycle_event", r.requests[-1]["body"].decode() +
                                   r.requests[0]["body"].decode())
                 bodies = ctl(cp, "/bodies")
