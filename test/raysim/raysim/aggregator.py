@@ -24,7 +24,6 @@ to see 2.49's 2+4+8+16 s backoff in a fraction of a second).
 """
 import collections
 import http.client
-import json
 import random
 import socket
 import struct
@@ -325,7 +324,8 @@ class NodeAgent:
         while True:
             try:
                 status, ra = self._post_once(data)
-            except PostError as e:
+            except PostError:
+                # connect/read errors count against Retry(total=5) too
                 if errors >= URLLIB3_RETRIES:
                     raise
                 errors += 1
@@ -489,7 +489,3 @@ class Aggregator:
     def bodies(self, include_duplicates=True):
         with self.lock:
             return [b for _, b, dup in self.log if include_duplicates or not dup]
-
-
-def load_json(b):
-    return json.loads(b) if b else {}
