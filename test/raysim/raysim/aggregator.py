@@ -200,6 +200,13 @@ class NodeAgent:
         self.inflight += len(out)
         return out
 
+    def _requeue(self, batch):
+        """Stopped with an unacknowledged batch: put it back in front, so a
+        reconfigured agent (push_feed) sends it again."""
+        with self.cv:
+            self.buf.extendleft(reversed(batch))
+            self.inflight -= len(batch)
+
     def idle(self):
         with self.cv:
             return not self.buf and self.inflight == 0
@@ -301,7 +308,10 @@ class NodeAgent:
                 continue
             data = rayevents.body(batch)
             k = 0
-            while not self.stop:
+            while True:
+                if self.stop:
+                    self._requeue(batch)
+                    return
                 try:
                     status, _ = self._post_once(data)
                     if status < 400:
@@ -322,6 +332,8 @@ class NodeAgent:
         raises PostError once retries are exhausted or the error is final."""
         errors = 0
         while True:
+            if self.stop:
+                raise PostError("stopped")
             try:
                 status, ra = self._post_once(data)
             except PostError:
@@ -376,6 +388,8 @@ class NodeAgent:
                 continue
             self._acked(batch, data)
             batch = []
+        if batch:
+            self._requeue(batch)
 
 
 class Aggregator:

@@ -250,6 +250,18 @@ class Faults(unittest.TestCase):
             self.assertEqual([x for b in r2.ok_bodies() for x in seqs(b)], [("A", i) for i in range(250)])
         self.assertGreater(agg.stats()["nodes"]["A"]["failures"].get("refused", 0), 2)
 
+    def test_stop_requeues_unacked_batch(self):
+        for policy in ("feb26", "2.49"):
+            with self.subTest(policy=policy), Receiver() as r:
+                r.script.extend([{"status": 503}] * 1000)
+                agg = agg_with(r.url, policy, time_scale=0.01)
+                a = agg.agent("A")
+                a.put_many(texts("A", 5))
+                agg.start()
+                self.assertTrue(r.wait_requests(2))
+                agg.stop()
+                self.assertEqual((list(a.buf), a.inflight), (texts("A", 5), 0))
+
     def test_unknown_fault(self):
         with self.assertRaises(ValueError):
             agg_with("http://127.0.0.1:9/", "feb26").set_fault({"mode": "melt"})
