@@ -114,10 +114,40 @@ class Poster:
         return self.conn
 
     def post(self, data):
-        """POST data; returns (status, retry_after) or raises PostError."""
+        """POST data; returns (status, retry_after) or raises PostError.
+
+        A timeout is a total, as aiohttp's ClientTimeout(total=3): a timer
+        shuts the socket down when it passes, whatever stage the POST is in
+        (socket timeouts alone would restart at every byte received)."""
         if self.agent.agg.url != self.url:
             self.close()
             self.__init__(self.agent.agg.url, self.timeout, self.agent)
+        if self.timeout is None:
+            return self._post(data)
+        fired = []
+
+        def expire():
+            fired.append(True)
+            c = self.conn
+            if c is not None and c.sock is not None:
+                try:
+                    c.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        t = threading.Timer(self.timeout, expire)
+        t.daemon = True
+        t.start()
+        try:
+            return self._post(data)
+        except PostError:
+            if fired:
+                self.close()
+                raise PostError("timeout")
+            raise
+        finally:
+            t.cancel()
+
+    def _post(self, data):
         fault = self.agent.take_fault(("down", "slow", "reset", "drop_reply"))
         if fault and fault["mode"] == "down":
             raise PostError("refused")
