@@ -72,6 +72,8 @@ sub new
 	push @cmd, '--tls-cert', $tls{cert}, '--tls-key', $tls{key} if %tls;
 	# metrics => {...}: per-node Prometheus endpoints (raysim/metrics_endpoint.py)
 	push @cmd, '--metrics', JSON::PP->new->canonical->encode($o{metrics}) if $o{metrics};
+	# aggregator => {...}: push Ray's Event Export (raysim/push_feed.py); {} waits for a url
+	push @cmd, '--aggregator', JSON::PP->new->canonical->encode($o{aggregator}) if $o{aggregator};
 
 	my $logdir = do { no warnings 'once'; $PostgreSQL::Test::Utils::log_path } // $dir;
 	my $name = $o{name} // 'raysim';
@@ -110,6 +112,7 @@ sub new
 	$self->{dashboard_port} = $info->{dashboard_port};
 	$self->{dashboard_url} = $info->{dashboard_url};
 	$self->{metrics_control_port} = $info->{metrics_control_port};
+	$self->{aggregator_control_port} = $info->{aggregator_control_port};
 	return $self;
 }
 
