@@ -3,10 +3,11 @@
  *		Replies of GetAllActorInfo, GetAllNodeInfo, GetAllJobInfo,
  *		GetAllWorkerInfo and GetAllPlacementGroup.
  *
- * Version facts (Ray's gcs.proto per release): placement groups
- * moved their timestamps from fields 14/15 to 15/16 in 2.10 (a field 14 of
- * type bytes took their place) and renumbered their states in 2.36. Every
- * other difference is a field that is simply absent in older versions.
+ * Version facts (RAY_FACT_PG_TIMESTAMPS_15_16 in ray_version.c): placement
+ * groups moved their timestamps from fields 14/15 to 15/16 in 2.10 (a field
+ * 14 of type bytes took their place). Every other difference is a field
+ * that is simply absent in older versions. The enum names these rows show
+ * are in ray_enums.c.
  */
 #include "ray_cluster.h"
 
@@ -15,37 +16,6 @@
 #include <string.h>
 
 #define lengthof(a) ((int) (sizeof(a) / sizeof((a)[0])))
-#define NAME(table, v) ((v) >= 0 && (v) < lengthof(table) ? table[v] : NULL)
-
-static const char *const actor_states[] = {
-	"DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD",
-};
-static const char *const node_states[] = {"ALIVE", "DEAD"};
-static const char *const death_reasons[] = {
-	"UNSPECIFIED", "EXPECTED_TERMINATION", "UNEXPECTED_TERMINATION",
-	"AUTOSCALER_DRAIN_PREEMPTED", "AUTOSCALER_DRAIN_IDLE",
-};
-static const char *const worker_types[] = {"WORKER", "DRIVER", "SPILL_WORKER", "RESTORE_WORKER"};
-static const char *const exit_types[] = {
-	"SYSTEM_ERROR", "INTENDED_SYSTEM_EXIT", "USER_ERROR", "INTENDED_USER_EXIT",
-	"NODE_OUT_OF_MEMORY",
-};
-static const char *const pg_strategies[] = {"PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"};
-static const char *const pg_states_old[] = {"PENDING", "CREATED", "REMOVED", "RESCHEDULING"};
-static const char *const pg_states_new[] = {"PENDING", "PREPARED", "CREATED", "REMOVED", "RESCHEDULING"};
-
-const char *ray_actor_state_name(int v) { return NAME(actor_states, v); }
-const char *ray_node_state_name(int v) { return NAME(node_states, v); }
-const char *ray_node_death_reason_name(int v) { return NAME(death_reasons, v); }
-const char *ray_worker_type_name(int v) { return NAME(worker_types, v); }
-const char *ray_worker_exit_type_name(int v) { return NAME(exit_types, v); }
-const char *ray_pg_strategy_name(int v) { return NAME(pg_strategies, v); }
-
-const char *
-ray_pg_state_name(const RayVersion *ver, int v)
-{
-	return ray_version_at_least(ver, 2, 36) ? NAME(pg_states_new, v) : NAME(pg_states_old, v);
-}
 
 const char *
 ray_cluster_method(RayResourceKind kind)
@@ -163,7 +133,7 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 						 RayClusterReply **out, char *err, size_t errlen)
 {
 	RayClusterReply *r;
-	bool		pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS && !ray_version_at_least(v, 2, 10);
+	bool		pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS && !ray_version_has(v, RAY_FACT_PG_TIMESTAMPS_15_16);
 	ProtobufCMessage *msg;
 
 	*out = NULL;

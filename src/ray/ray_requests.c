@@ -363,10 +363,12 @@ ray_cluster_filter_id_len(int field)
 bool
 ray_cluster_filter_supported(int field, const RayVersion *v)
 {
-	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE || field == RAY_CF_WORKER_ALIVE)
-		return ray_version_at_least(v, 2, 36);
+	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE)
+		return ray_version_has(v, RAY_FACT_NODE_REQUEST_FILTERS);
+	if (field == RAY_CF_WORKER_ALIVE)
+		return ray_version_has(v, RAY_FACT_WORKER_ALIVE_FILTER);
 	if (field == RAY_CF_JOB_ID)
-		return ray_version_at_least(v, 2, 37);
+		return ray_version_has(v, RAY_FACT_JOB_ID_FILTER);
 	return field == RAY_CF_ACTOR_ID || field == RAY_CF_ACTOR_JOB_ID || field == RAY_CF_ACTOR_STATE;
 }
 
@@ -475,10 +477,10 @@ ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
 	if (kind == RAY_RESOURCE_NODES)
 	{
 		/* Before 2.36 the request had no fields: send it empty. */
-		if ((nfilters == 0 && limit < 0) || !ray_version_at_least(v, 2, 36))
+		if ((nfilters == 0 && limit < 0) || !ray_version_has(v, RAY_FACT_NODE_REQUEST_FILTERS))
 			return pack(&(Ray__Rpc__GetAllNodeInfoRequest) RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT.base,
 						alloc, out, outlen, err, errlen);
-		if (ray_version_at_least(v, 2, 49))
+		if (ray_version_has(v, RAY_FACT_NODE_SELECTORS))
 		{
 			Ray__Rpc__GetAllNodeInfoRequest req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT;
 			Ray__Rpc__GetAllNodeInfoRequest__NodeSelector sel = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__NODE_SELECTOR__INIT;
