@@ -127,43 +127,11 @@ set_status(RayClusterReply *r, const Ray__Rpc__GcsStatus *st)
 	r->status_message = (st && st->message) ? st->message : "";
 }
 
-RayStatus
-ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
-						 const RayVersion *v, ProtobufCAllocator *alloc,
-						 RayClusterReply **out, char *err, size_t errlen)
+/* The reply's status, rows and counters, wherever its message keeps them. */
+static void
+index_rows(RayClusterReply *r, ProtobufCMessage *msg)
 {
-	RayClusterReply *r;
-	bool		pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS && !ray_version_has(v, RAY_FACT_PG_TIMESTAMPS_15_16);
-	ProtobufCMessage *msg;
-
-	*out = NULL;
-	if (len > RAY_MAX_MESSAGE_SIZE)
-	{
-		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit", len,
-				 RAY_MAX_MESSAGE_SIZE);
-		return RAY_ERR_TOO_LARGE;
-	}
-	msg = unpack(kind, pg_v29, alloc, len, buf);
-	if (msg == NULL)
-	{
-		snprintf(err, errlen, "malformed reply to %s (%zu bytes): not a valid protobuf message",
-				 ray_cluster_method(kind), len);
-		return RAY_ERR_MALFORMED;
-	}
-	r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
-	if (r == NULL)
-	{
-		protobuf_c_message_free_unpacked(msg, alloc);
-		snprintf(err, errlen, "out of memory");
-		return RAY_ERR_OOM;
-	}
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->version = *v;
-	r->msg = msg;
-	r->alloc = alloc;
-	r->pg_v29 = pg_v29;
-	switch (kind)
+	switch (r->kind)
 	{
 		case RAY_RESOURCE_ACTORS:
 			{
@@ -211,7 +179,7 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 				break;
 			}
 		case RAY_RESOURCE_PLACEMENT_GROUPS:
-			if (pg_v29)
+			if (r->pg_v29)
 			{
 				Ray__Rpc__GetAllPlacementGroupReplyV29 *m = (void *) msg;
 
@@ -233,28 +201,76 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 			}
 			break;
 	}
+}
 
-	/* Placement groups: one view over both layouts, made once. */
-	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0)
+/*
+ * Placement groups: one view over both layouts, made once; the rows become
+ * the views. False if out of memory.
+ */
+static bool
+make_pg_views(RayClusterReply *r)
+{
+	ProtobufCAllocator *alloc = r->alloc;
+	size_t		bytes = r->nrows * (sizeof(RayPlacementGroupView) + sizeof(void *));
+	char	   *block = alloc ? alloc->alloc(alloc->allocator_data, bytes) : malloc(bytes);
+	RayPlacementGroupView *views = (RayPlacementGroupView *) block;
+	void	  **rows = (void **) (block + r->nrows * sizeof(RayPlacementGroupView));
+
+	if (block == NULL)
+		return false;
+	for (size_t i = 0; i < r->nrows; i++)
 	{
-		size_t		bytes = r->nrows * (sizeof(RayPlacementGroupView) + sizeof(void *));
-		char	   *block = alloc ? alloc->alloc(alloc->allocator_data, bytes) : malloc(bytes);
-		RayPlacementGroupView *views = (RayPlacementGroupView *) block;
-		void	  **rows = (void **) (block + r->nrows * sizeof(RayPlacementGroupView));
+		pg_view(r->rows[i], r->pg_v29, &views[i]);
+		rows[i] = &views[i];
+	}
+	r->owned = block;
+	r->rows = rows;
+	return true;
+}
 
-		if (block == NULL)
-		{
-			ray_cluster_reply_free(r);
-			snprintf(err, errlen, "out of memory");
-			return RAY_ERR_OOM;
-		}
-		for (size_t i = 0; i < r->nrows; i++)
-		{
-			pg_view(r->rows[i], pg_v29, &views[i]);
-			rows[i] = &views[i];
-		}
-		r->owned = block;
-		r->rows = rows;
+RayStatus
+ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
+						 const RayVersion *v, ProtobufCAllocator *alloc,
+						 RayClusterReply **out, char *err, size_t errlen)
+{
+	RayClusterReply *r;
+	bool		pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS &&
+		!ray_version_has(v, RAY_FACT_PG_TIMESTAMPS_15_16);
+	ProtobufCMessage *msg;
+
+	*out = NULL;
+	if (len > RAY_MAX_MESSAGE_SIZE)
+	{
+		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit", len,
+				 RAY_MAX_MESSAGE_SIZE);
+		return RAY_ERR_TOO_LARGE;
+	}
+	msg = unpack(kind, pg_v29, alloc, len, buf);
+	if (msg == NULL)
+	{
+		snprintf(err, errlen, "malformed reply to %s (%zu bytes): not a valid protobuf message",
+				 ray_cluster_method(kind), len);
+		return RAY_ERR_MALFORMED;
+	}
+	r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+	if (r == NULL)
+	{
+		protobuf_c_message_free_unpacked(msg, alloc);
+		snprintf(err, errlen, "out of memory");
+		return RAY_ERR_OOM;
+	}
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->version = *v;
+	r->msg = msg;
+	r->alloc = alloc;
+	r->pg_v29 = pg_v29;
+	index_rows(r, msg);
+	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0 && !make_pg_views(r))
+	{
+		ray_cluster_reply_free(r);
+		snprintf(err, errlen, "out of memory");
+		return RAY_ERR_OOM;
 	}
 	*out = r;
 	return RAY_OK;
