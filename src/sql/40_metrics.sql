@@ -111,6 +111,17 @@ AS $fn$
     END
 $fn$;
 
+-- _partition_name(table, day): the name of a table's daily partition for
+-- the UTC day that starts at `day` (a timestamp at UTC): <table>_pYYYYMMDD.
+-- Every statement that makes or looks for a daily partition asks here.
+CREATE FUNCTION raydar._partition_name(p_table text, p_day timestamp)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT p_table || '_p' || to_char(p_day, 'YYYYMMDD')
+$fn$;
+
 -- _add_partitions(schema, table, days): make the daily partitions holding
 -- the given instants, skipping those that exist; returns the names made.
 -- CREATE TABLE ... LIKE + ATTACH rather than CREATE TABLE ... PARTITION OF:
@@ -161,7 +172,7 @@ BEGIN
             SELECT 1 FROM pg_inherits i
               JOIN pg_class c ON c.oid = i.inhrelid
               JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = p_schema AND c.relname = p_table || '_p' || to_char(s.d, 'YYYYMMDD'));
+             WHERE n.nspname = p_schema AND c.relname = raydar._partition_name(p_table, s.d));
     IF cardinality(todo) > 10000 THEN
         RAISE EXCEPTION 'refusing to make % partitions of %.% in one call', cardinality(todo),
                         quote_ident(p_schema), quote_ident(p_table)
@@ -171,7 +182,7 @@ BEGIN
     END IF;
     FOREACH d IN ARRAY coalesce(todo, '{}')
     LOOP
-        part := p_table || '_p' || to_char(d, 'YYYYMMDD');
+        part := raydar._partition_name(p_table, d);
         IF octet_length(part) > 63 THEN
             -- A year past 9999 adds digits: truncated, the name would clash.
             RAISE EXCEPTION 'cannot make a daily partition of %.% for %: its name % is too long',
@@ -324,7 +335,7 @@ BEGIN
     FOR i IN -1 .. 7 LOOP
         lo := today + make_interval(days => i);
         EXECUTE format('CREATE TABLE raydar_metrics.%I PARTITION OF raydar_metrics.%I FOR VALUES FROM (%L) TO (%L)',
-                       tbl || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD'), tbl, lo, lo + interval '1 day');
+                       raydar._partition_name(tbl, lo AT TIME ZONE 'UTC'), tbl, lo, lo + interval '1 day');
     END LOOP;
     EXECUTE format('GRANT SELECT ON raydar_metrics.%I TO raydar_reader', tbl);
     EXECUTE format('GRANT SELECT, INSERT ON raydar_metrics.%I TO raydar_writer', tbl);

@@ -132,7 +132,7 @@ BEGIN
         -- Make partitions ahead.
         FOR i IN 0 .. reg.premake LOOP
             lo := today + make_interval(days => i);
-            part := reg.table_name || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD');
+            part := raydar._partition_name(reg.table_name, lo AT TIME ZONE 'UTC');
             CONTINUE WHEN EXISTS (SELECT 1 FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid
                                    WHERE h.inhparent = qname::regclass AND c.relname = part);
             partition_name := format('%I.%I', reg.schema_name, part);
