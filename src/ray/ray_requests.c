@@ -483,6 +483,24 @@ encode_actors(const RayTaskFilter *filters, int nfilters, int64_t limit,
 	return pack(&req.base, alloc, out, outlen, err, errlen);
 }
 
+/*
+ * A node request's filters, validated: whether one names a node (its id is
+ * in ids[0]) and the state number asked for, -1 for none.
+ */
+static void
+node_filters(const RayTaskFilter *filters, int nfilters, bool *by_id, int *state)
+{
+	*by_id = false;
+	*state = -1;
+	for (int i = 0; i < nfilters; i++)
+	{
+		if ((int) filters[i].field == RAY_CF_NODE_ID)
+			*by_id = true;
+		else
+			*state = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
+	}
+}
+
 /* GetAllNodeInfoRequest from 2.49 (RAY_FACT_NODE_SELECTORS). */
 static RayStatus
 encode_nodes_selectors(const RayTaskFilter *filters, int nfilters, int64_t limit,
@@ -492,25 +510,22 @@ encode_nodes_selectors(const RayTaskFilter *filters, int nfilters, int64_t limit
 	Ray__Rpc__GetAllNodeInfoRequest req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT;
 	Ray__Rpc__GetAllNodeInfoRequest__NodeSelector sel = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__NODE_SELECTOR__INIT;
 	Ray__Rpc__GetAllNodeInfoRequest__NodeSelector *selp = &sel;
+	bool		by_id;
+	int			state;
 
+	node_filters(filters, nfilters, &by_id, &state);
 	req.has_limit = limit >= 0;
 	req.limit = limit;
-	for (int i = 0; i < nfilters; i++)
+	if (by_id)
 	{
-		if ((int) filters[i].field == RAY_CF_NODE_ID)
-		{
-			sel.has_node_id = true;
-			sel.node_id.data = ids[0];
-			sel.node_id.len = 28;
-			req.n_node_selectors = 1;
-			req.node_selectors = &selp;
-		}
-		else
-		{
-			req.has_state_filter = true;
-			req.state_filter = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
-		}
+		sel.has_node_id = true;
+		sel.node_id.data = ids[0];
+		sel.node_id.len = 28;
+		req.n_node_selectors = 1;
+		req.node_selectors = &selp;
 	}
+	req.has_state_filter = state >= 0;
+	req.state_filter = state;
 	return pack(&req.base, alloc, out, outlen, err, errlen);
 }
 
@@ -522,23 +537,20 @@ encode_nodes_v236(const RayTaskFilter *filters, int nfilters, int64_t limit,
 {
 	Ray__Rpc__GetAllNodeInfoRequestV236 req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__INIT;
 	Ray__Rpc__GetAllNodeInfoRequestV236__Filters fl = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__FILTERS__INIT;
+	bool		by_id;
+	int			state;
 
+	node_filters(filters, nfilters, &by_id, &state);
 	req.has_limit = limit >= 0;
 	req.limit = limit;
-	for (int i = 0; i < nfilters; i++)
+	if (by_id)
 	{
-		if ((int) filters[i].field == RAY_CF_NODE_ID)
-		{
-			fl.has_node_id = true;
-			fl.node_id.data = ids[0];
-			fl.node_id.len = 28;
-		}
-		else
-		{
-			fl.has_state = true;
-			fl.state = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
-		}
+		fl.has_node_id = true;
+		fl.node_id.data = ids[0];
+		fl.node_id.len = 28;
 	}
+	fl.has_state = state >= 0;
+	fl.state = state;
 	if (nfilters > 0)
 		req.filters = &fl;
 	return pack(&req.base, alloc, out, outlen, err, errlen);
