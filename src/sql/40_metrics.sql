@@ -122,6 +122,17 @@ AS $fn$
     SELECT p_table || '_p' || to_char(p_day, 'YYYYMMDD')
 $fn$;
 
+-- _partitions_lock(schema, table): the advisory lock key that serialises
+-- everything making or dropping a table's partitions (_add_partitions,
+-- run_maintenance).
+CREATE FUNCTION raydar._partitions_lock(p_schema text, p_table text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT hashtext('raydar.partitions:' || p_schema || '.' || p_table)
+$fn$;
+
 -- _add_partitions(schema, table, days): make the daily partitions holding
 -- the given instants, skipping those that exist; returns the names made.
 -- CREATE TABLE ... LIKE + ATTACH rather than CREATE TABLE ... PARTITION OF:
@@ -164,7 +175,7 @@ BEGIN
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
     -- Serialise with maintenance and other writers making partitions.
-    PERFORM pg_advisory_xact_lock(hashtext('raydar.partitions:' || p_schema || '.' || p_table));
+    PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table));
     SELECT array_agg(s.d ORDER BY s.d) INTO todo
       FROM (SELECT DISTINCT date_trunc('day', x AT TIME ZONE 'UTC') AS d
               FROM unnest(p_days) x WHERE x IS NOT NULL) s

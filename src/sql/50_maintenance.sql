@@ -123,7 +123,7 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(hashtext('raydar.partitions:' || reg.schema_name || '.' || reg.table_name)) THEN
+        IF NOT pg_try_advisory_xact_lock(raydar._partitions_lock(reg.schema_name, reg.table_name)) THEN
             action := 'skipped'; partition_name := NULL; detail := 'another session is changing its partitions';
             RETURN NEXT;
             CONTINUE;

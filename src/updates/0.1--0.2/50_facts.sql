@@ -1,6 +1,7 @@
 -- 50_facts.sql: 0.1 -> 0.2 upgrade: one place per fact in SQL (issue 13).
 -- The same definitions as src/sql: partition names come from
--- raydar._partition_name (40_metrics.sql), terminal states from
+-- raydar._partition_name and the partitions' lock key from
+-- raydar._partitions_lock (40_metrics.sql), terminal states from
 -- raydar._is_terminal (80_answers.sql), and the functions and views that
 -- spelled them out are replaced by their 0.2 text. raydar.tasks is only
 -- moved within the install script (80_answers.sql); its definition, as
@@ -12,6 +13,14 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT p_table || '_p' || to_char(p_day, 'YYYYMMDD')
+$fn$;
+
+CREATE FUNCTION raydar._partitions_lock(p_schema text, p_table text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT hashtext('raydar.partitions:' || p_schema || '.' || p_table)
 $fn$;
 
 CREATE OR REPLACE FUNCTION raydar._add_partitions(p_schema name, p_table name, p_days timestamptz[])
@@ -44,7 +53,7 @@ BEGIN
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
     -- Serialise with maintenance and other writers making partitions.
-    PERFORM pg_advisory_xact_lock(hashtext('raydar.partitions:' || p_schema || '.' || p_table));
+    PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table));
     SELECT array_agg(s.d ORDER BY s.d) INTO todo
       FROM (SELECT DISTINCT date_trunc('day', x AT TIME ZONE 'UTC') AS d
               FROM unnest(p_days) x WHERE x IS NOT NULL) s
@@ -226,7 +235,7 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(hashtext('raydar.partitions:' || reg.schema_name || '.' || reg.table_name)) THEN
+        IF NOT pg_try_advisory_xact_lock(raydar._partitions_lock(reg.schema_name, reg.table_name)) THEN
             action := 'skipped'; partition_name := NULL; detail := 'another session is changing its partitions';
             RETURN NEXT;
             CONTINUE;
