@@ -501,59 +501,53 @@ node_filters(const RayTaskFilter *filters, int nfilters, bool *by_id, int *state
 	}
 }
 
-/* GetAllNodeInfoRequest from 2.49 (RAY_FACT_NODE_SELECTORS). */
+/*
+ * GetAllNodeInfoRequest with fields, in the version's layout: from 2.49
+ * node_selectors and state_filter (RAY_FACT_NODE_SELECTORS), in 2.36..2.48
+ * Filters {node_id, state}. The layouts are incompatible on the wire.
+ */
 static RayStatus
-encode_nodes_selectors(const RayTaskFilter *filters, int nfilters, int64_t limit,
-					   uint8_t ids[2][MAX_ID_LEN], ProtobufCAllocator *alloc,
-					   uint8_t **out, size_t *outlen, char *err, size_t errlen)
+encode_nodes(const RayTaskFilter *filters, int nfilters, int64_t limit, bool selectors,
+			 uint8_t ids[2][MAX_ID_LEN], ProtobufCAllocator *alloc,
+			 uint8_t **out, size_t *outlen, char *err, size_t errlen)
 {
 	Ray__Rpc__GetAllNodeInfoRequest req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT;
 	Ray__Rpc__GetAllNodeInfoRequest__NodeSelector sel = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__NODE_SELECTOR__INIT;
 	Ray__Rpc__GetAllNodeInfoRequest__NodeSelector *selp = &sel;
-	bool		by_id;
-	int			state;
-
-	node_filters(filters, nfilters, &by_id, &state);
-	req.has_limit = limit >= 0;
-	req.limit = limit;
-	if (by_id)
-	{
-		sel.has_node_id = true;
-		sel.node_id.data = ids[0];
-		sel.node_id.len = 28;
-		req.n_node_selectors = 1;
-		req.node_selectors = &selp;
-	}
-	req.has_state_filter = state >= 0;
-	req.state_filter = state;
-	return pack(&req.base, alloc, out, outlen, err, errlen);
-}
-
-/* GetAllNodeInfoRequest of 2.36..2.48 (RAY_FACT_NODE_REQUEST_FILTERS). */
-static RayStatus
-encode_nodes_v236(const RayTaskFilter *filters, int nfilters, int64_t limit,
-				  uint8_t ids[2][MAX_ID_LEN], ProtobufCAllocator *alloc,
-				  uint8_t **out, size_t *outlen, char *err, size_t errlen)
-{
-	Ray__Rpc__GetAllNodeInfoRequestV236 req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__INIT;
+	Ray__Rpc__GetAllNodeInfoRequestV236 old = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__INIT;
 	Ray__Rpc__GetAllNodeInfoRequestV236__Filters fl = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__FILTERS__INIT;
+	ProtobufCBinaryData id = {28, ids[0]};
 	bool		by_id;
 	int			state;
 
 	node_filters(filters, nfilters, &by_id, &state);
-	req.has_limit = limit >= 0;
-	req.limit = limit;
+	if (selectors)
+	{
+		req.has_limit = limit >= 0;
+		req.limit = limit;
+		if (by_id)
+		{
+			sel.has_node_id = true;
+			sel.node_id = id;
+			req.n_node_selectors = 1;
+			req.node_selectors = &selp;
+		}
+		req.has_state_filter = state >= 0;
+		req.state_filter = state;
+		return pack(&req.base, alloc, out, outlen, err, errlen);
+	}
+	old.has_limit = limit >= 0;
+	old.limit = limit;
 	if (by_id)
 	{
 		fl.has_node_id = true;
-		fl.node_id.data = ids[0];
-		fl.node_id.len = 28;
+		fl.node_id = id;
 	}
 	fl.has_state = state >= 0;
 	fl.state = state;
 	if (nfilters > 0)
-		req.filters = &fl;
-	return pack(&req.base, alloc, out, outlen, err, errlen);
+		old.filters = &fl;
+	return pack(&old.base, alloc, out, outlen, err, errlen);
 }
 
 /* GetAllJobInfoRequest: 2.37+, one id, matched against job and submission ids. */
@@ -612,9 +606,8 @@ ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
 		if ((nfilters == 0 && limit < 0) || !ray_version_has(v, RAY_FACT_NODE_REQUEST_FILTERS))
 			return pack(&(Ray__Rpc__GetAllNodeInfoRequest) RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT.base,
 						alloc, out, outlen, err, errlen);
-		if (ray_version_has(v, RAY_FACT_NODE_SELECTORS))
-			return encode_nodes_selectors(filters, nfilters, limit, ids, alloc, out, outlen, err, errlen);
-		return encode_nodes_v236(filters, nfilters, limit, ids, alloc, out, outlen, err, errlen);
+		return encode_nodes(filters, nfilters, limit, ray_version_has(v, RAY_FACT_NODE_SELECTORS),
+							ids, alloc, out, outlen, err, errlen);
 	}
 	if (kind == RAY_RESOURCE_JOBS && nfilters > 0)
 		return encode_jobs(filters, nfilters, alloc, out, outlen, err, errlen);
