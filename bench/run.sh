@@ -75,7 +75,7 @@ gcc $CFLAGS_B -o bench/build/pbc_unpack bench/pbc_unpack.c src/proto/ray_gcs.pb-
     $(pkg-config --libs libprotobuf-c)
 gcc $CFLAGS_B -o bench/build/core_harness bench/core_harness.c \
     $(ls src/ray/*.c | grep -v ray_grpc.c) src/proto/ray_gcs.pb-c.c \
-    $(pkg-config --libs libprotobuf-c) -lm
+    $(pkg-config --libs libprotobuf-c libcjson) -lm
 
 # ---------------------------------------------------------------- simulator
 say "starting the simulator: scenario many, $TASKS tasks, speed 0, profile $PROFILE"

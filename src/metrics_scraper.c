@@ -504,37 +504,35 @@ forget_series(Target *t)
 }
 
 /*
- * Parse the body and write its kept samples and the status row in one
- * transaction; may ereport, and then nothing of it is written.
+ * One scrape's kept samples as SQL arguments, and the samples whose series
+ * is not cached yet (position in the batch, key text, and the arguments of
+ * raydar._node_series), whose ids are looked up in SQL.
  */
-static void
-write_scrape(Target *t)
+typedef struct ScrapeBatch
 {
-	ProtobufCAllocator alloc;
+	Datum	   *ids;
+	Datum	   *values;
+	Datum	   *times;
+	int			n;
+	int		   *miss;
+	char	  **miss_text;
+	Datum	   *miss_metric;
+	Datum	   *miss_labels;
+	Datum	   *miss_type;
+	int64	   *miss_id;
+	int			nmiss;
+	TimestampTz day;			/* a sample's time on a day not known yet */
+	bool		new_day;
+} ScrapeBatch;
+
+static RayPromResult *
+parse_scrape(Target *t, ProtobufCAllocator *alloc)
+{
 	RayPromResult *r;
 	char		err[256];
 	RayStatus	rs;
-	size_t		cap;
-	Datum	   *ids,
-			   *values,
-			   *times;
-	/* the samples whose series is not cached: index, text, SQL arguments */
-	int		   *miss;
-	char	  **miss_text;
-	Datum	   *miss_metric,
-			   *miss_labels,
-			   *miss_type;
-	int64	   *miss_id;
-	int			nmiss = 0;
-	int			n = 0;
-	RayBuf		key;
-	TimestampTz day = 0;
-	bool		new_day = false;
-	int64		written = 0;
-	HTAB	   *cache = series_cache(t);
 
-	raydar_allocator_init(&alloc, CurrentMemoryContext);
-	rs = ray_prom_parse(t->data ? t->data : "", t->len, &alloc, &r, err, sizeof(err));
+	rs = ray_prom_parse(t->data ? t->data : "", t->len, alloc, &r, err, sizeof(err));
 	if (rs == RAY_ERR_OOM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("out of memory parsing the metrics of node %s", t->node_id)));
@@ -543,167 +541,239 @@ write_scrape(Target *t)
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("the metrics of node %s at %s are not in the Prometheus text format: %s",
 						t->node_id, t->url, err)));
+	return r;
+}
 
-	cap = Max(r->nsamples, 1);
-	ids = palloc(sizeof(Datum) * cap);
-	values = palloc(sizeof(Datum) * cap);
-	times = palloc(sizeof(Datum) * cap);
-	miss = palloc(sizeof(int) * cap);
-	miss_text = palloc(sizeof(char *) * cap);
-	miss_metric = palloc(sizeof(Datum) * cap);
-	miss_labels = palloc(sizeof(Datum) * cap);
-	miss_type = palloc(sizeof(Datum) * cap);
-	miss_id = palloc(sizeof(int64) * cap);
-	ray_buf_init(&key, &alloc);
+static void
+batch_init(ScrapeBatch *b, size_t nsamples)
+{
+	size_t		cap = Max(nsamples, 1);
+
+	memset(b, 0, sizeof(*b));
+	b->ids = palloc(sizeof(Datum) * cap);
+	b->values = palloc(sizeof(Datum) * cap);
+	b->times = palloc(sizeof(Datum) * cap);
+	b->miss = palloc(sizeof(int) * cap);
+	b->miss_text = palloc(sizeof(char *) * cap);
+	b->miss_metric = palloc(sizeof(Datum) * cap);
+	b->miss_labels = palloc(sizeof(Datum) * cap);
+	b->miss_type = palloc(sizeof(Datum) * cap);
+	b->miss_id = palloc(sizeof(int64) * cap);
+}
+
+/* A sample's time: the scrape's, or its own if it has one in range. */
+static TimestampTz
+sample_time(Target *t, const RayPromSample *s)
+{
+	TimestampTz at = t->started;
+
+	if (s->has_timestamp)
+	{
+		/* 1970 to 9999: what timestamptz holds and Ray could mean */
+		if (s->timestamp_ms < 0 || s->timestamp_ms > INT64CONST(253402300799999) ||
+			!raydar_ms_to_timestamptz(s->timestamp_ms, &at))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("the metrics of node %s at %s have a timestamp out of range on line %d: %lld",
+							t->node_id, t->url, s->line, (long long) s->timestamp_ms)));
+	}
+	return at;
+}
+
+/* "metric\x01{labels}": the series' key, the labels as JSON in the order served. */
+static void
+series_key(RayBuf *key, const RayPromResult *r, const RayPromSample *s, size_t name_len)
+{
+	ray_buf_reset(key);
+	ray_buf_append(key, s->name, name_len);
+	ray_buf_putc(key, '\x01');
+	ray_buf_putc(key, '{');
+	for (size_t k = 0; k < s->nlabels; k++)
+	{
+		const RayPromLabel *l = &r->labels[s->label0 + k];
+
+		if (k > 0)
+			ray_buf_putc(key, ',');
+		ray_buf_json_string(key, l->name, strlen(l->name));
+		ray_buf_putc(key, ':');
+		ray_buf_json_string(key, l->value, l->value_len);
+	}
+	ray_buf_putc(key, '}');
+	if (key->oom)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+/* The kept samples into the batch, with the cached series ids. */
+static void
+collect_samples(Target *t, const RayPromResult *r, HTAB *cache, ProtobufCAllocator *alloc,
+				ScrapeBatch *b)
+{
+	RayBuf		key;
+
+	ray_buf_init(&key, alloc);
 	for (size_t i = 0; i < r->nsamples; i++)
 	{
 		const RayPromSample *s = &r->samples[i];
-		TimestampTz at = t->started;
+		TimestampTz at;
 		size_t		name_len = strlen(s->name);
 		uint64		h;
 		SeriesEntry *e;
 
 		if (!ray_prom_keep(metrics_keep, s->name))
 			continue;
-		if (s->has_timestamp)
-		{
-			/* 1970 to 9999: what timestamptz holds and Ray could mean */
-			if (s->timestamp_ms < 0 || s->timestamp_ms > INT64CONST(253402300799999) ||
-				!raydar_ms_to_timestamptz(s->timestamp_ms, &at))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						 errmsg("the metrics of node %s at %s have a timestamp out of range on line %d: %lld",
-								t->node_id, t->url, s->line, (long long) s->timestamp_ms)));
-		}
-		/* "metric\x01{labels}": the labels as JSON, in the order served */
-		ray_buf_reset(&key);
-		ray_buf_append(&key, s->name, name_len);
-		ray_buf_putc(&key, '\x01');
-		ray_buf_putc(&key, '{');
-		for (size_t k = 0; k < s->nlabels; k++)
-		{
-			const RayPromLabel *l = &r->labels[s->label0 + k];
-
-			if (k > 0)
-				ray_buf_putc(&key, ',');
-			ray_buf_json_string(&key, l->name, strlen(l->name));
-			ray_buf_putc(&key, ':');
-			ray_buf_json_string(&key, l->value, l->value_len);
-		}
-		ray_buf_putc(&key, '}');
-		if (key.oom)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		at = sample_time(t, s);
+		series_key(&key, r, s, name_len);
 		h = hash_bytes_extended((const unsigned char *) key.data, (int) key.len, 0);
 		e = hash_search(cache, &h, HASH_FIND, NULL);
 		if (e != NULL && strcmp(e->text, key.data) == 0)
-			ids[n] = Int64GetDatum(e->series_id);
+			b->ids[b->n] = Int64GetDatum(e->series_id);
 		else
 		{
 			const char *json = key.data + name_len + 1;
 
-			ids[n] = (Datum) 0;
-			miss[nmiss] = n;
-			miss_text[nmiss] = pstrdup(key.data);
-			miss_metric[nmiss] = CStringGetTextDatum(s->name);
-			miss_labels[nmiss] = raydar_json_to_jsonb(json, key.len - name_len - 1);
-			miss_type[nmiss] = CStringGetTextDatum(ray_prom_type_name(r->families[s->family].type));
-			nmiss++;
+			b->ids[b->n] = (Datum) 0;
+			b->miss[b->nmiss] = b->n;
+			b->miss_text[b->nmiss] = pstrdup(key.data);
+			b->miss_metric[b->nmiss] = CStringGetTextDatum(s->name);
+			b->miss_labels[b->nmiss] = raydar_json_to_jsonb(json, key.len - name_len - 1);
+			b->miss_type[b->nmiss] = CStringGetTextDatum(ray_prom_type_name(r->families[s->family].type));
+			b->nmiss++;
 		}
-		values[n] = Float8GetDatum(s->value);
-		times[n] = TimestampTzGetDatum(at);
+		b->values[b->n] = Float8GetDatum(s->value);
+		b->times[b->n] = TimestampTzGetDatum(at);
 		/* partitions are per UTC day; one scrape is nearly always one day */
-		if (at - at % USECS_PER_DAY != known_day && !new_day)
+		if (at - at % USECS_PER_DAY != known_day && !b->new_day)
 		{
-			new_day = true;
-			day = at;
+			b->new_day = true;
+			b->day = at;
 		}
-		n++;
+		b->n++;
 	}
+}
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (nmiss > 0)
+/* The ids of the series not cached, from raydar._node_series (inside SPI). */
+static void
+lookup_new_series(Target *t, ScrapeBatch *b)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID};
+	Datum		args[5];
+	int			nmiss = b->nmiss;
+
+	args[0] = CStringGetTextDatum(t->cluster);
+	args[1] = CStringGetTextDatum(t->node_id);
+	args[2] = PointerGetDatum(make_array(b->miss_metric, nmiss, TEXTOID));
+	args[3] = PointerGetDatum(make_array(b->miss_labels, nmiss, JSONBOID));
+	args[4] = PointerGetDatum(make_array(b->miss_type, nmiss, TEXTOID));
+	if (SPI_execute_with_args("SELECT ord, series_id FROM raydar._node_series($1, $2, $3, $4, $5)",
+							  5, types, args, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != (uint64) nmiss)
+		elog(ERROR, "could not find the series of node %s", t->node_id);
+	for (uint64 k = 0; k < SPI_processed; k++)
 	{
-		Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID};
-		Datum		args[5];
+		bool		isnull;
+		int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
 
-		args[0] = CStringGetTextDatum(t->cluster);
-		args[1] = CStringGetTextDatum(t->node_id);
-		args[2] = PointerGetDatum(make_array(miss_metric, nmiss, TEXTOID));
-		args[3] = PointerGetDatum(make_array(miss_labels, nmiss, JSONBOID));
-		args[4] = PointerGetDatum(make_array(miss_type, nmiss, TEXTOID));
-		if (SPI_execute_with_args("SELECT ord, series_id FROM raydar._node_series($1, $2, $3, $4, $5)",
-								  5, types, args, NULL, false, 0) != SPI_OK_SELECT ||
-			SPI_processed != (uint64) nmiss)
-			elog(ERROR, "could not find the series of node %s", t->node_id);
-		for (uint64 k = 0; k < SPI_processed; k++)
-		{
-			bool		isnull;
-			int64		ord = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
-			int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
-
-			if (ord < 1 || ord > nmiss)
-				elog(ERROR, "raydar._node_series returned position %lld of %d", (long long) ord, nmiss);
-			ids[miss[ord - 1]] = Int64GetDatum(sid);
-			miss_id[ord - 1] = sid; /* cached after the commit */
-		}
+		if (ord < 1 || ord > nmiss)
+			elog(ERROR, "raydar._node_series returned position %lld of %d", (long long) ord, nmiss);
+		b->ids[b->miss[ord - 1]] = Int64GetDatum(sid);
+		b->miss_id[ord - 1] = sid;	/* cached after the commit */
 	}
-	if (new_day)
-	{
-		Oid			types[1] = {TIMESTAMPTZARRAYOID};
-		Datum		args[1];
-		Datum		d = TimestampTzGetDatum(day);
+}
 
-		args[0] = PointerGetDatum(make_array(&d, 1, TIMESTAMPTZOID));
-		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'metric_samples', $1)",
-								  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not make the partition for the metrics of node %s", t->node_id);
+/* The partition of the batch's new day (inside SPI). */
+static void
+add_day_partition(Target *t, const ScrapeBatch *b)
+{
+	Oid			types[1] = {TIMESTAMPTZARRAYOID};
+	Datum		args[1];
+	Datum		d = TimestampTzGetDatum(b->day);
+
+	args[0] = PointerGetDatum(make_array(&d, 1, TIMESTAMPTZOID));
+	if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'metric_samples', $1)",
+							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not make the partition for the metrics of node %s", t->node_id);
+}
+
+/* The batch into raydar.metric_samples (inside SPI); rows written. */
+static int64
+insert_samples(Target *t, const ScrapeBatch *b)
+{
+	Datum		args[3];
+
+	if (insert_plan == NULL)
+	{
+		Oid			types[3] = {TIMESTAMPTZARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
+
+		insert_plan = SPI_prepare("INSERT INTO raydar.metric_samples (time, series_id, value) "
+								  "SELECT * FROM unnest($1, $2, $3) ON CONFLICT DO NOTHING",
+								  3, types);
+		if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
+			elog(ERROR, "could not prepare the metric_samples insert: %s",
+				 SPI_result_code_string(SPI_result));
 	}
-	if (n > 0)
+	args[0] = PointerGetDatum(make_array(b->times, b->n, TIMESTAMPTZOID));
+	args[1] = PointerGetDatum(make_array(b->ids, b->n, INT8OID));
+	args[2] = PointerGetDatum(make_array(b->values, b->n, FLOAT8OID));
+	if (SPI_execute_plan(insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write the metrics of node %s", t->node_id);
+	return (int64) SPI_processed;
+}
+
+/* Committed: the new ids and the day are facts now. */
+static void
+remember_batch(HTAB *cache, const ScrapeBatch *b)
+{
+	if (b->new_day)
+		known_day = b->day - b->day % USECS_PER_DAY;
+	for (int k = 0; k < b->nmiss; k++)
 	{
-		Datum		args[3];
-
-		if (insert_plan == NULL)
-		{
-			Oid			types[3] = {TIMESTAMPTZARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
-
-			insert_plan = SPI_prepare("INSERT INTO raydar.metric_samples (time, series_id, value) "
-									  "SELECT * FROM unnest($1, $2, $3) ON CONFLICT DO NOTHING",
-									  3, types);
-			if (insert_plan == NULL || SPI_keepplan(insert_plan) != 0)
-				elog(ERROR, "could not prepare the metric_samples insert: %s",
-					 SPI_result_code_string(SPI_result));
-		}
-		args[0] = PointerGetDatum(make_array(times, n, TIMESTAMPTZOID));
-		args[1] = PointerGetDatum(make_array(ids, n, INT8OID));
-		args[2] = PointerGetDatum(make_array(values, n, FLOAT8OID));
-		if (SPI_execute_plan(insert_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not write the metrics of node %s", t->node_id);
-		written = (int64) SPI_processed;
-	}
-	write_status(t, true, written, (int64) r->nsamples - n, NULL);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(cycle_cxt);
-
-	/* Committed: the new ids and the day are facts now. */
-	if (new_day)
-		known_day = day - day % USECS_PER_DAY;
-	for (int k = 0; k < nmiss; k++)
-	{
-		uint64		h = hash_bytes_extended((const unsigned char *) miss_text[k],
-											(int) strlen(miss_text[k]), 0);
+		uint64		h = hash_bytes_extended((const unsigned char *) b->miss_text[k],
+											(int) strlen(b->miss_text[k]), 0);
 		bool		found;
 		SeriesEntry *e = hash_search(cache, &h, HASH_ENTER, &found);
 
 		if (found)
 			continue;			/* a collision, or the same series twice */
-		e->text = MemoryContextStrdup(scraper_cxt, miss_text[k]);
-		e->series_id = miss_id[k];
+		e->text = MemoryContextStrdup(scraper_cxt, b->miss_text[k]);
+		e->series_id = b->miss_id[k];
 	}
+}
+
+/*
+ * Parse the body and write its kept samples and the status row in one
+ * transaction; may ereport, and then nothing of it is written.
+ */
+static void
+write_scrape(Target *t)
+{
+	ProtobufCAllocator alloc;
+	RayPromResult *r;
+	ScrapeBatch b;
+	int64		written = 0;
+	HTAB	   *cache = series_cache(t);
+
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	r = parse_scrape(t, &alloc);
+	batch_init(&b, r->nsamples);
+	collect_samples(t, r, cache, &alloc, &b);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (b.nmiss > 0)
+		lookup_new_series(t, &b);
+	if (b.new_day)
+		add_day_partition(t, &b);
+	if (b.n > 0)
+		written = insert_samples(t, &b);
+	write_status(t, true, written, (int64) r->nsamples - b.n, NULL);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cycle_cxt);
+	remember_batch(cache, &b);
 }
 
 /* The error, counted, in a transaction of its own; never throws. */

@@ -230,10 +230,15 @@ check_option(DefElem *def, const RaydarOption *opt)
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("invalid value for option \"ray_version\": \"%s\"", s),
 							 errhint("Use the cluster's Ray version, for example '2.40.0'.")));
-				if (!ray_version_at_least(&v, 2, 9))
+				if (!ray_version_has(&v, RAY_FACT_SUPPORTED))
+				{
+					char		since[16];
+
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("Ray %s is older than 2.9, the oldest version raydar reads", s)));
+							 errmsg("Ray %s is older than %s, the oldest version raydar reads", s,
+									ray_fact_since(RAY_FACT_SUPPORTED, since, sizeof(since)))));
+				}
 				break;
 			}
 		case OPT_POSITIVE_INT:

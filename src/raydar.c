@@ -53,13 +53,15 @@ raydar_build_info(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
+	char		since[16];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = CStringGetTextDatum(RAYDAR_VERSION);
 	values[1] = CStringGetTextDatum(protobuf_c_version());
-	values[2] = CStringGetTextDatum("2.9");
-	values[3] = CStringGetTextDatum("2.41 {predicate, value} task filters");
+	values[2] = CStringGetTextDatum(ray_fact_since(RAY_FACT_SUPPORTED, since, sizeof(since)));
+	values[3] = CStringGetTextDatum(psprintf("%s {predicate, value} task filters",
+											 ray_fact_since(RAY_FACT_PREDICATE_FILTERS, since, sizeof(since))));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

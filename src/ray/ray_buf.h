@@ -1,7 +1,8 @@
 /*
  * ray_buf.h
- *		A growable byte buffer, and the text forms raydar gives Ray's data:
- *		lowercase hex IDs, JSON strings and numbers, ANSI-free messages.
+ *		A growable byte buffer, and (through the headers included at the
+ *		end) the text forms raydar gives Ray's data: lowercase hex IDs,
+ *		valid UTF-8, JSON strings and numbers, ANSI-free messages.
  *
  * PostgreSQL-free. Memory comes from a ProtobufCAllocator so the extension
  * can route it into a memory context and the tests into malloc. A buffer
@@ -33,41 +34,17 @@ extern void ray_buf_puts(RayBuf *b, const char *s);
 extern void ray_buf_putc(RayBuf *b, char c);
 extern void ray_buf_int64(RayBuf *b, int64_t v);
 
-/* Lowercase hex of bytes. */
-extern void ray_buf_hex(RayBuf *b, const uint8_t *bytes, size_t n);
-
 /*
- * A JSON string literal, quotes included. Invalid UTF-8 and NUL (which
- * neither jsonb nor text can hold) become U+FFFD rather than an error.
+ * Room for `extra` more bytes and the NUL; false (and `oom` set) if the
+ * buffer cannot grow. For writers that fill data[len..] themselves.
  */
-extern void ray_buf_json_string(RayBuf *b, const char *s, size_t n);
+extern bool ray_buf_reserve(RayBuf *b, size_t extra);
 
-/* Shortest text that reads back as the same double (as Python's repr). */
-extern void ray_buf_json_double(RayBuf *b, double d);
-
-/*
- * Ray's remove_ansi_escape_codes: re.sub('\x1b[^m]*m', '', text).
- * Appends s without those sequences.
- */
-extern void ray_buf_strip_ansi(RayBuf *b, const char *s, size_t n);
-
-/*
- * True if s is one JSON value that PostgreSQL's jsonb accepts: RFC 8259,
- * valid UTF-8, no \u0000, no lone surrogates, nesting <= max_depth.
- */
-extern bool ray_json_valid(const char *s, size_t n, int max_depth);
-
-/*
- * Append s with every invalid UTF-8 sequence and NUL replaced by U+FFFD:
- * Ray's strings should be UTF-8, but a text column must never hold
- * anything else.
- */
-extern void ray_buf_utf8_sanitize(RayBuf *b, const char *s, size_t n);
-
-/* True if s is valid UTF-8 without NUL bytes. */
-extern bool ray_utf8_valid(const char *s, size_t n);
-
-/* Hex digits to bytes. False if odd length, non-hex, or not want_len bytes. */
-extern bool ray_hex_decode(const char *hex, uint8_t *out, size_t want_len);
+/* One include gives a decoder every text form. */
+#include "ray_ansi.h"
+#include "ray_hex.h"
+#include "ray_json_check.h"
+#include "ray_json_write.h"
+#include "ray_utf8.h"
 
 #endif							/* RAY_BUF_H */

@@ -3,10 +3,11 @@
  *		Replies of GetAllActorInfo, GetAllNodeInfo, GetAllJobInfo,
  *		GetAllWorkerInfo and GetAllPlacementGroup.
  *
- * Version facts (Ray's gcs.proto per release): placement groups
- * moved their timestamps from fields 14/15 to 15/16 in 2.10 (a field 14 of
- * type bytes took their place) and renumbered their states in 2.36. Every
- * other difference is a field that is simply absent in older versions.
+ * Version facts (RAY_FACT_PG_TIMESTAMPS_15_16 in ray_version.c): placement
+ * groups moved their timestamps from fields 14/15 to 15/16 in 2.10 (a field
+ * 14 of type bytes took their place). Every other difference is a field
+ * that is simply absent in older versions. The enum names these rows show
+ * are in ray_enums.c.
  */
 #include "ray_cluster.h"
 
@@ -15,37 +16,6 @@
 #include <string.h>
 
 #define lengthof(a) ((int) (sizeof(a) / sizeof((a)[0])))
-#define NAME(table, v) ((v) >= 0 && (v) < lengthof(table) ? table[v] : NULL)
-
-static const char *const actor_states[] = {
-	"DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD",
-};
-static const char *const node_states[] = {"ALIVE", "DEAD"};
-static const char *const death_reasons[] = {
-	"UNSPECIFIED", "EXPECTED_TERMINATION", "UNEXPECTED_TERMINATION",
-	"AUTOSCALER_DRAIN_PREEMPTED", "AUTOSCALER_DRAIN_IDLE",
-};
-static const char *const worker_types[] = {"WORKER", "DRIVER", "SPILL_WORKER", "RESTORE_WORKER"};
-static const char *const exit_types[] = {
-	"SYSTEM_ERROR", "INTENDED_SYSTEM_EXIT", "USER_ERROR", "INTENDED_USER_EXIT",
-	"NODE_OUT_OF_MEMORY",
-};
-static const char *const pg_strategies[] = {"PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"};
-static const char *const pg_states_old[] = {"PENDING", "CREATED", "REMOVED", "RESCHEDULING"};
-static const char *const pg_states_new[] = {"PENDING", "PREPARED", "CREATED", "REMOVED", "RESCHEDULING"};
-
-const char *ray_actor_state_name(int v) { return NAME(actor_states, v); }
-const char *ray_node_state_name(int v) { return NAME(node_states, v); }
-const char *ray_node_death_reason_name(int v) { return NAME(death_reasons, v); }
-const char *ray_worker_type_name(int v) { return NAME(worker_types, v); }
-const char *ray_worker_exit_type_name(int v) { return NAME(exit_types, v); }
-const char *ray_pg_strategy_name(int v) { return NAME(pg_strategies, v); }
-
-const char *
-ray_pg_state_name(const RayVersion *ver, int v)
-{
-	return ray_version_at_least(ver, 2, 36) ? NAME(pg_states_new, v) : NAME(pg_states_old, v);
-}
 
 const char *
 ray_cluster_method(RayResourceKind kind)
@@ -157,43 +127,11 @@ set_status(RayClusterReply *r, const Ray__Rpc__GcsStatus *st)
 	r->status_message = (st && st->message) ? st->message : "";
 }
 
-RayStatus
-ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
-						 const RayVersion *v, ProtobufCAllocator *alloc,
-						 RayClusterReply **out, char *err, size_t errlen)
+/* The reply's status, rows and counters, wherever its message keeps them. */
+static void
+index_rows(RayClusterReply *r, ProtobufCMessage *msg)
 {
-	RayClusterReply *r;
-	bool		pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS && !ray_version_at_least(v, 2, 10);
-	ProtobufCMessage *msg;
-
-	*out = NULL;
-	if (len > RAY_MAX_MESSAGE_SIZE)
-	{
-		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit", len,
-				 RAY_MAX_MESSAGE_SIZE);
-		return RAY_ERR_TOO_LARGE;
-	}
-	msg = unpack(kind, pg_v29, alloc, len, buf);
-	if (msg == NULL)
-	{
-		snprintf(err, errlen, "malformed reply to %s (%zu bytes): not a valid protobuf message",
-				 ray_cluster_method(kind), len);
-		return RAY_ERR_MALFORMED;
-	}
-	r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
-	if (r == NULL)
-	{
-		protobuf_c_message_free_unpacked(msg, alloc);
-		snprintf(err, errlen, "out of memory");
-		return RAY_ERR_OOM;
-	}
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->version = *v;
-	r->msg = msg;
-	r->alloc = alloc;
-	r->pg_v29 = pg_v29;
-	switch (kind)
+	switch (r->kind)
 	{
 		case RAY_RESOURCE_ACTORS:
 			{
@@ -241,7 +179,7 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 				break;
 			}
 		case RAY_RESOURCE_PLACEMENT_GROUPS:
-			if (pg_v29)
+			if (r->pg_v29)
 			{
 				Ray__Rpc__GetAllPlacementGroupReplyV29 *m = (void *) msg;
 
@@ -263,28 +201,76 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 			}
 			break;
 	}
+}
 
-	/* Placement groups: one view over both layouts, made once. */
-	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0)
+/*
+ * Placement groups: one view over both layouts, made once; the rows become
+ * the views. False if out of memory.
+ */
+static bool
+make_pg_views(RayClusterReply *r)
+{
+	ProtobufCAllocator *alloc = r->alloc;
+	size_t		bytes = r->nrows * (sizeof(RayPlacementGroupView) + sizeof(void *));
+	char	   *block = alloc ? alloc->alloc(alloc->allocator_data, bytes) : malloc(bytes);
+	RayPlacementGroupView *views = (RayPlacementGroupView *) block;
+	void	  **rows = (void **) (block + r->nrows * sizeof(RayPlacementGroupView));
+
+	if (block == NULL)
+		return false;
+	for (size_t i = 0; i < r->nrows; i++)
 	{
-		size_t		bytes = r->nrows * (sizeof(RayPlacementGroupView) + sizeof(void *));
-		char	   *block = alloc ? alloc->alloc(alloc->allocator_data, bytes) : malloc(bytes);
-		RayPlacementGroupView *views = (RayPlacementGroupView *) block;
-		void	  **rows = (void **) (block + r->nrows * sizeof(RayPlacementGroupView));
+		pg_view(r->rows[i], r->pg_v29, &views[i]);
+		rows[i] = &views[i];
+	}
+	r->owned = block;
+	r->rows = rows;
+	return true;
+}
 
-		if (block == NULL)
-		{
-			ray_cluster_reply_free(r);
-			snprintf(err, errlen, "out of memory");
-			return RAY_ERR_OOM;
-		}
-		for (size_t i = 0; i < r->nrows; i++)
-		{
-			pg_view(r->rows[i], pg_v29, &views[i]);
-			rows[i] = &views[i];
-		}
-		r->owned = block;
-		r->rows = rows;
+RayStatus
+ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
+						 const RayVersion *v, ProtobufCAllocator *alloc,
+						 RayClusterReply **out, char *err, size_t errlen)
+{
+	RayClusterReply *r;
+	bool		pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS &&
+		!ray_version_has(v, RAY_FACT_PG_TIMESTAMPS_15_16);
+	ProtobufCMessage *msg;
+
+	*out = NULL;
+	if (len > RAY_MAX_MESSAGE_SIZE)
+	{
+		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit", len,
+				 RAY_MAX_MESSAGE_SIZE);
+		return RAY_ERR_TOO_LARGE;
+	}
+	msg = unpack(kind, pg_v29, alloc, len, buf);
+	if (msg == NULL)
+	{
+		snprintf(err, errlen, "malformed reply to %s (%zu bytes): not a valid protobuf message",
+				 ray_cluster_method(kind), len);
+		return RAY_ERR_MALFORMED;
+	}
+	r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+	if (r == NULL)
+	{
+		protobuf_c_message_free_unpacked(msg, alloc);
+		snprintf(err, errlen, "out of memory");
+		return RAY_ERR_OOM;
+	}
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->version = *v;
+	r->msg = msg;
+	r->alloc = alloc;
+	r->pg_v29 = pg_v29;
+	index_rows(r, msg);
+	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0 && !make_pg_views(r))
+	{
+		ray_cluster_reply_free(r);
+		snprintf(err, errlen, "out of memory");
+		return RAY_ERR_OOM;
 	}
 	*out = r;
 	return RAY_OK;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ray_gcs.pb-c.h"
+#include "ray_enums.h"
 #include "ray_status.h"
 #include "ray_version.h"
 
@@ -56,15 +57,6 @@ extern RayStatus ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *b
 										  const RayVersion *v, ProtobufCAllocator *alloc,
 										  RayClusterReply **out, char *err, size_t errlen);
 extern void ray_cluster_reply_free(RayClusterReply *r);
-
-/* Enum names; NULL for a value this build does not know. */
-extern const char *ray_actor_state_name(int v);
-extern const char *ray_node_state_name(int v);
-extern const char *ray_node_death_reason_name(int v);
-extern const char *ray_worker_type_name(int v);
-extern const char *ray_worker_exit_type_name(int v);
-extern const char *ray_pg_strategy_name(int v);
-extern const char *ray_pg_state_name(const RayVersion *ver, int v);	/* renumbered in 2.36 */
 
 /*
  * The alternative of ActorDeathCause that is set ("oom_context", ...), or

@@ -7,7 +7,7 @@
  * TaskType and Language never changed. ErrorType gained 27..32 after
  * 2.49 and at the same time dropped 2 (OBJECT_UNRECONSTRUCTABLE) without
  * reserving it: a 2.58 server may still send 2 from an old worker, and
- * its dashboard shows it as the number (shared/testdata/ray-wire/ray-2.58).
+ * its dashboard shows it as the number (test/fixtures/ray-wire/ray-2.58).
  * The exact release is not pinned down (somewhere in 2.50..2.58): 2.50 is
  * taken as the boundary.
  */
@@ -68,6 +68,8 @@ lookup(const char *const *table, int n, int number)
 {
 	return (number >= 0 && number < n) ? table[number] : NULL;
 }
+
+#define NAME(table, v) lookup(table, lengthof(table), v)
 
 static void
 status_table(const RayVersion *v, const char *const **table, int *n)
@@ -170,11 +172,47 @@ ray_error_type_name(int number)
 const char *
 ray_error_type_name_v(const RayVersion *v, int number)
 {
-	bool		split = ray_version_at_least(v, 2, 50);
+	bool		split = ray_version_has(v, RAY_FACT_ERROR_TYPE_27_32);
 
 	if ((split && number == 2) || (!split && number >= 27))
 		return NULL;
 	return ray_error_type_name(number);
+}
+
+/*
+ * The GCS's other enums (Ray's gcs.proto): actors, nodes, workers and
+ * placement groups. Only PlacementGroupState depends on the version
+ * (RAY_FACT_PG_STATE_PREPARED).
+ */
+static const char *const actor_states[] = {
+	"DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD",
+};
+static const char *const node_states[] = {"ALIVE", "DEAD"};
+static const char *const death_reasons[] = {
+	"UNSPECIFIED", "EXPECTED_TERMINATION", "UNEXPECTED_TERMINATION",
+	"AUTOSCALER_DRAIN_PREEMPTED", "AUTOSCALER_DRAIN_IDLE",
+};
+static const char *const worker_types[] = {"WORKER", "DRIVER", "SPILL_WORKER", "RESTORE_WORKER"};
+static const char *const exit_types[] = {
+	"SYSTEM_ERROR", "INTENDED_SYSTEM_EXIT", "USER_ERROR", "INTENDED_USER_EXIT",
+	"NODE_OUT_OF_MEMORY",
+};
+static const char *const pg_strategies[] = {"PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"};
+static const char *const pg_states_old[] = {"PENDING", "CREATED", "REMOVED", "RESCHEDULING"};
+static const char *const pg_states_new[] = {"PENDING", "PREPARED", "CREATED", "REMOVED", "RESCHEDULING"};
+
+const char *ray_actor_state_name(int v) { return NAME(actor_states, v); }
+const char *ray_node_state_name(int v) { return NAME(node_states, v); }
+const char *ray_node_death_reason_name(int v) { return NAME(death_reasons, v); }
+const char *ray_worker_type_name(int v) { return NAME(worker_types, v); }
+const char *ray_worker_exit_type_name(int v) { return NAME(exit_types, v); }
+const char *ray_pg_strategy_name(int v) { return NAME(pg_strategies, v); }
+
+const char *
+ray_pg_state_name(const RayVersion *ver, int v)
+{
+	return ray_version_has(ver, RAY_FACT_PG_STATE_PREPARED)
+		? NAME(pg_states_new, v) : NAME(pg_states_old, v);
 }
 
 const char *

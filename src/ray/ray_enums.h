@@ -1,6 +1,7 @@
 /*
  * ray_enums.h
- *		Names of Ray's enum values, by version.
+ *		Names of Ray's enum values, by version: every enum table raydar
+ *		knows (tasks, errors, actors, nodes, workers, placement groups).
  *
  * The proto declares enum-typed fields as int32 so that values this build
  * has never heard of survive decoding; this file turns numbers into the
@@ -50,6 +51,15 @@ extern const char *ray_error_type_name(int number);
  * 2.50 it has no 27..32. A number v does not declare has no name.
  */
 extern const char *ray_error_type_name_v(const RayVersion *v, int number);
+
+/* The GCS's other enums (gcs.proto). */
+extern const char *ray_actor_state_name(int v);
+extern const char *ray_node_state_name(int v);
+extern const char *ray_node_death_reason_name(int v);
+extern const char *ray_worker_type_name(int v);
+extern const char *ray_worker_exit_type_name(int v);
+extern const char *ray_pg_strategy_name(int v);
+extern const char *ray_pg_state_name(const RayVersion *ver, int v);	/* renumbered in 2.36 */
 
 extern const char *ray_enum_text(const char *name, int number, char *buf);
 

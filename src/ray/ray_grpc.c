@@ -339,6 +339,94 @@ status_to_ray(grpc_status_code code)
 	}
 }
 
+/*
+ * The received message into one buffer from alloc: *reply, *reply_len.
+ * Reading the finished call starts no grpc thread, so this runs with
+ * signals unblocked and `interrupted` is asked between steps of the copy.
+ */
+static RayStatus
+copy_reply(RayGrpcChannel *ch, grpc_byte_buffer *recv_bb,
+		   RayInterruptFn interrupted, void *arg, ProtobufCAllocator *alloc,
+		   uint8_t **reply, size_t *reply_len, char *err, size_t errlen)
+{
+	grpc_byte_buffer_reader reader;
+	size_t		n = grpc_byte_buffer_length(recv_bb);
+	RayStatus	rs = RAY_OK;
+
+	*reply = alloc ? alloc->alloc(alloc->allocator_data, n ? n : 1) : malloc(n ? n : 1);
+	if (*reply == NULL)
+	{
+		snprintf(err, errlen, "out of memory receiving a %zu-byte reply", n);
+		rs = RAY_ERR_OOM;
+	}
+	else if (grpc_byte_buffer_reader_init(&reader, recv_bb))
+	{
+		grpc_slice	s;
+		size_t		off = 0;
+
+		/*
+		 * Copy slice by slice: no second full-size buffer. A 500 MB
+		 * reply takes a while to copy, so cancel is honoured here too.
+		 */
+		while (rs == RAY_OK && grpc_byte_buffer_reader_next(&reader, &s))
+		{
+			size_t		len = GRPC_SLICE_LENGTH(s);
+			const uint8_t *src = GRPC_SLICE_START_PTR(s);
+
+			/* A slice can be large: copy and check in steps of 4 MiB. */
+			for (size_t done = 0; done < len && rs == RAY_OK;)
+			{
+				size_t		step = Min(len - done, COPY_STEP);
+
+				if (off + done + step <= n)
+					memcpy(*reply + off + done, src + done, step);
+				done += step;
+				if (interrupted && interrupted(arg))
+				{
+					snprintf(err, errlen, "cancelled while reading the reply from %s", ch->target);
+					rs = RAY_ERR_CANCELLED;
+				}
+			}
+			off += len;
+			grpc_slice_unref(s);
+		}
+		grpc_byte_buffer_reader_destroy(&reader);
+		*reply_len = off <= n ? off : n;
+	}
+	else
+	{
+		snprintf(err, errlen, "could not read the reply from %s", ch->target);
+		rs = RAY_ERR_MALFORMED;
+	}
+	return rs;
+}
+
+/*
+ * Ray's token authentication: `authorization: Bearer <token>` as initial
+ * metadata of the call. Returns the malloc'd header text (the caller frees
+ * it after the call), or NULL when there is no token.
+ */
+static char *
+bearer_metadata(grpc_op *op, grpc_metadata *md, const char *bearer)
+{
+	size_t		n;
+	char	   *auth;
+
+	if (bearer == NULL || bearer[0] == '\0')
+		return NULL;
+	n = strlen(bearer) + sizeof("Bearer ");
+	auth = malloc(n);
+	if (auth)
+	{
+		snprintf(auth, n, "Bearer %s", bearer);
+		md[0].key = grpc_slice_from_static_string("authorization");
+		md[0].value = grpc_slice_from_copied_string(auth);
+		op->data.send_initial_metadata.count = 1;
+		op->data.send_initial_metadata.metadata = md;
+	}
+	return auth;
+}
+
 RayStatus
 ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 			   const uint8_t *request, size_t request_len,
@@ -385,20 +473,7 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 	grpc_slice_unref(req_slice);
 
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	if (bearer != NULL && bearer[0] != '\0')
-	{
-		size_t		n = strlen(bearer) + sizeof("Bearer ");
-
-		auth = malloc(n);
-		if (auth)
-		{
-			snprintf(auth, n, "Bearer %s", bearer);
-			md[0].key = grpc_slice_from_static_string("authorization");
-			md[0].value = grpc_slice_from_copied_string(auth);
-			ops[0].data.send_initial_metadata.count = 1;
-			ops[0].data.send_initial_metadata.metadata = md;
-		}
-	}
+	auth = bearer_metadata(&ops[0], md, bearer);
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = send_bb;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -423,9 +498,8 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 	(void) wait_for(ch, &tag, call, interrupted, arg, &cancelled);
 
 	/*
-	 * Reading the finished call starts no grpc thread, so signals stay
-	 * deliverable: a cancel during the copy of a 500 MB reply must set
-	 * QueryCancelPending for the check in the loop below to see it.
+	 * Signals stay deliverable from here on: a cancel during the copy of a
+	 * 500 MB reply must set QueryCancelPending for copy_reply to see it.
 	 */
 	if (cancelled)
 	{
@@ -446,57 +520,7 @@ ray_grpc_unary(RayGrpcChannel *ch, const char *method,
 		rs = RAY_ERR_MALFORMED;
 	}
 	else
-	{
-		grpc_byte_buffer_reader reader;
-		size_t		n = grpc_byte_buffer_length(recv_bb);
-
-		rs = RAY_OK;
-		*reply = alloc ? alloc->alloc(alloc->allocator_data, n ? n : 1) : malloc(n ? n : 1);
-		if (*reply == NULL)
-		{
-			snprintf(err, errlen, "out of memory receiving a %zu-byte reply", n);
-			rs = RAY_ERR_OOM;
-		}
-		else if (grpc_byte_buffer_reader_init(&reader, recv_bb))
-		{
-			grpc_slice	s;
-			size_t		off = 0;
-
-			/*
-			 * Copy slice by slice: no second full-size buffer. A 500 MB
-			 * reply takes a while to copy, so cancel is honoured here too.
-			 */
-			while (rs == RAY_OK && grpc_byte_buffer_reader_next(&reader, &s))
-			{
-				size_t		len = GRPC_SLICE_LENGTH(s);
-				const uint8_t *src = GRPC_SLICE_START_PTR(s);
-
-				/* A slice can be large: copy and check in steps of 4 MiB. */
-				for (size_t done = 0; done < len && rs == RAY_OK;)
-				{
-					size_t		step = Min(len - done, COPY_STEP);
-
-					if (off + done + step <= n)
-						memcpy(*reply + off + done, src + done, step);
-					done += step;
-					if (interrupted && interrupted(arg))
-					{
-						snprintf(err, errlen, "cancelled while reading the reply from %s", ch->target);
-						rs = RAY_ERR_CANCELLED;
-					}
-				}
-				off += len;
-				grpc_slice_unref(s);
-			}
-			grpc_byte_buffer_reader_destroy(&reader);
-			*reply_len = off <= n ? off : n;
-		}
-		else
-		{
-			snprintf(err, errlen, "could not read the reply from %s", ch->target);
-			rs = RAY_ERR_MALFORMED;
-		}
-	}
+		rs = copy_reply(ch, recv_bb, interrupted, arg, alloc, reply, reply_len, err, errlen);
 	grpc_slice_unref(details);
 
 cleanup:

@@ -363,10 +363,12 @@ ray_cluster_filter_id_len(int field)
 bool
 ray_cluster_filter_supported(int field, const RayVersion *v)
 {
-	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE || field == RAY_CF_WORKER_ALIVE)
-		return ray_version_at_least(v, 2, 36);
+	if (field == RAY_CF_NODE_ID || field == RAY_CF_NODE_STATE)
+		return ray_version_has(v, RAY_FACT_NODE_REQUEST_FILTERS);
+	if (field == RAY_CF_WORKER_ALIVE)
+		return ray_version_has(v, RAY_FACT_WORKER_ALIVE_FILTER);
 	if (field == RAY_CF_JOB_ID)
-		return ray_version_at_least(v, 2, 37);
+		return ray_version_has(v, RAY_FACT_JOB_ID_FILTER);
 	return field == RAY_CF_ACTOR_ID || field == RAY_CF_ACTOR_JOB_ID || field == RAY_CF_ACTOR_STATE;
 }
 
@@ -384,16 +386,18 @@ ray_cluster_state_number(int field, const char *name)
 	return -1;
 }
 
-RayStatus
-ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
-						   int64_t limit, const RayVersion *v, ProtobufCAllocator *alloc,
-						   uint8_t **out, size_t *outlen, char *err, size_t errlen)
+/*
+ * Check the filters of a list request before encoding any: each is one the
+ * version can take, at most one per slot, and its value is well formed.
+ * Decoded IDs go to ids[0] (actor or node id) and ids[1] (an actor's job).
+ */
+static RayStatus
+validate_cluster_filters(int kind, const RayTaskFilter *filters, int nfilters,
+						 const RayVersion *v, uint8_t ids[2][MAX_ID_LEN],
+						 char *err, size_t errlen)
 {
-	uint8_t		ids[2][MAX_ID_LEN];
 	bool		seen[3] = {false, false, false};
 
-	*out = NULL;
-	*outlen = 0;
 	for (int i = 0; i < nfilters; i++)
 	{
 		const RayTaskFilter *f = &filters[i];
@@ -438,127 +442,177 @@ ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
 			return RAY_ERR_UNSUPPORTED;
 		}
 	}
+	return RAY_OK;
+}
 
-	if (kind == RAY_RESOURCE_ACTORS)
+/* GetAllActorInfoRequest: the same on every version. */
+static RayStatus
+encode_actors(const RayTaskFilter *filters, int nfilters, int64_t limit,
+			  uint8_t ids[2][MAX_ID_LEN], ProtobufCAllocator *alloc,
+			  uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Ray__Rpc__GetAllActorInfoRequest req = RAY__RPC__GET_ALL_ACTOR_INFO_REQUEST__INIT;
+	Ray__Rpc__GetAllActorInfoRequest__Filters fl = RAY__RPC__GET_ALL_ACTOR_INFO_REQUEST__FILTERS__INIT;
+
+	for (int i = 0; i < nfilters; i++)
 	{
-		Ray__Rpc__GetAllActorInfoRequest req = RAY__RPC__GET_ALL_ACTOR_INFO_REQUEST__INIT;
-		Ray__Rpc__GetAllActorInfoRequest__Filters fl = RAY__RPC__GET_ALL_ACTOR_INFO_REQUEST__FILTERS__INIT;
+		const RayTaskFilter *f = &filters[i];
 
-		for (int i = 0; i < nfilters; i++)
+		if ((int) f->field == RAY_CF_ACTOR_ID)
 		{
-			const RayTaskFilter *f = &filters[i];
-
-			if ((int) f->field == RAY_CF_ACTOR_ID)
-			{
-				fl.has_actor_id = true;
-				fl.actor_id.data = ids[0];
-				fl.actor_id.len = 16;
-			}
-			else if ((int) f->field == RAY_CF_ACTOR_JOB_ID)
-			{
-				fl.has_job_id = true;
-				fl.job_id.data = ids[1];
-				fl.job_id.len = 4;
-			}
-			else
-			{
-				fl.has_state = true;
-				fl.state = ray_cluster_state_number((int) f->field, f->value);
-			}
+			fl.has_actor_id = true;
+			fl.actor_id.data = ids[0];
+			fl.actor_id.len = 16;
 		}
-		if (nfilters > 0)
-			req.filters = &fl;
-		req.has_limit = limit >= 0;
-		req.limit = limit;
-		return pack(&req.base, alloc, out, outlen, err, errlen);
-	}
-	if (kind == RAY_RESOURCE_NODES)
-	{
-		/* Before 2.36 the request had no fields: send it empty. */
-		if ((nfilters == 0 && limit < 0) || !ray_version_at_least(v, 2, 36))
-			return pack(&(Ray__Rpc__GetAllNodeInfoRequest) RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT.base,
-						alloc, out, outlen, err, errlen);
-		if (ray_version_at_least(v, 2, 49))
+		else if ((int) f->field == RAY_CF_ACTOR_JOB_ID)
 		{
-			Ray__Rpc__GetAllNodeInfoRequest req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT;
-			Ray__Rpc__GetAllNodeInfoRequest__NodeSelector sel = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__NODE_SELECTOR__INIT;
-			Ray__Rpc__GetAllNodeInfoRequest__NodeSelector *selp = &sel;
-
-			req.has_limit = limit >= 0;
-			req.limit = limit;
-
-			for (int i = 0; i < nfilters; i++)
-			{
-				if ((int) filters[i].field == RAY_CF_NODE_ID)
-				{
-					sel.has_node_id = true;
-					sel.node_id.data = ids[0];
-					sel.node_id.len = 28;
-					req.n_node_selectors = 1;
-					req.node_selectors = &selp;
-				}
-				else
-				{
-					req.has_state_filter = true;
-					req.state_filter = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
-				}
-			}
-			return pack(&req.base, alloc, out, outlen, err, errlen);
+			fl.has_job_id = true;
+			fl.job_id.data = ids[1];
+			fl.job_id.len = 4;
 		}
 		else
 		{
-			Ray__Rpc__GetAllNodeInfoRequestV236 req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__INIT;
-			Ray__Rpc__GetAllNodeInfoRequestV236__Filters fl = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__FILTERS__INIT;
-
-			req.has_limit = limit >= 0;
-			req.limit = limit;
-			for (int i = 0; i < nfilters; i++)
-			{
-				if ((int) filters[i].field == RAY_CF_NODE_ID)
-				{
-					fl.has_node_id = true;
-					fl.node_id.data = ids[0];
-					fl.node_id.len = 28;
-				}
-				else
-				{
-					fl.has_state = true;
-					fl.state = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
-				}
-			}
-			if (nfilters > 0)
-				req.filters = &fl;
-			return pack(&req.base, alloc, out, outlen, err, errlen);
+			fl.has_state = true;
+			fl.state = ray_cluster_state_number((int) f->field, f->value);
 		}
+	}
+	if (nfilters > 0)
+		req.filters = &fl;
+	req.has_limit = limit >= 0;
+	req.limit = limit;
+	return pack(&req.base, alloc, out, outlen, err, errlen);
+}
+
+/*
+ * A node request's filters, validated: whether one names a node (its id is
+ * in ids[0]) and the state number asked for, -1 for none.
+ */
+static void
+node_filters(const RayTaskFilter *filters, int nfilters, bool *by_id, int *state)
+{
+	*by_id = false;
+	*state = -1;
+	for (int i = 0; i < nfilters; i++)
+	{
+		if ((int) filters[i].field == RAY_CF_NODE_ID)
+			*by_id = true;
+		else
+			*state = ray_cluster_state_number(RAY_CF_NODE_STATE, filters[i].value);
+	}
+}
+
+/*
+ * GetAllNodeInfoRequest with fields, in the version's layout: from 2.49
+ * node_selectors and state_filter (RAY_FACT_NODE_SELECTORS), in 2.36..2.48
+ * Filters {node_id, state}. The layouts are incompatible on the wire.
+ */
+static RayStatus
+encode_nodes(const RayTaskFilter *filters, int nfilters, int64_t limit, bool selectors,
+			 uint8_t ids[2][MAX_ID_LEN], ProtobufCAllocator *alloc,
+			 uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Ray__Rpc__GetAllNodeInfoRequest req = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT;
+	Ray__Rpc__GetAllNodeInfoRequest__NodeSelector sel = RAY__RPC__GET_ALL_NODE_INFO_REQUEST__NODE_SELECTOR__INIT;
+	Ray__Rpc__GetAllNodeInfoRequest__NodeSelector *selp = &sel;
+	Ray__Rpc__GetAllNodeInfoRequestV236 old = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__INIT;
+	Ray__Rpc__GetAllNodeInfoRequestV236__Filters fl = RAY__RPC__GET_ALL_NODE_INFO_REQUEST_V236__FILTERS__INIT;
+	ProtobufCBinaryData id = {28, ids[0]};
+	bool		by_id;
+	int			state;
+
+	node_filters(filters, nfilters, &by_id, &state);
+	if (selectors)
+	{
+		req.has_limit = limit >= 0;
+		req.limit = limit;
+		if (by_id)
+		{
+			sel.has_node_id = true;
+			sel.node_id = id;
+			req.n_node_selectors = 1;
+			req.node_selectors = &selp;
+		}
+		req.has_state_filter = state >= 0;
+		req.state_filter = state;
+		return pack(&req.base, alloc, out, outlen, err, errlen);
+	}
+	old.has_limit = limit >= 0;
+	old.limit = limit;
+	if (by_id)
+	{
+		fl.has_node_id = true;
+		fl.node_id = id;
+	}
+	fl.has_state = state >= 0;
+	fl.state = state;
+	if (nfilters > 0)
+		old.filters = &fl;
+	return pack(&old.base, alloc, out, outlen, err, errlen);
+}
+
+/* GetAllJobInfoRequest: 2.37+, one id, matched against job and submission ids. */
+static RayStatus
+encode_jobs(const RayTaskFilter *filters, int nfilters, ProtobufCAllocator *alloc,
+			uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Ray__Rpc__GetAllJobInfoRequest req = RAY__RPC__GET_ALL_JOB_INFO_REQUEST__INIT;
+
+	req.job_or_submission_id = (char *) filters[0].value;
+	if (nfilters > 1)
+	{
+		snprintf(err, errlen, "GetAllJobInfo takes one job id");
+		return RAY_ERR_UNSUPPORTED;
+	}
+	return pack(&req.base, alloc, out, outlen, err, errlen);
+}
+
+/* GetAllWorkerInfoRequest: Filters.is_alive, 2.36+. */
+static RayStatus
+encode_workers(const RayTaskFilter *filters, int nfilters, ProtobufCAllocator *alloc,
+			   uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	Ray__Rpc__GetAllWorkerInfoRequest req = RAY__RPC__GET_ALL_WORKER_INFO_REQUEST__INIT;
+	Ray__Rpc__GetAllWorkerInfoRequest__Filters fl = RAY__RPC__GET_ALL_WORKER_INFO_REQUEST__FILTERS__INIT;
+
+	if (nfilters > 1)
+	{
+		snprintf(err, errlen, "GetAllWorkerInfo takes one liveness filter");
+		return RAY_ERR_UNSUPPORTED;
+	}
+	fl.has_is_alive = true;
+	fl.is_alive = strcmp(filters[0].value, "true") == 0;
+	req.filters = &fl;
+	return pack(&req.base, alloc, out, outlen, err, errlen);
+}
+
+RayStatus
+ray_cluster_request_encode(int kind, const RayTaskFilter *filters, int nfilters,
+						   int64_t limit, const RayVersion *v, ProtobufCAllocator *alloc,
+						   uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
+	uint8_t		ids[2][MAX_ID_LEN];
+	RayStatus	st;
+
+	*out = NULL;
+	*outlen = 0;
+	st = validate_cluster_filters(kind, filters, nfilters, v, ids, err, errlen);
+	if (st != RAY_OK)
+		return st;
+	if (kind == RAY_RESOURCE_ACTORS)
+		return encode_actors(filters, nfilters, limit, ids, alloc, out, outlen, err, errlen);
+	if (kind == RAY_RESOURCE_NODES)
+	{
+		/* Before 2.36 the request had no fields: send it empty. */
+		if ((nfilters == 0 && limit < 0) || !ray_version_has(v, RAY_FACT_NODE_REQUEST_FILTERS))
+			return pack(&(Ray__Rpc__GetAllNodeInfoRequest) RAY__RPC__GET_ALL_NODE_INFO_REQUEST__INIT.base,
+						alloc, out, outlen, err, errlen);
+		return encode_nodes(filters, nfilters, limit, ray_version_has(v, RAY_FACT_NODE_SELECTORS),
+							ids, alloc, out, outlen, err, errlen);
 	}
 	if (kind == RAY_RESOURCE_JOBS && nfilters > 0)
-	{
-		/* 2.37+: one id, matched against job ids and submission ids alike. */
-		Ray__Rpc__GetAllJobInfoRequest req = RAY__RPC__GET_ALL_JOB_INFO_REQUEST__INIT;
-
-		req.job_or_submission_id = (char *) filters[0].value;
-		if (nfilters > 1)
-		{
-			snprintf(err, errlen, "GetAllJobInfo takes one job id");
-			return RAY_ERR_UNSUPPORTED;
-		}
-		return pack(&req.base, alloc, out, outlen, err, errlen);
-	}
+		return encode_jobs(filters, nfilters, alloc, out, outlen, err, errlen);
 	if (kind == RAY_RESOURCE_WORKERS && nfilters > 0)
-	{
-		Ray__Rpc__GetAllWorkerInfoRequest req = RAY__RPC__GET_ALL_WORKER_INFO_REQUEST__INIT;
-		Ray__Rpc__GetAllWorkerInfoRequest__Filters fl = RAY__RPC__GET_ALL_WORKER_INFO_REQUEST__FILTERS__INIT;
-
-		if (nfilters > 1)
-		{
-			snprintf(err, errlen, "GetAllWorkerInfo takes one liveness filter");
-			return RAY_ERR_UNSUPPORTED;
-		}
-		fl.has_is_alive = true;
-		fl.is_alive = strcmp(filters[0].value, "true") == 0;
-		req.filters = &fl;
-		return pack(&req.base, alloc, out, outlen, err, errlen);
-	}
+		return encode_workers(filters, nfilters, alloc, out, outlen, err, errlen);
 	/* Otherwise (no filter, or placement groups): the empty request. */
 	if (nfilters > 0 || limit >= 0)
 	{

@@ -111,6 +111,28 @@ AS $fn$
     END
 $fn$;
 
+-- _partition_name(table, day): the name of a table's daily partition for
+-- the UTC day that starts at `day` (a timestamp at UTC): <table>_pYYYYMMDD.
+-- Every statement that makes or looks for a daily partition asks here.
+CREATE FUNCTION raydar._partition_name(p_table text, p_day timestamp)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT p_table || '_p' || to_char(p_day, 'YYYYMMDD')
+$fn$;
+
+-- _partitions_lock(schema, table): the advisory lock key that serialises
+-- everything making or dropping a table's partitions (_add_partitions,
+-- run_maintenance).
+CREATE FUNCTION raydar._partitions_lock(p_schema text, p_table text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT hashtext('raydar.partitions:' || p_schema || '.' || p_table)
+$fn$;
+
 -- _add_partitions(schema, table, days): make the daily partitions holding
 -- the given instants, skipping those that exist; returns the names made.
 -- CREATE TABLE ... LIKE + ATTACH rather than CREATE TABLE ... PARTITION OF:
@@ -153,7 +175,7 @@ BEGIN
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
     -- Serialise with maintenance and other writers making partitions.
-    PERFORM pg_advisory_xact_lock(hashtext('raydar.partitions:' || p_schema || '.' || p_table));
+    PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table));
     SELECT array_agg(s.d ORDER BY s.d) INTO todo
       FROM (SELECT DISTINCT date_trunc('day', x AT TIME ZONE 'UTC') AS d
               FROM unnest(p_days) x WHERE x IS NOT NULL) s
@@ -161,7 +183,7 @@ BEGIN
             SELECT 1 FROM pg_inherits i
               JOIN pg_class c ON c.oid = i.inhrelid
               JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = p_schema AND c.relname = p_table || '_p' || to_char(s.d, 'YYYYMMDD'));
+             WHERE n.nspname = p_schema AND c.relname = raydar._partition_name(p_table, s.d));
     IF cardinality(todo) > 10000 THEN
         RAISE EXCEPTION 'refusing to make % partitions of %.% in one call', cardinality(todo),
                         quote_ident(p_schema), quote_ident(p_table)
@@ -171,7 +193,7 @@ BEGIN
     END IF;
     FOREACH d IN ARRAY coalesce(todo, '{}')
     LOOP
-        part := p_table || '_p' || to_char(d, 'YYYYMMDD');
+        part := raydar._partition_name(p_table, d);
         IF octet_length(part) > 63 THEN
             -- A year past 9999 adds digits: truncated, the name would clash.
             RAISE EXCEPTION 'cannot make a daily partition of %.% for %: its name % is too long',
@@ -324,7 +346,7 @@ BEGIN
     FOR i IN -1 .. 7 LOOP
         lo := today + make_interval(days => i);
         EXECUTE format('CREATE TABLE raydar_metrics.%I PARTITION OF raydar_metrics.%I FOR VALUES FROM (%L) TO (%L)',
-                       tbl || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD'), tbl, lo, lo + interval '1 day');
+                       raydar._partition_name(tbl, lo AT TIME ZONE 'UTC'), tbl, lo, lo + interval '1 day');
     END LOOP;
     EXECUTE format('GRANT SELECT ON raydar_metrics.%I TO raydar_reader', tbl);
     EXECUTE format('GRANT SELECT, INSERT ON raydar_metrics.%I TO raydar_writer', tbl);

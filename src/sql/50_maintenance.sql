@@ -123,7 +123,7 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(hashtext('raydar.partitions:' || reg.schema_name || '.' || reg.table_name)) THEN
+        IF NOT pg_try_advisory_xact_lock(raydar._partitions_lock(reg.schema_name, reg.table_name)) THEN
             action := 'skipped'; partition_name := NULL; detail := 'another session is changing its partitions';
             RETURN NEXT;
             CONTINUE;
@@ -132,7 +132,7 @@ BEGIN
         -- Make partitions ahead.
         FOR i IN 0 .. reg.premake LOOP
             lo := today + make_interval(days => i);
-            part := reg.table_name || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD');
+            part := raydar._partition_name(reg.table_name, lo AT TIME ZONE 'UTC');
             CONTINUE WHEN EXISTS (SELECT 1 FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid
                                    WHERE h.inhparent = qname::regclass AND c.relname = part);
             partition_name := format('%I.%I', reg.schema_name, part);

@@ -70,12 +70,8 @@ ALTER TABLE raydar.task_live ALTER COLUMN end_time DROP NOT NULL,
     ADD PRIMARY KEY (cluster, task_id, attempt_number);
 COMMENT ON TABLE raydar.task_live IS 'task attempts not yet finished or failed, as of the collector''s last poll';
 
--- History and live together, one row per attempt: what dashboards query.
-CREATE VIEW raydar.tasks AS
-    SELECT *, false AS live FROM raydar.task_history
-    UNION ALL
-    SELECT *, true AS live FROM raydar.task_live;
-COMMENT ON VIEW raydar.tasks IS 'every task attempt the collector knows: finished ones from task_history, the rest from task_live';
+-- raydar.tasks, history and live together, is defined in 80_answers.sql
+-- with the user-defined metadata it shows.
 
 -- One row per tracked server: what the collector last did.
 CREATE TABLE raydar.collector_status (
@@ -198,7 +194,7 @@ $fn$;
 
 REVOKE ALL ON FUNCTION raydar.track(text), raydar.untrack(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION raydar.track(text), raydar.untrack(text) TO raydar_admin;
-GRANT SELECT ON raydar.task_history, raydar.task_live, raydar.tasks, raydar.collector_status,
+GRANT SELECT ON raydar.task_history, raydar.task_live, raydar.collector_status,
              raydar.collector_errors, raydar.tracked_servers TO raydar_reader;
 
 -- The latest row the collector saw for each job, actor and node of each

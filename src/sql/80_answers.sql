@@ -91,18 +91,19 @@ $fn$;
 CREATE TRIGGER task_metadata_incarnation BEFORE INSERT OR UPDATE ON raydar.task_metadata
     FOR EACH ROW EXECUTE FUNCTION raydar._task_metadata_incarnation();
 
--- raydar.tasks again, with the metadata appended (CREATE OR REPLACE keeps
--- the columns of 70_collector.sql in their order, its comment and grants).
+-- raydar.tasks: history and live together, one row per attempt, with the
+-- user-defined metadata: what dashboards and every answer below query.
 -- The join is a LEFT JOIN on task_metadata's primary key, so a query that
--- does not read user_defined_metadata has the join removed by the planner
--- and costs what it cost before.
-CREATE OR REPLACE VIEW raydar.tasks AS
+-- does not read user_defined_metadata has the join removed by the planner.
+CREATE VIEW raydar.tasks AS
     SELECT t.*, m.metadata AS user_defined_metadata
       FROM (SELECT *, false AS live FROM raydar.task_history
             UNION ALL
             SELECT *, true AS live FROM raydar.task_live) t
       LEFT JOIN raydar.task_metadata m
              ON m.cluster = t.cluster AND m.incarnation = t.incarnation AND m.task_id = t.task_id;
+COMMENT ON VIEW raydar.tasks IS 'every task attempt the collector knows: finished ones from task_history, the rest from task_live';
+GRANT SELECT ON raydar.tasks TO raydar_reader;
 
 -- _job_run(job_id, cluster, incarnation): the run of the job that is
 -- meant, as ARRAY[cluster, incarnation]. Ray job ids restart at 01000000
@@ -157,6 +158,17 @@ BEGIN
     END IF;
     RETURN ARRAY[clusters[1], incs[1]];
 END
+$fn$;
+
+-- _is_terminal(state): the attempt has ended, FINISHED or FAILED (the two
+-- states after which Ray reports nothing more for an attempt; the
+-- collector moves such attempts into raydar.task_history). No SET
+-- search_path, so that callers such as job_progress_at stay inlinable.
+CREATE FUNCTION raydar._is_terminal(state text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT state IN ('FINISHED', 'FAILED')
 $fn$;
 
 -- _state_color(state): one colour per kind of state, shared by the DOT
@@ -291,7 +303,7 @@ AS $fn$
                count(*) FILTER (WHERE l.state LIKE 'RUNNING%') AS running,
                -- No upper bound: a Ray node whose clock runs ahead of the
                -- database's must not make its tasks vanish from the rate.
-               count(*) FILTER (WHERE l.state IN ('FINISHED', 'FAILED')
+               count(*) FILTER (WHERE raydar._is_terminal(l.state)
                                   AND l.end_time > $1 - interval '1 minute') AS ended_last_minute,
                min(l.first_seen) AS started_at,
                max(l.end_time) AS last_end_time
@@ -344,7 +356,7 @@ CREATE VIEW raydar.task_summary AS
            count(*) FILTER (WHERE t.state = 'FINISHED') AS finished,
            count(*) FILTER (WHERE t.state = 'FAILED') AS failed,
            count(*) FILTER (WHERE t.state LIKE 'RUNNING%') AS running,
-           count(*) FILTER (WHERE t.state NOT IN ('FINISHED', 'FAILED') AND t.state NOT LIKE 'RUNNING%') AS pending,
+           count(*) FILTER (WHERE NOT raydar._is_terminal(t.state) AND t.state NOT LIKE 'RUNNING%') AS pending,
            (SELECT jsonb_object_agg(s.state, s.n)
               FROM (SELECT u.state, count(*) AS n FROM unnest(array_agg(t.state)) AS u(state) GROUP BY u.state) s)
                AS state_counts,

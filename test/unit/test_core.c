@@ -50,6 +50,33 @@ test_versions(void)
 	ok(ray_version_filter_layout(&v) == RAY_FILTERS_PREDICATE, "master uses predicate filters");
 }
 
+/* The fact table: one row per fact, in order, and each fact's boundary. */
+static void
+test_version_facts(void)
+{
+	char		since[16];
+
+	for (int f = 0; f < RAY_FACT_COUNT; f++)
+	{
+		const RayFactInfo *info = ray_fact_info((RayFact) f);
+		RayVersion	at,
+					before;
+
+		if (!ok(info != NULL && info->fact == (RayFact) f && info->name && info->what && info->source,
+				"fact %d has its row", f))
+			continue;
+		at = (RayVersion) {info->major, info->minor, 0};
+		before = (RayVersion) {info->major, info->minor - 1, 99};
+		ok(ray_version_has(&at, info->fact) && !ray_version_has(&before, info->fact),
+		   "%s: from %d.%d on, not before", info->name, info->major, info->minor);
+	}
+	ok(ray_fact_info(RAY_FACT_COUNT) == NULL, "no row past the table");
+	ok(strcmp(ray_fact_since(RAY_FACT_SUPPORTED, since, sizeof(since)), "2.9") == 0,
+	   "raydar reads Ray 2.9 and later");
+	ok(strcmp(ray_fact_since(RAY_FACT_PREDICATE_FILTERS, since, sizeof(since)), "2.41") == 0,
+	   "predicate filters since 2.41");
+}
+
 static void
 test_enums(void)
 {
@@ -608,6 +635,7 @@ int
 main(void)
 {
 	test_versions();
+	test_version_facts();
 	test_enums();
 	test_time();
 	test_text();
