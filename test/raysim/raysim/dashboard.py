@@ -602,6 +602,14 @@ def do_filter(data, filters, sch, cols):
 
 # ---- the GCS call --------------------------------------------------------------
 
+def tls_channel_credentials(tls):
+    def rd(k):
+        with open(tls[k], "rb") as f:
+            return f.read()
+    return grpc.ssl_channel_credentials(root_certificates=rd("ca"), private_key=rd("key"),
+                                        certificate_chain=rd("cert"))
+
+
 class GcsCaller:
     """Raw unary calls to the simulator's own GCS port, as the dashboard's
     GCS client: timeout, token, fresh channel each time (so a restarted GCS
@@ -617,9 +625,14 @@ class GcsCaller:
             md.append(("authorization", "Bearer " + self.sim.token))
         if timeout <= 0:
             raise SourceUnavailable(GCS_QUERY_FAILURE_WARNING)
-        ch = grpc.insecure_channel("127.0.0.1:%d" % port,
-                                   options=[("grpc.max_receive_message_length", MAX_MSG),
-                                            ("grpc.enable_retries", 0)])
+        opts = [("grpc.max_receive_message_length", MAX_MSG), ("grpc.enable_retries", 0)]
+        tls = self.sim.gcs_tls
+        if tls:
+            # As Ray's own clients under RAY_USE_TLS: the server's certificate
+            # and key are also the client's (gcs.GcsServer requires one).
+            ch = grpc.secure_channel("127.0.0.1:%d" % port, tls_channel_credentials(tls), options=opts)
+        else:
+            ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=opts)
         try:
             fn = ch.unary_unary(method, request_serializer=lambda b: b,
                                 response_deserializer=lambda b: b)
