@@ -3,7 +3,8 @@ should suffer.
 
 gRPC modes: none, unavailable (server down; handled by the server), slow
 (delay_ms), malformed (kind: truncated | garbage | oversized_length),
-gcs_status (code, message). They reach the dashboard's HTTP API too, through
+gcs_status (code, message), grpc_code (code: a gRPC status name such as
+ABORTED, message: the call fails with that gRPC status). They reach the dashboard's HTTP API too, through
 the GCS calls the dashboard makes.
 
 HTTP-only modes (dashboard.py; take_http): http_unavailable (listener
@@ -16,7 +17,7 @@ HTTP requests a gRPC one. `count` limits a fault to the next N calls.
 import random
 import threading
 
-GRPC_MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status")
+GRPC_MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status", "grpc_code")
 HTTP_MODES = ("http_unavailable", "http_slow", "http_status", "http_drop", "truncated_json",
               "short_body", "huge_json", "deep_json", "garbage_json")
 MODES = GRPC_MODES + HTTP_MODES
@@ -34,6 +35,10 @@ class Faults:
             raise ValueError("unknown fault mode %r" % mode)
         if mode == "malformed" and spec.get("kind", "truncated") not in MALFORMED_KINDS:
             raise ValueError("unknown malformed kind %r" % spec.get("kind"))
+        if mode == "grpc_code":
+            import grpc
+            if not hasattr(grpc.StatusCode, str(spec.get("code", ""))) or spec.get("code") == "OK":
+                raise ValueError("grpc_code code must name a gRPC status, not %r" % spec.get("code"))
         if mode == "http_status" and not 100 <= int(spec.get("code", 503)) <= 599:
             raise ValueError("http_status code must be 100..599, not %r" % spec.get("code"))
         with self.lock:

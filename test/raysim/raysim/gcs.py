@@ -190,11 +190,14 @@ class Handlers:
             context.abort(grpc.StatusCode.UNAUTHENTICATED,
                           "InvalidAuthToken: Authentication token is missing or incorrect")
 
-    def _fault(self, rec):
+    def _fault(self, rec, context):
         f = self.sim.faults.take()
         if f is None:
             return None
         rec["fault"] = f["mode"]
+        if f["mode"] == "grpc_code":
+            rec["outcome"] = f["code"]
+            context.abort(getattr(grpc.StatusCode, f["code"]), f.get("message", ""))
         if f["mode"] == "slow":
             time.sleep(float(f.get("delay_ms", 1000)) / 1000.0)
             return None
@@ -204,7 +207,7 @@ class Handlers:
     def check_alive(self, raw, context):
         rec = self._record(CHECK_ALIVE, raw, context)
         self._auth(context, rec)
-        f = self._fault(rec)
+        f = self._fault(rec, context)
         sim = self.sim
         if sim.replay is not None:
             reply = sim.replay.check_alive
@@ -221,7 +224,7 @@ class Handlers:
         """GetClusterIdReply {GcsStatus status = 1; bytes cluster_id = 2}."""
         rec = self._record(GET_CLUSTER_ID, raw, context)
         self._auth(context, rec)
-        f = self._fault(rec)
+        f = self._fault(rec, context)
         with self.sim.lock:
             cid = self.sim.cluster_id
         if f is not None and f["mode"] == "gcs_status":
@@ -231,7 +234,7 @@ class Handlers:
     def get_task_events(self, raw, context):
         rec = self._record(GET_TASK_EVENTS, raw, context)
         self._auth(context, rec)
-        f = self._fault(rec)
+        f = self._fault(rec, context)
         sim = self.sim
         if f is not None and f["mode"] == "gcs_status":
             code = int(f.get("code", 5))
@@ -358,7 +361,7 @@ class Handlers:
         def handle(raw, context):
             rec = self._record(method, raw, context)
             self._auth(context, rec)
-            f = self._fault(rec)
+            f = self._fault(rec, context)
             sim = self.sim
             if f is not None and f["mode"] == "gcs_status":
                 rec["counters"] = {}

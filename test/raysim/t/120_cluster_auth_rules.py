@@ -174,6 +174,19 @@ class Auth(unittest.TestCase):
                 self.assertIn("WrongClusterID", cm.exception.details())
 
 
+class GrpcCodeFault(unittest.TestCase):
+    def test_grpc_code_fault(self):
+        # For clients' error paths: any gRPC status on the next N calls.
+        with frozen(scenario="empty") as sim:
+            sim.admin("/fault", {"mode": "grpc_code", "code": "ABORTED", "message": "AuthError: x", "count": 1})
+            with self.assertRaises(grpc.RpcError) as cm:
+                sim.call(th.GTE, b"")
+            self.assertEqual((cm.exception.code(), cm.exception.details()),
+                             (grpc.StatusCode.ABORTED, "AuthError: x"))
+            sim.call(th.GTE, b"")                     # count 1: gone
+            self.assertEqual(sim.admin("/fault", {"mode": "grpc_code", "code": "NOPE"})["http_status"], 400)
+
+
 class MutualTls(unittest.TestCase):
     def test_gcs_requires_client_certificate(self):
         # RAY_USE_TLS=1: the GCS's server credentials require and verify a
