@@ -12,7 +12,8 @@ closed; handled by admin), http_slow (delay_ms), http_status (code,
 message | body + content_type), http_drop (connection closed, no reply),
 truncated_json (bytes), short_body, huge_json (bytes), deep_json (depth),
 garbage_json (bytes, seed). gRPC calls never consume an HTTP fault, nor
-HTTP requests a gRPC one. `count` limits a fault to the next N calls.
+HTTP requests a gRPC one. `count` limits a fault to the next N calls;
+`method` (e.g. "GetTaskEvents") to calls of the methods whose path ends so.
 """
 import random
 import threading
@@ -45,18 +46,21 @@ class Faults:
             self.spec = dict(spec, mode=mode)
             self.remaining = spec.get("count")   # None: until cleared
 
-    def take(self):
+    def take(self, method=None):
         """The fault spec for this gRPC call (consuming one of `count`), or None."""
-        return self._take(("none", "unavailable", "restart") + HTTP_MODES)
+        return self._take(("none", "unavailable", "restart") + HTTP_MODES, method)
 
     def take_http(self):
         """The HTTP-only fault spec for this dashboard request, or None."""
         return self._take(GRPC_MODES + ("http_unavailable",))
 
-    def _take(self, ignored):
+    def _take(self, ignored, method=None):
         with self.lock:
             mode = self.spec["mode"]
             if mode in ignored:
+                return None
+            only = self.spec.get("method")
+            if only and method is not None and not method.endswith("/" + only):
                 return None
             if self.remaining is not None:
                 if self.remaining <= 0:

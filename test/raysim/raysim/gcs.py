@@ -191,7 +191,7 @@ class Handlers:
                           "InvalidAuthToken: Authentication token is missing or incorrect")
 
     def _fault(self, rec, context):
-        f = self.sim.faults.take()
+        f = self.sim.faults.take(rec["method"])
         if f is None:
             return None
         rec["fault"] = f["mode"]
