@@ -243,6 +243,8 @@ build_conn(RaydarConn *conn)
 	conn->opts.address = opts.address ? pstrdup(opts.address) : NULL;
 	conn->opts.dashboard_url = opts.dashboard_url ? pstrdup(opts.dashboard_url) : NULL;
 	conn->opts.ca_file = opts.ca_file ? pstrdup(opts.ca_file) : NULL;
+	conn->opts.client_cert_file = opts.client_cert_file ? pstrdup(opts.client_cert_file) : NULL;
+	conn->opts.client_key_file = opts.client_key_file ? pstrdup(opts.client_key_file) : NULL;
 	conn->opts.proxy = opts.proxy ? pstrdup(opts.proxy) : NULL;
 	conn->opts.version_text = opts.version_text ? pstrdup(opts.version_text) : NULL;
 	conn->token = token ? pstrdup(token) : NULL;
@@ -549,8 +551,12 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 	err[0] = '\0';
 	if (conn->channel == NULL)
 	{
-		conn->channel = ray_grpc_channel_create(conn->opts.address, conn->opts.max_reply_bytes,
-												err, sizeof(err));
+		/* TLS when any of the files is set: Ray's RAY_USE_TLS GCS. */
+		RayGrpcTls	tls = {conn->opts.ca_file, conn->opts.client_cert_file,
+		conn->opts.client_key_file};
+
+		conn->channel = ray_grpc_channel_create_tls(conn->opts.address, conn->opts.max_reply_bytes,
+													&tls, err, sizeof(err));
 		if (conn->channel == NULL)
 			report_call_error(conn, RAY_ERR_UNAVAILABLE, method, err);
 	}

@@ -51,6 +51,9 @@ static const RaydarOption valid_options[] = {
 	{"address", ForeignServerRelationId, OPT_ADDRESS},
 	{"dashboard_url", ForeignServerRelationId, OPT_URL},
 	{"ca_file", ForeignServerRelationId, OPT_SUPERUSER_FILE},
+	/* TLS client certificate for a GCS with RAY_USE_TLS (mutual TLS) */
+	{"client_cert_file", ForeignServerRelationId, OPT_SUPERUSER_FILE},
+	{"client_key_file", ForeignServerRelationId, OPT_SUPERUSER_FILE},
 	{"tls_verify", ForeignServerRelationId, OPT_BOOL},
 	{"ray_version", ForeignServerRelationId, OPT_VERSION},
 	{"timeout_ms", ForeignServerRelationId, OPT_POSITIVE_INT},
@@ -291,7 +294,9 @@ raydar_fdw_validator(PG_FUNCTION_ARGS)
 	Oid			catalog = PG_GETARG_OID(1);
 	ListCell   *cell;
 	bool		has_address = false,
-				has_dashboard = false;
+				has_dashboard = false,
+				has_client_cert = false,
+				has_client_key = false;
 
 	foreach(cell, options)
 	{
@@ -319,8 +324,15 @@ raydar_fdw_validator(PG_FUNCTION_ARGS)
 		check_option(def, opt);
 		has_address |= strcmp(def->defname, "address") == 0;
 		has_dashboard |= strcmp(def->defname, "dashboard_url") == 0;
+		has_client_cert |= strcmp(def->defname, "client_cert_file") == 0;
+		has_client_key |= strcmp(def->defname, "client_key_file") == 0;
 	}
 
+	if (has_client_cert != has_client_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"client_cert_file\" and \"client_key_file\" must be set together"),
+				 errhint("A GCS started with RAY_USE_TLS=1 needs a client certificate and its key.")));
 	if (has_address && has_dashboard)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -359,6 +371,10 @@ raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts)
 		}
 		else if (strcmp(def->defname, "ca_file") == 0)
 			opts->ca_file = defGetString(def);
+		else if (strcmp(def->defname, "client_cert_file") == 0)
+			opts->client_cert_file = defGetString(def);
+		else if (strcmp(def->defname, "client_key_file") == 0)
+			opts->client_key_file = defGetString(def);
 		else if (strcmp(def->defname, "tls_verify") == 0)
 			opts->tls_verify = defGetBoolean(def);
 		else if (strcmp(def->defname, "ray_version") == 0)

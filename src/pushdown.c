@@ -139,9 +139,17 @@ judge(int field, int pred, const char *value, const RayVersion *v)
 		return LOCAL;
 	if (idlen > 0)
 	{
-		if (is_lower_hex(value, idlen))
-			return PUSH;
-		return pred == RAY_PRED_EQ ? NOTHING : LOCAL;
+		if (!is_lower_hex(value, idlen))
+			return pred == RAY_PRED_EQ ? NOTHING : LOCAL;
+
+		/*
+		 * <= 2.40 (scalar filters) the GCS's actor filter only narrows: it
+		 * lets tasks without an actor id through (HandleGetTaskEvents in
+		 * src/ray/gcs/gcs_task_manager.cc of those releases).
+		 */
+		if (field == RAY_TF_ACTOR_ID && ray_version_filter_layout(v) == RAY_FILTERS_SCALAR)
+			return PUSH_AND_RECHECK;
+		return PUSH;
 	}
 	if (field == RAY_TF_STATE)
 	{

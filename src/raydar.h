@@ -77,7 +77,9 @@ typedef struct RaydarServerOptions
 {
 	const char *address;		/* host:port of the GCS, or NULL */
 	const char *dashboard_url;	/* http(s)://host:port of the dashboard, no '/' at the end, or NULL */
-	const char *ca_file;		/* CA bundle for https, or NULL */
+	const char *ca_file;		/* CA bundle for https (and gRPC TLS), or NULL */
+	const char *client_cert_file;	/* mutual TLS to a RAY_USE_TLS GCS, or NULL */
+	const char *client_key_file;
 	bool		tls_verify;		/* default true */
 	bool		has_version;	/* ray_version given: no detection */
 	RayVersion	version;

@@ -5,6 +5,7 @@
  */
 #include "ray_grpc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct RayGrpcChannel
 	grpc_completion_queue *cq;
 	grpc_completion_queue *watch_cq;	/* ray_grpc_connection_new's watch only */
 	bool		watching;		/* a watch of READY is pending on watch_cq */
+	bool		tls;			/* SSL credentials (RAY_USE_TLS) */
 	char		target[256];
 };
 
@@ -98,11 +100,117 @@ deadline_in(int ms)
 	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
+/* Largest PEM file read: certificate chains and keys are a few kB. */
+#define PEM_MAX ((long) 1024 * 1024)
+
+/*
+ * The whole PEM file `path` as a NUL-terminated malloc'd string, or NULL
+ * with `err` saying why (what names which option it came from).
+ */
+static char *
+read_pem(const char *path, const char *what, char *err, size_t errlen)
+{
+	FILE	   *f = fopen(path, "rb");
+	char	   *buf;
+	long		n;
+	size_t		got;
+
+	if (f == NULL)
+	{
+		snprintf(err, errlen, "could not open %s \"%s\": %s", what, path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+	{
+		snprintf(err, errlen, "could not read %s \"%s\": %s", what, path, strerror(errno));
+		fclose(f);
+		return NULL;
+	}
+	if (n == 0 || n > PEM_MAX)
+	{
+		snprintf(err, errlen, "%s \"%s\" is %s", what, path,
+				 n == 0 ? "empty" : "larger than 1 MB, not a PEM certificate or key");
+		fclose(f);
+		return NULL;
+	}
+	buf = malloc((size_t) n + 1);
+	if (buf == NULL)
+	{
+		snprintf(err, errlen, "out of memory reading %s \"%s\"", what, path);
+		fclose(f);
+		return NULL;
+	}
+	got = fread(buf, 1, (size_t) n, f);
+	fclose(f);
+	if (got != (size_t) n)
+	{
+		snprintf(err, errlen, "could not read %s \"%s\": short read", what, path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Free a PEM string; key material is wiped first. */
+static void
+free_pem(char *pem)
+{
+	if (pem == NULL)
+		return;
+	memset(pem, 0, strlen(pem));
+	free(pem);
+}
+
+/*
+ * SSL channel credentials from tls's files, or NULL with err set. grpc
+ * copies the strings, so they are freed (wiped) here.
+ */
+static grpc_channel_credentials *
+tls_credentials(const RayGrpcTls *tls, char *err, size_t errlen)
+{
+	char	   *ca = NULL,
+			   *cert = NULL,
+			   *key = NULL;
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_channel_credentials *creds = NULL;
+
+	if ((tls->cert_file == NULL) != (tls->key_file == NULL))
+	{
+		snprintf(err, errlen, "a client certificate needs both client_cert_file and client_key_file");
+		return NULL;
+	}
+	if (tls->ca_file && (ca = read_pem(tls->ca_file, "CA file", err, errlen)) == NULL)
+		goto done;
+	if (tls->cert_file &&
+		((cert = read_pem(tls->cert_file, "client certificate file", err, errlen)) == NULL ||
+		 (key = read_pem(tls->key_file, "client key file", err, errlen)) == NULL))
+		goto done;
+	pair.private_key = key;
+	pair.cert_chain = cert;
+	creds = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+	if (creds == NULL)
+		snprintf(err, errlen, "could not make TLS credentials from the CA and client certificate files");
+done:
+	free_pem(ca);
+	free_pem(cert);
+	free_pem(key);
+	return creds;
+}
+
 RayGrpcChannel *
 ray_grpc_channel_create(const char *target, size_t max_reply_bytes, char *err, size_t errlen)
 {
+	return ray_grpc_channel_create_tls(target, max_reply_bytes, NULL, err, errlen);
+}
+
+RayGrpcChannel *
+ray_grpc_channel_create_tls(const char *target, size_t max_reply_bytes, const RayGrpcTls *tls,
+							char *err, size_t errlen)
+{
 	RayGrpcChannel *ch;
 	grpc_channel_credentials *creds;
+	bool		use_tls = tls && (tls->ca_file || tls->cert_file || tls->key_file);
 	grpc_arg	args[4];
 	grpc_channel_args chargs;
 	SignalGuard g;
@@ -146,7 +254,14 @@ ray_grpc_channel_create(const char *target, size_t max_reply_bytes, char *err, s
 	chargs.args = args;
 
 	block_signals(&g);
-	creds = grpc_insecure_credentials_create();
+	creds = use_tls ? tls_credentials(tls, err, errlen) : grpc_insecure_credentials_create();
+	if (creds == NULL)
+	{
+		restore_signals(&g);
+		free(ch);
+		return NULL;
+	}
+	ch->tls = use_tls;
 	ch->channel = grpc_channel_create(target, creds, &chargs);
 	grpc_channel_credentials_release(creds);
 	ch->cq = grpc_completion_queue_create_for_next(NULL);
@@ -288,8 +403,15 @@ ray_grpc_connect(RayGrpcChannel *ch, int timeout_ms, RayInterruptFn interrupted,
 		if (st == GRPC_CHANNEL_SHUTDOWN ||
 			(st == GRPC_CHANNEL_TRANSIENT_FAILURE && tried_once))
 		{
-			snprintf(err, errlen, "could not connect to %s: connection refused or host unreachable",
-					 ch->target);
+			/* grpc does not say why; a failed handshake looks like a refusal. */
+			if (ch->tls)
+				snprintf(err, errlen, "could not connect to %s over TLS: connection refused, host "
+						 "unreachable, or the TLS handshake failed (a GCS certificate ca_file did not "
+						 "sign, or a client certificate the GCS does not accept)", ch->target);
+			else
+				snprintf(err, errlen, "could not connect to %s: connection refused or host unreachable "
+						 "(or a GCS started with RAY_USE_TLS=1, which needs ca_file, client_cert_file "
+						 "and client_key_file)", ch->target);
 			return RAY_ERR_UNAVAILABLE;
 		}
 		if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), until) >= 0)

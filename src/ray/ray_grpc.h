@@ -39,6 +39,24 @@ typedef struct RayGrpcChannel RayGrpcChannel;
  */
 extern RayGrpcChannel *ray_grpc_channel_create(const char *target, size_t max_reply_bytes,
 											   char *err, size_t errlen);
+
+/*
+ * TLS to the GCS (Ray's RAY_USE_TLS): PEM files, read when the channel is
+ * made. ca_file verifies the GCS's certificate (NULL: grpc's default
+ * roots); cert_file + key_file are the client certificate a GCS with
+ * RAY_USE_TLS requires (mutual TLS). All NULL: plaintext.
+ */
+typedef struct RayGrpcTls
+{
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+} RayGrpcTls;
+
+/* As ray_grpc_channel_create, over TLS when tls names any file. */
+extern RayGrpcChannel *ray_grpc_channel_create_tls(const char *target, size_t max_reply_bytes,
+												   const RayGrpcTls *tls,
+												   char *err, size_t errlen);
 extern void ray_grpc_channel_destroy(RayGrpcChannel *ch);
 
 /* grpc's version string, for raydar.build_info(). */

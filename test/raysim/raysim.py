@@ -65,6 +65,13 @@ def cmd_serve(argv):
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--token", default=None)
     ap.add_argument("--max-tasks", type=int, default=100000)
+    ap.add_argument("--worker-dead-delay-ms", type=float, default=1000,
+                    help="gcs_mark_task_failed_on_worker_dead_delay_ms (negative: off)")
+    ap.add_argument("--job-done-delay-ms", type=float, default=15000,
+                    help="gcs_mark_task_failed_on_job_done_delay_ms (negative: off)")
+    ap.add_argument("--gcs-tls-cert", default=None, help="RAY_USE_TLS: the GCS port speaks mutual TLS")
+    ap.add_argument("--gcs-tls-key", default=None)
+    ap.add_argument("--gcs-tls-ca", default=None, help="CA that must sign client certificates")
     ap.add_argument("--replay", default=None)
     ap.add_argument("--vectors", default=None)
     ap.add_argument("--dashboard-port", type=int, default=None,
@@ -82,16 +89,21 @@ def cmd_serve(argv):
     a = ap.parse_args(argv)
     if bool(a.tls_cert) != bool(a.tls_key):
         ap.error("--tls-cert and --tls-key go together")
+    gcs_tls = [a.gcs_tls_cert, a.gcs_tls_key, a.gcs_tls_ca]
+    if any(gcs_tls) and not all(gcs_tls):
+        ap.error("--gcs-tls-cert, --gcs-tls-key and --gcs-tls-ca go together")
     if a.tls_cert and a.dashboard_port is None:
         ap.error("--tls-cert needs --dashboard-port")
 
     # An abort() (the RAY_CHECK hazard) must not leave core files behind.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     clock = model.Clock(a.epoch_ms, a.speed)
-    m = model.ClusterModel(clock, a.max_tasks)
+    m = model.ClusterModel(clock, a.max_tasks, a.worker_dead_delay_ms, a.job_done_delay_ms)
     rp = replay_mod.Replay(a.replay) if a.replay else None
     profile = rp.profile if rp else a.profile
     sim = gcs.Sim(m, profile, faults.Faults(), token=a.token, replay=rp)
+    if a.gcs_tls_cert:
+        sim.gcs_tls = {"cert": a.gcs_tls_cert, "key": a.gcs_tls_key, "ca": a.gcs_tls_ca}
     ctl = admin.Controller(sim, a.seed, a.vectors)
     if not rp:
         ctl.load_scenario(a.scenario, json.loads(a.scenario_params),

@@ -148,7 +148,7 @@ ok($up, 'restart: the simulator is up again');
 is("$out|$err", '0|', 'restart: the SAME session scans again once the GCS is back (channel rebuilt)');
 
 # ---------------------------------------------------------------- auth
-my $asim = RaySim->new(profile => '2.40', scenario => 'many', scenario_params => { count => 5 },
+my $asim = RaySim->new(profile => '2.58', scenario => 'many', scenario_params => { count => 5 },
 					   token => 's3cret', name => 'faults_auth');
 my $aaddr = $asim->address;
 sq(qq{CREATE SERVER authsrv FOREIGN DATA WRAPPER raydar OPTIONS (address '$aaddr');

@@ -7,6 +7,10 @@ POST /advance          {"ms"}
 POST /fault            {"mode", ...}   (see faults.py)
 POST /restart          {"down_ms"}
 POST /token            {"token": str|null}   (gRPC and dashboard HTTP alike)
+POST /gcs              {"worker_dead_delay_ms": N, "job_done_delay_ms": N}  delays of the
+                       failures the GCS writes itself (applied at the next /scenario; <0 off)
+                       {"tls": {"cert", "key", "ca"}|null}  the GCS port speaks mutual TLS
+                       (client certificate signed by "ca" required) or plaintext
 POST /ray_event        {"enabled": bool}     task events to the aggregator, not the GCS (2.58 opt-in)
 POST /dashboard        {"max_requests": N}   in-flight State API requests before 429
                        {"json": "proto3"|"ray"}  rows in protobuf JSON's other forms (proto3json.py)
@@ -72,7 +76,10 @@ class Controller:
                     "max_tasks": st.max_tasks,
                     "fault": sim.faults.state(), "grpc_up": sim.server.running,
                     "dashboard_up": self._dashboard_up(),
-                    "token": sim.token is not None, "ray_event": sim.ray_event}
+                    "token": sim.token is not None, "ray_event": sim.ray_event,
+                    "gcs_tls": sim.gcs_tls is not None,
+                    "worker_dead_delay_ms": sim.model.worker_dead_delay_ms,
+                    "job_done_delay_ms": sim.model.job_done_delay_ms}
 
     def _dashboard_up(self):
         return None if self.dashboard is None else self.dashboard.running
@@ -197,6 +204,20 @@ def make_handler(ctl):
                 elif p == "/ray_event":
                     with ctl.sim.lock:
                         ctl.sim.ray_event = bool(b.get("enabled", True))
+                elif p == "/gcs":
+                    with ctl.sim.lock:
+                        m = ctl.sim.model
+                        if "worker_dead_delay_ms" in b:
+                            m.worker_dead_delay_ms = float(b["worker_dead_delay_ms"])
+                        if "job_done_delay_ms" in b:
+                            m.job_done_delay_ms = float(b["job_done_delay_ms"])
+                    if "tls" in b:
+                        tls = b["tls"]
+                        if tls is not None and not (isinstance(tls, dict) and {"cert", "key", "ca"} <= set(tls)):
+                            raise ValueError("tls: {cert, key, ca} or null")
+                        ctl.sim.gcs_tls = tls
+                        ctl.sim.server.stop()       # same port, the new credentials
+                        ctl.sim.server.start()
                 elif p == "/token":
                     with ctl.sim.lock:
                         ctl.sim.token = b.get("token")

@@ -39,6 +39,7 @@ METHODS = {
 RESOURCE_METHOD = {v[2]: k for k, v in METHODS.items()}
 
 INVALID = 4   # Ray StatusCode::Invalid
+INVALID_ARGUMENT = 34   # Ray StatusCode::InvalidArgument
 
 
 class Unparseable(Exception):
@@ -266,13 +267,48 @@ def _node_attrs(v):
             "is_head": bool(v.get("is_head_node"))}
 
 
+# Caps of the GCS's in-memory tables (ray_config_def.h): dead nodes kept
+# (maximum_gcs_dead_node_cached_count) and destroyed actors kept
+# (maximum_gcs_destroyed_actor_cached_count); the oldest go first.
+MAX_DEAD_NODES = 1000
+MAX_DESTROYED_ACTORS = 100000
+
+_ID_KEY = {"actors": "actor_id", "nodes": "node_id", "jobs": "job_id", "workers": "worker_id",
+           "placement_groups": "placement_group_id"}
+
+
+def hash_order(rows, resource):
+    """The handlers iterate absl::flat_hash_maps (registered_actors_,
+    alive_nodes_, the tables' GetAll results): an order unrelated to
+    registration. The simulator's stand-in: crc32 of the entity id."""
+    import zlib
+    if any(r.get("t_visible") is None for r in rows):
+        return rows     # the vectors' entities: already in the order Ray sent them
+    k = _ID_KEY[resource]
+    return sorted(rows, key=lambda r: zlib.crc32(r[k]))
+
+
+def _cap_oldest(rows, limit, key):
+    if len(rows) <= limit:
+        return rows
+    keep = sorted(rows, key=lambda r: r.get(key) or 0)[len(rows) - limit:]
+    ids = {id(r) for r in keep}
+    return [r for r in rows if id(r) in ids]
+
+
 def model_items(resource, ents, prof, now_ms):
     """Items of one resource from the model, in the GCS's iteration order."""
-    rows = views(getattr(ents, resource), now_ms)
+    rows = hash_order(views(getattr(ents, resource), now_ms), resource)
     enc = ENCODERS[resource]
+    if resource == "nodes":
+        alive = [r for r in rows if r["state"] != "DEAD"]
+        dead = _cap_oldest([r for r in rows if r["state"] == "DEAD"], MAX_DEAD_NODES, "end_time_ms")
+        rows = alive + dead
     if resource == "actors":
-        # registered_actors_ first, then destroyed_actors_.
-        rows = [r for r in rows if r["state"] != "DEAD"] + [r for r in rows if r["state"] == "DEAD"]
+        # registered_actors_ first, then destroyed_actors_ (capped).
+        dead = _cap_oldest([r for r in rows if r["state"] == "DEAD"], MAX_DESTROYED_ACTORS,
+                           "end_time_ms")
+        rows = [r for r in rows if r["state"] != "DEAD"] + dead
         return [Item({"id": r["actor_id"], "job_id": r["job_id"],
                       "state": versions.ACTOR_STATE[r["state"]]}, enc(r, prof)) for r in rows]
     if resource == "nodes":
@@ -537,25 +573,44 @@ def _no_limit(limit):
     return limit is None or limit < 0
 
 
+def _int_count_limit_hit(limit, count):
+    """The old handlers' `limit = has_limit ? limit : -1; int count = 0;
+    if (limit != -1 && count >= limit) break;`: 0 and anything below -1 stop
+    at once, -1 (or no limit) never."""
+    return limit is not None and limit != -1 and count >= limit
+
+
 def select(method, items, q, prof):
     """(selected items, counters dict, status bytes) per the GCS handler."""
     if method == ACTORS:
-        return _select_actors(items, q)
+        return _select_actors(items, q, prof)
     if method == NODES:
         return _select_nodes(items, q, prof)
     if method == JOBS:
         return _select_jobs(items, q)
     if method == WORKERS:
-        return _select_workers(items, q)
-    out = items if _no_limit(q.limit) else items[:q.limit]
+        return _select_workers(items, q, prof)
+    # GcsPlacementGroupManager::HandleGetAllPlacementGroup: the old pattern.
+    out = []
+    for it in items:
+        if _int_count_limit_hit(q.limit, len(out)):
+            break
+        out.append(it)
     return out, {"total": len(items)}, EMPTY_STATUS
 
 
-def _select_actors(items, q):
+def _select_actors(items, q, prof):
+    """GcsActorManager::HandleGetAllActorInfo: up to 2.35 the old pattern
+    (0 or <= -2: nothing); from 2.36 `limit > 0 ? limit : max` (0 or
+    negative: all)."""
     f = q.raw_filters
     out, nf = [], 0
+    new_limit = prof.has_node_request_v236     # the same 2.36 release
     for it in items:
-        if not _no_limit(q.limit) and len(out) >= q.limit:
+        if new_limit:
+            if q.limit is not None and q.limit > 0 and len(out) >= q.limit:
+                break
+        elif _int_count_limit_hit(q.limit, len(out)):
             break
         if q.has_filters:
             a = it.attrs
@@ -584,16 +639,24 @@ def _select_nodes(items, q, prof):
     out = []
     nf = 0
     if q.decoded_as == "v2.36":
+        # Up to 2.41 an empty node_id / node_name is no filter.
+        empty_is_none = not prof.has_node_filter_ip
+
         def ok(a):
-            if "node_id" in f and f["node_id"] != a["id"]:
+            if "node_id" in f and not (empty_is_none and not f["node_id"]) and f["node_id"] != a["id"]:
                 return False
-            if "node_name" in f and f["node_name"] != a["node_name"]:
+            if "node_name" in f and not (empty_is_none and not f["node_name"]) \
+                    and f["node_name"] != a["node_name"]:
                 return False
             if "node_ip_address" in f and f["node_ip_address"] != a["ip"]:
                 return False
             return True
     else:
         sel = q.selectors
+        # 2.49+: when every selector names a node id, the handler looks the
+        # ids up directly and the limit does not apply.
+        if sel and all(k == "node_id" for k, _ in sel):
+            limit = None
 
         def ok(a):
             if not sel:
@@ -624,7 +687,10 @@ def _select_nodes(items, q, prof):
     elif st == versions.NODE_STATE["DEAD"]:
         add(dead)
         nf += len(alive)
-    # any other state number: "Unexpected state filter", nothing added
+    elif q.decoded_as == "v2.36":
+        # GcsNodeManager::HandleGetAllNodeInfo (2.36-2.48): Status::InvalidArgument.
+        return [], {}, status_bytes(INVALID_ARGUMENT, "Unexpected filter: state = %d" % st)
+    # 2.49+: any other state number selects nothing
     total = len(items)
     if q.decoded_as == "v2.49":
         nf = total - len(out)
@@ -670,11 +736,17 @@ def _strip_fields(raw, nums):
     return b"".join(parts)
 
 
-def _select_workers(items, q):
+def _select_workers(items, q, prof):
+    """GcsWorkerManager::HandleGetAllWorkerInfo: from 2.36 `int64 limit =
+    has_limit ? limit : max; if (num_added >= limit) break;` (0 or any
+    negative limit: nothing); earlier the old pattern."""
     f = q.raw_filters
     out, nf = [], 0
     for it in items:
-        if not _no_limit(q.limit) and len(out) >= q.limit:
+        if prof.has_worker_filters:
+            if q.limit is not None and len(out) >= q.limit:
+                break
+        elif _int_count_limit_hit(q.limit, len(out)):
             break
         a = it.attrs
         if f.get("exist_paused_threads") and a["num_paused_threads"] == 0:

@@ -55,10 +55,11 @@ MAX_HTTP_REQUEST_ALLOWED = 1000
 # the exact release is not pinned down); versions up to 2.49 reply through
 # rest_response(success=...), i.e. 200 or 500 (protocol doc section 7).
 STATUS_CODES_SINCE = (2, 53, 0)
-# 2.9 counts total = num_total_stored + dropped and
-# num_after_truncation = rows + num_filtered_on_gcs; later versions
-# total = rows + dropped, num_after_truncation = rows.
-TASK_COUNTS_V2_SINCE = (2, 10, 0)
+# Up to 2.40 list_tasks counts total = num_total_stored + dropped and
+# num_after_truncation = rows + num_filtered_on_gcs; from 2.41
+# total = rows + dropped, num_after_truncation = rows
+# (python/ray/dashboard/state_aggregator.py; issue 16: the change is 2.41's).
+TASK_COUNTS_V2_SINCE = (2, 41, 0)
 # TaskState.is_debugger_paused, NodeState.state_message, WorkerState
 # debugger_port/num_paused_threads: not in 2.9.
 DEBUGGER_COLUMNS_SINCE = (2, 10, 0)
@@ -212,7 +213,7 @@ def _to_int(val):
 
 
 class Options:
-    pass
+    kv_jobs = False     # jobs: submission jobs from the KV store (2.37+, not in replay)
 
 
 def parse_options(query, prof):
@@ -370,6 +371,12 @@ def cluster_request(resource, o, prof):
     if resource == "placement_groups":
         req = m.GetAllPlacementGroupRequest()
         req.limit = RAY_MAX_LIMIT_FROM_DATA_SOURCE
+        return req.SerializeToString()
+    if resource == "jobs" and prof.has_job_request_v237 and o.kv_jobs:
+        # 2.37+: the dashboard asks the GCS to skip job_info and reads the
+        # submission jobs from the KV store itself (job/utils.py).
+        req = m.GetAllJobInfoRequest()
+        req.skip_submission_job_info_field = True
         return req.SerializeToString()
     return b""     # jobs: GetAllJobInfo with no fields
 
@@ -602,6 +609,14 @@ def do_filter(data, filters, sch, cols):
 
 # ---- the GCS call --------------------------------------------------------------
 
+def tls_channel_credentials(tls):
+    def rd(k):
+        with open(tls[k], "rb") as f:
+            return f.read()
+    return grpc.ssl_channel_credentials(root_certificates=rd("ca"), private_key=rd("key"),
+                                        certificate_chain=rd("cert"))
+
+
 class GcsCaller:
     """Raw unary calls to the simulator's own GCS port, as the dashboard's
     GCS client: timeout, token, fresh channel each time (so a restarted GCS
@@ -617,9 +632,14 @@ class GcsCaller:
             md.append(("authorization", "Bearer " + self.sim.token))
         if timeout <= 0:
             raise SourceUnavailable(GCS_QUERY_FAILURE_WARNING)
-        ch = grpc.insecure_channel("127.0.0.1:%d" % port,
-                                   options=[("grpc.max_receive_message_length", MAX_MSG),
-                                            ("grpc.enable_retries", 0)])
+        opts = [("grpc.max_receive_message_length", MAX_MSG), ("grpc.enable_retries", 0)]
+        tls = self.sim.gcs_tls
+        if tls:
+            # As Ray's own clients under RAY_USE_TLS: the server's certificate
+            # and key are also the client's (gcs.GcsServer requires one).
+            ch = grpc.secure_channel("127.0.0.1:%d" % port, tls_channel_credentials(tls), options=opts)
+        else:
+            ch = grpc.insecure_channel("127.0.0.1:%d" % port, options=opts)
         try:
             fn = ch.unary_unary(method, request_serializer=lambda b: b,
                                 response_deserializer=lambda b: b)
@@ -664,13 +684,25 @@ def list_resource(dash, resource, o, prof):
             total = reply.num_total_stored + reply.num_status_task_events_dropped
         key = "task_id"
     elif resource == "jobs":
+        o.kv_jobs = sim.replay is None      # a replay has no KV store
         raw = dash.gcs.call(cluster.JOBS, cluster_request("jobs", o, prof), o.timeout)
         reply = _parse(m.GetAllJobInfoReply, raw)
         subs = {}
         if sim.replay is None:
+            now_ms = sim.model.now_ns() / 1e6
             for jid, ent in sim.model.scenario.entities.jobs.items():
                 if ent.get("submission_id"):
                     subs[jid] = ent["submission_id"]
+            if prof.has_job_request_v237:
+                # The KV store's JobInfo of each submission job.
+                kv = {}
+                for jid, ent in sim.model.scenario.entities.jobs.items():
+                    v = cluster.view(ent, now_ms)
+                    if v is not None and v.get("job_info") is not None:
+                        kv[jid] = _parse(m.JobTableData, cluster.encode_job(v, prof)).job_info
+                for j in reply.job_info_list:
+                    if j.job_id in kv:
+                        j.job_info.CopyFrom(kv[j.job_id])
         data = [job_datum(j, subs.get(j.job_id)) for j in reply.job_info_list]
         total = num_after = len(data)
         key = "job_id"
@@ -686,14 +718,14 @@ def list_resource(dash, resource, o, prof):
         elif resource == "nodes":
             reply = _parse(m.GetAllNodeInfoReply, raw)
             data = [node_datum(n, prof) for n in reply.node_info_list]
-            num_after = len(data)
+            num_after = len(data) + reply.num_filtered      # list_nodes: rows + num_filtered
             truncated = (reply.total - reply.num_filtered - len(data)) if prof.has_node_reply_counts else 0
             total = num_after + max(truncated, 0)
             key = "node_id"
         elif resource == "workers":
             reply = _parse(m.GetAllWorkerInfoReply, raw)
             data = [worker_datum(w, prof) for w in reply.worker_table_data]
-            num_after = len(data)
+            num_after = len(data) + reply.num_filtered      # list_workers: rows + num_filtered
             total = reply.total
             key = "worker_id"
         else:

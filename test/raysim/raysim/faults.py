@@ -3,7 +3,8 @@ should suffer.
 
 gRPC modes: none, unavailable (server down; handled by the server), slow
 (delay_ms), malformed (kind: truncated | garbage | oversized_length),
-gcs_status (code, message). They reach the dashboard's HTTP API too, through
+gcs_status (code, message), grpc_code (code: a gRPC status name such as
+ABORTED, message: the call fails with that gRPC status). They reach the dashboard's HTTP API too, through
 the GCS calls the dashboard makes.
 
 HTTP-only modes (dashboard.py; take_http): http_unavailable (listener
@@ -11,12 +12,13 @@ closed; handled by admin), http_slow (delay_ms), http_status (code,
 message | body + content_type), http_drop (connection closed, no reply),
 truncated_json (bytes), short_body, huge_json (bytes), deep_json (depth),
 garbage_json (bytes, seed). gRPC calls never consume an HTTP fault, nor
-HTTP requests a gRPC one. `count` limits a fault to the next N calls.
+HTTP requests a gRPC one. `count` limits a fault to the next N calls;
+`method` (e.g. "GetTaskEvents") to calls of the methods whose path ends so.
 """
 import random
 import threading
 
-GRPC_MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status")
+GRPC_MODES = ("none", "unavailable", "slow", "restart", "malformed", "gcs_status", "grpc_code")
 HTTP_MODES = ("http_unavailable", "http_slow", "http_status", "http_drop", "truncated_json",
               "short_body", "huge_json", "deep_json", "garbage_json")
 MODES = GRPC_MODES + HTTP_MODES
@@ -34,24 +36,31 @@ class Faults:
             raise ValueError("unknown fault mode %r" % mode)
         if mode == "malformed" and spec.get("kind", "truncated") not in MALFORMED_KINDS:
             raise ValueError("unknown malformed kind %r" % spec.get("kind"))
+        if mode == "grpc_code":
+            import grpc
+            if not hasattr(grpc.StatusCode, str(spec.get("code", ""))) or spec.get("code") == "OK":
+                raise ValueError("grpc_code code must name a gRPC status, not %r" % spec.get("code"))
         if mode == "http_status" and not 100 <= int(spec.get("code", 503)) <= 599:
             raise ValueError("http_status code must be 100..599, not %r" % spec.get("code"))
         with self.lock:
             self.spec = dict(spec, mode=mode)
             self.remaining = spec.get("count")   # None: until cleared
 
-    def take(self):
+    def take(self, method=None):
         """The fault spec for this gRPC call (consuming one of `count`), or None."""
-        return self._take(("none", "unavailable", "restart") + HTTP_MODES)
+        return self._take(("none", "unavailable", "restart") + HTTP_MODES, method)
 
     def take_http(self):
         """The HTTP-only fault spec for this dashboard request, or None."""
         return self._take(GRPC_MODES + ("http_unavailable",))
 
-    def _take(self, ignored):
+    def _take(self, ignored, method=None):
         with self.lock:
             mode = self.spec["mode"]
             if mode in ignored:
+                return None
+            only = self.spec.get("method")
+            if only and method is not None and not method.endswith("/" + only):
                 return None
             if self.remaining is not None:
                 if self.remaining <= 0:

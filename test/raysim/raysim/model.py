@@ -88,7 +88,7 @@ class TaskAttempt:
                  "actor_id", "placement_group_id", "actor_repr_name", "call_site",
                  "label_selector", "error_type", "error_message", "states",
                  "profile_events", "node_ip", "log_info", "gate_detail", "template", "_cache",
-                 "_state_ns")
+                 "_state_ns", "_seq", "gcs_failed_at")
 
     def __init__(self, task_id, job_id, name, func_or_class_name, states,
                  attempt_number=0, type="NORMAL_TASK", language="PYTHON",
@@ -130,6 +130,10 @@ class TaskAttempt:
         # task id and state times patched in (load scenarios: much cheaper).
         self.template = template
         self._cache = None
+        self._seq = 0               # insertion order in the TaskStore
+        # ns from which the GCS's own FAILED (the last state) is applied;
+        # None: the attempt's states are all reported by workers.
+        self.gcs_failed_at = None
 
     @property
     def key(self):
@@ -140,8 +144,34 @@ class TaskAttempt:
         return self._state_ns[0] if self._state_ns else None
 
     def visible(self, now_ns):
-        """Number of timeline states visible at now_ns."""
-        return bisect.bisect_right(self._state_ns, now_ns)
+        """Number of timeline states visible at now_ns.
+
+        A FAILED written by the GCS itself (mark_gcs_failed) carries the
+        worker's or job's end time but is applied only a delay later."""
+        n = bisect.bisect_right(self._state_ns, now_ns)
+        if self.gcs_failed_at is not None and n == len(self.states) and now_ns < self.gcs_failed_at:
+            n -= 1
+        return n
+
+    def mark_gcs_failed(self, ts_ns, applied_ns, message):
+        """What GcsTaskManagerStorage::MarkTaskAttemptFailedIfNeeded does at
+        applied_ns: FAILED at ts_ns with WORKER_DIED and `message`, unless the
+        attempt is terminated (FINISHED or FAILED) by then. States the
+        timeline has after ts_ns are dropped (nobody reports them any more).
+        Returns True if the attempt was marked."""
+        if self.first_ns is None or self.first_ns > applied_ns:
+            return False            # not stored yet when the GCS looks
+        if any(s in TERMINAL for s, ns in self.states if ns <= applied_ns):
+            return False
+        self.states = [(s, ns) for s, ns in self.states if ns <= ts_ns] + [("FAILED", ts_ns)]
+        self.states.sort(key=lambda s: s[1])
+        self._state_ns = [ns for _, ns in self.states]
+        self.error_type = "WORKER_DIED"
+        self.error_message = message
+        self.gcs_failed_at = applied_ns
+        self.template = None        # its bytes no longer follow the template's
+        self._cache = None
+        return True
 
     def nprof_visible(self, now_ns):
         return sum(1 for p in self.profile_events if p[1] <= now_ns)
@@ -252,6 +282,8 @@ class TaskStore:
         while i < n and pend[i].first_ns <= now_ns:
             a = pend[i]
             self.stored[a.key] = a
+            self.seq += 1
+            a._seq = self.seq
             fn = a.finished_ns()
             if fn is not None:
                 self.seq += 1
@@ -294,21 +326,100 @@ class TaskStore:
         jd[0] += nprof
         jd[1] += 1
 
+    def ordered(self, now_ns):
+        """Every stored attempt in the order HandleGetTaskEvents walks them
+        without an index (src/ray/gcs/gcs_task_manager.cc:
+        GcsTaskManagerStorage::GetTaskEvents() appends the tier lists from
+        priority 2 down to 0, each from its back, and the handler walks that
+        vector reversed): tier 0 (FINISHED) first, the attempt that entered
+        it last first (push_front when its FINISHED was merged: here the
+        FINISHED time, then the insert order); then tier 1 (unfinished
+        actor and actor-creation tasks), then tier 2 (the rest, FAILED
+        included), each newest inserted first."""
+        fin, act, rest = [], [], []
+        for a in self.stored.values():
+            fn = a.finished_ns()
+            if fn is not None and fn <= now_ns and a.visible(now_ns) > 0:
+                fin.append(a)
+            elif a.is_actor_task:
+                act.append(a)
+            else:
+                rest.append(a)
+        fin.sort(key=lambda a: (a.finished_ns(), a._seq), reverse=True)
+        act.reverse()
+        rest.reverse()
+        return fin + act + rest
+
     def counters_for_job(self, job_id):
         p, s = self.job_dropped.get(job_id, [0, 0])
         return p, s
 
 
+def apply_gcs_failures(scenario, worker_dead_delay_ms, job_done_delay_ms):
+    """The failures the GCS writes itself (src/ray/gcs/gcs_task_manager.cc,
+    GcsTaskManager::OnWorkerDead / OnJobFinished, after
+    gcs_mark_task_failed_on_worker_dead_delay_ms = 1000 and
+    gcs_mark_task_failed_on_job_done_delay_ms = 15000 in ray_config_def.h).
+
+    A dead worker: every stored attempt whose state_updates name that worker
+    (the worker index) and that is not FINISHED or FAILED by then becomes
+    FAILED at the worker's end time, WORKER_DIED, "Worker running the task
+    (<worker hex>) died with exit_type: <number> with error_message:
+    <exit_detail>" (MarkTasksFailedOnWorkerDead). A finished job: every
+    non-terminated attempt of the job (the job index) becomes FAILED at the
+    job's end time, WORKER_DIED, "Job finishes (<job hex>) as driver exits.
+    Marking all non-terminal tasks as failed." (MarkTasksFailedOnJobEnds).
+    A negative delay switches that rule off. Returns the attempts marked."""
+    from .versions import WORKER_EXIT_TYPE
+    ents = scenario.entities
+    events = []     # (applied ns, kind, entity)
+    if worker_dead_delay_ms is not None and worker_dead_delay_ms >= 0:
+        for wid, w in ents.workers.items():
+            fin = w.get("final") or {}
+            if w.get("t_end") is not None and fin.get("is_alive") is False:
+                end_ns = int(fin.get("end_time_ms", w["t_end"])) * 1_000_000
+                events.append((end_ns + int(worker_dead_delay_ms * 1_000_000), "worker", wid, w, end_ns))
+    if job_done_delay_ms is not None and job_done_delay_ms >= 0:
+        for jid, j in ents.jobs.items():
+            fin = j.get("final") or {}
+            if j.get("t_end") is not None and fin.get("is_dead"):
+                end_ns = int(fin.get("end_time_ms", j["t_end"])) * 1_000_000
+                events.append((end_ns + int(job_done_delay_ms * 1_000_000), "job", jid, j, end_ns))
+    events.sort(key=lambda e: (e[0], e[1]))
+    marked = []
+    for applied, kind, eid, ent, end_ns in events:
+        if kind == "worker":
+            fin = ent["final"]
+            msg = ("Worker running the task (%s) died with exit_type: %d with error_message: %s"
+                   % (eid.hex(), WORKER_EXIT_TYPE[fin.get("exit_type", "SYSTEM_ERROR")],
+                      fin.get("exit_detail", "")))
+            # In the worker index only once a state_update named the worker.
+            cands = [a for a in scenario.attempts if a.worker_id == eid and
+                     (not a.gate_detail or any(s in ("SUBMITTED_TO_WORKER", "RUNNING", "FINISHED", "FAILED")
+                                               for s, ns in a.states if ns <= applied))]
+        else:
+            msg = ("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed."
+                   % eid.hex())
+            cands = [a for a in scenario.attempts if a.job_id == eid]
+        for a in cands:
+            if a.mark_gcs_failed(end_ns, applied, msg):
+                marked.append(a)
+    return marked
+
+
 class ClusterModel:
     """Clock + current scenario + task store, behind one lock held by callers."""
 
-    def __init__(self, clock, max_tasks=100000):
+    def __init__(self, clock, max_tasks=100000, worker_dead_delay_ms=1000, job_done_delay_ms=15000):
         self.clock = clock
         self.store = TaskStore(max_tasks)
         self.scenario = Scenario("empty")
+        self.worker_dead_delay_ms = worker_dead_delay_ms
+        self.job_done_delay_ms = job_done_delay_ms
 
     def load(self, scenario):
         self.scenario = scenario
+        apply_gcs_failures(scenario, self.worker_dead_delay_ms, self.job_done_delay_ms)
         self.store.reset(scenario.attempts, scenario.dropped_profile,
                          scenario.dropped_status, scenario.job_dropped)
 

@@ -1,13 +1,15 @@
 """GetTaskEventsRequest decoding and the GCS's selection semantics.
 
 decode_request() reads the request in the layout of the profile's version
-(scalar Filters up to 2.40, {predicate, value} sub-messages from 2.41) and
-applies the GCS's RAY_CHECK on ID lengths: a wrong length raises IdCheck,
-which the server turns into a process abort like the real GCS.
+(scalar Filters up to 2.40, {predicate, value} sub-messages from 2.41).
 
-select() implements gcs_task_manager.cc HandleGetTaskEvents (protocol doc
-§5): candidate set via task or job index, filters ANDed, newest first,
-limit with truncation counters.
+plan() picks the candidate set as HandleGetTaskEvents does
+(src/ray/gcs/gcs_task_manager.cc) and converts the IDs Ray converts before
+looking at any event; select() walks the candidates with the filter lambda,
+converting the other IDs (and checking predicates) only when an event
+reaches that check. A wrong length raises IdCheck (the server aborts like
+RAY_CHECK in ID::FromBinary); an unknown predicate raises BadPredicate
+(status 34, InvalidArgument, reply cleared).
 """
 from google.protobuf.message import DecodeError
 
@@ -70,6 +72,7 @@ class Query:
 
 
 def _check_id(kind, value):
+    """ID::FromBinary: RAY_CHECK(size == kSize || size == 0)."""
     want = versions.ID_LEN[kind]
     if value and len(value) != want:
         raise IdCheck("Check failed: size == %d (%d vs. %d) %sID::FromBinary: invalid binary size"
@@ -77,7 +80,8 @@ def _check_id(kind, value):
 
 
 def decode_request(raw, prof):
-    """(Query, layout) for a GetTaskEvents request on the profile's version."""
+    """(Query, layout) for a GetTaskEvents request on the profile's version.
+    No ID is checked here: see plan() and select()."""
     m = pb()
     q = Query()
     try:
@@ -119,15 +123,50 @@ def decode_request(raw, prof):
         if prof.has_state_filter and f.HasField("state"):
             q.state.append((0, f.state))
         layout = "legacy"
-    # The real GCS converts every filter ID with FromBinary -> RAY_CHECK.
-    for kind, lst in (("task", q.task), ("job", q.job), ("actor", q.actor)):
-        for _, v in lst:
-            _check_id(kind, v)
-    for lst in (q.task, q.job, q.actor, q.name, q.state):
-        for p, _ in lst:
-            if p not in PRED_NAME:
-                raise BadPredicate("Unknown filter predicate: %d" % p)
     return q, layout
+
+
+def plan(q, prof):
+    """The candidate set of HandleGetTaskEvents, as (kind, arg):
+
+    2.41+ (predicate filters): any task filter -> the EQUAL task ids (each
+    converted now): one -> ("task", id) from the task index, two or more ->
+    ("empty", None), none -> ("all", None); else any job filter -> the EQUAL
+    job ids (converted now): one -> ("job", id), more -> ("empty", None),
+    none -> ("all", None). So the job index is used only without any task
+    filter, and the dropped counters are the job's only there.
+    <= 2.40 (scalar filters): task_ids -> ("tasks", set): every id
+    converted now, a union from the task index, and job_id is then never
+    looked at; else job_id -> ("job", id) (converted now); else all.
+    Raises IdCheck for a wrong-length ID converted here."""
+    if prof.predicate_filters:
+        if q.task:
+            ids = set()
+            for p, v in q.task:
+                if p == 0:
+                    _check_id("task", v)
+                    ids.add(v)
+            if len(ids) == 1:
+                return "task", next(iter(ids))
+            return ("empty", None) if ids else ("all", None)
+        if q.job:
+            ids = set()
+            for p, v in q.job:
+                if p == 0:
+                    _check_id("job", v)
+                    ids.add(v)
+            if len(ids) == 1:
+                return "job", next(iter(ids))
+            return ("empty", None) if ids else ("all", None)
+        return "all", None
+    if q.task:
+        for _, v in q.task:
+            _check_id("task", v)
+        return "tasks", {v for _, v in q.task}
+    if q.job:
+        _check_id("job", q.job[0][1])
+        return "job", q.job[0][1]
+    return "all", None
 
 
 class Entry:
@@ -144,64 +183,74 @@ class Entry:
         self.nprof, self.has_updates = nprof, has_updates
 
 
-def _match(pred, equal):
-    return equal if pred == 0 else not equal
+def _apply(pred, equal):
+    """apply_predicate: EQUAL / NOT_EQUAL, else std::invalid_argument with
+    "Unknown filter predicate: " + FilterPredicate_Name(pred), which is the
+    empty string for a number the enum does not declare."""
+    if pred == 0:
+        return equal
+    if pred == 1:
+        return not equal
+    raise BadPredicate("Unknown filter predicate: ")
 
 
-def select(entries, q, prof, cluster_counters, job_counters):
-    """Apply GCS semantics to `entries` (newest first).
+def _id(kind, v):
+    _check_id(kind, v)
+    return v or b""
 
-    Returns (framed entry list, counters dict). cluster_counters is
-    (profile_dropped, status_dropped); job_counters(job_id) the job's.
-    """
-    eq_tasks = {v for p, v in q.task if p == 0}
-    eq_jobs = {v for p, v in q.job if p == 0}
-    counters = cluster_counters
-    if len(eq_tasks) == 1:
-        tid = next(iter(eq_tasks))
-        cand = [e for e in entries if e.task_id == tid]
-    elif len(eq_tasks) > 1:
-        cand = []      # ANDed equalities on different task ids: nothing
-    elif len(eq_jobs) == 1:
-        jid = next(iter(eq_jobs))
-        cand = [e for e in entries if e.job_id == jid]
-        counters = job_counters(jid)
-    else:
-        cand = entries
+
+def _passes(e, q, prof, fold):
+    """The filter lambda of HandleGetTaskEvents for one event, checks in
+    Ray's order with all_of's short cut; IDs are converted (and may abort)
+    only when that check is reached."""
+    if not e.has_info:
+        return False
+    if q.exclude_driver and e.type == versions.TASK_TYPE["DRIVER_TASK"]:
+        return False
+    if not prof.predicate_filters:
+        # <= 2.40: task_ids and job_id only select candidates (plan); the
+        # actor filter applies only to events that have an actor id.
+        for _, v in q.actor:
+            if e.actor_id and e.actor_id != _id("actor", v):
+                return False
+        for _, v in q.name:
+            if fold(e.name) != fold(v):
+                return False
+        for _, v in q.state:
+            if e.state().lower() != v.lower():
+                return False
+        return True
+    for p, v in q.task:
+        if not _apply(p, e.task_id == _id("task", v)):
+            return False
+    for p, v in q.job:
+        if not _apply(p, e.job_id == _id("job", v)):
+            return False
+    for p, v in q.actor:
+        # ActorID::FromBinary("") is Nil: a task without an actor differs.
+        if not _apply(p, (e.actor_id or b"") == _id("actor", v)):
+            return False
+    for p, v in q.name:
+        if not _apply(p, fold(e.name) == fold(v)):
+            return False
+    for p, v in q.state:
+        if not _apply(p, e.state().lower() == v.lower()):
+            return False
+    return True
+
+
+def select(cands, q, prof, counters):
+    """Walk `cands` (already in the order Ray walks them) with the filters
+    and `limit`. counters: (profile_dropped, status_dropped) the candidate
+    path reports before truncation (0, 0 for the task index and the empty
+    set). Returns (framed entry list, counters dict); raises IdCheck or
+    BadPredicate as the walk meets them."""
     fold = (lambda s: s.lower()) if prof.name_case_insensitive else (lambda s: s)
     out = []
     filtered = truncated = trunc_prof = trunc_status = 0
     limit = q.limit if (q.limit is not None and q.limit >= 0) else None
-    for e in cand:
-        ok = e.has_info
-        if ok and q.exclude_driver and e.type == versions.TASK_TYPE["DRIVER_TASK"]:
-            ok = False
-        if ok:
-            for p, v in q.task:
-                if not _match(p, e.task_id == v):
-                    ok = False
-                    break
-        if ok:
-            for p, v in q.job:
-                if not _match(p, e.job_id == v):
-                    ok = False
-                    break
-        if ok:
-            for p, v in q.actor:
-                if not _match(p, (e.actor_id or b"") == v):
-                    ok = False
-                    break
-        if ok:
-            for p, v in q.name:
-                if not _match(p, fold(e.name) == fold(v)):
-                    ok = False
-                    break
-        if ok:
-            for p, v in q.state:
-                if not _match(p, e.state().lower() == v.lower()):
-                    ok = False
-                    break
-        if not ok:
+    for e in cands:
+        if not _passes(e, q, prof, fold):
             filtered += 1
             continue
         if limit is not None and len(out) >= limit:
@@ -216,5 +265,13 @@ def select(entries, q, prof, cluster_counters, job_counters):
     pd, sd = counters
     return out, {"num_profile_task_events_dropped": pd + trunc_prof,
                  "num_status_task_events_dropped": sd + trunc_status,
-                 "num_total_stored": len(cand), "num_filtered_on_gcs": filtered,
+                 "num_total_stored": len(cands), "num_filtered_on_gcs": filtered,
                  "num_truncated": truncated}
+
+
+def hash_order(items, key):
+    """Index lookups return a flat_hash_set of locators (pointers): an order
+    no client can predict. The simulator's stand-in: crc32 of the attempt's
+    key, stable for a given content, unrelated to insertion or state."""
+    import zlib
+    return sorted(items, key=lambda x: zlib.crc32(key(x)))

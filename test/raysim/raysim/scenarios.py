@@ -104,6 +104,14 @@ class Builder:
         self.sc.attempts.append(self.driver)
         return job
 
+    def end_job(self, job, t_ns):
+        """The driver of `job` exits at t_ns: the job is dead from then on.
+        (The driver's worker is left alive in the worker table: whether the
+        raylet reports a driver's exit as a worker failure is not modelled.)"""
+        j = self.sc.entities.jobs[job]
+        j["t_end"] = t_ns // MS
+        j["final"] = {"is_dead": True, "end_time_ms": t_ns // MS, "is_running_tasks": False}
+
     def submission_job(self, entrypoint, start_ns, end_ns, status="SUCCEEDED", exit_code=0,
                        message="Job finished successfully.", metadata=None):
         """A job submitted through the Jobs API (JobsAPIInfo), finished at end_ns.
@@ -427,6 +435,33 @@ def build_mixed(b, p):
     b.task("slow", "__main__.slow", t, t + 5 * MS, None)
 
 
+def build_gcs_failures(b, p):
+    """Failures the GCS writes itself (model.apply_gcs_failures).
+
+    Worker W (on 10.0.0.2) runs `doomed_a` and `doomed_b` and dies at
+    +1 s (SYSTEM_ERROR): both become FAILED/WORKER_DIED from +1 s + the
+    worker delay. `done_first` finished on W before it died: untouched.
+    `queued` never gets a worker, so only the job's end marks it; the job
+    (its driver) ends at +2 s, and 15 s later (the job delay) `queued`,
+    `orphan_running` (on a worker that outlives the job) and the driver
+    task become FAILED with "Job finishes (...) as driver exits."."""
+    b.node("10.0.0.1", cpus=4, head=True)
+    n2 = b.node("10.0.0.2", cpus=4)
+    job = b.start_job()
+    t = b.base
+    w = b.worker(n2, job, start_ns=t + 10 * MS)
+    b.task("done_first", "__main__.done_first", t + 10 * MS, t + 20 * MS, t + 200 * MS,
+           node=n2, worker=w)
+    b.task("doomed_a", "__main__.doomed_a", t + 300 * MS, t + 310 * MS, None, node=n2, worker=w)
+    b.task("doomed_b", "__main__.doomed_b", t + 320 * MS, t + 330 * MS, None, node=n2, worker=w,
+           prof_events=False)
+    b.exit_worker(w[0], t + SEC, "SYSTEM_ERROR", "Worker unexpectedly exits with a connection error code 2.")
+    b.task("queued", "__main__.queued", t + 400 * MS, None, None, resources={"GPU": 8.0})
+    b.task("orphan_running", "__main__.orphan_running", t + 500 * MS, t + 510 * MS, None)
+    b.task("finished_ok", "__main__.finished_ok", t + 600 * MS, t + 610 * MS, t + 900 * MS)
+    b.end_job(job, t + 2 * SEC)
+
+
 # Names for `varied`: unicode of every width, quotes and backslashes (SQL
 # and JSON escaping), control characters, empty; a 10 kB one is added
 # every 101st attempt.
@@ -592,7 +627,7 @@ SCENARIOS = {"empty": build_empty, "classic": build_classic, "many": build_many,
              "stream": build_stream,
              "actors": build_actors, "nested": build_nested, "retries": build_retries,
              "failures": build_failures, "mixed": build_mixed, "vectors": build_vectors}
-SCENARIOS.update(varied=build_varied, keys=build_keys)
+SCENARIOS.update(varied=build_varied, keys=build_keys, gcs_failures=build_gcs_failures)
 
 
 def build(name, params, seed, base_ns, profile):

@@ -102,6 +102,13 @@ SINCE = {
     "actor_call_site": (2, 41, 0),          # field 34
     "actor_label_selector": (2, 48, 0),     # field 35
     "actor_preemption_restarts": (2, 49, 0),  # field 36
+    # RAY_AUTH_MODE=token: from 2.52 every RPC needs `authorization: Bearer`;
+    # earlier servers ignore the header (shared/ray-gcs-protocol.md §8).
+    "token_auth": (2, 52, 0),
+    # A present, different `ray_cluster_id`: gRPC ABORTED up to 2.51 (the
+    # server call's AuthError reply), UNAUTHENTICATED from 2.52 (the auth
+    # interceptor). shared/ray-gcs-protocol.md; release boundary unsure.
+    "cluster_id_unauthenticated": (2, 52, 0),
 }
 
 # ID byte lengths (RAY_CHECK in FromBinary).

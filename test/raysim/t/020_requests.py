@@ -81,19 +81,22 @@ class Semantics(unittest.TestCase):
         self.assertEqual(c["num_status_task_events_dropped"], 7)
 
     def test_limit_truncates_and_adds_to_dropped(self):
-        rows, c = self.get(field_varint(3, 5))
-        self.assertEqual(len(rows), 5)
-        self.assertEqual(c["num_truncated"], 11)
+        # limit 2: Ray's order puts the FINISHED attempts first (t/110),
+        # so the cut ones include example_remote_function's 3 profile events.
+        rows, c = self.get(field_varint(3, 2))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(c["num_truncated"], 14)
         # GcsTaskManager::HandleGetTaskEvents (src/ray/gcs/gcs_task_manager.cc):
         # each cut entry adds its profile events to the profile counter and
         # 1 to the status counter only if it has state_updates.
         full = pb().GetTaskEventsReply()
         full.ParseFromString(self.sim.call(th.GTE, b""))
-        cut = full.events_by_task[5:]
+        cut = full.events_by_task[2:]
         nprof = sum(len(e.profile_events.events) for e in cut if e.HasField("profile_events"))
         nstatus = sum(1 for e in cut if e.HasField("state_updates"))
         self.assertGreater(nprof, 0)
-        self.assertNotEqual(nprof, 11)        # the old rule (+1 each) would not pass
+        self.assertEqual(nprof, 3)
+        self.assertNotEqual(nprof, 14)        # the old rule (+1 each) would not pass
         self.assertEqual(c["num_status_task_events_dropped"], 7 + nstatus)
         self.assertEqual(c["num_profile_task_events_dropped"], 3 + nprof)
         self.assertEqual(c["num_total_stored"], 16)

@@ -95,7 +95,7 @@ class Many(unittest.TestCase):
         # encoded and joined (gcs._FrozenBlock), and the stream scenario
         # encodes by patching a template (encode.Template). At every step of
         # a stream with eviction the reply must be byte for byte the plain
-        # encoding of every stored attempt, newest first.
+        # encoding of every stored attempt in Ray's order (TaskStore.ordered).
         from raysim import encode, gcs, model, scenarios
         clock = model.Clock(1_800_000_000_000, 0)
         m = model.ClusterModel(clock, max_tasks=300)
@@ -111,7 +111,7 @@ class Many(unittest.TestCase):
             got = b"".join(gcs._unfiltered_entries(store, prof, now))
             # Encoded from scratch: no cache, no template (encode.Template).
             want = b"".join(field_bytes(2, encode.entry_bytes(a, prof, a.visible(now), 0))
-                            for a in reversed(store.stored.values()))
+                            for a in store.ordered(now))
             self.assertEqual(got, want, "reply bytes at step %d" % steps)
             steps += 1
         self.assertGreater(store.evicted, 0)        # eviction happened in between

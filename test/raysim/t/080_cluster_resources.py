@@ -165,7 +165,7 @@ class Semantics(unittest.TestCase):
             sim.stop()
 
     def test_token_faults_restart(self):
-        with Simulator(profile="2.49", scenario="mixed", speed=0, epoch_ms=EPOCH, token="t") as sim:
+        with Simulator(profile="2.58", scenario="mixed", speed=0, epoch_ms=EPOCH, token="t") as sim:
             md = {"authorization": "Bearer t"}
             for res in RES:
                 with self.assertRaises(grpc.RpcError) as cm:
