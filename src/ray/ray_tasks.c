@@ -288,30 +288,19 @@ derive_row(RayTaskReply *r, RayArena *arena, RayTaskRow *row, const Ray__Rpc__Ta
 	return derive_events(r, arena, row) && derive_name(arena, row) && derive_error(r, arena, row);
 }
 
-RayStatus
-ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
-					  ProtobufCAllocator *alloc, RayTaskReply **out,
-					  char *err, size_t errlen)
+/*
+ * The reply of msg: counters, then each attempt's row. owned: msg came from
+ * ray__rpc__get_task_events_reply__unpack and is freed with the reply;
+ * otherwise the caller keeps it (and everything it points to) alive until
+ * ray_task_reply_free. what names the input in messages.
+ */
+static RayStatus
+reply_of_message(Ray__Rpc__GetTaskEventsReply *msg, bool owned, const RayVersion *v,
+				 ProtobufCAllocator *alloc, const char *what, RayTaskReply **out,
+				 char *err, size_t errlen)
 {
 	RayTaskReply *r;
-	Ray__Rpc__GetTaskEventsReply *msg;
 	RayArena	arena;
-
-	*out = NULL;
-	if (len > RAY_MAX_MESSAGE_SIZE)
-	{
-		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit",
-				 len, RAY_MAX_MESSAGE_SIZE);
-		return RAY_ERR_TOO_LARGE;
-	}
-	msg = ray__rpc__get_task_events_reply__unpack(alloc, len, buf);
-	if (msg == NULL)
-	{
-		snprintf(err, errlen,
-				 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message",
-				 len);
-		return RAY_ERR_MALFORMED;
-	}
 
 	ray_arena_init(&arena, alloc);
 	r = ray_arena_alloc(&arena, sizeof(RayTaskReply));
@@ -320,7 +309,7 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 	memset(r, 0, sizeof(*r));
 	r->arena = arena;
 	r->alloc = alloc;
-	r->msg = msg;
+	r->msg = owned ? msg : NULL;
 	r->version = *v;
 	r->status_code = (msg->status && msg->status->has_code) ? msg->status->code : 0;
 	r->status_message = (msg->status && msg->status->message) ? msg->status->message : "";
@@ -348,8 +337,7 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 		{
 			arena = r->arena;
 			ray_arena_free(&arena);
-			ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
-			snprintf(err, errlen, "cancelled while decoding a GetTaskEventsReply of %zu bytes", len);
+			snprintf(err, errlen, "cancelled while decoding %s", what);
 			return RAY_ERR_CANCELLED;
 		}
 	}
@@ -361,9 +349,51 @@ oom_reply:
 	arena = r->arena;
 oom:
 	ray_arena_free(&arena);
-	ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
-	snprintf(err, errlen, "out of memory decoding a GetTaskEventsReply of %zu bytes", len);
+	snprintf(err, errlen, "out of memory decoding %s", what);
 	return RAY_ERR_OOM;
+}
+
+RayStatus
+ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
+					  ProtobufCAllocator *alloc, RayTaskReply **out,
+					  char *err, size_t errlen)
+{
+	Ray__Rpc__GetTaskEventsReply *msg;
+	char		what[96];
+	RayStatus	st;
+
+	*out = NULL;
+	if (len > RAY_MAX_MESSAGE_SIZE)
+	{
+		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit",
+				 len, RAY_MAX_MESSAGE_SIZE);
+		return RAY_ERR_TOO_LARGE;
+	}
+	msg = ray__rpc__get_task_events_reply__unpack(alloc, len, buf);
+	if (msg == NULL)
+	{
+		snprintf(err, errlen,
+				 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message",
+				 len);
+		return RAY_ERR_MALFORMED;
+	}
+	snprintf(what, sizeof(what), "a GetTaskEventsReply of %zu bytes", len);
+	st = reply_of_message(msg, true, v, alloc, what, out, err, errlen);
+	if (st != RAY_OK)
+		ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
+	return st;
+}
+
+RayStatus
+ray_task_reply_from_events(Ray__Rpc__GetTaskEventsReply *msg, const RayVersion *v,
+						   ProtobufCAllocator *alloc, RayTaskReply **out,
+						   char *err, size_t errlen)
+{
+	char		what[96];
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "%zu task attempts", msg->n_events_by_task);
+	return reply_of_message(msg, false, v, alloc, what, out, err, errlen);
 }
 
 void

@@ -121,6 +121,19 @@ extern RayStatus ray_task_reply_decode(const uint8_t *buf, size_t len,
 extern void ray_task_reply_free(RayTaskReply *reply);
 
 /*
+ * The rows of a GetTaskEventsReply built in memory rather than read from
+ * the wire: the dashboard's JSON parsed into TaskEvents, or events pushed
+ * by Ray's aggregator merged per attempt. Rows are derived exactly as by
+ * ray_task_reply_decode. The caller keeps msg, and everything it points to,
+ * alive until ray_task_reply_free (which does not free msg).
+ */
+extern RayStatus ray_task_reply_from_events(Ray__Rpc__GetTaskEventsReply *msg,
+											const RayVersion *v,
+											ProtobufCAllocator *alloc,
+											RayTaskReply **out,
+											char *err, size_t errlen);
+
+/*
  * Like ray_task_reply_decode, but reads only the keys and states: in each
  * row only task_id, job_id, attempt_number, the events and what derives
  * from them (state, creation/start/end) are set; ev, info and su are NULL.

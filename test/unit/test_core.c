@@ -488,6 +488,69 @@ knows_odd(void *ctx, const uint8_t *task_id, size_t len, int32_t attempt, size_t
 	return yes;
 }
 
+/*
+ * ray_task_reply_from_events derives the same rows from TaskEvents held in
+ * memory as ray_task_reply_decode does from their bytes: every field of
+ * every row of every profile, the derived ones (name, error) included.
+ */
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0);
+}
+
+static void
+test_from_events(void)
+{
+	for (int p = 0; p < NPROFILES; p++)
+	{
+		size_t		len;
+		uint8_t    *buf = read_vector(PROFILES[p], "get_task_events_reply.bin", &len);
+		RayVersion	v = ver("2.49.2");
+		Ray__Rpc__GetTaskEventsReply *msg;
+		RayTaskReply *wire = NULL,
+				   *mem = NULL;
+		char		err[256];
+		size_t		same = 0;
+
+		if (buf == NULL)
+			continue;
+		msg = ray__rpc__get_task_events_reply__unpack(NULL, len, buf);
+		if (msg == NULL ||
+			ray_task_reply_decode(buf, len, &v, NULL, &wire, err, sizeof(err)) != RAY_OK ||
+			ray_task_reply_from_events(msg, &v, NULL, &mem, err, sizeof(err)) != RAY_OK)
+		{
+			ok(0, "%s: from_events: %s", PROFILES[p], err);
+			continue;
+		}
+		for (size_t i = 0; i < wire->nrows && i < mem->nrows; i++)
+		{
+			const RayTaskRow *a = &wire->rows[i],
+					   *b = &mem->rows[i];
+
+			same += same_key_row(a, b) && same_id(a->parent_task_id, b->parent_task_id) &&
+				same_id(a->actor_id, b->actor_id) && same_id(a->node_id, b->node_id) &&
+				same_id(a->worker_id, b->worker_id) &&
+				same_id(a->placement_group_id, b->placement_group_id) &&
+				same_str(a->name, b->name) && a->has_error_type == b->has_error_type &&
+				a->error_type == b->error_type && same_str(a->error_message, b->error_message) &&
+				b->ev == msg->events_by_task[i];
+		}
+		ok(wire->nrows > 0 && mem->nrows == wire->nrows && same == wire->nrows &&
+		   mem->num_total_stored == wire->num_total_stored &&
+		   mem->num_status_task_events_dropped == wire->num_status_task_events_dropped,
+		   "%s: rows from TaskEvents in memory equal rows from their bytes (%zu of %zu)",
+		   PROFILES[p], same, wire->nrows);
+		/* The caller keeps msg: freeing the reply must leave it intact. */
+		ray_task_reply_free(mem);
+		ok(msg->n_events_by_task == wire->nrows, "%s: the reply does not free the caller's events",
+		   PROFILES[p]);
+		ray_task_reply_free(wire);
+		ray__rpc__get_task_events_reply__free_unpacked(msg, NULL);
+		free(buf);
+	}
+}
+
 static void
 test_new_keys(void)
 {
@@ -552,6 +615,7 @@ main(void)
 	test_malformed();
 	test_keys_path();
 	test_new_keys();
+	test_from_events();
 	test_check_alive();
 	return tap_done();
 }
