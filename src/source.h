@@ -199,7 +199,6 @@ extern void raydar_dashboard_explain(RaydarConn *conn, const RaydarResource *res
 									 struct ExplainState *es);
 extern void raydar_dashboard_plan(PlannerInfo *root, RelOptInfo *baserel,
 								  const RaydarResource *res, RaydarPushdown *pd);
-extern bool raydar_dashboard_carries(const RaydarResource *res, const RaydarColumn *col);
 
 /* The plan's pushed filters as the core's array (n set; never NULL). */
 extern RayTaskFilter *raydar_source_filters(List *filters, int *n);
