@@ -115,6 +115,7 @@ typedef struct RaydarColumn
 	RaydarGetter get;
 	const char *doc;			/* one line, for docs and COMMENT ON COLUMN */
 	bool		from_keys;		/* computable from ray_task_reply_decode_keys */
+	bool		no_dashboard;	/* Ray's State API does not carry it: NULL over HTTP */
 } RaydarColumn;
 
 extern const RaydarColumn raydar_task_columns[];

@@ -150,6 +150,8 @@ unpack(RayResourceKind kind, bool pg_v29, ProtobufCAllocator *alloc, size_t len,
 	return NULL;
 }
 
+static bool pg_views(RayClusterReply *r, bool pg_v29, char *err, size_t errlen);
+
 static void
 set_status(RayClusterReply *r, const Ray__Rpc__GcsStatus *st)
 {
@@ -264,8 +266,19 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 			break;
 	}
 
-	/* Placement groups: one view over both layouts, made once. */
-	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0)
+	if (!pg_views(r, pg_v29, err, errlen))
+		return RAY_ERR_OOM;
+	*out = r;
+	return RAY_OK;
+}
+
+/* Placement groups: one view over both layouts, made once. */
+static bool
+pg_views(RayClusterReply *r, bool pg_v29, char *err, size_t errlen)
+{
+	ProtobufCAllocator *alloc = r->alloc;
+
+	if (r->kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0)
 	{
 		size_t		bytes = r->nrows * (sizeof(RayPlacementGroupView) + sizeof(void *));
 		char	   *block = alloc ? alloc->alloc(alloc->allocator_data, bytes) : malloc(bytes);
@@ -276,7 +289,7 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 		{
 			ray_cluster_reply_free(r);
 			snprintf(err, errlen, "out of memory");
-			return RAY_ERR_OOM;
+			return false;
 		}
 		for (size_t i = 0; i < r->nrows; i++)
 		{
@@ -286,6 +299,32 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 		r->owned = block;
 		r->rows = rows;
 	}
+	return true;
+}
+
+RayStatus
+ray_cluster_reply_from_rows(RayResourceKind kind, void **rows, size_t nrows, const RayVersion *v,
+							ProtobufCAllocator *alloc, RayClusterReply **out, char *err, size_t errlen)
+{
+	RayClusterReply *r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+
+	*out = NULL;
+	if (r == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return RAY_ERR_OOM;
+	}
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->version = *v;
+	r->alloc = alloc;
+	r->status_message = "";
+	r->nrows = nrows;
+	r->rows = rows;
+	/* In-memory rows have the current layout; Ray 2.9's shares fields 1..12 with it. */
+	r->pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS && !ray_version_at_least(v, 2, 10);
+	if (!pg_views(r, false, err, errlen))
+		return RAY_ERR_OOM;
 	*out = r;
 	return RAY_OK;
 }
@@ -305,7 +344,8 @@ ray_cluster_reply_free(RayClusterReply *r)
 		else
 			free(r->owned);
 	}
-	protobuf_c_message_free_unpacked(r->msg, alloc);
+	if (r->msg)
+		protobuf_c_message_free_unpacked(r->msg, alloc);
 	if (alloc)
 		alloc->free(alloc->allocator_data, r);
 	else

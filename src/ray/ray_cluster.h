@@ -57,6 +57,17 @@ extern RayStatus ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *b
 										  RayClusterReply **out, char *err, size_t errlen);
 extern void ray_cluster_reply_free(RayClusterReply *r);
 
+/*
+ * A reply over rows built in memory rather than read from the wire (the
+ * dashboard's JSON parsed into ActorTableData, GcsNodeInfo, ...: for
+ * placement groups PlacementGroupTableData whatever the version), with
+ * status OK and no totals. The caller keeps rows and what they point to
+ * alive until ray_cluster_reply_free, which frees neither.
+ */
+extern RayStatus ray_cluster_reply_from_rows(RayResourceKind kind, void **rows, size_t nrows,
+											 const RayVersion *v, ProtobufCAllocator *alloc,
+											 RayClusterReply **out, char *err, size_t errlen);
+
 /* Enum names; NULL for a value this build does not know. */
 extern const char *ray_actor_state_name(int v);
 extern const char *ray_node_state_name(int v);
