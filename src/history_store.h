@@ -52,6 +52,23 @@ extern uint64 history_store_write(HistoryWrite how, const char *cluster, const c
 								  RayTaskReply *attempts, List *positions);
 
 /*
+ * The value of one column of one attempt as the writer wants it stored:
+ * col->get's, or NULL where the rows' source does not carry the column or
+ * could not read the value (the collector over HTTP: raydar_source_value).
+ * ctx is the caller's.
+ */
+typedef Datum (*HistoryValueFn) (void *ctx, const RaydarColumn *col, RayTaskReply *attempts,
+								 const RayTaskRow *row, RayBuf *scratch, bool *isnull);
+
+/*
+ * history_store_write, each value read by value(ctx, ...) rather than the
+ * column's getter (value NULL: the getter).
+ */
+extern uint64 history_store_write_with(HistoryWrite how, const char *cluster,
+									   const char *incarnation, RayTaskReply *attempts,
+									   List *positions, HistoryValueFn value, void *ctx);
+
+/*
  * Make the daily task_history partitions the attempts' end times fall in:
  * rows is a reply whose rows are in memory (a keys pass is enough), and
  * positions index its rows.

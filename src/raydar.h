@@ -39,7 +39,7 @@ extern void _PG_init(void);
 /* raydar.c: cancel, statement_timeout or shutdown is pending. */
 extern bool raydar_backend_interrupted(void *arg);
 
-/* collector.c: GUCs and, under shared_preload_libraries, the worker. */
+/* collector_launcher.c: GUCs and, under shared_preload_libraries, the launcher. */
 extern void raydar_collector_init(void);
 extern void raydar_metrics_scraper_init(void);	/* metrics_scraper.c */
 

@@ -91,10 +91,9 @@ raydar_source_task_row(RaydarSourceResult *r, size_t i)
 	return row;
 }
 
-const RayTaskRow *
-raydar_source_task_attempt(RaydarSourceResult *r, size_t index)
+RayTaskReply *
+raydar_source_task_attempts(RaydarSourceResult *r)
 {
-	const RayTaskRow *row;
 	char		err[256];
 	RayStatus	rs;
 
@@ -109,6 +108,17 @@ raydar_source_task_attempt(RaydarSourceResult *r, size_t index)
 		if (rs != RAY_OK)
 			row_error(r, rs, err);
 	}
+	return r->full;
+}
+
+const RayTaskRow *
+raydar_source_task_attempt(RaydarSourceResult *r, size_t index)
+{
+	const RayTaskRow *row;
+	char		err[256];
+	RayStatus	rs;
+
+	(void) raydar_source_task_attempts(r);
 	if (index >= r->full->nrows)
 		elog(ERROR, "task attempt %zu is not in a reply of %zu", index, r->full->nrows);
 	if (r->full->rows != NULL)
@@ -117,6 +127,14 @@ raydar_source_task_attempt(RaydarSourceResult *r, size_t index)
 	if (rs != RAY_OK)
 		row_error(r, rs, err);
 	return row;
+}
+
+const char *
+raydar_source_task_events_elsewhere(RaydarSourceResult *r, const RayVersion *v)
+{
+	if (r->http)
+		return raydar_dashboard_task_events_elsewhere(r->conn, v);
+	return raydar_gcs_task_events_elsewhere(r->conn, v, &r->alloc);
 }
 
 const RayClusterReply *

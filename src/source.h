@@ -124,6 +124,22 @@ extern const RayTaskReply *raydar_source_task_reply(RaydarSourceResult *r);
 extern const RayTaskRow *raydar_source_task_row(RaydarSourceResult *r, size_t i);
 extern const RayTaskRow *raydar_source_task_attempt(RaydarSourceResult *r, size_t index);
 
+/*
+ * The whole task reply of a NEW_KEYS or FULL fetch, every attempt readable
+ * by its position (ray_task_reply_row); over gRPC NEW_KEYS the reply's
+ * bytes are indexed on the first call. Same lifetime as the result.
+ */
+extern RayTaskReply *raydar_source_task_attempts(RaydarSourceResult *r);
+
+/*
+ * For an unfiltered task fetch that found nothing stored and nothing
+ * dropped: what shows the cluster is running anyway ("actors", "jobs
+ * running tasks"), taken as its task events going elsewhere than the GCS
+ * (Ray 2.58+, RAY_enable_ray_event=1); NULL when nothing does, or before
+ * 2.58. Costs one or two small calls. The rule the FDW warns with.
+ */
+extern const char *raydar_source_task_events_elsewhere(RaydarSourceResult *r, const RayVersion *v);
+
 /* The other resources: the decoded reply (rows[i] is row i). */
 extern const RayClusterReply *raydar_source_cluster_reply(const RaydarSourceResult *r);
 
@@ -197,6 +213,9 @@ extern void raydar_dashboard_fetch(RaydarSourceResult *r, const RayVersion *v,
 extern void raydar_dashboard_explain(RaydarConn *conn, const RaydarResource *res,
 									 const RaydarSourceRequest *req, const char *vtext,
 									 struct ExplainState *es);
+extern const char *raydar_gcs_task_events_elsewhere(RaydarConn *conn, const RayVersion *v,
+													ProtobufCAllocator *alloc);
+extern const char *raydar_dashboard_task_events_elsewhere(RaydarConn *conn, const RayVersion *v);
 extern void raydar_dashboard_plan(PlannerInfo *root, RelOptInfo *baserel,
 								  const RaydarResource *res, RaydarPushdown *pd);
 

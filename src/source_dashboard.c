@@ -430,8 +430,8 @@ count_and_warn(DashFetch *f, const RayStateCounters *k)
  * instead of the GCS (source_gcs.c says more): an unfiltered task fetch
  * that found nothing, on a cluster that has actors, is taken as that.
  */
-static void
-warn_if_task_events_elsewhere(DashFetch *f)
+const char *
+raydar_dashboard_task_events_elsewhere(RaydarConn *conn, const RayVersion *v)
 {
 	char	   *path;
 	size_t		len;
@@ -441,17 +441,24 @@ warn_if_task_events_elsewhere(DashFetch *f)
 	char		err[256];
 	bool		actors = false;
 
-	if (!ray_version_at_least(f->v, 2, 58))
-		return;
-	path = psprintf("/api/v0/actors?limit=1&timeout=%d", timeout_s(f->r->conn));
-	body = raydar_conn_http_get(f->r->conn, path, &len);
+	if (!ray_version_at_least(v, 2, 58))
+		return NULL;
+	path = psprintf("/api/v0/actors?limit=1&timeout=%d", timeout_s(conn));
+	body = raydar_conn_http_get(conn, path, &len);
 	if (ray_state_json_row_strings(body, len, "actor_id", &ids, &n, err, sizeof(err)) == RAY_OK)
 	{
 		actors = n > 0;
 		ray_state_json_free_strings(ids, n);
 	}
 	pfree(body);
-	if (actors)
+	return actors ? "actors" : NULL;
+}
+
+/* The FDW's WARNING when raydar_dashboard_task_events_elsewhere finds evidence. */
+static void
+warn_if_task_events_elsewhere(DashFetch *f)
+{
+	if (raydar_dashboard_task_events_elsewhere(f->r->conn, f->v) != NULL)
 		ereport(WARNING,
 				(errmsg("the Ray cluster behind server \"%s\" has actors, but its dashboard lists no task events",
 						raydar_conn_server_name(f->r->conn)),

@@ -111,14 +111,14 @@ warn_about_loss(const RayTaskReply *t, int64 limit)
  * does not exist and a GCS restart (which loses task events) is the
  * explanation. Costs one or two small calls, only for such empty scans.
  */
-static void
-warn_if_task_events_elsewhere(RaydarSourceResult *r, const RayVersion *v)
+const char *
+raydar_gcs_task_events_elsewhere(RaydarConn *conn, const RayVersion *v, ProtobufCAllocator *alloc)
 {
 	const char *evidence = NULL;
 	char		err[256];
 
 	if (!ray_version_at_least(v, 2, 58))
-		return;
+		return NULL;
 	for (int k = 0; k < 2 && evidence == NULL; k++)
 	{
 		RayResourceKind kind = k == 0 ? RAY_RESOURCE_JOBS : RAY_RESOURCE_ACTORS;
@@ -128,13 +128,13 @@ warn_if_task_events_elsewhere(RaydarSourceResult *r, const RayVersion *v)
 		bool		cached;
 		RayClusterReply *cr;
 
-		if (ray_cluster_request_encode(kind, NULL, 0, kind == RAY_RESOURCE_ACTORS ? 1 : -1, v, &r->alloc,
+		if (ray_cluster_request_encode(kind, NULL, 0, kind == RAY_RESOURCE_ACTORS ? 1 : -1, v, alloc,
 									   &req, &reqlen, err, sizeof(err)) != RAY_OK)
 			continue;
-		reply = raydar_conn_call(r->conn, ray_cluster_method(kind), req ? req : (const uint8_t *) "",
+		reply = raydar_conn_call(conn, ray_cluster_method(kind), req ? req : (const uint8_t *) "",
 								 reqlen, &cached);
 		if (ray_cluster_reply_decode(kind, (const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ, v,
-									 &r->alloc, &cr, err, sizeof(err)) != RAY_OK)
+									 alloc, &cr, err, sizeof(err)) != RAY_OK)
 			continue;
 		for (size_t i = 0; i < cr->nrows && evidence == NULL; i++)
 		{
@@ -147,6 +147,15 @@ warn_if_task_events_elsewhere(RaydarSourceResult *r, const RayVersion *v)
 		}
 		ray_cluster_reply_free(cr);
 	}
+	return evidence;
+}
+
+/* The FDW's WARNING when raydar_gcs_task_events_elsewhere finds evidence. */
+static void
+warn_if_task_events_elsewhere(RaydarSourceResult *r, const RayVersion *v)
+{
+	const char *evidence = raydar_gcs_task_events_elsewhere(r->conn, v, &r->alloc);
+
 	if (evidence != NULL)
 		ereport(WARNING,
 				(errmsg("the Ray cluster behind server \"%s\" has %s, but its GCS holds no task events",
