@@ -63,6 +63,7 @@ typedef struct Poll
 	List	   *written;		/* classify: both, in key order */
 	List	   *live;			/* classify: not yet terminal */
 	uint64		live_fp;		/* classify: identifies the live set */
+	bool		capped;			/* fetch: the dashboard's cap hid attempts */
 	bool		rewrite_live;	/* store: task_live rewritten */
 	CollectorPollResult res;	/* store, publish: what collector_status shows */
 	instr_time	t_start,
@@ -172,6 +173,27 @@ check_events_elsewhere(Poll *p)
 }
 
 /*
+ * What collector_status says of a task fetch that filled the dashboard's
+ * cap. Up to Ray 2.40 the dashboard's total counts what the GCS stores, so
+ * the hidden attempts are counted exactly; later dashboards count only the
+ * rows the GCS returned, and the number is not known.
+ */
+static char *
+cap_warning(const RaydarSourceCounters *k)
+{
+	if (k->cap_hidden > 0)
+		return psprintf("the Ray dashboard's cap of %d rows per request hid %lld task attempts "
+						"from this poll (%d of %d jobs alone exceed it); they are collected once "
+						"they are visible, and attempts evicted meanwhile are lost",
+						RAYDAR_DASHBOARD_MAX_ROWS, (long long) k->cap_hidden,
+						k->capped_parts, Max(k->parts, 1));
+	return psprintf("the Ray dashboard returned its cap of %d rows per request (%d of %d jobs alone "
+					"fill it); how many task attempts it hid this dashboard does not say; they are "
+					"collected once they are visible, and attempts evicted meanwhile are lost",
+					RAYDAR_DASHBOARD_MAX_ROWS, Max(k->capped_parts, 1), Max(k->parts, 1));
+}
+
+/*
  * Fetch: which start of the cluster answers, its version, then the task
  * attempts, outside any transaction. A cluster started anew reuses task
  * ids: what this worker remembers of the old one must not hide the new
@@ -198,12 +220,11 @@ poll_fetch(Poll *p)
 	k = raydar_source_counters(p->src);
 	p->res.dropped = k->num_status_task_events_dropped;
 	p->res.cap_hidden = k->cap_hidden;
-	if (k->cap_hidden > 0)
-		p->res.warning = psprintf("the Ray dashboard's cap of %d rows per request hid %lld task attempts "
-								  "from this poll (%d of %d jobs alone exceed it); they are collected "
-								  "once they are visible, and attempts evicted meanwhile are lost",
-								  RAYDAR_DASHBOARD_MAX_ROWS, (long long) k->cap_hidden,
-								  k->capped_parts, Max(k->parts, 1));
+	p->capped = raydar_conn_is_http(p->conn) &&
+		(k->capped_parts > 0 ||
+		 (k->parts == 0 && p->keys->nrows + p->keys->nknown >= RAYDAR_DASHBOARD_MAX_ROWS));
+	if (p->capped)
+		p->res.warning = cap_warning(k);
 	else
 		check_events_elsewhere(p);
 }
@@ -393,7 +414,7 @@ poll_store(Poll *p)
 	{
 		p->res.vanished = clear_live(p);
 		/* Rows the dashboard's cap hid are not told from vanished ones: not counted. */
-		if (p->res.cap_hidden > 0)
+		if (p->capped)
 			p->res.vanished = 0;
 		history_store_write_with(HISTORY_LIVE, p->name, p->inc, attempts,
 								 reply_positions(p->keys, p->live), source_value, p->src);
