@@ -29,7 +29,7 @@
 #include "utils/builtins.h"
 
 #include "http_client.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 struct RaydarHttp
 {
@@ -172,24 +172,34 @@ interrupted(void)
 	return QueryCancelPending || ProcDiePending;
 }
 
+/* The peer of t, for report.c. */
+static void
+target_peer(const RaydarHttpTarget *t, RaydarPeer *peer)
+{
+	peer->http = true;
+	peer->endpoint = t->base_url;
+	peer->server = t->server_name;
+	peer->has_token = t->token != NULL;
+	peer->connect_timeout_ms = t->connect_timeout_ms;
+	peer->timeout_ms = t->timeout_ms;
+	peer->max_reply_bytes = t->max_body_bytes;
+}
+
 /* The error for a transfer that produced no HTTP answer. */
 static void
 report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 					  const char *errbuf, const Body *b)
 {
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	RaydarPeer	peer;
+	RaydarFailure f;
 
+	target_peer(t, &peer);
+	peer.max_reply_bytes = b->max;
 	if (b->too_large)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_REPLY_HANDLE),
-				 errmsg("the response of the Ray dashboard at %s is larger than %zu MiB",
-						url, b->max / (1024 * 1024)),
-				 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less; "
-						 "the limit is the server option max_reply_mb (at most %zu over HTTP).",
-						 (size_t) RAY_STATE_JSON_MAX_BYTES / (1024 * 1024))));
+		raydar_report_failure(&peer, RAYDAR_FAIL_TOO_LARGE, 0, url, detail);
 	if (b->oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("out of memory receiving the response of %s", url)));
+		raydar_report_failure(&peer, RAYDAR_FAIL_OUT_OF_MEMORY, 0, url, detail);
 	switch (rc)
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
@@ -198,23 +208,10 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 		case CURLE_SEND_ERROR:
 		case CURLE_RECV_ERROR:
 		case CURLE_GOT_NOTHING:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not connect to the Ray dashboard at %s (server \"%s\")",
-							t->base_url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("Check that the Ray head node is up and that dashboard_url names its dashboard: "
-							 "port 8265 unless started with --dashboard-port, reachable from this host "
-							 "only if started with --dashboard-host=0.0.0.0.")));
+			f = RAYDAR_FAIL_CONNECT;
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("the Ray dashboard at %s did not answer in time (server \"%s\")",
-							t->base_url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("The limits are the server options connect_timeout_ms (%d) and timeout_ms (%d).",
-							 t->connect_timeout_ms, t->timeout_ms)));
+			f = RAYDAR_FAIL_TIMEOUT;
 			break;
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
@@ -222,30 +219,17 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_ISSUER_ERROR:
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("TLS with the Ray dashboard at %s failed (server \"%s\")",
-							t->base_url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("If the dashboard's certificate is signed by a private CA, set the server option "
-							 "ca_file to that CA's PEM file; tls_verify 'false' turns verification off "
-							 "(anyone on the path can then read the token).")));
+			f = RAYDAR_FAIL_TLS;
 			break;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("cannot request %s (server \"%s\")", url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("dashboard_url must be http://host:port or https://host:port.")));
+			f = RAYDAR_FAIL_BAD_URL;
 			break;
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the request to the Ray dashboard %s failed (server \"%s\")",
-							url, t->server_name),
-					 errdetail("%s", detail)));
+			f = RAYDAR_FAIL_OTHER;
+			break;
 	}
+	raydar_report_failure(&peer, f, 0, url, detail);
 }
 
 /*
@@ -273,74 +257,13 @@ static void
 report_status(const RaydarHttpTarget *t, const char *url, long status, const Body *b)
 {
 	char		msg[512];
+	RaydarPeer	peer;
 
 	body_message(b, msg, sizeof(msg));
-	switch (status)
-	{
-		case 400:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s rejected the request as invalid (HTTP 400)", t->base_url),
-					 errdetail("GET %s: %s", url, msg),
-					 errhint("This Ray version may not take one of the pushed filters or the limit; "
-							 "set the server option ray_version to the cluster's version, or report it.")));
-			break;
-		case 401:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("the Ray dashboard at %s refused raydar's credentials (HTTP 401): the token is %s",
-							t->base_url, t->token ? "wrong" : "missing"),
-					 errdetail("%s", msg),
-					 errhint("Put the cluster's token in a user mapping: "
-							 "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
-							 quote_identifier(t->server_name))));
-			break;
-		case 403:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("the Ray dashboard at %s forbids this request (HTTP 403)", t->base_url),
-					 errdetail("GET %s: %s", url, msg),
-					 /* Ray: 401 without a token, 403 for a wrong one (http_token_authentication.py). */
-					 t->token ?
-					 errhint("Ray answers 403 to a token that is not the cluster's: "
-							 "check the token in the user mapping (ALTER USER MAPPING FOR CURRENT_USER SERVER %s "
-							 "OPTIONS (SET token '...')), or a proxy in front of the dashboard wants a token with read access.",
-							 quote_identifier(t->server_name)) :
-					 errhint("A proxy in front of the dashboard blocks the request; "
-							 "give raydar a token with read access in a user mapping.")));
-			break;
-		case 404:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s has no %s (HTTP 404)", t->base_url, url + strlen(t->base_url)),
-					 errdetail("%s", msg),
-					 errhint("Check that dashboard_url is the Ray dashboard (port 8265 by default), not a proxy path.")));
-			break;
-		case 429:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s is busy (HTTP 429): too many requests in flight", t->base_url),
-					 errdetail("%s", msg),
-					 errhint("The dashboard serves at most 100 State API requests at once; retry later, "
-							 "query less often, or set cache_ttl_ms on the server.")));
-			break;
-		case 500:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s failed to answer (HTTP 500)", t->base_url),
-					 errdetail("%s", msg),
-					 errhint("The dashboard could not reach the GCS or failed internally; check the head node "
-							 "and its dashboard.log, then retry.")));
-			break;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s answered HTTP %ld", t->base_url, status),
-					 errdetail("GET %s: %s", url, msg),
-					 status >= 502 && status <= 504
-					 ? errhint("A proxy in front of the dashboard could not reach it; check that the Ray head node is up.")
-					 : errhint("Check that dashboard_url is the Ray dashboard.")));
-	}
+	target_peer(t, &peer);
+	/* A 404 names the path it did not find, the others the whole URL. */
+	raydar_report_failure(&peer, RAYDAR_FAIL_HTTP_STATUS, status,
+						  status == 404 ? url + strlen(t->base_url) : url, msg);
 }
 
 char *

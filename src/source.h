@@ -17,7 +17,7 @@
  *						new attempts)
  *	 source_dashboard.c	GET /api/v0/<resource> from the dashboard
  *						(http_client.c), the JSON parsed into the GCS's
- *						messages (ray_state_json.c) and derived from them
+ *						messages (ray_dashboard_parse.c) and derived from them
  *						in memory, the same derivation as for gRPC
  *
  * Everything a fetch returns lives in the memory context current at the
@@ -33,7 +33,7 @@
 
 #include "ray_cluster.h"
 #include "ray_requests.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 struct ExplainState;
 

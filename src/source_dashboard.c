@@ -4,7 +4,7 @@
  *		HTTP (GET /api/v0/<resource>).
  *
  * The dashboard's task rows are Ray's protobuf_to_task_state_dict of the
- * GCS's TaskEvents. ray_state_json.c parses them back into TaskEvents (and
+ * GCS's TaskEvents. ray_dashboard_parse.c parses them back into TaskEvents (and
  * the other resources into the GCS's row messages), and those in-memory
  * messages go straight to the core's derivation (ray_task_reply_from_events,
  * ray_cluster_reply_from_rows): the same rows, from the same column rules,
@@ -86,22 +86,15 @@ http_path(RaydarConn *conn, const RaydarResource *res, List *filters, int64 limi
 static void
 report_body(RaydarConn *conn, RayStatus rs, const char *path, const char *err)
 {
-	const char *url = raydar_conn_options(conn)->dashboard_url;
+	RaydarPeer	peer;
 
+	raydar_conn_peer(conn, &peer);
 	if (rs == RAY_ERR_RPC)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("the Ray dashboard at %s answered GET %s with an error", url, path),
-				 errdetail("Ray said: %s", err)));
+		raydar_report_failure(&peer, RAYDAR_FAIL_RAY_ERROR, 0, path, err);
 	if (rs == RAY_ERR_MALFORMED || rs == RAY_ERR_TOO_LARGE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("the Ray dashboard at %s sent a response raydar cannot read (server \"%s\")",
-						url, raydar_conn_server_name(conn)),
-				 errdetail("GET %s: %s", path, err),
-				 errhint("Check that dashboard_url is the Ray dashboard itself, not a proxy or login page.")));
+		raydar_report_failure(&peer, RAYDAR_FAIL_MALFORMED, 0, path, err);
 	raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
-										  url, raydar_conn_server_name(conn)),
+										  peer.endpoint, peer.server),
 							 err);
 }
 

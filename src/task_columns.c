@@ -1,5 +1,5 @@
 /*
- * catalog.c
+ * task_columns.c
  *		The column catalog of the tasks table: name, type, pushdown and how
  *		each value is made from a decoded task row.
  *
@@ -83,7 +83,7 @@ GETTER(get_language)
 	return CStringGetTextDatum(ray_task_language_text(row, nb));
 }
 /*
- * jsonb columns: the text of ray_task_json.c through raydar_buf_jsonb, whose
+ * jsonb columns: the text of ray_task_json_columns.c through raydar_buf_jsonb, whose
  * cache makes repeated values (required_resources is the same few maps on
  * every row) cheap; events and task_log_info, different on every row, are
  * built as JsonbValues instead, as printing and re-parsing them was most of
