@@ -266,32 +266,14 @@ report_status(const RaydarHttpTarget *t, const char *url, long status, const Bod
 						  status == 404 ? url + strlen(t->base_url) : url, msg);
 }
 
-char *
-raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_query, size_t *len)
+/* The request's headers; an ERROR if they cannot be made. */
+static struct curl_slist *
+make_headers(const RaydarHttpTarget *t)
 {
-	char	   *url = psprintf("%s%s", t->base_url, path_and_query);
 	char	   *auth = t->token ? psprintf("Authorization: Bearer %s", t->token) : NULL;
-	char		errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers = NULL;
 	struct curl_slist *tmp;
-	Body		body = {h->easy, NULL, 0, 0, 0, false, false};
-	CURLcode	rc = CURLE_OK;
-	CURLMcode	mc;
-	long		status = 0;
-	bool		cancelled = false;
-	bool		done = false;
-	char	   *res;
-	CURL	   *e = h->easy;
 
-	body.max = t->max_body_bytes > 0 && t->max_body_bytes < RAY_STATE_JSON_MAX_BYTES
-		? t->max_body_bytes : RAY_STATE_JSON_MAX_BYTES;
-	init_curl();
-	if (multi == NULL)
-	{
-		multi = curl_multi_init();
-		if (multi == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a curl multi handle")));
-	}
 	tmp = curl_slist_append(headers, "Accept: application/json");
 	if (tmp)
 		headers = tmp;
@@ -302,8 +284,14 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 		curl_slist_free_all(headers);
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
+	return headers;
+}
 
-	/* Options are set afresh: the handle (and its connection) is reused. */
+/* Options are set afresh: the handle (and its connection) is reused. */
+static void
+set_options(CURL *e, const RaydarHttpTarget *t, const char *url, struct curl_slist *headers,
+			Body *body, char *errbuf)
+{
 	errbuf[0] = '\0';
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -316,7 +304,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
@@ -329,7 +317,70 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	 * nobody configured for this server ("" turns libcurl's lookup off).
 	 */
 	curl_easy_setopt(e, CURLOPT_PROXY, t->proxy ? t->proxy : "");
+}
 
+/*
+ * Run e's transfer to its end, polling for interrupts. False if an
+ * interrupt is pending (the transfer is abandoned); *rc is its result.
+ */
+static bool
+run_transfer(CURL *e, CURLcode *rc, char *errbuf)
+{
+	for (;;)
+	{
+		int			running = 0;
+		CURLMsg    *m;
+		int			left;
+		bool		done = false;
+		CURLMcode	mc = perform_blocked(&running);
+
+		while ((m = curl_multi_info_read(multi, &left)) != NULL)
+			if (m->msg == CURLMSG_DONE && m->easy_handle == e)
+			{
+				*rc = m->data.result;
+				done = true;
+			}
+		if (mc != CURLM_OK)
+		{
+			*rc = CURLE_FAILED_INIT;
+			snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_multi_strerror(mc));
+			return true;
+		}
+		if (done || running == 0)
+			return true;
+		if (interrupted())
+			return false;
+		(void) curl_multi_poll(multi, NULL, 0, 100, NULL);
+		if (interrupted())
+			return false;
+	}
+}
+
+char *
+raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_query, size_t *len)
+{
+	char	   *url = psprintf("%s%s", t->base_url, path_and_query);
+	char		errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *headers;
+	Body		body = {h->easy, NULL, 0, 0, 0, false, false};
+	CURLcode	rc = CURLE_OK;
+	CURLMcode	mc;
+	long		status = 0;
+	bool		finished;
+	char	   *res;
+	CURL	   *e = h->easy;
+
+	body.max = t->max_body_bytes > 0 && t->max_body_bytes < RAY_STATE_JSON_MAX_BYTES
+		? t->max_body_bytes : RAY_STATE_JSON_MAX_BYTES;
+	init_curl();
+	if (multi == NULL)
+	{
+		multi = curl_multi_init();
+		if (multi == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a curl multi handle")));
+	}
+	headers = make_headers(t);
+	set_options(e, t, url, headers, &body, errbuf);
 	mc = curl_multi_add_handle(multi, e);
 	if (mc != CURLM_OK)
 	{
@@ -338,42 +389,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not start a request to %s: %s", url, curl_multi_strerror(mc))));
 	}
-	while (!done)
-	{
-		int			running = 0;
-		CURLMsg    *m;
-		int			left;
-
-		mc = perform_blocked(&running);
-		while ((m = curl_multi_info_read(multi, &left)) != NULL)
-			if (m->msg == CURLMSG_DONE && m->easy_handle == e)
-			{
-				rc = m->data.result;
-				done = true;
-			}
-		if (mc != CURLM_OK)
-		{
-			rc = CURLE_FAILED_INIT;
-			snprintf(errbuf, sizeof(errbuf), "%s", curl_multi_strerror(mc));
-			break;
-		}
-		if (done || running == 0)
-		{
-			done = true;
-			break;
-		}
-		if (interrupted())
-		{
-			cancelled = true;
-			break;
-		}
-		(void) curl_multi_poll(multi, NULL, 0, 100, NULL);
-		if (interrupted())
-		{
-			cancelled = true;
-			break;
-		}
-	}
+	finished = run_transfer(e, &rc, errbuf);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	/* A cancelled transfer's connection is closed, not reused half-read. */
 	curl_multi_remove_handle(multi, e);
@@ -381,7 +397,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
 
-	if (cancelled)
+	if (!finished)
 	{
 		free(body.data);
 		CHECK_FOR_INTERRUPTS();

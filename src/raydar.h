@@ -169,11 +169,13 @@ struct RaydarResource
 	const char *name;			/* table name and `resource` option value */
 	int			kind;			/* RayResourceKind, or -1 for tasks */
 	const RaydarColumn *columns;
+	const char *route;			/* the dashboard's State API route that lists it */
 };
 
 #define RAYDAR_TASKS_KIND (-1)
 extern const RaydarResource raydar_resources[];
 extern const RaydarResource *raydar_find_resource(const char *name);
+extern const char *raydar_resource_method(const RaydarResource *res);	/* the GCS's gRPC method */
 extern int	raydar_ncolumns(const RaydarColumn *cols);
 extern const RaydarColumn *raydar_find_column(const RaydarColumn *cols, const char *name);
 extern Oid	raydar_coltype_oid(RaydarColType t);

@@ -98,6 +98,8 @@ raydar_source_task_attempt(RaydarSourceResult *r, size_t index)
 	char		err[256];
 	RayStatus	rs;
 
+	if (r->full == NULL && r->bytes == NULL)
+		elog(ERROR, "a keys-only fetch keeps no full rows");
 	if (r->full == NULL)
 	{
 		/* gRPC keys of new attempts: index the same bytes once. */

@@ -118,7 +118,8 @@ extern size_t raydar_source_nrows(const RaydarSourceResult *r);
  * position in the reply); for FULL read the rows one at a time:
  * raydar_source_task_row(r, i) for i < nrows, valid until the next call.
  * raydar_source_task_attempt gives the full row of the attempt at position
- * index of the reply (a row->index of a NEW_KEYS row), same lifetime.
+ * index of the reply (a row->index of a NEW_KEYS row), same lifetime; not
+ * for a RAYDAR_ROWS_KEYS fetch, which keeps no full rows.
  */
 extern const RayTaskReply *raydar_source_task_reply(RaydarSourceResult *r);
 extern const RayTaskRow *raydar_source_task_row(RaydarSourceResult *r, size_t i);

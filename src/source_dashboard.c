@@ -66,8 +66,8 @@ http_path(RaydarConn *conn, const RaydarResource *res, List *filters, int64 limi
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "/api/v0/%s?detail=true&limit=" INT64_FORMAT "&timeout=%d%s",
-					 res->name,
+	appendStringInfo(&buf, "%s?detail=true&limit=" INT64_FORMAT "&timeout=%d%s",
+					 res->route,
 					 limit >= 0 ? Min(limit, RAYDAR_DASHBOARD_MAX_ROWS) : RAYDAR_DASHBOARD_MAX_ROWS,
 					 timeout_s(conn), res->kind == RAYDAR_TASKS_KIND ? "&exclude_driver=false" : "");
 	foreach(lc, filters)
@@ -123,8 +123,9 @@ timed_get(DashFetch *f, const char *path, size_t *len)
 static void
 fetch_actor_reprs(DashFetch *f)
 {
-	char	   *path = psprintf("/api/v0/actors?detail=true&limit=%d&timeout=%d",
-								RAYDAR_DASHBOARD_MAX_ROWS, timeout_s(f->r->conn));
+	char	   *path = psprintf("%s?detail=true&limit=%d&timeout=%d",
+								raydar_find_resource("actors")->route, RAYDAR_DASHBOARD_MAX_ROWS,
+								timeout_s(f->r->conn));
 	size_t		len;
 	char	   *body = timed_get(f, path, &len);
 	char		err[512];
@@ -201,8 +202,9 @@ list_request(DashFetch *f, const char *path, RayStateCounters *k)
 static List *
 job_ids(DashFetch *f)
 {
-	char	   *path = psprintf("/api/v0/jobs?detail=true&limit=%d&timeout=%d",
-								RAYDAR_DASHBOARD_MAX_ROWS, timeout_s(f->r->conn));
+	char	   *path = psprintf("%s?detail=true&limit=%d&timeout=%d",
+								raydar_find_resource("jobs")->route, RAYDAR_DASHBOARD_MAX_ROWS,
+								timeout_s(f->r->conn));
 	size_t		len;
 	char	   *body = timed_get(f, path, &len);
 	char	  **ids;
@@ -242,7 +244,7 @@ has_job_filter(List *filters)
  * rows stay and the cut is reported as such.
  */
 static void
-split_by_job(DashFetch *f, const RayStateCounters *first)
+split_by_job(DashFetch *f, RayStateCounters *first)
 {
 	RaydarSourceCounters *c = &f->r->counters;
 	List	   *jobs = job_ids(f);
@@ -279,7 +281,11 @@ split_by_job(DashFetch *f, const RayStateCounters *first)
 		f->k = odd_single;
 		c->parts = c->capped_parts = 0;
 		c->cap_hidden = 0;
+		return;
 	}
+	/* The parts' rows stand for the single request's. */
+	first->num_after_truncation = first->rows = (int64) f->nevents;
+	first->total = Max(first->total, first->rows);
 }
 
 /* The fetch's rows as the core's reply, in the mode asked. */
@@ -436,7 +442,8 @@ warn_if_task_events_elsewhere(DashFetch *f)
 
 	if (!ray_version_at_least(f->v, 2, 58))
 		return;
-	path = psprintf("/api/v0/actors?limit=1&timeout=%d", timeout_s(f->r->conn));
+	path = psprintf("%s?limit=1&timeout=%d", raydar_find_resource("actors")->route,
+					timeout_s(f->r->conn));
 	body = raydar_conn_http_get(f->r->conn, path, &len);
 	if (ray_state_json_row_strings(body, len, "actor_id", &ids, &n, err, sizeof(err)) == RAY_OK)
 	{
