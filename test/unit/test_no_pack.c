@@ -303,6 +303,60 @@ test_malformed(void)
 	ok(strcmp(err, err2) == 0, "with the same message (%s)", err);
 }
 
+/*
+ * 100,000 rows, as a capped dashboard split by job gives them: the
+ * in-memory path keeps every one, each equal to the packed path's.
+ */
+static void
+test_scale(void)
+{
+	const size_t n = 100000;
+	size_t		cap = n * 256 + 256;
+	char	   *json = malloc(cap);
+	size_t		len = 0;
+	RayVersion	v;
+	RayArena	arena;
+	Ray__Rpc__GetTaskEventsReply msg = RAY__RPC__GET_TASK_EVENTS_REPLY__INIT;
+	RayStateCounters k;
+	RayTaskReply *rb = NULL;
+	RayTaskReply *ra = NULL;
+	uint8_t    *pb = NULL;
+	size_t		pblen;
+	char		err[512];
+	size_t		nsame = 0;
+
+	ray_version_parse("2.40.0", &v);
+	len += snprintf(json + len, cap - len, "{\"result\": true, \"msg\": \"\", \"data\": {\"result\": {\"result\": [");
+	for (size_t i = 0; i < n; i++)
+		len += snprintf(json + len, cap - len,
+						"%s{\"task_id\": \"%048zx\", \"attempt_number\": %zu, \"job_id\": \"%08zx\","
+						" \"name\": \"t\u00e9%zu\", \"events\": [{\"state\": \"FINISHED\", \"created_ms\": %zu.0}]}",
+						i ? ", " : "", i, i % 3, i % 7 + 1, i, 1700000000000 + i);
+	len += snprintf(json + len, cap - len, "]}}}");
+	is_int(ray_state_json_task_events(json, len, &v, NULL, NULL, &arena, &msg.events_by_task,
+									  &msg.n_events_by_task, &k, err, sizeof(err)), RAY_OK,
+		   "100,000 rows parse into memory (%s)", err);
+	is_int(ray_task_reply_from_events(&msg, &v, NULL, &rb, err, sizeof(err)), RAY_OK,
+		   "100,000 rows derive");
+	is_int(ray_state_json_tasks(json, len, &v, NULL, NULL, &pb, &pblen, &k, err, sizeof(err)), RAY_OK,
+		   "the packed path converts them");
+	is_int(ray_task_reply_decode(pb, pblen, &v, NULL, &ra, err, sizeof(err)), RAY_OK,
+		   "the packed path decodes them");
+	if (ra && rb && is_int(rb->nrows, n, "every row kept") && is_int(ra->nrows, n, "both ways"))
+	{
+		for (size_t i = 0; i < n; i++)
+			nsame += same_row(ra, &ra->rows[i], rb, &rb->rows[i]);
+		is_int(nsame, n, "every one of 100,000 rows equal");
+		ok(rb->rows[n - 1].attempt_number == (int32_t) ((n - 1) % 3) && rb->rows[n - 1].has_end_ms &&
+		   rb->rows[n - 1].end_ms == 1700000000000 + (int64_t) (n - 1), "the last row's values");
+	}
+	ray_task_reply_free(ra);
+	ray_task_reply_free(rb);
+	ray_arena_free(&arena);
+	free(pb);
+	free(json);
+}
+
 int
 main(void)
 {
@@ -312,5 +366,6 @@ main(void)
 		test_cluster(PROFILES[p]);
 	}
 	test_malformed();
+	test_scale();
 	return tap_done();
 }
