@@ -115,6 +115,14 @@ timed_get(DashFetch *f, const char *path, size_t *len)
 	return body;
 }
 
+/* The path that lists every row of resource, up to the cap. */
+static char *
+list_all_path(DashFetch *f, const char *resource)
+{
+	return psprintf("%s?detail=true&limit=%d&timeout=%d", raydar_find_resource(resource)->route,
+					RAYDAR_DASHBOARD_MAX_ROWS, timeout_s(f->r->conn));
+}
+
 /*
  * The actors' repr_names (GET /api/v0/actors), which the tasks route lacks:
  * fetched only when the caller shows actor_repr_name and a body has an
@@ -123,9 +131,7 @@ timed_get(DashFetch *f, const char *path, size_t *len)
 static void
 fetch_actor_reprs(DashFetch *f)
 {
-	char	   *path = psprintf("%s?detail=true&limit=%d&timeout=%d",
-								raydar_find_resource("actors")->route, RAYDAR_DASHBOARD_MAX_ROWS,
-								timeout_s(f->r->conn));
+	char	   *path = list_all_path(f, "actors");
 	size_t		len;
 	char	   *body = timed_get(f, path, &len);
 	char		err[512];
@@ -202,9 +208,7 @@ list_request(DashFetch *f, const char *path, RayStateCounters *k)
 static List *
 job_ids(DashFetch *f)
 {
-	char	   *path = psprintf("%s?detail=true&limit=%d&timeout=%d",
-								raydar_find_resource("jobs")->route, RAYDAR_DASHBOARD_MAX_ROWS,
-								timeout_s(f->r->conn));
+	char	   *path = list_all_path(f, "jobs");
 	size_t		len;
 	char	   *body = timed_get(f, path, &len);
 	char	  **ids;
