@@ -310,10 +310,7 @@ plan_limit(ForeignScan *fsplan)
 	return pg_strtoint64(strVal(list_nth(fsplan->fdw_private, PRIV_LIMIT)));
 }
 
-/*
- * The columns a plan builds, mapped to the catalog (NULL where not needed),
- * and whether the keys-only decode fills them all.
- */
+/* The resource a plan scans. */
 static const RaydarResource *
 plan_resource(ForeignScan *fsplan)
 {
@@ -325,6 +322,10 @@ plan_resource(ForeignScan *fsplan)
 	return res;
 }
 
+/*
+ * The columns a plan builds, mapped to the column list (NULL where not
+ * needed), and whether the keys-only decode fills them all.
+ */
 static const RaydarColumn **
 plan_columns(ForeignScan *fsplan, TupleDesc tupdesc, bool *keys_only)
 {

@@ -75,35 +75,43 @@ row_error(RaydarSourceResult *r, RayStatus rs, const char *err)
 							 err);
 }
 
-const RayTaskRow *
-raydar_source_task_row(RaydarSourceResult *r, size_t i)
+/* Row i of reply t: in its rows array, or unpacked from a streamed reply. */
+static const RayTaskRow *
+reply_row(RaydarSourceResult *r, RayTaskReply *t, size_t i)
 {
 	const RayTaskRow *row;
 	char		err[256];
 	RayStatus	rs;
 
-	Assert(r->tasks != NULL && i < r->tasks->nrows);
-	if (r->tasks->rows != NULL)
-		return &r->tasks->rows[i];
-	rs = ray_task_reply_row(r->tasks, i, &row, err, sizeof(err));
+	if (i >= t->nrows)
+		elog(ERROR, "task attempt %zu is not in a reply of %zu", i, t->nrows);
+	if (t->rows != NULL)
+		return &t->rows[i];
+	rs = ray_task_reply_row(t, i, &row, err, sizeof(err));
 	if (rs != RAY_OK)
 		row_error(r, rs, err);
 	return row;
 }
 
+const RayTaskRow *
+raydar_source_task_row(RaydarSourceResult *r, size_t i)
+{
+	return reply_row(r, r->tasks, i);
+}
+
 RayTaskReply *
 raydar_source_task_attempts(RaydarSourceResult *r)
 {
-	char		err[256];
-	RayStatus	rs;
-
+	if (r->full == NULL && r->bytes == NULL)
+		elog(ERROR, "a keys-only fetch keeps no full rows");
 	if (r->full == NULL)
 	{
 		/* gRPC keys of new attempts: index the same bytes once. */
 		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+		char		err[256];
+		RayStatus	rs = ray_task_reply_index(r->bytes, r->nbytes, &r->tasks->version, &r->alloc,
+											  &r->full, err, sizeof(err));
 
-		rs = ray_task_reply_index(r->bytes, r->nbytes, &r->tasks->version, &r->alloc,
-								  &r->full, err, sizeof(err));
 		MemoryContextSwitchTo(old);
 		if (rs != RAY_OK)
 			row_error(r, rs, err);
@@ -114,19 +122,7 @@ raydar_source_task_attempts(RaydarSourceResult *r)
 const RayTaskRow *
 raydar_source_task_attempt(RaydarSourceResult *r, size_t index)
 {
-	const RayTaskRow *row;
-	char		err[256];
-	RayStatus	rs;
-
-	(void) raydar_source_task_attempts(r);
-	if (index >= r->full->nrows)
-		elog(ERROR, "task attempt %zu is not in a reply of %zu", index, r->full->nrows);
-	if (r->full->rows != NULL)
-		return &r->full->rows[index];
-	rs = ray_task_reply_row(r->full, index, &row, err, sizeof(err));
-	if (rs != RAY_OK)
-		row_error(r, rs, err);
-	return row;
+	return reply_row(r, raydar_source_task_attempts(r), index);
 }
 
 const char *

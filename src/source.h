@@ -17,7 +17,7 @@
  *						new attempts)
  *	 source_dashboard.c	GET /api/v0/<resource> from the dashboard
  *						(http_client.c), the JSON parsed into the GCS's
- *						messages (ray_state_json.c) and derived from them
+ *						messages (ray_dashboard_parse.c) and derived from them
  *						in memory, the same derivation as for gRPC
  *
  * Everything a fetch returns lives in the memory context current at the
@@ -33,7 +33,7 @@
 
 #include "ray_cluster.h"
 #include "ray_requests.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 struct ExplainState;
 
@@ -118,7 +118,8 @@ extern size_t raydar_source_nrows(const RaydarSourceResult *r);
  * position in the reply); for FULL read the rows one at a time:
  * raydar_source_task_row(r, i) for i < nrows, valid until the next call.
  * raydar_source_task_attempt gives the full row of the attempt at position
- * index of the reply (a row->index of a NEW_KEYS row), same lifetime.
+ * index of the reply (a row->index of a NEW_KEYS row), same lifetime; not
+ * for a RAYDAR_ROWS_KEYS fetch, which keeps no full rows.
  */
 extern const RayTaskReply *raydar_source_task_reply(RaydarSourceResult *r);
 extern const RayTaskRow *raydar_source_task_row(RaydarSourceResult *r, size_t i);

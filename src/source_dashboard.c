@@ -4,7 +4,7 @@
  *		HTTP (GET /api/v0/<resource>).
  *
  * The dashboard's task rows are Ray's protobuf_to_task_state_dict of the
- * GCS's TaskEvents. ray_state_json.c parses them back into TaskEvents (and
+ * GCS's TaskEvents. ray_dashboard_parse.c parses them back into TaskEvents (and
  * the other resources into the GCS's row messages), and those in-memory
  * messages go straight to the core's derivation (ray_task_reply_from_events,
  * ray_cluster_reply_from_rows): the same rows, from the same column rules,
@@ -66,8 +66,8 @@ http_path(RaydarConn *conn, const RaydarResource *res, List *filters, int64 limi
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "/api/v0/%s?detail=true&limit=" INT64_FORMAT "&timeout=%d%s",
-					 res->name,
+	appendStringInfo(&buf, "%s?detail=true&limit=" INT64_FORMAT "&timeout=%d%s",
+					 res->route,
 					 limit >= 0 ? Min(limit, RAYDAR_DASHBOARD_MAX_ROWS) : RAYDAR_DASHBOARD_MAX_ROWS,
 					 timeout_s(conn), res->kind == RAYDAR_TASKS_KIND ? "&exclude_driver=false" : "");
 	foreach(lc, filters)
@@ -86,22 +86,15 @@ http_path(RaydarConn *conn, const RaydarResource *res, List *filters, int64 limi
 static void
 report_body(RaydarConn *conn, RayStatus rs, const char *path, const char *err)
 {
-	const char *url = raydar_conn_options(conn)->dashboard_url;
+	RaydarPeer	peer;
 
+	raydar_conn_peer(conn, &peer);
 	if (rs == RAY_ERR_RPC)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("the Ray dashboard at %s answered GET %s with an error", url, path),
-				 errdetail("Ray said: %s", err)));
+		raydar_report_failure(&peer, RAYDAR_FAIL_RAY_ERROR, 0, path, err);
 	if (rs == RAY_ERR_MALFORMED || rs == RAY_ERR_TOO_LARGE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("the Ray dashboard at %s sent a response raydar cannot read (server \"%s\")",
-						url, raydar_conn_server_name(conn)),
-				 errdetail("GET %s: %s", path, err),
-				 errhint("Check that dashboard_url is the Ray dashboard itself, not a proxy or login page.")));
+		raydar_report_failure(&peer, RAYDAR_FAIL_MALFORMED, 0, path, err);
 	raydar_report_core_error(rs, psprintf("reading the State API response of the Ray dashboard at %s (server \"%s\")",
-										  url, raydar_conn_server_name(conn)),
+										  peer.endpoint, peer.server),
 							 err);
 }
 
@@ -122,6 +115,14 @@ timed_get(DashFetch *f, const char *path, size_t *len)
 	return body;
 }
 
+/* The path that lists every row of resource, up to the cap. */
+static char *
+list_all_path(DashFetch *f, const char *resource)
+{
+	return psprintf("%s?detail=true&limit=%d&timeout=%d", raydar_find_resource(resource)->route,
+					RAYDAR_DASHBOARD_MAX_ROWS, timeout_s(f->r->conn));
+}
+
 /*
  * The actors' repr_names (GET /api/v0/actors), which the tasks route lacks:
  * fetched only when the caller shows actor_repr_name and a body has an
@@ -130,8 +131,7 @@ timed_get(DashFetch *f, const char *path, size_t *len)
 static void
 fetch_actor_reprs(DashFetch *f)
 {
-	char	   *path = psprintf("/api/v0/actors?detail=true&limit=%d&timeout=%d",
-								RAYDAR_DASHBOARD_MAX_ROWS, timeout_s(f->r->conn));
+	char	   *path = list_all_path(f, "actors");
 	size_t		len;
 	char	   *body = timed_get(f, path, &len);
 	char		err[512];
@@ -208,8 +208,7 @@ list_request(DashFetch *f, const char *path, RayStateCounters *k)
 static List *
 job_ids(DashFetch *f)
 {
-	char	   *path = psprintf("/api/v0/jobs?detail=true&limit=%d&timeout=%d",
-								RAYDAR_DASHBOARD_MAX_ROWS, timeout_s(f->r->conn));
+	char	   *path = list_all_path(f, "jobs");
 	size_t		len;
 	char	   *body = timed_get(f, path, &len);
 	char	  **ids;
@@ -249,7 +248,7 @@ has_job_filter(List *filters)
  * rows stay and the cut is reported as such.
  */
 static void
-split_by_job(DashFetch *f, const RayStateCounters *first)
+split_by_job(DashFetch *f, RayStateCounters *first)
 {
 	RaydarSourceCounters *c = &f->r->counters;
 	List	   *jobs = job_ids(f);
@@ -286,7 +285,11 @@ split_by_job(DashFetch *f, const RayStateCounters *first)
 		f->k = odd_single;
 		c->parts = c->capped_parts = 0;
 		c->cap_hidden = 0;
+		return;
 	}
+	/* The parts' rows stand for the single request's. */
+	first->num_after_truncation = first->rows = (int64) f->nevents;
+	first->total = Max(first->total, first->rows);
 }
 
 /* The fetch's rows as the core's reply, in the mode asked. */
@@ -443,7 +446,7 @@ raydar_dashboard_task_events_elsewhere(RaydarConn *conn, const RayVersion *v)
 
 	if (!ray_version_at_least(v, 2, 58))
 		return NULL;
-	path = psprintf("/api/v0/actors?limit=1&timeout=%d", timeout_s(conn));
+	path = psprintf("%s?limit=1&timeout=%d", raydar_find_resource("actors")->route, timeout_s(conn));
 	body = raydar_conn_http_get(conn, path, &len);
 	if (ray_state_json_row_strings(body, len, "actor_id", &ids, &n, err, sizeof(err)) == RAY_OK)
 	{

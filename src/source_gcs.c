@@ -19,14 +19,6 @@
 #include "ray_requests.h"
 #include "source.h"
 
-/* The gRPC method that lists res. */
-static const char *
-gcs_method(const RaydarResource *res)
-{
-	return res->kind == RAYDAR_TASKS_KIND ? RAYDAR_METHOD_GET_TASK_EVENTS
-		: ray_cluster_method((RayResourceKind) res->kind);
-}
-
 static void
 report_encode_error(RaydarConn *conn, const char *err)
 {
@@ -194,7 +186,7 @@ decode_reply(RaydarSourceResult *r, const RayVersion *v, const RaydarSourceReque
 	}
 	if (rs != RAY_OK)
 		raydar_report_core_error(rs, psprintf("decoding the %s reply of Ray GCS at %s (server \"%s\")",
-											  strrchr(gcs_method(r->res), '/') + 1,
+											  strrchr(raydar_resource_method(r->res), '/') + 1,
 											  raydar_conn_options(r->conn)->address,
 											  raydar_conn_server_name(r->conn)),
 								 err);
@@ -204,7 +196,7 @@ void
 raydar_gcs_fetch(RaydarSourceResult *r, const RayVersion *v, const RaydarSourceRequest *req)
 {
 	bool		tasks = r->res->kind == RAYDAR_TASKS_KIND;
-	const char *method = gcs_method(r->res);
+	const char *method = raydar_resource_method(r->res);
 	uint8_t    *reqbuf;
 	size_t		reqlen;
 	bytea	   *reply;
@@ -275,7 +267,7 @@ raydar_gcs_explain(RaydarConn *conn, const RaydarResource *res, const RaydarSour
 	StringInfoData buf;
 	RayVersion	v;
 
-	ExplainPropertyText("Ray Method", gcs_method(res), es);
+	ExplainPropertyText("Ray Method", raydar_resource_method(res), es);
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, vtext);
 	if (res->kind == RAYDAR_TASKS_KIND && ray_version_parse(vtext, &v))

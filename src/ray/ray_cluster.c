@@ -152,6 +152,24 @@ unpack(RayResourceKind kind, bool pg_v29, ProtobufCAllocator *alloc, size_t len,
 
 static bool pg_views(RayClusterReply *r, bool pg_v29, char *err, size_t errlen);
 
+/* An empty reply of kind, from alloc (NULL: malloc); NULL if out of memory. */
+static RayClusterReply *
+new_reply(RayResourceKind kind, const RayVersion *v, ProtobufCAllocator *alloc, char *err, size_t errlen)
+{
+	RayClusterReply *r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+
+	if (r == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->version = *v;
+	r->alloc = alloc;
+	return r;
+}
+
 static void
 set_status(RayClusterReply *r, const Ray__Rpc__GcsStatus *st)
 {
@@ -182,18 +200,13 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 				 ray_cluster_method(kind), len);
 		return RAY_ERR_MALFORMED;
 	}
-	r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+	r = new_reply(kind, v, alloc, err, errlen);
 	if (r == NULL)
 	{
 		protobuf_c_message_free_unpacked(msg, alloc);
-		snprintf(err, errlen, "out of memory");
 		return RAY_ERR_OOM;
 	}
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->version = *v;
 	r->msg = msg;
-	r->alloc = alloc;
 	r->pg_v29 = pg_v29;
 	switch (kind)
 	{
@@ -306,18 +319,11 @@ RayStatus
 ray_cluster_reply_from_rows(RayResourceKind kind, void **rows, size_t nrows, const RayVersion *v,
 							ProtobufCAllocator *alloc, RayClusterReply **out, char *err, size_t errlen)
 {
-	RayClusterReply *r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+	RayClusterReply *r = new_reply(kind, v, alloc, err, errlen);
 
 	*out = NULL;
 	if (r == NULL)
-	{
-		snprintf(err, errlen, "out of memory");
 		return RAY_ERR_OOM;
-	}
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->version = *v;
-	r->alloc = alloc;
 	r->status_message = "";
 	r->nrows = nrows;
 	r->rows = rows;

@@ -12,7 +12,7 @@
 
 #include "ray_cluster.h"
 #include "ray_enums.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 #include "ray_tasks.h"
 #include "tap.h"
 

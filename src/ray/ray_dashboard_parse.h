@@ -1,14 +1,20 @@
 /*
- * ray_state_json.h
+ * ray_dashboard_parse.h
  *		Read the Ray dashboard's State API JSON (GET /api/v0/<resource>).
  *
  * A dashboard_url server must give exactly the rows an address (gRPC)
  * server gives. The dashboard's task rows are Ray's protobuf_to_task_state_dict
- * of the GCS's TaskEvents, so this file inverts that mapping: it turns
- * the JSON rows back into a GetTaskEventsReply, and the extension decodes
- * that with the same code (src/ray/ray_tasks.c) and builds tuples with
- * the same column catalog (src/catalog.c) as for the gRPC transport. Every
- * column rule therefore exists once; only the inverse mapping lives here.
+ * of the GCS's TaskEvents, so this file inverts that mapping: it parses the
+ * JSON rows back into the GCS's messages (TaskEvents, ActorTableData, ...),
+ * which the extension hands in memory to the same derivation
+ * (ray_task_reply_from_events in src/ray/ray_tasks.c,
+ * ray_cluster_reply_from_rows) and the same column lists
+ * (src/task_columns.c, src/cluster_columns.c) as for the gRPC transport.
+ * Every column rule therefore exists once; only the inverse mapping lives
+ * here. (The functions keep the prefix ray_state_json_: Ray calls this
+ * JSON its State API.) The *_tasks and *_cluster variants also pack the
+ * messages into the GCS's reply bytes: the fuzzer and the unit tests use
+ * them to check the in-memory rows against the wire decoder's.
  *
  * Input is untrusted: size and nesting are limited before parsing (cJSON),
  * and malformed or truncated input is an error with a message that says

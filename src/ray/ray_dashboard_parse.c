@@ -1,5 +1,5 @@
 /*
- * ray_state_json.c
+ * ray_dashboard_parse.c
  *		State API JSON -> GetTaskEventsReply: the inverse of Ray's
  *		protobuf_to_task_state_dict, so both transports share one decoder.
  *
@@ -24,7 +24,7 @@
  *    sides, and node_id / worker_id are the attempt's.
  * A key that is absent or null is the field absent, as in the protobuf.
  */
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -1190,6 +1190,75 @@ envelope(const cJSON *root, RayStateCounters *k, char *err, size_t errlen, RaySt
 	return rows;
 }
 
+/*
+ * Start a conversion of a list response: parse json, read its envelope into
+ * counters, and make the array of n rows (the arena from alloc). NULL, with
+ * *st and err set, if any of that fails.
+ */
+static void **
+begin_rows(Conv *c, const char *json, size_t len, const RayVersion *v, ProtobufCAllocator *alloc,
+		   RayStateCounters *counters, cJSON **root, const cJSON **rows,
+		   char *err, size_t errlen, RayStatus *st)
+{
+	void	  **items;
+
+	memset(counters, 0, sizeof(*counters));
+	*root = parse(json, len, err, errlen, st);
+	if (*root == NULL)
+		return NULL;
+	*rows = envelope(*root, counters, err, errlen, st);
+	if (*rows == NULL)
+	{
+		release(*root);
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	ray_arena_init(&c->arena, alloc);
+	c->v = v;
+	c->err = err;
+	c->errlen = errlen;
+	c->k = counters;
+	c->alloc = alloc;
+	items = alloc0(c, sizeof(void *) * ((size_t) counters->rows + 1));
+	*st = items ? RAY_OK : RAY_ERR_OOM;
+	return items;
+}
+
+/*
+ * Finish a conversion: on success hand the arena to the caller, else free
+ * it and the odd cells and say what failed (what: "task", "actor", ...).
+ */
+static RayStatus
+end_rows(Conv *c, cJSON *root, RayStatus st, const char *what, RayArena *arena,
+		 char *err, size_t errlen)
+{
+	RayStateCounters *counters = c->k;
+
+	release(root);
+	if (st == RAY_OK && c->oom)
+		st = RAY_ERR_OOM;
+	if (st == RAY_OK)
+	{
+		*arena = c->arena;
+		return st;
+	}
+	cells_free(c->alloc, counters->cells);
+	counters->cells = NULL;
+	counters->ncells = counters->capcells = 0;
+	ray_arena_free(&c->arena);
+	if (st == RAY_ERR_OOM)
+		snprintf(err, errlen, "out of memory converting %lld %s rows", (long long) counters->rows, what);
+	else if (st == RAY_ERR_MALFORMED)
+	{
+		/* The message already says which row and field; say where. */
+		char		tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "%s %s", what, tmp);
+	}
+	return st;
+}
+
 RayStatus
 ray_state_json_task_events(const char *json, size_t len, const RayVersion *v,
 						   const RayStateReprs *reprs, ProtobufCAllocator *alloc,
@@ -1207,27 +1276,11 @@ ray_state_json_task_events(const char *json, size_t len, const RayVersion *v,
 	*events = NULL;
 	*nevents = 0;
 	ray_arena_init(arena, alloc);
-	memset(counters, 0, sizeof(*counters));
-	root = parse(json, len, err, errlen, &st);
-	if (root == NULL)
+	evs = (Ray__Rpc__TaskEvents **) begin_rows(&c, json, len, v, alloc, counters, &root, &rows,
+											   err, errlen, &st);
+	if (root == NULL || rows == NULL)
 		return st;
-	rows = envelope(root, counters, err, errlen, &st);
-	if (rows == NULL)
-	{
-		release(root);
-		return st;
-	}
-
-	memset(&c, 0, sizeof(c));
-	ray_arena_init(&c.arena, alloc);
-	c.v = v;
 	c.reprs = reprs;
-	c.err = err;
-	c.errlen = errlen;
-	c.k = counters;
-	c.alloc = alloc;
-	evs = alloc0(&c, sizeof(void *) * ((size_t) counters->rows + 1));
-	st = evs == NULL ? RAY_ERR_OOM : RAY_OK;
 	cJSON_ArrayForEach(row, rows)
 	{
 		Ray__Rpc__TaskEvents *ev;
@@ -1241,29 +1294,9 @@ ray_state_json_task_events(const char *json, size_t len, const RayVersion *v,
 		else
 			evs[n++] = ev;
 	}
-	release(root);
-	if (st == RAY_OK && c.oom)
-		st = RAY_ERR_OOM;
-	if (st != RAY_OK)
-	{
-		cells_free(alloc, counters->cells);
-		counters->cells = NULL;
-		counters->ncells = counters->capcells = 0;
-		ray_arena_free(&c.arena);
-	}
-	if (st == RAY_ERR_OOM)
-		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
-	else if (st == RAY_ERR_MALFORMED)
-	{
-		/* The message already says which row and field; say where. */
-		char		tmp[512];
-
-		snprintf(tmp, sizeof(tmp), "%s", err);
-		snprintf(err, errlen, "task %s", tmp);
-	}
+	st = end_rows(&c, root, st, "task", arena, err, errlen);
 	if (st == RAY_OK)
 	{
-		*arena = c.arena;
 		*events = evs;
 		*nevents = n;
 	}
@@ -1851,24 +1884,9 @@ ray_state_json_cluster_rows(int kind, const char *json, size_t len, const RayVer
 		snprintf(err, errlen, "unknown resource kind %d", kind);
 		return RAY_ERR_UNSUPPORTED;
 	}
-	root = parse(json, len, err, errlen, &st);
-	if (root == NULL)
+	items = begin_rows(&c, json, len, v, alloc, counters, &root, &rows, err, errlen, &st);
+	if (root == NULL || rows == NULL)
 		return st;
-	rows = envelope(root, counters, err, errlen, &st);
-	if (rows == NULL)
-	{
-		release(root);
-		return st;
-	}
-	memset(&c, 0, sizeof(c));
-	ray_arena_init(&c.arena, alloc);
-	c.v = v;
-	c.err = err;
-	c.errlen = errlen;
-	c.k = counters;
-	c.alloc = alloc;
-	items = alloc0(&c, sizeof(void *) * ((size_t) counters->rows + 1));
-	st = items ? RAY_OK : RAY_ERR_OOM;
 	cJSON_ArrayForEach(row, rows)
 	{
 		void	   *x;
@@ -1884,28 +1902,9 @@ ray_state_json_cluster_rows(int kind, const char *json, size_t len, const RayVer
 		else
 			items[i++] = x;
 	}
-	release(root);
-	if (st == RAY_OK && c.oom)
-		st = RAY_ERR_OOM;
-	if (st != RAY_OK)
-	{
-		cells_free(alloc, counters->cells);
-		counters->cells = NULL;
-		counters->ncells = counters->capcells = 0;
-		ray_arena_free(&c.arena);
-	}
-	if (st == RAY_ERR_OOM)
-		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);
-	else if (st == RAY_ERR_MALFORMED)
-	{
-		char		tmp[512];
-
-		snprintf(tmp, sizeof(tmp), "%s", err);
-		snprintf(err, errlen, "%s %s", names[kind], tmp);
-	}
+	st = end_rows(&c, root, st, names[kind], arena, err, errlen);
 	if (st == RAY_OK)
 	{
-		*arena = c.arena;
 		*rows_out = items;
 		*nrows = i;
 	}
