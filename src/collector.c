@@ -70,7 +70,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "bulk_insert.h"
+#include "history_store.h"
 #include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_requests.h"
@@ -100,9 +100,6 @@ backoff_ms(int failures)
 
 /* Bound on raydar.collector_errors. */
 #define ERRORS_KEPT 1000
-
-/* Attempts written per INSERT (one array per column). */
-#define BATCH_ROWS 10000
 
 /*
  * An attempt already written: the server's number (server_no), the attempt
@@ -164,9 +161,6 @@ static uint32 seen_hash(const SeenKey *key);
  * default), and open addressing costs about one cache miss per lookup.
  */
 static seenset_hash *seen = NULL;
-static SPIPlanPtr insert_plan = NULL;	/* plain INSERT */
-static SPIPlanPtr upsert_plan = NULL;	/* ... ON CONFLICT DO NOTHING */
-static SPIPlanPtr live_plan = NULL;		/* INSERT INTO task_live */
 
 /*
  * Servers whose attempts in history this worker knows: after its first
@@ -469,207 +463,6 @@ find_tracked(const char *name)
 	return NULL;
 }
 
-static SPIPlanPtr
-prepare_insert(const char *table, bool on_conflict)
-{
-	StringInfoData sql;
-	Oid			types[64];
-	int			n = 0;
-	SPIPlanPtr	plan;
-
-	initStringInfo(&sql);
-	if (on_conflict)
-		appendStringInfoString(&sql, "WITH ins AS (");
-	appendStringInfo(&sql, "INSERT INTO raydar.%s (", table);
-	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
-		appendStringInfo(&sql, "%s, ", quote_identifier(c->name));
-	appendStringInfoString(&sql, "cluster, incarnation) SELECT u.*, $1, $2 FROM unnest(");
-	types[n++] = TEXTOID;
-	types[n++] = TEXTOID;
-	for (const RaydarColumn *c = raydar_task_columns; c->name; c++)
-	{
-		types[n] = get_array_type(raydar_coltype_oid(c->type));
-		appendStringInfo(&sql, "%s$%d", n > 2 ? ", " : "", n + 1);
-		n++;
-	}
-	if (on_conflict)
-	{
-		/*
-		 * One row per attempt even when its end moved (FINISHED, then FAILED
-		 * later): the key holds end_time, the partition key, so an attempt
-		 * whose end changed is not a conflict. Of the rows actually
-		 * inserted (new attempts, or moved ones), other rows of the same
-		 * attempt are deleted: the newest report wins. The DELETE sees the
-		 * table as before the INSERT, so it never meets the new rows.
-		 * Returns (rows inserted, of which moved).
-		 */
-		appendStringInfo(&sql, ") AS u ON CONFLICT DO NOTHING "
-						 "RETURNING task_id, attempt_number, end_time), "
-						 "del AS (DELETE FROM raydar.%s h USING ins "
-						 "WHERE h.cluster = $1 AND h.incarnation = $2 AND h.task_id = ins.task_id "
-						 "AND h.attempt_number = ins.attempt_number AND h.end_time <> ins.end_time "
-						 "RETURNING 1) "
-						 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)", table);
-	}
-	else
-		appendStringInfoString(&sql, ") AS u");
-	plan = SPI_prepare(sql.data, n, types);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the task_history insert: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
-/* Write the first nrows rows of the batch columns; returns how many were new. */
-static uint64
-insert_batch(SPIPlanPtr plan, const char *server, const char *incarnation,
-			 Datum **cols, bool **nulls, int ncols, int nrows)
-{
-	Datum	   *args = palloc(sizeof(Datum) * (ncols + 2));
-	int			dims[1] = {nrows};
-	int			lbs[1] = {1};
-	int			c = 0;
-
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(incarnation);
-	for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
-	{
-		Oid			elem = raydar_coltype_oid(col->type);
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-		args[c + 2] = PointerGetDatum(construct_md_array(cols[c], nulls[c], 1, dims, lbs, elem,
-														 typlen, typbyval, typalign));
-	}
-	switch (SPI_execute_plan(plan, args, NULL, false, 0))
-	{
-		case SPI_OK_INSERT:
-			return SPI_processed;
-		case SPI_OK_SELECT:
-			{
-				/* ON CONFLICT: (inserted, moved); a moved attempt is not a new one. */
-				bool		isnull;
-				int64		ins = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 1, &isnull));
-				int64		moved = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-																SPI_tuptable->tupdesc, 2, &isnull));
-
-				return (uint64) (ins - moved);
-			}
-		default:
-			elog(ERROR, "could not insert into raydar.task_history");
-	}
-	return 0;
-}
-
-/*
- * Decode the attempts of the given keys rows (positions in keys->rows) in
- * full and write them, BATCH_ROWS at a time: with bulk (rows known to be
- * new, straight into the table as COPY does, see bulk_insert.c), else with
- * plan (SQL). Returns the rows written.
- */
-static uint64
-write_rows(SPIPlanPtr plan, RaydarBulkInsert *bulk, const char *name, const char *incarnation,
-		   bytea *reply,
-		   const RayVersion *v, ProtobufCAllocator *alloc, const RayTaskReply *keys,
-		   List *indexes)
-{
-	int			ncols = raydar_ncolumns(raydar_task_columns);
-	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar collector rows",
-												  ALLOCSET_DEFAULT_SIZES);
-	Datum	  **cols = palloc(sizeof(Datum *) * ncols);
-	bool	  **cnulls = palloc(sizeof(bool *) * ncols);
-	/* A bulk row: the task columns, cluster, incarnation, ingested_at (begin_bulk). */
-	Datum	   *brow = palloc(sizeof(Datum) * (ncols + 3));
-	bool	   *bnull = palloc0(sizeof(bool) * (ncols + 3));
-	int			left = list_length(indexes);
-	int			in_batch = 0;
-	uint64		written = 0;
-	RayTaskReply *idx;
-	RayBuf		scratch;
-	char		err[512];
-	RayStatus	rs;
-	ListCell   *lc;
-
-	rs = ray_task_reply_index((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
-							  v, alloc, &idx, err, sizeof(err));
-	raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
-	ray_buf_init(&scratch, alloc);
-	for (int c = 0; c < ncols && bulk == NULL; c++)
-	{
-		cols[c] = palloc(sizeof(Datum) * Min(left, BATCH_ROWS));
-		cnulls[c] = palloc(sizeof(bool) * Min(left, BATCH_ROWS));
-	}
-	brow[ncols] = CStringGetTextDatum(name);
-	brow[ncols + 1] = CStringGetTextDatum(incarnation);
-	brow[ncols + 2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	foreach(lc, indexes)
-	{
-		const RayTaskRow *row;
-		MemoryContext old;
-		int			c = 0;
-
-		rs = ray_task_reply_row(idx, keys->rows[lfirst_int(lc)].index, &row, err, sizeof(err));
-		raydar_report_core_error(rs, "decoding a task attempt", err);
-		/* Values live until their batch is written. */
-		old = MemoryContextSwitchTo(row_cxt);
-		if (bulk != NULL)
-		{
-			for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
-			{
-				/* Getters set isnull only for NULL: start from false. */
-				bnull[c] = false;
-				brow[c] = col->get(idx, row, &scratch, &bnull[c]);
-			}
-			raydar_bulk_insert_row(bulk, brow, bnull);
-		}
-		else
-			for (const RaydarColumn *col = raydar_task_columns; col->name; col++, c++)
-			{
-				cnulls[c][in_batch] = false;
-				cols[c][in_batch] = col->get(idx, row, &scratch, &cnulls[c][in_batch]);
-			}
-		MemoryContextSwitchTo(old);
-		in_batch++;
-		left--;
-		if (in_batch == BATCH_ROWS || left == 0)
-		{
-			if (bulk != NULL)
-			{
-				raydar_bulk_insert_flush(bulk);
-				written += in_batch;
-			}
-			else
-				written += insert_batch(plan, name, incarnation, cols, cnulls, ncols, in_batch);
-			MemoryContextReset(row_cxt);
-			in_batch = 0;
-		}
-	}
-	return written;
-}
-
-/*
- * A bulk insert into raydar.<table> of write_rows' columns (the task
- * columns, cluster, incarnation, ingested_at), or NULL when the table has triggers and
- * must be written through SQL.
- */
-static RaydarBulkInsert *
-begin_bulk(const char *table)
-{
-	int			ncols = raydar_ncolumns(raydar_task_columns);
-	const char **names = palloc(sizeof(char *) * (ncols + 3));
-	int			c = 0;
-
-	for (const RaydarColumn *col = raydar_task_columns; col->name; col++)
-		names[c++] = col->name;
-	names[c++] = "cluster";
-	names[c++] = "incarnation";
-	names[c++] = "ingested_at";
-	return raydar_bulk_insert_begin("raydar", table, names, c);
-}
-
 /*
  * The written-attempts set's key of one attempt. A long id is pointed to,
  * not copied: the key is good while task_id is (see mark_written).
@@ -924,70 +717,6 @@ raydar_wake_collector(PG_FUNCTION_ARGS)
 }
 
 /*
- * rows (positions in keys->rows) in primary key order, task id bytes then
- * attempt, without a second row for the same task attempt. The order makes
- * each index insert land next to the last one (for a first track, on the
- * btree's rightmost page). The GCS stores each attempt once, but a reply
- * naming one twice must not fail every poll on the primary key (and so hold
- * back everything after it). Sorted on a copy of each id's first 8 bytes:
- * comparing through keys->rows for 100,000 rows was most of the sort.
- */
-typedef struct SortAttempt
-{
-	uint64		prefix;			/* first 8 id bytes, big-endian */
-	const RayTaskRow *row;
-	int			pos;
-} SortAttempt;
-
-static int
-cmp_attempts(const void *a, const void *b, void *arg)
-{
-	const SortAttempt *x = a;
-	const SortAttempt *y = b;
-	int			c;
-
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix ? -1 : 1;
-	c = memcmp(x->row->task_id.data, y->row->task_id.data,
-			   Min(x->row->task_id.len, y->row->task_id.len));
-	if (c != 0)
-		return c;
-	if (x->row->task_id.len != y->row->task_id.len)
-		return x->row->task_id.len < y->row->task_id.len ? -1 : 1;
-	return (x->row->attempt_number > y->row->attempt_number) -
-		(x->row->attempt_number < y->row->attempt_number);
-}
-
-static List *
-in_key_order(const RayTaskReply *keys, List *rows)
-{
-	int			n = list_length(rows);
-	SortAttempt *v;
-	List	   *out = NIL;
-	ListCell   *lc;
-
-	if (n < 2)
-		return rows;
-	v = palloc(sizeof(SortAttempt) * n);
-	foreach(lc, rows)
-	{
-		SortAttempt *e = &v[foreach_current_index(lc)];
-		uint8		be[8] = {0};
-
-		e->pos = lfirst_int(lc);
-		e->row = &keys->rows[e->pos];
-		memcpy(be, e->row->task_id.data, Min(e->row->task_id.len, sizeof(be)));
-		e->prefix = pg_ntoh64(*(uint64 *) be);
-	}
-	qsort_arg(v, n, sizeof(SortAttempt), cmp_attempts, NULL);
-	for (int i = 0; i < n; i++)
-		if (i == 0 || cmp_attempts(&v[i - 1], &v[i], NULL) != 0)
-			out = lappend_int(out, v[i].pos);
-	pfree(v);
-	return out;
-}
-
-/*
  * NOTIFY raydar_progress, {"cluster": name, "jobs": [job ids]}: the jobs of
  * the attempts this poll wrote to history or found live (rows are keys'
  * positions). Sent in the write transaction, so listeners hear it on commit,
@@ -1049,68 +778,6 @@ notify_progress(const char *name, const RayTaskReply *keys, List *fresh, List *l
 		appendStringInfoString(&msg, ", \"jobs\": [], \"all\": true}");
 	}
 	Async_Notify("raydar_progress", msg.data);
-}
-
-/* UTC day number of a Unix ms time, rounding down also before 1970. */
-static int64
-utc_day(int64 ms)
-{
-	return ms >= 0 ? ms / 86400000 : -((-ms - 1) / 86400000) - 1;
-}
-
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * Make the daily partitions the rows (keys' positions) fall in, if missing:
- * one instant per distinct UTC day, given to _add_partitions at most
- * MAX_DAYS_PER_CALL at a time (it refuses more in one call, a guard for
- * interactive use). A reply may span any number of days, for example a
- * cluster that ran for years: every poll must still get through.
- */
-#define MAX_DAYS_PER_CALL 400
-
-static void
-add_partitions(const RayTaskReply *keys, List *rows)
-{
-	int			n = list_length(rows);
-	int64	   *days = palloc(sizeof(int64) * n);
-	Datum	   *ends = palloc(sizeof(Datum) * Min(n, MAX_DAYS_PER_CALL));
-	int			ndays = 0;
-	ListCell   *lc;
-
-	foreach(lc, rows)
-		days[ndays++] = utc_day(keys->rows[lfirst_int(lc)].end_ms);
-	qsort(days, ndays, sizeof(int64), cmp_int64);
-	for (int i = 0; i < ndays;)
-	{
-		Oid			t[1] = {TIMESTAMPTZARRAYOID};
-		Datum		a[1];
-		int			k = 0;
-
-		for (; i < ndays && k < MAX_DAYS_PER_CALL; i++)
-		{
-			TimestampTz day_start;
-
-			/* Task times are int64 ns, always in timestamptz's range; checked anyway. */
-			if ((i == 0 || days[i] != days[i - 1]) &&
-				raydar_ms_to_timestamptz(days[i] * 86400000, &day_start))
-				ends[k++] = TimestampTzGetDatum(day_start);
-		}
-		a[0] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-											   TYPALIGN_DOUBLE));
-		if (SPI_execute_with_args("SELECT raydar._add_partitions('raydar', 'task_history', $1)",
-								  1, t, a, NULL, false, 0) < 0)
-			elog(ERROR, "could not make task_history partitions");
-	}
-	pfree(days);
-	pfree(ends);
 }
 
 /*
@@ -1282,6 +949,27 @@ tracking_role(const char *name, ForeignServer *server)
 	return roleid;
 }
 
+/* The reply positions of keys' rows at positions. */
+static List *
+reply_positions(const RayTaskReply *keys, List *positions)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	foreach(lc, positions)
+		out = lappend_int(out, (int) keys->rows[lfirst_int(lc)].index);
+	return out;
+}
+
+/* Must task_live be rewritten: has the live set changed since last written? */
+static bool
+rewrite_live_needed(const char *name, uint64 live_fp)
+{
+	TrackedServer *ts = find_tracked(name);
+
+	return ts == NULL || !ts->has_live_fp || ts->live_fp != live_fp;
+}
+
 static void
 poll_server(const char *name)
 {
@@ -1291,6 +979,7 @@ poll_server(const char *name)
 	bytea	   *reply;
 	bool		cached;
 	RayTaskReply *keys;
+	RayTaskReply *attempts = NULL;	/* the reply, indexed */
 	ProtobufCAllocator alloc;
 	char		err[512];
 	RayStatus	rs;
@@ -1389,10 +1078,10 @@ poll_server(const char *name)
 	 * Here, before the write transaction, so that the lists live in the
 	 * poll's memory: they are used again after the commit.
 	 */
-	fresh = in_key_order(keys, fresh);
-	changed = in_key_order(keys, changed);
+	fresh = history_store_key_order(keys, fresh);
+	changed = history_store_key_order(keys, changed);
 	written = list_concat_copy(fresh, changed);
-	live = in_key_order(keys, live);
+	live = history_store_key_order(keys, live);
 	INSTR_TIME_SET_CURRENT(t_keys);
 
 	/* 4. Those, decoded in full, and the status, in one transaction. */
@@ -1401,59 +1090,39 @@ poll_server(const char *name)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "raydar collector: writing task_history");
+	if (written != NIL || rewrite_live_needed(name, live_fp))
+	{
+		/* The reply, indexed once: each attempt is unpacked as it is written. */
+		rs = ray_task_reply_index((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
+								  &v, &alloc, &attempts, err, sizeof(err));
+		raydar_report_core_error(rs, "indexing a GetTaskEvents reply", err);
+	}
 	if (written != NIL)
 	{
-		bool		known = list_member(verified, makeString((char *) name));
-		SPIPlanPtr	plan;
-		RaydarBulkInsert *bulk;
+		/*
+		 * A worker that does not know what it wrote must merge, unless
+		 * history holds nothing of this incarnation of the cluster (a first
+		 * track, or a cluster started anew): then plain inserts are safe,
+		 * and about a third cheaper for a full GCS.
+		 */
+		bool		known = list_member(verified, makeString((char *) name)) ||
+			history_store_is_empty(name, inc);
 
 		foreach(lc, written)
 			newest_end_ms = Max(newest_end_ms, keys->rows[lfirst_int(lc)].end_ms);
-		add_partitions(keys, written);
-
-		if (insert_plan == NULL)
-			insert_plan = prepare_insert("task_history", false);
-		if (upsert_plan == NULL)
-			upsert_plan = prepare_insert("task_history", true);
-		/*
-		 * A worker that does not know what it wrote needs ON CONFLICT, unless
-		 * history holds nothing of this incarnation of the cluster (a first
-		 * track, or a cluster started anew): then plain
-		 * INSERTs are safe, and about a third cheaper for a full GCS.
-		 */
-		if (!known)
-		{
-			Datum		c[2];
-			Oid			ct[2] = {TEXTOID, TEXTOID};
-			bool		isnull;
-
-			c[0] = CStringGetTextDatum(name);
-			c[1] = CStringGetTextDatum(inc);
-			if (SPI_execute_with_args("SELECT NOT EXISTS (SELECT 1 FROM raydar.task_history "
-									  "WHERE cluster = $1 AND incarnation = $2)",
-									  2, ct, c, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "could not look up raydar.task_history");
-			known = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		bulk = known ? begin_bulk("task_history") : NULL;
-		plan = known ? insert_plan : upsert_plan;
-		if (fresh != NIL)
-			inserted = write_rows(plan, bulk, name, inc, reply, &v, &alloc, keys, fresh);
-		if (bulk != NULL)
-			raydar_bulk_insert_end(bulk);
+		history_store_add_partitions(keys, written);
+		inserted = history_store_write(known ? HISTORY_NEW : HISTORY_MERGE, name, inc, attempts,
+									   reply_positions(keys, fresh));
 		/* Changed attempts replace their row (it may move partitions). */
-		if (changed != NIL)
-			inserted += write_rows(upsert_plan, NULL, name, inc, reply, &v, &alloc, keys, changed);
+		inserted += history_store_write(HISTORY_MERGE, name, inc, attempts,
+										reply_positions(keys, changed));
 	}
 	/* The live attempts, rewritten only when their set or states changed. */
-	ts = find_tracked(name);
-	rewrite_live = ts == NULL || !ts->has_live_fp || ts->live_fp != live_fp;
+	rewrite_live = rewrite_live_needed(name, live_fp);
 	if (rewrite_live)
 	{
 		vanished = clear_live(name, keys, live, fresh);
-		if (live != NIL)
-			write_rows(live_plan ? live_plan : (live_plan = prepare_insert("task_live", false)),
-					   NULL, name, inc, reply, &v, &alloc, keys, live);
+		history_store_write(HISTORY_LIVE, name, inc, attempts, reply_positions(keys, live));
 	}
 	{
 		Datum		args[8];

@@ -899,6 +899,11 @@ RayStatus
 ray_task_reply_row(RayTaskReply *r, size_t i, const RayTaskRow **row, char *err, size_t errlen)
 {
 	*row = NULL;
+	if (r->slice_data == NULL && r->rows != NULL && i < r->nrows)
+	{
+		*row = &r->rows[i];		/* a reply decoded in full */
+		return RAY_OK;
+	}
 	if (r->slice_data == NULL || i >= r->nrows)
 	{
 		snprintf(err, errlen, "row %zu is not in this reply", i);

@@ -182,6 +182,8 @@ extern RayStatus ray_task_reply_decode_new_keys(const uint8_t *buf, size_t len,
  * derive one attempt at a time. Peak memory is the reply plus one attempt,
  * not the whole unpacked reply. buf must outlive the reply. The row from
  * ray_task_reply_row is valid until the next call or ray_task_reply_free.
+ * ray_task_reply_row also reads a reply decoded in full (ray_task_reply_decode
+ * or _from_events): then it returns rows[i], valid as long as the reply.
  */
 extern RayStatus ray_task_reply_index(const uint8_t *buf, size_t len, const RayVersion *v,
 									  ProtobufCAllocator *alloc, RayTaskReply **out,
