@@ -13,6 +13,8 @@
 # 100 tasks of about a second, about 10% failing.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# RAYDAR_DEMO_OUT relative to where the demo was started (it runs in $work).
+case ${RAYDAR_DEMO_OUT:-/} in /*) ;; *) RAYDAR_DEMO_OUT=$PWD/$RAYDAR_DEMO_OUT ;; esac
 pgbin=/usr/lib/postgresql/15/bin
 
 "$repo/scripts/setup.sh"
@@ -33,6 +35,9 @@ as_user() { "${as_user_cmd[@]}" "$@"; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/raydar-demo.XXXXXX")
 chmod 755 "$work"
 chown "$user" "$work"
+# Run from the demo's own directory: a clone in a 0700 home (root's) is
+# not readable by the demo user, and psql would say it cannot change to it.
+cd "$work"
 sim_pid=""
 cleanup() {
   if [ -n "${RAYDAR_DEMO_KEEP:-}" ]; then return; fi

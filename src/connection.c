@@ -585,7 +585,7 @@ http_version(RaydarConn *conn)
 
 	if (st != RAY_OK || !ray_version_parse(vt, &conn->version))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("could not learn the Ray version of the dashboard at %s", conn->opts.dashboard_url),
 				 errdetail("%s", st != RAY_OK ? err : vt),
 				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
@@ -693,7 +693,7 @@ raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text)
 
 		if (!check_alive_version(conn, &conn->version, vt, sizeof(vt), err, sizeof(err), &st))
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("could not learn the Ray version of %s", conn->opts.address),
 					 errdetail("%s", err),
 					 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
