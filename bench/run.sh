@@ -70,7 +70,7 @@ RES=$TMP/results.txt
 say "building the C baselines into bench/build/"
 mkdir -p bench/build
 # The extension's own optimisation flags (PGXS: -O2), so (a) is a fair floor.
-CFLAGS_B="-std=gnu11 -O2 -g -fno-omit-frame-pointer -Isrc/proto -Isrc/ray $(pkg-config --cflags libprotobuf-c)"
+CFLAGS_B="-std=gnu11 -O2 -g -fno-omit-frame-pointer -Isrc/proto -Isrc/ray $(pkg-config --cflags libprotobuf-c libcjson)"
 gcc $CFLAGS_B -o bench/build/pbc_unpack bench/pbc_unpack.c src/proto/ray_gcs.pb-c.c \
     $(pkg-config --libs libprotobuf-c)
 gcc $CFLAGS_B -o bench/build/core_harness bench/core_harness.c \

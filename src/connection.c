@@ -28,7 +28,7 @@
 #include "http_client.h"
 #include "ray_grpc.h"
 #include "ray_requests.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 /* Replies kept per connection when cache_ttl_ms > 0. */
 #define REPLY_CACHE_SLOTS 4
@@ -316,6 +316,19 @@ raydar_conn_endpoint(RaydarConn *conn)
 	return conn->opts.dashboard_url ? conn->opts.dashboard_url : conn->opts.address;
 }
 
+/* The peer behind conn, for report.c. */
+void
+raydar_conn_peer(RaydarConn *conn, RaydarPeer *peer)
+{
+	peer->http = conn->opts.dashboard_url != NULL;
+	peer->endpoint = raydar_conn_endpoint(conn);
+	peer->server = conn->server_name;
+	peer->has_token = conn->token != NULL || conn->token_file != NULL;
+	peer->connect_timeout_ms = conn->opts.connect_timeout_ms;
+	peer->timeout_ms = conn->opts.timeout_ms;
+	peer->max_reply_bytes = conn->opts.max_reply_bytes;
+}
+
 /*
  * GET path_and_query from the server's dashboard; the body, palloc'd and
  * NUL-terminated, in CurrentMemoryContext. Errors are raised by http_client.c.
@@ -362,71 +375,39 @@ raydar_conn_set_last_rows(RaydarConn *conn, double rows)
 	conn->last_rows = rows;
 }
 
-/* Turn a failed call into an error a Ray user can act on. */
+/* Turn a failed call into an error a Ray user can act on (report.c words it). */
 static void
 report_call_error(RaydarConn *conn, RayStatus st, const char *method, const char *err)
 {
-	const char *addr = conn->opts.address;
+	RaydarPeer	peer;
+	RaydarFailure f;
 
-	if (st == RAY_ERR_CANCELLED)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("canceling the call to Ray GCS at %s", addr)));
-	}
+	raydar_conn_peer(conn, &peer);
 	switch (st)
 	{
+		case RAY_ERR_CANCELLED:
+			f = RAYDAR_FAIL_CANCELLED;
+			break;
 		case RAY_ERR_UNAVAILABLE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not connect to Ray GCS at %s (server \"%s\")",
-							addr, conn->server_name),
-					 errdetail("%s", err),
-					 errhint("Check that the Ray head node is up and that address names its GCS port: "
-							 "6379 unless the head was started with ray start --head --port=N "
-							 "(not the dashboard's 8265).")));
+			f = RAYDAR_FAIL_CONNECT;
 			break;
 		case RAY_ERR_TIMEOUT:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("Ray GCS at %s did not answer in time (server \"%s\")", addr,
-							conn->server_name),
-					 errdetail("%s", err[0] ? err : "deadline exceeded"),
-					 errhint("The limits are the server options connect_timeout_ms (%d) and timeout_ms (%d).",
-							 conn->opts.connect_timeout_ms, conn->opts.timeout_ms)));
+			f = RAYDAR_FAIL_TIMEOUT;
 			break;
 		case RAY_ERR_UNAUTHENTICATED:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("Ray GCS at %s refused raydar's credentials: the token is %s",
-							addr, conn->token ? "wrong" : "missing"),
-					 errdetail("Ray said: %s", err),
-					 errhint("The cluster runs with RAY_AUTH_MODE=token. Put its token in a user mapping: "
-							 "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
-							 quote_identifier(conn->server_name))));
+			f = RAYDAR_FAIL_CREDENTIALS;
 			break;
 		case RAY_ERR_TOO_LARGE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_REPLY_HANDLE),
-					 errmsg("the reply from Ray GCS at %s is larger than %zu MiB", addr,
-							conn->opts.max_reply_bytes / (1024 * 1024)),
-					 errdetail("%s", err),
-					 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less; "
-							 "the limit is the server option max_reply_mb (at most 512, Ray's own).")));
+			f = RAYDAR_FAIL_TOO_LARGE;
 			break;
 		case RAY_ERR_MALFORMED:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("Ray GCS at %s sent a reply raydar cannot read", addr),
-					 errdetail("%s", err)));
+			f = RAYDAR_FAIL_MALFORMED;
 			break;
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("gRPC call %s to Ray GCS at %s failed", method, addr),
-					 errdetail("%s", err)));
+			f = RAYDAR_FAIL_OTHER;
+			break;
 	}
+	raydar_report_failure(&peer, f, 0, method, err);
 }
 
 /*
@@ -610,7 +591,7 @@ http_version(RaydarConn *conn)
 
 	if (st != RAY_OK || !ray_version_parse(vt, &conn->version))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("could not learn the Ray version of the dashboard at %s", conn->opts.dashboard_url),
 				 errdetail("%s", st != RAY_OK ? err : vt),
 				 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",
@@ -718,7 +699,7 @@ raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text)
 
 		if (!check_alive_version(conn, &conn->version, vt, sizeof(vt), err, sizeof(err), &st))
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("could not learn the Ray version of %s", conn->opts.address),
 					 errdetail("%s", err),
 					 errhint("Set it with ALTER SERVER %s OPTIONS (ADD ray_version '2.40.0').",

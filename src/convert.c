@@ -135,50 +135,6 @@ raydar_json_to_jsonb(const char *json, size_t len)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(conv));
 }
 
-void
-raydar_report_core_error(RayStatus st, const char *what, const char *msg)
-{
-	switch (st)
-	{
-		case RAY_OK:
-			return;
-		case RAY_ERR_OOM:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while %s", what),
-					 errdetail("%s", msg)));
-			break;
-		case RAY_ERR_MALFORMED:
-		case RAY_ERR_TOO_LARGE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("Ray sent a reply raydar cannot read while %s", what),
-					 errdetail("%s", msg),
-					 errhint("Check that the address is a Ray GCS and that ray_version matches the cluster.")));
-			break;
-		case RAY_ERR_CANCELLED:
-			/* The core stopped because an interrupt is pending: raise it. */
-			CHECK_FOR_INTERRUPTS();
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("canceling statement while %s", what)));
-			break;
-		case RAY_ERR_BAD_ID:
-		case RAY_ERR_UNSUPPORTED:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot %s", what),
-					 errdetail("%s", msg)));
-			break;
-		default:
-			/* Network failures are reported by connection.c, which knows the server. */
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("failed while %s", what),
-					 errdetail("%s", msg)));
-	}
-}
-
 /* Hex of an ID; absent or empty is NULL, as Ray shows it. */
 Datum
 raydar_hex_datum(const uint8_t *data, size_t len, RayBuf *s, bool *isnull)

@@ -3,7 +3,7 @@
  *		Writing task attempts into raydar.task_history and raydar.task_live.
  *
  * The one place where a decoded task attempt becomes a stored row (see
- * history_store.h): the columns are the task column list's (catalog.c),
+ * history_store.h): the columns are the task column list's (task_columns.c),
  * each value read by that column's getter, plus cluster, incarnation and
  * ingested_at. Rows known to be new go straight into the partitions
  * (bulk_insert.c, about a third cheaper than SQL for a full GCS); others
@@ -175,9 +175,16 @@ begin_bulk(void)
 	return raydar_bulk_insert_begin("raydar", "task_history", names, c);
 }
 
-/* One attempt's values, by the column getters, into values/nulls. */
+/* The writer's value function: the caller's, else the getters. */
+typedef struct ValueReader
+{
+	HistoryValueFn fn;
+	void	   *ctx;
+} ValueReader;
+
+/* One attempt's values into values/nulls (stride apart). */
 static void
-row_values(RayTaskReply *attempts, const RayTaskRow *row, RayBuf *scratch,
+row_values(const ValueReader *vr, RayTaskReply *attempts, const RayTaskRow *row, RayBuf *scratch,
 		   Datum *values, bool *nulls, int stride)
 {
 	int			c = 0;
@@ -186,7 +193,8 @@ row_values(RayTaskReply *attempts, const RayTaskRow *row, RayBuf *scratch,
 	{
 		/* Getters set isnull only for NULL: start from false. */
 		nulls[c * stride] = false;
-		values[c * stride] = col->get(attempts, row, scratch, &nulls[c * stride]);
+		values[c * stride] = vr->fn ? vr->fn(vr->ctx, col, attempts, row, scratch, &nulls[c * stride])
+			: col->get(attempts, row, scratch, &nulls[c * stride]);
 	}
 }
 
@@ -194,6 +202,14 @@ uint64
 history_store_write(HistoryWrite how, const char *cluster, const char *incarnation,
 					RayTaskReply *attempts, List *positions)
 {
+	return history_store_write_with(how, cluster, incarnation, attempts, positions, NULL, NULL);
+}
+
+uint64
+history_store_write_with(HistoryWrite how, const char *cluster, const char *incarnation,
+						 RayTaskReply *attempts, List *positions, HistoryValueFn value, void *ctx)
+{
+	ValueReader vr = {value, ctx};
 	int			ncols = raydar_ncolumns(raydar_task_columns);
 	int			left = list_length(positions);
 	MemoryContext row_cxt;
@@ -248,7 +264,7 @@ history_store_write(HistoryWrite how, const char *cluster, const char *incarnati
 		old = MemoryContextSwitchTo(row_cxt);
 		if (bulk != NULL)
 		{
-			row_values(attempts, row, &scratch, brow, bnull, 1);
+			row_values(&vr, attempts, row, &scratch, brow, bnull, 1);
 			raydar_bulk_insert_row(bulk, brow, bnull);
 		}
 		else
@@ -256,8 +272,9 @@ history_store_write(HistoryWrite how, const char *cluster, const char *incarnati
 			for (int c = 0; c < ncols; c++)
 			{
 				cnulls[c][in_batch] = false;
-				cols[c][in_batch] = raydar_task_columns[c].get(attempts, row, &scratch,
-															   &cnulls[c][in_batch]);
+				cols[c][in_batch] = vr.fn ? vr.fn(vr.ctx, &raydar_task_columns[c], attempts, row,
+												  &scratch, &cnulls[c][in_batch])
+					: raydar_task_columns[c].get(attempts, row, &scratch, &cnulls[c][in_batch]);
 			}
 		}
 		MemoryContextSwitchTo(old);

@@ -5,7 +5,7 @@
  * One place for how a decoded attempt becomes a stored row: the poller
  * (collector.c), whatever source its rows come from, and the push receiver
  * write through it, so the same attempt gives the same row whichever way it
- * arrived. Rows are read with the task column getters (catalog.c); the
+ * arrived. Rows are read with the task column getters (task_columns.c); the
  * history is keyed by (cluster, incarnation, task_id, attempt_number,
  * end_time) and partitioned by day of end_time.
  *
@@ -50,6 +50,23 @@ typedef enum HistoryWrite
  */
 extern uint64 history_store_write(HistoryWrite how, const char *cluster, const char *incarnation,
 								  RayTaskReply *attempts, List *positions);
+
+/*
+ * The value of one column of one attempt as the writer wants it stored:
+ * col->get's, or NULL where the rows' source does not carry the column or
+ * could not read the value (the collector over HTTP: raydar_source_value).
+ * ctx is the caller's.
+ */
+typedef Datum (*HistoryValueFn) (void *ctx, const RaydarColumn *col, RayTaskReply *attempts,
+								 const RayTaskRow *row, RayBuf *scratch, bool *isnull);
+
+/*
+ * history_store_write, each value read by value(ctx, ...) rather than the
+ * column's getter (value NULL: the getter).
+ */
+extern uint64 history_store_write_with(HistoryWrite how, const char *cluster,
+									   const char *incarnation, RayTaskReply *attempts,
+									   List *positions, HistoryValueFn value, void *ctx);
 
 /*
  * Make the daily task_history partitions the attempts' end times fall in:

@@ -29,7 +29,7 @@
 #include "utils/builtins.h"
 
 #include "http_client.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 struct RaydarHttp
 {
@@ -172,24 +172,34 @@ interrupted(void)
 	return QueryCancelPending || ProcDiePending;
 }
 
+/* The peer of t, for report.c. */
+static void
+target_peer(const RaydarHttpTarget *t, RaydarPeer *peer)
+{
+	peer->http = true;
+	peer->endpoint = t->base_url;
+	peer->server = t->server_name;
+	peer->has_token = t->token != NULL;
+	peer->connect_timeout_ms = t->connect_timeout_ms;
+	peer->timeout_ms = t->timeout_ms;
+	peer->max_reply_bytes = t->max_body_bytes;
+}
+
 /* The error for a transfer that produced no HTTP answer. */
 static void
 report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 					  const char *errbuf, const Body *b)
 {
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	RaydarPeer	peer;
+	RaydarFailure f;
 
+	target_peer(t, &peer);
+	peer.max_reply_bytes = b->max;
 	if (b->too_large)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_REPLY_HANDLE),
-				 errmsg("the response of the Ray dashboard at %s is larger than %zu MiB",
-						url, b->max / (1024 * 1024)),
-				 errhint("Filter by job_id, state or name, or add a LIMIT, so Ray sends less; "
-						 "the limit is the server option max_reply_mb (at most %zu over HTTP).",
-						 (size_t) RAY_STATE_JSON_MAX_BYTES / (1024 * 1024))));
+		raydar_report_failure(&peer, RAYDAR_FAIL_TOO_LARGE, 0, url, detail);
 	if (b->oom)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("out of memory receiving the response of %s", url)));
+		raydar_report_failure(&peer, RAYDAR_FAIL_OUT_OF_MEMORY, 0, url, detail);
 	switch (rc)
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
@@ -198,23 +208,10 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 		case CURLE_SEND_ERROR:
 		case CURLE_RECV_ERROR:
 		case CURLE_GOT_NOTHING:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not connect to the Ray dashboard at %s (server \"%s\")",
-							t->base_url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("Check that the Ray head node is up and that dashboard_url names its dashboard: "
-							 "port 8265 unless started with --dashboard-port, reachable from this host "
-							 "only if started with --dashboard-host=0.0.0.0.")));
+			f = RAYDAR_FAIL_CONNECT;
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("the Ray dashboard at %s did not answer in time (server \"%s\")",
-							t->base_url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("The limits are the server options connect_timeout_ms (%d) and timeout_ms (%d).",
-							 t->connect_timeout_ms, t->timeout_ms)));
+			f = RAYDAR_FAIL_TIMEOUT;
 			break;
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
@@ -222,30 +219,17 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
 		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_ISSUER_ERROR:
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("TLS with the Ray dashboard at %s failed (server \"%s\")",
-							t->base_url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("If the dashboard's certificate is signed by a private CA, set the server option "
-							 "ca_file to that CA's PEM file; tls_verify 'false' turns verification off "
-							 "(anyone on the path can then read the token).")));
+			f = RAYDAR_FAIL_TLS;
 			break;
 		case CURLE_UNSUPPORTED_PROTOCOL:
 		case CURLE_URL_MALFORMAT:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("cannot request %s (server \"%s\")", url, t->server_name),
-					 errdetail("%s", detail),
-					 errhint("dashboard_url must be http://host:port or https://host:port.")));
+			f = RAYDAR_FAIL_BAD_URL;
 			break;
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the request to the Ray dashboard %s failed (server \"%s\")",
-							url, t->server_name),
-					 errdetail("%s", detail)));
+			f = RAYDAR_FAIL_OTHER;
+			break;
 	}
+	raydar_report_failure(&peer, f, 0, url, detail);
 }
 
 /*
@@ -273,102 +257,23 @@ static void
 report_status(const RaydarHttpTarget *t, const char *url, long status, const Body *b)
 {
 	char		msg[512];
+	RaydarPeer	peer;
 
 	body_message(b, msg, sizeof(msg));
-	switch (status)
-	{
-		case 400:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s rejected the request as invalid (HTTP 400)", t->base_url),
-					 errdetail("GET %s: %s", url, msg),
-					 errhint("This Ray version may not take one of the pushed filters or the limit; "
-							 "set the server option ray_version to the cluster's version, or report it.")));
-			break;
-		case 401:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("the Ray dashboard at %s refused raydar's credentials (HTTP 401): the token is %s",
-							t->base_url, t->token ? "wrong" : "missing"),
-					 errdetail("%s", msg),
-					 errhint("Put the cluster's token in a user mapping: "
-							 "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
-							 quote_identifier(t->server_name))));
-			break;
-		case 403:
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("the Ray dashboard at %s forbids this request (HTTP 403)", t->base_url),
-					 errdetail("GET %s: %s", url, msg),
-					 /* Ray: 401 without a token, 403 for a wrong one (http_token_authentication.py). */
-					 t->token ?
-					 errhint("Ray answers 403 to a token that is not the cluster's: "
-							 "check the token in the user mapping (ALTER USER MAPPING FOR CURRENT_USER SERVER %s "
-							 "OPTIONS (SET token '...')), or a proxy in front of the dashboard wants a token with read access.",
-							 quote_identifier(t->server_name)) :
-					 errhint("A proxy in front of the dashboard blocks the request; "
-							 "give raydar a token with read access in a user mapping.")));
-			break;
-		case 404:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s has no %s (HTTP 404)", t->base_url, url + strlen(t->base_url)),
-					 errdetail("%s", msg),
-					 errhint("Check that dashboard_url is the Ray dashboard (port 8265 by default), not a proxy path.")));
-			break;
-		case 429:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s is busy (HTTP 429): too many requests in flight", t->base_url),
-					 errdetail("%s", msg),
-					 errhint("The dashboard serves at most 100 State API requests at once; retry later, "
-							 "query less often, or set cache_ttl_ms on the server.")));
-			break;
-		case 500:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s failed to answer (HTTP 500)", t->base_url),
-					 errdetail("%s", msg),
-					 errhint("The dashboard could not reach the GCS or failed internally; check the head node "
-							 "and its dashboard.log, then retry.")));
-			break;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Ray dashboard at %s answered HTTP %ld", t->base_url, status),
-					 errdetail("GET %s: %s", url, msg),
-					 status >= 502 && status <= 504
-					 ? errhint("A proxy in front of the dashboard could not reach it; check that the Ray head node is up.")
-					 : errhint("Check that dashboard_url is the Ray dashboard.")));
-	}
+	target_peer(t, &peer);
+	/* A 404 names the path it did not find, the others the whole URL. */
+	raydar_report_failure(&peer, RAYDAR_FAIL_HTTP_STATUS, status,
+						  status == 404 ? url + strlen(t->base_url) : url, msg);
 }
 
-char *
-raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_query, size_t *len)
+/* The request's headers; an ERROR if they cannot be made. */
+static struct curl_slist *
+make_headers(const RaydarHttpTarget *t)
 {
-	char	   *url = psprintf("%s%s", t->base_url, path_and_query);
 	char	   *auth = t->token ? psprintf("Authorization: Bearer %s", t->token) : NULL;
-	char		errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers = NULL;
 	struct curl_slist *tmp;
-	Body		body = {h->easy, NULL, 0, 0, 0, false, false};
-	CURLcode	rc = CURLE_OK;
-	CURLMcode	mc;
-	long		status = 0;
-	bool		cancelled = false;
-	bool		done = false;
-	char	   *res;
-	CURL	   *e = h->easy;
 
-	body.max = t->max_body_bytes > 0 && t->max_body_bytes < RAY_STATE_JSON_MAX_BYTES
-		? t->max_body_bytes : RAY_STATE_JSON_MAX_BYTES;
-	init_curl();
-	if (multi == NULL)
-	{
-		multi = curl_multi_init();
-		if (multi == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a curl multi handle")));
-	}
 	tmp = curl_slist_append(headers, "Accept: application/json");
 	if (tmp)
 		headers = tmp;
@@ -379,8 +284,14 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 		curl_slist_free_all(headers);
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
+	return headers;
+}
 
-	/* Options are set afresh: the handle (and its connection) is reused. */
+/* Options are set afresh: the handle (and its connection) is reused. */
+static void
+set_options(CURL *e, const RaydarHttpTarget *t, const char *url, struct curl_slist *headers,
+			Body *body, char *errbuf)
+{
 	errbuf[0] = '\0';
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -393,7 +304,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
@@ -406,7 +317,70 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	 * nobody configured for this server ("" turns libcurl's lookup off).
 	 */
 	curl_easy_setopt(e, CURLOPT_PROXY, t->proxy ? t->proxy : "");
+}
 
+/*
+ * Run e's transfer to its end, polling for interrupts. False if an
+ * interrupt is pending (the transfer is abandoned); *rc is its result.
+ */
+static bool
+run_transfer(CURL *e, CURLcode *rc, char *errbuf)
+{
+	for (;;)
+	{
+		int			running = 0;
+		CURLMsg    *m;
+		int			left;
+		bool		done = false;
+		CURLMcode	mc = perform_blocked(&running);
+
+		while ((m = curl_multi_info_read(multi, &left)) != NULL)
+			if (m->msg == CURLMSG_DONE && m->easy_handle == e)
+			{
+				*rc = m->data.result;
+				done = true;
+			}
+		if (mc != CURLM_OK)
+		{
+			*rc = CURLE_FAILED_INIT;
+			snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_multi_strerror(mc));
+			return true;
+		}
+		if (done || running == 0)
+			return true;
+		if (interrupted())
+			return false;
+		(void) curl_multi_poll(multi, NULL, 0, 100, NULL);
+		if (interrupted())
+			return false;
+	}
+}
+
+char *
+raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_query, size_t *len)
+{
+	char	   *url = psprintf("%s%s", t->base_url, path_and_query);
+	char		errbuf[CURL_ERROR_SIZE];
+	struct curl_slist *headers;
+	Body		body = {h->easy, NULL, 0, 0, 0, false, false};
+	CURLcode	rc = CURLE_OK;
+	CURLMcode	mc;
+	long		status = 0;
+	bool		finished;
+	char	   *res;
+	CURL	   *e = h->easy;
+
+	body.max = t->max_body_bytes > 0 && t->max_body_bytes < RAY_STATE_JSON_MAX_BYTES
+		? t->max_body_bytes : RAY_STATE_JSON_MAX_BYTES;
+	init_curl();
+	if (multi == NULL)
+	{
+		multi = curl_multi_init();
+		if (multi == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a curl multi handle")));
+	}
+	headers = make_headers(t);
+	set_options(e, t, url, headers, &body, errbuf);
 	mc = curl_multi_add_handle(multi, e);
 	if (mc != CURLM_OK)
 	{
@@ -415,42 +389,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not start a request to %s: %s", url, curl_multi_strerror(mc))));
 	}
-	while (!done)
-	{
-		int			running = 0;
-		CURLMsg    *m;
-		int			left;
-
-		mc = perform_blocked(&running);
-		while ((m = curl_multi_info_read(multi, &left)) != NULL)
-			if (m->msg == CURLMSG_DONE && m->easy_handle == e)
-			{
-				rc = m->data.result;
-				done = true;
-			}
-		if (mc != CURLM_OK)
-		{
-			rc = CURLE_FAILED_INIT;
-			snprintf(errbuf, sizeof(errbuf), "%s", curl_multi_strerror(mc));
-			break;
-		}
-		if (done || running == 0)
-		{
-			done = true;
-			break;
-		}
-		if (interrupted())
-		{
-			cancelled = true;
-			break;
-		}
-		(void) curl_multi_poll(multi, NULL, 0, 100, NULL);
-		if (interrupted())
-		{
-			cancelled = true;
-			break;
-		}
-	}
+	finished = run_transfer(e, &rc, errbuf);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	/* A cancelled transfer's connection is closed, not reused half-read. */
 	curl_multi_remove_handle(multi, e);
@@ -458,7 +397,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
 
-	if (cancelled)
+	if (!finished)
 	{
 		free(body.data);
 		CHECK_FOR_INTERRUPTS();

@@ -49,30 +49,19 @@
 #include "ray_enums.h"
 #include "ray_requests.h"
 
-/* The column a pushed filter field tests (also the dashboard's filter key). */
+/*
+ * The column a pushed filter field tests (also the dashboard's filter key):
+ * the column whose filter it is in the column lists, the one place that
+ * maps columns to request fields.
+ */
 const char *
 raydar_filter_field_name(int field)
 {
-	static const char *const task_fields[] = {"job_id", "task_id", "actor_id", "name", "state"};
-
-	switch (field)
-	{
-		case RAY_CF_ACTOR_ID:
-			return "actor_id";
-		case RAY_CF_ACTOR_JOB_ID:
-			return "job_id";
-		case RAY_CF_NODE_ID:
-			return "node_id";
-		case RAY_CF_JOB_ID:
-			return "job_id";
-		case RAY_CF_WORKER_ALIVE:
-			return "is_alive";
-		case RAY_CF_ACTOR_STATE:
-		case RAY_CF_NODE_STATE:
-			return "state";
-		default:
-			return field >= 0 && field <= RAY_TF_STATE ? task_fields[field] : "?";
-	}
+	for (const RaydarResource *res = raydar_resources; res->name; res++)
+		for (const RaydarColumn *c = res->columns; c->name; c++)
+			if (c->filter == field)
+				return c->name;
+	return "?";
 }
 
 /* A pushed filter, as a List for fdw_private: (field, predicate, value). */

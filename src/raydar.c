@@ -14,7 +14,6 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "ray_enums.h"
 #include "ray_tasks.h"
 #include "ray_version.h"
 
@@ -81,6 +80,10 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 	RayStatus	st;
 	char		err[256];
 	RayBuf		scratch;
+	const RaydarColumn **cols;
+	Datum	   *values;
+	bool	   *nulls;
+	int			natts;
 
 	if (!ray_version_parse(version_text, &version))
 		ereport(ERROR,
@@ -101,31 +104,31 @@ raydar_decode_task_events(PG_FUNCTION_ARGS)
 				 errmsg("Ray answered with status %d: %s", r->status_code,
 						r->status_message)));
 
+	/* Each output column is the tasks table's column of that name. */
+	natts = rsinfo->setDesc->natts;
+	cols = palloc(sizeof(RaydarColumn *) * natts);
+	values = palloc(sizeof(Datum) * natts);
+	nulls = palloc(sizeof(bool) * natts);
+	for (int c = 0; c < natts; c++)
+	{
+		const char *name = NameStr(TupleDescAttr(rsinfo->setDesc, c)->attname);
+
+		cols[c] = raydar_find_column(raydar_task_columns, name);
+		if (cols[c] == NULL)
+			elog(ERROR, "decode_task_events has no tasks column \"%s\"", name);
+	}
 	ray_buf_init(&scratch, &alloc);
 	for (size_t i = 0; i < r->nrows; i++)
 	{
 		const RayTaskRow *row;
-		Datum		values[14];
-		bool		nulls[14];
-		char		nb[RAY_ENUM_NAME_MAX];
 
 		st = ray_task_reply_row(r, i, &row, err, sizeof(err));
 		raydar_report_core_error(st, "decoding a GetTaskEventsReply", err);
-		memset(nulls, 0, sizeof(nulls));
-		values[0] = raydar_id_datum(&row->task_id, &scratch, &nulls[0]);
-		values[1] = Int32GetDatum(row->attempt_number);
-		values[2] = raydar_nullable_text(row->name, &nulls[2]);
-		values[3] = CStringGetTextDatum(ray_task_state_text(r, row, nb));
-		values[4] = raydar_id_datum(&row->job_id, &scratch, &nulls[4]);
-		values[5] = CStringGetTextDatum(ray_task_type_text(row, nb));
-		values[6] = raydar_nullable_text(ray_task_error_type_text(r, row, nb), &nulls[6]);
-		values[7] = raydar_nullable_text(row->error_message, &nulls[7]);
-		values[8] = raydar_nullable_time(row->has_creation_ms, row->creation_ms, &nulls[8]);
-		values[9] = raydar_nullable_time(row->has_start_ms, row->start_ms, &nulls[9]);
-		values[10] = raydar_nullable_time(row->has_end_ms, row->end_ms, &nulls[10]);
-		ray_buf_reset(&scratch);
-		ray_task_json_events(r, row, &scratch);
-		values[11] = raydar_buf_jsonb(&scratch);
+		for (int c = 0; c < natts; c++)
+		{
+			nulls[c] = false;
+			values[c] = cols[c]->get(r, row, &scratch, &nulls[c]);
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	ray_buf_free(&scratch);

@@ -39,7 +39,7 @@ extern void _PG_init(void);
 /* raydar.c: cancel, statement_timeout or shutdown is pending. */
 extern bool raydar_backend_interrupted(void *arg);
 
-/* collector.c: GUCs and, under shared_preload_libraries, the worker. */
+/* collector_launcher.c: GUCs and, under shared_preload_libraries, the launcher. */
 extern void raydar_collector_init(void);
 extern void raydar_metrics_scraper_init(void);	/* metrics_scraper.c */
 
@@ -53,7 +53,6 @@ extern void raydar_reset_out_of_range(void);
 extern int64 raydar_report_out_of_range(const char *source);
 extern Datum raydar_text_datum(const char *s);
 extern Datum raydar_json_to_jsonb(const char *json, size_t len);
-extern void raydar_report_core_error(RayStatus st, const char *what, const char *msg);
 extern Datum raydar_hex_datum(const uint8_t *data, size_t len, RayBuf *s, bool *isnull);
 extern Datum raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull);
 extern Datum raydar_nullable_text(const char *v, bool *isnull);
@@ -62,7 +61,46 @@ extern Datum raydar_buf_jsonb(RayBuf *s);
 extern void raydar_convert_init(void);
 extern const char *raydar_server_string(const char *s, size_t len, size_t *outlen);
 
-/* Building jsonb directly (catalog.c's hot columns). */
+/* report.c: every error raydar raises about Ray, worded in one place. */
+typedef enum RaydarFailure
+{
+	RAYDAR_FAIL_CANCELLED,		/* an interrupt stopped the call */
+	RAYDAR_FAIL_CONNECT,		/* could not reach the peer, or the connection broke */
+	RAYDAR_FAIL_TIMEOUT,
+	RAYDAR_FAIL_TLS,
+	RAYDAR_FAIL_CREDENTIALS,	/* the token was refused (or is missing) */
+	RAYDAR_FAIL_TOO_LARGE,		/* the reply exceeds max_reply_mb */
+	RAYDAR_FAIL_MALFORMED,		/* a reply raydar cannot read: a protocol violation */
+	RAYDAR_FAIL_HTTP_STATUS,	/* an HTTP answer other than 2xx */
+	RAYDAR_FAIL_RAY_ERROR,		/* Ray answered with its own error */
+	RAYDAR_FAIL_BAD_URL,		/* the URL cannot be requested */
+	RAYDAR_FAIL_OUT_OF_MEMORY,
+	RAYDAR_FAIL_OTHER
+} RaydarFailure;
+
+/* Who failed: the GCS (gRPC) or the dashboard (HTTP) of a server. */
+typedef struct RaydarPeer
+{
+	bool		http;
+	const char *endpoint;		/* GCS address, or dashboard_url */
+	const char *server;			/* the foreign server's name */
+	bool		has_token;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	size_t		max_reply_bytes;
+} RaydarPeer;
+
+/*
+ * ERROR for failure f of peer: request is the method or GET path (or
+ * URL), detail what Ray or the library said; http_status for
+ * RAYDAR_FAIL_HTTP_STATUS.
+ */
+extern void raydar_report_failure(const RaydarPeer *peer, RaydarFailure f, long http_status,
+								  const char *request, const char *detail) pg_attribute_noreturn();
+/* ERROR for a core status (src/ray) while doing what; RAY_OK returns. */
+extern void raydar_report_core_error(RayStatus st, const char *what, const char *msg);
+
+/* Building jsonb directly (task_columns.c's hot columns). */
 struct JsonbValue;
 struct JsonbParseState;
 extern void raydar_jbv_string(struct JsonbValue *v, const char *s);
@@ -94,7 +132,7 @@ typedef struct RaydarServerOptions
 extern void raydar_read_server_options(ForeignServer *server, RaydarServerOptions *opts);
 extern const RaydarResource *raydar_table_resource(ForeignTable *table, const char *relname);
 
-/* catalog.c: the one column catalog of each resource. */
+/* task_columns.c: the one column catalog of each resource. */
 typedef enum RaydarColType
 {
 	RAYDAR_TEXT,
@@ -117,6 +155,7 @@ typedef struct RaydarColumn
 	RaydarGetter get;
 	const char *doc;			/* one line, for docs and COMMENT ON COLUMN */
 	bool		from_keys;		/* computable from ray_task_reply_decode_keys */
+	bool		no_dashboard;	/* Ray's State API does not carry it: NULL over HTTP */
 } RaydarColumn;
 
 extern const RaydarColumn raydar_task_columns[];
@@ -132,11 +171,13 @@ struct RaydarResource
 	const char *name;			/* table name and `resource` option value */
 	int			kind;			/* RayResourceKind, or -1 for tasks */
 	const RaydarColumn *columns;
+	const char *route;			/* the dashboard's State API route that lists it */
 };
 
 #define RAYDAR_TASKS_KIND (-1)
 extern const RaydarResource raydar_resources[];
 extern const RaydarResource *raydar_find_resource(const char *name);
+extern const char *raydar_resource_method(const RaydarResource *res);	/* the GCS's gRPC method */
 extern int	raydar_ncolumns(const RaydarColumn *cols);
 extern const RaydarColumn *raydar_find_column(const RaydarColumn *cols, const char *name);
 extern Oid	raydar_coltype_oid(RaydarColType t);
@@ -150,6 +191,7 @@ extern const RaydarServerOptions *raydar_conn_options(RaydarConn *conn);
 extern const char *raydar_conn_server_name(RaydarConn *conn);
 extern bool raydar_conn_is_http(RaydarConn *conn);
 extern const char *raydar_conn_endpoint(RaydarConn *conn);
+extern void raydar_conn_peer(RaydarConn *conn, RaydarPeer *peer);
 extern char *raydar_conn_http_get(RaydarConn *conn, const char *path_and_query, size_t *len);
 extern void raydar_conn_version(RaydarConn *conn, RayVersion *v, const char **text);
 extern void raydar_conn_check_version(RaydarConn *conn);

@@ -120,6 +120,24 @@ unpack(RayResourceKind kind, bool pg_v29, ProtobufCAllocator *alloc, size_t len,
 	return NULL;
 }
 
+/* An empty reply of kind, from alloc (NULL: malloc); NULL if out of memory. */
+static RayClusterReply *
+new_reply(RayResourceKind kind, const RayVersion *v, ProtobufCAllocator *alloc, char *err, size_t errlen)
+{
+	RayClusterReply *r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+
+	if (r == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->version = *v;
+	r->alloc = alloc;
+	return r;
+}
+
 static void
 set_status(RayClusterReply *r, const Ray__Rpc__GcsStatus *st)
 {
@@ -252,18 +270,13 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 				 ray_cluster_method(kind), len);
 		return RAY_ERR_MALFORMED;
 	}
-	r = alloc ? alloc->alloc(alloc->allocator_data, sizeof(*r)) : malloc(sizeof(*r));
+	r = new_reply(kind, v, alloc, err, errlen);
 	if (r == NULL)
 	{
 		protobuf_c_message_free_unpacked(msg, alloc);
-		snprintf(err, errlen, "out of memory");
 		return RAY_ERR_OOM;
 	}
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->version = *v;
 	r->msg = msg;
-	r->alloc = alloc;
 	r->pg_v29 = pg_v29;
 	index_rows(r, msg);
 	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && r->nrows > 0 && !make_pg_views(r))
@@ -272,6 +285,32 @@ ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *buf, size_t len,
 		snprintf(err, errlen, "out of memory");
 		return RAY_ERR_OOM;
 	}
+	*out = r;
+	return RAY_OK;
+}
+
+RayStatus
+ray_cluster_reply_from_rows(RayResourceKind kind, void **rows, size_t nrows, const RayVersion *v,
+							ProtobufCAllocator *alloc, RayClusterReply **out, char *err, size_t errlen)
+{
+	RayClusterReply *r = new_reply(kind, v, alloc, err, errlen);
+
+	*out = NULL;
+	if (r == NULL)
+		return RAY_ERR_OOM;
+	r->status_message = "";
+	r->nrows = nrows;
+	r->rows = rows;
+	/* In-memory rows have the current layout: views made as such. */
+	if (kind == RAY_RESOURCE_PLACEMENT_GROUPS && nrows > 0 && !make_pg_views(r))
+	{
+		ray_cluster_reply_free(r);
+		snprintf(err, errlen, "out of memory");
+		return RAY_ERR_OOM;
+	}
+	/* Ray 2.9's layout shares fields 1..12 with the current one. */
+	r->pg_v29 = kind == RAY_RESOURCE_PLACEMENT_GROUPS &&
+		!ray_version_has(v, RAY_FACT_PG_TIMESTAMPS_15_16);
 	*out = r;
 	return RAY_OK;
 }
@@ -291,7 +330,8 @@ ray_cluster_reply_free(RayClusterReply *r)
 		else
 			free(r->owned);
 	}
-	protobuf_c_message_free_unpacked(r->msg, alloc);
+	if (r->msg)
+		protobuf_c_message_free_unpacked(r->msg, alloc);
 	if (alloc)
 		alloc->free(alloc->allocator_data, r);
 	else

@@ -59,6 +59,17 @@ extern RayStatus ray_cluster_reply_decode(RayResourceKind kind, const uint8_t *b
 extern void ray_cluster_reply_free(RayClusterReply *r);
 
 /*
+ * A reply over rows built in memory rather than read from the wire (the
+ * dashboard's JSON parsed into ActorTableData, GcsNodeInfo, ...: for
+ * placement groups PlacementGroupTableData whatever the version), with
+ * status OK and no totals. The caller keeps rows and what they point to
+ * alive until ray_cluster_reply_free, which frees neither.
+ */
+extern RayStatus ray_cluster_reply_from_rows(RayResourceKind kind, void **rows, size_t nrows,
+											 const RayVersion *v, ProtobufCAllocator *alloc,
+											 RayClusterReply **out, char *err, size_t errlen);
+
+/*
  * The alternative of ActorDeathCause that is set ("oom_context", ...), or
  * NULL; *message is its message (formatted_exception_string for a creation
  * task failure), or NULL.

@@ -1,4 +1,4 @@
--- 70_collector.sql: what the collector (a background worker, src/collector.c)
+-- 70_collector.sql: what the collector (a background worker, src/collector_*.c)
 -- reads and writes: the servers it tracks, the task history it keeps after
 -- Ray forgets, and its status. track/untrack are raydar_admin's.
 
@@ -87,7 +87,9 @@ CREATE TABLE raydar.collector_status (
     incarnation          text,
     incarnation_since    timestamptz,
     backoff              interval,
-    next_poll_at         timestamptz
+    next_poll_at         timestamptz,
+    cap_hidden           bigint NOT NULL DEFAULT 0,
+    last_warning         text
 );
 COMMENT ON TABLE raydar.collector_status IS
   'per tracked server: last poll, last success, failures in a row, attempts ingested, attempts Ray reported dropped, attempts that vanished unfinished, ingest lag, last error';
@@ -103,6 +105,10 @@ COMMENT ON COLUMN raydar.collector_status.backoff IS
   'after failed polls, the wait before the next one (the interval doubled per failure, at most a minute); NULL when healthy';
 COMMENT ON COLUMN raydar.collector_status.next_poll_at IS
   'when this server''s worker polls next';
+COMMENT ON COLUMN raydar.collector_status.cap_hidden IS
+  'for a server with dashboard_url: task attempts the dashboard''s cap of 10,000 rows per request hid from the last successful poll (0 over gRPC)';
+COMMENT ON COLUMN raydar.collector_status.last_warning IS
+  'what the last successful poll found amiss though it worked: rows hidden by the dashboard''s cap, or a cluster whose task events do not reach the GCS (Ray 2.58+); NULL when none';
 COMMENT ON COLUMN raydar.collector_status.lag IS
   'for the last poll that ingested rows: time from the newest ingested attempt''s end to its ingestion';
 
@@ -115,7 +121,7 @@ CREATE TABLE raydar.collector_errors (
 );
 
 -- _wake_collector(): the collector polls as soon as this transaction
--- commits (src/collector.c), so a new track() shows data at once.
+-- commits (src/collector_launcher.c), so a new track() shows data at once.
 CREATE FUNCTION raydar._wake_collector()
 RETURNS void
 AS 'MODULE_PATHNAME', 'raydar_wake_collector'
@@ -126,7 +132,7 @@ REVOKE ALL ON FUNCTION raydar._wake_collector() FROM PUBLIC;
 -- Collect only what the caller may read: the session user (the role that
 -- logged in; this function runs as its owner) needs USAGE on the server and
 -- a user mapping for it (its own or PUBLIC's), and the collector reads the
--- cluster with that mapping (tracked_by; src/collector.c checks it again at
+-- cluster with that mapping (tracked_by; src/collector_poll.c checks it again at
 -- every poll). The collector serves one database (raydar.database): a
 -- track() anywhere else would silently do nothing, so it is an error.
 CREATE FUNCTION raydar.track(server text)

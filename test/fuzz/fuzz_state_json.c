@@ -7,9 +7,11 @@
  * In splice mode the rest overwrites part of a complete, valid task list
  * (offset from the next two bytes), so mutations reach every field of a
  * row without a JSON seed corpus (the smoke run seeds with wire vectors).
- * Whatever the reader accepts must decode as a GetTaskEventsReply, and the
- * keys-only walk must agree with the full decoder on it. The same bytes
- * go through the five cluster routes' readers too.
+ * Whatever the reader accepts must decode as a GetTaskEventsReply, the
+ * keys-only walk must agree with the full decoder on it, and the rows
+ * derived in memory (no packing: what a dashboard_url server uses) must
+ * equal the packed path's. The same bytes go through the five cluster
+ * routes' readers too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 
 #include "ray_cluster.h"
 #include "ray_enums.h"
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 #include "ray_tasks.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -65,6 +67,46 @@ render_all(const RayTaskReply *r)
 		ray_buf_reset(&b);
 	}
 	ray_buf_free(&b);
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The in-memory path on the same body: the same rows as r, the packed path's. */
+static void
+check_in_memory(const char *json, size_t len, const RayVersion *v, const RayTaskReply *r)
+{
+	Ray__Rpc__GetTaskEventsReply msg = RAY__RPC__GET_TASK_EVENTS_REPLY__INIT;
+	RayArena	arena;
+	RayStateCounters k;
+	RayTaskReply *m;
+	char		err[256];
+
+	if (ray_state_json_task_events(json, len, v, NULL, NULL, &arena, &msg.events_by_task,
+								   &msg.n_events_by_task, &k, err, sizeof(err)) != RAY_OK)
+		abort();
+	ray_state_json_free_cells(&k);
+	if (ray_task_reply_from_events(&msg, v, NULL, &m, err, sizeof(err)) != RAY_OK || m->nrows != r->nrows)
+		abort();
+	for (size_t i = 0; i < r->nrows; i++)
+	{
+		const RayTaskRow *a = &r->rows[i];
+		const RayTaskRow *b = &m->rows[i];
+
+		if (a->state != b->state || a->attempt_number != b->attempt_number ||
+			a->n_events != b->n_events || a->creation_ms != b->creation_ms ||
+			a->start_ms != b->start_ms || a->end_ms != b->end_ms ||
+			a->has_error_type != b->has_error_type || !same_text(a->name, b->name) ||
+			!same_text(a->error_message, b->error_message) ||
+			ray__rpc__task_events__get_packed_size(a->ev) != ray__rpc__task_events__get_packed_size(b->ev))
+			abort();
+	}
+	render_all(m);
+	ray_task_reply_free(m);
+	ray_arena_free(&arena);
 }
 
 int
@@ -126,7 +168,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(json);
 		return 0;
 	}
-	free(json);
 	for (size_t i = 0; i < k.ncells; i++)
 		if ((int64_t) k.cells[i].row >= k.rows || (int) k.ncells > k.nodd)
 			abort();
@@ -136,6 +177,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if ((int64_t) r->nrows != k.rows)
 		abort();
+	check_in_memory(json, len, &v, r);
+	free(json);
 	render_all(r);
 	if (ray_task_reply_decode_keys(pb, pblen, &v, NULL, &keys, err, sizeof(err)) != RAY_OK)
 		abort();

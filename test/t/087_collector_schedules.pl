@@ -89,7 +89,7 @@ cmp_ok($backoff, '>=', 2, "its backoff is visible in collector_status: $backoff 
 like($node->safe_psql('postgres', q{SELECT last_error FROM raydar.collector_status WHERE server = 'slow'}),
 	 qr/did not answer in time/, 'and its last error says why');
 is($errors, '1', 'collector_errors: one row for the repeated failure');
-my @logged = slurp_file($node->logfile) =~ /polling server "slow" failed/g;
+my @logged = slurp_file($node->logfile) =~ /could not poll server "slow"/g;
 is(scalar @logged, 1, 'the server log: one line for it');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.collector_status WHERE server LIKE 'fast%' AND consecutive_failures > 0}),
    '0', 'the fast ones never failed');

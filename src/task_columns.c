@@ -1,5 +1,5 @@
 /*
- * catalog.c
+ * task_columns.c
  *		The column catalog of the tasks table: name, type, pushdown and how
  *		each value is made from a decoded task row.
  *
@@ -83,7 +83,7 @@ GETTER(get_language)
 	return CStringGetTextDatum(ray_task_language_text(row, nb));
 }
 /*
- * jsonb columns: the text of ray_task_json.c through raydar_buf_jsonb, whose
+ * jsonb columns: the text of ray_task_json_columns.c through raydar_buf_jsonb, whose
  * cache makes repeated values (required_resources is the same few maps on
  * every row) cheap; events and task_log_info, different on every row, are
  * built as JsonbValues instead, as printing and re-parsing them was most of
@@ -197,14 +197,23 @@ const RaydarColumn raydar_task_columns[] = {
 };
 
 const RaydarResource raydar_resources[] = {
-	{"tasks", RAYDAR_TASKS_KIND, raydar_task_columns},
-	{"actors", RAY_RESOURCE_ACTORS, raydar_actor_columns},
-	{"nodes", RAY_RESOURCE_NODES, raydar_node_columns},
-	{"jobs", RAY_RESOURCE_JOBS, raydar_job_columns},
-	{"workers", RAY_RESOURCE_WORKERS, raydar_worker_columns},
-	{"placement_groups", RAY_RESOURCE_PLACEMENT_GROUPS, raydar_placement_group_columns},
-	{NULL, 0, NULL}
+	{"tasks", RAYDAR_TASKS_KIND, raydar_task_columns, "/api/v0/tasks"},
+	{"actors", RAY_RESOURCE_ACTORS, raydar_actor_columns, "/api/v0/actors"},
+	{"nodes", RAY_RESOURCE_NODES, raydar_node_columns, "/api/v0/nodes"},
+	{"jobs", RAY_RESOURCE_JOBS, raydar_job_columns, "/api/v0/jobs"},
+	{"workers", RAY_RESOURCE_WORKERS, raydar_worker_columns, "/api/v0/workers"},
+	{"placement_groups", RAY_RESOURCE_PLACEMENT_GROUPS, raydar_placement_group_columns,
+	"/api/v0/placement_groups"},
+	{NULL, 0, NULL, NULL}
 };
+
+/* The GCS's gRPC method that lists res (the core knows the cluster ones). */
+const char *
+raydar_resource_method(const RaydarResource *res)
+{
+	return res->kind == RAYDAR_TASKS_KIND ? RAYDAR_METHOD_GET_TASK_EVENTS
+		: ray_cluster_method((RayResourceKind) res->kind);
+}
 
 const RaydarResource *
 raydar_find_resource(const char *name)

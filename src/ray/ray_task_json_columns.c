@@ -1,5 +1,5 @@
 /*
- * ray_task_json.c
+ * ray_task_json_columns.c
  *		JSON text of the tasks table's jsonb columns.
  *
  * Shapes follow Ray's State API (`ray list tasks --detail`), with two

@@ -1,14 +1,20 @@
 /*
- * ray_state_json.h
+ * ray_dashboard_parse.h
  *		Read the Ray dashboard's State API JSON (GET /api/v0/<resource>).
  *
  * A dashboard_url server must give exactly the rows an address (gRPC)
  * server gives. The dashboard's task rows are Ray's protobuf_to_task_state_dict
- * of the GCS's TaskEvents, so this file inverts that mapping: it turns
- * the JSON rows back into a GetTaskEventsReply, and the extension decodes
- * that with the same code (src/ray/ray_tasks.c) and builds tuples with
- * the same column catalog (src/catalog.c) as for the gRPC transport. Every
- * column rule therefore exists once; only the inverse mapping lives here.
+ * of the GCS's TaskEvents, so this file inverts that mapping: it parses the
+ * JSON rows back into the GCS's messages (TaskEvents, ActorTableData, ...),
+ * which the extension hands in memory to the same derivation
+ * (ray_task_reply_from_events in src/ray/ray_tasks.c,
+ * ray_cluster_reply_from_rows) and the same column lists
+ * (src/task_columns.c, src/cluster_columns.c) as for the gRPC transport.
+ * Every column rule therefore exists once; only the inverse mapping lives
+ * here. (The functions keep the prefix ray_state_json_: Ray calls this
+ * JSON its State API.) The *_tasks and *_cluster variants also pack the
+ * messages into the GCS's reply bytes: the fuzzer and the unit tests use
+ * them to check the in-memory rows against the wire decoder's.
  *
  * Input is untrusted: size and nesting are limited before parsing (cJSON),
  * and malformed or truncated input is an error with a message that says
@@ -26,6 +32,8 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "ray_arena.h"
+#include "ray_gcs.pb-c.h"
 #include "ray_status.h"
 #include "ray_version.h"
 
@@ -74,6 +82,19 @@ extern RayStatus ray_state_json_tasks(const char *json, size_t len, const RayVer
 									  RayStateCounters *counters, char *err, size_t errlen);
 
 /*
+ * The same rows kept in memory, for ray_task_reply_from_events (no packing
+ * and unpacking): *events, the n parsed TaskEvents, and everything they
+ * point to live in *arena, which this initialises with alloc (NULL:
+ * malloc); on RAY_OK free it with ray_arena_free once the rows are no
+ * longer read (on failure nothing is left to free but counters->cells).
+ */
+extern RayStatus ray_state_json_task_events(const char *json, size_t len, const RayVersion *v,
+											const RayStateReprs *reprs, ProtobufCAllocator *alloc,
+											RayArena *arena, Ray__Rpc__TaskEvents ***events,
+											size_t *n, RayStateCounters *counters,
+											char *err, size_t errlen);
+
+/*
  * Ray's TaskState has no actor_repr_name; an actor task's is its actor's
  * repr_name. reprs (from a GET /api/v0/actors body) gives ray_state_json_tasks
  * that lookup; with NULL, it is read back from renamed task names only.
@@ -92,6 +113,17 @@ extern RayStatus ray_state_json_cluster(int kind, const char *json, size_t len, 
 										RayStateCounters *counters, char *err, size_t errlen);
 
 /*
+ * The same rows kept in memory, for ray_cluster_reply_from_rows: *rows is
+ * n ActorTableData*, GcsNodeInfo*, JobTableData*, WorkerTableData* or
+ * PlacementGroupTableData* (whatever the version) in *arena, as for
+ * ray_state_json_task_events.
+ */
+extern RayStatus ray_state_json_cluster_rows(int kind, const char *json, size_t len,
+											 const RayVersion *v, ProtobufCAllocator *alloc,
+											 RayArena *arena, void ***rows, size_t *n,
+											 RayStateCounters *counters, char *err, size_t errlen);
+
+/*
  * True if the value of column (a catalog column name) of row was odd in
  * k (a converter's counters), so the row must show it NULL: the
  * converter left the field absent, which some columns show as a default.
@@ -108,12 +140,6 @@ extern bool ray_state_json_odd_append(RayStateCounters *into, const RayStateCoun
 
 /* Free k's cells when the converter was given no allocator. */
 extern void ray_state_json_free_cells(RayStateCounters *k);
-
-/*
- * False for a column of resource kind (RayResourceKind; tasks: -1) that
- * Ray's State API does not carry, so a dashboard_url server shows it NULL.
- */
-extern bool ray_state_json_has_column(int kind, const char *column);
 
 /*
  * The distinct non-empty string values of key over the rows of a list

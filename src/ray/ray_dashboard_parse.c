@@ -1,5 +1,5 @@
 /*
- * ray_state_json.c
+ * ray_dashboard_parse.c
  *		State API JSON -> GetTaskEventsReply: the inverse of Ray's
  *		protobuf_to_task_state_dict, so both transports share one decoder.
  *
@@ -24,7 +24,7 @@
  *    sides, and node_id / worker_id are the attempt's.
  * A key that is absent or null is the field absent, as in the protobuf.
  */
-#include "ray_state_json.h"
+#include "ray_dashboard_parse.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -1190,89 +1190,149 @@ envelope(const cJSON *root, RayStateCounters *k, char *err, size_t errlen, RaySt
 	return rows;
 }
 
-RayStatus
-ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
-					 const RayStateReprs *reprs,
-					 ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
-					 RayStateCounters *counters, char *err, size_t errlen)
+/*
+ * Start a conversion of a list response: parse json, read its envelope into
+ * counters, and make the array of n rows (the arena from alloc). NULL, with
+ * *st and err set, if any of that fails.
+ */
+static void **
+begin_rows(Conv *c, const char *json, size_t len, const RayVersion *v, ProtobufCAllocator *alloc,
+		   RayStateCounters *counters, cJSON **root, const cJSON **rows,
+		   char *err, size_t errlen, RayStatus *st)
 {
-	RayStatus	st;
-	cJSON	   *root;
-	const cJSON *rows;
-	const cJSON *row;
-	Conv		c;
-	Ray__Rpc__GetTaskEventsReply reply = RAY__RPC__GET_TASK_EVENTS_REPLY__INIT;
-	size_t		n;
+	void	  **items;
 
-	*out = NULL;
-	*outlen = 0;
 	memset(counters, 0, sizeof(*counters));
-	root = parse(json, len, err, errlen, &st);
-	if (root == NULL)
-		return st;
-	rows = envelope(root, counters, err, errlen, &st);
-	if (rows == NULL)
+	*root = parse(json, len, err, errlen, st);
+	if (*root == NULL)
+		return NULL;
+	*rows = envelope(*root, counters, err, errlen, st);
+	if (*rows == NULL)
 	{
-		release(root);
-		return st;
+		release(*root);
+		return NULL;
 	}
+	memset(c, 0, sizeof(*c));
+	ray_arena_init(&c->arena, alloc);
+	c->v = v;
+	c->err = err;
+	c->errlen = errlen;
+	c->k = counters;
+	c->alloc = alloc;
+	items = alloc0(c, sizeof(void *) * ((size_t) counters->rows + 1));
+	*st = items ? RAY_OK : RAY_ERR_OOM;
+	return items;
+}
 
-	memset(&c, 0, sizeof(c));
-	ray_arena_init(&c.arena, NULL);
-	c.v = v;
-	c.reprs = reprs;
-	c.err = err;
-	c.errlen = errlen;
-	c.k = counters;
-	c.alloc = alloc;
-	n = (size_t) counters->rows;
-	reply.events_by_task = alloc0(&c, sizeof(void *) * (n + 1));
-	st = RAY_OK;
-	if (reply.events_by_task == NULL)
-		st = RAY_ERR_OOM;
-	cJSON_ArrayForEach(row, rows)
-	{
-		Ray__Rpc__TaskEvents *ev;
+/*
+ * Finish a conversion: on success hand the arena to the caller, else free
+ * it and the odd cells and say what failed (what: "task", "actor", ...).
+ */
+static RayStatus
+end_rows(Conv *c, cJSON *root, RayStatus st, const char *what, RayArena *arena,
+		 char *err, size_t errlen)
+{
+	RayStateCounters *counters = c->k;
 
-		if (st != RAY_OK)
-			break;
-		c.row = reply.n_events_by_task + 1;
-		ev = alloc0(&c, sizeof(*ev));
-		if (ev == NULL || !task_row(&c, row, ev))
-			st = c.oom ? RAY_ERR_OOM : RAY_ERR_MALFORMED;
-		else
-			reply.events_by_task[reply.n_events_by_task++] = ev;
-	}
 	release(root);
-	if (st == RAY_OK && c.oom)
+	if (st == RAY_OK && c->oom)
 		st = RAY_ERR_OOM;
 	if (st == RAY_OK)
 	{
-		size_t		size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
-
-		*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
-		if (*out == NULL)
-			st = RAY_ERR_OOM;
-		else
-			*outlen = ray__rpc__get_task_events_reply__pack(&reply, *out);
+		*arena = c->arena;
+		return st;
 	}
-	if (st != RAY_OK)
-	{
-		cells_free(alloc, counters->cells);
-		counters->cells = NULL;
-		counters->ncells = counters->capcells = 0;
-	}
+	cells_free(c->alloc, counters->cells);
+	counters->cells = NULL;
+	counters->ncells = counters->capcells = 0;
+	ray_arena_free(&c->arena);
 	if (st == RAY_ERR_OOM)
-		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
+		snprintf(err, errlen, "out of memory converting %lld %s rows", (long long) counters->rows, what);
 	else if (st == RAY_ERR_MALFORMED)
 	{
 		/* The message already says which row and field; say where. */
 		char		tmp[512];
 
 		snprintf(tmp, sizeof(tmp), "%s", err);
-		snprintf(err, errlen, "task %s", tmp);
+		snprintf(err, errlen, "%s %s", what, tmp);
 	}
-	ray_arena_free(&c.arena);
+	return st;
+}
+
+RayStatus
+ray_state_json_task_events(const char *json, size_t len, const RayVersion *v,
+						   const RayStateReprs *reprs, ProtobufCAllocator *alloc,
+						   RayArena *arena, Ray__Rpc__TaskEvents ***events, size_t *nevents,
+						   RayStateCounters *counters, char *err, size_t errlen)
+{
+	RayStatus	st;
+	cJSON	   *root;
+	const cJSON *rows;
+	const cJSON *row;
+	Conv		c;
+	Ray__Rpc__TaskEvents **evs;
+	size_t		n = 0;
+
+	*events = NULL;
+	*nevents = 0;
+	ray_arena_init(arena, alloc);
+	evs = (Ray__Rpc__TaskEvents **) begin_rows(&c, json, len, v, alloc, counters, &root, &rows,
+											   err, errlen, &st);
+	if (root == NULL || rows == NULL)
+		return st;
+	c.reprs = reprs;
+	cJSON_ArrayForEach(row, rows)
+	{
+		Ray__Rpc__TaskEvents *ev;
+
+		if (st != RAY_OK)
+			break;
+		c.row = n + 1;
+		ev = alloc0(&c, sizeof(*ev));
+		if (ev == NULL || !task_row(&c, row, ev))
+			st = c.oom ? RAY_ERR_OOM : RAY_ERR_MALFORMED;
+		else
+			evs[n++] = ev;
+	}
+	st = end_rows(&c, root, st, "task", arena, err, errlen);
+	if (st == RAY_OK)
+	{
+		*events = evs;
+		*nevents = n;
+	}
+	return st;
+}
+
+RayStatus
+ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
+					 const RayStateReprs *reprs,
+					 ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
+					 RayStateCounters *counters, char *err, size_t errlen)
+{
+	Ray__Rpc__GetTaskEventsReply reply = RAY__RPC__GET_TASK_EVENTS_REPLY__INIT;
+	RayArena	arena;
+	RayStatus	st;
+	size_t		size;
+
+	*out = NULL;
+	*outlen = 0;
+	st = ray_state_json_task_events(json, len, v, reprs, alloc, &arena, &reply.events_by_task,
+									&reply.n_events_by_task, counters, err, errlen);
+	if (st != RAY_OK)
+		return st;
+	size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
+	*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
+	if (*out == NULL)
+	{
+		st = RAY_ERR_OOM;
+		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
+		cells_free(alloc, counters->cells);
+		counters->cells = NULL;
+		counters->ncells = counters->capcells = 0;
+	}
+	else
+		*outlen = ray__rpc__get_task_events_reply__pack(&reply, *out);
+	ray_arena_free(&arena);
 	return st;
 }
 
@@ -1344,7 +1404,7 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
  *
  * The same inversion for the other list routes, into the GetAll*Reply the
  * GCS would have sent. Ray's State API leaves out some of what the GCS
- * has (ray_state_json_has_column lists what it keeps); those columns are
+ * has (no_dashboard in the column lists marks what it leaves out); those columns are
  * NULL over HTTP rather than a made-up default.
  * --------------------------------------------------------------------- */
 
@@ -1714,23 +1774,6 @@ job_row(Conv *c, const cJSON *row, Ray__Rpc__JobTableData *j)
 	return !c->oom;
 }
 
-/* Columns of each table the State API carries (the rest are NULL over HTTP). */
-static const char *const actor_keeps[] = {"actor_id", "class_name", "name", "state", "job_id", "node_id",
-	"pid", "ray_namespace", "repr_name", "is_detached", "num_restarts",
-	"num_restarts_due_to_lineage_reconstruction", "required_resources", "placement_group_id",
-"death_cause_type", "death_cause_message", "call_site", "label_selector", NULL};
-static const char *const node_keeps[] = {"node_id", "node_ip", "node_name", "state", "is_head_node",
-	"resources_total", "labels", "start_time", "end_time", "death_reason",
-"death_reason_message", NULL};
-static const char *const job_keeps[] = {"job_id", "is_dead", "status", "entrypoint", "message",
-	"driver_exit_code", "metadata", "driver_ip_address", "driver_pid", "start_time",
-"end_time", NULL};
-static const char *const worker_keeps[] = {"worker_id", "node_id", "ip", "pid", "worker_type", "is_alive",
-	"exit_type", "exit_detail", "start_time", "end_time", "worker_launch_time",
-"worker_launched_time", NULL};
-static const char *const pg_keeps[] = {"placement_group_id", "name", "state", "creator_job_id",
-"is_detached", "bundles", NULL};
-
 /*
  * The catalog column an odd JSON key stands for, where the name differs
  * (the rest are the same name). A key inside a jsonb column's value
@@ -1813,35 +1856,83 @@ ray_state_json_free_cells(RayStateCounters *k)
 	k->ncells = k->capcells = 0;
 }
 
-bool
-ray_state_json_has_column(int kind, const char *column)
-{
-	const char *const *keeps;
+static bool cluster_row(Conv *c, int kind, const cJSON *row, void *x);
 
+RayStatus
+ray_state_json_cluster_rows(int kind, const char *json, size_t len, const RayVersion *v,
+							ProtobufCAllocator *alloc, RayArena *arena, void ***rows_out,
+							size_t *nrows, RayStateCounters *counters, char *err, size_t errlen)
+{
+	RayStatus	st;
+	cJSON	   *root;
+	const cJSON *rows;
+	const cJSON *row;
+	Conv		c;
+	size_t		i = 0;
+	void	  **items;
+	static const size_t sizes[] = {sizeof(Ray__Rpc__ActorTableData), sizeof(Ray__Rpc__GcsNodeInfo),
+		sizeof(Ray__Rpc__JobTableData), sizeof(Ray__Rpc__WorkerTableData),
+	sizeof(Ray__Rpc__PlacementGroupTableData)};
+	static const char *const names[] = {"actor", "node", "job", "worker", "placement group"};
+
+	*rows_out = NULL;
+	*nrows = 0;
+	ray_arena_init(arena, alloc);
+	memset(counters, 0, sizeof(*counters));
+	if (kind < RAY_RESOURCE_ACTORS || kind > RAY_RESOURCE_PLACEMENT_GROUPS)
+	{
+		snprintf(err, errlen, "unknown resource kind %d", kind);
+		return RAY_ERR_UNSUPPORTED;
+	}
+	items = begin_rows(&c, json, len, v, alloc, counters, &root, &rows, err, errlen, &st);
+	if (root == NULL || rows == NULL)
+		return st;
+	cJSON_ArrayForEach(row, rows)
+	{
+		void	   *x;
+
+		if (st != RAY_OK)
+			break;
+		c.row = i + 1;
+		x = alloc0(&c, sizes[kind]);
+		if (x == NULL)
+			st = RAY_ERR_OOM;
+		else if (!cluster_row(&c, kind, row, x))
+			st = c.oom ? RAY_ERR_OOM : RAY_ERR_MALFORMED;
+		else
+			items[i++] = x;
+	}
+	st = end_rows(&c, root, st, names[kind], arena, err, errlen);
+	if (st == RAY_OK)
+	{
+		*rows_out = items;
+		*nrows = i;
+	}
+	return st;
+}
+
+/* One row of a list response into x, the kind's message. */
+static bool
+cluster_row(Conv *c, int kind, const cJSON *row, void *x)
+{
+	if (!cJSON_IsObject(row))
+	{
+		fail(c, "not a JSON object");
+		return false;
+	}
 	switch (kind)
 	{
 		case RAY_RESOURCE_ACTORS:
-			keeps = actor_keeps;
-			break;
+			return actor_row(c, row, x);
 		case RAY_RESOURCE_NODES:
-			keeps = node_keeps;
-			break;
+			return node_row(c, row, x);
 		case RAY_RESOURCE_JOBS:
-			keeps = job_keeps;
-			break;
+			return job_row(c, row, x);
 		case RAY_RESOURCE_WORKERS:
-			keeps = worker_keeps;
-			break;
-		case RAY_RESOURCE_PLACEMENT_GROUPS:
-			keeps = pg_keeps;
-			break;
+			return worker_row(c, row, x);
 		default:
-			return true;		/* tasks: every column */
+			return pg_row(c, row, x);
 	}
-	for (; *keeps; keeps++)
-		if (strcmp(*keeps, column) == 0)
-			return true;
-	return false;
 }
 
 RayStatus
@@ -1849,155 +1940,66 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 					   ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
 					   RayStateCounters *counters, char *err, size_t errlen)
 {
-	RayStatus	st;
-	cJSON	   *root;
-	const cJSON *rows;
-	const cJSON *row;
-	Conv		c;
-	size_t		n,
-				i = 0;
+	RayArena	arena;
 	void	  **items;
+	size_t		i;
+	RayStatus	st;
 	ProtobufCMessage *reply = NULL;
 	Ray__Rpc__GetAllActorInfoReply ar = RAY__RPC__GET_ALL_ACTOR_INFO_REPLY__INIT;
 	Ray__Rpc__GetAllNodeInfoReply nr = RAY__RPC__GET_ALL_NODE_INFO_REPLY__INIT;
 	Ray__Rpc__GetAllJobInfoReply jr = RAY__RPC__GET_ALL_JOB_INFO_REPLY__INIT;
 	Ray__Rpc__GetAllWorkerInfoReply wr = RAY__RPC__GET_ALL_WORKER_INFO_REPLY__INIT;
 	Ray__Rpc__GetAllPlacementGroupReply gr = RAY__RPC__GET_ALL_PLACEMENT_GROUP_REPLY__INIT;
-	static const size_t sizes[] = {sizeof(Ray__Rpc__ActorTableData), sizeof(Ray__Rpc__GcsNodeInfo),
-		sizeof(Ray__Rpc__JobTableData), sizeof(Ray__Rpc__WorkerTableData),
-	sizeof(Ray__Rpc__PlacementGroupTableData)};
-	static const char *const names[] = {"actor", "node", "job", "worker", "placement group"};
+	size_t		size;
 
 	*out = NULL;
 	*outlen = 0;
-	memset(counters, 0, sizeof(*counters));
-	if (kind < RAY_RESOURCE_ACTORS || kind > RAY_RESOURCE_PLACEMENT_GROUPS)
-	{
-		snprintf(err, errlen, "unknown resource kind %d", kind);
-		return RAY_ERR_UNSUPPORTED;
-	}
-	root = parse(json, len, err, errlen, &st);
-	if (root == NULL)
-		return st;
-	rows = envelope(root, counters, err, errlen, &st);
-	if (rows == NULL)
-	{
-		release(root);
-		return st;
-	}
-	memset(&c, 0, sizeof(c));
-	ray_arena_init(&c.arena, NULL);
-	c.v = v;
-	c.err = err;
-	c.errlen = errlen;
-	c.k = counters;
-	c.alloc = alloc;
-	n = (size_t) counters->rows;
-	items = alloc0(&c, sizeof(void *) * (n + 1));
-	st = items ? RAY_OK : RAY_ERR_OOM;
-	cJSON_ArrayForEach(row, rows)
-	{
-		void	   *x;
-		bool		good;
-
-		if (st != RAY_OK)
-			break;
-		c.row = i + 1;
-		x = alloc0(&c, sizes[kind]);
-		if (x == NULL)
-		{
-			st = RAY_ERR_OOM;
-			break;
-		}
-		if (!cJSON_IsObject(row))
-		{
-			fail(&c, "not a JSON object");
-			good = false;
-		}
-		else
-			switch (kind)
-			{
-				case RAY_RESOURCE_ACTORS:
-					good = actor_row(&c, row, x);
-					break;
-				case RAY_RESOURCE_NODES:
-					good = node_row(&c, row, x);
-					break;
-				case RAY_RESOURCE_JOBS:
-					good = job_row(&c, row, x);
-					break;
-				case RAY_RESOURCE_WORKERS:
-					good = worker_row(&c, row, x);
-					break;
-				default:
-					good = pg_row(&c, row, x);
-					break;
-			}
-		if (!good)
-			st = c.oom ? RAY_ERR_OOM : RAY_ERR_MALFORMED;
-		else
-			items[i++] = x;
-	}
-	release(root);
-	if (st == RAY_OK && c.oom)
-		st = RAY_ERR_OOM;
-	if (st == RAY_OK)
-	{
-		switch (kind)
-		{
-			case RAY_RESOURCE_ACTORS:
-				ar.n_actor_table_data = i;
-				ar.actor_table_data = (Ray__Rpc__ActorTableData **) items;
-				reply = &ar.base;
-				break;
-			case RAY_RESOURCE_NODES:
-				nr.n_node_info_list = i;
-				nr.node_info_list = (Ray__Rpc__GcsNodeInfo **) items;
-				reply = &nr.base;
-				break;
-			case RAY_RESOURCE_JOBS:
-				jr.n_job_info_list = i;
-				jr.job_info_list = (Ray__Rpc__JobTableData **) items;
-				reply = &jr.base;
-				break;
-			case RAY_RESOURCE_WORKERS:
-				wr.n_worker_table_data = i;
-				wr.worker_table_data = (Ray__Rpc__WorkerTableData **) items;
-				reply = &wr.base;
-				break;
-			default:
-				/* Fields 1..12 are the same in Ray 2.9's layout; no 13+ is sent. */
-				gr.n_placement_group_table_data = i;
-				gr.placement_group_table_data = (Ray__Rpc__PlacementGroupTableData **) items;
-				reply = &gr.base;
-				break;
-		}
-		{
-			size_t		size = protobuf_c_message_get_packed_size(reply);
-
-			*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
-			if (*out == NULL)
-				st = RAY_ERR_OOM;
-			else
-				*outlen = protobuf_c_message_pack(reply, *out);
-		}
-	}
+	st = ray_state_json_cluster_rows(kind, json, len, v, alloc, &arena, &items, &i, counters,
+									 err, errlen);
 	if (st != RAY_OK)
+		return st;
+	switch (kind)
 	{
+		case RAY_RESOURCE_ACTORS:
+			ar.n_actor_table_data = i;
+			ar.actor_table_data = (Ray__Rpc__ActorTableData **) items;
+			reply = &ar.base;
+			break;
+		case RAY_RESOURCE_NODES:
+			nr.n_node_info_list = i;
+			nr.node_info_list = (Ray__Rpc__GcsNodeInfo **) items;
+			reply = &nr.base;
+			break;
+		case RAY_RESOURCE_JOBS:
+			jr.n_job_info_list = i;
+			jr.job_info_list = (Ray__Rpc__JobTableData **) items;
+			reply = &jr.base;
+			break;
+		case RAY_RESOURCE_WORKERS:
+			wr.n_worker_table_data = i;
+			wr.worker_table_data = (Ray__Rpc__WorkerTableData **) items;
+			reply = &wr.base;
+			break;
+		default:
+			/* Fields 1..12 are the same in Ray 2.9's layout; no 13+ is sent. */
+			gr.n_placement_group_table_data = i;
+			gr.placement_group_table_data = (Ray__Rpc__PlacementGroupTableData **) items;
+			reply = &gr.base;
+			break;
+	}
+	size = protobuf_c_message_get_packed_size(reply);
+	*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
+	if (*out == NULL)
+	{
+		st = RAY_ERR_OOM;
+		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);
 		cells_free(alloc, counters->cells);
 		counters->cells = NULL;
 		counters->ncells = counters->capcells = 0;
 	}
-	if (st == RAY_ERR_OOM)
-		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);
-	else if (st == RAY_ERR_MALFORMED)
-	{
-		char		tmp[512];
-
-		snprintf(tmp, sizeof(tmp), "%s", err);
-		snprintf(err, errlen, "%s %s", names[kind], tmp);
-	}
-	ray_arena_free(&c.arena);
+	else
+		*outlen = protobuf_c_message_pack(reply, *out);
+	ray_arena_free(&arena);
 	return st;
 }
 
