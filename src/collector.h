@@ -3,7 +3,7 @@
  *		The collector's parts, shared between its files (not an API).
  *
  * The collector keeps every finished task attempt of each tracked server
- * (docs/architecture-collector.md). Its files, one purpose each:
+ * (docs/architecture.md, "The collector's phases"). Its files, one purpose each:
  *
  *	 collector_launcher.c	GUCs, registration at preload, the launcher (one
  *							worker per tracked server), the shared memory
