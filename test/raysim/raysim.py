@@ -77,6 +77,8 @@ def cmd_serve(argv):
     ap.add_argument("--tls-key", default=None)
     ap.add_argument("--metrics", default=None,
                     help="JSON object: serve each node's Prometheus /metrics (raysim/metrics_endpoint.py)")
+    ap.add_argument("--aggregator", default=None,
+                    help="JSON object: push Ray's Event Export to a URL (raysim/push_feed.py)")
     a = ap.parse_args(argv)
     if bool(a.tls_cert) != bool(a.tls_key):
         ap.error("--tls-cert and --tls-key go together")
@@ -108,6 +110,9 @@ def cmd_serve(argv):
     if a.metrics is not None:
         from raysim import metrics_endpoint
         info.update(metrics_endpoint.start(sim, json.loads(a.metrics)))
+    if a.aggregator is not None:
+        from raysim import push_feed
+        info.update(push_feed.start(sim, json.loads(a.aggregator)))
     if a.port_file:
         write_port_file(a.port_file, info)
     sys.stderr.write("[raysim] listening %s\n" % json.dumps(info))
