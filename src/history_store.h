@@ -58,6 +58,16 @@ extern uint64 history_store_write(HistoryWrite how, const char *cluster, const c
  */
 extern void history_store_add_partitions(const RayTaskReply *rows, List *positions);
 
+/*
+ * Delete the stored rows of the attempts at positions (of rows, a reply
+ * whose rows are in memory): from task_live (how = HISTORY_LIVE; that
+ * table is keyed without the incarnation) or from task_history (any other
+ * how), whatever their end_time. For a writer that replaces an attempt's
+ * row when the attempt changes (the push receiver). Returns rows deleted.
+ */
+extern uint64 history_store_delete(HistoryWrite how, const char *cluster, const char *incarnation,
+								   const RayTaskReply *rows, List *positions);
+
 /* Does task_history hold nothing of this incarnation of the cluster? */
 extern bool history_store_is_empty(const char *cluster, const char *incarnation);
 
