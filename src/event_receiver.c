@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -356,6 +357,8 @@ start_http(void)
 	struct MHD_Daemon *d;
 	long		port;
 	char	   *end;
+	sigset_t	all,
+				old_mask;
 
 	if (colon == NULL)
 		ereport(FATAL,
@@ -377,6 +380,13 @@ start_http(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("raydar.event_receiver_tls_cert and raydar.event_receiver_tls_key go together")));
+	/*
+	 * libmicrohttpd's threads inherit this mask: with every signal blocked
+	 * there, PostgreSQL's handlers (SIGTERM, SIGHUP, SIGURG for latches) run
+	 * only in this thread.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old_mask);
 	if (tls)
 	{
 		char	   *cert = read_file(receiver_tls_cert);
@@ -400,6 +410,7 @@ start_http(void)
 							 MHD_OPTION_CONNECTION_TIMEOUT, 60,
 							 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 							 MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (d == NULL)
 		ereport(FATAL,
 				(errmsg("the push receiver could not listen on \"%s\"", receiver_listen),
