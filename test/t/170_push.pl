@@ -181,5 +181,28 @@ for my $fault ('kill', 'restart')
 	   '10000 10000', "$fault: all 10,000 attempts stored, each once");
 }
 
+# 5. TLS: the same receiver over HTTPS with a certificate (superuser settings).
+my $certs = decode_json(`/usr/bin/python3 $repo/test/raysim/raysim.py make-certs --dir $tmp/certs`);
+$node->append_conf('postgresql.conf', qq{
+raydar.event_receiver_tls_cert = '$certs->{cert}'
+raydar.event_receiver_tls_key = '$certs->{key}'
+});
+$node->restart;
+$node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar event receiver'});
+sub post_tls
+{
+	my ($url, $ca) = @_;
+	my $out = '';
+	IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', $ca, '-X', 'POST',
+		'--data-binary', '[]', $url ], '>', \$out);
+	return $out;
+}
+my $https = "https://localhost:$port/events/c3";
+my $ok = '';
+for (1 .. 50) { $ok = post_tls($https, $certs->{ca}); last if $ok eq '200'; select(undef, undef, undef, 0.2); }
+is($ok, '200', 'HTTPS with the configured certificate is answered 200');
+is(post_tls($https, $certs->{other_ca}), '000', 'a client trusting another CA refuses the certificate');
+isnt(post("http://127.0.0.1:$port/events/c3", '[]'), '200', 'plain HTTP is not served when TLS is on');
+
 $node->stop;
 done_testing();
