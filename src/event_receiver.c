@@ -789,9 +789,75 @@ merge_attempts(const char *cluster, const char *inc, const ClusterInfo *ci,
 	ray_task_reply_free(reply);
 }
 
-/* One body, inside its subtransaction: its HTTP status. */
+/*
+ * The attempts of several bodies merged together: one set of statements
+ * per cluster for a whole group of bodies rather than per body.
+ */
+typedef struct GroupCluster
+{
+	char		cluster[64];
+	ClusterInfo ci;
+	AttemptKey *keys;
+	int			n;
+	int			cap;
+} GroupCluster;
+
+typedef struct PushGroup
+{
+	GroupCluster *c;
+	int			n;
+	int			cap;
+	int			seq;			/* arrival order across the group's bodies */
+} PushGroup;
+
+static GroupCluster *
+group_cluster(PushGroup *g, const char *cluster, const ClusterInfo *ci)
+{
+	for (int i = 0; i < g->n; i++)
+		if (strcmp(g->c[i].cluster, cluster) == 0)
+			return &g->c[i];
+	if (g->n == g->cap)
+	{
+		g->cap = g->cap ? g->cap * 2 : 4;
+		g->c = g->c ? repalloc(g->c, sizeof(GroupCluster) * g->cap) : palloc(sizeof(GroupCluster) * g->cap);
+	}
+	memset(&g->c[g->n], 0, sizeof(GroupCluster));
+	strlcpy(g->c[g->n].cluster, cluster, sizeof(g->c[g->n].cluster));
+	g->c[g->n].ci = *ci;
+	return &g->c[g->n++];
+}
+
+/* Merge keys[0, n) of cluster: sorted, then per incarnation. */
+static void
+merge_keys(const char *cluster, const ClusterInfo *ci, AttemptKey *keys, int n)
+{
+	if (n > 1)
+		qsort(keys, n, sizeof(AttemptKey), cmp_key);
+	for (int i = 0; i < n;)
+	{
+		int			j = i;
+
+		while (j < n && strcmp(keys[j].inc, keys[i].inc) == 0)
+			j++;
+		merge_attempts(cluster, keys[i].inc, ci, keys, i, j);
+		i = j;
+	}
+}
+
+static void
+flush_group(PushGroup *g)
+{
+	for (int i = 0; i < g->n; i++)
+		merge_keys(g->c[i].cluster, &g->c[i].ci, g->c[i].keys, g->c[i].n);
+}
+
+/*
+ * One body, inside a subtransaction: its HTTP status. With a group, its
+ * attempts are added to the group (flush_group merges them); without, they
+ * are merged here.
+ */
 static int
-process_body(PushRequest *r)
+process_body(PushRequest *r, PushGroup *g)
 {
 	ClusterInfo ci;
 	RayEventBatch *b = NULL;
@@ -858,7 +924,7 @@ process_body(PushRequest *r)
 			}
 			if (it->kind != RAY_EVENT_TASK || !fresh[i])
 				continue;
-			keys[nkeys].item = (int) i;
+			keys[nkeys].item = g ? g->seq++ : (int) i;
 			/* A body is one node's: one session, looked up once. */
 			if (last_session == NULL || strcmp(last_session, it->session_name) != 0)
 			{
@@ -869,17 +935,21 @@ process_body(PushRequest *r)
 			keys[nkeys].te = it->task;
 			nkeys++;
 		}
-		if (nkeys > 1)
-			qsort(keys, nkeys, sizeof(AttemptKey), cmp_key);
-		for (int i = 0; i < nkeys;)
+		if (g != NULL)
 		{
-			int			j = i;
+			GroupCluster *gc = group_cluster(g, r->cluster, &ci);
 
-			while (j < nkeys && strcmp(keys[j].inc, keys[i].inc) == 0)
-				j++;
-			merge_attempts(r->cluster, keys[i].inc, &ci, keys, i, j);
-			i = j;
+			if (gc->n + nkeys > gc->cap)
+			{
+				gc->cap = Max(gc->cap * 2, gc->n + nkeys);
+				gc->keys = gc->keys ? repalloc(gc->keys, sizeof(AttemptKey) * gc->cap) :
+					palloc(sizeof(AttemptKey) * gc->cap);
+			}
+			memcpy(gc->keys + gc->n, keys, sizeof(AttemptKey) * nkeys);
+			gc->n += nkeys;
 		}
+		else
+			merge_keys(r->cluster, &ci, keys, nkeys);
 	}
 	{
 		Oid			t[8] = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
@@ -913,7 +983,8 @@ process_body(PushRequest *r)
 								  8, t, a, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not update raydar.event_receiver_nodes");
 	}
-	if (b != NULL)
+	/* With a group, its keys point into b until flush_group (work memory). */
+	if (b != NULL && g == NULL)
 		ray_event_batch_free(b);
 	return MHD_HTTP_OK;
 }
@@ -963,6 +1034,7 @@ process_queue(void)
 	PushRequest *batch;
 	MemoryContext work = CurrentMemoryContext;
 	bool		committed = true;
+	bool		grouped = false;
 	static TimestampTz last_maint = 0;
 
 	pthread_mutex_lock(&queue_mu);
@@ -978,7 +1050,42 @@ process_queue(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "raydar event receiver: storing events");
 	raydar_check_sql_version();
-	for (PushRequest *r = batch; r; r = r->next)
+
+	/*
+	 * Fast path: every body of the group in one subtransaction, their
+	 * attempts merged together. If anything fails, it is rolled back and
+	 * each body is stored alone below, so one body's failure is its own.
+	 */
+	if (batch->next != NULL)
+	{
+		MemoryContext old = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+		PushGroup		g = {0};
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(old);
+		PG_TRY();
+		{
+			for (PushRequest *r = batch; r; r = r->next)
+				r->status = process_body(r, &g);
+			flush_group(&g);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(old);
+			CurrentResourceOwner = owner;
+			grouped = true;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(old);
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(old);
+			CurrentResourceOwner = owner;
+			SPI_restore_connection();
+		}
+		PG_END_TRY();
+	}
+	for (PushRequest *r = grouped ? NULL : batch; r; r = r->next)
 	{
 		MemoryContext old = CurrentMemoryContext;
 		ResourceOwner owner = CurrentResourceOwner;
@@ -987,7 +1094,7 @@ process_queue(void)
 		MemoryContextSwitchTo(old);
 		PG_TRY();
 		{
-			r->status = process_body(r);
+			r->status = process_body(r, NULL);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(old);
 			CurrentResourceOwner = owner;
