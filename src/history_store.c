@@ -198,6 +198,25 @@ row_values(const ValueReader *vr, RayTaskReply *attempts, const RayTaskRow *row,
 	}
 }
 
+/*
+ * Is cluster both pushed (76_push.sql) and polled? Then either writer may
+ * have stored an attempt first.
+ */
+static bool
+cluster_is_pushed_and_polled(const char *cluster)
+{
+	Datum		args[1];
+	Oid			types[1] = {TEXTOID};
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(cluster);
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM raydar.event_clusters WHERE cluster = $1) "
+							  "AND EXISTS (SELECT 1 FROM raydar.tracked_servers WHERE server_name::text = $1)",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look up raydar.event_clusters");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 uint64
 history_store_write(HistoryWrite how, const char *cluster, const char *incarnation,
 					RayTaskReply *attempts, List *positions)
@@ -227,6 +246,12 @@ history_store_write_with(HistoryWrite how, const char *cluster, const char *inca
 
 	if (left == 0)
 		return 0;
+	/*
+	 * The push receiver may have stored some of these attempts already
+	 * (a cluster both polled and pushed): merge, so each is stored once.
+	 */
+	if (how == HISTORY_NEW && cluster_is_pushed_and_polled(cluster))
+		how = HISTORY_MERGE;
 	if (how == HISTORY_NEW)
 		bulk = begin_bulk();
 	if (bulk == NULL)
@@ -298,6 +323,57 @@ history_store_write_with(HistoryWrite how, const char *cluster, const char *inca
 		raydar_bulk_insert_end(bulk);
 	MemoryContextDelete(row_cxt);
 	return written;
+}
+
+uint64
+history_store_delete(HistoryWrite how, const char *cluster, const char *incarnation,
+					 const RayTaskReply *rows, List *positions)
+{
+	int			n = list_length(positions);
+	Datum	   *ids;
+	Datum	   *atts;
+	Datum		args[4];
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID};
+	RayBuf		hex;
+	ProtobufCAllocator alloc;
+	int			k = 0;
+	ListCell   *lc;
+	int			rc;
+
+	if (n == 0)
+		return 0;
+	ids = palloc(sizeof(Datum) * n);
+	atts = palloc(sizeof(Datum) * n);
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	ray_buf_init(&hex, &alloc);
+	foreach(lc, positions)
+	{
+		const RayTaskRow *row = &rows->rows[lfirst_int(lc)];
+		bool		isnull = false;
+		Datum		id = raydar_id_datum(&row->task_id, &hex, &isnull);
+
+		if (isnull)
+			continue;			/* no id: never stored */
+		ids[k] = id;
+		atts[k++] = Int32GetDatum(row->attempt_number);
+	}
+	if (k == 0)
+		return 0;
+	args[0] = CStringGetTextDatum(cluster);
+	args[1] = CStringGetTextDatum(incarnation);
+	args[2] = PointerGetDatum(construct_array(ids, k, TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(atts, k, INT4OID, 4, true, TYPALIGN_INT));
+	if (how == HISTORY_LIVE)
+		rc = SPI_execute_with_args("DELETE FROM raydar.task_live l USING unnest($3::text[], $4::int[]) AS u(t, a) "
+								   "WHERE l.cluster = $1 AND $2 IS NOT NULL AND l.task_id = u.t "
+								   "AND l.attempt_number = u.a", 4, types, args, NULL, false, 0);
+	else
+		rc = SPI_execute_with_args("DELETE FROM raydar.task_history h USING unnest($3::text[], $4::int[]) AS u(t, a) "
+								   "WHERE h.cluster = $1 AND h.incarnation = $2 AND h.task_id = u.t "
+								   "AND h.attempt_number = u.a", 4, types, args, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not delete replaced task attempts");
+	return SPI_processed;
 }
 
 bool

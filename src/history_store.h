@@ -3,7 +3,7 @@
  *		Writing task attempts into raydar.task_history and raydar.task_live.
  *
  * One place for how a decoded attempt becomes a stored row: the poller
- * (collector.c), whatever source its rows come from, and the push receiver
+ * (collector_poll.c), whatever source its rows come from, and the push receiver
  * write through it, so the same attempt gives the same row whichever way it
  * arrived. Rows are read with the task column getters (task_columns.c); the
  * history is keyed by (cluster, incarnation, task_id, attempt_number,
@@ -74,6 +74,16 @@ extern uint64 history_store_write_with(HistoryWrite how, const char *cluster,
  * positions index its rows.
  */
 extern void history_store_add_partitions(const RayTaskReply *rows, List *positions);
+
+/*
+ * Delete the stored rows of the attempts at positions (of rows, a reply
+ * whose rows are in memory): from task_live (how = HISTORY_LIVE; that
+ * table is keyed without the incarnation) or from task_history (any other
+ * how), whatever their end_time. For a writer that replaces an attempt's
+ * row when the attempt changes (the push receiver). Returns rows deleted.
+ */
+extern uint64 history_store_delete(HistoryWrite how, const char *cluster, const char *incarnation,
+								   const RayTaskReply *rows, List *positions);
 
 /* Does task_history hold nothing of this incarnation of the cluster? */
 extern bool history_store_is_empty(const char *cluster, const char *incarnation);

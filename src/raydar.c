@@ -43,6 +43,7 @@ _PG_init(void)
 	 * scraper's GUCs first: the collector reserves the "raydar" prefix.
 	 */
 	raydar_metrics_scraper_init();
+	raydar_event_receiver_init();
 	raydar_collector_init();
 }
 

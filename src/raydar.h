@@ -42,6 +42,7 @@ extern bool raydar_backend_interrupted(void *arg);
 /* collector_launcher.c: GUCs and, under shared_preload_libraries, the launcher. */
 extern void raydar_collector_init(void);
 extern void raydar_metrics_scraper_init(void);	/* metrics_scraper.c */
+extern void raydar_event_receiver_init(void);	/* event_receiver.c */
 
 /* pg_alloc.c: protobuf-c and core allocations inside a memory context. */
 extern void raydar_allocator_init(ProtobufCAllocator *a, MemoryContext cxt);

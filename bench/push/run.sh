@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench/push/run.sh: the push receiver's ingest benchmark, one command, as
+# root from anywhere (make install first):
+#
+#   bash bench/push/run.sh
+#
+# A throwaway PostgreSQL 15 with raydar preloaded and the receiver listening;
+# the simulator's load generator (test/raysim/push_load.py: Ray's FEB26
+# aggregator policy, one POST in flight per node) pushes task attempts from
+# BENCH_NODES nodes. Measured in one run:
+#   1. sustained ingest: BENCH_ATTEMPTS attempts as fast as the receiver
+#      acknowledges them: attempts/s and events/s until every batch is
+#      acknowledged, and until all are in task_history;
+#   2. latency at a fixed rate: BENCH_RATE attempts/s for BENCH_RATE_SECONDS:
+#      POST latency percentiles, and whether the rate was kept;
+#   3. memory: the receiver's peak RSS (VmHWM) over both;
+#   4. the baseline: COPY of the same rows (exported from task_history) into
+#      an unindexed table LIKE it, median of 3, as attempts/s.
+# Prints a markdown table. Knobs: BENCH_ATTEMPTS (200000), BENCH_NODES (4),
+# BENCH_RATE (10000), BENCH_RATE_SECONDS (20), BENCH_PGBIN (PostgreSQL's
+# bin directory), BENCH_KEEP=1 keeps the temp dir.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+. bench/lib.sh
+PGBIN=${BENCH_PGBIN:-$PGBIN}
+ATTEMPTS=${BENCH_ATTEMPTS:-200000}
+NODES=${BENCH_NODES:-4}
+RATE=${BENCH_RATE:-10000}
+RATE_S=${BENCH_RATE_SECONDS:-20}
+bench_init pbench
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_pg "raydar.event_receiver_listen = '127.0.0.1:$PORT'
+${BENCH_PG_CONF:-}"
+psql_ -c "CREATE EXTENSION raydar" -c "SELECT raydar.receive_events('bench'); SELECT raydar.receive_events('rate');" >/dev/null
+for _ in $(seq 100); do
+  grep -q "event receiver listening" "$TMP/pg.log" && break; sleep 0.1
+done
+rpid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event receiver'")
+
+say "pushing $ATTEMPTS attempts from $NODES nodes as fast as acknowledged"
+t0=$(date +%s.%N)
+"$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/bench" --attempts "$ATTEMPTS" \
+  --nodes "$NODES" --procs 1 --pregenerate --timeout 1200 >"$TMP/load.json"
+until [ "$(psql_ -c "SELECT count(*) FROM raydar.task_history WHERE cluster = 'bench'")" -ge "$ATTEMPTS" ]; do sleep 0.2; done
+t1=$(date +%s.%N)
+stored_s=$("$PY" -c "print(round($t1 - $t0, 2))")
+
+say "pushing $RATE attempts/s for $RATE_S s"
+"$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/rate" --attempts $((RATE * RATE_S)) \
+  --nodes "$NODES" --procs 1 --pregenerate --rate "$RATE" --timeout 1200 >"$TMP/rate.json"
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rpid/status")
+
+say "baseline: COPY of the same rows into an unindexed table"
+psql_ -c "CREATE UNLOGGED TABLE pg_temp_src AS SELECT * FROM raydar.task_history WHERE cluster = 'bench'" >/dev/null
+psql_ -c "COPY (SELECT * FROM raydar.task_history WHERE cluster = 'bench') TO '$TMP/rows.copy'" >/dev/null
+copy_ms=()
+for i in 1 2 3; do
+  psql_ -c "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE raydar.task_history)" >/dev/null
+  s=$(date +%s%N)
+  psql_ -c "COPY copy_target FROM '$TMP/rows.copy'" >/dev/null
+  copy_ms+=($(( ($(date +%s%N) - s) / 1000000 )))
+done
+copy_med=$(printf '%s\n' "${copy_ms[@]}" | sort -n | sed -n 2p)
+
+"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" <<'PY'
+import json, sys
+load, rate = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+n, stored_s, copy_ms, hwm, want = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+copy_rate = n / (copy_ms / 1000.0)
+print("| measure | value |")
+print("|---|---|")
+print("| sustained ingest, acknowledged | %d attempts in %.1f s: **%.0f attempts/s**, %.0f events/s |"
+      % (n, load["elapsed_s"], load["attempts_per_s"], load["events_per_s"]))
+print("| sustained ingest, all in task_history | %.1f s: %.0f attempts/s |" % (stored_s, n / stored_s))
+print("| POST latency, as fast as possible | p50 %s ms, p99 %s ms |" % (load["latency_ms"]["p50"], load["latency_ms"]["p99"]))
+print("| POST latency at %.0f attempts/s | kept %.0f attempts/s; p50 %s ms, p99 **%s ms**, max %s ms |"
+      % (want, rate["attempts_per_s"], rate["latency_ms"]["p50"], rate["latency_ms"]["p99"], rate["latency_ms"]["p100"]))
+print("| receiver peak RSS (VmHWM) | %.0f MB |" % (hwm / 1024.0))
+print("| baseline: COPY of the same rows, unindexed | %d ms: %.0f attempts/s |" % (copy_ms, copy_rate))
+print("| receiver / COPY | %.2f |" % (load["attempts_per_s"] / copy_rate))
+PY

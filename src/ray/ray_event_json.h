@@ -1,0 +1,93 @@
+/*
+ * ray_event_json.h
+ *		Ray's Event Export (a POST body of RayEvents, protobuf JSON) turned
+ *		into the TaskEvents the GCS would hold, as Ray's own converter does.
+ *
+ * Ray's aggregator agent POSTs a JSON array of RayEvent objects
+ * (/work/shared/ray-event-export.md). Ray itself rebuilds task rows from
+ * them in gcs_ray_event_converter.cc: a definition event gives task_info,
+ * a lifecycle (2.49: execution) event gives state_updates, a profile event
+ * gives profile_events, and the pieces of one (task_id, attempt) are merged
+ * with protobuf MergeFrom. This file does the per-event conversion; the
+ * merge is the caller's: a serialized TaskEvents appended to another one
+ * parses as their MergeFrom (scalars overwrite, maps upsert, repeated
+ * fields append), so the receiver merges by concatenating packed bytes.
+ *
+ * Accepted: lowerCamelCase and snake_case keys; ids as base64 (standard or
+ * URL-safe, padding optional); int64 as strings or numbers; enums as names
+ * or numbers; RFC 3339 timestamps with 0 to 9 fraction digits and Z or an
+ * offset. Every value is range-checked: an event with a value out of range
+ * or of the wrong JSON type is rejected with a reason, never half-read. A
+ * body that is not a JSON array fails as a whole. PostgreSQL-free.
+ */
+#ifndef RAY_EVENT_JSON_H
+#define RAY_EVENT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ray_arena.h"
+#include "ray_gcs.pb-c.h"
+#include "ray_status.h"
+#include "ray_version.h"
+
+/* Largest POST body read (2.49 sends up to 10,000 events, about 10 MB). */
+#define RAY_EVENT_MAX_BODY ((size_t) 256 * 1024 * 1024)
+/* Largest id accepted (Ray's are 4 to 28 bytes). */
+#define RAY_EVENT_MAX_ID 64
+
+typedef enum RayEventKind
+{
+	RAY_EVENT_TASK,				/* a task event: task holds its TaskEvents */
+	RAY_EVENT_OTHER,			/* a known type raydar does not store (yet) */
+	RAY_EVENT_REJECTED			/* invalid: reason says why */
+} RayEventKind;
+
+typedef struct RayEventItem
+{
+	RayEventKind kind;
+	size_t		index;			/* position in the body's array */
+	uint8_t		event_id[RAY_EVENT_MAX_ID];
+	size_t		event_id_len;	/* 0: none (only in rejected events) */
+	const char *event_type;		/* as sent, or "" */
+	const char *session_name;	/* "" if absent */
+	uint8_t		node_id[RAY_EVENT_MAX_ID];	/* the reporting node (2026), */
+	size_t		node_id_len;	/* 0 if absent */
+	bool		has_timestamp;
+	int64_t		timestamp_ns;	/* when Ray made the event */
+	Ray__Rpc__TaskEvents *task; /* RAY_EVENT_TASK: from the batch's arena */
+	char		reason[256];	/* RAY_EVENT_REJECTED */
+	char	   *text;			/* RAY_EVENT_REJECTED: the event's JSON (cut at 8 kB) */
+} RayEventItem;
+
+typedef struct RayEventBatch
+{
+	RayArena	arena;			/* everything below */
+	size_t		n;
+	RayEventItem *items;
+	size_t		ntask;
+	size_t		nother;
+	size_t		nrejected;
+} RayEventBatch;
+
+/*
+ * Read one POST body. v gives TaskStatus and ErrorType numbers for names.
+ * RAY_OK with *out (free with ray_event_batch_free) when the body is a JSON
+ * array, whatever its events hold; otherwise an error with err saying what
+ * and where (the caller keeps the body as one rejected batch).
+ */
+extern RayStatus ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
+									   ProtobufCAllocator *alloc, RayEventBatch **out,
+									   char *err, size_t errlen);
+extern void ray_event_batch_free(RayEventBatch *b);
+
+/*
+ * The value readers, exposed for tests: RFC 3339 into Unix ns (false if
+ * malformed or outside int64 ns), and base64 (standard or URL-safe,
+ * padding optional) of at most cap bytes.
+ */
+extern bool ray_event_parse_rfc3339(const char *s, int64_t *ns);
+extern bool ray_event_base64(const char *s, uint8_t *out, size_t cap, size_t *len);
+
+#endif							/* RAY_EVENT_JSON_H */

@@ -1,0 +1,138 @@
+-- 76_push.sql: the push receiver (src/event_receiver.c, docs/push.md): Ray's
+-- Event Export POSTed to raydar.event_receiver_listen at
+-- /events/<cluster>/<token>, merged per (cluster, incarnation, task_id,
+-- attempt) into task_history / task_live as Ray's own converter merges
+-- them. Registered clusters, what is needed to merge later events, the
+-- event ids already stored, rejected events and per-node counters.
+
+CREATE TABLE raydar.event_clusters (
+    cluster       text PRIMARY KEY CHECK (cluster ~ '^[A-Za-z0-9_.-]{1,63}$'),
+    token_sha256  bytea,
+    ray_version   text NOT NULL DEFAULT '2.58',
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    registered_by name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE raydar.event_clusters IS
+  'clusters whose Event Export the receiver accepts at /events/<cluster>/<token> (raydar.receive_events); the token is kept as its SHA-256 only';
+
+-- A session of a pushed cluster (RayEvent.sessionName) and the incarnation
+-- its rows are stored under: the poller's (the GCS's cluster id) when the
+-- cluster was also tracked when the session was first seen, else the
+-- session name itself.
+CREATE TABLE raydar.event_sessions (
+    cluster      text NOT NULL,
+    session_name text NOT NULL,
+    incarnation  text NOT NULL,
+    first_seen   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, session_name)
+);
+
+-- Per attempt, the TaskEvents merged so far (packed protobuf; a later
+-- event is appended, which is protobuf's MergeFrom), kept until
+-- raydar.event_receiver_retention after the attempt reached history; then
+-- only its key (expired: later events for it are not merged), for 30 days.
+CREATE TABLE raydar.event_attempts (
+    cluster        text NOT NULL,
+    incarnation    text NOT NULL,
+    task_id        bytea NOT NULL,
+    attempt_number integer NOT NULL,
+    events         bytea NOT NULL,
+    in_history     boolean NOT NULL DEFAULT false,
+    expired        boolean NOT NULL DEFAULT false,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, incarnation, task_id, attempt_number)
+);
+
+-- Event ids already merged (Ray delivers at least once), for the retention.
+CREATE TABLE raydar.event_ids (
+    cluster     text NOT NULL,
+    event_id    bytea NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, event_id)
+);
+
+-- Bad bodies and events, bounded (raydar.event_rejects_max newest rows):
+-- Ray resends a batch answered 4xx forever, so they are kept here and
+-- answered 200.
+CREATE TABLE raydar.event_rejects (
+    id          bigserial PRIMARY KEY,
+    cluster     text NOT NULL,
+    node        text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    reason      text NOT NULL,
+    event       text
+);
+COMMENT ON TABLE raydar.event_rejects IS
+  'events (or whole bodies) the push receiver could not read, with the reason: the newest raydar.event_rejects_max';
+
+CREATE TABLE raydar.event_receiver_nodes (
+    cluster         text NOT NULL,
+    node            text NOT NULL,
+    batches         bigint NOT NULL DEFAULT 0,
+    events          bigint NOT NULL DEFAULT 0,
+    task_events     bigint NOT NULL DEFAULT 0,
+    other_events    bigint NOT NULL DEFAULT 0,
+    rejected        bigint NOT NULL DEFAULT 0,
+    duplicates      bigint NOT NULL DEFAULT 0,
+    last_batch_at   timestamptz,
+    newest_event_at timestamptz,
+    lag             interval,
+    PRIMARY KEY (cluster, node)
+);
+
+CREATE VIEW raydar.event_receiver_status AS
+    SELECT cluster, node, batches, events, task_events, other_events, rejected, duplicates,
+           last_batch_at, newest_event_at, lag
+    FROM raydar.event_receiver_nodes;
+COMMENT ON VIEW raydar.event_receiver_status IS
+  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors, nodes: counted, not stored), rejected, duplicates, last batch time, and lag (from the newest event''s timestamp to its storing)';
+
+-- receive_events(cluster, token): accept cluster's Event Export at
+-- /events/<cluster>/<token> (no token: /events/<cluster>). Returns the path.
+CREATE FUNCTION raydar.receive_events(cluster text, token text DEFAULT NULL,
+                                      ray_version text DEFAULT '2.58')
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF cluster IS NULL OR cluster !~ '^[A-Za-z0-9_.-]{1,63}$' THEN
+        RAISE EXCEPTION 'invalid cluster name for the push receiver: %', quote_nullable(cluster)
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'Use 1 to 63 letters, digits, "_", "." or "-": the name is a URL path segment.';
+    END IF;
+    IF token IS NOT NULL AND (length(token) < 16 OR token !~ '^[A-Za-z0-9_.~-]+$') THEN
+        RAISE EXCEPTION 'the push token must be at least 16 URL-safe characters'
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'For example: SELECT encode(gen_random_bytes(24), ''hex''), or any 16+ letters and digits.';
+    END IF;
+    INSERT INTO raydar.event_clusters AS c (cluster, token_sha256, ray_version)
+    VALUES (receive_events.cluster, sha256(convert_to(token, 'UTF8')), receive_events.ray_version)
+    ON CONFLICT ON CONSTRAINT event_clusters_pkey DO UPDATE
+        SET token_sha256 = EXCLUDED.token_sha256, ray_version = EXCLUDED.ray_version,
+            registered_at = now(), registered_by = session_user;
+    RETURN '/events/' || cluster || CASE WHEN token IS NULL THEN '' ELSE '/' || token END;
+END;
+$$;
+
+-- stop_receiving(cluster): refuse its events from now on (rows stay).
+CREATE FUNCTION raydar.stop_receiving(cluster text)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH d AS (DELETE FROM raydar.event_clusters c WHERE c.cluster = stop_receiving.cluster RETURNING 1)
+    SELECT count(*) > 0 FROM d;
+$$;
+
+REVOKE ALL ON FUNCTION raydar.receive_events(text, text, text), raydar.stop_receiving(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION raydar.receive_events(text, text, text), raydar.stop_receiving(text) TO raydar_admin;
+GRANT SELECT ON raydar.event_receiver_status, raydar.event_rejects TO raydar_reader;
+
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_clusters', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_attempts', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_ids', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_rejects_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_receiver_nodes', '');

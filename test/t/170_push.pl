@@ -1,0 +1,208 @@
+# 170_push.pl
+#	The push receiver (src/event_receiver.c): Ray's Event Export pushed by the
+#	simulator's aggregator (test/raysim/push_load.py) lands in task_history
+#	exactly as Ray's own merge of the same events gives it, column by column,
+#	for both payload shapes and both key styles; duplicates, a kill -9 of the
+#	receiver mid-push and a PostgreSQL restart lose and duplicate nothing;
+#	bad events land in event_rejects and are answered 200; an unknown
+#	cluster is 404, a wrong token 403.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use File::Temp qw(tempdir);
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $repo = "$FindBin::RealBin/../..";
+my $tmp = tempdir(CLEANUP => 1);
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $node = PostgreSQL::Test::Cluster->new('push');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'raydar'
+raydar.database = 'push'
+raydar.event_receiver_listen = '127.0.0.1:$port'
+timezone = 'UTC'
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE push');
+$node->safe_psql('push', q{CREATE EXTENSION raydar;
+	SELECT raydar.receive_events('c1', token => 'tok-0123456789abcdef');
+	SELECT raydar.receive_events('c2', token => 'tok-0123456789abcdef');
+	SELECT raydar.receive_events('c3');
+	SELECT raydar.receive_events('c4', token => 'tok-0123456789abcdef');});
+my $base = "http://127.0.0.1:$port/events";
+
+sub push_load
+{
+	my (%o) = @_;
+	my @cmd = ('/usr/bin/python3', "$repo/test/raysim/push_load.py", '--url', $o{url},
+		'--attempts', $o{attempts}, '--nodes', $o{nodes} // 4, '--seed', $o{seed} // 0,
+		'--timeout', $o{timeout} // 120);
+	push @cmd, '--shape', $o{shape} if $o{shape};
+	push @cmd, '--keys', $o{keys} if $o{keys};
+	push @cmd, '--expected-out', $o{expected} if $o{expected};
+	push @cmd, '--time-scale', $o{time_scale} if $o{time_scale};
+	my ($out, $err) = ('', '');
+	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err);
+	my $res = eval { decode_json((split /\n/, $out)[-1] // '{}') } // {};
+	diag($err) if !$res->{complete};
+	return $res;
+}
+
+# Rows as the simulator's merge shows them (the dashboard's dict), from SQL.
+my $rows_sql = q{
+	SELECT jsonb_build_object('task_id', task_id, 'attempt_number', attempt_number, 'name', name,
+		'state', state, 'job_id', job_id, 'actor_id', actor_id, 'type', type,
+		'func_or_class_name', func_or_class_name, 'parent_task_id', parent_task_id,
+		'node_id', node_id, 'worker_id', worker_id, 'worker_pid', worker_pid,
+		'error_type', error_type, 'error_message', error_message, 'language', language,
+		'required_resources', required_resources, 'placement_group_id', placement_group_id,
+		'creation_time_ms', (extract(epoch FROM creation_time) * 1000)::bigint,
+		'start_time_ms', (extract(epoch FROM start_time) * 1000)::bigint,
+		'end_time_ms', (extract(epoch FROM end_time) * 1000)::bigint,
+		'actor_repr_name', actor_repr_name, 'call_site', call_site)::text
+	FROM raydar.task_history WHERE cluster = '%s' ORDER BY task_id, attempt_number};
+my @cols = qw(task_id attempt_number name state job_id actor_id type func_or_class_name
+	parent_task_id node_id worker_id worker_pid error_type error_message language
+	required_resources placement_group_id creation_time_ms start_time_ms end_time_ms
+	actor_repr_name call_site);
+
+sub compare_rows
+{
+	my ($cluster, $expected_file, $what) = @_;
+	# CSV with quote and delimiter that JSON never holds: each line as it is.
+	$node->safe_psql('push', qq{
+		CREATE TABLE exp_$cluster (j jsonb);
+		COPY exp_$cluster FROM '$expected_file' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');
+		CREATE TABLE got_$cluster AS } . sprintf($rows_sql =~ s/::text//r =~ s/ORDER BY.*//sr, $cluster) . ';');
+	my ($nw, $ng) = split /\|/, $node->safe_psql('push',
+		"SELECT (SELECT count(*) FROM exp_$cluster), (SELECT count(*) FROM got_$cluster)");
+	is($ng, $nw, "$what: as many rows as Ray's merge ($nw)");
+	my $cols = join(', ', map { "'$_'" } @cols);
+	my $diff = $node->safe_psql('push', qq{
+		SELECT string_agg(format('%s/%s %s: got %s, want %s', e.j->>'task_id', e.j->>'attempt_number', c,
+		                         left(coalesce(g.jsonb_build_object->c, 'null')::text, 80),
+		                         left(coalesce(e.j->c, 'null')::text, 80)), E'\\n')
+		FROM exp_$cluster e
+		LEFT JOIN got_$cluster g ON g.jsonb_build_object->>'task_id' = e.j->>'task_id'
+		     AND (g.jsonb_build_object->>'attempt_number')::int = (e.j->>'attempt_number')::int
+		CROSS JOIN unnest(ARRAY[$cols]) AS c
+		WHERE coalesce(g.jsonb_build_object->c, 'null') IS DISTINCT FROM coalesce(e.j->c, 'null')});
+	is($diff, '', "$what: every column of every row equals Ray's merge");
+}
+
+# 1. Both shapes, both key styles: identical to Ray's merge.
+my %cases = (c1 => [ 'feb26', 'camel' ], c2 => [ '2.49', 'camel' ], c4 => [ 'feb26', 'snake' ]);
+for my $c (sort keys %cases)
+{
+	my ($shape, $keys) = @{ $cases{$c} };
+	my $r = push_load(url => "$base/$c/tok-0123456789abcdef", attempts => 2000, shape => $shape,
+		keys => $keys, expected => "$tmp/$c.jsonl", seed => 7);
+	diag("$c: $r->{elapsed_s} s, $r->{attempts_per_s} attempts/s, p99 $r->{latency_ms}{p99} ms");
+	ok($r->{complete} && $r->{acked_events} == $r->{events}, "$c ($shape, $keys): every batch acknowledged");
+	compare_rows($c, "$tmp/$c.jsonl", "$c ($shape, $keys)");
+}
+is($node->safe_psql('push', q{SELECT count(*) FROM raydar.task_live WHERE cluster IN ('c1', 'c2', 'c4')}), '0',
+   'nothing left live once every attempt finished');
+
+# 2. Delivered again (Ray's at-least-once): the same load again changes no
+# row; the same body twice is counted as duplicates and merged once.
+my $before = $node->safe_psql('push', q{SELECT count(*), sum(hashtext(t::text)) FROM raydar.task_history t WHERE cluster = 'c1'});
+my $r = push_load(url => "$base/c1/tok-0123456789abcdef", attempts => 2000, shape => 'feb26', keys => 'camel', seed => 7);
+ok($r->{complete}, 'a second delivery of the same attempts is acknowledged');
+is($node->safe_psql('push', q{SELECT count(*), sum(hashtext(t::text)) FROM raydar.task_history t WHERE cluster = 'c1'}),
+   $before, 'and changes no row');
+# 3. Bad input: 200, kept in event_rejects with the reason; misconfigurations 404/403.
+sub post
+{
+	my ($url, $body) = @_;
+	my $out = '';
+	IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST',
+		'-H', 'Content-Type: application/json', '--data-binary', $body, $url ], '>', \$out);
+	return $out;
+}
+my $dup = '[{"eventId": "ZHVwLTE=", "eventType": "TASK_DEFINITION_EVENT", "sessionName": "s1", "taskDefinitionEvent": {"taskId": "AQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA", "taskAttempt": 0, "taskType": "NORMAL_TASK", "language": "PYTHON", "taskName": "dup", "jobId": "AQAAAA=="}}, {"eventId": "ZHVwLTI=", "eventType": "TASK_LIFECYCLE_EVENT", "sessionName": "s1", "taskLifecycleEvent": {"taskId": "AQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA", "taskAttempt": 0, "stateTransitions": [{"state": "RUNNING", "timestamp": "2026-01-02T00:00:00Z"}, {"state": "FINISHED", "timestamp": "2026-01-02T00:00:01.5Z"}]}}]';
+is(post("$base/c3", $dup), '200', 'a body is stored');
+is(post("$base/c3", $dup), '200', 'and the same body again');
+is($node->safe_psql('push', q{SELECT count(*) || ' ' || min(name) || ' ' || min(end_time)::text || ' ' || min(incarnation) FROM raydar.task_history WHERE cluster = 'c3'}),
+   '1 dup 2026-01-02 00:00:01.5+00 s1', 'one row, under the session name as incarnation');
+is($node->safe_psql('push', q{SELECT duplicates || ' ' || events FROM raydar.event_receiver_status WHERE cluster = 'c3'}),
+   '2 4', 'the second delivery counted as 2 duplicates');
+is(post("$base/c3", 'this is not json'), '200', 'a body that is not JSON is answered 200');
+is(post("$base/c3", '[{"eventId": "AAAA", "eventType": "TASK_LIFECYCLE_EVENT", "taskLifecycleEvent": {"taskId": "AAAA", "taskAttempt": -4}}, {"eventId": "AAAB", "eventType": "NODE_DEFINITION_EVENT", "nodeDefinitionEvent": {}}]'),
+   '200', 'a body with a bad event is answered 200');
+is($node->safe_psql('push', q{SELECT string_agg(reason, ' | ' ORDER BY id) FROM raydar.event_rejects WHERE cluster = 'c3'}),
+   'invalid JSON at byte 0 of 16 | "taskAttempt" is not an integer in [0, 2147483647]',
+   'both are in event_rejects with their reasons');
+is($node->safe_psql('push', q{SELECT events || ' ' || rejected || ' ' || other_events FROM raydar.event_receiver_status WHERE cluster = 'c3'}),
+   '6 2 1', 'status counts events, rejects and events of other types');
+my $log_from = -s $node->logfile;
+is(post("$base/nosuch", '[]'), '404', 'an unregistered cluster is 404');
+is(post("$base/c1/wrong-token-0123456789", '[]'), '403', 'a wrong token is 403');
+is(post("$base/c1", '[]'), '403', 'a missing token is 403');
+is(post("$base/c1/wrong-token-0123456789", '[]'), '403', 'again 403');
+my $log = substr(slurp_file($node->logfile), $log_from);
+my $n403 = () = $log =~ /cluster "c1" with a wrong or missing token/g;
+is($n403, 1, 'a wrong token is logged once');
+like($log, qr/unregistered cluster "nosuch" answered 404/, 'an unknown cluster is logged');
+
+# 4. kill -9 of the receiver mid-push, then a PostgreSQL restart mid-push: 0 lost, 0 duplicated.
+for my $fault ('kill', 'restart')
+{
+	my $c = "f$fault";
+	$node->safe_psql('push', "SELECT raydar.receive_events('$c')");
+	my $pidfile = "$tmp/$c.out";
+	my $h = IPC::Run::start([ '/usr/bin/python3', "$repo/test/raysim/push_load.py", '--url', "$base/$c",
+		'--attempts', 10000, '--nodes', 4, '--seed', 3, '--timeout', 150, '--time-scale', '0.2' ],
+		'>', $pidfile, '2>', "$tmp/$c.err");
+	# Wait until some rows are in, then strike.
+	$node->poll_query_until('push', "SELECT count(*) > 0 FROM raydar.task_history WHERE cluster = '$c'");
+	if ($fault eq 'kill')
+	{
+		my $pid = $node->safe_psql('push', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event receiver'});
+		ok($pid =~ /^\d+$/, 'the receiver runs');
+		kill 'KILL', $pid;
+	}
+	else
+	{
+		$node->restart(mode => 'immediate');
+	}
+	$h->finish;
+	my $res = eval { decode_json((split /\n/, slurp_file($pidfile))[-1]) } // {};
+	ok($res->{complete} && $res->{acked_events} == $res->{events}, "$fault: the push completes")
+	  or diag(slurp_file("$tmp/$c.err"));
+	$node->poll_query_until('push', "SELECT count(*) = 10000 FROM raydar.task_history WHERE cluster = '$c'");
+	is($node->safe_psql('push', "SELECT count(*) || ' ' || count(DISTINCT (task_id, attempt_number)) FROM raydar.task_history WHERE cluster = '$c'"),
+	   '10000 10000', "$fault: all 10,000 attempts stored, each once");
+}
+
+# 5. TLS: the same receiver over HTTPS with a certificate (superuser settings).
+my $certs = decode_json(`/usr/bin/python3 $repo/test/raysim/raysim.py make-certs --dir $tmp/certs`);
+$node->append_conf('postgresql.conf', qq{
+raydar.event_receiver_tls_cert = '$certs->{cert}'
+raydar.event_receiver_tls_key = '$certs->{key}'
+});
+$node->restart;
+$node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'raydar event receiver'});
+sub post_tls
+{
+	my ($url, $ca) = @_;
+	my $out = '';
+	IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', $ca, '-X', 'POST',
+		'--data-binary', '[]', $url ], '>', \$out);
+	return $out;
+}
+my $https = "https://localhost:$port/events/c3";
+my $ok = '';
+for (1 .. 50) { $ok = post_tls($https, $certs->{ca}); last if $ok eq '200'; select(undef, undef, undef, 0.2); }
+is($ok, '200', 'HTTPS with the configured certificate is answered 200');
+is(post_tls($https, $certs->{other_ca}), '000', 'a client trusting another CA refuses the certificate');
+isnt(post("http://127.0.0.1:$port/events/c3", '[]'), '200', 'plain HTTP is not served when TLS is on');
+
+$node->stop;
+done_testing();

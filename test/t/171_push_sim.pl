@@ -1,0 +1,164 @@
+# 171_push_sim.pl
+#	The simulated cluster's own Event Export (raysim --aggregator: Ray's
+#	per-node aggregator agents, test/raysim/raysim/push_feed.py) pushed into
+#	raydar, for the `classic` and `mixed` scenarios: the pushed history equals
+#	Ray's own merge of every acknowledged body (the feed's /expected),
+#	column by column, and equals the polled history of the same cluster in
+#	every column Ray's event converter carries unchanged (the others are
+#	listed in docs/push.md, "What Ray does not export"). A cluster pushed and
+#	polled under one name ends with each attempt stored once.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use File::Temp qw(tempdir);
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $repo = "$FindBin::RealBin/../..";
+my $tmp = tempdir(CLEANUP => 1);
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $node = PostgreSQL::Test::Cluster->new('pushsim');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'raydar'
+raydar.database = 'postgres'
+raydar.poll_interval = '200ms'
+raydar.event_receiver_listen = '127.0.0.1:$port'
+timezone = 'UTC'
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION raydar');
+
+my @sims;
+END { kill 'TERM', $_->{pid} for @sims; }
+
+# The simulator with its aggregator pushing to url; returns its ports.
+sub start_sim
+{
+	my ($scenario, $url) = @_;
+	my $pf = "$tmp/$scenario.ports";
+	my $h = IPC::Run::start([ '/usr/bin/python3', "$repo/test/raysim/raysim.py", '--port', '0',
+		'--admin-port', '0', '--port-file', $pf, '--scenario', $scenario, '--speed', '20',
+		'--aggregator', encode_json({ url => $url }) ], '>', "$tmp/$scenario.log", '2>&1');
+	for (1 .. 300) { last if -s $pf; select(undef, undef, undef, 0.1); }
+	my $info = decode_json(slurp_file($pf));
+	push @sims, { pid => $h->{KIDS}[0]{PID}, h => $h };
+	return $info;
+}
+
+sub control
+{
+	my ($cport, $method, $path, $body) = @_;
+	my $out = '';
+	my @cmd = ('curl', '-s', '-X', $method, "http://127.0.0.1:$cport$path");
+	push @cmd, '-d', encode_json($body) if $body;
+	IPC::Run::run(\@cmd, '>', \$out);
+	return decode_json($out);
+}
+
+# Until the feed has released events and every one is acknowledged.
+sub wait_pushed
+{
+	my ($cport) = @_;
+	my $st = {};
+	for (1 .. 600)
+	{
+		$st = control($cport, 'GET', '/stats');
+		last if $st->{idle} && $st->{released} > 0 && $st->{pending} == 0;
+		select(undef, undef, undef, 0.2);
+	}
+	return $st;
+}
+
+my @cols = qw(task_id attempt_number name state job_id actor_id type func_or_class_name
+	parent_task_id node_id worker_id worker_pid error_type error_message language
+	required_resources placement_group_id creation_time_ms start_time_ms end_time_ms
+	actor_repr_name call_site);
+# What Ray's converter carries unchanged from the GCS's rows (docs/push.md).
+my @same = qw(task_id attempt_number state job_id type parent_task_id node_id worker_id
+	worker_pid error_type error_message language required_resources creation_time_ms
+	start_time_ms end_time_ms);
+
+sub rows_table
+{
+	my ($table, $cluster) = @_;
+	$node->safe_psql('postgres', qq{CREATE TABLE $table AS
+	SELECT jsonb_build_object('task_id', task_id, 'attempt_number', attempt_number, 'name', name,
+		'state', state, 'job_id', job_id, 'actor_id', actor_id, 'type', type,
+		'func_or_class_name', func_or_class_name, 'parent_task_id', parent_task_id,
+		'node_id', node_id, 'worker_id', worker_id, 'worker_pid', worker_pid,
+		'error_type', error_type, 'error_message', error_message, 'language', language,
+		'required_resources', required_resources, 'placement_group_id', placement_group_id,
+		'creation_time_ms', (extract(epoch FROM creation_time) * 1000)::bigint,
+		'start_time_ms', (extract(epoch FROM start_time) * 1000)::bigint,
+		'end_time_ms', (extract(epoch FROM end_time) * 1000)::bigint,
+		'actor_repr_name', actor_repr_name, 'call_site', call_site) AS j
+	FROM raydar.task_history WHERE cluster = '$cluster'});
+}
+
+sub diff_tables
+{
+	my ($a, $b, $cols) = @_;
+	my $list = join(', ', map { "'$_'" } @$cols);
+	return $node->safe_psql('postgres', qq{
+		SELECT coalesce(string_agg(format('%s/%s %s: %s vs %s', x.j->>'task_id', x.j->>'attempt_number', c,
+		       left(coalesce(x.j->c, 'null')::text, 60), left(coalesce(y.j->c, 'null')::text, 60)), E'\\n'), '')
+		       || (SELECT CASE WHEN count(*) = 0 THEN '' ELSE count(*) || ' rows only in $b' END
+		           FROM $b y2 WHERE NOT EXISTS (SELECT 1 FROM $a x2 WHERE x2.j->>'task_id' = y2.j->>'task_id'
+		             AND x2.j->'attempt_number' = y2.j->'attempt_number'))
+		FROM $a x LEFT JOIN $b y ON y.j->>'task_id' = x.j->>'task_id' AND y.j->'attempt_number' = x.j->'attempt_number'
+		CROSS JOIN unnest(ARRAY[$list]) AS c
+		WHERE coalesce(y.j->c, 'null') IS DISTINCT FROM coalesce(x.j->c, 'null')});
+}
+
+for my $sc ('classic', 'mixed')
+{
+	$node->safe_psql('postgres', "SELECT raydar.receive_events('push_$sc')");
+	my $info = start_sim($sc, "http://127.0.0.1:$port/events/push_$sc");
+	my $cport = $info->{aggregator_control_port};
+	ok($cport, "$sc: the simulator's aggregator runs");
+	my $st = wait_pushed($cport);
+	ok($st->{idle} && $st->{released} > 0, "$sc: every released event acknowledged ($st->{released})")
+	  or diag(encode_json($st));
+	my $exp = control($cport, 'GET', '/expected');
+	open(my $f, '>', "$tmp/$sc.jsonl") or die;
+	print $f JSON::PP->new->canonical->encode($_), "\n" for @{ $exp->{rows} };
+	close $f;
+	$node->safe_psql('postgres', qq{CREATE TABLE exp_$sc (j jsonb);
+		COPY exp_$sc FROM '$tmp/$sc.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');});
+	# Ray's merge also yields attempts not yet finished: compare the finished ones.
+	$node->safe_psql('postgres', "DELETE FROM exp_$sc WHERE j->>'state' NOT IN ('FINISHED', 'FAILED')");
+	rows_table("pushed_$sc", "push_$sc");
+	my $n = $node->safe_psql('postgres', "SELECT count(*) FROM exp_$sc");
+	cmp_ok($n, '>', 0, "$sc: Ray's merge has $n finished attempts");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM pushed_$sc"), $n, "$sc: as many pushed");
+	is(diff_tables("exp_$sc", "pushed_$sc", \@cols), '', "$sc: pushed rows equal Ray's merge, every column");
+
+	# The same cluster polled.
+	my $gport = $info->{grpc_port};
+	$node->safe_psql('postgres', "CREATE SERVER poll_$sc FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$gport');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER poll_$sc;
+		SELECT raydar.track('poll_$sc');");
+	$node->poll_query_until('postgres', "SELECT count(*) >= $n FROM raydar.task_history WHERE cluster = 'poll_$sc'");
+	rows_table("polled_$sc", "poll_$sc");
+	is(diff_tables("polled_$sc", "pushed_$sc", \@same), '', "$sc: pushed rows equal polled rows in every column the converter keeps");
+}
+
+# Pushed and polled under one name: each attempt once, under the poller's incarnation.
+my $info = start_sim('classic', "http://127.0.0.1:$port/events/dual");
+$node->safe_psql('postgres', "CREATE SERVER dual FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$info->{grpc_port}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER dual;
+	SELECT raydar.track('dual');");
+$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM raydar.task_history WHERE cluster = 'dual'");
+$node->safe_psql('postgres', "SELECT raydar.receive_events('dual')");
+wait_pushed($info->{aggregator_control_port});
+is($node->safe_psql('postgres', q{SELECT count(*) = count(DISTINCT (task_id, attempt_number)) AND count(DISTINCT incarnation) = 1
+	FROM raydar.task_history WHERE cluster = 'dual'}), 't', 'pushed and polled under one name: each attempt stored once, one incarnation');
+is($node->safe_psql('postgres', q{SELECT s.incarnation = c.incarnation FROM raydar.event_sessions s JOIN raydar.collector_status c ON c.server::text = s.cluster WHERE s.cluster = 'dual'}),
+   't', "the session maps to the poller's incarnation");
+
+$node->stop;
+done_testing();
