@@ -12,7 +12,7 @@ elapsed_s, attempts_per_s, events_per_s, complete. --rate 0 (default)
 pushes as fast as possible; --receiver starts the trivial stdlib receiver
 (raysim/push_receiver.py) in a child process and pushes to it (the
 baseline of bench/push/run.sh). Exit status 1 if not every event was
-acknowledged. See docs/simulator-push.md.
+acknowledged. See docs/simulator.md, "Event Export aggregator".
 """
 import argparse
 import json

@@ -17,7 +17,7 @@ aggregator_agent.py and publisher/ray_event_publisher.py). Two policies:
 
 Success is any status below 400; the body is ignored. Delivery is at least
 once. Faults (set_fault) make the sender misbehave the way networks and
-Ray do: see FAULTS and docs/simulator-push.md.
+Ray do: see FAULTS and docs/simulator.md, "Event Export aggregator".
 
 `time_scale` multiplies every sleep of the retry policies (tests use 0.01
 to see 2.49's 2+4+8+16 s backoff in a fraction of a second).

@@ -5,7 +5,7 @@ The same attempts that GetTaskEvents serves are turned into RayEvents
 (rayevents.Encoder) when the scenario loads; a feeder thread hands each
 event to its reporting node's agent once the sim clock passes the flush
 that sends it, so pushing and polling one simulator give the same history
-(docs/simulator-push.md). A loopback control API (JSON) drives it:
+(docs/simulator.md, "Event Export aggregator"). A loopback control API (JSON) drives it:
 
 GET  /stats        counters per node and in total, POST latency percentiles,
                    released/pending events, idle (everything due is acked)

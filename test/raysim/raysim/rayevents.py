@@ -1,7 +1,7 @@
 """RayEvents: the simulator's task attempts and entities as Ray's Event Export.
 
 What Ray's core workers and GCS hand to each node's aggregator agent, in
-protobuf's JSON mapping (shared/ray-event-export.md; docs/simulator-push.md):
+protobuf's JSON mapping (shared/ray-event-export.md; docs/simulator.md, "Event Export aggregator"):
 
 - shape "2.49": TASK_DEFINITION_EVENT / ACTOR_TASK_DEFINITION_EVENT and
   TASK_EXECUTION_EVENT (`taskExecutionEvent`, `taskState` map of TaskStatus
@@ -738,7 +738,7 @@ def merge_bodies(profile, bodies):
     return m
 
 
-# What the events can and cannot give back (docs/simulator-push.md "Pushed
+# What the events can and cannot give back (docs/simulator.md, "Event Export aggregator" "Pushed
 # rows versus polled rows"): Ray's own converter differs from the GCS path.
 def normalise_polled(row, shape):
     """A polled row as Ray's merge of the same attempt's events gives it."""
