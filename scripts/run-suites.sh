@@ -55,10 +55,16 @@ run_suite() {
 
 run_suite build-unit prove bash -c 'make -s unit-build fuzz-build >/dev/null && prove -e "" build/unit/test_*'
 run_suite fuzz prove prove -e bash test/fuzz/smoke.sh
-run_suite simulator prove prove -e /usr/bin/python3 test/raysim/t/*.py
+# The simulator and TAP suites run RAYDAR_JOBS files at a time (default 3):
+# most of their time is spent waiting on a simulated cluster or a collector
+# poll, not on the CPU, and every file has its own ports, data directory and
+# simulator. Their checks are exact counts, never wall-clock times (timed
+# limits use the backend's own CPU time), so parallel files do not flake.
+jobs=${RAYDAR_JOBS:-3}
+run_suite simulator prove prove -j"$jobs" -e /usr/bin/python3 test/raysim/t/*.py
 run_suite regress regress make -s installcheck TAP_TESTS=
 [ -f regression.diffs ] && cp regression.diffs "$logs/" && head -c 20000 regression.diffs
-run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose
+run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS="--verbose -j$jobs"
 # The Debian package: built with pg_buildext (its regression suite runs at
 # build time) and installed on a clean copy of PostgreSQL (test/deb).
 run_suite deb prove prove -e bash test/deb/deb-test.sh
