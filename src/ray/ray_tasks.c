@@ -671,6 +671,155 @@ attempt_key(const uint8_t *ev, size_t len, RayId *task_id, int32_t *attempt)
 	return info_ids(ev, len, task_id, &job_id);
 }
 
+/* The reply's GcsStatus {code = 1, message = 2}, from field f. */
+static RayStatus
+read_status(RayTaskReply *r, const RayWireField *f)
+{
+	RayWireReader s;
+	RayWireField g;
+
+	ray_wire_init(&s, f->data, f->len);
+	while (ray_wire_next(&s, &g))
+		if (g.number == 1 && g.type == RAY_WIRE_VARINT)
+			r->status_code = (int32_t) g.varint;
+		else if (g.number == 2 && g.type == RAY_WIRE_LEN)
+		{
+			char	   *m = ray_arena_strndup(&r->arena, (const char *) g.data, g.len);
+
+			if (m == NULL)
+				return RAY_ERR_OOM;
+			r->status_message = m;
+		}
+	return s.error ? RAY_ERR_MALFORMED : RAY_OK;
+}
+
+/* GetTaskEventsReply's counters (fields 3 to 7); other fields are ignored. */
+static void
+read_counter(RayTaskReply *r, const RayWireField *f)
+{
+	if (f->type != RAY_WIRE_VARINT)
+		return;
+	switch (f->number)
+	{
+		case 3:
+			r->num_profile_task_events_dropped = (int32_t) f->varint;
+			break;
+		case 4:
+			r->num_status_task_events_dropped = (int32_t) f->varint;
+			break;
+		case 5:
+			r->num_total_stored = (int64_t) f->varint;
+			break;
+		case 6:
+			r->num_filtered_on_gcs = (int64_t) f->varint;
+			break;
+		case 7:
+			r->num_truncated = (int64_t) f->varint;
+			break;
+	}
+}
+
+/*
+ * The collector's question, asked of every attempt before any row is made:
+ * *skip gets a bit per attempt (in reply order), set if known() knows it,
+ * and r->nknown counts them.
+ */
+static RayStatus
+ask_known(RayTaskReply *r, const uint8_t *buf, size_t len, size_t nslices,
+		  RayKnownAttemptFn known, void *known_ctx, uint8_t **skip)
+{
+	RayWireReader rd;
+	RayWireField f;
+	size_t		slice = 0;
+
+	*skip = ray_arena_alloc(&r->arena, (nslices + 7) / 8);
+	if (*skip == NULL)
+		return RAY_ERR_OOM;
+	memset(*skip, 0, (nslices + 7) / 8);
+	ray_wire_init(&rd, buf, len);
+	while (ray_wire_next(&rd, &f))
+		if (f.number == 2 && f.type == RAY_WIRE_LEN)
+		{
+			RayId		id;
+			int32_t		attempt;
+
+			if (!attempt_key(f.data, f.len, &id, &attempt))
+				return RAY_ERR_MALFORMED;
+			if (known(known_ctx, id.data, id.len, attempt, f.len))
+			{
+				(*skip)[slice / 8] |= (uint8_t) (1u << (slice % 8));
+				r->nknown++;
+			}
+			if (++slice % RAY_INTERRUPT_EVERY == 0 && ray_interrupted())
+				return RAY_ERR_CANCELLED;
+		}
+	return RAY_OK;
+}
+
+/*
+ * The walk proper: status, counters, and per attempt not skipped either
+ * where its bytes are (index_only) or its keys row, in r's arrays.
+ */
+static RayStatus
+read_attempts(RayTaskReply *r, const uint8_t *buf, size_t len, bool index_only,
+			  const uint8_t *skip)
+{
+	RayWireReader rd;
+	RayWireField f;
+	size_t		slice = 0;
+	size_t		i = 0;
+
+	ray_wire_init(&rd, buf, len);
+	while (ray_wire_next(&rd, &f))
+	{
+		switch (f.number)
+		{
+			case 1:
+				if (f.type == RAY_WIRE_LEN)
+				{
+					RayStatus	st = read_status(r, &f);
+
+					if (st == RAY_ERR_OOM)
+						return RAY_ERR_OOM;
+					if (st != RAY_OK)
+						return RAY_ERR_MALFORMED;
+				}
+				break;
+			case 2:
+				if (f.type == RAY_WIRE_LEN)
+				{
+					if (slice % RAY_INTERRUPT_EVERY == RAY_INTERRUPT_EVERY - 1 &&
+						ray_interrupted())
+						return RAY_ERR_CANCELLED;
+					if (skip != NULL && (skip[slice / 8] & (1u << (slice % 8))))
+					{
+						slice++;
+						break;
+					}
+					if (index_only)
+					{
+						r->slice_data[i] = f.data;
+						r->slice_len[i] = f.len;
+					}
+					else
+					{
+						if (!keys_row(r, &r->rows[i], f.data, f.len))
+							return RAY_ERR_MALFORMED;
+						r->rows[i].index = slice;
+						r->rows[i].entry_len = f.len;
+					}
+					i++;
+					slice++;
+				}
+				break;
+			default:
+				read_counter(r, &f);
+				break;
+		}
+	}
+	return RAY_OK;
+}
+
 /*
  * One walk over the reply's top level: status, counters, and per attempt
  * either its keys (keys_row) or, to index, just where its bytes are. With
@@ -683,13 +832,11 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 {
 	uint8_t    *skip = NULL;	/* with known: bit per attempt, set if known */
 	size_t		nslices = 0;
-	size_t		slice = 0;
 	RayArena	arena;
 	RayTaskReply *r;
 	RayWireReader rd;
 	RayWireField f;
 	size_t		nrows = 0;
-	size_t		i = 0;
 
 	*out = NULL;
 	if (len > RAY_MAX_MESSAGE_SIZE)
@@ -721,29 +868,15 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 	if (known != NULL && nslices > 0)
 	{
 		/* Ask about every attempt first, so rows are made only for the rest. */
-		skip = ray_arena_alloc(&r->arena, (nslices + 7) / 8);
-		if (skip == NULL)
-			goto oom_reply;
-		memset(skip, 0, (nslices + 7) / 8);
-		ray_wire_init(&rd, buf, len);
-		while (ray_wire_next(&rd, &f))
-			if (f.number == 2 && f.type == RAY_WIRE_LEN)
-			{
-				RayId		id;
-				int32_t		attempt;
+		RayStatus	st = ask_known(r, buf, len, nslices, known, known_ctx, &skip);
 
-				if (!attempt_key(f.data, f.len, &id, &attempt))
-					goto malformed_reply;
-				if (known(known_ctx, id.data, id.len, attempt, f.len))
-				{
-					skip[slice / 8] |= (uint8_t) (1u << (slice % 8));
-					r->nknown++;
-				}
-				if (++slice % RAY_INTERRUPT_EVERY == 0 && ray_interrupted())
-					goto cancelled_reply;
-			}
+		if (st == RAY_ERR_OOM)
+			goto oom_reply;
+		if (st == RAY_ERR_MALFORMED)
+			goto malformed_reply;
+		if (st == RAY_ERR_CANCELLED)
+			goto cancelled_reply;
 		nrows -= r->nknown;
-		slice = 0;
 	}
 	r->nrows = nrows;
 	ray_arena_init(&r->row_arena, alloc);
@@ -762,81 +895,15 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 		memset(r->rows, 0, nrows * sizeof(RayTaskRow));
 	}
 
-	ray_wire_init(&rd, buf, len);
-	while (ray_wire_next(&rd, &f))
 	{
-		switch (f.number)
-		{
-			case 1:				/* GcsStatus {code = 1, message = 2} */
-				if (f.type == RAY_WIRE_LEN)
-				{
-					RayWireReader s;
-					RayWireField g;
+		RayStatus	st = read_attempts(r, buf, len, index_only, skip);
 
-					ray_wire_init(&s, f.data, f.len);
-					while (ray_wire_next(&s, &g))
-						if (g.number == 1 && g.type == RAY_WIRE_VARINT)
-							r->status_code = (int32_t) g.varint;
-						else if (g.number == 2 && g.type == RAY_WIRE_LEN)
-						{
-							char	   *m = ray_arena_strndup(&r->arena, (const char *) g.data, g.len);
-
-							if (m == NULL)
-								goto oom_reply;
-							r->status_message = m;
-						}
-					if (s.error)
-						goto malformed_reply;
-				}
-				break;
-			case 2:
-				if (f.type == RAY_WIRE_LEN)
-				{
-					if (slice % RAY_INTERRUPT_EVERY == RAY_INTERRUPT_EVERY - 1 &&
-						ray_interrupted())
-						goto cancelled_reply;
-					if (skip != NULL && (skip[slice / 8] & (1u << (slice % 8))))
-					{
-						slice++;
-						break;
-					}
-					if (index_only)
-					{
-						r->slice_data[i] = f.data;
-						r->slice_len[i] = f.len;
-					}
-					else
-					{
-						if (!keys_row(r, &r->rows[i], f.data, f.len))
-							goto malformed_reply;
-						r->rows[i].index = slice;
-						r->rows[i].entry_len = f.len;
-					}
-					i++;
-					slice++;
-				}
-				break;
-			case 3:
-				if (f.type == RAY_WIRE_VARINT)
-					r->num_profile_task_events_dropped = (int32_t) f.varint;
-				break;
-			case 4:
-				if (f.type == RAY_WIRE_VARINT)
-					r->num_status_task_events_dropped = (int32_t) f.varint;
-				break;
-			case 5:
-				if (f.type == RAY_WIRE_VARINT)
-					r->num_total_stored = (int64_t) f.varint;
-				break;
-			case 6:
-				if (f.type == RAY_WIRE_VARINT)
-					r->num_filtered_on_gcs = (int64_t) f.varint;
-				break;
-			case 7:
-				if (f.type == RAY_WIRE_VARINT)
-					r->num_truncated = (int64_t) f.varint;
-				break;
-		}
+		if (st == RAY_ERR_OOM)
+			goto oom_reply;
+		if (st == RAY_ERR_MALFORMED)
+			goto malformed_reply;
+		if (st == RAY_ERR_CANCELLED)
+			goto cancelled_reply;
 	}
 	*out = r;
 	return RAY_OK;
