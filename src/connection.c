@@ -615,6 +615,12 @@ check_alive_version(RaydarConn *conn, RayVersion *v, char *vt, size_t vtlen, cha
 
 	*st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
 									   vt, vtlen, &code, err, errlen);
+	/* The GCS's own error, as for any other method (source_gcs.c). */
+	if (code != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Ray GCS at %s answered CheckAlive with an error", conn->opts.address),
+				 errdetail("Ray said: %s", err)));
 	if (*st != RAY_OK)
 		return false;
 	snprintf(err, errlen, "CheckAlive said \"%s\".", vt);
