@@ -13,6 +13,8 @@
  */
 #include "raydar.h"
 
+#include <malloc.h>
+
 #include "access/xact.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
@@ -496,6 +498,9 @@ reply_free(void *data, void *ptr)
 		pfree((char *) ptr - VARHDRSZ);
 }
 
+/* A reply this large leaves grpc's freed copy worth trimming (fdw.c's 64 MiB). */
+#define RAYDAR_TRIM_CALL_BYTES ((size_t) 64 * 1024 * 1024)
+
 /*
  * One unary call; the reply as a bytea in CurrentMemoryContext (the bytes
  * start at VARDATA). Errors are raised here, after grpc has cleaned up.
@@ -558,8 +563,27 @@ raydar_conn_call(RaydarConn *conn, const char *method, const uint8_t *req, size_
 		/* A broken or refused connection is rebuilt on the next call. */
 		if (st == RAY_ERR_UNAVAILABLE || st == RAY_ERR_TIMEOUT || st == RAY_ERR_CANCELLED)
 			drop_channel(conn);
+
+		/*
+		 * A call stopped while a reply was arriving or being copied out of
+		 * grpc's slices (a cancel, a deadline, a broken connection, a reply
+		 * over max_reply_mb) has freed up to a reply's worth of grpc's
+		 * memory into glibc's arenas, where it stays (TAP 150 saw ~500 MB
+		 * kept after a cancel): EndForeignScan trims only after a scan that
+		 * ended well, so give it back here, before the error unwinds.
+		 */
+		if (st == RAY_ERR_CANCELLED || st == RAY_ERR_TIMEOUT ||
+			st == RAY_ERR_UNAVAILABLE || st == RAY_ERR_TOO_LARGE)
+			malloc_trim(0);
 		report_call_error(conn, st, method, err);
 	}
+	/*
+	 * grpc's copy of a large reply is freed by now but kept by glibc; a scan
+	 * cancelled while it walks the reply never reaches EndForeignScan's
+	 * trim, so give that copy back at once.
+	 */
+	if (rawlen >= RAYDAR_TRIM_CALL_BYTES)
+		malloc_trim(0);
 	reply = (bytea *) ((char *) raw - VARHDRSZ);
 	SET_VARSIZE(reply, VARHDRSZ + rawlen);
 	cache_store(conn, method, req, reqlen, reply);
@@ -615,6 +639,12 @@ check_alive_version(RaydarConn *conn, RayVersion *v, char *vt, size_t vtlen, cha
 
 	*st = ray_check_alive_reply_decode((const uint8_t *) VARDATA(reply), VARSIZE(reply) - VARHDRSZ,
 									   vt, vtlen, &code, err, errlen);
+	/* The GCS's own error, as for any other method (source_gcs.c). */
+	if (code != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Ray GCS at %s answered CheckAlive with an error", conn->opts.address),
+				 errdetail("Ray said: %s", err)));
 	if (*st != RAY_OK)
 		return false;
 	snprintf(err, errlen, "CheckAlive said \"%s\".", vt);

@@ -9,8 +9,10 @@
  * metrics_export_port (GcsNodeInfo field 9). Every raydar.metrics_interval:
  *   1. the tracked servers are read (raydar.tracked_servers, the
  *      collector's list) and each GCS's node table is fetched through the
- *      server's own connection (gRPC or dashboard, its timeouts, TLS and
- *      token): alive nodes with an address and a port are the targets;
+ *      server's own connection (its timeouts, TLS and token): alive nodes
+ *      with an address and a port are the targets. A dashboard_url server
+ *      is skipped, with one LOG line: the dashboard's node table has no
+ *      metrics_export_port;
  *   2. every due target is fetched at once with libcurl's multi interface,
  *      in 100 ms ticks that honour SIGTERM, each with its own timeout (at
  *      most the interval), so one slow node delays no other's transfer;
@@ -103,6 +105,7 @@ typedef struct Target
 static MemoryContext scraper_cxt;	/* targets, for the worker's life */
 static MemoryContext cycle_cxt;		/* one cycle */
 static List *targets = NIL;
+static List *dashboard_skipped = NIL;	/* names of dashboard servers, logged once */
 static CURLM *multi = NULL;
 static SPIPlanPtr insert_plan = NULL;
 static TimestampTz known_day = 0;	/* a UTC day whose partition exists */
@@ -289,8 +292,36 @@ discover(const char *name)
 		return;					/* the collector reports a vanished server */
 	}
 	conn = raydar_get_conn(server->serverid, server->owner);
-	raydar_conn_version(conn, &v, &vtext);
 	opts = raydar_conn_options(conn);
+
+	/*
+	 * The dashboard's node table (GET /api/v0/nodes, Ray's NodeState) has
+	 * no metrics_export_port, so a dashboard_url server has no endpoints to
+	 * scrape: say so once per server, not an error every interval.
+	 */
+	if (opts->address == NULL)
+	{
+		ListCell   *lc;
+		bool		logged = false;
+
+		foreach(lc, dashboard_skipped)
+			logged |= strcmp((const char *) lfirst(lc), name) == 0;
+		if (!logged)
+		{
+			MemoryContext old = MemoryContextSwitchTo(scraper_cxt);
+
+			dashboard_skipped = lappend(dashboard_skipped, pstrdup(name));
+			MemoryContextSwitchTo(old);
+			ereport(LOG,
+					(errmsg("raydar metrics scraper: server \"%s\" is not scraped: it reaches Ray through its dashboard, "
+							"whose node table does not give the nodes' metrics ports", name),
+					 errhint("Node metrics are scraped for servers with the GCS's address (address 'host:6379').")));
+		}
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cycle_cxt);
+		return;
+	}
+	raydar_conn_version(conn, &v, &vtext);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cycle_cxt);
 

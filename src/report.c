@@ -98,6 +98,21 @@ report_credentials(const RaydarPeer *p, const char *detail)
 				 errhint("Put the cluster's token in a user mapping: "
 						 "CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (token '...').",
 						 quote_identifier(p->server))));
+
+	/*
+	 * From 2.52 the GCS answers a ray_cluster_id of another cluster with
+	 * UNAUTHENTICATED "WrongClusterID" too (ABORTED before, which is not a
+	 * credentials failure): the token is not the problem, so do not blame it.
+	 */
+	if (!p->http && detail && strstr(detail, "WrongClusterID") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("Ray GCS at %s refused the call: it was sent the cluster id of another Ray cluster",
+						p->endpoint),
+				 errdetail("Ray said: %s", detail),
+				 errhint("raydar sends no cluster id itself: check that the address of server %s names this "
+						 "cluster's GCS, and that no proxy in front of it adds a ray_cluster_id header.",
+						 quote_identifier(p->server))));
 	if (p->has_token)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),

@@ -11,6 +11,7 @@
 #include "ray_buf.h"
 #include "ray_cluster.h"
 #include "ray_gcs.pb-c.h"
+#include "ray_utf8.h"
 
 #define MAX_ID_LEN 28
 
@@ -319,7 +320,19 @@ ray_check_alive_reply_decode(const uint8_t *buf, size_t len, char *version, size
 	}
 	if (msg->status && msg->status->has_code)
 		*status_code = msg->status->code;
-	if (msg->ray_version == NULL || msg->ray_version[0] == '\0')
+	if (*status_code != 0)
+	{
+		/*
+		 * The GCS answered with its own error (a gRPC OK carrying a
+		 * GcsStatus): that, not the absent version, is what went wrong.
+		 */
+		const char *m = msg->status->message ? msg->status->message : "";
+
+		snprintf(err, errlen, "status %d: %s", (int) *status_code,
+				 ray_utf8_valid(m, strlen(m)) ? m : "(a message that is not valid UTF-8)");
+		st = RAY_ERR_RPC;
+	}
+	else if (msg->ray_version == NULL || msg->ray_version[0] == '\0')
 	{
 		snprintf(err, errlen, "CheckAliveReply carries no ray_version");
 		st = RAY_ERR_MALFORMED;

@@ -114,7 +114,8 @@ extern RayStatus ray_cluster_request_encode(int kind, const RayTaskFilter *filte
 /*
  * Decode a CheckAliveReply; copies ray_version into version (size vlen).
  * RAY_ERR_MALFORMED if the bytes are not a CheckAliveReply or carry no
- * version.
+ * version; RAY_ERR_RPC, with *status_code set and err "status N: Ray's
+ * message", if the reply carries a non-zero GcsStatus.
  */
 extern RayStatus ray_check_alive_reply_decode(const uint8_t *buf, size_t len,
 											  char *version, size_t vlen,

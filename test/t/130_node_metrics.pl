@@ -68,6 +68,31 @@ ok($node->poll_query_until('postgres',
 	q{SELECT count(*) = 4 FROM raydar.scrape_status WHERE scrapes >= 3 AND errors = 0}),
    'every node discovered from the GCS and scraped');
 
+# A tracked dashboard_url server: its node table (/api/v0/nodes) has no
+# metrics ports, so it is skipped with one LOG line, not an error every
+# interval. Nothing listens on its port, so the collector stores nothing
+# of it; the scraper must not even try to reach it.
+{
+	my $log_at = -s $node->logfile;
+	$node->safe_psql('postgres', q{
+		CREATE SERVER dash FOREIGN DATA WRAPPER raydar OPTIONS (dashboard_url 'http://127.0.0.1:1');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER dash;
+		SELECT raydar.track('dash');});
+	my $skip = qr/raydar metrics scraper: server "dash" is not scraped: it reaches Ray through its dashboard/;
+	my $t_end = time() + 30;
+	sleep(1) until slurp_file($node->logfile, $log_at) =~ $skip || time() > $t_end;
+	sleep(3);	# six more cycles at 500 ms
+	my $log = slurp_file($node->logfile, $log_at);
+	my @skips = $log =~ /$skip/g;
+	is(scalar(@skips), 1, 'a dashboard server: one LOG line saying it is not scraped');
+	unlike($log, qr/could not read the node table of server "dash"/, 'a dashboard server: no error every interval');
+	like($log, qr/HINT:  Node metrics are scraped for servers with the GCS's address/,
+		 'a dashboard server: the hint says which servers are scraped');
+	$node->safe_psql('postgres', q{SELECT raydar.untrack('dash')});
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.scrape_status WHERE errors = 0}), '4',
+	   'the GCS server\'s nodes are still scraped');
+}
+
 # The classic example runs for about 50 simulated seconds, all scraped.
 ok($node->poll_query_until('postgres', q{
 	SELECT count(*) >= 100 FROM raydar.task_history WHERE type <> 'DRIVER_TASK'}),

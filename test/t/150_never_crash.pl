@@ -235,6 +235,11 @@ for my $case ([ 'keys-only', 'SELECT count(DISTINCT task_id) FROM big.tasks' ],
 		   "$label: peak memory under three times the reply");
 	$s->{stderr} = '';
 	$s->query('SELECT 1');
+	# Where the cancel lands depends on the machine's load: on an idle one
+	# after the copy, under load often while the reply is still arriving
+	# or being copied out of grpc's slices, which once kept ~500 MB here
+	# (grpc's freed slices stay in glibc's arenas; connection.c now trims
+	# after a failed call and after copying a large reply).
 	cmp_ok(vm($pid, 'VmRSS') - $base, '<', 100 * 1024, "$label: the memory is given back after the cancel");
 	$s->quit;
 }

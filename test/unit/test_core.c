@@ -629,6 +629,21 @@ test_check_alive(void)
 		   RAY_ERR_MALFORMED, "CheckAliveReply without a version is refused");
 	is_int(ray_check_alive_reply_decode(garbage, sizeof(garbage), vt, sizeof(vt), &code, err, sizeof(err)),
 		   RAY_ERR_MALFORMED, "truncated CheckAliveReply is refused");
+
+	{
+		/* status {code: 34, message: "bad"}, no version: the GCS's error wins */
+		const uint8_t failed[] = {0x0a, 0x07, 0x08, 0x22, 0x12, 0x03, 'b', 'a', 'd'};
+		/* the same with a message that is not UTF-8 */
+		const uint8_t failed_bin[] = {0x0a, 0x06, 0x08, 0x22, 0x12, 0x02, 0xff, 0xfe};
+
+		is_int(ray_check_alive_reply_decode(failed, sizeof(failed), vt, sizeof(vt), &code, err, sizeof(err)),
+			   RAY_ERR_RPC, "CheckAliveReply with a GcsStatus is the GCS's error");
+		is_int(code, 34, "CheckAliveReply's status code is returned");
+		ok(strcmp(err, "status 34: bad") == 0, "CheckAliveReply's status message is in err");
+		is_int(ray_check_alive_reply_decode(failed_bin, sizeof(failed_bin), vt, sizeof(vt), &code, err, sizeof(err)),
+			   RAY_ERR_RPC, "CheckAliveReply with a binary status message is the GCS's error");
+		ok(strstr(err, "not valid UTF-8") != NULL, "a binary status message is not copied into err");
+	}
 }
 
 int
