@@ -373,12 +373,7 @@ launcher_round(bool wake)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(collector_cycle_cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
+		raydar_worker_recover(collector_cycle_cxt, true);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(collector_cycle_cxt);

@@ -89,15 +89,8 @@ poll_one(const char *name, int failures_before)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = raydar_worker_recover(ccxt, false);
 
-		/* As PostgresMain's recovery: report, abort, keep going. */
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(ccxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
 		poll_failed(name, edata, failures_before);
 		MemoryContextSwitchTo(ccxt);
 		ok = false;
@@ -128,12 +121,7 @@ still_tracked(const char *name, bool *known)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(collector_cycle_cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
+		raydar_worker_recover(collector_cycle_cxt, true);
 		*known = false;
 	}
 	PG_END_TRY();

@@ -37,16 +37,6 @@ struct RaydarHttp
 };
 
 /* The body being received: malloc'd, never PostgreSQL memory. */
-typedef struct Body
-{
-	CURL	   *easy;			/* to read the announced Content-Length */
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	size_t		max;			/* largest body accepted */
-	bool		too_large;
-	bool		oom;
-} Body;
 
 static CURLM *multi = NULL;
 static bool curl_ready = false;
@@ -112,10 +102,10 @@ raydar_http_escape(const char *s)
 	return res;
 }
 
-static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+size_t
+raydar_http_body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	Body	   *b = userdata;
+	RaydarHttpBody *b = userdata;
 	size_t		n = size * nmemb;
 
 	curl_off_t	announced = -1;
@@ -151,9 +141,8 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* curl_multi_perform with every signal blocked (its resolver thread inherits the mask). */
-static CURLMcode
-perform_blocked(int *running)
+CURLMcode
+raydar_http_perform_blocked(CURLM *multi, int *running)
 {
 	sigset_t	all,
 				old;
@@ -188,7 +177,7 @@ target_peer(const RaydarHttpTarget *t, RaydarPeer *peer)
 /* The error for a transfer that produced no HTTP answer. */
 static void
 report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
-					  const char *errbuf, const Body *b)
+					  const char *errbuf, const RaydarHttpBody *b)
 {
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	RaydarPeer	peer;
@@ -238,7 +227,7 @@ report_transfer_error(const RaydarHttpTarget *t, const char *url, CURLcode rc,
  * is not echoed into a message every role can see in the log.
  */
 static void
-body_message(const Body *b, char *msg, size_t msglen)
+body_message(const RaydarHttpBody *b, char *msg, size_t msglen)
 {
 	size_t		i = 0;
 
@@ -254,7 +243,7 @@ body_message(const Body *b, char *msg, size_t msglen)
 
 /* The error for an HTTP answer other than 2xx. */
 static void
-report_status(const RaydarHttpTarget *t, const char *url, long status, const Body *b)
+report_status(const RaydarHttpTarget *t, const char *url, long status, const RaydarHttpBody *b)
 {
 	char		msg[512];
 	RaydarPeer	peer;
@@ -290,7 +279,7 @@ make_headers(const RaydarHttpTarget *t)
 /* Options are set afresh: the handle (and its connection) is reused. */
 static void
 set_options(CURL *e, const RaydarHttpTarget *t, const char *url, struct curl_slist *headers,
-			Body *body, char *errbuf)
+			RaydarHttpBody *body, char *errbuf)
 {
 	errbuf[0] = '\0';
 	curl_easy_reset(e);
@@ -303,7 +292,7 @@ set_options(CURL *e, const RaydarHttpTarget *t, const char *url, struct curl_sli
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) t->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, raydar_http_body_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
@@ -332,7 +321,7 @@ run_transfer(CURL *e, CURLcode *rc, char *errbuf)
 		CURLMsg    *m;
 		int			left;
 		bool		done = false;
-		CURLMcode	mc = perform_blocked(&running);
+		CURLMcode	mc = raydar_http_perform_blocked(multi, &running);
 
 		while ((m = curl_multi_info_read(multi, &left)) != NULL)
 			if (m->msg == CURLMSG_DONE && m->easy_handle == e)
@@ -362,7 +351,7 @@ raydar_http_get(RaydarHttp *h, const RaydarHttpTarget *t, const char *path_and_q
 	char	   *url = psprintf("%s%s", t->base_url, path_and_query);
 	char		errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *headers;
-	Body		body = {h->easy, NULL, 0, 0, 0, false, false};
+	RaydarHttpBody		body = {h->easy, NULL, 0, 0, 0, false, false};
 	CURLcode	rc = CURLE_OK;
 	CURLMcode	mc;
 	long		status = 0;

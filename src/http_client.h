@@ -13,7 +13,32 @@
 
 #include "postgres.h"
 
+#include <curl/curl.h>
+
 typedef struct RaydarHttp RaydarHttp;
+
+/*
+ * A response body as it arrives (CURLOPT_WRITEFUNCTION
+ * raydar_http_body_write, CURLOPT_WRITEDATA the body): malloc'd, grown in
+ * one block of the announced length where there is one, NUL-terminated.
+ * Past max bytes the transfer is aborted with too_large set; oom when
+ * malloc failed. easy is read for the announced Content-Length.
+ */
+typedef struct RaydarHttpBody
+{
+	CURL	   *easy;
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		max;			/* largest body accepted */
+	bool		too_large;
+	bool		oom;
+} RaydarHttpBody;
+
+extern size_t raydar_http_body_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/* curl_multi_perform with every signal blocked (its resolver thread inherits the mask). */
+extern CURLMcode raydar_http_perform_blocked(CURLM *multi, int *running);
 
 /* What a request needs from the server's options and user mapping. */
 typedef struct RaydarHttpTarget

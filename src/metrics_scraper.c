@@ -34,6 +34,8 @@
  */
 #include "raydar.h"
 
+#include "http_client.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -94,11 +96,7 @@ typedef struct Target
 	bool		done;			/* complete, not yet written */
 	CURLcode	result;
 	TimestampTz started;
-	char	   *data;			/* malloc'd body */
-	size_t		len;
-	size_t		cap;
-	bool		too_large;
-	bool		oom;
+	RaydarHttpBody body;		/* the response, as it arrives */
 	char		errbuf[CURL_ERROR_SIZE];
 } Target;
 
@@ -389,7 +387,7 @@ drop_target(Target *t)
 	forget_series(t);
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
-	free(t->data);
+	free(t->body.data);
 	pfree(t->cluster);
 	pfree(t->node_id);
 	if (t->url)
@@ -471,10 +469,10 @@ transfer_error(Target *t, CURLcode rc)
 	long		status = 0;
 	const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
 
-	if (t->too_large)
+	if (t->body.too_large)
 		return psprintf("the metrics of node %s at %s are larger than %zu MiB",
 						t->node_id, t->url, MAX_BODY / (1024 * 1024));
-	if (t->oom)
+	if (t->body.oom)
 		return psprintf("out of memory receiving the metrics of node %s at %s", t->node_id, t->url);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return psprintf("the metrics endpoint of node %s at %s did not answer in time (%d ms): %s",
@@ -563,7 +561,7 @@ parse_scrape(Target *t, ProtobufCAllocator *alloc)
 	char		err[256];
 	RayStatus	rs;
 
-	rs = ray_prom_parse(t->data ? t->data : "", t->len, alloc, &r, err, sizeof(err));
+	rs = ray_prom_parse(t->body.data ? t->body.data : "", t->body.len, alloc, &r, err, sizeof(err));
 	if (rs == RAY_ERR_OOM)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("out of memory parsing the metrics of node %s", t->node_id)));
@@ -827,12 +825,7 @@ record_failure(Target *t, const char *message)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(ccxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
+		raydar_worker_recover(ccxt, true);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(ccxt);
@@ -853,14 +846,8 @@ finish_target(Target *t, CURLcode rc)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = raydar_worker_recover(ccxt, false);
 
-			HOLD_INTERRUPTS();
-			MemoryContextSwitchTo(ccxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
-			RESUME_INTERRUPTS();
 			error = edata->message;
 		}
 		PG_END_TRY();
@@ -885,58 +872,14 @@ finish_target(Target *t, CURLcode rc)
 		t->failures = 0;
 		t->next_try = 0;
 	}
-	free(t->data);
-	t->data = NULL;
-	t->len = t->cap = 0;
+	free(t->body.data);
+	t->body.data = NULL;
+	t->body.len = t->body.cap = 0;
 }
 
 /* ----------------------------------------------------------------------
  * Fetching: every due node at once
  * ---------------------------------------------------------------------- */
-
-static size_t
-write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	Target	   *t = userdata;
-	size_t		n = size * nmemb;
-
-	if (t->len + n > MAX_BODY)
-	{
-		t->too_large = true;
-		return 0;
-	}
-	if (t->len + n + 1 > t->cap)
-	{
-		size_t		cap = Max(t->cap * 2, Max(t->len + n + 1, 64 * 1024));
-		char	   *p = realloc(t->data, cap);
-
-		if (p == NULL)
-		{
-			t->oom = true;
-			return 0;
-		}
-		t->data = p;
-		t->cap = cap;
-	}
-	memcpy(t->data + t->len, ptr, n);
-	t->len += n;
-	t->data[t->len] = '\0';
-	return n;
-}
-
-static CURLMcode
-perform_blocked(int *running)
-{
-	sigset_t	all,
-				old;
-	CURLMcode	mc;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	mc = curl_multi_perform(multi, running);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return mc;
-}
 
 static bool
 start_transfer(Target *t)
@@ -944,9 +887,9 @@ start_transfer(Target *t)
 	if (t->easy == NULL && (t->easy = curl_easy_init()) == NULL)
 		return false;
 	curl_easy_reset(t->easy);
-	t->data = NULL;
-	t->len = t->cap = 0;
-	t->too_large = t->oom = false;
+	t->body.data = NULL;
+	t->body.len = t->body.cap = 0;
+	t->body.too_large = t->body.oom = false;
 	t->errbuf[0] = '\0';
 	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
@@ -957,8 +900,10 @@ start_transfer(Target *t)
 	/* a scrape never outlives its interval: the next one would queue behind it */
 	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) Min(t->timeout_ms, metrics_interval_ms));
 	curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, raydar_http_body_write);
+	t->body.easy = t->easy;
+	t->body.max = MAX_BODY;
+	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, &t->body);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
@@ -998,7 +943,7 @@ scrape_all(void)
 		CURLMsg    *m;
 		int			left;
 
-		(void) perform_blocked(&running);
+		(void) raydar_http_perform_blocked(multi, &running);
 		while ((m = curl_multi_info_read(multi, &left)) != NULL)
 		{
 			Target	   *t = NULL;
@@ -1045,9 +990,9 @@ scrape_all(void)
 		{
 			curl_multi_remove_handle(multi, t->easy);
 			t->in_flight = false;
-			free(t->data);
-			t->data = NULL;
-			t->len = t->cap = 0;
+			free(t->body.data);
+			t->body.data = NULL;
+			t->body.len = t->body.cap = 0;
 		}
 	}
 	CHECK_FOR_INTERRUPTS();
@@ -1071,12 +1016,7 @@ cycle(void)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(ccxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
+		raydar_worker_recover(ccxt, true);
 		servers = NIL;
 	}
 	PG_END_TRY();
@@ -1095,14 +1035,8 @@ cycle(void)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = raydar_worker_recover(ccxt, false);
 
-			HOLD_INTERRUPTS();
-			MemoryContextSwitchTo(ccxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortOutOfAnyTransaction();
-			RESUME_INTERRUPTS();
 			ereport(LOG,
 					(errmsg("raydar metrics scraper: could not read the node table of server \"%s\": %s",
 							name, edata->message)));

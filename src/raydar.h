@@ -47,6 +47,9 @@ extern void raydar_event_receiver_init(void);	/* event_receiver.c */
 /* pg_alloc.c: protobuf-c and core allocations inside a memory context. */
 extern void raydar_allocator_init(ProtobufCAllocator *a, MemoryContext cxt);
 
+/* worker_recovery.c: in a background worker's PG_CATCH, abort and go on. */
+extern ErrorData *raydar_worker_recover(MemoryContext cxt, bool emit);
+
 /* convert.c: Ray values to Datums. */
 extern bool raydar_ms_to_timestamptz(int64 ms, TimestampTz *out);
 extern void raydar_count_out_of_range(const char *what, const char *value);
