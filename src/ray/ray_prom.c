@@ -296,32 +296,31 @@ read_until_newline(PromParser *p, bool escapes)
 	}
 }
 
+/* A name into p->tok: a start character, then continuing ones. */
 static void
-read_metric_name(PromParser *p)
+read_name(PromParser *p, bool (*start) (unsigned char), bool (*cont) (unsigned char))
 {
 	ray_buf_reset(&p->tok);
-	if (!name_start(p->cur))
+	if (!start(p->cur))
 		return;
 	for (;;)
 	{
 		tok_putc(p, p->cur);
-		if (!read_byte(p) || !name_cont(p->cur))
+		if (!read_byte(p) || !cont(p->cur))
 			return;
 	}
 }
 
 static void
+read_metric_name(PromParser *p)
+{
+	read_name(p, name_start, name_cont);
+}
+
+static void
 read_label_name(PromParser *p)
 {
-	ray_buf_reset(&p->tok);
-	if (!label_start(p->cur))
-		return;
-	for (;;)
-	{
-		tok_putc(p, p->cur);
-		if (!read_byte(p) || !label_cont(p->cur))
-			return;
-	}
+	read_name(p, label_start, label_cont);
 }
 
 /* The quoted value after '"': escapes \" \\ \n; a raw newline is an error. */
