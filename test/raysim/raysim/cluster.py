@@ -187,6 +187,12 @@ def encode_job(j, prof):
     _set(m, "start_time", j.get("start_time_ms"))
     _set(m, "end_time", j.get("end_time_ms"))
     _set(m, "entrypoint", j.get("entrypoint"))
+    cfg = j.get("config")
+    if cfg is not None:
+        # JobConfig as the driver registered it; submission jobs carry their
+        # submission id in metadata["job_submission_id"] (gcs_job_manager.cc).
+        from .encode import job_config_bytes
+        m.config = job_config_bytes(cfg.get("ray_namespace", ""), cfg.get("metadata"))
     ji = j.get("job_info")
     if ji is not None:
         m.job_info.SetInParent()
@@ -340,7 +346,9 @@ def replay_items(resource, raw_entries, prof):
         elif resource == "jobs":
             j = m.JobTableData()
             j.ParseFromString(raw)
-            out.append(Item({"id": j.job_id, "submission_id": None}, raw))
+            from .encode import job_config_metadata
+            sid = job_config_metadata(j.config).get("job_submission_id")
+            out.append(Item({"id": j.job_id, "submission_id": sid}, raw))
         elif resource == "workers":
             w = m.WorkerTableData()
             w.ParseFromString(raw)

@@ -956,7 +956,9 @@ def make_handler(dash):
 
         def route(self, path, query):
             tok = dash.sim.token
-            if tok is not None and path not in PUBLIC_PATHS:
+            # Token auth (http_token_authentication.py) exists from 2.52, as on
+            # the GCS: earlier dashboards ignore the header and the cookie.
+            if tok is not None and dash.sim.profile.has_token_auth and path not in PUBLIC_PATHS:
                 got = (self.headers.get("Authorization") or self.headers.get("X-Ray-Authorization") or "")
                 if not got:
                     c = self.headers.get("Cookie") or ""

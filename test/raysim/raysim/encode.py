@@ -45,6 +45,29 @@ def field_varint(num, value):
     return varint(num << 3) + varint(value)
 
 
+def job_config_bytes(ray_namespace="", metadata=None):
+    """A JobConfig (Ray's common.proto): ray_namespace = 5, metadata = 6
+    (map<string,string>: one entry message per pair, key = 1, value = 2),
+    keys sorted so the bytes are stable."""
+    out = field_bytes(5, ray_namespace.encode()) if ray_namespace else b""
+    for k in sorted(metadata or {}):
+        v = metadata[k]
+        entry = (field_bytes(1, k.encode()) if k else b"") + (field_bytes(2, v.encode()) if v else b"")
+        out += field_bytes(6, entry)
+    return out
+
+
+def job_config_metadata(raw):
+    """JobConfig bytes -> its metadata dict (the reverse of job_config_bytes)."""
+    from .replay import split_fields
+    md = {}
+    for num, wt, v in split_fields(raw or b""):
+        if num == 6 and wt == 2:
+            kv = {n: val for n, w, val in split_fields(v) if w == 2}
+            md[kv.get(1, b"").decode()] = kv.get(2, b"").decode()
+    return md
+
+
 EMPTY_STATUS = field_bytes(1, b"")   # status {} as every Ray reply carries it
 
 

@@ -95,6 +95,7 @@ class Builder:
             "job_id": job, "driver_ip_address": n["node_ip"], "driver_pid": pid,
             "start_time_ms": self.base // MS, "entrypoint": entrypoint, "is_dead": False,
             "is_running_tasks": True,
+            "config": {"ray_namespace": "anonymous_ns", "metadata": {}},
             "driver_address": {"node_id": node, "ip": n["node_ip"],
                                "port": self.sc.entities.workers[wid]["port"], "worker_id": wid},
             "t_visible": self.base // MS, "driver_task_id": tid, "driver_worker_id": wid}
@@ -130,6 +131,10 @@ class Builder:
             "job_id": job, "driver_ip_address": n["node_ip"], "driver_pid": pid,
             "start_time_ms": t0, "entrypoint": entrypoint, "is_dead": False, "is_running_tasks": False,
             "job_info": info, "submission_id": sid,
+            # The Jobs API passes the submission's metadata plus its id to the
+            # driver's JobConfig (gcs_job_manager.cc filters on that key).
+            "config": {"ray_namespace": "job_ns_" + sid[len("raysubmit_"):],
+                       "metadata": dict(metadata or {}, job_submission_id=sid)},
             "driver_address": {"node_id": node, "ip": n["node_ip"],
                                "port": self.sc.entities.workers[wid]["port"], "worker_id": wid},
             "t_visible": t0, "t_end": t1, "driver_worker_id": wid,
@@ -608,6 +613,9 @@ def load_cluster_rows(ents, doc):
             d["job_info"] = {"status": r["status"], "entrypoint": r["entrypoint"],
                              "message": r["message"], "metadata": r["metadata"],
                              "driver_exit_code": r["driver_exit_code"]}
+            if r.get("submission_id"):
+                d["config"] = {"ray_namespace": "", "metadata": dict(
+                    r["metadata"] or {}, job_submission_id=r["submission_id"])}
         if not r["is_dead"]:
             nid = next((n for n, ip in node_ip.items() if ip == r["driver_ip_address"]), None)
             d["driver_address"] = {"node_id": nid, "ip": r["driver_ip_address"]}

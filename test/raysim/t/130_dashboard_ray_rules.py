@@ -6,6 +6,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from raysim import tap as th  # noqa: E402
 import json
 import unittest
+import urllib.error
 import urllib.request
 
 from raysim.client import Simulator
@@ -69,6 +70,31 @@ class Jobs(unittest.TestCase):
             # Either way the submission jobs carry their JobInfo (from the KV store on 2.37+).
             self.assertEqual(subs, [("python etl.py", "FAILED", "Job entrypoint command failed with exit code 1"),
                                     ("python train.py --epochs 3", "SUCCEEDED", "Job finished successfully.")])
+
+
+class DashboardAuth(unittest.TestCase):
+    def test_token_only_from_252(self):
+        # The dashboard's token middleware (python/ray/_private/authentication/
+        # http_token_authentication.py) arrived with the GCS's, in 2.52:
+        # earlier dashboards answer with or without the header.
+        for profile, want in (("2.49", (200, 200, 200)), ("2.58", (401, 403, 200)),
+                              ("master", (401, 403, 200))):
+            s = sim(profile, token="s3cret")
+            try:
+                got = tuple(status(s.dport, "/api/v0/jobs", h) for h in
+                            ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer s3cret"}))
+            finally:
+                s.stop()
+            self.assertEqual(got, want, profile)
+
+
+def status(port, path, headers):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 th.main(globals())
