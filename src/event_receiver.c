@@ -670,7 +670,10 @@ analyze_if_grown(void)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "raydar event receiver: ANALYZE");
-		SPI_execute("ANALYZE raydar.event_attempts, raydar.event_ids, raydar.task_live, raydar.task_history",
+		/* the key columns only: sorting the jsonb columns' samples was most of it */
+		SPI_execute("ANALYZE raydar.event_attempts (cluster, incarnation, task_id, attempt_number), "
+					"raydar.task_live (cluster, task_id, attempt_number), "
+					"raydar.task_history (cluster, incarnation, task_id, attempt_number)",
 					false, 0);
 		SPI_finish();
 		PopActiveSnapshot();
