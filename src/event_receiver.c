@@ -670,6 +670,8 @@ analyze_if_grown(void)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "raydar event receiver: ANALYZE");
+		/* not worth waiting for: the next POSTs wait behind it */
+		SPI_execute("SET LOCAL lock_timeout = '1s'", false, 0);
 		/* the key columns only: sorting the jsonb columns' samples was most of it */
 		SPI_execute("ANALYZE raydar.event_attempts (cluster, incarnation, task_id, attempt_number), "
 					"raydar.task_live (cluster, task_id, attempt_number), "
@@ -681,11 +683,15 @@ analyze_if_grown(void)
 	}
 	PG_CATCH();
 	{
-		/* Only statistics: logged, and ingest goes on. */
+		ErrorData  *edata;
+
+		/* Only statistics: logged, and ingest goes on (tried again later). */
 		MemoryContextSwitchTo(old);
-		EmitErrorReport();
+		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		ereport(LOG, (errmsg("raydar event receiver: could not analyze its tables: %s", edata->message)));
+		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
