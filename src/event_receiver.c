@@ -609,11 +609,16 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 	for (uint64 k = 0; k < SPI_processed; k++)
 	{
 		bool		isnull;
-		bytea	   *id = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull);
 		uint8		key[RAY_EVENT_MAX_ID + 1] = {0};
-		size_t		len = VARSIZE_ANY_EXHDR(id);
+		bytea	   *id;
+		size_t		len;
 
-		if (isnull || len > RAY_EVENT_MAX_ID)
+		if (isnull)
+			continue;
+		id = DatumGetByteaPP(d);
+		len = VARSIZE_ANY_EXHDR(id);
+		if (len > RAY_EVENT_MAX_ID)
 			continue;
 		key[0] = (uint8) len;
 		memcpy(key + 1, VARDATA_ANY(id), len);
