@@ -57,6 +57,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -572,39 +573,134 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 {
 	bool	   *fresh = palloc0(sizeof(bool) * (b->n + 1));
 	Datum	   *ids = palloc(sizeof(Datum) * (b->n + 1));
-	int		   *at = palloc(sizeof(int) * (b->n + 1));
 	int			n = 0;
+	int			nfresh = 0;
 	Oid			t[2] = {TEXTOID, BYTEAARRAYOID};
 	Datum		a[2];
+	HASHCTL		hc;
+	HTAB	   *ins;
 
 	*ndup = 0;
 	for (size_t i = 0; i < b->n; i++)
 		if (b->items[i].kind != RAY_EVENT_REJECTED)
-		{
-			ids[n] = bytea_datum(b->items[i].event_id, b->items[i].event_id_len);
-			at[n++] = (int) i;
-		}
+			ids[n++] = bytea_datum(b->items[i].event_id, b->items[i].event_id_len);
 	if (n == 0)
 		return fresh;
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = array_of(ids, NULL, n, BYTEAOID);
-	/* ordinality: which array element each inserted id came from */
-	if (SPI_execute_with_args("WITH u AS (SELECT id, min(o) AS o FROM unnest($2::bytea[]) WITH ORDINALITY AS x(id, o) GROUP BY id), "
-							  "ins AS (INSERT INTO raydar.event_ids (cluster, event_id) SELECT $1, id FROM u "
-							  "ON CONFLICT DO NOTHING RETURNING event_id) "
-							  "SELECT u.o FROM u JOIN ins ON ins.event_id = u.id",
-							  2, t, a, NULL, false, 0) != SPI_OK_SELECT)
+
+	/*
+	 * One statement for the body's ids; ON CONFLICT DO NOTHING also skips
+	 * an id repeated within the body. The ids it inserted are matched back
+	 * to the events here (a hash of them: the first event with an inserted
+	 * id is the fresh one) rather than by a join in SQL, which the planner
+	 * could plan as a nested loop over both lists.
+	 */
+	if (SPI_execute_with_args("INSERT INTO raydar.event_ids (cluster, event_id) SELECT $1, id "
+							  "FROM unnest($2::bytea[]) AS x(id) ON CONFLICT DO NOTHING RETURNING event_id",
+							  2, t, a, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not insert into raydar.event_ids");
+	memset(&hc, 0, sizeof(hc));
+	hc.keysize = RAY_EVENT_MAX_ID + 1;	/* length byte, then the id */
+	hc.entrysize = hc.keysize;
+	hc.hcxt = CurrentMemoryContext;
+	ins = hash_create("raydar pushed event ids", Max(SPI_processed, 16), &hc,
+					  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	for (uint64 k = 0; k < SPI_processed; k++)
 	{
 		bool		isnull;
-		int64		o = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull);
+		uint8		key[RAY_EVENT_MAX_ID + 1] = {0};
+		bytea	   *id;
+		size_t		len;
 
-		if (o >= 1 && o <= n)
-			fresh[at[o - 1]] = true;
+		if (isnull)
+			continue;
+		id = DatumGetByteaPP(d);
+		len = VARSIZE_ANY_EXHDR(id);
+		if (len > RAY_EVENT_MAX_ID)
+			continue;
+		key[0] = (uint8) len;
+		memcpy(key + 1, VARDATA_ANY(id), len);
+		hash_search(ins, key, HASH_ENTER, NULL);
 	}
-	*ndup = n - (int) SPI_processed;
+	for (size_t i = 0; i < b->n; i++)
+	{
+		uint8		key[RAY_EVENT_MAX_ID + 1] = {0};
+		bool		found;
+
+		if (b->items[i].kind == RAY_EVENT_REJECTED || b->items[i].event_id_len > RAY_EVENT_MAX_ID)
+			continue;
+		key[0] = (uint8) b->items[i].event_id_len;
+		memcpy(key + 1, b->items[i].event_id, b->items[i].event_id_len);
+		/* removed once claimed: a repeat of the id later in the body is a duplicate */
+		hash_search(ins, key, HASH_REMOVE, &found);
+		if (found)
+		{
+			fresh[i] = true;
+			nfresh++;
+		}
+	}
+	hash_destroy(ins);
+	*ndup = n - nfresh;
 	return fresh;
+}
+
+/*
+ * Attempts merged since the receiver's tables were last ANALYZEd, and how
+ * many had been merged then. The receiver's statements join a batch's keys
+ * (unnest) to event_attempts, task_live and task_history; while a new
+ * cluster's rows grow from nothing faster than autovacuum analyzes them, the
+ * planner believes "cluster = $1 AND incarnation = $2" matches a few rows
+ * and hashes the whole incarnation for every batch, so ingest slowed as
+ * the tables grew. Analyzed each time the merged attempts double (a
+ * handful of times over any run), after the batch is answered.
+ */
+static uint64 merged_since_analyze = 0;
+static uint64 merged_at_analyze = 0;
+
+static void
+analyze_if_grown(void)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	if (merged_since_analyze < Max((uint64) 5000, merged_at_analyze))
+		return;
+	merged_at_analyze += merged_since_analyze;
+	merged_since_analyze = 0;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "raydar event receiver: ANALYZE");
+		/* not worth waiting for: the next POSTs wait behind it */
+		SPI_execute("SET LOCAL lock_timeout = '1s'", false, 0);
+		/* the key columns only: sorting the jsonb columns' samples was most of it */
+		SPI_execute("ANALYZE raydar.event_attempts (cluster, incarnation, task_id, attempt_number), "
+					"raydar.task_live (cluster, task_id, attempt_number), "
+					"raydar.task_history (cluster, incarnation, task_id, attempt_number)",
+					false, 0);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Only statistics: logged, and ingest goes on (tried again later). */
+		MemoryContextSwitchTo(old);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG, (errmsg("raydar event receiver: could not analyze its tables: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 typedef struct AttemptKey
@@ -703,6 +799,7 @@ merge_attempts(const char *cluster, const char *inc, const ClusterInfo *ci,
 							  5, t, a, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not merge into raydar.event_attempts");
 	nrows = SPI_processed;
+	merged_since_analyze += nrows;
 	msg.n_events_by_task = nrows;
 	msg.events_by_task = palloc(sizeof(void *) * (nrows + 1));
 	was_in_history = palloc(sizeof(bool) * (nrows + 1));
@@ -1153,6 +1250,7 @@ process_queue(void)
 	}
 	pthread_cond_broadcast(&queue_cv);
 	pthread_mutex_unlock(&queue_mu);
+	analyze_if_grown();
 }
 
 /* Answer everything queued with status (shutdown, or the database not ready). */

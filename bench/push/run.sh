@@ -17,7 +17,8 @@
 #   4. the baseline: COPY of the same rows (exported from task_history) into
 #      an unindexed table LIKE it, median of 3, as attempts/s.
 # Prints a markdown table. Knobs: BENCH_ATTEMPTS (200000), BENCH_NODES (4),
-# BENCH_RATE (10000), BENCH_RATE_SECONDS (20), BENCH_PGBIN (PostgreSQL's
+# BENCH_RATE (10000), BENCH_RATE_SECONDS (20), BENCH_PROCS (sender processes,
+# 1; each its own event ids), BENCH_PGBIN (PostgreSQL's
 # bin directory), BENCH_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
@@ -28,6 +29,7 @@ ATTEMPTS=${BENCH_ATTEMPTS:-200000}
 NODES=${BENCH_NODES:-4}
 RATE=${BENCH_RATE:-10000}
 RATE_S=${BENCH_RATE_SECONDS:-20}
+PROCS=${BENCH_PROCS:-1}
 bench_init pbench
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_pg "raydar.event_receiver_listen = '127.0.0.1:$PORT'
@@ -41,14 +43,14 @@ rpid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar e
 say "pushing $ATTEMPTS attempts from $NODES nodes as fast as acknowledged"
 t0=$(date +%s.%N)
 "$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/bench" --attempts "$ATTEMPTS" \
-  --nodes "$NODES" --procs 1 --pregenerate --timeout 1200 >"$TMP/load.json"
+  --nodes "$NODES" --procs "$PROCS" --pregenerate --timeout 1200 >"$TMP/load.json"
 until [ "$(psql_ -c "SELECT count(*) FROM raydar.task_history WHERE cluster = 'bench'")" -ge "$ATTEMPTS" ]; do sleep 0.2; done
 t1=$(date +%s.%N)
 stored_s=$("$PY" -c "print(round($t1 - $t0, 2))")
 
 say "pushing $RATE attempts/s for $RATE_S s"
 "$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/rate" --attempts $((RATE * RATE_S)) \
-  --nodes "$NODES" --procs 1 --pregenerate --rate "$RATE" --timeout 1200 >"$TMP/rate.json"
+  --nodes "$NODES" --procs "$PROCS" --pregenerate --rate "$RATE" --timeout 1200 >"$TMP/rate.json"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rpid/status")
 
 say "baseline: COPY of the same rows into an unindexed table"

@@ -228,6 +228,10 @@ def _push(url, attempts, mine, rate, profile, shape, keys, policy, seed, time_sc
     from . import aggregator
     gen = Generator(profile, shape, keys, len(mine[1]), seed, base_ns=base_ns)
     mine_set = set(mine[0])
+    # Event ids drawn after the shared node and worker ids: each process
+    # (a set of nodes) its own stream, or every process would send the
+    # same ids (as a real cluster never does) and they would be deduped.
+    gen.rng = random.Random("%d/%s" % (seed, ",".join(map(str, mine[0]))))
     pol = policy or gen.shape
     over = {"batch": int(batch)} if batch else {}
     agg = aggregator.Aggregator(url, pol, time_scale, keep_bodies=keep, overrides=over)
