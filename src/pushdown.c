@@ -134,7 +134,9 @@ judge(int field, int pred, const char *value, const RayVersion *v)
 		/*
 		 * <= 2.40 (scalar filters) the GCS's actor filter only narrows: it
 		 * lets tasks without an actor id through (HandleGetTaskEvents in
-		 * src/ray/gcs/gcs_task_manager.cc of those releases).
+		 * src/ray/gcs/gcs_task_manager.cc of those releases). Its job
+		 * filter is exact unless task ids are given too: see
+		 * raydar_classify_conditions.
 		 */
 		if (field == RAY_TF_ACTOR_ID && ray_version_filter_layout(v) == RAY_FILTERS_SCALAR)
 			return PUSH_AND_RECHECK;
@@ -265,6 +267,8 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RaydarR
 	/* Actors and nodes take one value per field, like old task filters. */
 	bool		scalar = !tasks || ray_version_filter_layout(v) == RAY_FILTERS_SCALAR;
 	char	   *single[5] = {NULL, NULL, NULL, NULL, NULL};	/* scalar layout EQs */
+	List	   *job_conds = NIL;	/* job_id conditions judged exact */
+	bool		task_ids = false;	/* a task_id condition is sent */
 	ListCell   *lc;
 
 	memset(out, 0, sizeof(*out));
@@ -307,6 +311,8 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RaydarR
 					if (strcmp(single[slot], value) != 0)
 						out->matches_nothing = true;
 					out->remote_conds = lappend(out->remote_conds, ri);
+					if (tasks && field == RAY_TF_JOB_ID)
+						job_conds = lappend(job_conds, ri);
 				}
 				else
 					out->local_conds = lappend(out->local_conds, ri);
@@ -320,10 +326,28 @@ raydar_classify_conditions(PlannerInfo *root, RelOptInfo *baserel, const RaydarR
 			continue;
 		}
 		out->filters = lappend(out->filters, make_filter(field, pred, value));
+		if (tasks && field == RAY_TF_TASK_ID)
+			task_ids = true;
+		if (verdict == PUSH && tasks && field == RAY_TF_JOB_ID)
+			job_conds = lappend(job_conds, ri);
 		if (verdict == PUSH)
 			out->remote_conds = lappend(out->remote_conds, ri);
 		else
 			out->local_conds = lappend(out->local_conds, ri);
+	}
+
+	/*
+	 * <= 2.40 (scalar filters) the GCS ignores the job filter when task ids
+	 * are given (HandleGetTaskEvents in src/ray/gcs/gcs_task_manager.cc of
+	 * those releases): the job filter is still sent, and checked again here.
+	 */
+	if (tasks && scalar && task_ids)
+	{
+		foreach(lc, job_conds)
+		{
+			out->remote_conds = list_delete_ptr(out->remote_conds, lfirst(lc));
+			out->local_conds = lappend(out->local_conds, lfirst(lc));
+		}
 	}
 	table_close(rel, NoLock);
 }

@@ -78,6 +78,18 @@ for my $profile ('master', '2.40')
 		(my $local = $queries[$i]) =~ s/\{T\}/copy_$tag/g;
 		is($got->{$i}, $want->{$i}, "$profile: $local");
 	}
+
+	# Up to 2.40 the GCS ignores the job filter when task ids are given (and
+	# lets tasks without an actor through the actor filter): raydar sends
+	# both, then checks them again itself.
+	my ($tid, $jid) = split /\|/, $node->safe_psql('postgres',
+		"SELECT task_id, job_id FROM copy_$tag WHERE name = 'flaky' LIMIT 1");
+	my $other = $jid eq 'ffffffff' ? '7f000000' : 'ffffffff';
+	is($node->safe_psql('postgres', "SELECT count(*) FROM s_$tag.tasks WHERE task_id = '$tid' AND job_id = '$other'"),
+	   '0', "$profile: a task id with another job's id gives no rows");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM s_$tag.tasks WHERE task_id = '$tid' AND job_id = '$jid'"),
+	   $node->safe_psql('postgres', "SELECT count(*) FROM copy_$tag WHERE task_id = '$tid'"),
+	   "$profile: a task id with its own job's id gives all its attempts");
 	$sim->stop;
 }
 
