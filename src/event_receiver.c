@@ -823,9 +823,8 @@ merge_attempts(const char *cluster, const char *inc, const ClusterInfo *ci,
 	for (size_t k = 0; k < reply->nrows; k++)
 	{
 		const RayTaskRow *row = &reply->rows[k];
-		char		sb[RAY_ENUM_NAME_MAX];
-		const char *st = ray_task_state_text(reply, row, sb);
-		bool		terminal = row->has_end_ms && (strcmp(st, "FINISHED") == 0 || strcmp(st, "FAILED") == 0);
+		RayTaskState st = ray_task_status_meaning(&reply->version, row->state);
+		bool		terminal = row->has_end_ms && (st == RAY_TS_FINISHED || st == RAY_TS_FAILED);
 
 		if (expired[k])
 			continue;			/* stored, and forgotten: a late event is not merged */
