@@ -63,6 +63,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "event_entities.h"
 #include "history_store.h"
 #include "ray_enums.h"
 #include "ray_event_json.h"
@@ -970,6 +971,8 @@ process_body(PushRequest *r, PushGroup *g)
 	char		nodehex[2 * RAY_EVENT_MAX_ID + 1];
 	const char *last_session = NULL;
 	char	   *last_inc = NULL;
+	RayEventItem **others;		/* fresh job, actor and node events */
+	int			nothers = 0;
 
 	cluster_info(r, &ci);
 	if (!ci.found)
@@ -1009,6 +1012,7 @@ process_body(PushRequest *r, PushGroup *g)
 						   b->items[i].text ? strlen(b->items[i].text) : 0);
 		fresh = new_events(r->cluster, b, &ndup);
 		keys = palloc(sizeof(AttemptKey) * (b->n + 1));
+		others = palloc(sizeof(RayEventItem *) * (b->n + 1));
 		for (size_t i = 0; i < b->n; i++)
 		{
 			RayEventItem *it = &b->items[i];
@@ -1018,19 +1022,29 @@ process_body(PushRequest *r, PushGroup *g)
 				newest_ns = it->timestamp_ns;
 				has_newest = true;
 			}
-			if (it->kind != RAY_EVENT_TASK || !fresh[i])
+			if (it->kind == RAY_EVENT_REJECTED || !fresh[i])
 				continue;
-			keys[nkeys].item = g ? g->seq++ : (int) i;
 			/* A body is one node's: one session, looked up once. */
 			if (last_session == NULL || strcmp(last_session, it->session_name) != 0)
 			{
+				if (nothers > 0)
+					event_entities_merge(r->cluster, last_inc, &ci.v, others, nothers);
+				nothers = 0;
 				last_session = it->session_name;
 				last_inc = session_incarnation(r->cluster, it->session_name);
 			}
+			if (it->kind != RAY_EVENT_TASK)
+			{
+				others[nothers++] = it;
+				continue;
+			}
+			keys[nkeys].item = g ? g->seq++ : (int) i;
 			keys[nkeys].inc = last_inc;
 			keys[nkeys].te = it->task;
 			nkeys++;
 		}
+		if (nothers > 0)
+			event_entities_merge(r->cluster, last_inc, &ci.v, others, nothers);
 		if (g != NULL)
 		{
 			GroupCluster *gc = group_cluster(g, r->cluster, &ci);
