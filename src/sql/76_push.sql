@@ -27,21 +27,42 @@ CREATE TABLE raydar.event_sessions (
     PRIMARY KEY (cluster, session_name)
 );
 
+-- Bodies acknowledged (200) and not yet merged: the receiver appends each
+-- body before answering, the merger consumes them in id order and deletes
+-- each row in the transaction that stores its events. body NULL: larger
+-- than the receiver reads (kept as a reject). Stored uncompressed
+-- (EXTERNAL): compressing is CPU on the acknowledgement's path for rows
+-- that live a fraction of a second.
+CREATE TABLE raydar.event_spool (
+    id          bigserial PRIMARY KEY,
+    cluster     text NOT NULL,
+    node        text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    body        bytea
+);
+ALTER TABLE raydar.event_spool ALTER COLUMN body SET STORAGE EXTERNAL;
+
 -- Per attempt, the TaskEvents merged so far (packed protobuf; a later
 -- event is appended, which is protobuf's MergeFrom), kept until
 -- raydar.event_receiver_retention after the attempt reached history; then
 -- only its key (expired: later events for it are not merged), for 30 days.
+-- waiting_definition: FINISHED or FAILED without its definition yet;
+-- stored as it is after raydar.event_definition_wait. events is not
+-- compressed (EXTERNAL): it is rewritten at each merge of the attempt.
 CREATE TABLE raydar.event_attempts (
-    cluster        text NOT NULL,
-    incarnation    text NOT NULL,
-    task_id        bytea NOT NULL,
-    attempt_number integer NOT NULL,
-    events         bytea NOT NULL,
-    in_history     boolean NOT NULL DEFAULT false,
-    expired        boolean NOT NULL DEFAULT false,
-    updated_at     timestamptz NOT NULL DEFAULT now(),
+    cluster            text NOT NULL,
+    incarnation        text NOT NULL,
+    task_id            bytea NOT NULL,
+    attempt_number     integer NOT NULL,
+    events             bytea NOT NULL,
+    in_history         boolean NOT NULL DEFAULT false,
+    expired            boolean NOT NULL DEFAULT false,
+    waiting_definition boolean NOT NULL DEFAULT false,
+    updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (cluster, incarnation, task_id, attempt_number)
 );
+ALTER TABLE raydar.event_attempts ALTER COLUMN events SET STORAGE EXTERNAL;
+CREATE INDEX event_attempts_waiting ON raydar.event_attempts (updated_at) WHERE waiting_definition;
 
 -- Event ids already merged (Ray delivers at least once), for the retention.
 CREATE TABLE raydar.event_ids (
@@ -77,15 +98,21 @@ CREATE TABLE raydar.event_receiver_nodes (
     last_batch_at   timestamptz,
     newest_event_at timestamptz,
     lag             interval,
+    merge_lag       interval,
     PRIMARY KEY (cluster, node)
 );
 
 CREATE VIEW raydar.event_receiver_status AS
-    SELECT cluster, node, batches, events, task_events, other_events, rejected, duplicates,
-           last_batch_at, newest_event_at, lag
-    FROM raydar.event_receiver_nodes;
+    SELECT coalesce(n.cluster, s.cluster) AS cluster, n.node, n.batches, n.events, n.task_events,
+           n.other_events, n.rejected, n.duplicates, n.last_batch_at, n.newest_event_at, n.lag,
+           n.merge_lag, coalesce(s.bodies, 0) AS spooled_bodies, coalesce(s.bytes, 0) AS spooled_bytes,
+           s.oldest AS spooled_since
+    FROM raydar.event_receiver_nodes n
+    FULL JOIN (SELECT sp.cluster, count(*) AS bodies, sum(coalesce(octet_length(sp.body), 0))::bigint AS bytes,
+                      min(sp.received_at) AS oldest
+               FROM raydar.event_spool sp GROUP BY sp.cluster) s ON s.cluster = n.cluster;
 COMMENT ON VIEW raydar.event_receiver_status IS
-  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors, nodes: counted, not stored), rejected, duplicates, last batch time, and lag (from the newest event''s timestamp to its storing)';
+  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors, nodes: counted, not stored), rejected, duplicates, last batch time, lag (from the newest event''s timestamp to its merging), merge_lag (from the last body''s acknowledgement to its merging); and per cluster the bodies acknowledged but not yet merged (spooled_bodies, spooled_bytes, spooled_since: the oldest one''s acknowledgement)';
 
 -- receive_events(cluster, token): accept cluster's Event Export at
 -- /events/<cluster>/<token> (no token: /events/<cluster>). Returns the path.
@@ -131,6 +158,8 @@ GRANT SELECT ON raydar.event_receiver_status, raydar.event_rejects TO raydar_rea
 
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_clusters', '');
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_sessions', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_spool', '');
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_spool_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_ids', '');
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_rejects', '');

@@ -37,6 +37,13 @@ $node->safe_psql('push', q{CREATE EXTENSION raydar;
 	SELECT raydar.receive_events('c4', token => 'tok-0123456789abcdef');});
 my $base = "http://127.0.0.1:$port/events";
 
+# Acknowledged is not yet merged: until the merger has drained the spool.
+sub drained
+{
+	$node->poll_query_until('push', 'SELECT count(*) = 0 FROM raydar.event_spool')
+	  or diag('the merger did not drain the spool');
+}
+
 sub push_load
 {
 	my (%o) = @_;
@@ -105,6 +112,7 @@ for my $c (sort keys %cases)
 		keys => $keys, expected => "$tmp/$c.jsonl", seed => 7);
 	diag("$c: $r->{elapsed_s} s, $r->{attempts_per_s} attempts/s, p99 $r->{latency_ms}{p99} ms");
 	ok($r->{complete} && $r->{acked_events} == $r->{events}, "$c ($shape, $keys): every batch acknowledged");
+	drained();
 	compare_rows($c, "$tmp/$c.jsonl", "$c ($shape, $keys)");
 }
 is($node->safe_psql('push', q{SELECT count(*) FROM raydar.task_live WHERE cluster IN ('c1', 'c2', 'c4')}), '0',
@@ -115,6 +123,7 @@ is($node->safe_psql('push', q{SELECT count(*) FROM raydar.task_live WHERE cluste
 my $before = $node->safe_psql('push', q{SELECT count(*), sum(hashtext(t::text)) FROM raydar.task_history t WHERE cluster = 'c1'});
 my $r = push_load(url => "$base/c1/tok-0123456789abcdef", attempts => 2000, shape => 'feb26', keys => 'camel', seed => 7);
 ok($r->{complete}, 'a second delivery of the same attempts is acknowledged');
+drained();
 is($node->safe_psql('push', q{SELECT count(*), sum(hashtext(t::text)) FROM raydar.task_history t WHERE cluster = 'c1'}),
    $before, 'and changes no row');
 # 3. Bad input: 200, kept in event_rejects with the reason; misconfigurations 404/403.
@@ -129,6 +138,7 @@ sub post
 my $dup = '[{"eventId": "ZHVwLTE=", "eventType": "TASK_DEFINITION_EVENT", "sessionName": "s1", "taskDefinitionEvent": {"taskId": "AQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA", "taskAttempt": 0, "taskType": "NORMAL_TASK", "language": "PYTHON", "taskName": "dup", "jobId": "AQAAAA=="}}, {"eventId": "ZHVwLTI=", "eventType": "TASK_LIFECYCLE_EVENT", "sessionName": "s1", "taskLifecycleEvent": {"taskId": "AQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA", "taskAttempt": 0, "stateTransitions": [{"state": "RUNNING", "timestamp": "2026-01-02T00:00:00Z"}, {"state": "FINISHED", "timestamp": "2026-01-02T00:00:01.5Z"}]}}]';
 is(post("$base/c3", $dup), '200', 'a body is stored');
 is(post("$base/c3", $dup), '200', 'and the same body again');
+drained();
 is($node->safe_psql('push', q{SELECT count(*) || ' ' || min(name) || ' ' || min(end_time)::text || ' ' || min(incarnation) FROM raydar.task_history WHERE cluster = 'c3'}),
    '1 dup 2026-01-02 00:00:01.5+00 s1', 'one row, under the session name as incarnation');
 is($node->safe_psql('push', q{SELECT duplicates || ' ' || events FROM raydar.event_receiver_status WHERE cluster = 'c3'}),
@@ -136,6 +146,7 @@ is($node->safe_psql('push', q{SELECT duplicates || ' ' || events FROM raydar.eve
 is(post("$base/c3", 'this is not json'), '200', 'a body that is not JSON is answered 200');
 is(post("$base/c3", '[{"eventId": "AAAA", "eventType": "TASK_LIFECYCLE_EVENT", "taskLifecycleEvent": {"taskId": "AAAA", "taskAttempt": -4}}, {"eventId": "AAAB", "eventType": "NODE_DEFINITION_EVENT", "nodeDefinitionEvent": {}}]'),
    '200', 'a body with a bad event is answered 200');
+drained();
 is($node->safe_psql('push', q{SELECT string_agg(reason, ' | ' ORDER BY id) FROM raydar.event_rejects WHERE cluster = 'c3'}),
    'invalid JSON at byte 0 of 16 | "taskAttempt" is not an integer in [0, 2147483647]',
    'both are in event_rejects with their reasons');

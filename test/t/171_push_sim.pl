@@ -123,6 +123,8 @@ for my $sc ('classic', 'mixed')
 	my $st = wait_pushed($cport);
 	ok($st->{idle} && $st->{released} > 0, "$sc: every released event acknowledged ($st->{released})")
 	  or diag(encode_json($st));
+	$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
+	  or diag('the merger did not drain the spool');
 	my $exp = control($cport, 'GET', '/expected');
 	open(my $f, '>', "$tmp/$sc.jsonl") or die;
 	print $f JSON::PP->new->canonical->encode($_), "\n" for @{ $exp->{rows} };
@@ -156,6 +158,8 @@ $node->poll_query_until('postgres', "SELECT count(*) > 0 FROM raydar.task_histor
 $node->safe_psql('postgres', "SELECT raydar.receive_events('dual')");
 my $dual = wait_pushed($info->{aggregator_control_port});
 ok($dual->{idle} && $dual->{pending} == 0, 'dual: the aggregator delivered every event');
+$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
+  or diag('the merger did not drain the spool');
 # The pushed session is bound to a run of the cluster when the receiver's
 # worker first merges its events; on a busy machine that can follow the
 # acknowledgement: wait for it (a wrong binding still fails below).

@@ -1,0 +1,360 @@
+/*
+ * event_attempts.c
+ *		Pushed task events merged per (cluster, incarnation, task_id,
+ *		attempt) and the merged attempts written as rows.
+ *
+ * Merging is Ray's (gcs_ray_event_converter.cc): each task event is a
+ * TaskEvents (src/ray/ray_event_json.c), packed; an attempt's packed events
+ * are appended to what raydar.event_attempts holds for it, which parses as
+ * protobuf MergeFrom. The merged attempts are derived into rows by
+ * ray_task_reply_from_events and written through history_store.c, the one
+ * place a row is built: attempts that are FINISHED or FAILED and have their
+ * definition go to task_history (replacing their earlier row, so each is
+ * stored once however often it changes), the rest to task_live. A terminal
+ * attempt whose definition has not come is marked waiting_definition; after
+ * raydar.event_definition_wait the merger stores it as Ray shows such a
+ * task (event_attempts_settle_undefined), since Ray may have dropped the
+ * definition for good.
+ *
+ * One set of statements per (cluster, incarnation) of a drained chunk,
+ * however many bodies it holds: the per-statement cost, not the per-row
+ * cost, dominated when each body was merged alone.
+ */
+#include "raydar.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "event_attempts.h"
+#include "history_store.h"
+#include "ray_enums.h"
+#include "ray_tasks.h"
+
+uint64		event_attempts_merged = 0;
+
+/* Attempts of one (cluster, incarnation) as event_attempts holds them after the merge. */
+typedef struct MergedAttempts
+{
+	Ray__Rpc__GetTaskEventsReply msg;
+	bool	   *in_history;		/* was in task_history before */
+	bool	   *expired;		/* forgotten: later events are not merged */
+	bool	   *waiting;		/* was waiting for its definition */
+} MergedAttempts;
+
+static Datum
+bytea_datum(const uint8_t *p, size_t n)
+{
+	bytea	   *b = palloc(VARHDRSZ + n);
+
+	SET_VARSIZE(b, VARHDRSZ + n);
+	memcpy(VARDATA(b), p, n);
+	return PointerGetDatum(b);
+}
+
+static Datum
+array_of(Datum *d, int n, Oid elem)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(elem, &typlen, &byval, &align);
+	return PointerGetDatum(construct_md_array(d, NULL, 1, dims, lbs, elem, typlen, byval, align));
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	const AttemptKey *x = a;
+	const AttemptKey *y = b;
+	int			c = strcmp(x->inc, y->inc);
+
+	if (c != 0)
+		return c;
+	if (x->te->task_id.len != y->te->task_id.len)
+		return x->te->task_id.len < y->te->task_id.len ? -1 : 1;
+	c = memcmp(x->te->task_id.data, y->te->task_id.data, x->te->task_id.len);
+	if (c != 0)
+		return c;
+	if (x->te->attempt_number != y->te->attempt_number)
+		return x->te->attempt_number < y->te->attempt_number ? -1 : 1;
+	return (x->item > y->item) - (x->item < y->item);	/* arrival order */
+}
+
+static bool
+same_attempt(const AttemptKey *x, const AttemptKey *y)
+{
+	return strcmp(x->inc, y->inc) == 0 && x->te->task_id.len == y->te->task_id.len &&
+		memcmp(x->te->task_id.data, y->te->task_id.data, x->te->task_id.len) == 0 &&
+		x->te->attempt_number == y->te->attempt_number;
+}
+
+/*
+ * Read the rows of a statement returning (events, in_history, expired,
+ * waiting_definition) into m: each attempt's merged events unpacked.
+ */
+static void
+read_merged(MergedAttempts *m, ProtobufCAllocator *alloc)
+{
+	uint64		n = SPI_processed;
+
+	memset(m, 0, sizeof(*m));
+	ray__rpc__get_task_events_reply__init(&m->msg);
+	m->msg.n_events_by_task = n;
+	m->msg.events_by_task = palloc(sizeof(void *) * (n + 1));
+	m->in_history = palloc(sizeof(bool) * (n + 1));
+	m->expired = palloc(sizeof(bool) * (n + 1));
+	m->waiting = palloc(sizeof(bool) * (n + 1));
+	for (uint64 k = 0; k < n; k++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bytea	   *e = DatumGetByteaPCopy(SPI_getbinval(tup, td, 1, &isnull));
+
+		m->in_history[k] = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
+		m->expired[k] = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+		m->waiting[k] = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+		m->msg.events_by_task[k] = ray__rpc__task_events__unpack(alloc, VARSIZE_ANY_EXHDR(e),
+																 (uint8_t *) VARDATA_ANY(e));
+		if (m->msg.events_by_task[k] == NULL)
+			elog(ERROR, "raydar.event_attempts holds an attempt that does not parse");
+	}
+}
+
+/*
+ * Append the packed events of keys[from, to) (sorted: one incarnation) to
+ * their attempts in event_attempts, and read back what each attempt holds.
+ */
+static void
+upsert_attempts(const char *cluster, const char *inc, AttemptKey *keys, int from, int to,
+				MergedAttempts *m, ProtobufCAllocator *alloc)
+{
+	int			cap = to - from;
+	Datum	   *tids = palloc(sizeof(Datum) * cap);
+	Datum	   *atts = palloc(sizeof(Datum) * cap);
+	Datum	   *evs = palloc(sizeof(Datum) * cap);
+	int			n = 0;
+	Oid			t[5] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
+	Datum		a[5];
+
+	for (int i = from; i < to;)
+	{
+		int			j = i;
+		size_t		len = 0,
+					off = 0;
+		bytea	   *b;
+
+		while (j < to && same_attempt(&keys[i], &keys[j]))
+			len += ray__rpc__task_events__get_packed_size(keys[j++].te);
+		b = palloc(VARHDRSZ + len);
+		SET_VARSIZE(b, VARHDRSZ + len);
+		for (int k = i; k < j; k++)
+			off += ray__rpc__task_events__pack(keys[k].te, (uint8_t *) VARDATA(b) + off);
+		tids[n] = bytea_datum(keys[i].te->task_id.data, keys[i].te->task_id.len);
+		atts[n] = Int32GetDatum(keys[i].te->attempt_number);
+		evs[n] = PointerGetDatum(b);
+		n++;
+		i = j;
+	}
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	a[2] = array_of(tids, n, BYTEAOID);
+	a[3] = array_of(atts, n, INT4OID);
+	a[4] = array_of(evs, n, BYTEAOID);
+	/* Appending packed TaskEvents is protobuf's MergeFrom (see the header). */
+	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, events) "
+							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[]) AS u "
+							  "ON CONFLICT (cluster, incarnation, task_id, attempt_number) DO UPDATE "
+							  "SET events = CASE WHEN e.expired THEN e.events ELSE e.events || EXCLUDED.events END, "
+							  "updated_at = now() "
+							  "RETURNING events, in_history, expired, waiting_definition",
+							  5, t, a, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not merge into raydar.event_attempts");
+	event_attempts_merged += SPI_processed;
+	read_merged(m, alloc);
+}
+
+/*
+ * Record where each written attempt now is: in_history, or waiting for its
+ * definition (only the attempts whose flags changed).
+ */
+static void
+mark_attempts(const char *cluster, const char *inc, RayTaskReply *reply, const MergedAttempts *m,
+			  const bool *to_hist, const bool *to_wait)
+{
+	Datum	   *tids = palloc(sizeof(Datum) * (reply->nrows + 1));
+	Datum	   *atts = palloc(sizeof(Datum) * (reply->nrows + 1));
+	Datum	   *hs = palloc(sizeof(Datum) * (reply->nrows + 1));
+	Datum	   *ws = palloc(sizeof(Datum) * (reply->nrows + 1));
+	int			n = 0;
+	Oid			t[6] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BOOLARRAYOID, BOOLARRAYOID};
+	Datum		a[6];
+
+	for (size_t k = 0; k < reply->nrows; k++)
+	{
+		const RayTaskRow *row = &reply->rows[k];
+
+		if (m->expired[k] || (to_hist[k] == m->in_history[k] && to_wait[k] == m->waiting[k]))
+			continue;
+		tids[n] = bytea_datum(row->task_id.data, row->task_id.len);
+		atts[n] = Int32GetDatum(row->attempt_number);
+		hs[n] = BoolGetDatum(to_hist[k] || m->in_history[k]);
+		ws[n] = BoolGetDatum(to_wait[k]);
+		n++;
+	}
+	if (n == 0)
+		return;
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	a[2] = array_of(tids, n, BYTEAOID);
+	a[3] = array_of(atts, n, INT4OID);
+	a[4] = array_of(hs, n, BOOLOID);
+	a[5] = array_of(ws, n, BOOLOID);
+	if (SPI_execute_with_args("UPDATE raydar.event_attempts e SET in_history = u.h, waiting_definition = u.w "
+							  "FROM unnest($3::bytea[], $4::int[], $5::bool[], $6::bool[]) AS u(t, a, h, w) "
+							  "WHERE e.cluster = $1 AND e.incarnation = $2 AND e.task_id = u.t "
+							  "AND e.attempt_number = u.a",
+							  6, t, a, NULL, false, 0) < 0)
+		elog(ERROR, "could not update raydar.event_attempts");
+}
+
+/*
+ * Derive the rows of the merged attempts m and write them: terminal ones
+ * with their definition (or, settling, without) to task_history, the rest
+ * to task_live.
+ */
+static void
+write_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci,
+			   MergedAttempts *m, ProtobufCAllocator *alloc, bool settling)
+{
+	RayTaskReply *reply;
+	char		err[512];
+	RayStatus	rs;
+	List	   *hist = NIL,
+			   *live = NIL,
+			   *replace = NIL,
+			   *moved_live = NIL;
+	bool	   *to_hist;
+	bool	   *to_wait;
+
+	rs = ray_task_reply_from_events(&m->msg, &ci->v, alloc, &reply, err, sizeof(err));
+	raydar_report_core_error(rs, "deriving pushed task attempts", err);
+	to_hist = palloc0(sizeof(bool) * (reply->nrows + 1));
+	to_wait = palloc0(sizeof(bool) * (reply->nrows + 1));
+	for (size_t k = 0; k < reply->nrows; k++)
+	{
+		const RayTaskRow *row = &reply->rows[k];
+		RayTaskState st = ray_task_status_meaning(&reply->version, row->state);
+		bool		terminal = row->has_end_ms && (st == RAY_TS_FINISHED || st == RAY_TS_FAILED);
+
+		if (m->expired[k])
+			continue;			/* stored, and forgotten: a late event is not merged */
+		if (terminal && (row->info != NULL || settling))
+		{
+			to_hist[k] = true;
+			hist = lappend_int(hist, (int) k);
+			if (m->in_history[k])
+				replace = lappend_int(replace, (int) k);
+			else
+				moved_live = lappend_int(moved_live, (int) k);
+		}
+		else
+		{
+			to_wait[k] = terminal;
+			live = lappend_int(live, (int) k);
+		}
+	}
+	/* A polled cluster's task_live is the poller's. */
+	if (!ci->polled)
+	{
+		history_store_delete(HISTORY_LIVE, cluster, inc, reply, list_concat_copy(live, moved_live));
+		history_store_write(HISTORY_LIVE, cluster, inc, reply, live);
+	}
+	if (hist != NIL)
+	{
+		/*
+		 * Each attempt's row is replaced as a whole. Unless the poller also
+		 * writes this cluster, event_attempts says exactly what history
+		 * holds (in_history; expired attempts are skipped above), so the
+		 * rest are new to it: the bulk path.
+		 */
+		history_store_delete(HISTORY_MERGE, cluster, inc, reply, replace);
+		history_store_add_partitions(reply, hist);
+		history_store_write(ci->polled ? HISTORY_MERGE : HISTORY_NEW, cluster, inc, reply,
+							history_store_key_order(reply, hist));
+	}
+	mark_attempts(cluster, inc, reply, m, to_hist, to_wait);
+	ray_task_reply_free(reply);
+}
+
+void
+event_attempts_merge(const char *cluster, const PushClusterInfo *ci, AttemptKey *keys, int n)
+{
+	ProtobufCAllocator alloc;
+
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	if (n > 1)
+		qsort(keys, n, sizeof(AttemptKey), cmp_key);
+	for (int i = 0; i < n;)
+	{
+		int			j = i;
+		MergedAttempts m;
+
+		while (j < n && strcmp(keys[j].inc, keys[i].inc) == 0)
+			j++;
+		upsert_attempts(cluster, keys[i].inc, keys, i, j, &m, &alloc);
+		write_attempts(cluster, keys[i].inc, ci, &m, &alloc, false);
+		i = j;
+	}
+}
+
+uint64
+event_attempts_settle_undefined(void)
+{
+	Oid			t[1] = {INT4OID};
+	Datum		a[1];
+	char	   *cluster = NULL;
+	char	   *inc = NULL;
+	uint64		total = 0;
+	ProtobufCAllocator alloc;
+	SPITupleTable *groups;
+
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	a[0] = Int32GetDatum(event_definition_wait_s);
+	/* The (cluster, incarnation)s that have such attempts; then each. */
+	if (SPI_execute_with_args("SELECT DISTINCT cluster, incarnation FROM raydar.event_attempts "
+							  "WHERE waiting_definition AND updated_at < now() - make_interval(secs => $1)",
+							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_attempts");
+	groups = SPI_tuptable;
+	for (uint64 g = 0; g < groups->numvals; g++)
+	{
+		Oid			t2[3] = {TEXTOID, TEXTOID, INT4OID};
+		Datum		a2[3];
+		PushClusterInfo ci;
+		MergedAttempts m;
+
+		cluster = SPI_getvalue(groups->vals[g], groups->tupdesc, 1);
+		inc = SPI_getvalue(groups->vals[g], groups->tupdesc, 2);
+		event_push_cluster_info(cluster, &ci);
+		a2[0] = CStringGetTextDatum(cluster);
+		a2[1] = CStringGetTextDatum(inc);
+		a2[2] = a[0];
+		if (SPI_execute_with_args("SELECT events, in_history, expired, waiting_definition FROM raydar.event_attempts "
+								  "WHERE cluster = $1 AND incarnation = $2 AND waiting_definition "
+								  "AND updated_at < now() - make_interval(secs => $3) "
+								  "ORDER BY task_id, attempt_number FOR UPDATE",
+								  3, t2, a2, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read raydar.event_attempts");
+		total += SPI_processed;
+		read_merged(&m, &alloc);
+		write_attempts(cluster, inc, &ci, &m, &alloc, true);
+	}
+	return total;
+}

@@ -1,0 +1,42 @@
+/*
+ * event_attempts.h
+ *		Merging pushed task events per (cluster, incarnation, task_id,
+ *		attempt) into raydar.event_attempts, and writing the merged attempts'
+ *		rows to task_history / task_live through history_store.c.
+ *
+ * All functions need a transaction, an active snapshot and SPI_connect
+ * (the merger's drain transaction); errors are ERRORs.
+ */
+#ifndef RAYDAR_EVENT_ATTEMPTS_H
+#define RAYDAR_EVENT_ATTEMPTS_H
+
+#include "event_push.h"
+#include "ray_event_json.h"
+
+/* One fresh task event of a drained chunk. */
+typedef struct AttemptKey
+{
+	int			item;			/* arrival order within the chunk */
+	const char *inc;			/* the incarnation its session is bound to */
+	const Ray__Rpc__TaskEvents *te;
+} AttemptKey;
+
+/*
+ * Merge the task events keys[0, n) of cluster (any incarnations, any
+ * order: sorted here, arrival order kept per attempt) and write the rows
+ * of the attempts they touch.
+ */
+extern void event_attempts_merge(const char *cluster, const PushClusterInfo *ci,
+								 AttemptKey *keys, int n);
+
+/*
+ * Attempts that are FINISHED or FAILED but whose definition has not
+ * arrived within raydar.event_definition_wait: stored in task_history as
+ * Ray shows them (empty definition fields). Returns how many.
+ */
+extern uint64 event_attempts_settle_undefined(void);
+
+/* Attempts merged since the merger last ANALYZEd (it resets it). */
+extern uint64 event_attempts_merged;
+
+#endif							/* RAYDAR_EVENT_ATTEMPTS_H */
