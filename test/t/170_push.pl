@@ -192,7 +192,131 @@ for my $fault ('kill', 'restart')
 	   '10000 10000', "$fault: all 10,000 attempts stored, each once");
 }
 
-# 5. TLS: the same receiver over HTTPS with a certificate (superuser settings).
+# 5. The spool: a body acknowledged is on disk before it is merged. With
+# merging blocked (a lock on event_receiver_nodes, which only the merger
+# writes, for every body),
+# POSTs are still answered 200 and wait in the spool; a kill -9 of either
+# worker there loses and repeats nothing; over raydar.event_spool_max the
+# answer is 503 with Retry-After.
+sub block_merging
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr('push'), '-c',
+		'BEGIN; LOCK TABLE raydar.event_receiver_nodes IN EXCLUSIVE MODE; SELECT pg_sleep(300);' ],
+		'>', \$out, '2>', \$err);
+	$node->poll_query_until('push', q{SELECT count(*) > 0 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = 'event_receiver_nodes' AND l.mode = 'ExclusiveLock' AND l.granted});
+	return $h;
+}
+
+sub unblock_merging
+{
+	my ($h) = @_;
+	$node->safe_psql('push', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query LIKE 'BEGIN; LOCK TABLE raydar.event_receiver_nodes%' AND pid <> pg_backend_pid()});
+	eval { $h->finish; };
+}
+for my $who ('receiver', 'merger')
+{
+	my $c = "s$who";
+	$node->safe_psql('push', "SELECT raydar.receive_events('$c')");
+	my $lock = block_merging();
+	my $r = push_load(url => "$base/$c", attempts => 1000, nodes => 2, seed => 11);
+	ok($r->{complete} && $r->{acked_events} == $r->{events}, "$who: acknowledged while merging is blocked");
+	is($node->safe_psql('push', "SELECT count(*) > 0 FROM raydar.event_spool WHERE cluster = '$c'") . ' '
+	   . $node->safe_psql('push', "SELECT count(*) FROM raydar.task_history WHERE cluster = '$c'"),
+	   't 0', "$who: the bodies wait in the spool, not yet in history");
+	like($node->safe_psql('push', "SELECT spooled_bodies || ' ' || (spooled_since IS NOT NULL) FROM raydar.event_receiver_status WHERE cluster = '$c'"),
+	   qr/^[1-9]\d* true$/, "$who: event_receiver_status shows the backlog");
+	my $pid = $node->safe_psql('push', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event $who'");
+	ok($pid =~ /^\d+$/, "the $who runs");
+	kill 'KILL', $pid;
+	eval { $lock->finish; };
+	$node->poll_query_until('push', "SELECT count(*) = 1000 FROM raydar.task_history WHERE cluster = '$c'");
+	drained();
+	is($node->safe_psql('push', "SELECT count(*) || ' ' || count(DISTINCT (task_id, attempt_number)) FROM raydar.task_history WHERE cluster = '$c'"),
+	   '1000 1000', "kill -9 of the $who between acknowledgement and merge: all 1,000 attempts stored, each once");
+}
+{
+	$node->safe_psql('push', "SELECT raydar.receive_events('big')");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_spool_max = '1MB'; SELECT pg_reload_conf();");
+	my $lock = block_merging();
+	open(my $jf, '>', "$tmp/junk") or die;
+	print $jf 'x' x (1100 * 1024);
+	close $jf;
+	is(post("$base/big", "\@$tmp/junk"), '200', 'a body larger than the spool limit is taken when the spool is empty');
+	my $hdr = '';
+	IPC::Run::run([ 'curl', '-s', '-D', '-', '-o', '/dev/null', '-X', 'POST', '--data-binary', '[]', "$base/big" ],
+		'>', \$hdr);
+	like($hdr, qr/^HTTP\/1\.1 503.*^Retry-After: 1\r?$/ms, 'over raydar.event_spool_max: 503 with Retry-After');
+	unblock_merging($lock);
+	drained();
+	is(post("$base/big", '[]'), '200', 'drained: 200 again');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_spool_max; SELECT pg_reload_conf();");
+	drained();
+	is($node->safe_psql('push', q{SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'big' AND reason LIKE 'invalid JSON%'}),
+	   '1', 'the spooled body that is not JSON is kept in event_rejects by the merger');
+}
+
+# 6. A finished attempt whose definition never comes: after
+# raydar.event_definition_wait it is stored as Ray shows it (no name);
+# the definition arriving later replaces the row.
+{
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_definition_wait = '1s'; SELECT pg_reload_conf();");
+	$node->safe_psql('push', "SELECT raydar.receive_events('nodef')");
+	my $life = '[{"eventId": "bm9kZWYtMQ==", "eventType": "TASK_LIFECYCLE_EVENT", "sessionName": "s1", "taskLifecycleEvent": {"taskId": "CQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA", "taskAttempt": 0, "jobId": "AQAAAA==", "stateTransitions": [{"state": "RUNNING", "timestamp": "2026-01-02T00:00:00Z"}, {"state": "FINISHED", "timestamp": "2026-01-02T00:00:02Z"}]}}]';
+	is(post("$base/nodef", $life), '200', 'a lifecycle event without its definition');
+	drained();
+	is($node->safe_psql('push', q{SELECT count(*) FROM raydar.task_live WHERE cluster = 'nodef'}), '1',
+	   'waits in task_live at first');
+	ok($node->poll_query_until('push', q{SELECT count(*) = 1 FROM raydar.task_history WHERE cluster = 'nodef'}),
+	   'then is stored in task_history without its definition');
+	is($node->safe_psql('push', q{SELECT coalesce(name, 'null') || ' ' || state || ' ' || end_time::text || ' ' ||
+		(SELECT count(*) FROM raydar.task_live WHERE cluster = 'nodef') FROM raydar.task_history WHERE cluster = 'nodef'}),
+	   'null FINISHED 2026-01-02 00:00:02+00 0', 'with its state and times, no name, and no longer live');
+	my $def = '[{"eventId": "bm9kZWYtMg==", "eventType": "TASK_DEFINITION_EVENT", "sessionName": "s1", "taskDefinitionEvent": {"taskId": "CQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA", "taskAttempt": 0, "taskType": "NORMAL_TASK", "language": "PYTHON", "taskName": "späte Definition", "jobId": "AQAAAA=="}}]';
+	is(post("$base/nodef", $def), '200', 'the definition, late');
+	drained();
+	is($node->safe_psql('push', q{SELECT count(*) || ' ' || min(name) FROM raydar.task_history WHERE cluster = 'nodef'}),
+	   '1 späte Definition', 'replaces the row: still one, now named');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_definition_wait; SELECT pg_reload_conf();");
+}
+
+# 7. A new session of a polled cluster is bound to the poller's incarnation
+# only when no other session holds it: whichever comes first after a Ray
+# restart (a body of the new session, or the poll that sees the new run),
+# the binding is the same.
+{
+	$node->safe_psql('push', q{CREATE SERVER pc FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:9');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER pc; SELECT raydar.track('pc'); SELECT raydar.receive_events('pc');});
+	$node->poll_query_until('push', q{SELECT count(*) = 1 FROM raydar.collector_status WHERE server::text = 'pc'});
+	# The first run: polled as I1, pushed as session s-old.
+	$node->safe_psql('push', q{UPDATE raydar.collector_status SET incarnation = 'I1' WHERE server::text = 'pc';
+		INSERT INTO raydar.event_sessions (cluster, session_name, incarnation) VALUES ('pc', 's-old', 'I1');});
+	(my $new = $dup) =~ s/"s1"/"s-new"/g;
+	is(post("$base/pc", $new), '200', 'a body of a new session, before the poller has seen the new run');
+	sleep 2;
+	is($node->safe_psql('push', q{SELECT count(*) FROM raydar.event_spool WHERE cluster = 'pc'}) . ' '
+	   . $node->safe_psql('push', q{SELECT count(*) FROM raydar.event_sessions WHERE session_name = 's-new'}),
+	   '1 0', 'waits in the spool, unbound, while the poller\'s incarnation is the old run\'s');
+	$node->safe_psql('push', q{UPDATE raydar.collector_status SET incarnation = 'I2' WHERE server::text = 'pc'});
+	drained();
+	is($node->safe_psql('push', q{SELECT incarnation FROM raydar.event_sessions WHERE cluster = 'pc' AND session_name = 's-new'}),
+	   'I2', 'bound to the new run once the poller sees it');
+	is($node->safe_psql('push', q{SELECT count(*) || ' ' || min(incarnation) FROM raydar.task_history WHERE cluster = 'pc'}),
+	   '1 I2', 'and its attempt stored under it');
+	# A run the poller never sees: after raydar.event_session_wait, its own name.
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_session_wait = '1s'; SELECT pg_reload_conf();");
+	(my $lost = $dup) =~ s/"s1"/"s-unseen"/g;
+	$lost =~ s/ZHVwLT/dW5zZWVuLT/g;
+	is(post("$base/pc", $lost), '200', 'a body of a session the poller never sees');
+	drained();
+	is($node->safe_psql('push', q{SELECT incarnation FROM raydar.event_sessions WHERE cluster = 'pc' AND session_name = 's-unseen'}),
+	   's-unseen', 'bound to its own name after raydar.event_session_wait');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_session_wait; SELECT pg_reload_conf();");
+}
+
+# 8. TLS: the same receiver over HTTPS with a certificate (superuser settings).
 my $certs = decode_json(`/usr/bin/python3 $repo/test/raysim/raysim.py make-certs --dir $tmp/certs`);
 $node->append_conf('postgresql.conf', qq{
 raydar.event_receiver_tls_cert = '$certs->{cert}'
