@@ -23,6 +23,7 @@
 #include "raydar.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -127,57 +128,162 @@ read_merged(MergedAttempts *m, ProtobufCAllocator *alloc)
 	}
 }
 
+/* The attempts of keys[from, to) (sorted): a start index per attempt, and their keys as arrays. */
+static int
+attempt_starts(AttemptKey *keys, int from, int to, int *starts, Datum *tids, Datum *atts)
+{
+	int			n = 0;
+
+	for (int i = from; i < to; i++)
+		if (i == from || !same_attempt(&keys[i - 1], &keys[i]))
+		{
+			tids[n] = bytea_datum(keys[i].te->task_id.data, keys[i].te->task_id.len);
+			atts[n] = Int32GetDatum(keys[i].te->attempt_number);
+			starts[n++] = i;
+		}
+	starts[n] = to;
+	return n;
+}
+
+static bool
+has_hash(const uint8 *hashes, size_t n, uint64 h)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(hashes + 8 * i, &h, 8) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Append the packed events of keys[from, to) (sorted: one incarnation) to
- * their attempts in event_attempts, and read back what each attempt holds.
+ * Which keys of attempt [start, end) are fresh: their event id's hash is
+ * neither stored (stored[0, nstored)) nor earlier in the chunk. Their
+ * packed events and hashes go to *events and *hashes (NULL if none fresh).
  */
 static void
+fresh_of_attempt(AttemptKey *keys, int start, int end, const uint8 *stored, size_t nstored,
+				 bytea **events, bytea **hashes)
+{
+	size_t		len = 0,
+				off = 0;
+	int			nfresh = 0;
+	bool	   *fresh = palloc(sizeof(bool) * (end - start));
+	uint8	   *hs = palloc(8 * (end - start));
+
+	for (int k = start; k < end; k++)
+	{
+		uint64		h = hash_bytes_extended(keys[k].event_id, (int) keys[k].event_id_len, 0);
+
+		fresh[k - start] = !has_hash(stored, nstored, h) && !has_hash(hs, nfresh, h);
+		if (!fresh[k - start])
+		{
+			(*keys[k].ndup)++;
+			continue;
+		}
+		memcpy(hs + 8 * nfresh++, &h, 8);
+		len += ray__rpc__task_events__get_packed_size(keys[k].te);
+	}
+	*events = *hashes = NULL;
+	if (nfresh == 0)
+		return;
+	*events = palloc(VARHDRSZ + len);
+	SET_VARSIZE(*events, VARHDRSZ + len);
+	for (int k = start; k < end; k++)
+		if (fresh[k - start])
+			off += ray__rpc__task_events__pack(keys[k].te, (uint8_t *) VARDATA(*events) + off);
+	*hashes = (bytea *) DatumGetPointer(bytea_datum(hs, 8 * (size_t) nfresh));
+}
+
+/*
+ * The event id hashes event_attempts holds for each of the n attempts
+ * (NULL: none yet, or forgotten). A lateral index probe per attempt: a
+ * join could hash the whole incarnation while statistics lag.
+ */
+static bytea **
+stored_hashes(const char *cluster, const char *inc, Datum *tids, Datum *atts, int n)
+{
+	bytea	  **out = palloc0(sizeof(bytea *) * (n + 1));
+	Oid			t[4] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID};
+	Datum		a[4];
+
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	a[2] = array_of(tids, n, BYTEAOID);
+	a[3] = array_of(atts, n, INT4OID);
+	if (SPI_execute_with_args("SELECT u.i::int, x.event_ids FROM unnest($3::bytea[], $4::int[]) WITH ORDINALITY AS u(t, a, i) "
+							  "CROSS JOIN LATERAL (SELECT e.event_ids FROM raydar.event_attempts e "
+							  "WHERE e.cluster = $1 AND e.incarnation = $2 AND e.task_id = u.t "
+							  "AND e.attempt_number = u.a AND NOT e.expired OFFSET 0) AS x",
+							  4, t, a, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_attempts");
+	for (uint64 k = 0; k < SPI_processed; k++)
+	{
+		bool		isnull;
+		int			i = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull)) - 1;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (i >= 0 && i < n && !isnull)
+			out[i] = DatumGetByteaPCopy(d);
+	}
+	return out;
+}
+
+/*
+ * Append the fresh events of keys[from, to) (sorted: one incarnation) to
+ * their attempts in event_attempts, and read back what each attempt so
+ * changed holds. False if no event was fresh.
+ */
+static bool
 upsert_attempts(const char *cluster, const char *inc, AttemptKey *keys, int from, int to,
 				MergedAttempts *m, ProtobufCAllocator *alloc)
 {
-	int			cap = to - from;
+	int			cap = to - from + 1;
+	int		   *starts = palloc(sizeof(int) * (cap + 1));
 	Datum	   *tids = palloc(sizeof(Datum) * cap);
 	Datum	   *atts = palloc(sizeof(Datum) * cap);
 	Datum	   *evs = palloc(sizeof(Datum) * cap);
+	Datum	   *hss = palloc(sizeof(Datum) * cap);
+	int			na = attempt_starts(keys, from, to, starts, tids, atts);
+	bytea	  **stored = stored_hashes(cluster, inc, tids, atts, na);
 	int			n = 0;
-	Oid			t[5] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
-	Datum		a[5];
+	Oid			t[6] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID, BYTEAARRAYOID};
+	Datum		a[6];
 
-	for (int i = from; i < to;)
+	for (int i = 0; i < na; i++)
 	{
-		int			j = i;
-		size_t		len = 0,
-					off = 0;
-		bytea	   *b;
+		bytea	   *ev,
+				   *hs;
 
-		while (j < to && same_attempt(&keys[i], &keys[j]))
-			len += ray__rpc__task_events__get_packed_size(keys[j++].te);
-		b = palloc(VARHDRSZ + len);
-		SET_VARSIZE(b, VARHDRSZ + len);
-		for (int k = i; k < j; k++)
-			off += ray__rpc__task_events__pack(keys[k].te, (uint8_t *) VARDATA(b) + off);
-		tids[n] = bytea_datum(keys[i].te->task_id.data, keys[i].te->task_id.len);
-		atts[n] = Int32GetDatum(keys[i].te->attempt_number);
-		evs[n] = PointerGetDatum(b);
-		n++;
-		i = j;
+		fresh_of_attempt(keys, starts[i], starts[i + 1],
+						 stored[i] ? (uint8 *) VARDATA_ANY(stored[i]) : NULL,
+						 stored[i] ? VARSIZE_ANY_EXHDR(stored[i]) / 8 : 0, &ev, &hs);
+		if (ev == NULL)
+			continue;
+		tids[n] = tids[i];
+		atts[n] = atts[i];
+		evs[n] = PointerGetDatum(ev);
+		hss[n++] = PointerGetDatum(hs);
 	}
+	if (n == 0)
+		return false;
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = CStringGetTextDatum(inc);
 	a[2] = array_of(tids, n, BYTEAOID);
 	a[3] = array_of(atts, n, INT4OID);
 	a[4] = array_of(evs, n, BYTEAOID);
+	a[5] = array_of(hss, n, BYTEAOID);
 	/* Appending packed TaskEvents is protobuf's MergeFrom (see the header). */
-	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, events) "
-							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[]) AS u "
+	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, events, event_ids) "
+							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[], $6::bytea[]) AS u "
 							  "ON CONFLICT (cluster, incarnation, task_id, attempt_number) DO UPDATE "
 							  "SET events = CASE WHEN e.expired THEN e.events ELSE e.events || EXCLUDED.events END, "
+							  "event_ids = CASE WHEN e.expired THEN e.event_ids ELSE e.event_ids || EXCLUDED.event_ids END, "
 							  "updated_at = now() "
 							  "RETURNING events, in_history, expired, waiting_definition",
-							  5, t, a, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+							  6, t, a, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not merge into raydar.event_attempts");
 	event_attempts_merged += SPI_processed;
 	read_merged(m, alloc);
+	return true;
 }
 
 /*
@@ -308,8 +414,8 @@ event_attempts_merge(const char *cluster, const PushClusterInfo *ci, AttemptKey 
 
 		while (j < n && strcmp(keys[j].inc, keys[i].inc) == 0)
 			j++;
-		upsert_attempts(cluster, keys[i].inc, keys, i, j, &m, &alloc);
-		write_attempts(cluster, keys[i].inc, ci, &m, &alloc, false);
+		if (upsert_attempts(cluster, keys[i].inc, keys, i, j, &m, &alloc))
+			write_attempts(cluster, keys[i].inc, ci, &m, &alloc, false);
 		i = j;
 	}
 }

@@ -13,18 +13,25 @@
 #include "event_push.h"
 #include "ray_event_json.h"
 
-/* One fresh task event of a drained chunk. */
+/* One task event of a drained chunk. */
 typedef struct AttemptKey
 {
 	int			item;			/* arrival order within the chunk */
 	const char *inc;			/* the incarnation its session is bound to */
 	const Ray__Rpc__TaskEvents *te;
+	const uint8_t *event_id;
+	size_t		event_id_len;
+	int		   *ndup;			/* its body's duplicate counter */
 } AttemptKey;
 
 /*
  * Merge the task events keys[0, n) of cluster (any incarnations, any
  * order: sorted here, arrival order kept per attempt) and write the rows
- * of the attempts they touch.
+ * of the attempts they touch. Task events are deduplicated here, per
+ * attempt (event_attempts.event_ids holds a 64-bit hash of each event id
+ * merged into the attempt): an attempt's row is read and written anyway,
+ * where a separate id table cost four random index inserts per attempt.
+ * A duplicate adds one to *ndup of its key.
  */
 extern void event_attempts_merge(const char *cluster, const PushClusterInfo *ci,
 								 AttemptKey *keys, int n);

@@ -73,6 +73,7 @@ typedef struct SpoolBody
 	RayEventBatch *b;			/* NULL: not a JSON array (rejected whole) */
 	char		err[256];
 	char	  **incs;			/* per item: the incarnation of its session */
+	int			ndup;			/* duplicate events */
 } SpoolBody;
 
 /* The attempts of a drain's bodies, per cluster (merged together). */
@@ -308,7 +309,11 @@ parse_body(SpoolBody *sb)
 	}
 }
 
-/* Which of the body's event ids are new (first occurrence in the body too). */
+/*
+ * Which of the body's job, actor and node events are new (first occurrence
+ * in the body too). Task events are deduplicated per attempt when merged
+ * (event_attempts.c): they are left fresh here.
+ */
 static bool *
 new_events(const char *cluster, RayEventBatch *b, int *ndup)
 {
@@ -325,8 +330,11 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 
 	*ndup = 0;
 	for (size_t i = 0; i < b->n; i++)
-		if (b->items[i].kind != RAY_EVENT_REJECTED)
+	{
+		fresh[i] = b->items[i].kind == RAY_EVENT_TASK;
+		if (b->items[i].kind == RAY_EVENT_OTHER)
 			ids[n++] = bytea_datum(b->items[i].event_id, b->items[i].event_id_len);
+	}
 	if (n == 0)
 		return fresh;
 	dims[0] = n;
@@ -373,7 +381,7 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 		uint8		key[RAY_EVENT_MAX_ID + 1] = {0};
 		bool		found;
 
-		if (b->items[i].kind == RAY_EVENT_REJECTED || b->items[i].event_id_len > RAY_EVENT_MAX_ID)
+		if (b->items[i].kind != RAY_EVENT_OTHER || b->items[i].event_id_len > RAY_EVENT_MAX_ID)
 			continue;
 		key[0] = (uint8) b->items[i].event_id_len;
 		memcpy(key + 1, b->items[i].event_id, b->items[i].event_id_len);
@@ -451,16 +459,15 @@ count_body(const SpoolBody *sb, int ndup)
 }
 
 /*
- * One body: its rejects kept, its fresh events deduplicated; its job,
- * actor and node events merged now (per session, in arrival order), its
- * task events added to the chunk's clusters (merge_chunk merges them).
+ * One body: its rejects kept; its fresh job, actor and node events merged
+ * now (per session, in arrival order), its task events added to the
+ * chunk's clusters (merge_chunk merges and deduplicates them).
  */
 static void
 process_body(Chunk *c, SpoolBody *sb)
 {
 	RayEventBatch *b = sb->b;
 	ChunkCluster *cc = chunk_cluster(c, sb->cluster, sb->ci);
-	int			ndup = 0;
 	bool	   *fresh;
 	RayEventItem **others;
 	int			nothers = 0;
@@ -477,7 +484,7 @@ process_body(Chunk *c, SpoolBody *sb)
 							  b->items[i].text ? strlen(b->items[i].text) : 0);
 	if (b != NULL)
 	{
-		fresh = new_events(sb->cluster, b, &ndup);
+		fresh = new_events(sb->cluster, b, &sb->ndup);
 		others = palloc(sizeof(RayEventItem *) * (b->n + 1));
 		if (cc->n + (int) b->n > cc->cap)
 		{
@@ -505,12 +512,14 @@ process_body(Chunk *c, SpoolBody *sb)
 			cc->keys[cc->n].item = c->seq++;
 			cc->keys[cc->n].inc = sb->incs[i];
 			cc->keys[cc->n].te = it->task;
+			cc->keys[cc->n].event_id = it->event_id;
+			cc->keys[cc->n].event_id_len = it->event_id_len;
+			cc->keys[cc->n].ndup = &sb->ndup;
 			cc->n++;
 		}
 		if (nothers > 0)
 			event_entities_merge(sb->cluster, others_inc, &sb->ci->v, others, nothers);
 	}
-	count_body(sb, ndup);
 }
 
 /* The chunk's task events, per cluster. */
@@ -539,8 +548,14 @@ try_bodies(Chunk *c, int from, int to)
 	PG_TRY();
 	{
 		for (int i = from; i < to; i++)
+		{
+			c->bodies[i].ndup = 0;
 			process_body(c, &c->bodies[i]);
+		}
 		merge_chunk(c);
+		/* counted once merged: the task events' duplicates are known then */
+		for (int i = from; i < to; i++)
+			count_body(&c->bodies[i], c->bodies[i].ndup);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(old);
 		CurrentResourceOwner = owner;
@@ -698,7 +713,7 @@ maintain(void)
 	 * its key (a tombstone): a very late event for it is then skipped
 	 * rather than merged into nothing. Tombstones go after 30 days.
 	 */
-	SPI_execute_with_args("UPDATE raydar.event_attempts SET events = '\\x', expired = true "
+	SPI_execute_with_args("UPDATE raydar.event_attempts SET events = '\\x', event_ids = '\\x', expired = true "
 						  "WHERE in_history AND NOT expired AND updated_at < now() - make_interval(secs => $1)",
 						  1, t, a, NULL, false, 0);
 	SPI_execute("DELETE FROM raydar.event_attempts WHERE expired AND updated_at < now() - interval '30 days'",

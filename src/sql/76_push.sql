@@ -46,7 +46,9 @@ ALTER TABLE raydar.event_spool ALTER COLUMN body SET STORAGE EXTERNAL;
 -- event is appended, which is protobuf's MergeFrom), kept until
 -- raydar.event_receiver_retention after the attempt reached history; then
 -- only its key (expired: later events for it are not merged), for 30 days.
--- waiting_definition: FINISHED or FAILED without its definition yet;
+-- event_ids: a 64-bit hash of each event id merged into it (Ray delivers
+-- at least once: task events are deduplicated per attempt, the others in
+-- event_ids). waiting_definition: FINISHED or FAILED without its definition yet;
 -- stored as it is after raydar.event_definition_wait. events is not
 -- compressed (EXTERNAL): it is rewritten at each merge of the attempt.
 CREATE TABLE raydar.event_attempts (
@@ -55,6 +57,7 @@ CREATE TABLE raydar.event_attempts (
     task_id            bytea NOT NULL,
     attempt_number     integer NOT NULL,
     events             bytea NOT NULL,
+    event_ids          bytea NOT NULL DEFAULT '\x',
     in_history         boolean NOT NULL DEFAULT false,
     expired            boolean NOT NULL DEFAULT false,
     waiting_definition boolean NOT NULL DEFAULT false,
@@ -64,7 +67,9 @@ CREATE TABLE raydar.event_attempts (
 ALTER TABLE raydar.event_attempts ALTER COLUMN events SET STORAGE EXTERNAL;
 CREATE INDEX event_attempts_waiting ON raydar.event_attempts (updated_at) WHERE waiting_definition;
 
--- Event ids already merged (Ray delivers at least once), for the retention.
+-- Ids of the job, actor and node events already merged (Ray delivers at
+-- least once), for the retention; task events are deduplicated per attempt
+-- (event_attempts.event_ids).
 CREATE TABLE raydar.event_ids (
     cluster     text NOT NULL,
     event_id    bytea NOT NULL,
