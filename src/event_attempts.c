@@ -36,14 +36,33 @@
 
 uint64		event_attempts_merged = 0;
 
-/* Attempts of one (cluster, incarnation) as event_attempts holds them after the merge. */
+/*
+ * Attempts of one (cluster, incarnation) changed by a merge: their keys,
+ * merged events and event id hashes as they will be stored, and where
+ * they were before.
+ */
 typedef struct MergedAttempts
 {
-	Ray__Rpc__GetTaskEventsReply msg;
+	int			n;
+	Datum	   *tids;
+	Datum	   *atts;
+	bytea	  **events;
+	bytea	  **ids;
 	bool	   *in_history;		/* was in task_history before */
-	bool	   *expired;		/* forgotten: later events are not merged */
 	bool	   *waiting;		/* was waiting for its definition */
+	Ray__Rpc__GetTaskEventsReply msg;
 } MergedAttempts;
+
+/* What event_attempts holds for one attempt. */
+typedef struct StoredAttempt
+{
+	bool		found;
+	bool		expired;		/* forgotten: later events are not merged */
+	bool		in_history;
+	bool		waiting;
+	bytea	   *events;
+	bytea	   *ids;
+} StoredAttempt;
 
 static Datum
 bytea_datum(const uint8_t *p, size_t n)
@@ -95,37 +114,47 @@ same_attempt(const AttemptKey *x, const AttemptKey *y)
 		x->te->attempt_number == y->te->attempt_number;
 }
 
-/*
- * Read the rows of a statement returning (events, in_history, expired,
- * waiting_definition) into m: each attempt's merged events unpacked.
- */
 static void
-read_merged(MergedAttempts *m, ProtobufCAllocator *alloc)
+merged_init(MergedAttempts *m, int cap)
 {
-	uint64		n = SPI_processed;
-
 	memset(m, 0, sizeof(*m));
-	ray__rpc__get_task_events_reply__init(&m->msg);
-	m->msg.n_events_by_task = n;
-	m->msg.events_by_task = palloc(sizeof(void *) * (n + 1));
-	m->in_history = palloc(sizeof(bool) * (n + 1));
-	m->expired = palloc(sizeof(bool) * (n + 1));
-	m->waiting = palloc(sizeof(bool) * (n + 1));
-	for (uint64 k = 0; k < n; k++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[k];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		bytea	   *e = DatumGetByteaPCopy(SPI_getbinval(tup, td, 1, &isnull));
+	m->tids = palloc(sizeof(Datum) * (cap + 1));
+	m->atts = palloc(sizeof(Datum) * (cap + 1));
+	m->events = palloc(sizeof(bytea *) * (cap + 1));
+	m->ids = palloc(sizeof(bytea *) * (cap + 1));
+	m->in_history = palloc(sizeof(bool) * (cap + 1));
+	m->waiting = palloc(sizeof(bool) * (cap + 1));
+}
 
-		m->in_history[k] = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
-		m->expired[k] = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
-		m->waiting[k] = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
-		m->msg.events_by_task[k] = ray__rpc__task_events__unpack(alloc, VARSIZE_ANY_EXHDR(e),
-																 (uint8_t *) VARDATA_ANY(e));
+/* Each merged attempt's events unpacked (m->msg), for the derivation. */
+static void
+unpack_merged(MergedAttempts *m, ProtobufCAllocator *alloc)
+{
+	ray__rpc__get_task_events_reply__init(&m->msg);
+	m->msg.n_events_by_task = m->n;
+	m->msg.events_by_task = palloc(sizeof(void *) * (m->n + 1));
+	for (int k = 0; k < m->n; k++)
+	{
+		m->msg.events_by_task[k] = ray__rpc__task_events__unpack(alloc, VARSIZE_ANY_EXHDR(m->events[k]),
+																 (uint8_t *) VARDATA_ANY(m->events[k]));
 		if (m->msg.events_by_task[k] == NULL)
 			elog(ERROR, "raydar.event_attempts holds an attempt that does not parse");
 	}
+}
+
+/* a || b as a new bytea (a may be NULL) */
+static bytea *
+bytea_cat(const bytea *a, const bytea *b)
+{
+	size_t		la = a ? VARSIZE_ANY_EXHDR(a) : 0;
+	size_t		lb = VARSIZE_ANY_EXHDR(b);
+	bytea	   *r = palloc(VARHDRSZ + la + lb);
+
+	SET_VARSIZE(r, VARHDRSZ + la + lb);
+	if (la > 0)
+		memcpy(VARDATA(r), VARDATA_ANY(a), la);
+	memcpy(VARDATA(r) + la, VARDATA_ANY(b), lb);
+	return r;
 }
 
 /* The attempts of keys[from, to) (sorted): a start index per attempt, and their keys as arrays. */
@@ -194,14 +223,14 @@ fresh_of_attempt(AttemptKey *keys, int start, int end, const uint8 *stored, size
 }
 
 /*
- * The event id hashes event_attempts holds for each of the n attempts
- * (NULL: none yet, or forgotten). A lateral index probe per attempt: a
- * join could hash the whole incarnation while statistics lag.
+ * What event_attempts holds for each of the n attempts. A lateral index
+ * probe per attempt: a join could hash the whole incarnation while the
+ * statistics lag behind a new cluster's growth.
  */
-static bytea **
-stored_hashes(const char *cluster, const char *inc, Datum *tids, Datum *atts, int n)
+static StoredAttempt *
+read_stored(const char *cluster, const char *inc, Datum *tids, Datum *atts, int n)
 {
-	bytea	  **out = palloc0(sizeof(bytea *) * (n + 1));
+	StoredAttempt *out = palloc0(sizeof(StoredAttempt) * (n + 1));
 	Oid			t[4] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID};
 	Datum		a[4];
 
@@ -209,125 +238,115 @@ stored_hashes(const char *cluster, const char *inc, Datum *tids, Datum *atts, in
 	a[1] = CStringGetTextDatum(inc);
 	a[2] = array_of(tids, n, BYTEAOID);
 	a[3] = array_of(atts, n, INT4OID);
-	if (SPI_execute_with_args("SELECT u.i::int, x.event_ids FROM unnest($3::bytea[], $4::int[]) WITH ORDINALITY AS u(t, a, i) "
-							  "CROSS JOIN LATERAL (SELECT e.event_ids FROM raydar.event_attempts e "
-							  "WHERE e.cluster = $1 AND e.incarnation = $2 AND e.task_id = u.t "
-							  "AND e.attempt_number = u.a AND NOT e.expired OFFSET 0) AS x",
+	if (SPI_execute_with_args("SELECT u.i::int, x.* FROM unnest($3::bytea[], $4::int[]) WITH ORDINALITY AS u(t, a, i) "
+							  "CROSS JOIN LATERAL (SELECT e.expired, e.in_history, e.waiting_definition, e.events, e.event_ids "
+							  "FROM raydar.event_attempts e WHERE e.cluster = $1 AND e.incarnation = $2 "
+							  "AND e.task_id = u.t AND e.attempt_number = u.a OFFSET 0) AS x",
 							  4, t, a, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read raydar.event_attempts");
 	for (uint64 k = 0; k < SPI_processed; k++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		TupleDesc	td = SPI_tuptable->tupdesc;
 		bool		isnull;
-		int			i = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull)) - 1;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+		int			i = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull)) - 1;
+		StoredAttempt *st;
 
-		if (i >= 0 && i < n && !isnull)
-			out[i] = DatumGetByteaPCopy(d);
+		if (i < 0 || i >= n)
+			continue;
+		st = &out[i];
+		st->found = true;
+		st->expired = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
+		st->in_history = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
+		st->waiting = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+		st->events = DatumGetByteaPCopy(SPI_getbinval(tup, td, 5, &isnull));
+		st->ids = DatumGetByteaPCopy(SPI_getbinval(tup, td, 6, &isnull));
 	}
 	return out;
 }
 
 /*
- * Append the fresh events of keys[from, to) (sorted: one incarnation) to
- * their attempts in event_attempts, and read back what each attempt so
- * changed holds. False if no event was fresh.
+ * The attempts of keys[from, to) (sorted: one incarnation) with at least
+ * one fresh event, each with what it held plus its fresh events, into m.
+ * An attempt forgotten after the retention (expired) is not merged.
  */
-static bool
-upsert_attempts(const char *cluster, const char *inc, AttemptKey *keys, int from, int to,
-				MergedAttempts *m, ProtobufCAllocator *alloc)
+static void
+merge_fresh(const char *cluster, const char *inc, AttemptKey *keys, int from, int to, MergedAttempts *m)
 {
 	int			cap = to - from + 1;
 	int		   *starts = palloc(sizeof(int) * (cap + 1));
 	Datum	   *tids = palloc(sizeof(Datum) * cap);
 	Datum	   *atts = palloc(sizeof(Datum) * cap);
-	Datum	   *evs = palloc(sizeof(Datum) * cap);
-	Datum	   *hss = palloc(sizeof(Datum) * cap);
 	int			na = attempt_starts(keys, from, to, starts, tids, atts);
-	bytea	  **stored = stored_hashes(cluster, inc, tids, atts, na);
-	int			n = 0;
-	Oid			t[6] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID, BYTEAARRAYOID};
-	Datum		a[6];
+	StoredAttempt *st = read_stored(cluster, inc, tids, atts, na);
 
+	merged_init(m, na);
 	for (int i = 0; i < na; i++)
 	{
 		bytea	   *ev,
 				   *hs;
 
+		if (st[i].expired)
+			continue;
 		fresh_of_attempt(keys, starts[i], starts[i + 1],
-						 stored[i] ? (uint8 *) VARDATA_ANY(stored[i]) : NULL,
-						 stored[i] ? VARSIZE_ANY_EXHDR(stored[i]) / 8 : 0, &ev, &hs);
+						 st[i].found ? (uint8 *) VARDATA_ANY(st[i].ids) : NULL,
+						 st[i].found ? VARSIZE_ANY_EXHDR(st[i].ids) / 8 : 0, &ev, &hs);
 		if (ev == NULL)
 			continue;
-		tids[n] = tids[i];
-		atts[n] = atts[i];
-		evs[n] = PointerGetDatum(ev);
-		hss[n++] = PointerGetDatum(hs);
+		m->tids[m->n] = tids[i];
+		m->atts[m->n] = atts[i];
+		/* Appending packed TaskEvents is protobuf's MergeFrom (see the header). */
+		m->events[m->n] = bytea_cat(st[i].events, ev);
+		m->ids[m->n] = bytea_cat(st[i].ids, hs);
+		m->in_history[m->n] = st[i].in_history;
+		m->waiting[m->n] = st[i].waiting;
+		m->n++;
 	}
-	if (n == 0)
-		return false;
-	a[0] = CStringGetTextDatum(cluster);
-	a[1] = CStringGetTextDatum(inc);
-	a[2] = array_of(tids, n, BYTEAOID);
-	a[3] = array_of(atts, n, INT4OID);
-	a[4] = array_of(evs, n, BYTEAOID);
-	a[5] = array_of(hss, n, BYTEAOID);
-	/* Appending packed TaskEvents is protobuf's MergeFrom (see the header). */
-	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, events, event_ids) "
-							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[], $6::bytea[]) AS u "
-							  "ON CONFLICT (cluster, incarnation, task_id, attempt_number) DO UPDATE "
-							  "SET events = CASE WHEN e.expired THEN e.events ELSE e.events || EXCLUDED.events END, "
-							  "event_ids = CASE WHEN e.expired THEN e.event_ids ELSE e.event_ids || EXCLUDED.event_ids END, "
-							  "updated_at = now() "
-							  "RETURNING events, in_history, expired, waiting_definition",
-							  6, t, a, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not merge into raydar.event_attempts");
-	event_attempts_merged += SPI_processed;
-	read_merged(m, alloc);
-	return true;
 }
 
 /*
- * Record where each written attempt now is: in_history, or waiting for its
- * definition (only the attempts whose flags changed).
+ * Store the merged attempts m with where each now is: one INSERT ... ON
+ * CONFLICT for all (the merger is event_attempts' only writer, and it read
+ * the rows in this transaction, so their values are computed here).
  */
 static void
-mark_attempts(const char *cluster, const char *inc, RayTaskReply *reply, const MergedAttempts *m,
-			  const bool *to_hist, const bool *to_wait)
+store_attempts(const char *cluster, const char *inc, const MergedAttempts *m,
+			   const bool *to_hist, const bool *to_wait)
 {
-	Datum	   *tids = palloc(sizeof(Datum) * (reply->nrows + 1));
-	Datum	   *atts = palloc(sizeof(Datum) * (reply->nrows + 1));
-	Datum	   *hs = palloc(sizeof(Datum) * (reply->nrows + 1));
-	Datum	   *ws = palloc(sizeof(Datum) * (reply->nrows + 1));
-	int			n = 0;
-	Oid			t[6] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BOOLARRAYOID, BOOLARRAYOID};
-	Datum		a[6];
+	Datum	   *evs = palloc(sizeof(Datum) * (m->n + 1));
+	Datum	   *ids = palloc(sizeof(Datum) * (m->n + 1));
+	Datum	   *hs = palloc(sizeof(Datum) * (m->n + 1));
+	Datum	   *ws = palloc(sizeof(Datum) * (m->n + 1));
+	Oid			t[8] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID, BYTEAARRAYOID,
+	BOOLARRAYOID, BOOLARRAYOID};
+	Datum		a[8];
 
-	for (size_t k = 0; k < reply->nrows; k++)
+	for (int k = 0; k < m->n; k++)
 	{
-		const RayTaskRow *row = &reply->rows[k];
-
-		if (m->expired[k] || (to_hist[k] == m->in_history[k] && to_wait[k] == m->waiting[k]))
-			continue;
-		tids[n] = bytea_datum(row->task_id.data, row->task_id.len);
-		atts[n] = Int32GetDatum(row->attempt_number);
-		hs[n] = BoolGetDatum(to_hist[k] || m->in_history[k]);
-		ws[n] = BoolGetDatum(to_wait[k]);
-		n++;
+		evs[k] = PointerGetDatum(m->events[k]);
+		ids[k] = PointerGetDatum(m->ids[k]);
+		hs[k] = BoolGetDatum(to_hist[k] || m->in_history[k]);
+		ws[k] = BoolGetDatum(to_wait[k]);
 	}
-	if (n == 0)
-		return;
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = CStringGetTextDatum(inc);
-	a[2] = array_of(tids, n, BYTEAOID);
-	a[3] = array_of(atts, n, INT4OID);
-	a[4] = array_of(hs, n, BOOLOID);
-	a[5] = array_of(ws, n, BOOLOID);
-	if (SPI_execute_with_args("UPDATE raydar.event_attempts e SET in_history = u.h, waiting_definition = u.w "
-							  "FROM unnest($3::bytea[], $4::int[], $5::bool[], $6::bool[]) AS u(t, a, h, w) "
-							  "WHERE e.cluster = $1 AND e.incarnation = $2 AND e.task_id = u.t "
-							  "AND e.attempt_number = u.a",
-							  6, t, a, NULL, false, 0) < 0)
-		elog(ERROR, "could not update raydar.event_attempts");
+	a[2] = array_of(m->tids, m->n, BYTEAOID);
+	a[3] = array_of(m->atts, m->n, INT4OID);
+	a[4] = array_of(evs, m->n, BYTEAOID);
+	a[5] = array_of(ids, m->n, BYTEAOID);
+	a[6] = array_of(hs, m->n, BOOLOID);
+	a[7] = array_of(ws, m->n, BOOLOID);
+	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, "
+							  "events, event_ids, in_history, waiting_definition) "
+							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[], $6::bytea[], "
+							  "$7::bool[], $8::bool[]) AS u "
+							  "ON CONFLICT (cluster, incarnation, task_id, attempt_number) DO UPDATE "
+							  "SET events = EXCLUDED.events, event_ids = EXCLUDED.event_ids, "
+							  "in_history = EXCLUDED.in_history, waiting_definition = EXCLUDED.waiting_definition, "
+							  "updated_at = now()",
+							  8, t, a, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not merge into raydar.event_attempts");
+	event_attempts_merged += m->n;
 }
 
 /*
@@ -349,6 +368,9 @@ write_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci,
 	bool	   *to_hist;
 	bool	   *to_wait;
 
+	if (m->n == 0)
+		return;
+	unpack_merged(m, alloc);
 	rs = ray_task_reply_from_events(&m->msg, &ci->v, alloc, &reply, err, sizeof(err));
 	raydar_report_core_error(rs, "deriving pushed task attempts", err);
 	to_hist = palloc0(sizeof(bool) * (reply->nrows + 1));
@@ -359,8 +381,6 @@ write_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci,
 		RayTaskState st = ray_task_status_meaning(&reply->version, row->state);
 		bool		terminal = row->has_end_ms && (st == RAY_TS_FINISHED || st == RAY_TS_FAILED);
 
-		if (m->expired[k])
-			continue;			/* stored, and forgotten: a late event is not merged */
 		if (terminal && (row->info != NULL || settling))
 		{
 			to_hist[k] = true;
@@ -395,7 +415,7 @@ write_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci,
 		history_store_write(ci->polled ? HISTORY_MERGE : HISTORY_NEW, cluster, inc, reply,
 							history_store_key_order(reply, hist));
 	}
-	mark_attempts(cluster, inc, reply, m, to_hist, to_wait);
+	store_attempts(cluster, inc, m, to_hist, to_wait);
 	ray_task_reply_free(reply);
 }
 
@@ -414,9 +434,30 @@ event_attempts_merge(const char *cluster, const PushClusterInfo *ci, AttemptKey 
 
 		while (j < n && strcmp(keys[j].inc, keys[i].inc) == 0)
 			j++;
-		if (upsert_attempts(cluster, keys[i].inc, keys, i, j, &m, &alloc))
-			write_attempts(cluster, keys[i].inc, ci, &m, &alloc, false);
+		merge_fresh(cluster, keys[i].inc, keys, i, j, &m);
+		write_attempts(cluster, keys[i].inc, ci, &m, &alloc, false);
 		i = j;
+	}
+}
+
+/* Rows of a statement returning (task_id, attempt_number, events, event_ids, in_history) into m. */
+static void
+read_waiting(MergedAttempts *m)
+{
+	merged_init(m, (int) SPI_processed);
+	for (uint64 k = 0; k < SPI_processed; k++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		m->tids[m->n] = PointerGetDatum(DatumGetByteaPCopy(SPI_getbinval(tup, td, 1, &isnull)));
+		m->atts[m->n] = SPI_getbinval(tup, td, 2, &isnull);
+		m->events[m->n] = DatumGetByteaPCopy(SPI_getbinval(tup, td, 3, &isnull));
+		m->ids[m->n] = DatumGetByteaPCopy(SPI_getbinval(tup, td, 4, &isnull));
+		m->in_history[m->n] = DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
+		m->waiting[m->n] = true;
+		m->n++;
 	}
 }
 
@@ -425,15 +466,13 @@ event_attempts_settle_undefined(void)
 {
 	Oid			t[1] = {INT4OID};
 	Datum		a[1];
-	char	   *cluster = NULL;
-	char	   *inc = NULL;
 	uint64		total = 0;
 	ProtobufCAllocator alloc;
 	SPITupleTable *groups;
 
 	raydar_allocator_init(&alloc, CurrentMemoryContext);
 	a[0] = Int32GetDatum(event_definition_wait_s);
-	/* The (cluster, incarnation)s that have such attempts; then each. */
+	/* The (cluster, incarnation)s that have such attempts (a partial index); then each. */
 	if (SPI_execute_with_args("SELECT DISTINCT cluster, incarnation FROM raydar.event_attempts "
 							  "WHERE waiting_definition AND updated_at < now() - make_interval(secs => $1)",
 							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
@@ -445,21 +484,22 @@ event_attempts_settle_undefined(void)
 		Datum		a2[3];
 		PushClusterInfo ci;
 		MergedAttempts m;
+		char	   *cluster = SPI_getvalue(groups->vals[g], groups->tupdesc, 1);
+		char	   *inc = SPI_getvalue(groups->vals[g], groups->tupdesc, 2);
 
-		cluster = SPI_getvalue(groups->vals[g], groups->tupdesc, 1);
-		inc = SPI_getvalue(groups->vals[g], groups->tupdesc, 2);
 		event_push_cluster_info(cluster, &ci);
 		a2[0] = CStringGetTextDatum(cluster);
 		a2[1] = CStringGetTextDatum(inc);
 		a2[2] = a[0];
-		if (SPI_execute_with_args("SELECT events, in_history, expired, waiting_definition FROM raydar.event_attempts "
+		if (SPI_execute_with_args("SELECT task_id, attempt_number, events, event_ids, in_history "
+								  "FROM raydar.event_attempts "
 								  "WHERE cluster = $1 AND incarnation = $2 AND waiting_definition "
-								  "AND updated_at < now() - make_interval(secs => $3) "
-								  "ORDER BY task_id, attempt_number FOR UPDATE",
+								  "AND NOT expired AND updated_at < now() - make_interval(secs => $3) "
+								  "ORDER BY task_id, attempt_number",
 								  3, t2, a2, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read raydar.event_attempts");
 		total += SPI_processed;
-		read_merged(&m, &alloc);
+		read_waiting(&m);
 		write_attempts(cluster, inc, &ci, &m, &alloc, true);
 	}
 	return total;

@@ -866,6 +866,13 @@ raydar_event_merger_main(Datum arg)
 			wait_ms = 200;		/* a session waits for the collector */
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(work);
+
+		/*
+		 * A background worker reports its table statistics only when asked:
+		 * without this, autovacuum would never see the spool's dead rows nor
+		 * the history tables grow.
+		 */
+		pgstat_report_stat(false);
 		if (n >= 0 && GetCurrentTimestamp() - last_maint > 10 * USECS_PER_SEC)
 		{
 			run_step(maintain, "maintenance");

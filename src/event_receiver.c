@@ -899,6 +899,8 @@ raydar_event_receiver_main(Datum arg)
 			count_spool();
 		process_queue();
 		MemoryContextReset(work);
+		/* its spool inserts, for autovacuum (a worker reports only when asked) */
+		pgstat_report_stat(false);
 	}
 	pthread_mutex_lock(&queue_mu);
 	receiver_stopping = true;

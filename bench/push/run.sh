@@ -13,7 +13,8 @@
 #      acknowledged, and until all are in task_history;
 #   2. latency at a fixed rate: BENCH_RATE attempts/s for BENCH_RATE_SECONDS:
 #      POST latency percentiles, and whether the rate was kept;
-#   3. memory: the receiver's peak RSS (VmHWM) over both;
+#   3. memory: the receiver's (and the merger's) peak RSS (VmHWM) over both,
+#      and the rows the merge wrote per attempt (pg_stat_user_tables);
 #   4. the baseline: COPY of the same rows (exported from task_history) into
 #      an unindexed table LIKE it, median of 3, as attempts/s.
 # Prints a markdown table. Knobs: BENCH_ATTEMPTS (200000), BENCH_NODES (4),
@@ -47,11 +48,22 @@ t0=$(date +%s.%N)
 until [ "$(psql_ -c "SELECT count(*) FROM raydar.task_history WHERE cluster = 'bench'")" -ge "$ATTEMPTS" ]; do sleep 0.2; done
 t1=$(date +%s.%N)
 stored_s=$("$PY" -c "print(round($t1 - $t0, 2))")
+# What the merge wrote per attempt (pg_stat_user_tables, partitions summed).
+sleep 1
+psql_ -c "SELECT string_agg(format('%s: ins %s upd %s (hot %s) del %s per attempt', t,
+    round(i / $ATTEMPTS.0, 2), round(u / $ATTEMPTS.0, 2), round(h / $ATTEMPTS.0, 2), round(d / $ATTEMPTS.0, 2)), '; ')
+  FROM (SELECT CASE WHEN relname LIKE 'task_history%' THEN 'task_history' ELSE relname END AS t,
+               sum(n_tup_ins) i, sum(n_tup_upd) u, sum(n_tup_hot_upd) h, sum(n_tup_del) d
+        FROM pg_stat_user_tables WHERE schemaname LIKE 'raydar%'
+          AND (relname LIKE 'task_history%' OR relname IN ('task_live', 'event_attempts', 'event_ids', 'event_spool'))
+        GROUP BY 1 ORDER BY 1) s" >"$TMP/writes.txt"
+mpid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event merger'")
 
 say "pushing $RATE attempts/s for $RATE_S s"
 "$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/rate" --attempts $((RATE * RATE_S)) \
   --nodes "$NODES" --procs "$PROCS" --pregenerate --rate "$RATE" --timeout 1200 >"$TMP/rate.json"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rpid/status")
+mhwm=$(awk '/VmHWM/ {print $2}' "/proc/$mpid/status" 2>/dev/null || echo 0)
 
 say "baseline: COPY of the same rows into an unindexed table"
 psql_ -c "CREATE UNLOGGED TABLE pg_temp_src AS SELECT * FROM raydar.task_history WHERE cluster = 'bench'" >/dev/null
@@ -65,10 +77,11 @@ for i in 1 2 3; do
 done
 copy_med=$(printf '%s\n' "${copy_ms[@]}" | sort -n | sed -n 2p)
 
-"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" <<'PY'
+"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" "${mhwm:-0}" "$TMP/writes.txt" <<'PY'
 import json, sys
 load, rate = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 n, stored_s, copy_ms, hwm, want = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+mhwm, writes = int(sys.argv[8] or 0), open(sys.argv[9]).read().strip()
 copy_rate = n / (copy_ms / 1000.0)
 print("| measure | value |")
 print("|---|---|")
@@ -78,7 +91,8 @@ print("| sustained ingest, all in task_history | %.1f s: %.0f attempts/s |" % (s
 print("| POST latency, as fast as possible | p50 %s ms, p99 %s ms |" % (load["latency_ms"]["p50"], load["latency_ms"]["p99"]))
 print("| POST latency at %.0f attempts/s | kept %.0f attempts/s; p50 %s ms, p99 **%s ms**, max %s ms |"
       % (want, rate["attempts_per_s"], rate["latency_ms"]["p50"], rate["latency_ms"]["p99"], rate["latency_ms"]["p100"]))
-print("| receiver peak RSS (VmHWM) | %.0f MB |" % (hwm / 1024.0))
+print("| receiver peak RSS (VmHWM) | %.0f MB%s |" % (hwm / 1024.0, ", merger %.0f MB" % (mhwm / 1024.0) if mhwm else ""))
 print("| baseline: COPY of the same rows, unindexed | %d ms: %.0f attempts/s |" % (copy_ms, copy_rate))
-print("| receiver / COPY | %.2f |" % (load["attempts_per_s"] / copy_rate))
+print("| receiver / COPY | %.2f acknowledged, %.2f in task_history |" % (load["attempts_per_s"] / copy_rate, n / stored_s / copy_rate))
+print("| rows written (sustained run) | %s |" % writes)
 PY

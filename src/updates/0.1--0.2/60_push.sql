@@ -53,6 +53,9 @@ ALTER TABLE raydar.event_spool ALTER COLUMN body SET STORAGE EXTERNAL;
 -- event_ids). waiting_definition: FINISHED or FAILED without its definition yet;
 -- stored as it is after raydar.event_definition_wait. events is not
 -- compressed (EXTERNAL): it is rewritten at each merge of the attempt.
+-- fillfactor 70 and no index on a column a merge changes (the partial
+-- index's key and predicate change only when an attempt starts or stops
+-- waiting): a merge's update is then HOT, with no index insert.
 CREATE TABLE raydar.event_attempts (
     cluster            text NOT NULL,
     incarnation        text NOT NULL,
@@ -65,9 +68,9 @@ CREATE TABLE raydar.event_attempts (
     waiting_definition boolean NOT NULL DEFAULT false,
     updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (cluster, incarnation, task_id, attempt_number)
-);
+) WITH (fillfactor = 70);
 ALTER TABLE raydar.event_attempts ALTER COLUMN events SET STORAGE EXTERNAL;
-CREATE INDEX event_attempts_waiting ON raydar.event_attempts (updated_at) WHERE waiting_definition;
+CREATE INDEX event_attempts_waiting ON raydar.event_attempts (cluster, incarnation) WHERE waiting_definition;
 
 -- Ids of the job, actor and node events already merged (Ray delivers at
 -- least once), for the retention; task events are deduplicated per attempt
