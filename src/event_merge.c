@@ -32,6 +32,7 @@
  */
 #include "raydar.h"
 
+#include <malloc.h>
 #include <time.h>
 
 #include "access/xact.h"
@@ -815,6 +816,13 @@ raydar_event_merger_main(Datum arg)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "raydar event merger", PGC_USERSET, PGC_S_SESSION);
+	/*
+	 * Each drain allocates and frees about the same tens of MB: kept by
+	 * malloc rather than given back to the kernel and faulted in again
+	 * (page faults were a fifth of the merger's time).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	pg_atomic_write_u32(&event_push_shared->merger_procno, (uint32) MyProc->pgprocno + 1);
 	on_shmem_exit(merger_unpublish, (Datum) 0);
 	work = AllocSetContextCreate(TopMemoryContext, "raydar event merger", ALLOCSET_DEFAULT_SIZES);

@@ -32,9 +32,9 @@ CREATE TABLE raydar.event_sessions (
 -- Bodies acknowledged (200) and not yet merged: the receiver appends each
 -- body before answering, the merger consumes them in id order and deletes
 -- each row in the transaction that stores its events. body NULL: larger
--- than the receiver reads (kept as a reject). Stored uncompressed
--- (EXTERNAL): compressing is CPU on the acknowledgement's path for rows
--- that live a fraction of a second.
+-- than the receiver reads (kept as a reject). body is stored
+-- uncompressed (EXTERNAL): compressed (lz4), the receiver acknowledged half
+-- as many attempts per second in bench/push/run.sh (docs/performance.md).
 CREATE TABLE raydar.event_spool (
     id          bigserial PRIMARY KEY,
     cluster     text NOT NULL,
@@ -51,8 +51,7 @@ ALTER TABLE raydar.event_spool ALTER COLUMN body SET STORAGE EXTERNAL;
 -- event_ids: a 64-bit hash of each event id merged into it (Ray delivers
 -- at least once: task events are deduplicated per attempt, the others in
 -- event_ids). waiting_definition: FINISHED or FAILED without its definition yet;
--- stored as it is after raydar.event_definition_wait. events is not
--- compressed (EXTERNAL): it is rewritten at each merge of the attempt.
+-- stored as it is after raydar.event_definition_wait.
 -- fillfactor 70 and no index on a column a merge changes (the partial
 -- index's key and predicate change only when an attempt starts or stops
 -- waiting): a merge's update is then HOT, with no index insert.
@@ -69,7 +68,15 @@ CREATE TABLE raydar.event_attempts (
     updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (cluster, incarnation, task_id, attempt_number)
 ) WITH (fillfactor = 70);
-ALTER TABLE raydar.event_attempts ALTER COLUMN events SET STORAGE EXTERNAL;
+-- events is compressed with lz4 where the server has it (cheaper than
+-- pglz), else pglz.
+DO $lz4$
+BEGIN
+    ALTER TABLE raydar.event_attempts ALTER COLUMN events SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;  -- a server built without lz4: pglz, the default
+END
+$lz4$;
 CREATE INDEX event_attempts_waiting ON raydar.event_attempts (cluster, incarnation) WHERE waiting_definition;
 
 -- Ids of the job, actor and node events already merged (Ray delivers at
