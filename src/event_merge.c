@@ -33,6 +33,7 @@
 #include "raydar.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "access/xact.h"
@@ -688,9 +689,25 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 	return ok ? n : -1;
 }
 
+/* Attempts whose definition never came, stored (every 10 s: a partial index). */
+static void
+settle(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "raydar event merger: attempts without a definition");
+	event_attempts_settle_undefined();
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /*
- * The merger's periodic work: forget old event ids and attempts, bound
- * event_rejects, settle attempts whose definition never came.
+ * The merger's periodic work (every minute: it scans event_attempts):
+ * forget old event ids and attempts, bound event_rejects.
  */
 static void
 maintain(void)
@@ -705,7 +722,6 @@ maintain(void)
 	pgstat_report_activity(STATE_RUNNING, "raydar event merger: maintenance");
 	a[0] = Int32GetDatum(event_receiver_retention_s);
 	a[1] = Int32GetDatum(event_rejects_max);
-	event_attempts_settle_undefined();
 	SPI_execute_with_args("DELETE FROM raydar.event_ids WHERE received_at < now() - make_interval(secs => $1)",
 						  1, t, a, NULL, false, 0);
 
@@ -803,6 +819,7 @@ raydar_event_merger_main(Datum arg)
 {
 	MemoryContext work;
 	TimestampTz last_maint = 0;
+	TimestampTz last_settle = 0;
 	long		wait_ms = 0;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -822,6 +839,14 @@ raydar_event_merger_main(Datum arg)
 	 * (page faults were a fifth of the merger's time).
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+
+	/*
+	 * Where the cores are busy, the receiver's acknowledgements go first:
+	 * merging is what may lag (the spool absorbs it, bounded by
+	 * raydar.event_spool_max), a POST's latency is what Ray waits on.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, 10) != 0)
+		ereport(LOG, (errmsg("raydar event merger: could not lower its CPU priority: %m")));
 	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	pg_atomic_write_u32(&event_push_shared->merger_procno, (uint32) MyProc->pgprocno + 1);
 	on_shmem_exit(merger_unpublish, (Datum) 0);
@@ -866,8 +891,8 @@ raydar_event_merger_main(Datum arg)
 		PG_END_TRY();
 		if (n > 0)
 		{
-			pg_atomic_sub_fetch_u64(&event_push_shared->spool_bytes, bytes);
-			pg_atomic_sub_fetch_u64(&event_push_shared->spool_bodies, (uint64) n);
+			event_push_spool_sub(&event_push_shared->spool_bytes, bytes);
+			event_push_spool_sub(&event_push_shared->spool_bodies, (uint64) n);
 			wait_ms = 0;		/* maybe more: drain on */
 		}
 		else if (n == 0 && pg_atomic_read_u64(&event_push_shared->spool_bodies) > 0)
@@ -881,7 +906,12 @@ raydar_event_merger_main(Datum arg)
 		 * the history tables grow.
 		 */
 		pgstat_report_stat(false);
-		if (n >= 0 && GetCurrentTimestamp() - last_maint > 10 * USECS_PER_SEC)
+		if (n >= 0 && GetCurrentTimestamp() - last_settle > 10 * USECS_PER_SEC)
+		{
+			run_step(settle, "storing attempts without a definition");
+			last_settle = GetCurrentTimestamp();
+		}
+		if (n >= 0 && GetCurrentTimestamp() - last_maint > 60 * USECS_PER_SEC)
 		{
 			run_step(maintain, "maintenance");
 			last_maint = GetCurrentTimestamp();

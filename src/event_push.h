@@ -37,6 +37,20 @@ typedef struct EventPushShared
 
 extern EventPushShared *event_push_shared;
 
+/*
+ * Take what the merger consumed off the spool counters, never below zero:
+ * the receiver recounts the table every few seconds, and a recount between
+ * a drain's commit and this subtraction must not wrap the counters.
+ */
+static inline void
+event_push_spool_sub(pg_atomic_uint64 *counter, uint64 n)
+{
+	uint64		old = pg_atomic_read_u64(counter);
+
+	while (!pg_atomic_compare_exchange_u64(counter, &old, old > n ? old - n : 0))
+		;
+}
+
 /* Settings (event_receiver.c defines them; the merger reads them). */
 extern int	event_receiver_retention_s;
 extern int	event_rejects_max;

@@ -827,8 +827,10 @@ answer_all(int status)
 }
 
 /*
- * What the spool holds when the receiver starts (after a restart, bodies
- * acknowledged before it): the merger drains nothing before this is set.
+ * What the spool holds: when the receiver starts (after a restart, bodies
+ * acknowledged before it; the merger drains nothing before this is set),
+ * and again every SPOOL_RECOUNT, so that the counters cannot drift (a
+ * spool emptied by DROP EXTENSION, a recount racing a drain).
  */
 static void
 count_spool(void)
@@ -853,12 +855,15 @@ count_spool(void)
 	wake_merger();
 }
 
+#define SPOOL_RECOUNT (10 * USECS_PER_SEC)
+
 void
 raydar_event_receiver_main(Datum arg)
 {
 	struct MHD_Daemon *d;
 	MemoryContext work;
 	char		drain[256];
+	TimestampTz counted_at = 0;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -895,8 +900,12 @@ raydar_event_receiver_main(Datum arg)
 			answer_all(MHD_HTTP_SERVICE_UNAVAILABLE);
 			continue;
 		}
-		if (pg_atomic_read_u32(&event_push_shared->counted) == 0)
+		if (pg_atomic_read_u32(&event_push_shared->counted) == 0 ||
+			GetCurrentTimestamp() - counted_at > SPOOL_RECOUNT)
+		{
 			count_spool();
+			counted_at = GetCurrentTimestamp();
+		}
 		process_queue();
 		MemoryContextReset(work);
 		/* its spool inserts, for autovacuum (a worker reports only when asked) */
