@@ -62,6 +62,12 @@ mpid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar e
 say "pushing $RATE attempts/s for $RATE_S s"
 "$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/rate" --attempts $((RATE * RATE_S)) \
   --nodes "$NODES" --procs "$PROCS" --pregenerate --rate "$RATE" --timeout 1200 >"$TMP/rate.json"
+# The drain's lag: the backlog when the offered load stopped, and how long
+# until it was merged.
+backlog=$(psql_ -c "SELECT count(*) FROM raydar.event_spool")
+t2=$(date +%s.%N)
+until [ "$(psql_ -c "SELECT count(*) FROM raydar.event_spool")" -eq 0 ]; do sleep 0.1; done
+drain_s=$("$PY" -c "print(round($(date +%s.%N) - $t2, 1))")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rpid/status")
 mhwm=$(awk '/VmHWM/ {print $2}' "/proc/$mpid/status" 2>/dev/null || echo 0)
 
@@ -77,11 +83,12 @@ for i in 1 2 3; do
 done
 copy_med=$(printf '%s\n' "${copy_ms[@]}" | sort -n | sed -n 2p)
 
-"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" "${mhwm:-0}" "$TMP/writes.txt" <<'PY'
+"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" "${mhwm:-0}" "$TMP/writes.txt" "$backlog" "$drain_s" <<'PY'
 import json, sys
 load, rate = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 n, stored_s, copy_ms, hwm, want = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
 mhwm, writes = int(sys.argv[8] or 0), open(sys.argv[9]).read().strip()
+backlog, drain_s = int(sys.argv[10]), float(sys.argv[11])
 copy_rate = n / (copy_ms / 1000.0)
 print("| measure | value |")
 print("|---|---|")
@@ -91,6 +98,7 @@ print("| sustained ingest, all in task_history | %.1f s: %.0f attempts/s |" % (s
 print("| POST latency, as fast as possible | p50 %s ms, p99 %s ms |" % (load["latency_ms"]["p50"], load["latency_ms"]["p99"]))
 print("| POST latency at %.0f attempts/s | kept %.0f attempts/s; p50 %s ms, p99 **%s ms**, max %s ms |"
       % (want, rate["attempts_per_s"], rate["latency_ms"]["p50"], rate["latency_ms"]["p99"], rate["latency_ms"]["p100"]))
+print("| drain lag after the fixed-rate run | %d bodies acknowledged and not yet merged; merged %.1f s later |" % (backlog, drain_s))
 print("| receiver peak RSS (VmHWM) | %.0f MB%s |" % (hwm / 1024.0, ", merger %.0f MB" % (mhwm / 1024.0) if mhwm else ""))
 print("| baseline: COPY of the same rows, unindexed | %d ms: %.0f attempts/s |" % (copy_ms, copy_rate))
 print("| receiver / COPY | %.2f acknowledged, %.2f in task_history |" % (load["attempts_per_s"] / copy_rate, n / stored_s / copy_rate))
