@@ -1,11 +1,12 @@
 -- 60_push.sql: 0.1 -> 0.2 upgrade: the push receiver (issue 17).
 -- The same objects as src/sql/76_push.sql, which is all new in 0.2.
--- 76_push.sql: the push receiver (src/event_receiver.c, docs/push.md): Ray's
--- Event Export POSTed to raydar.event_receiver_listen at
--- /events/<cluster>/<token>, merged per (cluster, incarnation, task_id,
--- attempt) into task_history / task_live as Ray's own converter merges
--- them. Registered clusters, what is needed to merge later events, the
--- event ids already stored, rejected events and per-node counters.
+-- 76_push.sql: the push receiver (src/event_receiver.c, src/event_merge.c,
+-- docs/push.md): Ray's Event Export POSTed to raydar.event_receiver_listen
+-- at /events/<cluster>/<token>, spooled before the 200, then merged per
+-- (cluster, incarnation, task_id, attempt) into task_history / task_live as
+-- Ray's own converter merges them. Registered clusters, the spool, what is
+-- needed to merge later events, the event ids already stored, rejected
+-- events and per-node counters.
 
 CREATE TABLE raydar.event_clusters (
     cluster       text PRIMARY KEY CHECK (cluster ~ '^[A-Za-z0-9_.-]{1,63}$'),
