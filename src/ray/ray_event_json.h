@@ -29,6 +29,7 @@
 
 #include "ray_arena.h"
 #include "ray_gcs.pb-c.h"
+#include "ray_json_read.h"
 #include "ray_status.h"
 #include "ray_version.h"
 
@@ -81,13 +82,5 @@ extern RayStatus ray_event_batch_parse(const char *json, size_t len, const RayVe
 									   ProtobufCAllocator *alloc, RayEventBatch **out,
 									   char *err, size_t errlen);
 extern void ray_event_batch_free(RayEventBatch *b);
-
-/*
- * The value readers, exposed for tests: RFC 3339 into Unix ns (false if
- * malformed or outside int64 ns), and base64 (standard or URL-safe,
- * padding optional) of at most cap bytes.
- */
-extern bool ray_event_parse_rfc3339(const char *s, int64_t *ns);
-extern bool ray_event_base64(const char *s, uint8_t *out, size_t cap, size_t *len);
 
 #endif							/* RAY_EVENT_JSON_H */
