@@ -21,8 +21,10 @@
  *  - TASK_PROFILE_EVENT -> profile_events.
  *  - Events with an empty task id, or a definition with an empty job id,
  *    are rejected (Ray skips them silently; raydar keeps them visible).
- * Other known event types (jobs, nodes, actors, placement groups, workers)
- * are RAY_EVENT_OTHER; an unknown type is rejected.
+ * Job, actor and node events are RAY_EVENT_ENTITY, read by
+ * ray_event_entity.c into fragments of the GCS rows. Other known event
+ * types (placement groups, submission jobs, workers, platform events) are
+ * RAY_EVENT_OTHER; an unknown type is rejected.
  */
 #include "ray_event_json.h"
 
@@ -37,6 +39,7 @@
 #include <strings.h>
 
 #include "ray_enums.h"
+#include "ray_event_entity.h"
 #include "ray_json_read.h"
 
 #define MAX_DEPTH 64
@@ -346,17 +349,113 @@ add_state(Conv *c, Ray__Rpc__TaskStateUpdate *su, size_t cap, int32_t state, int
 	return true;
 }
 
+/* The 2.49 taskState map: TaskStatus number (a decimal key) -> Timestamp. */
+static bool
+state_map(Conv *c, const cJSON *map, Ray__Rpc__TaskStateUpdate *su, size_t cap)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, map)
+	{
+		char	   *end;
+		long		num;
+		int64_t		ns;
+
+		errno = 0;
+		num = strtol(e->string, &end, 10);
+		if (e->string[0] == '\0' || *end != '\0' || errno != 0 || num < 0 || num > INT32_MAX)
+			return ray_json_reject(&c->r, "\"taskState\" key \"%.32s\" is not a TaskStatus number", e->string);
+		if (!cJSON_IsString(e) || !ray_event_parse_rfc3339(e->valuestring, &ns))
+			return ray_json_reject(&c->r, "\"taskState\" of %ld is not an RFC 3339 timestamp", num);
+		if (!add_state(c, su, cap, (int32_t) num, ns))
+			return false;
+	}
+	return true;
+}
+
+/* The later stateTransitions list of {state name, timestamp}. */
+static bool
+state_list(Conv *c, const cJSON *list, Ray__Rpc__TaskStateUpdate *su, size_t cap)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, list)
+	{
+		int32_t		st;
+		int64_t		ns;
+		bool		has;
+
+		if (!cJSON_IsObject(e))
+			return ray_json_reject(&c->r, "a state transition is not an object");
+		if (!ray_json_enum(&c->r, e, "state", status_name, 64, &has, &st))
+			return false;
+		if (!has)
+			return ray_json_reject(&c->r, "a state transition has no state");
+		if (!ray_json_time(&c->r, e, "timestamp", &has, &ns))
+			return false;
+		if (!has)
+			return ray_json_reject(&c->r, "a state transition has no timestamp");
+		if (!add_state(c, su, cap, st, ns))
+			return false;
+	}
+	return true;
+}
+
+/* Both forms of the transitions into su->state_ts_ns. */
+static bool
+states(Conv *c, const cJSON *p, Ray__Rpc__TaskStateUpdate *su)
+{
+	const cJSON *map = ray_json_member(p, "taskState");
+	const cJSON *list = ray_json_member(p, "stateTransitions");
+	const cJSON *e;
+	size_t		cap = 0;
+
+	if (map != NULL && !cJSON_IsObject(map))
+		return ray_json_reject(&c->r, "\"taskState\" is not an object");
+	if (list != NULL && !cJSON_IsArray(list))
+		return ray_json_reject(&c->r, "\"stateTransitions\" is not an array");
+	if (map)
+		cJSON_ArrayForEach(e, map) cap++;
+	if (list)
+		cJSON_ArrayForEach(e, list) cap++;
+	su->state_ts_ns = ray_json_alloc0(&c->r, sizeof(void *) * (cap ? cap : 1));
+	if (su->state_ts_ns == NULL)
+		return false;
+	return (map == NULL || state_map(c, map, su, cap)) &&
+		(list == NULL || state_list(c, list, su, cap));
+}
+
+/* rayErrorInfo: errorType and errorMessage. */
+static bool
+error_info(Conv *c, const cJSON *rei, Ray__Rpc__TaskStateUpdate *su)
+{
+	Ray__Rpc__RayErrorInfo init = RAY__RPC__RAY_ERROR_INFO__INIT;
+	int32_t		et;
+	bool		has;
+	const char *s;
+
+	if (!cJSON_IsObject(rei))
+		return ray_json_reject(&c->r, "\"rayErrorInfo\" is not an object");
+	su->error_info = ray_json_alloc0(&c->r, sizeof(*su->error_info));
+	if (su->error_info == NULL)
+		return false;
+	*su->error_info = init;
+	if (!ray_json_enum(&c->r, rei, "errorType", error_type_name, 256, &has, &et) ||
+		!ray_json_string(&c->r, rei, "errorMessage", &s))
+		return false;
+	su->error_info->has_error_type = has;
+	su->error_info->error_type = et;
+	su->error_info->error_message = (char *) (s ? s : "");
+	return true;
+}
+
 static Ray__Rpc__TaskEvents *
 lifecycle(Conv *c, const cJSON *p)
 {
 	Ray__Rpc__TaskEvents *te = new_task_events(c, p, "taskAttempt");
 	Ray__Rpc__TaskStateUpdate *su;
 	Ray__Rpc__TaskStateUpdate sinit = RAY__RPC__TASK_STATE_UPDATE__INIT;
-	const cJSON *map = ray_json_member(p, "taskState");
-	const cJSON *list = ray_json_member(p, "stateTransitions");
 	const cJSON *rei = ray_json_member(p, "rayErrorInfo");
-	const cJSON *e;
-	size_t		cap = 0;
 	bool		has,
 				b;
 	int64_t		v;
@@ -387,95 +486,10 @@ lifecycle(Conv *c, const cJSON *p)
 	if (!ray_json_string(&c->r, p, "actorReprName", &s))
 		return NULL;
 	su->actor_repr_name = (char *) s;
-	if (rei != NULL)
-	{
-		Ray__Rpc__RayErrorInfo init = RAY__RPC__RAY_ERROR_INFO__INIT;
-		int32_t		et;
-
-		if (!cJSON_IsObject(rei))
-		{
-			ray_json_reject(&c->r, "\"rayErrorInfo\" is not an object");
-			return NULL;
-		}
-		su->error_info = ray_json_alloc0(&c->r, sizeof(*su->error_info));
-		if (su->error_info == NULL)
-			return NULL;
-		*su->error_info = init;
-		if (!ray_json_enum(&c->r, rei, "errorType", error_type_name, 256, &has, &et) ||
-			!ray_json_string(&c->r, rei, "errorMessage", &s))
-			return NULL;
-		su->error_info->has_error_type = has;
-		su->error_info->error_type = et;
-		su->error_info->error_message = (char *) (s ? s : "");
-	}
-	if (map != NULL && !cJSON_IsObject(map))
-	{
-		ray_json_reject(&c->r, "\"taskState\" is not an object");
+	if (rei != NULL && !error_info(c, rei, su))
 		return NULL;
-	}
-	if (list != NULL && !cJSON_IsArray(list))
-	{
-		ray_json_reject(&c->r, "\"stateTransitions\" is not an array");
+	if (!states(c, p, su))
 		return NULL;
-	}
-	if (map)
-		cJSON_ArrayForEach(e, map) cap++;
-	if (list)
-		cJSON_ArrayForEach(e, list) cap++;
-	su->state_ts_ns = ray_json_alloc0(&c->r, sizeof(void *) * (cap ? cap : 1));
-	if (su->state_ts_ns == NULL)
-		return NULL;
-	if (map)
-		cJSON_ArrayForEach(e, map)
-	{
-		/* 2.49: TaskStatus number (a decimal key) -> Timestamp. */
-		char	   *end;
-		long		num;
-		int64_t		ns;
-
-		errno = 0;
-		num = strtol(e->string, &end, 10);
-		if (e->string[0] == '\0' || *end != '\0' || errno != 0 || num < 0 || num > INT32_MAX)
-		{
-			ray_json_reject(&c->r, "\"taskState\" key \"%.32s\" is not a TaskStatus number", e->string);
-			return NULL;
-		}
-		if (!cJSON_IsString(e) || !ray_event_parse_rfc3339(e->valuestring, &ns))
-		{
-			ray_json_reject(&c->r, "\"taskState\" of %ld is not an RFC 3339 timestamp", num);
-			return NULL;
-		}
-		if (!add_state(c, su, cap, (int32_t) num, ns))
-			return NULL;
-	}
-	if (list)
-		cJSON_ArrayForEach(e, list)
-	{
-		int32_t		st;
-		int64_t		ns;
-
-		if (!cJSON_IsObject(e))
-		{
-			ray_json_reject(&c->r, "a state transition is not an object");
-			return NULL;
-		}
-		if (!ray_json_enum(&c->r, e, "state", status_name, 64, &has, &st))
-			return NULL;
-		if (!has)
-		{
-			ray_json_reject(&c->r, "a state transition has no state");
-			return NULL;
-		}
-		if (!ray_json_time(&c->r, e, "timestamp", &has, &ns))
-			return NULL;
-		if (!has)
-		{
-			ray_json_reject(&c->r, "a state transition has no timestamp");
-			return NULL;
-		}
-		if (!add_state(c, su, cap, st, ns))
-			return NULL;
-	}
 	return c->r.oom ? NULL : te;
 }
 
@@ -564,7 +578,7 @@ typedef struct EventType
 {
 	const char *name;
 	int			number;
-	const char *payload;		/* a task payload raydar converts, else NULL */
+	const char *payload;		/* a payload raydar converts, else NULL */
 	const char *payload2;		/* the other name of the same payload */
 } EventType;
 
@@ -574,12 +588,12 @@ static const EventType event_types[] = {
 	{"TASK_LIFECYCLE_EVENT", 2, "taskLifecycleEvent", "taskExecutionEvent"},
 	{"ACTOR_TASK_DEFINITION_EVENT", 3, "actorTaskDefinitionEvent", NULL},
 	{"TASK_PROFILE_EVENT", 4, "taskProfileEvents", NULL},
-	{"DRIVER_JOB_DEFINITION_EVENT", 5, NULL, NULL},
-	{"DRIVER_JOB_LIFECYCLE_EVENT", 6, NULL, NULL},
-	{"NODE_DEFINITION_EVENT", 7, NULL, NULL},
-	{"NODE_LIFECYCLE_EVENT", 8, NULL, NULL},
-	{"ACTOR_DEFINITION_EVENT", 9, NULL, NULL},
-	{"ACTOR_LIFECYCLE_EVENT", 10, NULL, NULL},
+	{"DRIVER_JOB_DEFINITION_EVENT", 5, "driverJobDefinitionEvent", NULL},
+	{"DRIVER_JOB_LIFECYCLE_EVENT", 6, "driverJobLifecycleEvent", NULL},
+	{"NODE_DEFINITION_EVENT", 7, "nodeDefinitionEvent", NULL},
+	{"NODE_LIFECYCLE_EVENT", 8, "nodeLifecycleEvent", NULL},
+	{"ACTOR_DEFINITION_EVENT", 9, "actorDefinitionEvent", NULL},
+	{"ACTOR_LIFECYCLE_EVENT", 10, "actorLifecycleEvent", NULL},
 	{"PLACEMENT_GROUP_DEFINITION_EVENT", 11, NULL, NULL},
 	{"PLACEMENT_GROUP_LIFECYCLE_EVENT", 12, NULL, NULL},
 	{"SUBMISSION_JOB_DEFINITION_EVENT", 13, NULL, NULL},
@@ -616,7 +630,6 @@ convert_event(Conv *c, const cJSON *ev)
 	const EventType *et;
 	const cJSON *p;
 	const char *s;
-	bool		has;
 
 	it->kind = RAY_EVENT_REJECTED;
 	it->event_type = "";
@@ -667,6 +680,15 @@ convert_event(Conv *c, const cJSON *ev)
 		ray_json_reject(&c->r, "the %s has no \"%s\" object", et->name, et->payload);
 		return;
 	}
+	if (et->number >= 5 && et->number <= 10)
+	{
+		it->entity = ray_event_entity_read(&c->r, et->number, p);
+		if (it->entity != NULL && !c->r.bad)
+			it->kind = RAY_EVENT_ENTITY;
+		else if (!c->r.bad)
+			ray_json_reject(&c->r, "out of memory");
+		return;
+	}
 	switch (et->number)
 	{
 		case 1:
@@ -682,7 +704,6 @@ convert_event(Conv *c, const cJSON *ev)
 			it->task = profile(c, p);
 			break;
 	}
-	(void) has;
 	if (it->task != NULL && !c->r.bad)
 		it->kind = RAY_EVENT_TASK;
 	else if (!c->r.bad)
@@ -777,7 +798,12 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 		else if (it->kind == RAY_EVENT_TASK)
 			b->ntask++;
 		else
+		{
+			/* Jobs, actors and nodes count as other events, stored or not. */
 			b->nother++;
+			if (it->kind == RAY_EVENT_ENTITY)
+				b->nentity++;
+		}
 		b->n++;
 	}
 	cJSON_Delete(root);

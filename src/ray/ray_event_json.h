@@ -41,7 +41,8 @@
 typedef enum RayEventKind
 {
 	RAY_EVENT_TASK,				/* a task event: task holds its TaskEvents */
-	RAY_EVENT_OTHER,			/* a known type raydar does not store (yet) */
+	RAY_EVENT_ENTITY,			/* a job, actor or node event: entity holds it */
+	RAY_EVENT_OTHER,			/* a known type raydar does not store */
 	RAY_EVENT_REJECTED			/* invalid: reason says why */
 } RayEventKind;
 
@@ -58,6 +59,7 @@ typedef struct RayEventItem
 	bool		has_timestamp;
 	int64_t		timestamp_ns;	/* when Ray made the event */
 	Ray__Rpc__TaskEvents *task; /* RAY_EVENT_TASK: from the batch's arena */
+	struct RayEntityEvent *entity;	/* RAY_EVENT_ENTITY: from the batch's arena */
 	char		reason[256];	/* RAY_EVENT_REJECTED */
 	char	   *text;			/* RAY_EVENT_REJECTED: the event's JSON (cut at 8 kB) */
 } RayEventItem;
@@ -68,7 +70,8 @@ typedef struct RayEventBatch
 	size_t		n;
 	RayEventItem *items;
 	size_t		ntask;
-	size_t		nother;
+	size_t		nother;			/* not task events (entities included) */
+	size_t		nentity;		/* job, actor and node events */
 	size_t		nrejected;
 } RayEventBatch;
 
