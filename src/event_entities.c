@@ -91,6 +91,15 @@ bytea_of(const void *p, size_t n)
 	return PointerGetDatum(b);
 }
 
+/* The first three arguments of every statement here: cluster, incarnation, kind. */
+static void
+key_args(Datum *a, const char *cluster, const char *inc, RayEntityKind kind)
+{
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	a[2] = CStringGetTextDatum(ray_entity_kind_name(kind));
+}
+
 static Datum
 array_of(Datum *d, bool *nulls, int n, Oid elem)
 {
@@ -163,9 +172,7 @@ store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
 	}
 	if (np == 0)
 		return nids;
-	a[0] = CStringGetTextDatum(cluster);
-	a[1] = CStringGetTextDatum(inc);
-	a[2] = CStringGetTextDatum(ray_entity_kind_name(kind));
+	key_args(a, cluster, inc, kind);
 	a[3] = array_of(ent, NULL, np, BYTEAOID);
 	a[4] = array_of(evid, NULL, np, BYTEAOID);
 	a[5] = array_of(part, NULL, np, INT4OID);
@@ -279,9 +286,7 @@ rebuild(const char *cluster, const char *inc, RayEntityKind kind, Datum *ids, in
 	Merging		m;
 	bytea	   *cur = NULL;
 
-	a[0] = CStringGetTextDatum(cluster);
-	a[1] = CStringGetTextDatum(inc);
-	a[2] = CStringGetTextDatum(ray_entity_kind_name(kind));
+	key_args(a, cluster, inc, kind);
 	a[3] = array_of(ids, NULL, nids, BYTEAOID);
 	/* Definitions first, then transitions in time order; ties broken by the event. */
 	if (SPI_execute_with_args("SELECT entity_id, part >= 0, state, restart_reason, fragment "

@@ -27,27 +27,10 @@
  */
 #include "ray_event_entity.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ray_enums.h"
-
-/* map<string, double> and map<string, string> entries: one layout each in protobuf-c. */
-typedef struct DoubleEntry
-{
-	ProtobufCMessage base;
-	char	   *key;
-	protobuf_c_boolean has_value;
-	double		value;
-} DoubleEntry;
-
-typedef struct StringEntry
-{
-	ProtobufCMessage base;
-	char	   *key;
-	char	   *value;
-} StringEntry;
 
 static const char *const job_states[] = {"UNSPECIFIED", "CREATED", "FINISHED"};
 static const char *const restart_reasons[] = {"ACTOR_FAILURE", "LINEAGE_RECONSTRUCTION", "NODE_PREEMPTION"};
@@ -84,56 +67,6 @@ new_msg(RayJsonRead *c, const ProtobufCMessageDescriptor *d)
 	if (m != NULL)
 		protobuf_c_message_init(d, m);
 	return m;
-}
-
-/*
- * A JSON object of numbers (doubles) or strings into a map field's entries
- * (entry descriptor d); *n and *entries as protobuf-c keeps them.
- */
-static bool
-read_map(RayJsonRead *c, const cJSON *obj, const char *key, bool doubles,
-		 const ProtobufCMessageDescriptor *d, size_t *n, void ***entries)
-{
-	const cJSON *m = ray_json_member(obj, key);
-	const cJSON *e;
-	size_t		cap = 0;
-
-	*n = 0;
-	*entries = NULL;
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsObject(m))
-		return ray_json_reject(c, "\"%s\" is not an object", key);
-	cJSON_ArrayForEach(e, m) cap++;
-	if (cap == 0)
-		return true;
-	*entries = ray_json_alloc0(c, sizeof(void *) * cap);
-	if (*entries == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		void	   *x;
-
-		if (doubles ? !cJSON_IsNumber(e) || !isfinite(e->valuedouble) : !cJSON_IsString(e))
-			return ray_json_reject(c, "\"%s\" entry \"%.64s\" is not a %s", key, e->string,
-								   doubles ? "finite number" : "string");
-		x = new_msg(c, d);
-		if (x == NULL)
-			return false;
-		if (doubles)
-		{
-			((DoubleEntry *) x)->key = ray_json_dup(c, e->string);
-			((DoubleEntry *) x)->has_value = 1;
-			((DoubleEntry *) x)->value = e->valuedouble;
-		}
-		else
-		{
-			((StringEntry *) x)->key = ray_json_dup(c, e->string);
-			((StringEntry *) x)->value = ray_json_dup(c, e->valuestring);
-		}
-		(*entries)[(*n)++] = x;
-	}
-	return !c->oom;
 }
 
 /* A string kept only when non-empty (an empty one is proto3's "not set"). */
@@ -262,10 +195,10 @@ actor_definition(RayJsonRead *c, const cJSON *p, Ray__Rpc__ActorTableData *a)
 	a->call_site = (char *) s;
 	if (!ray_json_id(c, p, "placementGroupId", &a->has_placement_group_id, &a->placement_group_id))
 		return false;
-	return read_map(c, p, "requiredResources", true,
+	return ray_json_map(c, p, "requiredResources", true,
 					&ray__rpc__actor_table_data__required_resources_entry__descriptor,
 					&a->n_required_resources, (void ***) &a->required_resources) &&
-		read_map(c, p, "labelSelector", false,
+		ray_json_map(c, p, "labelSelector", false,
 				 &ray__rpc__actor_table_data__label_selector_entry__descriptor,
 				 &a->n_label_selector, (void ***) &a->label_selector);
 }
@@ -407,7 +340,7 @@ node_definition(RayJsonRead *c, const cJSON *p, Ray__Rpc__GcsNodeInfo *n)
 	/* Ray sends its start_time_ms as a Timestamp: 0 (1970) when unset. */
 	if (has && ns > 0 && !to_ms(c, ns, "the node's startTimestamp", &n->has_start_time_ms, &n->start_time_ms))
 		return false;
-	return read_map(c, p, "labels", false, &ray__rpc__gcs_node_info__labels_entry__descriptor,
+	return ray_json_map(c, p, "labels", false, &ray__rpc__gcs_node_info__labels_entry__descriptor,
 					&n->n_labels, (void ***) &n->labels);
 }
 
@@ -421,7 +354,7 @@ node_transition(RayJsonRead *c, const cJSON *t, RayEntityPart *part, Ray__Rpc__G
 	n->has_state = 1;
 	n->state = part->state;
 	if (part->state == 0)		/* ALIVE */
-		return read_map(c, t, "resources", true, &ray__rpc__gcs_node_info__resources_total_entry__descriptor,
+		return ray_json_map(c, t, "resources", true, &ray__rpc__gcs_node_info__resources_total_entry__descriptor,
 						&n->n_resources_total, (void ***) &n->resources_total);
 	if (!to_ms(c, part->ts_ns, "the node's DEAD time", &n->has_end_time_ms, &n->end_time_ms))
 		return false;

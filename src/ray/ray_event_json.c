@@ -139,69 +139,6 @@ call_string(Conv *c, const cJSON *fd, char **out)
 	return true;
 }
 
-static bool
-required_resources(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
-{
-	const cJSON *e;
-	size_t		n = 0;
-
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsObject(m))
-		return ray_json_reject(&c->r, "\"requiredResources\" is not an object");
-	cJSON_ArrayForEach(e, m) n++;
-	info->required_resources = ray_json_alloc0(&c->r, sizeof(void *) * (n ? n : 1));
-	if (info->required_resources == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry *r = ray_json_alloc0(&c->r, sizeof(*r));
-		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry init = RAY__RPC__TASK_INFO_ENTRY__REQUIRED_RESOURCES_ENTRY__INIT;
-
-		if (r == NULL)
-			return false;
-		*r = init;
-		if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-			return ray_json_reject(&c->r, "resource \"%.64s\" is not a finite number", e->string);
-		r->key = ray_json_dup(&c->r, e->string);
-		r->has_value = 1;
-		r->value = e->valuedouble;
-		info->required_resources[info->n_required_resources++] = r;
-	}
-	return !c->r.oom;
-}
-
-static bool
-label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
-{
-	const cJSON *e;
-	size_t		n = 0;
-
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsObject(m))
-		return ray_json_reject(&c->r, "\"labelSelector\" is not an object");
-	cJSON_ArrayForEach(e, m) n++;
-	info->label_selector = ray_json_alloc0(&c->r, sizeof(void *) * (n ? n : 1));
-	if (info->label_selector == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		Ray__Rpc__TaskInfoEntry__LabelSelectorEntry *l = ray_json_alloc0(&c->r, sizeof(*l));
-		Ray__Rpc__TaskInfoEntry__LabelSelectorEntry init = RAY__RPC__TASK_INFO_ENTRY__LABEL_SELECTOR_ENTRY__INIT;
-
-		if (l == NULL)
-			return false;
-		*l = init;
-		if (!cJSON_IsString(e))
-			return ray_json_reject(&c->r, "label \"%.64s\" is not a string", e->string);
-		l->key = ray_json_dup(&c->r, e->string);
-		l->value = ray_json_dup(&c->r, e->valuestring);
-		info->label_selector[info->n_label_selector++] = l;
-	}
-	return !c->r.oom;
-}
-
 /* The TaskEvents of (task_id, attempt) read from payload p. */
 static Ray__Rpc__TaskEvents *
 new_task_events(Conv *c, const cJSON *p, const char *attempt_key)
@@ -297,8 +234,12 @@ definition(Conv *c, const cJSON *d, bool actor)
 	if (!ray_json_string(&c->r, d, "callSite", &s))
 		return NULL;
 	ti->call_site = (char *) s;
-	if (!label_selector(c, ray_json_member(d, "labelSelector"), ti) ||
-		!required_resources(c, ray_json_member(d, "requiredResources"), ti))
+	if (!ray_json_map(&c->r, d, "labelSelector", false,
+					  &ray__rpc__task_info_entry__label_selector_entry__descriptor,
+					  &ti->n_label_selector, (void ***) &ti->label_selector) ||
+		!ray_json_map(&c->r, d, "requiredResources", true,
+					  &ray__rpc__task_info_entry__required_resources_entry__descriptor,
+					  &ti->n_required_resources, (void ***) &ti->required_resources))
 		return NULL;
 	/* 2.49: runtimeEnvInfo only when the spec has one; later a plain string. */
 	rei = ray_json_member(d, "runtimeEnvInfo");

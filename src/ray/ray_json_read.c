@@ -13,6 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* map<string, double> and map<string, string> entries: one layout each in protobuf-c. */
+typedef struct DoubleEntry
+{
+	ProtobufCMessage base;
+	char	   *key;
+	protobuf_c_boolean has_value;
+	double		value;
+} DoubleEntry;
+
+typedef struct StringEntry
+{
+	ProtobufCMessage base;
+	char	   *key;
+	char	   *value;
+} StringEntry;
+
 /* Mark the event rejected (the first reason is kept); always false. */
 bool
 ray_json_reject(RayJsonRead *c, const char *fmt,...)
@@ -477,4 +493,55 @@ ray_json_enum(RayJsonRead *c, const cJSON *obj, const char *key, const char *(*n
 	*has = true;
 	*out = (int32_t) v;
 	return true;
+}
+
+/*
+ * A JSON object of numbers (doubles) or strings into a map field's entries
+ * (entry descriptor d); *n and *entries as protobuf-c keeps them.
+ */
+bool
+ray_json_map(RayJsonRead *c, const cJSON *obj, const char *key, bool doubles,
+			 const ProtobufCMessageDescriptor *d, size_t *n, void ***entries)
+{
+	const cJSON *m = ray_json_member(obj, key);
+	const cJSON *e;
+	size_t		cap = 0;
+
+	*n = 0;
+	*entries = NULL;
+	if (m == NULL)
+		return true;
+	if (!cJSON_IsObject(m))
+		return ray_json_reject(c, "\"%s\" is not an object", key);
+	cJSON_ArrayForEach(e, m) cap++;
+	if (cap == 0)
+		return true;
+	*entries = ray_json_alloc0(c, sizeof(void *) * cap);
+	if (*entries == NULL)
+		return false;
+	cJSON_ArrayForEach(e, m)
+	{
+		void	   *x;
+
+		if (doubles ? !cJSON_IsNumber(e) || !isfinite(e->valuedouble) : !cJSON_IsString(e))
+			return ray_json_reject(c, "\"%s\" entry \"%.64s\" is not a %s", key, e->string,
+								   doubles ? "finite number" : "string");
+		x = ray_json_alloc0(c, d->sizeof_message);
+		if (x == NULL)
+			return false;
+		protobuf_c_message_init(d, x);
+		if (doubles)
+		{
+			((DoubleEntry *) x)->key = ray_json_dup(c, e->string);
+			((DoubleEntry *) x)->has_value = 1;
+			((DoubleEntry *) x)->value = e->valuedouble;
+		}
+		else
+		{
+			((StringEntry *) x)->key = ray_json_dup(c, e->string);
+			((StringEntry *) x)->value = ray_json_dup(c, e->valuestring);
+		}
+		(*entries)[(*n)++] = x;
+	}
+	return !c->oom;
 }

@@ -76,6 +76,14 @@ extern bool ray_json_time(RayJsonRead *c, const cJSON *obj, const char *key, boo
 extern bool ray_json_enum(RayJsonRead *c, const cJSON *obj, const char *key,
 						  const char *(*name_of) (int), int max, bool *has, int32_t *out);
 
+/*
+ * A JSON object of finite numbers (doubles) or strings into a protobuf map
+ * field: entries of descriptor d (a map<string, double> or map<string,
+ * string> entry), *n and *entries as protobuf-c keeps them.
+ */
+extern bool ray_json_map(RayJsonRead *c, const cJSON *obj, const char *key, bool doubles,
+						 const ProtobufCMessageDescriptor *d, size_t *n, void ***entries);
+
 /* Largest id the readers take (Ray's are 4 to 28 bytes). */
 #define RAY_JSON_MAX_ID 64
 
