@@ -391,6 +391,8 @@ event_entities_merge(const char *cluster, const char *incarnation,
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	RayEventItem **ents = palloc(sizeof(RayEventItem *) * Max(n, 1));
 	int			nents = 0;
+	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "raydar pushed entities chunk",
+													ALLOCSET_DEFAULT_SIZES);
 
 	for (int i = 0; i < n; i++)
 		if (items[i]->kind == RAY_EVENT_ENTITY && items[i]->entity != NULL)
@@ -398,6 +400,10 @@ event_entities_merge(const char *cluster, const char *incarnation,
 	for (int from = 0; from < nents; from += CHUNK)
 	{
 		int			m = Min(CHUNK, nents - from);
+
+		/* What one chunk reads and rebuilds goes with it. */
+		MemoryContextReset(chunk_cxt);
+		MemoryContextSwitchTo(chunk_cxt);
 
 		for (int k = 0; k < RAY_ENTITY_KINDS; k++)
 		{
@@ -412,7 +418,6 @@ event_entities_merge(const char *cluster, const char *incarnation,
 			rebuild(cluster, incarnation, (RayEntityKind) k, ids, nids, rows, &nrows);
 			write_rows(cluster, incarnation, v, (RayEntityKind) k, rows, nrows);
 		}
-		MemoryContextSwitchTo(cxt);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
