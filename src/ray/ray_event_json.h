@@ -12,6 +12,9 @@
  * merge is the caller's: a serialized TaskEvents appended to another one
  * parses as their MergeFrom (scalars overwrite, maps upsert, repeated
  * fields append), so the receiver merges by concatenating packed bytes.
+ * Job, actor and node events become RAY_EVENT_ENTITY items, read by
+ * ray_event_entity.c into fragments of the GCS's own rows and merged the
+ * same way (src/event_entities.c).
  *
  * Accepted: lowerCamelCase and snake_case keys; ids as base64 (standard or
  * URL-safe, padding optional); int64 as strings or numbers; enums as names
