@@ -30,6 +30,7 @@
 #include "nodes/pg_list.h"
 #include "utils/timestamp.h"
 
+#include "ray_cluster.h"
 #include "ray_tasks.h"
 #include "ray_version.h"
 
@@ -122,5 +123,13 @@ extern void collector_notify_progress(const char *name, const RayTaskReply *keys
 /* collector_entities.c */
 extern void collector_poll_entities(const char *name, const char *incarnation, RaydarConn *conn,
 									const RayVersion *v);
+/*
+ * Rows rebuilt from pushed events (event_entities.c) into the history table
+ * of cr's kind (jobs, actors or nodes), SPI connected: the columns named in
+ * unknown (NULL-terminated) are not carried by the events and keep what is
+ * stored; a row is touched only when a value changed.
+ */
+extern void collector_upsert_entities(const RayClusterReply *cr, const char *name,
+									  const char *incarnation, const char *const *unknown);
 
 #endif							/* RAYDAR_COLLECTOR_H */

@@ -7,7 +7,9 @@
  * over gRPC or the dashboard alike) outside any transaction, then upserted
  * in a short transaction of its own: one INSERT ... ON CONFLICT DO UPDATE
  * per resource, with one array per column, that touches a row only when
- * one of its values changed. The statement is built from the resource's
+ * one of its values changed. Rows rebuilt from pushed events
+ * (event_entities.c) go through the same upsert (collector_upsert_entities),
+ * so one place writes an entity row whichever way it came. The statement is built from the resource's
  * column catalog, so the history tables follow the foreign tables (a
  * regression test checks the DDL).
  */
@@ -30,13 +32,15 @@ typedef struct EntityTable
 	const char *resource;		/* raydar_resources name */
 	const char *table;			/* in schema raydar */
 	const char *key;			/* id column */
+	RayResourceKind kind;
 	SPIPlanPtr	plan;			/* prepared once per process */
+	SPIPlanPtr	push_plan;		/* the same for pushed rows */
 } EntityTable;
 
 static EntityTable entity_tables[] = {
-	{"jobs", "job_history", "job_id", NULL},
-	{"actors", "actor_history", "actor_id", NULL},
-	{"nodes", "node_history", "node_id", NULL},
+	{"jobs", "job_history", "job_id", RAY_RESOURCE_JOBS, NULL, NULL},
+	{"actors", "actor_history", "actor_id", RAY_RESOURCE_ACTORS, NULL, NULL},
+	{"nodes", "node_history", "node_id", RAY_RESOURCE_NODES, NULL, NULL},
 };
 
 /*
@@ -44,9 +48,12 @@ static EntityTable entity_tables[] = {
  *   SELECT u.*, $1, $2 FROM unnest($3, ...) AS u
  *   ON CONFLICT (cluster, incarnation, <key>) DO UPDATE SET ... , updated_at = now()
  *   WHERE (t.<columns>) IS DISTINCT FROM (excluded.<columns>)
+ * For pushed rows (pushed) each new value is coalesce(excluded.<column>,
+ * t.<column>): what the events do not carry is NULL and keeps what a poll
+ * of the same cluster stored.
  */
 static SPIPlanPtr
-prepare_upsert(EntityTable *et, const RaydarResource *res)
+prepare_upsert(EntityTable *et, const RaydarResource *res, bool pushed)
 {
 	StringInfoData sql,
 				cols,
@@ -72,9 +79,12 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 		appendStringInfo(&cols, "%s, ", q);
 		if (strcmp(c->name, et->key) != 0)
 		{
-			appendStringInfo(&sets, "%s = excluded.%s, ", q, q);
+			char	   *val = pushed ? psprintf("coalesce(excluded.%s, t.%s)", q, q) :
+				psprintf("excluded.%s", q);
+
+			appendStringInfo(&sets, "%s = %s, ", q, val);
 			appendStringInfo(&cmp_old, "%st.%s", cmp_old.len ? ", " : "", q);
-			appendStringInfo(&cmp_new, "%sexcluded.%s", cmp_new.len ? ", " : "", q);
+			appendStringInfo(&cmp_new, "%s%s", cmp_new.len ? ", " : "", val);
 		}
 		types[n++] = get_array_type(raydar_coltype_oid(c->type));
 	}
@@ -95,17 +105,28 @@ prepare_upsert(EntityTable *et, const RaydarResource *res)
 	return plan;
 }
 
+/* Is name in the NULL-terminated list (NULL: empty)? */
+static bool
+listed(const char *const *list, const char *name)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The arguments of the upsert: name, incarnation, then one array per
- * column of the fetched rows that have an id (no id, no row). Values are
- * read as the source shows them: NULL where the transport does not carry
- * the column. NULL when no row has an id.
+ * column of the rows of cr that have an id (no id, no row). Polled values
+ * are read as the source r shows them: NULL where the transport does not
+ * carry the column; pushed ones (r NULL) are NULL in the columns listed in
+ * unknown. NULL when no row has an id.
  */
 static Datum *
 upsert_args(const RaydarResource *res, const char *key, RaydarSourceResult *r,
+			const RayClusterReply *cr, const char *const *unknown,
 			const char *name, const char *inc)
 {
-	const RayClusterReply *cr = raydar_source_cluster_reply(r);
 	int			ncols = raydar_ncolumns(res->columns);
 	Datum	  **cols = palloc(sizeof(Datum *) * ncols);
 	bool	  **nulls = palloc(sizeof(bool *) * ncols);
@@ -129,8 +150,21 @@ upsert_args(const RaydarResource *res, const char *key, RaydarSourceResult *r,
 	for (size_t i = 0; i < cr->nrows; i++)
 	{
 		for (int c = 0; c < ncols; c++)
-			cols[c][nrows] = raydar_source_value(r, &res->columns[c], cr, cr->rows[i], i,
-												 &scratch, &nulls[c][nrows]);
+		{
+			const RaydarColumn *col = &res->columns[c];
+
+			nulls[c][nrows] = false;
+			if (r != NULL)
+				cols[c][nrows] = raydar_source_value(r, col, cr, cr->rows[i], i, &scratch,
+													 &nulls[c][nrows]);
+			else if (listed(unknown, col->name))
+			{
+				cols[c][nrows] = (Datum) 0;
+				nulls[c][nrows] = true;
+			}
+			else
+				cols[c][nrows] = col->get(cr, cr->rows[i], &scratch, &nulls[c][nrows]);
+		}
 		if (!nulls[keycol][nrows])
 			nrows++;
 	}
@@ -153,6 +187,20 @@ upsert_args(const RaydarResource *res, const char *key, RaydarSourceResult *r,
 	return args;
 }
 
+/* Write args (upsert_args) with et's upsert; SPI connected. */
+static void
+run_upsert(EntityTable *et, const RaydarResource *res, Datum *args, bool pushed)
+{
+	SPIPlanPtr *plan = pushed ? &et->push_plan : &et->plan;
+
+	if (*plan == NULL)
+		*plan = prepare_upsert(et, res, pushed);
+	if (SPI_execute_plan(*plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not write raydar.%s", et->table)));
+}
+
 /* One resource: fetched outside any transaction, upserted in one. */
 static void
 poll_entity(EntityTable *et, const char *name, const char *inc, RaydarConn *conn,
@@ -172,16 +220,9 @@ poll_entity(EntityTable *et, const char *name, const char *inc, RaydarConn *conn
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	args = upsert_args(res, et->key, r, name, inc);
+	args = upsert_args(res, et->key, r, raydar_source_cluster_reply(r), NULL, name, inc);
 	if (args != NULL)
-	{
-		if (et->plan == NULL)
-			et->plan = prepare_upsert(et, res);
-		if (SPI_execute_plan(et->plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not write raydar.%s", et->table)));
-	}
+		run_upsert(et, res, args, false);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -195,4 +236,25 @@ collector_poll_entities(const char *name, const char *inc, RaydarConn *conn, con
 	for (int e = 0; e < lengthof(entity_tables); e++)
 		poll_entity(&entity_tables[e], name, inc, conn, v);
 	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+collector_upsert_entities(const RayClusterReply *cr, const char *name, const char *inc,
+						  const char *const *unknown)
+{
+	for (int e = 0; e < lengthof(entity_tables); e++)
+	{
+		EntityTable *et = &entity_tables[e];
+		const RaydarResource *res;
+		Datum	   *args;
+
+		if (et->kind != cr->kind)
+			continue;
+		res = raydar_find_resource(et->resource);
+		args = upsert_args(res, et->key, NULL, cr, unknown, name, inc);
+		if (args != NULL)
+			run_upsert(et, res, args, true);
+		return;
+	}
+	elog(ERROR, "raydar: resource kind %d has no history table", (int) cr->kind);
 }

@@ -2,22 +2,423 @@
  * event_entities.c
  *		Jobs, actors and nodes from pushed Ray events (see event_entities.h).
  *
- * Not stored yet: the receiver counts these events (other_events in
- * raydar.event_receiver_status) and passes them here, where issue 17's
- * remaining work merges them into job_history, actor_history and
- * node_history.
+ * Ray's GCS makes a definition event from the static fields of its job,
+ * actor or node row and a lifecycle event per state change, each
+ * transition carrying the fields that change with it
+ * (src/ray/observability/ray_*_event.cc). ray_event_entity.c reads each
+ * definition and each transition back into a fragment of that row. Here:
+ *  1. every fragment is kept in raydar.event_entities, keyed by its event id
+ *     and place in the event (a resent event adds nothing);
+ *  2. each entity touched is rebuilt from all its fragments, definition
+ *     first, then transitions by (time, state, event id, place): protobuf
+ *     MergeFrom, done by unpacking the packed fragments concatenated, so the
+ *     latest transition's state wins and a field set by one transition stays
+ *     until another sets it, whatever order the events came in. Actors'
+ *     restart counters are the number of RESTARTING transitions (by
+ *     reason), as the GCS counts them;
+ *  3. the rebuilt rows go through the poller's upsert
+ *     (collector_upsert_entities), with the columns the events do not
+ *     carry left as stored: NULL for a cluster only pushed, the poll's
+ *     values for one also polled. An entity whose definition has not come
+ *     yet leaves its definition's columns as stored too, and one with no
+ *     transition yet its state's columns.
  */
 #include "raydar.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "collector.h"
 #include "event_entities.h"
+#include "ray_event_entity.h"
+
+/* Entity events merged per statement: bounds the fragments read back at once. */
+#define CHUNK 2000
+
+/* What the events of each kind carry, as column names of its history table. */
+typedef struct KindColumns
+{
+	RayResourceKind resource;
+	const ProtobufCMessageDescriptor *row;
+	const char *const *never;	/* not in any event */
+	const char *const *definition;	/* only in the definition */
+	const char *const *lifecycle;	/* only in transitions */
+} KindColumns;
+
+static const char *const job_never[] = {"driver_ip_address", "metadata", "is_running_tasks", NULL};
+static const char *const job_def[] = {"entrypoint", "driver_pid", NULL};
+static const char *const job_life[] = {"is_dead", "start_time", "end_time", "status", "message",
+"driver_exit_code", NULL};
+static const char *const actor_never[] = {"node_ip", "max_restarts", NULL};
+static const char *const actor_def[] = {"class_name", "name", "job_id", "ray_namespace", "is_detached",
+	"required_resources", "placement_group_id", "call_site", "label_selector", NULL};
+static const char *const actor_life[] = {"state", "node_id", "worker_id", "pid", "repr_name",
+	"num_restarts", "num_restarts_due_to_lineage_reconstruction", "start_time", "end_time",
+"death_cause_type", "death_cause_message", NULL};
+static const char *const node_never[] = {"is_head_node", "node_manager_port", "object_manager_port",
+"node_type_name", NULL};
+static const char *const node_def[] = {"node_ip", "node_name", "hostname", "labels", "start_time",
+"instance_id", "instance_type_name", NULL};
+static const char *const node_life[] = {"state", "resources_total", "end_time", "death_reason",
+"death_reason_message", NULL};
+
+static const KindColumns kinds[RAY_ENTITY_KINDS] = {
+	{RAY_RESOURCE_JOBS, &ray__rpc__job_table_data__descriptor, job_never, job_def, job_life},
+	{RAY_RESOURCE_ACTORS, &ray__rpc__actor_table_data__descriptor, actor_never, actor_def, actor_life},
+	{RAY_RESOURCE_NODES, &ray__rpc__gcs_node_info__descriptor, node_never, node_def, node_life},
+};
+
+/* One rebuilt row and which kinds of fragment it had. */
+typedef struct Rebuilt
+{
+	void	   *row;
+	bool		has_definition;
+	bool		has_lifecycle;
+} Rebuilt;
+
+static Datum
+bytea_of(const void *p, size_t n)
+{
+	bytea	   *b = palloc(VARHDRSZ + n);
+
+	SET_VARSIZE(b, VARHDRSZ + n);
+	if (n > 0)
+		memcpy(VARDATA(b), p, n);
+	return PointerGetDatum(b);
+}
+
+/* The first three arguments of every statement here: cluster, incarnation, kind. */
+static void
+key_args(Datum *a, const char *cluster, const char *inc, RayEntityKind kind)
+{
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	a[2] = CStringGetTextDatum(ray_entity_kind_name(kind));
+}
+
+static Datum
+array_of(Datum *d, bool *nulls, int n, Oid elem)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, elem, typlen, typbyval, typalign));
+}
+
+/* Store the fragments of items[0, n) of kind; their entity ids into *ids. Returns how many ids. */
+static int
+store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
+				RayEventItem *const *items, int n, Datum *ids)
+{
+	int			cap = 0,
+				np = 0,
+				nids = 0;
+	Datum	   *ent,
+			   *evid,
+			   *part,
+			   *ts,
+			   *state,
+			   *reason,
+			   *frag;
+	bool	   *reason_null;
+	Oid			t[10] = {TEXTOID, TEXTOID, TEXTOID, BYTEAARRAYOID, BYTEAARRAYOID, INT4ARRAYOID,
+	INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BYTEAARRAYOID};
+	Datum		a[10];
+
+	for (int i = 0; i < n; i++)
+		if (items[i]->entity->kind == kind)
+			cap += items[i]->entity->nparts;
+	ent = palloc(sizeof(Datum) * Max(cap, 1));
+	evid = palloc(sizeof(Datum) * Max(cap, 1));
+	part = palloc(sizeof(Datum) * Max(cap, 1));
+	ts = palloc(sizeof(Datum) * Max(cap, 1));
+	state = palloc(sizeof(Datum) * Max(cap, 1));
+	reason = palloc(sizeof(Datum) * Max(cap, 1));
+	reason_null = palloc(sizeof(bool) * Max(cap, 1));
+	frag = palloc(sizeof(Datum) * Max(cap, 1));
+	for (int i = 0; i < n; i++)
+	{
+		const RayEntityEvent *ev = items[i]->entity;
+
+		if (ev->kind != kind)
+			continue;
+		ids[nids++] = bytea_of(ev->id, ev->id_len);
+		for (size_t p = 0; p < ev->nparts; p++)
+		{
+			const RayEntityPart *pt = &ev->parts[p];
+			size_t		len = protobuf_c_message_get_packed_size(pt->row);
+			bytea	   *b = palloc(VARHDRSZ + len);
+
+			SET_VARSIZE(b, VARHDRSZ + len);
+			protobuf_c_message_pack(pt->row, (uint8_t *) VARDATA(b));
+			ent[np] = ids[nids - 1];
+			evid[np] = bytea_of(items[i]->event_id, items[i]->event_id_len);
+			part[np] = Int32GetDatum(pt->definition ? -1 : (int32) p);
+			ts[np] = Int64GetDatum(pt->ts_ns);
+			state[np] = Int32GetDatum(pt->state);
+			reason[np] = Int32GetDatum(pt->restart_reason);
+			reason_null[np] = pt->restart_reason == RAY_ENTITY_NO_REASON;
+			frag[np] = PointerGetDatum(b);
+			np++;
+		}
+	}
+	if (np == 0)
+		return nids;
+	key_args(a, cluster, inc, kind);
+	a[3] = array_of(ent, NULL, np, BYTEAOID);
+	a[4] = array_of(evid, NULL, np, BYTEAOID);
+	a[5] = array_of(part, NULL, np, INT4OID);
+	a[6] = array_of(ts, NULL, np, INT8OID);
+	a[7] = array_of(state, NULL, np, INT4OID);
+	a[8] = array_of(reason, reason_null, np, INT4OID);
+	a[9] = array_of(frag, NULL, np, BYTEAOID);
+	if (SPI_execute_with_args("INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
+							  "event_id, part, ts_ns, state, restart_reason, fragment) "
+							  "SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u "
+							  "ON CONFLICT DO NOTHING",
+							  10, t, a, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into raydar.event_entities");
+	return nids;
+}
+
+/* Actors: the GCS counts restarts, the events say each one. */
+static void
+count_restarts(Ray__Rpc__ActorTableData *a, int64 restarts, int64 lineage, int64 preempted)
+{
+	a->has_num_restarts = 1;
+	a->num_restarts = (uint64) restarts;
+	a->has_num_restarts_due_to_lineage_reconstruction = 1;
+	a->num_restarts_due_to_lineage_reconstruction = lineage;
+	a->has_num_restarts_due_to_node_preemption = 1;
+	a->num_restarts_due_to_node_preemption = preempted;
+}
+
+static bool
+same_id(bytea *a, bytea *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/* The fragments of one entity, merged as they are read (sorted). */
+typedef struct Merging
+{
+	StringInfoData buf;			/* packed fragments, concatenated */
+	bool		has_definition;
+	bool		has_lifecycle;
+	int64		restarts,
+				lineage,
+				preempted;
+} Merging;
+
+/* The entity in m complete: its row into out, unless its bytes do not parse. */
+static void
+finish_entity(const char *cluster, RayEntityKind kind, Merging *m, ProtobufCAllocator *alloc,
+			  Rebuilt *out, int *nout)
+{
+	void	   *row = protobuf_c_message_unpack(kinds[kind].row, alloc, m->buf.len,
+												(uint8_t *) m->buf.data);
+
+	if (row == NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("raydar: the stored events of a pushed %s of cluster \"%s\" do not parse",
+						ray_entity_kind_name(kind), cluster),
+				 errhint("Delete its rows from raydar.event_entities; its history row is left as stored.")));
+		return;
+	}
+	if (kind == RAY_ENTITY_ACTOR && m->has_lifecycle)
+		count_restarts(row, m->restarts, m->lineage, m->preempted);
+	out[*nout].row = row;
+	out[*nout].has_definition = m->has_definition;
+	out[*nout].has_lifecycle = m->has_lifecycle;
+	(*nout)++;
+}
+
+/* One stored fragment (a row of the SELECT below) into m. */
+static void
+add_fragment(RayEntityKind kind, HeapTuple tup, TupleDesc td, Merging *m)
+{
+	bool		isnull;
+	bytea	   *f = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
+
+	if (DatumGetBool(SPI_getbinval(tup, td, 2, &isnull)))
+	{
+		bool		no_reason;
+		Datum		reason = SPI_getbinval(tup, td, 4, &no_reason);
+
+		m->has_lifecycle = true;
+		if (kind == RAY_ENTITY_ACTOR && DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull)) == 3)
+		{
+			/* RESTARTING; a missing reason is ACTOR_FAILURE (proto3's 0). */
+			m->restarts++;
+			if (!no_reason && DatumGetInt32(reason) == RAY_RESTART_LINEAGE_RECONSTRUCTION)
+				m->lineage++;
+			else if (!no_reason && DatumGetInt32(reason) == RAY_RESTART_NODE_PREEMPTION)
+				m->preempted++;
+		}
+	}
+	else
+		m->has_definition = true;
+	appendBinaryStringInfo(&m->buf, VARDATA_ANY(f), VARSIZE_ANY_EXHDR(f));
+}
+
+/*
+ * Every fragment of the entities ids[0, nids) of kind, merged per entity
+ * into out (*nout rows; the caller gives room for nids).
+ */
+static void
+rebuild(const char *cluster, const char *inc, RayEntityKind kind, Datum *ids, int nids,
+		Rebuilt *out, int *nout)
+{
+	Oid			t[4] = {TEXTOID, TEXTOID, TEXTOID, BYTEAARRAYOID};
+	Datum		a[4];
+	ProtobufCAllocator alloc;
+	Merging		m;
+	bytea	   *cur = NULL;
+
+	key_args(a, cluster, inc, kind);
+	a[3] = array_of(ids, NULL, nids, BYTEAOID);
+	/* Definitions first, then transitions in time order; ties broken by the event. */
+	if (SPI_execute_with_args("SELECT entity_id, part >= 0, state, restart_reason, fragment "
+							  "FROM raydar.event_entities WHERE cluster = $1 AND incarnation = $2 "
+							  "AND kind = $3 AND entity_id = ANY ($4) "
+							  "ORDER BY entity_id, part >= 0, ts_ns, state, event_id, part",
+							  4, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_entities");
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	memset(&m, 0, sizeof(m));
+	initStringInfo(&m.buf);
+	*nout = 0;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		bytea	   *id = DatumGetByteaPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (cur == NULL || !same_id(id, cur))
+		{
+			if (cur != NULL)
+				finish_entity(cluster, kind, &m, &alloc, out, nout);
+			resetStringInfo(&m.buf);
+			m.has_definition = m.has_lifecycle = false;
+			m.restarts = m.lineage = m.preempted = 0;
+			cur = id;
+		}
+		add_fragment(kind, tup, SPI_tuptable->tupdesc, &m);
+	}
+	if (cur != NULL)
+		finish_entity(cluster, kind, &m, &alloc, out, nout);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* The columns a row's fragments leave unknown: always, plus a missing definition's or state's. */
+static const char **
+unknown_columns(const KindColumns *k, bool has_definition, bool has_lifecycle)
+{
+	const char **u = palloc(sizeof(char *) * 64);
+	int			n = 0;
+
+	for (const char *const *c = k->never; *c; c++)
+		u[n++] = *c;
+	if (!has_definition)
+		for (const char *const *c = k->definition; *c; c++)
+			u[n++] = *c;
+	if (!has_lifecycle)
+		for (const char *const *c = k->lifecycle; *c; c++)
+			u[n++] = *c;
+	Assert(n < 64);
+	u[n] = NULL;
+	return u;
+}
+
+/* The rebuilt rows, upserted in groups of the same unknown columns. */
+static void
+write_rows(const char *cluster, const char *inc, const RayVersion *v, RayEntityKind kind,
+		   Rebuilt *rows, int nrows)
+{
+	void	  **group = palloc(sizeof(void *) * Max(nrows, 1));
+
+	for (int g = 0; g < 4; g++)
+	{
+		bool		def = (g & 1) != 0,
+					life = (g & 2) != 0;
+		int			n = 0;
+		RayClusterReply *cr;
+		char		err[256];
+
+		for (int i = 0; i < nrows; i++)
+			if (rows[i].has_definition == def && rows[i].has_lifecycle == life)
+				group[n++] = rows[i].row;
+		if (n == 0)
+			continue;
+		if (ray_cluster_reply_from_rows(kinds[kind].resource, group, n, v, NULL, &cr, err,
+										sizeof(err)) != RAY_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("raydar: could not rebuild pushed %s rows: %s", ray_entity_kind_name(kind), err)));
+		PG_TRY();
+		{
+			collector_upsert_entities(cr, cluster, inc,
+									  (const char *const *) unknown_columns(&kinds[kind], def, life));
+		}
+		PG_FINALLY();
+		{
+			/* The rows are the caller's: free only the reply around them. */
+			cr->nrows = 0;
+			cr->rows = NULL;
+			ray_cluster_reply_free(cr);
+		}
+		PG_END_TRY();
+	}
+}
 
 void
 event_entities_merge(const char *cluster, const char *incarnation,
 					 const RayVersion *v, RayEventItem *const *items, int n)
 {
-	(void) cluster;
-	(void) incarnation;
-	(void) v;
-	(void) items;
-	(void) n;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar pushed entities",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	RayEventItem **ents = palloc(sizeof(RayEventItem *) * Max(n, 1));
+	int			nents = 0;
+	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "raydar pushed entities chunk",
+													ALLOCSET_DEFAULT_SIZES);
+
+	for (int i = 0; i < n; i++)
+		if (items[i]->kind == RAY_EVENT_ENTITY && items[i]->entity != NULL)
+			ents[nents++] = items[i];
+	for (int from = 0; from < nents; from += CHUNK)
+	{
+		int			m = Min(CHUNK, nents - from);
+
+		/* What one chunk reads and rebuilds goes with it. */
+		MemoryContextReset(chunk_cxt);
+		MemoryContextSwitchTo(chunk_cxt);
+
+		for (int k = 0; k < RAY_ENTITY_KINDS; k++)
+		{
+			Datum	   *ids = palloc(sizeof(Datum) * m);
+			Rebuilt    *rows = palloc(sizeof(Rebuilt) * m);
+			int			nids,
+						nrows;
+
+			nids = store_fragments(cluster, incarnation, (RayEntityKind) k, ents + from, m, ids);
+			if (nids == 0)
+				continue;
+			rebuild(cluster, incarnation, (RayEntityKind) k, ids, nids, rows, &nrows);
+			write_rows(cluster, incarnation, v, (RayEntityKind) k, rows, nrows);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }

@@ -9,6 +9,7 @@
 #ifndef RAYDAR_EVENT_ENTITIES_H
 #define RAYDAR_EVENT_ENTITIES_H
 
+#include "ray_event_entity.h"
 #include "ray_event_json.h"
 #include "ray_version.h"
 

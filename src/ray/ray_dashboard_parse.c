@@ -42,6 +42,7 @@
 #include "ray_cluster.h"
 #include "ray_enums.h"
 #include "ray_gcs.pb-c.h"
+#include "ray_json_read.h"
 #include "ray_tasks.h"
 
 /* Everything the conversion allocates, freed together. */
@@ -183,45 +184,6 @@ dup(Conv *c, const char *s)
 }
 
 /*
- * Nesting check before cJSON sees the text: cJSON recurses once per level,
- * so a deep input must be refused by a loop, not a stack.
- */
-static bool
-depth_ok(const char *s, size_t len, int max_depth, size_t *where, bool *unclosed)
-{
-	int			depth = 0;
-	bool		in_string = false;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		char		ch = s[i];
-
-		if (in_string)
-		{
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_string = false;
-		}
-		else if (ch == '"')
-			in_string = true;
-		else if (ch == '[' || ch == '{')
-		{
-			if (++depth > max_depth)
-			{
-				*where = i;
-				return false;
-			}
-		}
-		else if (ch == ']' || ch == '}')
-			depth--;
-	}
-	/* The end inside a string or an open container: a cut-off body. */
-	*unclosed = in_string || depth > 0;
-	return true;
-}
-
-/*
  * The tree being read lives in one arena: cJSON allocates a node per
  * value, and malloc/free of those was most of the time of a large body.
  * One tree at a time (no call here parses while another tree is alive);
@@ -276,7 +238,7 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 				 len, RAY_STATE_JSON_MAX_BYTES);
 		return NULL;
 	}
-	if (!depth_ok(json, len, RAY_STATE_JSON_MAX_DEPTH, &where, &unclosed))
+	if (!ray_json_depth_ok(json, len, RAY_STATE_JSON_MAX_DEPTH, &where, &unclosed))
 	{
 		snprintf(err, errlen, "JSON nested deeper than %d levels (at byte %zu)",
 				 RAY_STATE_JSON_MAX_DEPTH, where);

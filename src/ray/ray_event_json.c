@@ -21,8 +21,10 @@
  *  - TASK_PROFILE_EVENT -> profile_events.
  *  - Events with an empty task id, or a definition with an empty job id,
  *    are rejected (Ray skips them silently; raydar keeps them visible).
- * Other known event types (jobs, nodes, actors, placement groups, workers)
- * are RAY_EVENT_OTHER; an unknown type is rejected.
+ * Job, actor and node events are RAY_EVENT_ENTITY, read by
+ * ray_event_entity.c into fragments of the GCS rows. Other known event
+ * types (placement groups, submission jobs, workers, platform events) are
+ * RAY_EVENT_OTHER; an unknown type is rejected.
  */
 #include "ray_event_json.h"
 
@@ -37,463 +39,19 @@
 #include <strings.h>
 
 #include "ray_enums.h"
+#include "ray_event_entity.h"
+#include "ray_json_read.h"
 
 #define MAX_DEPTH 64
 #define REJECT_TEXT_MAX 8192
 
+/* One event being read: r rejects it into item->reason. */
 typedef struct Conv
 {
-	RayArena   *arena;
+	RayJsonRead r;
 	const RayVersion *v;
 	RayEventItem *item;
-	bool		bad;			/* item rejected (reason set) */
-	bool		oom;
 } Conv;
-
-static bool reject(Conv *c, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-/* Mark the event rejected (the first reason is kept); always false. */
-static bool
-reject(Conv *c, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (!c->bad)
-	{
-		va_start(ap, fmt);
-		vsnprintf(c->item->reason, sizeof(c->item->reason), fmt, ap);
-		va_end(ap);
-		c->bad = true;
-	}
-	return false;
-}
-
-static void *
-alloc0(Conv *c, size_t n)
-{
-	void	   *p = ray_arena_alloc(c->arena, n);
-
-	if (p == NULL)
-		c->oom = true;
-	else
-		memset(p, 0, n);
-	return p;
-}
-
-static char *
-dup(Conv *c, const char *s)
-{
-	char	   *p = ray_arena_strndup(c->arena, s, strlen(s));
-
-	if (p == NULL)
-		c->oom = true;
-	return p;
-}
-
-/* Nesting check before cJSON sees the text: cJSON recurses once per level. */
-static bool
-depth_ok(const char *s, size_t len, size_t *where)
-{
-	int			depth = 0;
-	bool		in_string = false;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		char		ch = s[i];
-
-		if (in_string)
-		{
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_string = false;
-		}
-		else if (ch == '"')
-			in_string = true;
-		else if (ch == '[' || ch == '{')
-		{
-			if (++depth > MAX_DEPTH)
-			{
-				*where = i;
-				return false;
-			}
-		}
-		else if (ch == ']' || ch == '}')
-			depth--;
-	}
-	return true;
-}
-
-/* ---- keys: lowerCamelCase as Ray sends by default, or snake_case ---- */
-
-static void
-to_snake(const char *camel, char *out, size_t n)
-{
-	size_t		o = 0;
-
-	for (const char *p = camel; *p && o + 2 < n; p++)
-	{
-		if (isupper((unsigned char) *p))
-		{
-			out[o++] = '_';
-			out[o++] = (char) tolower((unsigned char) *p);
-		}
-		else
-			out[o++] = *p;
-	}
-	out[o] = '\0';
-}
-
-/* A member by its camelCase name or its snake_case one; null is absent. */
-static const cJSON *
-member(const cJSON *obj, const char *camel)
-{
-	const cJSON *m;
-	char		snake[96];
-
-	if (!cJSON_IsObject(obj))
-		return NULL;
-	m = cJSON_GetObjectItemCaseSensitive(obj, camel);
-	if (m == NULL)
-	{
-		to_snake(camel, snake, sizeof(snake));
-		if (strcmp(snake, camel) != 0)
-			m = cJSON_GetObjectItemCaseSensitive(obj, snake);
-	}
-	return (m == NULL || cJSON_IsNull(m)) ? NULL : m;
-}
-
-/* ---- typed values; false means rejected ---- */
-
-static bool
-get_string(Conv *c, const cJSON *obj, const char *key, const char **out)
-{
-	const cJSON *m = member(obj, key);
-
-	*out = NULL;
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsString(m))
-		return reject(c, "\"%s\" is not a string", key);
-	*out = dup(c, m->valuestring);
-	return !c->oom;
-}
-
-/* An integer in [lo, hi]: a JSON number without fraction, or a decimal string. */
-static bool
-int_of(const cJSON *m, int64_t lo, int64_t hi, int64_t *out)
-{
-	if (cJSON_IsString(m))
-	{
-		const char *s = m->valuestring;
-		char	   *end;
-		long long	v;
-
-		if (s[0] == '\0' || isspace((unsigned char) s[0]))
-			return false;
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (*end != '\0' || errno != 0 || v < lo || v > hi)
-			return false;
-		*out = v;
-		return true;
-	}
-	if (cJSON_IsNumber(m))
-	{
-		double		d = m->valuedouble;
-
-		/* Beyond 2^53 a JSON number is already rounded: Ray sends strings there. */
-		if (!isfinite(d) || d != floor(d) || d < (double) lo || d > (double) hi ||
-			fabs(d) > 9007199254740992.0)
-			return false;
-		*out = (int64_t) d;
-		return true;
-	}
-	return false;
-}
-
-static bool
-get_int(Conv *c, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
-		bool *has, int64_t *out)
-{
-	const cJSON *m = member(obj, key);
-
-	*has = false;
-	*out = 0;
-	if (m == NULL)
-		return true;
-	if (!int_of(m, lo, hi, out))
-		return reject(c, "\"%s\" is not an integer in [%lld, %lld]", key,
-					  (long long) lo, (long long) hi);
-	*has = true;
-	return true;
-}
-
-static bool
-get_bool(Conv *c, const cJSON *obj, const char *key, bool *has, bool *out)
-{
-	const cJSON *m = member(obj, key);
-
-	*has = false;
-	*out = false;
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsBool(m))
-		return reject(c, "\"%s\" is not a boolean", key);
-	*has = true;
-	*out = cJSON_IsTrue(m);
-	return true;
-}
-
-static int
-b64_value(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+' || ch == '-')
-		return 62;
-	if (ch == '/' || ch == '_')
-		return 63;
-	return -1;
-}
-
-/*
- * Base64 (standard or URL-safe, padding optional, as protobuf's JSON parser
- * accepts) into out (cap bytes). False if not base64 or longer than cap.
- */
-bool
-ray_event_base64(const char *s, uint8_t *out, size_t cap, size_t *len)
-{
-	size_t		n = strlen(s);
-	uint32_t	acc = 0;
-	int			bits = 0;
-	size_t		o = 0;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	if (strlen(s) - n > 2 || n % 4 == 1)
-		return false;
-	for (size_t i = 0; i < n; i++)
-	{
-		int			v = b64_value((unsigned char) s[i]);
-
-		if (v < 0)
-			return false;
-		acc = (acc << 6) | (uint32_t) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			if (o >= cap)
-				return false;
-			out[o++] = (uint8_t) (acc >> bits);
-		}
-	}
-	/* Leftover bits must be zero (a canonical encoding). */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		return false;
-	*len = o;
-	return true;
-}
-
-/* An id: absent or "" is no id (len 0). */
-static bool
-get_id_raw(Conv *c, const cJSON *obj, const char *key, uint8_t *buf, size_t *len)
-{
-	const cJSON *m = member(obj, key);
-
-	*len = 0;
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsString(m))
-		return reject(c, "\"%s\" is not a base64 string", key);
-	if (!ray_event_base64(m->valuestring, buf, RAY_EVENT_MAX_ID, len))
-		return reject(c, "\"%s\" is not base64 of at most %d bytes", key, RAY_EVENT_MAX_ID);
-	return true;
-}
-
-static bool
-get_id(Conv *c, const cJSON *obj, const char *key, protobuf_c_boolean *has, ProtobufCBinaryData *out)
-{
-	uint8_t		buf[RAY_EVENT_MAX_ID];
-	size_t		len;
-
-	*has = 0;
-	out->len = 0;
-	out->data = NULL;
-	if (!get_id_raw(c, obj, key, buf, &len))
-		return false;
-	if (len == 0)
-		return true;
-	out->data = ray_arena_alloc(c->arena, len);
-	if (out->data == NULL)
-	{
-		c->oom = true;
-		return false;
-	}
-	memcpy(out->data, buf, len);
-	out->len = len;
-	*has = 1;
-	return true;
-}
-
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	/* Howard Hinnant's algorithm: days since 1970-01-01. */
-	int64_t		era;
-	int64_t		yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static bool
-digits(const char *s, int n, int *out)
-{
-	int			v = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (!isdigit((unsigned char) s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/*
- * RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|+HH:MM|-HH:MM)" into Unix ns.
- * False if malformed, out of its ranges, or outside int64 ns (1677..2262).
- */
-bool
-ray_event_parse_rfc3339(const char *s, int64_t *ns)
-{
-	int			y,
-				mo,
-				d,
-				h,
-				mi,
-				se,
-				oh = 0,
-				om = 0;
-	int64_t		frac = 0;
-	int			nfrac = 0;
-	const char *p;
-	int64_t		secs;
-	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-		s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-		!digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-		!digits(s + 17, 2, &se))
-		return false;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-		(mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) ||
-		h > 23 || mi > 59 || se > 59)
-		return false;
-	p = s + 19;
-	if (*p == '.')
-	{
-		p++;
-		while (isdigit((unsigned char) *p))
-		{
-			if (++nfrac > 9)
-				return false;
-			frac = frac * 10 + (*p - '0');
-			p++;
-		}
-		if (nfrac == 0)
-			return false;
-		for (int i = nfrac; i < 9; i++)
-			frac *= 10;
-	}
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-')
-	{
-		int			sign = *p == '-' ? -1 : 1;
-
-		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return false;
-		oh *= sign;
-		om *= sign;
-		p += 6;
-	}
-	else
-		return false;
-	if (*p != '\0')
-		return false;
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - (oh * 3600 + om * 60);
-	/* int64 ns holds 1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z */
-	if (secs < -9223372037LL || secs > 9223372036LL ||
-		(secs == 9223372036LL && frac > 854775807LL) ||
-		(secs == -9223372037LL && frac < 145224192LL))
-		return false;
-	*ns = secs * 1000000000LL + frac;
-	return true;
-}
-
-static bool
-get_time(Conv *c, const cJSON *obj, const char *key, bool *has, int64_t *ns)
-{
-	const cJSON *m = member(obj, key);
-
-	*has = false;
-	*ns = 0;
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsString(m) || !ray_event_parse_rfc3339(m->valuestring, ns))
-		return reject(c, "\"%s\" is not an RFC 3339 timestamp in int64 nanoseconds", key);
-	*has = true;
-	return true;
-}
-
-/* An enum: a name that name_of(n) gives for some n in [0, max), or a number. */
-static bool
-get_enum(Conv *c, const cJSON *obj, const char *key, const char *(*name_of) (int), int max,
-		 bool *has, int32_t *out)
-{
-	const cJSON *m = member(obj, key);
-	int64_t		v;
-
-	*has = false;
-	*out = 0;
-	if (m == NULL)
-		return true;
-	if (cJSON_IsString(m) && !isdigit((unsigned char) m->valuestring[0]) && m->valuestring[0] != '-')
-	{
-		for (int i = 0; i < max; i++)
-		{
-			const char *n = name_of(i);
-
-			if (n != NULL && strcmp(n, m->valuestring) == 0)
-			{
-				*has = true;
-				*out = i;
-				return true;
-			}
-		}
-		return reject(c, "\"%s\" has an unknown value \"%.64s\"", key, m->valuestring);
-	}
-	/* An unknown number prints as the bare integer (protobuf's mapping). */
-	if (!int_of(m, 0, INT32_MAX, &v))
-		return reject(c, "\"%s\" is not an enum name or a number in [0, %d]", key, INT32_MAX);
-	*has = true;
-	*out = (int32_t) v;
-	return true;
-}
 
 static const RayVersion *enum_version;
 
@@ -523,9 +81,9 @@ last_dotted(const char *s)
 static bool
 call_string(Conv *c, const cJSON *fd, char **out)
 {
-	const cJSON *py = member(fd, "pythonFunctionDescriptor");
-	const cJSON *java = member(fd, "javaFunctionDescriptor");
-	const cJSON *cpp = member(fd, "cppFunctionDescriptor");
+	const cJSON *py = ray_json_member(fd, "pythonFunctionDescriptor");
+	const cJSON *java = ray_json_member(fd, "javaFunctionDescriptor");
+	const cJSON *cpp = ray_json_member(fd, "cppFunctionDescriptor");
 	const char *cls = NULL,
 			   *fn = NULL;
 	size_t		n;
@@ -534,121 +92,58 @@ call_string(Conv *c, const cJSON *fd, char **out)
 	if (fd == NULL)
 		return true;
 	if (!cJSON_IsObject(fd))
-		return reject(c, "the function descriptor is not an object");
+		return ray_json_reject(&c->r, "the function descriptor is not an object");
 	if (py != NULL)
 	{
-		if (!get_string(c, py, "className", &cls) || !get_string(c, py, "functionName", &fn))
+		if (!ray_json_string(&c->r, py, "className", &cls) || !ray_json_string(&c->r, py, "functionName", &fn))
 			return false;
 		fn = last_dotted(fn ? fn : "");
 		if (cls == NULL || cls[0] == '\0')
 		{
-			*out = dup(c, fn);
-			return !c->oom;
+			*out = ray_json_dup(&c->r, fn);
+			return !c->r.oom;
 		}
 		cls = last_dotted(cls);
 	}
 	else if (java != NULL)
 	{
-		if (!get_string(c, java, "className", &cls) || !get_string(c, java, "functionName", &fn))
+		if (!ray_json_string(&c->r, java, "className", &cls) || !ray_json_string(&c->r, java, "functionName", &fn))
 			return false;
 		fn = fn ? fn : "";
 		if (cls == NULL || cls[0] == '\0')
 		{
-			*out = dup(c, fn);
-			return !c->oom;
+			*out = ray_json_dup(&c->r, fn);
+			return !c->r.oom;
 		}
 	}
 	else if (cpp != NULL)
 	{
-		if (!get_string(c, cpp, "functionName", &fn))
+		if (!ray_json_string(&c->r, cpp, "functionName", &fn))
 			return false;
-		*out = dup(c, fn ? fn : "");
-		return !c->oom;
+		*out = ray_json_dup(&c->r, fn ? fn : "");
+		return !c->r.oom;
 	}
 	else
 	{
-		*out = dup(c, "");
-		return !c->oom;
+		*out = ray_json_dup(&c->r, "");
+		return !c->r.oom;
 	}
 	n = strlen(cls) + strlen(fn) + 2;
-	*out = ray_arena_alloc(c->arena, n);
+	*out = ray_arena_alloc(c->r.arena, n);
 	if (*out == NULL)
 	{
-		c->oom = true;
+		c->r.oom = true;
 		return false;
 	}
 	snprintf(*out, n, "%s.%s", cls, fn);
 	return true;
 }
 
-static bool
-required_resources(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
-{
-	const cJSON *e;
-	size_t		n = 0;
-
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsObject(m))
-		return reject(c, "\"requiredResources\" is not an object");
-	cJSON_ArrayForEach(e, m) n++;
-	info->required_resources = alloc0(c, sizeof(void *) * (n ? n : 1));
-	if (info->required_resources == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry *r = alloc0(c, sizeof(*r));
-		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry init = RAY__RPC__TASK_INFO_ENTRY__REQUIRED_RESOURCES_ENTRY__INIT;
-
-		if (r == NULL)
-			return false;
-		*r = init;
-		if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
-			return reject(c, "resource \"%.64s\" is not a finite number", e->string);
-		r->key = dup(c, e->string);
-		r->has_value = 1;
-		r->value = e->valuedouble;
-		info->required_resources[info->n_required_resources++] = r;
-	}
-	return !c->oom;
-}
-
-static bool
-label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
-{
-	const cJSON *e;
-	size_t		n = 0;
-
-	if (m == NULL)
-		return true;
-	if (!cJSON_IsObject(m))
-		return reject(c, "\"labelSelector\" is not an object");
-	cJSON_ArrayForEach(e, m) n++;
-	info->label_selector = alloc0(c, sizeof(void *) * (n ? n : 1));
-	if (info->label_selector == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		Ray__Rpc__TaskInfoEntry__LabelSelectorEntry *l = alloc0(c, sizeof(*l));
-		Ray__Rpc__TaskInfoEntry__LabelSelectorEntry init = RAY__RPC__TASK_INFO_ENTRY__LABEL_SELECTOR_ENTRY__INIT;
-
-		if (l == NULL)
-			return false;
-		*l = init;
-		if (!cJSON_IsString(e))
-			return reject(c, "label \"%.64s\" is not a string", e->string);
-		l->key = dup(c, e->string);
-		l->value = dup(c, e->valuestring);
-		info->label_selector[info->n_label_selector++] = l;
-	}
-	return !c->oom;
-}
-
 /* The TaskEvents of (task_id, attempt) read from payload p. */
 static Ray__Rpc__TaskEvents *
 new_task_events(Conv *c, const cJSON *p, const char *attempt_key)
 {
-	Ray__Rpc__TaskEvents *te = alloc0(c, sizeof(*te));
+	Ray__Rpc__TaskEvents *te = ray_json_alloc0(&c->r, sizeof(*te));
 	Ray__Rpc__TaskEvents init = RAY__RPC__TASK_EVENTS__INIT;
 	int64_t		attempt;
 	bool		has;
@@ -656,14 +151,14 @@ new_task_events(Conv *c, const cJSON *p, const char *attempt_key)
 	if (te == NULL)
 		return NULL;
 	*te = init;
-	if (!get_id(c, p, "taskId", &te->has_task_id, &te->task_id))
+	if (!ray_json_id(&c->r, p, "taskId", &te->has_task_id, &te->task_id))
 		return NULL;
 	if (!te->has_task_id)
 	{
-		reject(c, "the event has no task id");
+		ray_json_reject(&c->r, "the event has no task id");
 		return NULL;
 	}
-	if (!get_int(c, p, attempt_key, 0, INT32_MAX, &has, &attempt))
+	if (!ray_json_int(&c->r, p, attempt_key, 0, INT32_MAX, &has, &attempt))
 		return NULL;
 	te->has_attempt_number = 1;
 	te->attempt_number = (int32_t) attempt;
@@ -683,16 +178,16 @@ definition(Conv *c, const cJSON *d, bool actor)
 
 	if (te == NULL)
 		return NULL;
-	ti = alloc0(c, sizeof(*ti));
+	ti = ray_json_alloc0(&c->r, sizeof(*ti));
 	if (ti == NULL)
 		return NULL;
 	*ti = tinit;
 	te->task_info = ti;
-	if (!get_id(c, d, "jobId", &ti->has_job_id, &ti->job_id))
+	if (!ray_json_id(&c->r, d, "jobId", &ti->has_job_id, &ti->job_id))
 		return NULL;
 	if (!ti->has_job_id)
 	{
-		reject(c, "the task definition has no job id");
+		ray_json_reject(&c->r, "the task definition has no job id");
 		return NULL;
 	}
 	te->has_job_id = 1;
@@ -706,25 +201,25 @@ definition(Conv *c, const cJSON *d, bool actor)
 	}
 	else
 	{
-		if (!get_enum(c, d, "taskType", ray_task_type_name, 16, &has, &v32))
+		if (!ray_json_enum(&c->r, d, "taskType", ray_task_type_name, 16, &has, &v32))
 			return NULL;
 		ti->has_type = 1;
 		ti->type = v32;
 	}
-	if (!get_enum(c, d, "language", ray_language_name, 16, &has, &v32))
+	if (!ray_json_enum(&c->r, d, "language", ray_language_name, 16, &has, &v32))
 		return NULL;
 	ti->has_language = 1;
 	ti->language = v32;
-	if (!get_string(c, d, actor ? "actorTaskName" : "taskName", &s))
+	if (!ray_json_string(&c->r, d, actor ? "actorTaskName" : "taskName", &s))
 		return NULL;
 	ti->name = (char *) (s ? s : "");
-	if (!call_string(c, member(d, actor ? "actorFunc" : "taskFunc"), &ti->func_or_class_name))
+	if (!call_string(c, ray_json_member(d, actor ? "actorFunc" : "taskFunc"), &ti->func_or_class_name))
 		return NULL;
-	if (!get_id(c, d, "parentTaskId", &ti->has_parent_task_id, &ti->parent_task_id))
+	if (!ray_json_id(&c->r, d, "parentTaskId", &ti->has_parent_task_id, &ti->parent_task_id))
 		return NULL;
 	if (actor)
 	{
-		if (!get_id(c, d, "actorId", &ti->has_actor_id, &ti->actor_id))
+		if (!ray_json_id(&c->r, d, "actorId", &ti->has_actor_id, &ti->actor_id))
 			return NULL;
 	}
 	else if (ti->type == 1 && te->task_id.len >= 24)
@@ -734,34 +229,38 @@ definition(Conv *c, const cJSON *d, bool actor)
 		ti->actor_id.data = te->task_id.data + 8;
 		ti->actor_id.len = 16;
 	}
-	if (!get_id(c, d, "placementGroupId", &ti->has_placement_group_id, &ti->placement_group_id))
+	if (!ray_json_id(&c->r, d, "placementGroupId", &ti->has_placement_group_id, &ti->placement_group_id))
 		return NULL;
-	if (!get_string(c, d, "callSite", &s))
+	if (!ray_json_string(&c->r, d, "callSite", &s))
 		return NULL;
 	ti->call_site = (char *) s;
-	if (!label_selector(c, member(d, "labelSelector"), ti) ||
-		!required_resources(c, member(d, "requiredResources"), ti))
+	if (!ray_json_map(&c->r, d, "labelSelector", false,
+					  &ray__rpc__task_info_entry__label_selector_entry__descriptor,
+					  &ti->n_label_selector, (void ***) &ti->label_selector) ||
+		!ray_json_map(&c->r, d, "requiredResources", true,
+					  &ray__rpc__task_info_entry__required_resources_entry__descriptor,
+					  &ti->n_required_resources, (void ***) &ti->required_resources))
 		return NULL;
 	/* 2.49: runtimeEnvInfo only when the spec has one; later a plain string. */
-	rei = member(d, "runtimeEnvInfo");
+	rei = ray_json_member(d, "runtimeEnvInfo");
 	if (rei != NULL && !cJSON_IsObject(rei))
 	{
-		reject(c, "\"runtimeEnvInfo\" is not an object");
+		ray_json_reject(&c->r, "\"runtimeEnvInfo\" is not an object");
 		return NULL;
 	}
-	if (!get_string(c, rei ? rei : d, "serializedRuntimeEnv", &s))
+	if (!ray_json_string(&c->r, rei ? rei : d, "serializedRuntimeEnv", &s))
 		return NULL;
 	if (s != NULL)
 	{
 		Ray__Rpc__RuntimeEnvInfo init = RAY__RPC__RUNTIME_ENV_INFO__INIT;
 
-		ti->runtime_env_info = alloc0(c, sizeof(*ti->runtime_env_info));
+		ti->runtime_env_info = ray_json_alloc0(&c->r, sizeof(*ti->runtime_env_info));
 		if (ti->runtime_env_info == NULL)
 			return NULL;
 		*ti->runtime_env_info = init;
 		ti->runtime_env_info->serialized_runtime_env = (char *) s;
 	}
-	return c->oom ? NULL : te;
+	return c->r.oom ? NULL : te;
 }
 
 static bool
@@ -778,8 +277,8 @@ add_state(Conv *c, Ray__Rpc__TaskStateUpdate *su, size_t cap, int32_t state, int
 			return true;
 		}
 	if (su->n_state_ts_ns >= cap)
-		return reject(c, "too many state transitions");
-	e = alloc0(c, sizeof(*e));
+		return ray_json_reject(&c->r, "too many state transitions");
+	e = ray_json_alloc0(&c->r, sizeof(*e));
 	if (e == NULL)
 		return false;
 	*e = init;
@@ -791,89 +290,14 @@ add_state(Conv *c, Ray__Rpc__TaskStateUpdate *su, size_t cap, int32_t state, int
 	return true;
 }
 
-static Ray__Rpc__TaskEvents *
-lifecycle(Conv *c, const cJSON *p)
+/* The 2.49 taskState map: TaskStatus number (a decimal key) -> Timestamp. */
+static bool
+state_map(Conv *c, const cJSON *map, Ray__Rpc__TaskStateUpdate *su, size_t cap)
 {
-	Ray__Rpc__TaskEvents *te = new_task_events(c, p, "taskAttempt");
-	Ray__Rpc__TaskStateUpdate *su;
-	Ray__Rpc__TaskStateUpdate sinit = RAY__RPC__TASK_STATE_UPDATE__INIT;
-	const cJSON *map = member(p, "taskState");
-	const cJSON *list = member(p, "stateTransitions");
-	const cJSON *rei = member(p, "rayErrorInfo");
 	const cJSON *e;
-	size_t		cap = 0;
-	bool		has,
-				b;
-	int64_t		v;
-	const char *s;
 
-	if (te == NULL)
-		return NULL;
-	su = alloc0(c, sizeof(*su));
-	if (su == NULL)
-		return NULL;
-	*su = sinit;
-	te->state_updates = su;
-	if (!get_id(c, p, "jobId", &te->has_job_id, &te->job_id) ||
-		!get_id(c, p, "nodeId", &su->has_node_id, &su->node_id) ||
-		!get_id(c, p, "workerId", &su->has_worker_id, &su->worker_id))
-		return NULL;
-	if (!get_int(c, p, "workerPid", INT32_MIN, INT32_MAX, &has, &v))
-		return NULL;
-	if (has && v != 0)
+	cJSON_ArrayForEach(e, map)
 	{
-		su->has_worker_pid = 1;
-		su->worker_pid = (int32_t) v;
-	}
-	if (!get_bool(c, p, "isDebuggerPaused", &has, &b))
-		return NULL;
-	su->has_is_debugger_paused = has;
-	su->is_debugger_paused = b;
-	if (!get_string(c, p, "actorReprName", &s))
-		return NULL;
-	su->actor_repr_name = (char *) s;
-	if (rei != NULL)
-	{
-		Ray__Rpc__RayErrorInfo init = RAY__RPC__RAY_ERROR_INFO__INIT;
-		int32_t		et;
-
-		if (!cJSON_IsObject(rei))
-		{
-			reject(c, "\"rayErrorInfo\" is not an object");
-			return NULL;
-		}
-		su->error_info = alloc0(c, sizeof(*su->error_info));
-		if (su->error_info == NULL)
-			return NULL;
-		*su->error_info = init;
-		if (!get_enum(c, rei, "errorType", error_type_name, 256, &has, &et) ||
-			!get_string(c, rei, "errorMessage", &s))
-			return NULL;
-		su->error_info->has_error_type = has;
-		su->error_info->error_type = et;
-		su->error_info->error_message = (char *) (s ? s : "");
-	}
-	if (map != NULL && !cJSON_IsObject(map))
-	{
-		reject(c, "\"taskState\" is not an object");
-		return NULL;
-	}
-	if (list != NULL && !cJSON_IsArray(list))
-	{
-		reject(c, "\"stateTransitions\" is not an array");
-		return NULL;
-	}
-	if (map)
-		cJSON_ArrayForEach(e, map) cap++;
-	if (list)
-		cJSON_ArrayForEach(e, list) cap++;
-	su->state_ts_ns = alloc0(c, sizeof(void *) * (cap ? cap : 1));
-	if (su->state_ts_ns == NULL)
-		return NULL;
-	if (map)
-		cJSON_ArrayForEach(e, map)
-	{
-		/* 2.49: TaskStatus number (a decimal key) -> Timestamp. */
 		char	   *end;
 		long		num;
 		int64_t		ns;
@@ -881,47 +305,133 @@ lifecycle(Conv *c, const cJSON *p)
 		errno = 0;
 		num = strtol(e->string, &end, 10);
 		if (e->string[0] == '\0' || *end != '\0' || errno != 0 || num < 0 || num > INT32_MAX)
-		{
-			reject(c, "\"taskState\" key \"%.32s\" is not a TaskStatus number", e->string);
-			return NULL;
-		}
+			return ray_json_reject(&c->r, "\"taskState\" key \"%.32s\" is not a TaskStatus number", e->string);
 		if (!cJSON_IsString(e) || !ray_event_parse_rfc3339(e->valuestring, &ns))
-		{
-			reject(c, "\"taskState\" of %ld is not an RFC 3339 timestamp", num);
-			return NULL;
-		}
+			return ray_json_reject(&c->r, "\"taskState\" of %ld is not an RFC 3339 timestamp", num);
 		if (!add_state(c, su, cap, (int32_t) num, ns))
-			return NULL;
+			return false;
 	}
-	if (list)
-		cJSON_ArrayForEach(e, list)
+	return true;
+}
+
+/* The later stateTransitions list of {state name, timestamp}. */
+static bool
+state_list(Conv *c, const cJSON *list, Ray__Rpc__TaskStateUpdate *su, size_t cap)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, list)
 	{
 		int32_t		st;
 		int64_t		ns;
+		bool		has;
 
 		if (!cJSON_IsObject(e))
-		{
-			reject(c, "a state transition is not an object");
-			return NULL;
-		}
-		if (!get_enum(c, e, "state", status_name, 64, &has, &st))
-			return NULL;
+			return ray_json_reject(&c->r, "a state transition is not an object");
+		if (!ray_json_enum(&c->r, e, "state", status_name, 64, &has, &st))
+			return false;
 		if (!has)
-		{
-			reject(c, "a state transition has no state");
-			return NULL;
-		}
-		if (!get_time(c, e, "timestamp", &has, &ns))
-			return NULL;
+			return ray_json_reject(&c->r, "a state transition has no state");
+		if (!ray_json_time(&c->r, e, "timestamp", &has, &ns))
+			return false;
 		if (!has)
-		{
-			reject(c, "a state transition has no timestamp");
-			return NULL;
-		}
+			return ray_json_reject(&c->r, "a state transition has no timestamp");
 		if (!add_state(c, su, cap, st, ns))
-			return NULL;
+			return false;
 	}
-	return c->oom ? NULL : te;
+	return true;
+}
+
+/* Both forms of the transitions into su->state_ts_ns. */
+static bool
+states(Conv *c, const cJSON *p, Ray__Rpc__TaskStateUpdate *su)
+{
+	const cJSON *map = ray_json_member(p, "taskState");
+	const cJSON *list = ray_json_member(p, "stateTransitions");
+	const cJSON *e;
+	size_t		cap = 0;
+
+	if (map != NULL && !cJSON_IsObject(map))
+		return ray_json_reject(&c->r, "\"taskState\" is not an object");
+	if (list != NULL && !cJSON_IsArray(list))
+		return ray_json_reject(&c->r, "\"stateTransitions\" is not an array");
+	if (map)
+		cJSON_ArrayForEach(e, map) cap++;
+	if (list)
+		cJSON_ArrayForEach(e, list) cap++;
+	su->state_ts_ns = ray_json_alloc0(&c->r, sizeof(void *) * (cap ? cap : 1));
+	if (su->state_ts_ns == NULL)
+		return false;
+	return (map == NULL || state_map(c, map, su, cap)) &&
+		(list == NULL || state_list(c, list, su, cap));
+}
+
+/* rayErrorInfo: errorType and errorMessage. */
+static bool
+error_info(Conv *c, const cJSON *rei, Ray__Rpc__TaskStateUpdate *su)
+{
+	Ray__Rpc__RayErrorInfo init = RAY__RPC__RAY_ERROR_INFO__INIT;
+	int32_t		et;
+	bool		has;
+	const char *s;
+
+	if (!cJSON_IsObject(rei))
+		return ray_json_reject(&c->r, "\"rayErrorInfo\" is not an object");
+	su->error_info = ray_json_alloc0(&c->r, sizeof(*su->error_info));
+	if (su->error_info == NULL)
+		return false;
+	*su->error_info = init;
+	if (!ray_json_enum(&c->r, rei, "errorType", error_type_name, 256, &has, &et) ||
+		!ray_json_string(&c->r, rei, "errorMessage", &s))
+		return false;
+	su->error_info->has_error_type = has;
+	su->error_info->error_type = et;
+	su->error_info->error_message = (char *) (s ? s : "");
+	return true;
+}
+
+static Ray__Rpc__TaskEvents *
+lifecycle(Conv *c, const cJSON *p)
+{
+	Ray__Rpc__TaskEvents *te = new_task_events(c, p, "taskAttempt");
+	Ray__Rpc__TaskStateUpdate *su;
+	Ray__Rpc__TaskStateUpdate sinit = RAY__RPC__TASK_STATE_UPDATE__INIT;
+	const cJSON *rei = ray_json_member(p, "rayErrorInfo");
+	bool		has,
+				b;
+	int64_t		v;
+	const char *s;
+
+	if (te == NULL)
+		return NULL;
+	su = ray_json_alloc0(&c->r, sizeof(*su));
+	if (su == NULL)
+		return NULL;
+	*su = sinit;
+	te->state_updates = su;
+	if (!ray_json_id(&c->r, p, "jobId", &te->has_job_id, &te->job_id) ||
+		!ray_json_id(&c->r, p, "nodeId", &su->has_node_id, &su->node_id) ||
+		!ray_json_id(&c->r, p, "workerId", &su->has_worker_id, &su->worker_id))
+		return NULL;
+	if (!ray_json_int(&c->r, p, "workerPid", INT32_MIN, INT32_MAX, &has, &v))
+		return NULL;
+	if (has && v != 0)
+	{
+		su->has_worker_pid = 1;
+		su->worker_pid = (int32_t) v;
+	}
+	if (!ray_json_bool(&c->r, p, "isDebuggerPaused", &has, &b))
+		return NULL;
+	su->has_is_debugger_paused = has;
+	su->is_debugger_paused = b;
+	if (!ray_json_string(&c->r, p, "actorReprName", &s))
+		return NULL;
+	su->actor_repr_name = (char *) s;
+	if (rei != NULL && !error_info(c, rei, su))
+		return NULL;
+	if (!states(c, p, su))
+		return NULL;
+	return c->r.oom ? NULL : te;
 }
 
 static Ray__Rpc__TaskEvents *
@@ -938,44 +448,44 @@ profile(Conv *c, const cJSON *p)
 
 	if (te == NULL)
 		return NULL;
-	if (!get_id(c, p, "jobId", &te->has_job_id, &te->job_id))
+	if (!ray_json_id(&c->r, p, "jobId", &te->has_job_id, &te->job_id))
 		return NULL;
-	m = member(p, "profileEvents");
+	m = ray_json_member(p, "profileEvents");
 	if (m == NULL)
 		return te;
 	if (!cJSON_IsObject(m))
 	{
-		reject(c, "\"profileEvents\" is not an object");
+		ray_json_reject(&c->r, "\"profileEvents\" is not an object");
 		return NULL;
 	}
-	pe = alloc0(c, sizeof(*pe));
+	pe = ray_json_alloc0(&c->r, sizeof(*pe));
 	if (pe == NULL)
 		return NULL;
 	*pe = init;
 	te->profile_events = pe;
-	if (!get_string(c, m, "componentType", &s))
+	if (!ray_json_string(&c->r, m, "componentType", &s))
 		return NULL;
 	pe->component_type = (char *) s;
-	if (!get_string(c, m, "nodeIpAddress", &s))
+	if (!ray_json_string(&c->r, m, "nodeIpAddress", &s))
 		return NULL;
 	pe->node_ip_address = (char *) s;
-	if (!get_id(c, m, "componentId", &pe->has_component_id, &pe->component_id))
+	if (!ray_json_id(&c->r, m, "componentId", &pe->has_component_id, &pe->component_id))
 		return NULL;
-	evs = member(m, "events");
+	evs = ray_json_member(m, "events");
 	if (evs == NULL)
 		return te;
 	if (!cJSON_IsArray(evs))
 	{
-		reject(c, "\"events\" is not an array");
+		ray_json_reject(&c->r, "\"events\" is not an array");
 		return NULL;
 	}
 	cJSON_ArrayForEach(e, evs) n++;
-	pe->events = alloc0(c, sizeof(void *) * (n ? n : 1));
+	pe->events = ray_json_alloc0(&c->r, sizeof(void *) * (n ? n : 1));
 	if (pe->events == NULL)
 		return NULL;
 	cJSON_ArrayForEach(e, evs)
 	{
-		Ray__Rpc__ProfileEventEntry *x = alloc0(c, sizeof(*x));
+		Ray__Rpc__ProfileEventEntry *x = ray_json_alloc0(&c->r, sizeof(*x));
 		Ray__Rpc__ProfileEventEntry xinit = RAY__RPC__PROFILE_EVENT_ENTRY__INIT;
 		bool		has;
 
@@ -984,24 +494,24 @@ profile(Conv *c, const cJSON *p)
 		*x = xinit;
 		if (!cJSON_IsObject(e))
 		{
-			reject(c, "a profile event is not an object");
+			ray_json_reject(&c->r, "a profile event is not an object");
 			return NULL;
 		}
-		if (!get_int(c, e, "startTime", INT64_MIN, INT64_MAX, &has, &x->start_time))
+		if (!ray_json_int(&c->r, e, "startTime", INT64_MIN, INT64_MAX, &has, &x->start_time))
 			return NULL;
 		x->has_start_time = has;
-		if (!get_int(c, e, "endTime", INT64_MIN, INT64_MAX, &has, &x->end_time))
+		if (!ray_json_int(&c->r, e, "endTime", INT64_MIN, INT64_MAX, &has, &x->end_time))
 			return NULL;
 		x->has_end_time = has;
-		if (!get_string(c, e, "eventName", &s))
+		if (!ray_json_string(&c->r, e, "eventName", &s))
 			return NULL;
 		x->event_name = (char *) s;
-		if (!get_string(c, e, "extraData", &s))
+		if (!ray_json_string(&c->r, e, "extraData", &s))
 			return NULL;
 		x->extra_data = (char *) s;
 		pe->events[pe->n_events++] = x;
 	}
-	return c->oom ? NULL : te;
+	return c->r.oom ? NULL : te;
 }
 
 /* Event types by name and number (ray-event-export.md); payload key or NULL. */
@@ -1009,7 +519,7 @@ typedef struct EventType
 {
 	const char *name;
 	int			number;
-	const char *payload;		/* a task payload raydar converts, else NULL */
+	const char *payload;		/* a payload raydar converts, else NULL */
 	const char *payload2;		/* the other name of the same payload */
 } EventType;
 
@@ -1019,12 +529,12 @@ static const EventType event_types[] = {
 	{"TASK_LIFECYCLE_EVENT", 2, "taskLifecycleEvent", "taskExecutionEvent"},
 	{"ACTOR_TASK_DEFINITION_EVENT", 3, "actorTaskDefinitionEvent", NULL},
 	{"TASK_PROFILE_EVENT", 4, "taskProfileEvents", NULL},
-	{"DRIVER_JOB_DEFINITION_EVENT", 5, NULL, NULL},
-	{"DRIVER_JOB_LIFECYCLE_EVENT", 6, NULL, NULL},
-	{"NODE_DEFINITION_EVENT", 7, NULL, NULL},
-	{"NODE_LIFECYCLE_EVENT", 8, NULL, NULL},
-	{"ACTOR_DEFINITION_EVENT", 9, NULL, NULL},
-	{"ACTOR_LIFECYCLE_EVENT", 10, NULL, NULL},
+	{"DRIVER_JOB_DEFINITION_EVENT", 5, "driverJobDefinitionEvent", NULL},
+	{"DRIVER_JOB_LIFECYCLE_EVENT", 6, "driverJobLifecycleEvent", NULL},
+	{"NODE_DEFINITION_EVENT", 7, "nodeDefinitionEvent", NULL},
+	{"NODE_LIFECYCLE_EVENT", 8, "nodeLifecycleEvent", NULL},
+	{"ACTOR_DEFINITION_EVENT", 9, "actorDefinitionEvent", NULL},
+	{"ACTOR_LIFECYCLE_EVENT", 10, "actorLifecycleEvent", NULL},
 	{"PLACEMENT_GROUP_DEFINITION_EVENT", 11, NULL, NULL},
 	{"PLACEMENT_GROUP_LIFECYCLE_EVENT", 12, NULL, NULL},
 	{"SUBMISSION_JOB_DEFINITION_EVENT", 13, NULL, NULL},
@@ -1045,7 +555,7 @@ event_type(const cJSON *m)
 			if (strcmp(event_types[i].name, m->valuestring) == 0)
 				return &event_types[i];
 	}
-	if (int_of(m, 1, 17, &n))
+	if (ray_json_int_of(m, 1, 17, &n))
 		for (size_t i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++)
 			if (event_types[i].number == n)
 				return &event_types[i];
@@ -1061,40 +571,39 @@ convert_event(Conv *c, const cJSON *ev)
 	const EventType *et;
 	const cJSON *p;
 	const char *s;
-	bool		has;
 
 	it->kind = RAY_EVENT_REJECTED;
 	it->event_type = "";
 	it->session_name = "";
 	if (!cJSON_IsObject(ev))
 	{
-		reject(c, "the event is not a JSON object");
+		ray_json_reject(&c->r, "the event is not a JSON object");
 		return;
 	}
-	if (!get_id_raw(c, ev, "eventId", it->event_id, &it->event_id_len))
+	if (!ray_json_id_raw(&c->r, ev, "eventId", it->event_id, RAY_EVENT_MAX_ID, &it->event_id_len))
 		return;
 	if (it->event_id_len == 0)
 	{
-		reject(c, "the event has no eventId");
+		ray_json_reject(&c->r, "the event has no eventId");
 		return;
 	}
-	if (!get_id_raw(c, ev, "nodeId", it->node_id, &it->node_id_len) ||
-		!get_time(c, ev, "timestamp", &it->has_timestamp, &it->timestamp_ns) ||
-		!get_string(c, ev, "sessionName", &s))
+	if (!ray_json_id_raw(&c->r, ev, "nodeId", it->node_id, RAY_EVENT_MAX_ID, &it->node_id_len) ||
+		!ray_json_time(&c->r, ev, "timestamp", &it->has_timestamp, &it->timestamp_ns) ||
+		!ray_json_string(&c->r, ev, "sessionName", &s))
 		return;
 	it->session_name = s ? s : "";
-	m = member(ev, "eventType");
+	m = ray_json_member(ev, "eventType");
 	if (m == NULL)
 	{
-		reject(c, "the event has no eventType");
+		ray_json_reject(&c->r, "the event has no eventType");
 		return;
 	}
 	if (cJSON_IsString(m))
-		it->event_type = dup(c, m->valuestring);
+		it->event_type = ray_json_dup(&c->r, m->valuestring);
 	et = event_type(m);
 	if (et == NULL)
 	{
-		reject(c, "unknown eventType");
+		ray_json_reject(&c->r, "unknown eventType");
 		return;
 	}
 	if (it->event_type[0] == '\0')
@@ -1104,12 +613,21 @@ convert_event(Conv *c, const cJSON *ev)
 		it->kind = RAY_EVENT_OTHER;
 		return;
 	}
-	p = member(ev, et->payload);
+	p = ray_json_member(ev, et->payload);
 	if (p == NULL && et->payload2)
-		p = member(ev, et->payload2);
+		p = ray_json_member(ev, et->payload2);
 	if (p == NULL || !cJSON_IsObject(p))
 	{
-		reject(c, "the %s has no \"%s\" object", et->name, et->payload);
+		ray_json_reject(&c->r, "the %s has no \"%s\" object", et->name, et->payload);
+		return;
+	}
+	if (et->number >= 5 && et->number <= 10)
+	{
+		it->entity = ray_event_entity_read(&c->r, et->number, p);
+		if (it->entity != NULL && !c->r.bad)
+			it->kind = RAY_EVENT_ENTITY;
+		else if (!c->r.bad)
+			ray_json_reject(&c->r, "out of memory");
 		return;
 	}
 	switch (et->number)
@@ -1127,11 +645,10 @@ convert_event(Conv *c, const cJSON *ev)
 			it->task = profile(c, p);
 			break;
 	}
-	(void) has;
-	if (it->task != NULL && !c->bad)
+	if (it->task != NULL && !c->r.bad)
 		it->kind = RAY_EVENT_TASK;
-	else if (!c->bad)
-		reject(c, "out of memory");
+	else if (!c->r.bad)
+		ray_json_reject(&c->r, "out of memory");
 }
 
 RayStatus
@@ -1158,7 +675,7 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 		snprintf(err, errlen, "body of %zu bytes exceeds the %zu-byte limit", len, RAY_EVENT_MAX_BODY);
 		return RAY_ERR_TOO_LARGE;
 	}
-	if (!depth_ok(json, len, &where))
+	if (!ray_json_depth_ok(json, len, MAX_DEPTH, &where, NULL))
 	{
 		snprintf(err, errlen, "JSON nested deeper than %d levels (at byte %zu)", MAX_DEPTH, where);
 		return RAY_ERR_MALFORMED;
@@ -1199,12 +716,12 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 	cJSON_ArrayForEach(ev, root)
 	{
 		RayEventItem *it = &b->items[b->n];
-		Conv		c = {&arena, v, it, false, false};
+		Conv		c = {{&arena, it->reason, sizeof(it->reason), false, false}, v, it};
 
 		memset(it, 0, sizeof(*it));
 		it->index = b->n;
 		convert_event(&c, ev);
-		if (c.oom)
+		if (c.r.oom)
 			goto oom;
 		if (it->kind == RAY_EVENT_REJECTED)
 		{
@@ -1222,7 +739,12 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 		else if (it->kind == RAY_EVENT_TASK)
 			b->ntask++;
 		else
+		{
+			/* Jobs, actors and nodes count as other events, stored or not. */
 			b->nother++;
+			if (it->kind == RAY_EVENT_ENTITY)
+				b->nentity++;
+		}
 		b->n++;
 	}
 	cJSON_Delete(root);

@@ -12,6 +12,9 @@
  * merge is the caller's: a serialized TaskEvents appended to another one
  * parses as their MergeFrom (scalars overwrite, maps upsert, repeated
  * fields append), so the receiver merges by concatenating packed bytes.
+ * Job, actor and node events become RAY_EVENT_ENTITY items, read by
+ * ray_event_entity.c into fragments of the GCS's own rows and merged the
+ * same way (src/event_entities.c).
  *
  * Accepted: lowerCamelCase and snake_case keys; ids as base64 (standard or
  * URL-safe, padding optional); int64 as strings or numbers; enums as names
@@ -29,6 +32,7 @@
 
 #include "ray_arena.h"
 #include "ray_gcs.pb-c.h"
+#include "ray_json_read.h"
 #include "ray_status.h"
 #include "ray_version.h"
 
@@ -40,7 +44,8 @@
 typedef enum RayEventKind
 {
 	RAY_EVENT_TASK,				/* a task event: task holds its TaskEvents */
-	RAY_EVENT_OTHER,			/* a known type raydar does not store (yet) */
+	RAY_EVENT_ENTITY,			/* a job, actor or node event: entity holds it */
+	RAY_EVENT_OTHER,			/* a known type raydar does not store */
 	RAY_EVENT_REJECTED			/* invalid: reason says why */
 } RayEventKind;
 
@@ -57,6 +62,7 @@ typedef struct RayEventItem
 	bool		has_timestamp;
 	int64_t		timestamp_ns;	/* when Ray made the event */
 	Ray__Rpc__TaskEvents *task; /* RAY_EVENT_TASK: from the batch's arena */
+	struct RayEntityEvent *entity;	/* RAY_EVENT_ENTITY: from the batch's arena */
 	char		reason[256];	/* RAY_EVENT_REJECTED */
 	char	   *text;			/* RAY_EVENT_REJECTED: the event's JSON (cut at 8 kB) */
 } RayEventItem;
@@ -67,7 +73,8 @@ typedef struct RayEventBatch
 	size_t		n;
 	RayEventItem *items;
 	size_t		ntask;
-	size_t		nother;
+	size_t		nother;			/* not task events (entities included) */
+	size_t		nentity;		/* job, actor and node events */
 	size_t		nrejected;
 } RayEventBatch;
 
@@ -81,13 +88,5 @@ extern RayStatus ray_event_batch_parse(const char *json, size_t len, const RayVe
 									   ProtobufCAllocator *alloc, RayEventBatch **out,
 									   char *err, size_t errlen);
 extern void ray_event_batch_free(RayEventBatch *b);
-
-/*
- * The value readers, exposed for tests: RFC 3339 into Unix ns (false if
- * malformed or outside int64 ns), and base64 (standard or URL-safe,
- * padding optional) of at most cap bytes.
- */
-extern bool ray_event_parse_rfc3339(const char *s, int64_t *ns);
-extern bool ray_event_base64(const char *s, uint8_t *out, size_t cap, size_t *len);
 
 #endif							/* RAY_EVENT_JSON_H */

@@ -5,14 +5,17 @@
  *		receiver stores) and on into the row derivation.
  *
  * The first byte picks splice mode (high bit): the rest then overwrites part
- * of a valid body holding every task payload in both shapes, so mutations
- * reach every field without a seed corpus. Whatever the reader accepts must
- * pack, unpack back from the concatenation and derive rows.
+ * of a valid body holding every task payload in both shapes and the job,
+ * actor and node events, so mutations reach every field without a seed
+ * corpus. Whatever the reader accepts must pack, unpack back from the
+ * concatenation and derive rows; an entity's parts must pack and their
+ * concatenation unpack as the GCS row they are fragments of.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ray_event_entity.h"
 #include "ray_event_json.h"
 #include "ray_tasks.h"
 
@@ -33,7 +36,54 @@ static const char BASE[] =
 " \"rayErrorInfo\": {\"errorType\": \"WORKER_DIED\", \"errorMessage\": \"boom\"}, \"actorReprName\": \"B(1)\"}},"
 " {\"eventId\": \"AAAD\", \"eventType\": \"TASK_PROFILE_EVENT\", \"taskProfileEvents\": {\"taskId\":"
 " \"AQIDBAUGBwgJCgsMDQ4PEBESExQBAAAA\", \"attemptNumber\": 1, \"profileEvents\": {\"componentType\": \"worker\","
-" \"events\": [{\"startTime\": \"1\", \"endTime\": \"2\", \"eventName\": \"e\", \"extraData\": \"{}\"}]}}}]";
+" \"events\": [{\"startTime\": \"1\", \"endTime\": \"2\", \"eventName\": \"e\", \"extraData\": \"{}\"}]}}},"
+" {\"eventId\": \"AAAE\", \"eventType\": \"DRIVER_JOB_DEFINITION_EVENT\", \"driverJobDefinitionEvent\": {\"jobId\": \"AQAAAA==\","
+" \"driverPid\": \"42\", \"driverNodeId\": \"ERER\", \"entrypoint\": \"python x.py\"}},"
+" {\"eventId\": \"AAAF\", \"eventType\": \"DRIVER_JOB_LIFECYCLE_EVENT\", \"driverJobLifecycleEvent\": {\"jobId\": \"AQAAAA==\","
+" \"stateTransitions\": [{\"state\": \"FINISHED\", \"timestamp\": \"2026-02-12T10:00:16Z\", \"message\": \"m\", \"exitCode\": 1,"
+" \"submissionJobStatus\": \"FAILED\"}, {\"state\": \"CREATED\", \"timestamp\": \"2026-02-12T10:00:15Z\"}]}},"
+" {\"event_id\": \"AAAG\", \"event_type\": \"ACTOR_DEFINITION_EVENT\", \"actor_definition_event\": {\"actor_id\": \"AQIDBAUGBwgJCgsMDQ4PEA==\","
+" \"job_id\": \"AQAAAA==\", \"is_detached\": false, \"name\": \"n\", \"class_name\": \"C\", \"required_resources\": {\"CPU\": 1.0},"
+" \"label_selector\": {\"k\": \"v\"}, \"call_site\": \"c\", \"placement_group_id\": \"////\"}},"
+" {\"eventId\": \"AAAH\", \"eventType\": 10, \"actorLifecycleEvent\": {\"actorId\": \"AQIDBAUGBwgJCgsMDQ4PEA==\", \"stateTransitions\":"
+" [{\"state\": \"ALIVE\", \"timestamp\": \"2026-02-12T10:00:15Z\", \"nodeId\": \"ERER\", \"workerId\": \"IiIi\", \"pid\": 7, \"port\": 9,"
+" \"reprName\": \"r\"}, {\"state\": \"RESTARTING\", \"timestamp\": \"2026-02-12T10:00:16Z\", \"restartReason\": \"NODE_PREEMPTION\"},"
+" {\"state\": \"DEAD\", \"timestamp\": \"2026-02-12T10:00:17Z\", \"deathCause\": {\"creationTaskFailureContext\":"
+" {\"formattedExceptionString\": \"x\"}}}]}},"
+" {\"eventId\": \"AAAI\", \"eventType\": \"NODE_DEFINITION_EVENT\", \"nodeDefinitionEvent\": {\"nodeId\": \"ERER\", \"nodeIpAddress\": \"1.2.3.4\","
+" \"labels\": {\"a\": \"b\"}, \"startTimestamp\": \"2026-02-12T10:00:00Z\", \"hostname\": \"h\", \"nodeName\": \"n\"}},"
+" {\"eventId\": \"AAAJ\", \"eventType\": \"NODE_LIFECYCLE_EVENT\", \"nodeLifecycleEvent\": {\"nodeId\": \"ERER\", \"stateTransitions\":"
+" [{\"state\": \"ALIVE\", \"timestamp\": \"2026-02-12T10:00:00Z\", \"resources\": {\"CPU\": 4.0}}, {\"state\": \"DEAD\","
+" \"timestamp\": \"2026-02-12T10:01:00Z\", \"deathInfo\": {\"reason\": \"EXPECTED_TERMINATION\", \"reasonMessage\": \"bye\"}}]}}]";
+
+/* Every part of an entity event packs, and the parts concatenated read back as the row. */
+static void
+check_entity(const RayEntityEvent *ev)
+{
+	static const ProtobufCMessageDescriptor *const desc[] = {
+		&ray__rpc__job_table_data__descriptor, &ray__rpc__actor_table_data__descriptor,
+		&ray__rpc__gcs_node_info__descriptor,
+	};
+	size_t		total = 0,
+				off = 0;
+	uint8_t    *buf;
+	ProtobufCMessage *m;
+
+	if (ev->id_len == 0 || (int) ev->kind < 0 || ev->kind >= RAY_ENTITY_KINDS)
+		abort();				/* an entity always has its id and a kind */
+	for (size_t p = 0; p < ev->nparts; p++)
+		total += protobuf_c_message_get_packed_size(ev->parts[p].row);
+	buf = malloc(total ? total : 1);
+	for (size_t p = 0; p < ev->nparts; p++)
+		off += protobuf_c_message_pack(ev->parts[p].row, buf + off);
+	if (off != total)
+		abort();
+	m = protobuf_c_message_unpack(desc[ev->kind], NULL, total, buf);
+	if (m == NULL)
+		abort();
+	protobuf_c_message_free_unpacked(m, NULL);
+	free(buf);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -75,6 +125,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				total += ray__rpc__task_events__get_packed_size(b->items[i].task);
 			else if (b->items[i].kind == RAY_EVENT_REJECTED && b->items[i].reason[0] == '\0')
 				abort();		/* a rejected event always says why */
+			else if (b->items[i].kind == RAY_EVENT_ENTITY)
+				check_entity(b->items[i].entity);
 		buf = malloc(total ? total : 1);
 		for (size_t i = 0; i < b->n; i++)
 			if (b->items[i].kind == RAY_EVENT_TASK)

@@ -144,7 +144,7 @@ is($node->safe_psql('push', q{SELECT count(*) || ' ' || min(name) || ' ' || min(
 is($node->safe_psql('push', q{SELECT duplicates || ' ' || events FROM raydar.event_receiver_status WHERE cluster = 'c3'}),
    '2 4', 'the second delivery counted as 2 duplicates');
 is(post("$base/c3", 'this is not json'), '200', 'a body that is not JSON is answered 200');
-is(post("$base/c3", '[{"eventId": "AAAA", "eventType": "TASK_LIFECYCLE_EVENT", "taskLifecycleEvent": {"taskId": "AAAA", "taskAttempt": -4}}, {"eventId": "AAAB", "eventType": "NODE_DEFINITION_EVENT", "nodeDefinitionEvent": {}}]'),
+is(post("$base/c3", '[{"eventId": "AAAA", "eventType": "TASK_LIFECYCLE_EVENT", "taskLifecycleEvent": {"taskId": "AAAA", "taskAttempt": -4}}, {"eventId": "AAAB", "eventType": "WORKER_DEFINITION_EVENT", "workerDefinitionEvent": {}}]'),
    '200', 'a body with a bad event is answered 200');
 drained();
 is($node->safe_psql('push', q{SELECT string_agg(reason, ' | ' ORDER BY id) FROM raydar.event_rejects WHERE cluster = 'c3'}),

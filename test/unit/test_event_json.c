@@ -296,10 +296,11 @@ test_hostile(void)
 
 	/* Accepted: an unknown enum number (printed bare), a known non-task type. */
 	b = parse("[" LC("{\"taskId\": \"AAAA\", \"rayErrorInfo\": {\"errorType\": 1000, \"errorMessage\": \"x\"}}") ","
-			  "{\"eventId\": \"AAAB\", \"eventType\": \"NODE_DEFINITION_EVENT\", \"nodeDefinitionEvent\": {}},"
+			  "{\"eventId\": \"AAAB\", \"eventType\": \"NODE_DEFINITION_EVENT\", \"nodeDefinitionEvent\": {\"nodeId\": \"" NODE_B64 "\"}},"
 			  "{\"eventId\": \"AAAC\", \"eventType\": 16}]", err);
-	ok(b && b->ntask == 1 && b->nother == 2 && b->nrejected == 0,
-	   "an unknown ErrorType number is kept; node and worker events are known, not stored");
+	ok(b && b->ntask == 1 && b->nother == 2 && b->nentity == 1 && b->nrejected == 0 &&
+	   b->items[1].kind == RAY_EVENT_ENTITY && b->items[2].kind == RAY_EVENT_OTHER,
+	   "an unknown ErrorType number is kept; a node event is an entity, a worker event other");
 	if (b)
 		is_int(b->items[0].task->state_updates->error_info->error_type, 1000, "error type 1000 as sent");
 	ray_event_batch_free(b);

@@ -388,6 +388,13 @@ class Encoder:
         return out
 
     # ---- GCS events (FEB26, RAY_enable_ray_event=1): grouped per second per entity
+    # What each carries is what Ray's GCS copies from its rows
+    # (src/ray/observability/ray_{node,driver_job,actor}_{definition,lifecycle}_event.cc):
+    # a node's startTimestamp is its start_time_ms, an ALIVE node transition
+    # its resources_total, a DEAD one its death_info; a job's CREATED and
+    # FINISHED times; an actor's ALIVE transition its node, worker, pid, port
+    # and repr name, a DEAD one its death cause. Every field without presence
+    # is printed (protobuf's always_print_fields_with_no_presence).
     def gcs_entity_events(self, ents, head, out):
         ms = 1_000_000
 
@@ -441,7 +448,8 @@ class Encoder:
                   "requiredResources": {k: float(v) for k, v in (a.get("required_resources") or {}).items()},
                   "placementGroupId": b64(a.get("placement_group_id")), "labelSelector": {},
                   "parentId": b64((a.get("owner") or {}).get("worker_id"))}, self._flush_at(t0))
-            trs = [(t0, {"state": "PENDING_CREATION", "timestamp": ts(t0)})]
+            trs = [(t0, {"state": "PENDING_CREATION", "timestamp": ts(t0), "nodeId": "", "workerId": "",
+                         "reprName": "", "pid": 0, "port": 0})]
             if a.get("t_start") is not None:
                 r = a["running"]
                 t1 = a["t_start"] * ms
@@ -656,6 +664,8 @@ class Merger:
         out = {"nodes": [], "jobs": [], "actors": []}
         for eid, e in sorted(self.entities["nodes"].items()):
             d = e["definition"] or {}
+            # startTimestamp is the GCS's start_time_ms (ray_node_definition_event.cc).
+            start = parse_ts(_get(d, "startTimestamp")) // 1_000_000 if _get(d, "startTimestamp") else None
             r = {"node_id": eid, "node_ip": _get(d, "nodeIpAddress"), "node_name": _get(d, "nodeName"),
                  "labels": dict(_get(d, "labels") or {}), "state": None, "start_time_ms": None,
                  "end_time_ms": None, "death_reason": None, "death_reason_message": None,
@@ -663,7 +673,7 @@ class Merger:
             for t in sorted(e["transitions"], key=lambda t: parse_ts(_get(t, "timestamp"))):
                 r["state"] = _get(t, "state")
                 if r["state"] == "ALIVE":
-                    r["start_time_ms"] = ms(_get(t, "timestamp"))
+                    r["start_time_ms"] = start if start else ms(_get(t, "timestamp"))
                     r["resources_total"] = dict(_get(t, "resources") or {})
                 elif r["state"] == "DEAD":
                     r["end_time_ms"] = ms(_get(t, "timestamp"))
@@ -676,7 +686,8 @@ class Merger:
             r = {"job_id": eid, "driver_pid": int(_get(d, "driverPid") or 0),
                  "entrypoint": _get(d, "entrypoint"), "start_time_ms": None, "end_time_ms": None,
                  "is_dead": False}
-            for t in e["transitions"]:
+            # In time order: events of one job can arrive in any order.
+            for t in sorted(e["transitions"], key=lambda t: parse_ts(_get(t, "timestamp"))):
                 if _get(t, "state") == "CREATED":
                     r["start_time_ms"] = ms(_get(t, "timestamp"))
                 elif _get(t, "state") == "FINISHED":

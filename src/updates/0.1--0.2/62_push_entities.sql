@@ -1,0 +1,34 @@
+-- 62_push_entities.sql: 0.1 -> 0.2 upgrade: jobs, actors and nodes from
+-- pushed events (issue 17). The same objects as src/sql/77_push_entities.sql.
+-- 77_push_entities.sql: jobs, actors and nodes from pushed events
+-- (src/event_entities.c, docs/push.md "Jobs, actors and nodes"). Each
+-- definition event and each state transition of a lifecycle event is kept
+-- as the fragment of the GCS row it stands for (packed JobTableData,
+-- ActorTableData or GcsNodeInfo); the row is the fragments merged in time
+-- order, rebuilt whenever one of its events arrives, and written to
+-- job_history / actor_history / node_history by the poller's upsert.
+-- Keyed on the event id and the transition's place in it, so a resent
+-- event adds nothing, and sorted at merge time, so arrival order does not
+-- matter (lifecycle before definition, transitions out of order).
+
+CREATE TABLE raydar.event_entities (
+    cluster        text NOT NULL,
+    incarnation    text NOT NULL,
+    kind           text NOT NULL CHECK (kind IN ('job', 'actor', 'node')),
+    entity_id      bytea NOT NULL,
+    event_id       bytea NOT NULL,
+    part           integer NOT NULL,
+    ts_ns          bigint NOT NULL,
+    state          integer NOT NULL,
+    restart_reason integer,
+    fragment       bytea NOT NULL,
+    received_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, incarnation, kind, entity_id, event_id, part)
+);
+COMMENT ON TABLE raydar.event_entities IS
+  'pushed job, actor and node events, one row per definition (part -1) or state transition: the fragment of the GCS row it gives (packed protobuf), merged in (ts_ns, state) order into job_history, actor_history and node_history';
+
+COMMENT ON VIEW raydar.event_receiver_status IS
+  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors and nodes, merged into job_history, actor_history and node_history; placement groups, workers and submission jobs, counted only), rejected, duplicates, last batch time, and lag (from the newest event''s timestamp to its storing)';
+
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_entities', '');

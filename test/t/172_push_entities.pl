@@ -1,0 +1,311 @@
+# 172_push_entities.pl
+#	Jobs, actors and nodes from pushed events (the GCS's DRIVER_JOB_*, ACTOR_*
+#	and NODE_* events, FEB26+): the simulated cluster's aggregator
+#	(raysim --aggregator) pushes the `failures` scenario (dead actors of three
+#	causes, a dead node, a failed submission job) and job_history,
+#	actor_history and node_history equal, column by column, what polling the
+#	same cluster gives in every column the events carry, and are NULL in the
+#	others; the same events posted again reversed (lifecycle before
+#	definition, transitions out of order) and twice give the same rows; again
+#	with fresh event ids they touch no row. A cluster pushed and polled under
+#	one name has each entity once and the poll rewrites none. Then 100,000
+#	actors pushed in bodies of 1,000 events.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use File::Temp qw(tempdir);
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $repo = "$FindBin::RealBin/../..";
+my $tmp = tempdir(CLEANUP => 1);
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $node = PostgreSQL::Test::Cluster->new('pushent');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'raydar'
+raydar.database = 'postgres'
+raydar.poll_interval = '200ms'
+raydar.event_receiver_listen = '127.0.0.1:$port'
+timezone = 'UTC'
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION raydar');
+
+my @sims;
+END { kill 'TERM', $_->{pid} for @sims; }
+
+sub start_sim
+{
+	my ($scenario, $tag, $agg) = @_;
+	my $pf = "$tmp/$tag.ports";
+	my $h = IPC::Run::start([ '/usr/bin/python3', "$repo/test/raysim/raysim.py", '--port', '0',
+		'--admin-port', '0', '--port-file', $pf, '--scenario', $scenario, '--speed', '20',
+		'--aggregator', encode_json($agg) ], '>', "$tmp/$tag.log", '2>&1');
+	for (1 .. 300) { last if -s $pf; select(undef, undef, undef, 0.1); }
+	my $info = decode_json(slurp_file($pf));
+	push @sims, { pid => $h->{KIDS}[0]{PID}, h => $h };
+	return $info;
+}
+
+sub control
+{
+	my ($cport, $method, $path) = @_;
+	my $out = '';
+	IPC::Run::run([ 'curl', '-s', '-X', $method, "http://127.0.0.1:$cport$path" ], '>', \$out);
+	return decode_json($out);
+}
+
+sub wait_pushed
+{
+	my ($cport) = @_;
+	my $st = {};
+	for (1 .. 1500)
+	{
+		$st = control($cport, 'GET', '/stats');
+		last if $st->{idle} && $st->{released} > 0 && $st->{pending} == 0;
+		select(undef, undef, undef, 0.2);
+	}
+	return $st;
+}
+
+# POST each body (a JSON text) to cluster; the HTTP codes, joined.
+sub post_bodies
+{
+	my ($cluster, @bodies) = @_;
+	my @codes;
+	for my $b (@bodies)
+	{
+		my $f = "$tmp/body.json";
+		open(my $fh, '>', $f) or die;
+		print $fh $b;
+		close $fh;
+		my $out = '';
+		IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST',
+			'-H', 'Content-Type: application/json', '--data-binary', "\@$f",
+			"http://127.0.0.1:$port/events/$cluster" ], '>', \$out);
+		push @codes, $out;
+	}
+	my %u = map { $_ => 1 } @codes;
+	return join(',', sort keys %u);
+}
+
+my %key = (job => 'job_id', actor => 'actor_id', node => 'node_id');
+# What the events carry, equal to the GCS's row (docs/push.md).
+my %carried = (
+	job => [qw(job_id is_dead entrypoint driver_pid start_time end_time)],
+	actor => [qw(actor_id class_name name state job_id node_id worker_id pid ray_namespace repr_name
+		is_detached num_restarts num_restarts_due_to_lineage_reconstruction required_resources
+		placement_group_id start_time end_time death_cause_type death_cause_message call_site label_selector)],
+	node => [qw(node_id node_ip node_name hostname state resources_total labels start_time end_time
+		death_reason death_reason_message instance_id instance_type_name)]);
+# What they do not carry: NULL for a cluster only pushed.
+my %never = (
+	job => [qw(driver_ip_address metadata is_running_tasks)],
+	actor => [qw(node_ip max_restarts)],
+	node => [qw(is_head_node node_manager_port object_manager_port node_type_name)]);
+
+# Rows of cluster a differing from cluster b's in cols (both ways), one line each.
+sub diff_rows
+{
+	my ($kind, $a, $b, $cols) = @_;
+	my $k = $key{$kind};
+	my $list = join(', ', map { "'$_'" } @$cols);
+	return $node->safe_psql('postgres', qq{
+		WITH x AS (SELECT to_jsonb(h) AS j FROM raydar.${kind}_history h WHERE cluster = '$a'),
+		     y AS (SELECT to_jsonb(h) AS j FROM raydar.${kind}_history h WHERE cluster = '$b')
+		SELECT coalesce(string_agg(format('%s %s: %s vs %s', coalesce(x.j->>'$k', y.j->>'$k'), c,
+		       left(coalesce(x.j->c, 'null')::text, 80), left(coalesce(y.j->c, 'null')::text, 80)), E'\\n'
+		       ORDER BY 1), '')
+		FROM x FULL JOIN y ON y.j->>'$k' = x.j->>'$k'
+		CROSS JOIN unnest(ARRAY[$list]) AS c
+		WHERE coalesce(y.j->c, 'null') IS DISTINCT FROM coalesce(x.j->c, 'null')});
+}
+
+sub count_rows
+{
+	my ($kind, $cluster) = @_;
+	return $node->safe_psql('postgres', "SELECT count(*) FROM raydar.${kind}_history WHERE cluster = '$cluster'");
+}
+
+# ---- the failures scenario pushed (snake_case keys) and polled
+$node->safe_psql('postgres', "SELECT raydar.receive_events('ent'), raydar.receive_events('ent_rev')");
+my $info = start_sim('failures', 'ent', { url => "http://127.0.0.1:$port/events/ent", keys => 'snake' });
+my $cport = $info->{aggregator_control_port};
+my $st = wait_pushed($cport);
+ok($st->{idle} && $st->{released} > 0, "every released event acknowledged ($st->{released})")
+  or diag(encode_json($st));
+my $exp = control($cport, 'GET', '/expected');
+my %n = (job => scalar @{ $exp->{entities}{jobs} }, actor => scalar @{ $exp->{entities}{actors} },
+	node => scalar @{ $exp->{entities}{nodes} });
+ok($n{job} >= 2 && $n{actor} >= 3 && $n{node} >= 2, "the feed sent $n{job} jobs, $n{actor} actors, $n{node} nodes");
+# The receiver's worker may commit just after the last acknowledgement.
+$node->poll_query_until('postgres', "SELECT count(*) = $n{actor} FROM raydar.actor_history WHERE cluster = 'ent'");
+is(count_rows($_, 'ent'), $n{$_}, "pushed: exactly $n{$_} ${_}s") for qw(job actor node);
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT state, ',' ORDER BY state) FROM raydar.actor_history WHERE cluster = 'ent'}),
+   'DEAD', 'pushed actors: all dead (a failed __init__, an OOM kill, a node death)');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT death_cause_type, ',' ORDER BY death_cause_type) FROM raydar.actor_history WHERE cluster = 'ent'}),
+   'actor_died_error_context,creation_task_failure_context,oom_context', 'pushed actors: three death causes');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.node_history WHERE cluster = 'ent' AND state = 'DEAD' AND death_reason = 'UNEXPECTED_TERMINATION'}),
+   '1', 'pushed nodes: the dead one with its reason');
+for my $kind (qw(job actor node))
+{
+	my $nulls = join(' OR ', map { "$_ IS NOT NULL" } @{ $never{$kind} });
+	is($node->safe_psql('postgres', "SELECT count(*) FROM raydar.${kind}_history WHERE cluster = 'ent' AND ($nulls)"),
+	   '0', "pushed ${kind}s: what the events do not carry is NULL");
+}
+
+# The sim's own merge of the same bodies (rayevents.Merger.entity_rows).
+my %sim_name = (job => 'jobs', actor => 'actors', node => 'nodes');
+for my $kind (qw(job actor node))
+{
+	open(my $f, '>', "$tmp/$kind.jsonl") or die;
+	print $f JSON::PP->new->canonical->encode($_), "\n" for @{ $exp->{entities}{ $sim_name{$kind} } };
+	close $f;
+	$node->safe_psql('postgres', qq{CREATE TABLE sim_$kind (j jsonb);
+		COPY sim_$kind FROM '$tmp/$kind.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');});
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sim_actor s JOIN raydar.actor_history h ON h.actor_id = s.j->>'actor_id' AND h.cluster = 'ent'
+	WHERE (h.state, h.name, h.class_name, h.pid, h.repr_name, h.node_id, h.death_cause_type, h.death_cause_message,
+	       (extract(epoch FROM h.start_time) * 1000)::bigint, (extract(epoch FROM h.end_time) * 1000)::bigint)
+	  IS NOT DISTINCT FROM (s.j->>'state', s.j->>'name', s.j->>'class_name', (s.j->>'pid')::bigint, s.j->>'repr_name',
+	       s.j->>'node_id', s.j->>'death_cause_type', s.j->>'death_cause_message', (s.j->>'start_time_ms')::bigint,
+	       (s.j->>'end_time_ms')::bigint)}), $n{actor}, "every pushed actor equals the simulator's own merge");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sim_node s JOIN raydar.node_history h ON h.node_id = s.j->>'node_id' AND h.cluster = 'ent'
+	WHERE (h.state, h.node_ip, h.node_name, h.labels, h.resources_total, h.death_reason, h.death_reason_message,
+	       (extract(epoch FROM h.start_time) * 1000)::bigint, (extract(epoch FROM h.end_time) * 1000)::bigint)
+	  IS NOT DISTINCT FROM (s.j->>'state', s.j->>'node_ip', s.j->>'node_name', s.j->'labels', s.j->'resources_total',
+	       s.j->>'death_reason', s.j->>'death_reason_message', (s.j->>'start_time_ms')::bigint, (s.j->>'end_time_ms')::bigint)}),
+   $n{node}, "every pushed node equals the simulator's own merge");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sim_job s JOIN raydar.job_history h ON h.job_id = s.j->>'job_id' AND h.cluster = 'ent'
+	WHERE (h.is_dead, h.driver_pid, h.entrypoint, (extract(epoch FROM h.start_time) * 1000)::bigint,
+	       (extract(epoch FROM h.end_time) * 1000)::bigint)
+	  IS NOT DISTINCT FROM ((s.j->>'is_dead')::boolean, (s.j->>'driver_pid')::bigint, s.j->>'entrypoint',
+	       (s.j->>'start_time_ms')::bigint, (s.j->>'end_time_ms')::bigint)}),
+   $n{job}, "every pushed job equals the simulator's own merge");
+
+# The same cluster polled: every column the events carry is the poll's.
+$node->safe_psql('postgres', "CREATE SERVER poll_ent FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$info->{grpc_port}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER poll_ent;
+	SELECT raydar.track('poll_ent');");
+$node->poll_query_until('postgres', "SELECT count(*) >= $n{actor} FROM raydar.actor_history WHERE cluster = 'poll_ent'
+	AND NOT EXISTS (SELECT 1 FROM raydar.node_history WHERE cluster = 'poll_ent' AND state = 'ALIVE' AND node_id IN
+	  (SELECT node_id FROM raydar.node_history WHERE cluster = 'ent' AND state = 'DEAD'))");
+for my $kind (qw(job actor node))
+{
+	# The poll also shows what no event names (jobs with neither driver nor submission).
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM raydar.${kind}_history p JOIN raydar.${kind}_history e
+		ON e.$key{$kind} = p.$key{$kind} AND e.cluster = 'ent' WHERE p.cluster = 'poll_ent'}), $n{$kind},
+	   "polled: the same $n{$kind} ${kind}s");
+	$node->safe_psql('postgres', "DELETE FROM raydar.${kind}_history p WHERE cluster = 'poll_ent' AND NOT EXISTS
+		(SELECT 1 FROM raydar.${kind}_history e WHERE e.cluster = 'ent' AND e.$key{$kind} = p.$key{$kind})");
+	is(diff_rows($kind, 'ent', 'poll_ent', $carried{$kind}), '', "pushed ${kind}s equal polled ones in every column the events carry");
+}
+
+# ---- the same events again, reversed and twice, to another name
+my $bodies = control($cport, 'GET', '/bodies');
+my @events = map { @{ $_->{events} } } @$bodies;
+my @rev = reverse @events;
+# Each transition list reversed too (the merge sorts them).
+for my $e (@rev)
+{
+	for my $p (grep { /lifecycle_event$/ } keys %$e)
+	{
+		$e->{$p}{state_transitions} = [ reverse @{ $e->{$p}{state_transitions} } ];
+	}
+}
+my @chunks;
+push @chunks, encode_json([ @rev[ $_ * 7 .. ($_ * 7 + 6 < $#rev ? $_ * 7 + 6 : $#rev) ] ]) for 0 .. int($#rev / 7);
+is(post_bodies('ent_rev', @chunks, @chunks), '200', scalar(@chunks) . ' bodies posted reversed, each twice');
+$node->poll_query_until('postgres', "SELECT count(*) = $n{actor} FROM raydar.actor_history WHERE cluster = 'ent_rev'");
+for my $kind (qw(job actor node))
+{
+	my @all = (@{ $carried{$kind} }, @{ $never{$kind} });
+	is(count_rows($kind, 'ent_rev'), $n{$kind}, "reversed: exactly $n{$kind} ${kind}s");
+	is(diff_rows($kind, 'ent', 'ent_rev', \@all), '', "reversed and duplicated: the same ${kind} rows, every column");
+}
+is($node->safe_psql('postgres', q{SELECT (SELECT count(*) FROM raydar.event_entities WHERE cluster = 'ent_rev') || ' ' ||
+	(SELECT count(*) FROM raydar.event_entities WHERE cluster = 'ent')}) =~ /^(\d+) (\d+)$/ && $1 == $2 && $1 > 0 ? 1 : 0,
+   1, 'each definition and transition stored once');
+
+# Fresh event ids (Ray re-sending after a restart): nothing changes, no row is touched.
+my $xmin = q{SELECT string_agg(xmin::text, ',' ORDER BY 1) FROM (SELECT xmin FROM raydar.job_history WHERE cluster = 'ent_rev'
+	UNION ALL SELECT xmin FROM raydar.actor_history WHERE cluster = 'ent_rev' UNION ALL SELECT xmin FROM raydar.node_history WHERE cluster = 'ent_rev') x};
+my $before = $node->safe_psql('postgres', $xmin);
+my $i = 0;
+my @fresh = map { my $e = {%$_}; $e->{event_id} = encode_base64_id($i++); $e } @events;
+sub encode_base64_id { my $s = sprintf('fresh-%022d', $_[0]); require MIME::Base64; return MIME::Base64::encode_base64($s, ''); }
+is(post_bodies('ent_rev', encode_json(\@fresh)), '200', 'the same events with fresh ids posted');
+$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM raydar.event_entities WHERE cluster = 'ent_rev' AND position('fresh-'::bytea in event_id) = 1});
+is($node->safe_psql('postgres', $xmin), $before, 'merged again to the same values: no row rewritten');
+
+# ---- pushed and polled under one name (camelCase keys)
+my $dual = start_sim('failures', 'dual', { url => "http://127.0.0.1:$port/events/dual" });
+$node->safe_psql('postgres', "CREATE SERVER dual FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$dual->{grpc_port}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER dual;
+	SELECT raydar.track('dual');");
+$node->poll_query_until('postgres', "SELECT count(*) >= $n{actor} FROM raydar.actor_history WHERE cluster = 'dual'");
+$node->safe_psql('postgres', "SELECT raydar.receive_events('dual')");
+my $dst = wait_pushed($dual->{aggregator_control_port});
+ok($dst->{idle} && $dst->{pending} == 0, 'dual: every event delivered');
+$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM raydar.event_entities WHERE cluster = 'dual'");
+$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM raydar.actor_history WHERE cluster = 'dual' AND state <> 'DEAD' AND actor_id IN
+	(SELECT actor_id FROM raydar.actor_history WHERE cluster = 'ent' AND state = 'DEAD')");
+for my $kind (qw(job actor node))
+{
+	is($node->safe_psql('postgres', "SELECT count(*) = count(DISTINCT $key{$kind}) AND count(DISTINCT incarnation) = 1
+		FROM raydar.${kind}_history WHERE cluster = 'dual'"), 't', "dual: each $kind once, one incarnation");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.job_history WHERE cluster = 'dual' AND (driver_ip_address IS NULL OR is_running_tasks IS NULL)}),
+   '0', "dual: what the events do not carry keeps the poll's values");
+my $dx = $xmin =~ s/ent_rev/dual/gr;
+my $d1 = $node->safe_psql('postgres', $dx);
+$node->safe_psql('postgres', 'SELECT pg_sleep(1.5)');
+is($node->safe_psql('postgres', $dx), $d1, 'dual: the polls that follow the push rewrite no row (the same values)');
+
+# ---- 100,000 actors, each a definition and a lifecycle, 1,000 events a body
+my $gen = "$tmp/gen.py";
+open(my $g, '>', $gen) or die;
+print $g <<'PY';
+import base64, json, sys, urllib.request
+url, n = sys.argv[1], int(sys.argv[2])
+def b(i, tag): return base64.b64encode(tag + i.to_bytes(8, "big")).decode()
+evs = []
+def flush():
+    req = urllib.request.Request(url, data=json.dumps(evs).encode(), headers={"Content-Type": "application/json"})
+    assert urllib.request.urlopen(req, timeout=60).status == 200
+    evs.clear()
+for i in range(n):
+    aid = b(i, b"actor-id")
+    evs.append({"eventId": b(i, b"def-event-id-00000000"), "eventType": "ACTOR_DEFINITION_EVENT", "sessionName": "big",
+                "actorDefinitionEvent": {"actorId": aid, "jobId": "AQAAAA==", "name": "\u6f14\u5458-%d" % i,
+                                         "className": "Worker", "rayNamespace": "ns", "isDetached": False,
+                                         "requiredResources": {"CPU": 1.0}}})
+    evs.append({"eventId": b(i, b"life-event-id-0000000"), "eventType": "ACTOR_LIFECYCLE_EVENT", "sessionName": "big",
+                "actorLifecycleEvent": {"actorId": aid, "stateTransitions": [
+                    {"state": "ALIVE", "timestamp": "2026-02-12T10:00:%02d.%06dZ" % (i % 60, i % 1000000),
+                     "pid": i + 1, "nodeId": "ERERERERERERERERERERERERERERERERERERERE=", "workerId": ""},
+                    {"state": "PENDING_CREATION", "timestamp": "2026-02-12T09:59:59Z"}]}})
+    if len(evs) >= 1000:
+        flush()
+if evs:
+    flush()
+PY
+close $g;
+$node->safe_psql('postgres', "SELECT raydar.receive_events('big')");
+my $t0 = time;
+my ($out, $errout) = ('', '');
+my $okrun = IPC::Run::run([ '/usr/bin/python3', $gen, "http://127.0.0.1:$port/events/big", '100000' ], '>', \$out, '2>', \$errout);
+ok($okrun, '100,000 actors (200,000 events) posted in 200 bodies') or diag($errout);
+$node->poll_query_until('postgres', "SELECT count(*) = 100000 FROM raydar.actor_history WHERE cluster = 'big'");
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || count(DISTINCT actor_id) || ' ' || sum(pid) || ' ' ||
+	count(*) FILTER (WHERE state = 'ALIVE' AND name = '演员-' || (pid - 1) AND start_time IS NOT NULL AND node_id IS NOT NULL)
+	FROM raydar.actor_history WHERE cluster = 'big'}), '100000 100000 5000050000 100000',
+   'all 100,000 actors stored once, each ALIVE with its own name and pid');
+note('100,000 actors in ' . (time - $t0) . ' s');
+
+$node->stop;
+done_testing();
