@@ -316,6 +316,12 @@ parse_body(SpoolBody *sb)
  * in the body too). Task events are deduplicated per attempt when merged
  * (event_attempts.c): they are left fresh here.
  */
+static bool
+deduplicated_by_id(const RayEventItem *it)
+{
+	return it->kind != RAY_EVENT_TASK && it->kind != RAY_EVENT_REJECTED;
+}
+
 static bool *
 new_events(const char *cluster, RayEventBatch *b, int *ndup)
 {
@@ -334,7 +340,7 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 	for (size_t i = 0; i < b->n; i++)
 	{
 		fresh[i] = b->items[i].kind == RAY_EVENT_TASK;
-		if (b->items[i].kind == RAY_EVENT_OTHER)
+		if (deduplicated_by_id(&b->items[i]))
 			ids[n++] = bytea_datum(b->items[i].event_id, b->items[i].event_id_len);
 	}
 	if (n == 0)
@@ -383,7 +389,7 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 		uint8		key[RAY_EVENT_MAX_ID + 1] = {0};
 		bool		found;
 
-		if (b->items[i].kind != RAY_EVENT_OTHER || b->items[i].event_id_len > RAY_EVENT_MAX_ID)
+		if (!deduplicated_by_id(&b->items[i]) || b->items[i].event_id_len > RAY_EVENT_MAX_ID)
 			continue;
 		key[0] = (uint8) b->items[i].event_id_len;
 		memcpy(key + 1, b->items[i].event_id, b->items[i].event_id_len);

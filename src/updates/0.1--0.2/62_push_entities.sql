@@ -28,7 +28,4 @@ CREATE TABLE raydar.event_entities (
 COMMENT ON TABLE raydar.event_entities IS
   'pushed job, actor and node events, one row per definition (part -1) or state transition: the fragment of the GCS row it gives (packed protobuf), merged in (ts_ns, state) order into job_history, actor_history and node_history';
 
-COMMENT ON VIEW raydar.event_receiver_status IS
-  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors and nodes, merged into job_history, actor_history and node_history; placement groups, workers and submission jobs, counted only), rejected, duplicates, last batch time, and lag (from the newest event''s timestamp to its storing)';
-
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_entities', '');
