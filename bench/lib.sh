@@ -9,9 +9,11 @@
 #   psql_ -c "SELECT 1"
 #
 # BENCH_KEEP=1 keeps $TMP (logs, the data directory) for a look afterwards.
+# BENCH_PGBIN runs another PostgreSQL 15 build (a private install; its
+# pg_config must come first in PATH).
 
 PY=/usr/bin/python3
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${BENCH_PGBIN:-/usr/lib/postgresql/15/bin}
 OSUSER=raydar_test
 SIM_PID=
 

@@ -13,12 +13,13 @@
 #
 # Knobs (environment): BENCH_TASKS (100000), BENCH_RUNS (7 timed SQL runs
 # after one warm-up), BENCH_C_RUNS (7), BENCH_PY_RUNS (2), BENCH_PROFILE
-# (ray profile of the simulator, master), BENCH_KEEP=1 keeps the temp dir.
+# (ray profile of the simulator, master), BENCH_KEEP=1 keeps the temp dir,
+# BENCH_PGBIN runs another PostgreSQL 15 build (its pg_config first in PATH).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 REPO=$PWD
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${BENCH_PGBIN:-/usr/lib/postgresql/15/bin}
 PY=/usr/bin/python3
 PGUSER_OS=raydar_test
 TASKS=${BENCH_TASKS:-100000}

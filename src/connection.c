@@ -641,10 +641,12 @@ check_alive_version(RaydarConn *conn, RayVersion *v, char *vt, size_t vtlen, cha
 									   vt, vtlen, &code, err, errlen);
 	/* The GCS's own error, as for any other method (source_gcs.c). */
 	if (code != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Ray GCS at %s answered CheckAlive with an error", conn->opts.address),
-				 errdetail("Ray said: %s", err)));
+	{
+		RaydarPeer	peer;
+
+		raydar_conn_peer(conn, &peer);
+		raydar_report_failure(&peer, RAYDAR_FAIL_RAY_ERROR, 0, "CheckAlive", err);
+	}
 	if (*st != RAY_OK)
 		return false;
 	snprintf(err, errlen, "CheckAlive said \"%s\".", vt);

@@ -84,8 +84,6 @@ typedef struct Target
 	char	   *url;
 	int			connect_timeout_ms;
 	int			timeout_ms;
-	bool		tls_verify;
-	char	   *ca_file;
 	bool		seen;			/* in this cycle's node table */
 	int			failures;		/* in a row */
 	TimestampTz next_try;
@@ -278,7 +276,6 @@ discover(const char *name)
 	char		err[512];
 	RayStatus	rs;
 	RayBuf		hex;
-	bool		https;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -330,13 +327,20 @@ discover(const char *name)
 								  VARSIZE(reply) - VARHDRSZ, &v, &alloc, &r, err, sizeof(err));
 	raydar_report_core_error(rs, psprintf("decoding the node table of server \"%s\"", name), err);
 	if (r->status_code != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Ray GCS of server \"%s\" answered GetAllNodeInfo with status %d: %s",
-						name, r->status_code, r->status_message)));
+	{
+		RaydarPeer	peer;
 
-	/* Metrics are served over TLS only where the cluster's dashboard is. */
-	https = opts->dashboard_url && strncmp(opts->dashboard_url, "https:", 6) == 0;
+		raydar_conn_peer(conn, &peer);
+		raydar_report_failure(&peer, RAYDAR_FAIL_RAY_ERROR, 0, "GetAllNodeInfo",
+							  psprintf("status %d: %s", r->status_code, r->status_message));
+	}
+
+	/*
+	 * Plain HTTP, whatever the server's own transport: each node's metrics
+	 * agent serves the Prometheus text with prometheus_client's HTTP server
+	 * (Ray: python/ray/_private/prometheus_exporter.py, serve_http), with no
+	 * TLS even when the cluster's gRPC uses it.
+	 */
 	ray_buf_init(&hex, &alloc);
 	for (size_t i = 0; i < r->nrows; i++)
 	{
@@ -355,10 +359,8 @@ discover(const char *name)
 		if (hex.oom)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		url = strchr(n->node_manager_address, ':')
-			? psprintf("%s://[%s]:%d/metrics", https ? "https" : "http", n->node_manager_address,
-					   n->metrics_export_port)
-			: psprintf("%s://%s:%d/metrics", https ? "https" : "http", n->node_manager_address,
-					   n->metrics_export_port);
+			? psprintf("http://[%s]:%d/metrics", n->node_manager_address, n->metrics_export_port)
+			: psprintf("http://%s:%d/metrics", n->node_manager_address, n->metrics_export_port);
 		t = find_target(name, hex.data);
 		old = MemoryContextSwitchTo(scraper_cxt);
 		if (t == NULL)
@@ -370,8 +372,6 @@ discover(const char *name)
 		}
 		MemoryContextSwitchTo(old);
 		set_str(&t->url, url);
-		set_str(&t->ca_file, opts->ca_file);
-		t->tls_verify = opts->tls_verify;
 		t->connect_timeout_ms = opts->connect_timeout_ms;
 		t->timeout_ms = opts->timeout_ms;
 		t->seen = true;
@@ -392,8 +392,6 @@ drop_target(Target *t)
 	pfree(t->node_id);
 	if (t->url)
 		pfree(t->url);
-	if (t->ca_file)
-		pfree(t->ca_file);
 	pfree(t);
 }
 
@@ -894,7 +892,7 @@ start_transfer(Target *t)
 	curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) t->connect_timeout_ms);
 	/* a scrape never outlives its interval: the next one would queue behind it */
@@ -906,10 +904,6 @@ start_transfer(Target *t)
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, &t->body);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
-	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
-	if (t->ca_file)
-		curl_easy_setopt(t->easy, CURLOPT_CAINFO, t->ca_file);
 	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "raydar/" RAYDAR_VERSION);
 	if (curl_multi_add_handle(multi, t->easy) != CURLM_OK)
 		return false;

@@ -126,6 +126,34 @@ check_address(DefElem *def)
 }
 
 /*
+ * s is scheme://host:port, optionally with a trailing '/', for one of
+ * schemes (NULL-terminated). *rest and *n: what follows the scheme, without
+ * that '/'. The options that hold a URL differ only in what else they refuse.
+ */
+static bool
+host_port_url(const char *s, const char *const *schemes, const char **rest, size_t *n)
+{
+	const char *colon;
+	int			port;
+
+	*rest = NULL;
+	*n = 0;
+	for (int i = 0; schemes[i] && *rest == NULL; i++)
+		if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+			*rest = s + strlen(schemes[i]);
+	if (*rest == NULL)
+		return false;
+	*n = strlen(*rest);
+	if (*n > 0 && (*rest)[*n - 1] == '/')
+		(*n)--;
+	colon = memrchr(*rest, ':', *n);
+	return colon != NULL && valid_host(*rest, colon - *rest) &&
+		*n - (colon + 1 - *rest) > 0 &&
+		parse_int(pnstrdup(colon + 1, *n - (colon + 1 - *rest)), &port, 0, NULL) &&
+		port >= 1 && port <= 65535;
+}
+
+/*
  * dashboard_url: http(s)://host:port, optionally with a trailing '/' (the
  * URL the dashboard prints). A path would be a proxy prefix, which the
  * State API routes do not take relative to; it is refused rather than
@@ -134,26 +162,13 @@ check_address(DefElem *def)
 static void
 check_url(DefElem *def)
 {
+	static const char *const schemes[] = {"http://", "https://", NULL};
 	char	   *s = defGetString(def);
-	const char *rest = NULL;
-	const char *colon;
+	const char *rest;
 	size_t		n;
-	int			port;
 
-	if (strncmp(s, "http://", 7) == 0)
-		rest = s + 7;
-	else if (strncmp(s, "https://", 8) == 0)
-		rest = s + 8;
-	n = rest ? strlen(rest) : 0;
-	if (n > 0 && rest[n - 1] == '/')
-		n--;
-	colon = rest ? memrchr(rest, ':', n) : NULL;
-	if (rest == NULL || n == 0 || colon == NULL || colon == rest ||
-		!valid_host(rest, colon - rest) ||
-		memchr(rest, '/', n) != NULL || strpbrk(s, " \t\n?#@") != NULL ||
-		n - (colon + 1 - rest) == 0 ||
-		!parse_int(pnstrdup(colon + 1, n - (colon + 1 - rest)), &port, 0, NULL) ||
-		port < 1 || port > 65535)
+	if (!host_port_url(s, schemes, &rest, &n) ||
+		memchr(rest, '/', n) != NULL || strpbrk(s, " \t\n?#@") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"dashboard_url\": \"%s\"", s),
@@ -170,24 +185,12 @@ check_url(DefElem *def)
 static void
 check_proxy(DefElem *def)
 {
-	char	   *s = defGetString(def);
 	static const char *const schemes[] = {"http://", "https://", "socks5://", "socks5h://", NULL};
-	const char *rest = NULL;
-	const char *colon;
+	char	   *s = defGetString(def);
+	const char *rest;
 	size_t		n;
-	int			port;
 
-	for (int i = 0; schemes[i] && rest == NULL; i++)
-		if (strncmp(s, schemes[i], strlen(schemes[i])) == 0)
-			rest = s + strlen(schemes[i]);
-	n = rest ? strlen(rest) : 0;
-	if (n > 0 && rest[n - 1] == '/')
-		n--;
-	colon = rest ? memrchr(rest, ':', n) : NULL;
-	if (rest == NULL || colon == NULL || !valid_host(rest, colon - rest) ||
-		n - (colon + 1 - rest) == 0 ||
-		!parse_int(pnstrdup(colon + 1, n - (colon + 1 - rest)), &port, 0, NULL) ||
-		port < 1 || port > 65535)
+	if (!host_port_url(s, schemes, &rest, &n))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"proxy\": \"%s\"", s),

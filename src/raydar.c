@@ -38,6 +38,7 @@ _PG_init(void)
 {
 	ray_set_interrupt_check(raydar_backend_interrupted, NULL);
 	raydar_convert_init();
+	raydar_source_dashboard_init();
 	/*
 	 * GUCs, and the workers when preloaded (they start no threads). The
 	 * scraper's GUCs first: the collector reserves the "raydar" prefix.

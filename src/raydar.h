@@ -63,6 +63,7 @@ extern Datum raydar_nullable_text(const char *v, bool *isnull);
 extern Datum raydar_nullable_time(bool has, int64 ms, bool *isnull);
 extern Datum raydar_buf_jsonb(RayBuf *s);
 extern void raydar_convert_init(void);
+extern void raydar_source_dashboard_init(void);	/* source_dashboard.c's developer GUC */
 extern const char *raydar_server_string(const char *s, size_t len, size_t *outlen);
 
 /* report.c: every error raydar raises about Ray, worded in one place. */

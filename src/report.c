@@ -266,10 +266,13 @@ raydar_report_failure(const RaydarPeer *p, RaydarFailure f, long http_status,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("the Ray dashboard at %s answered GET %s with an error", p->endpoint, request),
 						 errdetail("Ray said: %s", detail)));
+			/* detail: "status N: message", Ray's status code and text. */
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("Ray GCS at %s answered %s with an error", p->endpoint, request),
-					 errdetail("Ray said: %s", detail)));
+					 errdetail("Ray said: %s", detail),
+					 errhint("The GCS handled the call and refused it itself; this is not a network failure. "
+							 "Its log on the head node (gcs_server.out) says more.")));
 			break;
 		case RAYDAR_FAIL_BAD_URL:
 			ereport(ERROR,

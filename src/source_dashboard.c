@@ -23,6 +23,7 @@
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "portability/instr_time.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "http_client.h"
@@ -292,6 +293,55 @@ split_by_job(DashFetch *f, RayStateCounters *first)
 	first->total = Max(first->total, first->rows);
 }
 
+/*
+ * raydar.dashboard_packed, a developer setting (off): task rows take the
+ * road they took before issue 13, packed into GetTaskEventsReply bytes and
+ * decoded from those as gRPC bytes are (keys walked, or indexed and
+ * streamed). bench/http/run.sh turns it on to measure, in the same run,
+ * what reading the parsed messages in memory saves; the rows are the same
+ * either way (test/unit/test_no_pack.c). The collector's keys of new
+ * attempts always read them in memory.
+ */
+static bool dashboard_packed = false;
+
+void
+raydar_source_dashboard_init(void)
+{
+	DefineCustomBoolVariable("raydar.dashboard_packed",
+							 "Reads the dashboard's task rows through packed protobuf bytes.",
+							 "A developer setting for benchmarks: the old pack-then-decode road "
+							 "of the dashboard's rows, to compare with reading them in memory.",
+							 &dashboard_packed, false, PGC_USERSET,
+							 GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+}
+
+/* msg's rows packed, then decoded from the bytes (raydar.dashboard_packed). */
+static RayStatus
+derive_packed(DashFetch *f, Ray__Rpc__GetTaskEventsReply *msg, char *err, size_t errlen)
+{
+	RaydarSourceResult *r = f->r;
+	size_t		len = ray__rpc__get_task_events_reply__get_packed_size(msg);
+	uint8_t    *buf = palloc_extended(len + 1, MCXT_ALLOC_HUGE);
+	RayStatus	rs;
+
+	len = ray__rpc__get_task_events_reply__pack(msg, buf);
+	ereport(DEBUG1,
+			(errmsg_internal("raydar.dashboard_packed: %zu task rows read through %zu packed bytes",
+							 msg->n_events_by_task, len)));
+	if (r->mode == RAYDAR_ROWS_KEYS)
+	{
+		/* Keys rows own their values: the bytes can go. */
+		rs = ray_task_reply_decode_keys(buf, len, f->v, &r->alloc, &r->tasks, err, errlen);
+		pfree(buf);
+		return rs;
+	}
+	rs = ray_task_reply_index(buf, len, f->v, &r->alloc, &r->tasks, err, errlen);
+	r->full = r->tasks;
+	r->bytes = buf;
+	r->nbytes = len;
+	return rs;
+}
+
 /* The fetch's rows as the core's reply, in the mode asked. */
 static void
 derive_rows(DashFetch *f)
@@ -307,8 +357,13 @@ derive_rows(DashFetch *f)
 		ray__rpc__get_task_events_reply__init(msg);
 		msg->n_events_by_task = f->nevents;
 		msg->events_by_task = f->events;
-		rs = ray_task_reply_from_events(msg, f->v, &r->alloc, &r->full, err, sizeof(err));
-		r->tasks = r->full;
+		if (dashboard_packed && r->mode != RAYDAR_ROWS_NEW_KEYS)
+			rs = derive_packed(f, msg, err, sizeof(err));
+		else
+		{
+			rs = ray_task_reply_from_events(msg, f->v, &r->alloc, &r->full, err, sizeof(err));
+			r->tasks = r->full;
+		}
 	}
 	else
 		rs = ray_cluster_reply_from_rows((RayResourceKind) r->res->kind, f->rows, f->nrows, f->v,

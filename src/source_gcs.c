@@ -216,13 +216,17 @@ raydar_gcs_fetch(RaydarSourceResult *r, const RayVersion *v, const RaydarSourceR
 	k->reply_bytes = (int64) r->nbytes;
 	decode_reply(r, v, req, r->bytes, r->nbytes);
 
+	/* The GCS handled the call and answered with its own error. */
 	status_code = tasks ? r->tasks->status_code : r->cluster->status_code;
 	if (status_code != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Ray GCS at %s answered %s with status %d: %s",
-						raydar_conn_options(r->conn)->address, strrchr(method, '/') + 1, status_code,
-						tasks ? r->tasks->status_message : r->cluster->status_message)));
+	{
+		RaydarPeer	peer;
+
+		raydar_conn_peer(r->conn, &peer);
+		raydar_report_failure(&peer, RAYDAR_FAIL_RAY_ERROR, 0, strrchr(method, '/') + 1,
+							  psprintf("status %d: %s", status_code,
+									   tasks ? r->tasks->status_message : r->cluster->status_message));
+	}
 
 	/*
 	 * Key rows and cluster rows own copies of everything they show

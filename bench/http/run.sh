@@ -8,13 +8,22 @@
 # Starts the Ray simulator (scenario `many`, BENCH_TASKS finished attempts,
 # clock frozen, dashboard on) and a throwaway PostgreSQL 15, makes one
 # server per transport, warms both (the simulator builds its replies on the
-# first call), then runs each query BENCH_RUNS times per transport:
+# first call), then runs each query BENCH_RUNS times per road, the roads
+# alternating within each run so that load on the machine falls on all:
+#   grpc:   the server with address
+#   http:   the server with dashboard_url (parsed rows derived in memory)
+#   packed: the same server with raydar.dashboard_packed = on, the road
+#           before issue 13 (parsed rows packed into GetTaskEventsReply
+#           bytes, then decoded from those as gRPC bytes are)
+# and the queries
 #   count: SELECT count(*)                      (keys-only decode)
 #   full:  SELECT sum(length(t::text)) FROM t   (every column built)
 # For each it reports the median execution time (EXPLAIN ANALYZE), the
 # median time in the transfer (raydar.last_scan().call_ms: waiting for and
 # receiving the reply, which includes the simulator's own work) and the
-# rest (decoding and tuples in the backend), and the HTTP/gRPC ratios.
+# rest (decoding and tuples in the backend), the HTTP/gRPC ratios, and the
+# ratio of HTTP in memory to HTTP packed (below 1: the removed round trip
+# saves that much), with the spread (min-max) of each road's decode.
 # Prints a markdown table; removes everything, also on failure or ^C.
 #
 # Knobs: BENCH_TASKS (10000), BENCH_RUNS (5), BENCH_KEEP=1 keeps the temp dir.
@@ -48,11 +57,12 @@ SQL
 declare -A Q=([count]='SELECT count(*) FROM %s.tasks'
               [full]='SELECT sum(length(t::text)) FROM %s.tasks t')
 
-# One run: "execution_ms call_ms rows" in one session.
+# One run of query $1 on road $2: "execution_ms call_ms rows bytes", one session.
 run_once() {
-  local sql
-  sql=$(printf "${Q[$1]}" "$2")
-  psql_ -c "SET client_min_messages = error" \
+  local sql schema=$2 packed=off
+  [ "$2" = packed ] && { schema=http; packed=on; }
+  sql=$(printf "${Q[$1]}" "$schema")
+  psql_ -c "SET client_min_messages = error" -c "SET raydar.dashboard_packed = $packed" \
         -c "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) $sql" \
         -c "SELECT call_ms, rows, reply_bytes FROM raydar.last_scan()" |
     "$PY" -c '
@@ -66,18 +76,23 @@ print(plan["Execution Time"], call_ms, rows, nbytes)'
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
+ROADS="grpc http packed"
 say "warming up"
-for t in grpc http; do run_once count $t >/dev/null; run_once full $t >/dev/null; done
+for t in $ROADS; do run_once count $t >/dev/null; run_once full $t >/dev/null; done
 
-declare -A EXEC CALL REST ROWS BYTES
+declare -A EXEC CALL REST SPREAD ROWS BYTES
 for q in count full; do
-  for t in grpc http; do
-    say "$q over $t: $RUNS runs"
-    : >"$TMP/$q-$t"
-    for _ in $(seq "$RUNS"); do run_once "$q" "$t" >>"$TMP/$q-$t"; done
+  for t in $ROADS; do : >"$TMP/$q-$t"; done
+  say "$q: $RUNS runs of $ROADS, alternating"
+  for _ in $(seq "$RUNS"); do
+    for t in $ROADS; do run_once "$q" "$t" >>"$TMP/$q-$t"; done
+  done
+  for t in $ROADS; do
     EXEC[$q-$t]=$(awk '{print $1}' "$TMP/$q-$t" | median)
     CALL[$q-$t]=$(awk '{print $2}' "$TMP/$q-$t" | median)
     REST[$q-$t]=$(awk '{print $1 - $2}' "$TMP/$q-$t" | median)
+    SPREAD[$q-$t]=$(awk '{d = $1 - $2; if (NR == 1 || d < lo) lo = d; if (NR == 1 || d > hi) hi = d}
+                         END {printf "%.0f-%.0f", lo, hi}' "$TMP/$q-$t")
     ROWS[$q-$t]=$(awk 'END {print $3}' "$TMP/$q-$t")
     BYTES[$q-$t]=$(awk 'END {print $4}' "$TMP/$q-$t")
   done
@@ -87,16 +102,23 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}'
 echo
 echo "tasks: $TASKS, runs: $RUNS (medians, ms)"
 echo
-echo "| query | transport | rows | reply bytes | execution | transfer (call_ms) | decode + tuples | execution HTTP/gRPC | decode HTTP/gRPC |"
+echo "| query | road | rows | reply bytes | execution | transfer (call_ms) | decode + tuples (min-max) | execution HTTP/gRPC | decode HTTP/gRPC |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for q in count full; do
-  for t in grpc http; do
-    if [ "$t" = http ]; then
-      r1=$(ratio "${EXEC[$q-http]}" "${EXEC[$q-grpc]}"); r2=$(ratio "${REST[$q-http]}" "${REST[$q-grpc]}")
-    else
+  for t in $ROADS; do
+    if [ "$t" = grpc ]; then
       r1=; r2=
+    else
+      r1=$(ratio "${EXEC[$q-$t]}" "${EXEC[$q-grpc]}"); r2=$(ratio "${REST[$q-$t]}" "${REST[$q-grpc]}")
     fi
-    printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %s |\n' "$q" "$t" "${ROWS[$q-$t]}" \
-      "${BYTES[$q-$t]}" "${EXEC[$q-$t]}" "${CALL[$q-$t]}" "${REST[$q-$t]}" "$r1" "$r2"
+    printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f (%s) | %s | %s |\n' "$q" "$t" "${ROWS[$q-$t]}" \
+      "${BYTES[$q-$t]}" "${EXEC[$q-$t]}" "${CALL[$q-$t]}" "${REST[$q-$t]}" "${SPREAD[$q-$t]}" "$r1" "$r2"
   done
+done
+echo
+echo "| query | execution in memory / packed | decode + tuples in memory / packed |"
+echo "|---|---|---|"
+for q in count full; do
+  printf '| %s | %s | %s |\n' "$q" "$(ratio "${EXEC[$q-http]}" "${EXEC[$q-packed]}")" \
+    "$(ratio "${REST[$q-http]}" "${REST[$q-packed]}")"
 done

@@ -672,68 +672,60 @@ runtime_env_info(Conv *c, const cJSON *m, Ray__Rpc__RuntimeEnvInfo **out)
 	return true;
 }
 
+/*
+ * A JSON object of numbers (or strings) into a protobuf map field. An
+ * entry of the wrong type is left out (odd); a non-object is the map absent.
+ * Used for tasks here and for actors, nodes, placement groups and jobs below.
+ */
+#define JSON_MAP_INTO(c, obj, key_, EntryType, init_fn, n_out, arr_out, IS_OK, SET) \
+	do { \
+		const cJSON *e_; \
+		size_t i_ = 0; \
+		double d_ = 0; \
+		if (!kind_ok((c), (obj), true, (key_))) \
+			break; \
+		(arr_out) = alloc0((c), sizeof(void *) * (size_t) (cJSON_GetArraySize(obj) + 1)); \
+		if ((arr_out) == NULL) \
+			return false; \
+		cJSON_ArrayForEach(e_, (obj)) \
+		{ \
+			EntryType *m_ = alloc0((c), sizeof(EntryType)); \
+			if (m_ == NULL) \
+				return false; \
+			if (!(IS_OK)) \
+			{ \
+				odd((c), (key_), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
+				continue; \
+			} \
+			init_fn(m_); \
+			if ((m_->key = dup((c), e_->string)) == NULL) \
+				return false; \
+			SET; \
+			(arr_out)[i_++] = m_; \
+		} \
+		(n_out) = i_; \
+		(void) d_; \
+	} while (0)
+#define NUM_OK double_value(e_, &d_)
+#define STR_OK cJSON_IsString(e_)
+#define SET_DOUBLE (m_->has_value = 1, m_->value = d_)
+#define SET_STRING if ((m_->value = dup((c), e_->valuestring)) == NULL) return false
+
 static bool
 required_resources(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 {
-	const cJSON *e;
-	size_t		i = 0;
-
-	if (!kind_ok(c, m, true, "required_resources"))
-		return true;
-	info->required_resources = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
-	if (info->required_resources == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry *r = alloc0(c, sizeof(*r));
-		double		d;
-
-		if (r == NULL)
-			return false;
-		if (!double_value(e, &d))
-		{
-			odd(c, "required_resources", "required_resources[\"%.64s\"] is not a number", e->string);
-			continue;
-		}
-		ray__rpc__task_info_entry__required_resources_entry__init(r);
-		if ((r->key = dup(c, e->string)) == NULL)
-			return false;
-		r->has_value = 1;
-		r->value = d;
-		info->required_resources[i++] = r;
-	}
-	info->n_required_resources = i;
+	JSON_MAP_INTO(c, m, "required_resources", Ray__Rpc__TaskInfoEntry__RequiredResourcesEntry,
+				  ray__rpc__task_info_entry__required_resources_entry__init,
+				  info->n_required_resources, info->required_resources, NUM_OK, SET_DOUBLE);
 	return true;
 }
 
 static bool
 label_selector(Conv *c, const cJSON *m, Ray__Rpc__TaskInfoEntry *info)
 {
-	const cJSON *e;
-	size_t		i = 0;
-
-	if (!kind_ok(c, m, true, "label_selector"))
-		return true;
-	info->label_selector = alloc0(c, sizeof(void *) * (size_t) (cJSON_GetArraySize(m) + 1));
-	if (info->label_selector == NULL)
-		return false;
-	cJSON_ArrayForEach(e, m)
-	{
-		Ray__Rpc__TaskInfoEntry__LabelSelectorEntry *l = alloc0(c, sizeof(*l));
-
-		if (l == NULL)
-			return false;
-		if (!cJSON_IsString(e))
-		{
-			odd(c, "label_selector", "label_selector[\"%.64s\"] is not a string", e->string);
-			continue;
-		}
-		ray__rpc__task_info_entry__label_selector_entry__init(l);
-		if ((l->key = dup(c, e->string)) == NULL || (l->value = dup(c, e->valuestring)) == NULL)
-			return false;
-		info->label_selector[i++] = l;
-	}
-	info->n_label_selector = i;
+	JSON_MAP_INTO(c, m, "label_selector", Ray__Rpc__TaskInfoEntry__LabelSelectorEntry,
+				  ray__rpc__task_info_entry__label_selector_entry__init,
+				  info->n_label_selector, info->label_selector, STR_OK, SET_STRING);
 	return true;
 }
 
@@ -1265,6 +1257,35 @@ ray_state_json_task_events(const char *json, size_t len, const RayVersion *v,
 	return st;
 }
 
+/*
+ * The packed forms: a reply built from the parsed rows, packed into bytes
+ * from alloc, as the GCS would have sent it (the arena the rows live in is
+ * freed either way). The sources use the rows directly; these serve the
+ * tests and benchmarks that compare both roads. what: "task " or "".
+ */
+static RayStatus
+pack_reply(const ProtobufCMessage *reply, ProtobufCAllocator *alloc, RayArena *arena,
+		   uint8_t **out, size_t *outlen, RayStateCounters *counters, const char *what,
+		   char *err, size_t errlen)
+{
+	size_t		size = protobuf_c_message_get_packed_size(reply);
+	RayStatus	st = RAY_OK;
+
+	*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
+	if (*out == NULL)
+	{
+		st = RAY_ERR_OOM;
+		snprintf(err, errlen, "out of memory converting %lld %srows", (long long) counters->rows, what);
+		cells_free(alloc, counters->cells);
+		counters->cells = NULL;
+		counters->ncells = counters->capcells = 0;
+	}
+	else
+		*outlen = protobuf_c_message_pack(reply, *out);
+	ray_arena_free(arena);
+	return st;
+}
+
 RayStatus
 ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 					 const RayStateReprs *reprs,
@@ -1274,7 +1295,6 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 	Ray__Rpc__GetTaskEventsReply reply = RAY__RPC__GET_TASK_EVENTS_REPLY__INIT;
 	RayArena	arena;
 	RayStatus	st;
-	size_t		size;
 
 	*out = NULL;
 	*outlen = 0;
@@ -1282,20 +1302,7 @@ ray_state_json_tasks(const char *json, size_t len, const RayVersion *v,
 									&reply.n_events_by_task, counters, err, errlen);
 	if (st != RAY_OK)
 		return st;
-	size = ray__rpc__get_task_events_reply__get_packed_size(&reply);
-	*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
-	if (*out == NULL)
-	{
-		st = RAY_ERR_OOM;
-		snprintf(err, errlen, "out of memory converting %lld task rows", (long long) counters->rows);
-		cells_free(alloc, counters->cells);
-		counters->cells = NULL;
-		counters->ncells = counters->capcells = 0;
-	}
-	else
-		*outlen = ray__rpc__get_task_events_reply__pack(&reply, *out);
-	ray_arena_free(&arena);
-	return st;
+	return pack_reply(&reply.base, alloc, &arena, out, outlen, counters, "task ", err, errlen);
 }
 
 RayStatus
@@ -1369,44 +1376,6 @@ ray_state_json_error_message(const char *body, size_t len, char *out, size_t out
  * has (no_dashboard in the column lists marks what it leaves out); those columns are
  * NULL over HTTP rather than a made-up default.
  * --------------------------------------------------------------------- */
-
-/*
- * A JSON object of numbers (or strings) into a protobuf map field. An
- * entry of the wrong type is left out (odd); a non-object is the map absent.
- */
-#define JSON_MAP_INTO(c, obj, key_, EntryType, init_fn, n_out, arr_out, IS_OK, SET) \
-	do { \
-		const cJSON *e_; \
-		size_t i_ = 0; \
-		double d_ = 0; \
-		if (!kind_ok((c), (obj), true, (key_))) \
-			break; \
-		(arr_out) = alloc0((c), sizeof(void *) * (size_t) (cJSON_GetArraySize(obj) + 1)); \
-		if ((arr_out) == NULL) \
-			return false; \
-		cJSON_ArrayForEach(e_, (obj)) \
-		{ \
-			EntryType *m_ = alloc0((c), sizeof(EntryType)); \
-			if (m_ == NULL) \
-				return false; \
-			if (!(IS_OK)) \
-			{ \
-				odd((c), (key_), "%s[\"%.64s\"] has the wrong type", (key_), e_->string); \
-				continue; \
-			} \
-			init_fn(m_); \
-			if ((m_->key = dup((c), e_->string)) == NULL) \
-				return false; \
-			SET; \
-			(arr_out)[i_++] = m_; \
-		} \
-		(n_out) = i_; \
-		(void) d_; \
-	} while (0)
-#define NUM_OK double_value(e_, &d_)
-#define STR_OK cJSON_IsString(e_)
-#define SET_DOUBLE (m_->has_value = 1, m_->value = d_)
-#define SET_STRING if ((m_->value = dup((c), e_->valuestring)) == NULL) return false
 
 static const RayVersion *pg_version;
 
@@ -1912,7 +1881,6 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 	Ray__Rpc__GetAllJobInfoReply jr = RAY__RPC__GET_ALL_JOB_INFO_REPLY__INIT;
 	Ray__Rpc__GetAllWorkerInfoReply wr = RAY__RPC__GET_ALL_WORKER_INFO_REPLY__INIT;
 	Ray__Rpc__GetAllPlacementGroupReply gr = RAY__RPC__GET_ALL_PLACEMENT_GROUP_REPLY__INIT;
-	size_t		size;
 
 	*out = NULL;
 	*outlen = 0;
@@ -1949,20 +1917,7 @@ ray_state_json_cluster(int kind, const char *json, size_t len, const RayVersion 
 			reply = &gr.base;
 			break;
 	}
-	size = protobuf_c_message_get_packed_size(reply);
-	*out = alloc ? alloc->alloc(alloc->allocator_data, size + 1) : malloc(size + 1);
-	if (*out == NULL)
-	{
-		st = RAY_ERR_OOM;
-		snprintf(err, errlen, "out of memory converting %lld rows", (long long) counters->rows);
-		cells_free(alloc, counters->cells);
-		counters->cells = NULL;
-		counters->ncells = counters->capcells = 0;
-	}
-	else
-		*outlen = protobuf_c_message_pack(reply, *out);
-	ray_arena_free(&arena);
-	return st;
+	return pack_reply(reply, alloc, &arena, out, outlen, counters, "", err, errlen);
 }
 
 RayStatus

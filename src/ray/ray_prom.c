@@ -258,6 +258,29 @@ read_until_white(PromParser *p)
 }
 
 /*
+ * The character after a backslash into p->tok: \\ and \n, and \" where
+ * quote (label values). Anything else is an invalid escape: false, with
+ * the parser's error set.
+ */
+static bool
+put_escaped(PromParser *p, bool quote)
+{
+	char		m[40];
+
+	if (p->cur == '\\' || (quote && p->cur == '"'))
+		tok_putc(p, p->cur);
+	else if (p->cur == 'n')
+		tok_putc(p, '\n');
+	else
+	{
+		snprintf(m, sizeof(m), "invalid escape sequence '\\%c'", p->cur);
+		perr(p, m, NULL, 0);
+		return false;
+	}
+	return true;
+}
+
+/*
  * From cur up to the newline. With escapes, \\ and \n are the only
  * escapes (HELP text); without, a backslash is dropped, as Prometheus does.
  */
@@ -271,18 +294,8 @@ read_until_newline(PromParser *p, bool escapes)
 	{
 		if (escapes && escaped)
 		{
-			if (p->cur == '\\')
-				tok_putc(p, '\\');
-			else if (p->cur == 'n')
-				tok_putc(p, '\n');
-			else
-			{
-				char		m[40];
-
-				snprintf(m, sizeof(m), "invalid escape sequence '\\%c'", p->cur);
-				perr(p, m, NULL, 0);
+			if (!put_escaped(p, false))
 				return;
-			}
 			escaped = false;
 		}
 		else if (p->cur == '\n')
@@ -336,18 +349,8 @@ read_label_value(PromParser *p)
 			return;
 		if (escaped)
 		{
-			if (p->cur == '"' || p->cur == '\\')
-				tok_putc(p, p->cur);
-			else if (p->cur == 'n')
-				tok_putc(p, '\n');
-			else
-			{
-				char		m[40];
-
-				snprintf(m, sizeof(m), "invalid escape sequence '\\%c'", p->cur);
-				perr(p, m, NULL, 0);
+			if (!put_escaped(p, true))
 				return;
-			}
 			escaped = false;
 			continue;
 		}

@@ -14,6 +14,10 @@
 #include "ray_utf8.h"
 
 #define MAX_ID_LEN 28
+#define MAX_TASK_FILTERS 64
+
+/* The member at byte offset off of a protobuf-c message, as a type. */
+#define AT(msg, off, type) ((type *) ((char *) (msg) + (off)))
 
 static const char *const field_names[] = {"job_id", "task_id", "actor_id", "name", "state"};
 
@@ -69,6 +73,11 @@ validate(const RayTaskQuery *q, const RayVersion *v, char *err, size_t errlen)
 	int			seen[5] = {0, 0, 0, 0, 0};
 	bool		scalar = ray_version_filter_layout(v) == RAY_FILTERS_SCALAR;
 
+	if (q->nfilters > MAX_TASK_FILTERS)
+	{
+		snprintf(err, errlen, "too many task filters (%d)", q->nfilters);
+		return RAY_ERR_UNSUPPORTED;
+	}
 	if (q->has_limit && q->limit < 0)
 	{
 		snprintf(err, errlen, "limit %lld is negative", (long long) q->limit);
@@ -136,153 +145,135 @@ pack(const ProtobufCMessage *m, ProtobufCAllocator *alloc,
 	return RAY_OK;
 }
 
+/*
+ * What both layouts share, at the same field numbers in both: the
+ * request's limit (3) and filters (4), and the filters' exclude_driver (5).
+ * The filters are sent when they hold anything, as Ray's client does.
+ */
 static RayStatus
-encode_scalar(const RayTaskQuery *q, ProtobufCAllocator *alloc, uint8_t *scratch,
-			  uint8_t **out, size_t *outlen, char *err, size_t errlen)
+pack_request(ProtobufCMessage *req, ProtobufCMessage *filters, const RayTaskQuery *q,
+			 ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen, char *err, size_t errlen)
 {
-	Ray__Rpc__GetTaskEventsRequestLegacy req = RAY__RPC__GET_TASK_EVENTS_REQUEST_LEGACY__INIT;
-	Ray__Rpc__GetTaskEventsRequestLegacy__Filters filters =
-		RAY__RPC__GET_TASK_EVENTS_REQUEST_LEGACY__FILTERS__INIT;
-	ProtobufCBinaryData task_ids[64];
-	bool		any = false;
-	RayStatus	st;
+	const ProtobufCFieldDescriptor *limit = protobuf_c_message_descriptor_get_field(req->descriptor, 3);
+	const ProtobufCFieldDescriptor *fs = protobuf_c_message_descriptor_get_field(req->descriptor, 4);
+	const ProtobufCFieldDescriptor *xd = protobuf_c_message_descriptor_get_field(filters->descriptor, 5);
 
-	if (q->nfilters > 64)
-	{
-		snprintf(err, errlen, "too many task filters (%d)", q->nfilters);
-		return RAY_ERR_UNSUPPORTED;
-	}
+	*AT(filters, xd->quantifier_offset, protobuf_c_boolean) = q->has_exclude_driver;
+	*AT(filters, xd->offset, protobuf_c_boolean) = q->exclude_driver;
+	if (q->nfilters > 0 || q->has_exclude_driver)
+		*AT(req, fs->offset, ProtobufCMessage *) = filters;
+	*AT(req, limit->quantifier_offset, protobuf_c_boolean) = q->has_limit;
+	*AT(req, limit->offset, int64_t) = q->limit;
+	return pack(req, alloc, out, outlen, err, errlen);
+}
+
+/* Ray 2.9 .. 2.40's layout: one field per filter, task ids repeated. */
+static void
+fill_scalar(const RayTaskQuery *q, Ray__Rpc__GetTaskEventsRequestLegacy__Filters *filters,
+			uint8_t *scratch)
+{
 	for (int i = 0; i < q->nfilters; i++)
 	{
 		const RayTaskFilter *f = &q->filters[i];
 		uint8_t    *s = scratch + (size_t) i * MAX_ID_LEN;
 
-		any = true;
 		switch (f->field)
 		{
 			case RAY_TF_JOB_ID:
-				filters.has_job_id = true;
-				filters.job_id = id_bytes(f, s);
+				filters->has_job_id = true;
+				filters->job_id = id_bytes(f, s);
 				break;
 			case RAY_TF_TASK_ID:
-				task_ids[filters.n_task_ids++] = id_bytes(f, s);
+				filters->task_ids[filters->n_task_ids++] = id_bytes(f, s);
 				break;
 			case RAY_TF_ACTOR_ID:
-				filters.has_actor_id = true;
-				filters.actor_id = id_bytes(f, s);
+				filters->has_actor_id = true;
+				filters->actor_id = id_bytes(f, s);
 				break;
 			case RAY_TF_NAME:
-				filters.name = (char *) f->value;
+				filters->name = (char *) f->value;
 				break;
 			case RAY_TF_STATE:
-				filters.state = (char *) f->value;
+				filters->state = (char *) f->value;
 				break;
 		}
 	}
-	filters.task_ids = task_ids;
-	if (q->has_exclude_driver)
-	{
-		any = true;
-		filters.has_exclude_driver = true;
-		filters.exclude_driver = q->exclude_driver;
-	}
-	if (any)
-		req.filters = &filters;
-	req.has_limit = q->has_limit;
-	req.limit = q->limit;
-	st = pack(&req.base, alloc, out, outlen, err, errlen);
-	return st;
 }
 
-static RayStatus
-encode_predicate(const RayTaskQuery *q, ProtobufCAllocator *alloc, uint8_t *scratch,
-				 uint8_t **out, size_t *outlen, char *err, size_t errlen)
-{
-	Ray__Rpc__GetTaskEventsRequest req = RAY__RPC__GET_TASK_EVENTS_REQUEST__INIT;
-	Ray__Rpc__GetTaskEventsRequest__Filters filters =
-		RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__INIT;
-	Ray__Rpc__GetTaskEventsRequest__Filters__JobIdFilter job[64], *jobp[64];
-	Ray__Rpc__GetTaskEventsRequest__Filters__TaskIdFilter task[64], *taskp[64];
-	Ray__Rpc__GetTaskEventsRequest__Filters__ActorIdFilter actor[64], *actorp[64];
-	Ray__Rpc__GetTaskEventsRequest__Filters__TaskNameFilter name[64], *namep[64];
-	Ray__Rpc__GetTaskEventsRequest__Filters__StateFilter state[64], *statep[64];
-	bool		any = false;
+/*
+ * Ray 2.41's layout: one repeated {predicate = 1, value = 2} message per
+ * field. The five messages have that one shape, so a table names each
+ * field's member of Filters and protobuf-c's descriptors locate the rest:
+ * there is no block per message to keep in step.
+ */
+static const char *const predicate_members[] = {
+	[RAY_TF_JOB_ID] = "job_filters",
+	[RAY_TF_TASK_ID] = "task_filters",
+	[RAY_TF_ACTOR_ID] = "actor_filters",
+	[RAY_TF_NAME] = "task_name_filters",
+	[RAY_TF_STATE] = "state_filters",
+};
+#define NMEMBERS (sizeof(predicate_members) / sizeof(predicate_members[0]))
 
-	if (q->nfilters > 64)
-	{
-		snprintf(err, errlen, "too many task filters (%d)", q->nfilters);
-		return RAY_ERR_UNSUPPORTED;
-	}
-	filters.job_filters = jobp;
-	filters.task_filters = taskp;
-	filters.actor_filters = actorp;
-	filters.task_name_filters = namep;
-	filters.state_filters = statep;
+/* Storage for any one of the five filter messages. */
+typedef union PredicateFilter
+{
+	ProtobufCMessage base;
+	Ray__Rpc__GetTaskEventsRequest__Filters__JobIdFilter job;
+	Ray__Rpc__GetTaskEventsRequest__Filters__TaskIdFilter task;
+	Ray__Rpc__GetTaskEventsRequest__Filters__ActorIdFilter actor;
+	Ray__Rpc__GetTaskEventsRequest__Filters__TaskNameFilter name;
+	Ray__Rpc__GetTaskEventsRequest__Filters__StateFilter state;
+} PredicateFilter;
+
+/* The member of Filters that holds a field's filters. */
+static const ProtobufCFieldDescriptor *
+predicate_member(RayTaskFilterField field)
+{
+	return protobuf_c_message_descriptor_get_field_by_name(
+		&ray__rpc__get_task_events_request__filters__descriptor, predicate_members[field]);
+}
+
+/* Fill m as f's filter message and append it to its member of filters. */
+static void
+add_predicate_filter(Ray__Rpc__GetTaskEventsRequest__Filters *filters, const RayTaskFilter *f,
+					 PredicateFilter *m, uint8_t *scratch)
+{
+	const ProtobufCFieldDescriptor *list = predicate_member(f->field);
+	const ProtobufCMessageDescriptor *d = list->descriptor;
+	const ProtobufCFieldDescriptor *pred = protobuf_c_message_descriptor_get_field(d, 1);
+	const ProtobufCFieldDescriptor *val = protobuf_c_message_descriptor_get_field(d, 2);
+	size_t	   *n = AT(filters, list->quantifier_offset, size_t);
+	ProtobufCMessage **arr = *AT(filters, list->offset, ProtobufCMessage **);
+
+	protobuf_c_message_init(d, m);
 
 	/*
 	 * EQUAL is 0, proto3's default: Ray never puts it on the wire, so we
 	 * set the predicate only for NOT_EQUAL.
 	 */
-#define ADD(arr, ptrs, count, INIT, member, val) \
-	do { \
-		arr[count] = (typeof(arr[0])) INIT; \
-		arr[count].has_predicate = f->pred != RAY_PRED_EQ; \
-		arr[count].predicate = (int32_t) f->pred; \
-		arr[count].member = val; \
-		ptrs[count] = &arr[count]; \
-		count++; \
-	} while (0)
+	*AT(m, pred->quantifier_offset, protobuf_c_boolean) = f->pred != RAY_PRED_EQ;
+	*AT(m, pred->offset, int32_t) = (int32_t) f->pred;
+	if (val->type == PROTOBUF_C_TYPE_BYTES)
+	{
+		*AT(m, val->quantifier_offset, protobuf_c_boolean) = true;
+		*AT(m, val->offset, ProtobufCBinaryData) = id_bytes(f, scratch);
+	}
+	else
+		*AT(m, val->offset, char *) = (char *) f->value;
+	arr[(*n)++] = &m->base;
+}
 
+/* msgs: storage for a message per filter; lists: for each member's list. */
+static void
+fill_predicate(const RayTaskQuery *q, Ray__Rpc__GetTaskEventsRequest__Filters *filters,
+			   PredicateFilter *msgs, ProtobufCMessage *(*lists)[MAX_TASK_FILTERS], uint8_t *scratch)
+{
+	for (size_t k = 0; k < NMEMBERS; k++)
+		*AT(filters, predicate_member((RayTaskFilterField) k)->offset, ProtobufCMessage **) = lists[k];
 	for (int i = 0; i < q->nfilters; i++)
-	{
-		const RayTaskFilter *f = &q->filters[i];
-		uint8_t    *s = scratch + (size_t) i * MAX_ID_LEN;
-
-		any = true;
-		switch (f->field)
-		{
-			case RAY_TF_JOB_ID:
-				ADD(job, jobp, filters.n_job_filters,
-					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__JOB_ID_FILTER__INIT,
-					job_id, id_bytes(f, s));
-				job[filters.n_job_filters - 1].has_job_id = true;
-				break;
-			case RAY_TF_TASK_ID:
-				ADD(task, taskp, filters.n_task_filters,
-					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__TASK_ID_FILTER__INIT,
-					task_id, id_bytes(f, s));
-				task[filters.n_task_filters - 1].has_task_id = true;
-				break;
-			case RAY_TF_ACTOR_ID:
-				ADD(actor, actorp, filters.n_actor_filters,
-					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__ACTOR_ID_FILTER__INIT,
-					actor_id, id_bytes(f, s));
-				actor[filters.n_actor_filters - 1].has_actor_id = true;
-				break;
-			case RAY_TF_NAME:
-				ADD(name, namep, filters.n_task_name_filters,
-					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__TASK_NAME_FILTER__INIT,
-					task_name, (char *) f->value);
-				break;
-			case RAY_TF_STATE:
-				ADD(state, statep, filters.n_state_filters,
-					RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__STATE_FILTER__INIT,
-					state, (char *) f->value);
-				break;
-		}
-	}
-#undef ADD
-	if (q->has_exclude_driver)
-	{
-		any = true;
-		filters.has_exclude_driver = true;
-		filters.exclude_driver = q->exclude_driver;
-	}
-	if (any)
-		req.filters = &filters;
-	req.has_limit = q->has_limit;
-	req.limit = q->limit;
-	return pack(&req.base, alloc, out, outlen, err, errlen);
+		add_predicate_filter(filters, &q->filters[i], &msgs[i],
+							 scratch + (size_t) i * MAX_ID_LEN);
 }
 
 RayStatus
@@ -290,7 +281,16 @@ ray_task_request_encode(const RayTaskQuery *q, const RayVersion *v,
 						ProtobufCAllocator *alloc, uint8_t **out, size_t *outlen,
 						char *err, size_t errlen)
 {
-	uint8_t		scratch[64 * MAX_ID_LEN];
+	uint8_t		scratch[MAX_TASK_FILTERS * MAX_ID_LEN];
+	Ray__Rpc__GetTaskEventsRequestLegacy scalar = RAY__RPC__GET_TASK_EVENTS_REQUEST_LEGACY__INIT;
+	Ray__Rpc__GetTaskEventsRequestLegacy__Filters scalar_filters =
+		RAY__RPC__GET_TASK_EVENTS_REQUEST_LEGACY__FILTERS__INIT;
+	ProtobufCBinaryData task_ids[MAX_TASK_FILTERS];
+	Ray__Rpc__GetTaskEventsRequest predicate = RAY__RPC__GET_TASK_EVENTS_REQUEST__INIT;
+	Ray__Rpc__GetTaskEventsRequest__Filters predicate_filters =
+		RAY__RPC__GET_TASK_EVENTS_REQUEST__FILTERS__INIT;
+	PredicateFilter msgs[MAX_TASK_FILTERS];
+	ProtobufCMessage *lists[NMEMBERS][MAX_TASK_FILTERS];
 	RayStatus	st;
 
 	*out = NULL;
@@ -299,8 +299,14 @@ ray_task_request_encode(const RayTaskQuery *q, const RayVersion *v,
 	if (st != RAY_OK)
 		return st;
 	if (ray_version_filter_layout(v) == RAY_FILTERS_PREDICATE)
-		return encode_predicate(q, alloc, scratch, out, outlen, err, errlen);
-	return encode_scalar(q, alloc, scratch, out, outlen, err, errlen);
+	{
+		fill_predicate(q, &predicate_filters, msgs, lists, scratch);
+		return pack_request(&predicate.base, &predicate_filters.base, q, alloc, out, outlen,
+							err, errlen);
+	}
+	scalar_filters.task_ids = task_ids;
+	fill_scalar(q, &scalar_filters, scratch);
+	return pack_request(&scalar.base, &scalar_filters.base, q, alloc, out, outlen, err, errlen);
 }
 
 RayStatus

@@ -294,23 +294,92 @@ derive_row(RayTaskReply *r, RayArena *arena, RayTaskRow *row, const Ray__Rpc__Ta
  * otherwise the caller keeps it (and everything it points to) alive until
  * ray_task_reply_free. what names the input in messages.
  */
+/* A new, empty reply in an arena of its own (the reply lives in it). */
+static RayTaskReply *
+reply_new(ProtobufCAllocator *alloc, const RayVersion *v)
+{
+	RayArena	arena;
+	RayTaskReply *r;
+
+	ray_arena_init(&arena, alloc);
+	r = ray_arena_alloc(&arena, sizeof(RayTaskReply));
+	if (r == NULL)
+	{
+		ray_arena_free(&arena);
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	r->arena = arena;
+	r->alloc = alloc;
+	r->version = *v;
+	r->status_message = "";
+	return r;
+}
+
+/* r->rows for nrows decoded attempts, zeroed; false when out of memory. */
+static bool
+reply_rows(RayTaskReply *r, size_t nrows)
+{
+	if (nrows == 0)
+		return true;
+	r->rows = ray_arena_alloc(&r->arena, nrows * sizeof(RayTaskRow));
+	if (r->rows == NULL)
+		return false;
+	memset(r->rows, 0, nrows * sizeof(RayTaskRow));
+	return true;
+}
+
+/*
+ * Why no reply was made, worded once for every way of decoding one: frees
+ * r (the reply under construction, or NULL) and says st about what (the
+ * input) of len bytes. Any status but these three is a malformed reply.
+ */
+static RayStatus
+reply_fail(RayTaskReply *r, RayStatus st, const char *what, size_t len, char *err, size_t errlen)
+{
+	if (r != NULL)
+	{
+		RayArena	arena = r->arena;
+
+		ray_arena_free(&arena);
+	}
+	switch (st)
+	{
+		case RAY_ERR_TOO_LARGE:
+			snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit",
+					 len, RAY_MAX_MESSAGE_SIZE);
+			break;
+		case RAY_ERR_CANCELLED:
+			snprintf(err, errlen, "cancelled while decoding %s", what);
+			break;
+		case RAY_ERR_OOM:
+			snprintf(err, errlen, "out of memory decoding %s", what);
+			break;
+		default:
+			st = RAY_ERR_MALFORMED;
+			snprintf(err, errlen,
+					 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message", len);
+			break;
+	}
+	return st;
+}
+
+/*
+ * The reply of msg: counters, then each attempt's row. owned: msg came from
+ * ray__rpc__get_task_events_reply__unpack and is freed with the reply;
+ * otherwise the caller keeps it (and everything it points to) alive until
+ * ray_task_reply_free. what names the input in messages.
+ */
 static RayStatus
 reply_of_message(Ray__Rpc__GetTaskEventsReply *msg, bool owned, const RayVersion *v,
 				 ProtobufCAllocator *alloc, const char *what, RayTaskReply **out,
 				 char *err, size_t errlen)
 {
-	RayTaskReply *r;
-	RayArena	arena;
+	RayTaskReply *r = reply_new(alloc, v);
 
-	ray_arena_init(&arena, alloc);
-	r = ray_arena_alloc(&arena, sizeof(RayTaskReply));
 	if (r == NULL)
-		goto oom;
-	memset(r, 0, sizeof(*r));
-	r->arena = arena;
-	r->alloc = alloc;
+		return reply_fail(NULL, RAY_ERR_OOM, what, 0, err, errlen);
 	r->msg = owned ? msg : NULL;
-	r->version = *v;
 	r->status_code = (msg->status && msg->status->has_code) ? msg->status->code : 0;
 	r->status_message = (msg->status && msg->status->message) ? msg->status->message : "";
 	r->num_profile_task_events_dropped = msg->num_profile_task_events_dropped;
@@ -320,37 +389,18 @@ reply_of_message(Ray__Rpc__GetTaskEventsReply *msg, bool owned, const RayVersion
 	r->num_truncated = msg->num_truncated;
 
 	r->nrows = msg->n_events_by_task;
-	if (r->nrows > 0)
-	{
-		r->rows = ray_arena_alloc(&r->arena, r->nrows * sizeof(RayTaskRow));
-		if (r->rows == NULL)
-			goto oom_reply;
-		memset(r->rows, 0, r->nrows * sizeof(RayTaskRow));
-	}
-
+	if (!reply_rows(r, r->nrows))
+		return reply_fail(r, RAY_ERR_OOM, what, 0, err, errlen);
 	for (size_t i = 0; i < r->nrows; i++)
 	{
 		if (!derive_row(r, &r->arena, &r->rows[i], msg->events_by_task[i]))
-			goto oom_reply;
+			return reply_fail(r, RAY_ERR_OOM, what, 0, err, errlen);
 		r->rows[i].index = i;
 		if (i % RAY_INTERRUPT_EVERY == RAY_INTERRUPT_EVERY - 1 && ray_interrupted())
-		{
-			arena = r->arena;
-			ray_arena_free(&arena);
-			snprintf(err, errlen, "cancelled while decoding %s", what);
-			return RAY_ERR_CANCELLED;
-		}
+			return reply_fail(r, RAY_ERR_CANCELLED, what, 0, err, errlen);
 	}
-
 	*out = r;
 	return RAY_OK;
-
-oom_reply:
-	arena = r->arena;
-oom:
-	ray_arena_free(&arena);
-	snprintf(err, errlen, "out of memory decoding %s", what);
-	return RAY_ERR_OOM;
 }
 
 RayStatus
@@ -363,21 +413,12 @@ ray_task_reply_decode(const uint8_t *buf, size_t len, const RayVersion *v,
 	RayStatus	st;
 
 	*out = NULL;
+	snprintf(what, sizeof(what), "a GetTaskEventsReply of %zu bytes", len);
 	if (len > RAY_MAX_MESSAGE_SIZE)
-	{
-		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit",
-				 len, RAY_MAX_MESSAGE_SIZE);
-		return RAY_ERR_TOO_LARGE;
-	}
+		return reply_fail(NULL, RAY_ERR_TOO_LARGE, what, len, err, errlen);
 	msg = ray__rpc__get_task_events_reply__unpack(alloc, len, buf);
 	if (msg == NULL)
-	{
-		snprintf(err, errlen,
-				 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message",
-				 len);
-		return RAY_ERR_MALFORMED;
-	}
-	snprintf(what, sizeof(what), "a GetTaskEventsReply of %zu bytes", len);
+		return reply_fail(NULL, RAY_ERR_MALFORMED, what, len, err, errlen);
 	st = reply_of_message(msg, true, v, alloc, what, out, err, errlen);
 	if (st != RAY_OK)
 		ray__rpc__get_task_events_reply__free_unpacked(msg, alloc);
@@ -831,51 +872,36 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 		   RayTaskReply **out, char *err, size_t errlen)
 {
 	uint8_t    *skip = NULL;	/* with known: bit per attempt, set if known */
-	size_t		nslices = 0;
-	RayArena	arena;
+	size_t		nslices;
 	RayTaskReply *r;
 	RayWireReader rd;
 	RayWireField f;
 	size_t		nrows = 0;
+	char		what[96];
+	RayStatus	st = RAY_OK;
 
 	*out = NULL;
+	snprintf(what, sizeof(what), "a GetTaskEventsReply of %zu bytes", len);
 	if (len > RAY_MAX_MESSAGE_SIZE)
-	{
-		snprintf(err, errlen, "reply of %zu bytes exceeds the %zu-byte limit",
-				 len, RAY_MAX_MESSAGE_SIZE);
-		return RAY_ERR_TOO_LARGE;
-	}
+		return reply_fail(NULL, RAY_ERR_TOO_LARGE, what, len, err, errlen);
 
 	/* First pass: framing, and the number of attempts. */
 	ray_wire_init(&rd, buf, len);
 	while (ray_wire_next(&rd, &f))
 		if (f.number == 2 && f.type == RAY_WIRE_LEN &&
 			++nrows % RAY_INTERRUPT_EVERY == 0 && ray_interrupted())
-			goto cancelled;
+			return reply_fail(NULL, RAY_ERR_CANCELLED, what, len, err, errlen);
 	if (rd.error)
-		goto malformed;
+		return reply_fail(NULL, RAY_ERR_MALFORMED, what, len, err, errlen);
 
-	ray_arena_init(&arena, alloc);
-	r = ray_arena_alloc(&arena, sizeof(RayTaskReply));
-	if (r == NULL)
-		goto oom;
-	memset(r, 0, sizeof(*r));
-	r->arena = arena;
-	r->alloc = alloc;
-	r->version = *v;
-	r->status_message = "";
+	if ((r = reply_new(alloc, v)) == NULL)
+		return reply_fail(NULL, RAY_ERR_OOM, what, len, err, errlen);
 	nslices = nrows;
 	if (known != NULL && nslices > 0)
 	{
 		/* Ask about every attempt first, so rows are made only for the rest. */
-		RayStatus	st = ask_known(r, buf, len, nslices, known, known_ctx, &skip);
-
-		if (st == RAY_ERR_OOM)
-			goto oom_reply;
-		if (st == RAY_ERR_MALFORMED)
-			goto malformed_reply;
-		if (st == RAY_ERR_CANCELLED)
-			goto cancelled_reply;
+		if ((st = ask_known(r, buf, len, nslices, known, known_ctx, &skip)) != RAY_OK)
+			return reply_fail(r, st, what, len, err, errlen);
 		nrows -= r->nknown;
 	}
 	r->nrows = nrows;
@@ -885,48 +911,16 @@ walk_reply(const uint8_t *buf, size_t len, const RayVersion *v, ProtobufCAllocat
 		r->slice_data = ray_arena_alloc(&r->arena, nrows * sizeof(uint8_t *));
 		r->slice_len = ray_arena_alloc(&r->arena, nrows * sizeof(size_t));
 		if (r->slice_data == NULL || r->slice_len == NULL)
-			goto oom_reply;
+			st = RAY_ERR_OOM;
 	}
-	else if (nrows > 0)
-	{
-		r->rows = ray_arena_alloc(&r->arena, nrows * sizeof(RayTaskRow));
-		if (r->rows == NULL)
-			goto oom_reply;
-		memset(r->rows, 0, nrows * sizeof(RayTaskRow));
-	}
-
-	{
-		RayStatus	st = read_attempts(r, buf, len, index_only, skip);
-
-		if (st == RAY_ERR_OOM)
-			goto oom_reply;
-		if (st == RAY_ERR_MALFORMED)
-			goto malformed_reply;
-		if (st == RAY_ERR_CANCELLED)
-			goto cancelled_reply;
-	}
+	else if (!reply_rows(r, nrows))
+		st = RAY_ERR_OOM;
+	if (st == RAY_OK)
+		st = read_attempts(r, buf, len, index_only, skip);
+	if (st != RAY_OK)
+		return reply_fail(r, st, what, len, err, errlen);
 	*out = r;
 	return RAY_OK;
-
-malformed_reply:
-	arena = r->arena;
-	ray_arena_free(&arena);
-malformed:
-	snprintf(err, errlen,
-			 "malformed GetTaskEventsReply (%zu bytes): not a valid protobuf message", len);
-	return RAY_ERR_MALFORMED;
-cancelled_reply:
-	arena = r->arena;
-	ray_arena_free(&arena);
-cancelled:
-	snprintf(err, errlen, "cancelled while reading a GetTaskEventsReply of %zu bytes", len);
-	return RAY_ERR_CANCELLED;
-oom_reply:
-	arena = r->arena;
-oom:
-	ray_arena_free(&arena);
-	snprintf(err, errlen, "out of memory decoding a GetTaskEventsReply of %zu bytes", len);
-	return RAY_ERR_OOM;
 }
 
 RayStatus

@@ -210,8 +210,8 @@ like($e2, qr/HINT:  Set it with ALTER SERVER versionless OPTIONS \(ADD ray_versi
 # ---------------------------------------------------------------- gcs_status
 $sim->fault(mode => 'gcs_status', code => 34, message => 'bad predicate', count => 1);
 ($out, $err) = sq('SELECT count(*) FROM patient.tasks');
-like($err, qr/ERROR:  Ray GCS at \Q$addr\E answered GetTaskEvents with status 34: bad predicate/,
-	 'gcs_status 34: the status and its message');
+like($err, qr/ERROR:  Ray GCS at \Q$addr\E answered GetTaskEvents with an error\nDETAIL:  Ray said: status 34: bad predicate\nHINT:  The GCS handled the call and refused it itself/,
+	 'gcs_status 34: the method, then the status and its message, and what to look at');
 session_usable('gcs_status');
 
 $s->quit;

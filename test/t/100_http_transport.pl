@@ -88,6 +88,26 @@ for my $profile ('2.9', '2.35', '2.40', '2.49', 'master', '2.58')
 		ok(length($g) > 0, "$profile/$scenario: gRPC has rows (" . ($n + 1) . ")");
 		is($h, $g, "$profile/$scenario: every column is identical");
 
+		# raydar.dashboard_packed, the old pack-then-decode road that
+		# bench/http/run.sh compares with: the same rows, streamed in full
+		# and keys only.
+		is($node->safe_psql('postgres', qq{
+			SET client_min_messages = error; SET raydar.dashboard_packed = on;
+			SELECT string_agg(r::text, E'\\n' ORDER BY r::text) FROM (SELECT to_jsonb(t) AS j FROM h_$tag.tasks t) r}),
+		   $g, "$profile/$scenario: raydar.dashboard_packed gives the same columns");
+		is($node->safe_psql('postgres', qq{
+			SET client_min_messages = error; SET raydar.dashboard_packed = on;
+			SELECT count(*) || '/' || count(DISTINCT (task_id, attempt_number)) FROM h_$tag.tasks}),
+		   $node->safe_psql('postgres', qq{
+			SET client_min_messages = error;
+			SELECT count(*) || '/' || count(DISTINCT (task_id, attempt_number)) FROM h_$tag.tasks}),
+		   "$profile/$scenario: raydar.dashboard_packed counts the same keys");
+		my (undef, undef, $dbg) = $node->psql('postgres', qq{
+			SET raydar.dashboard_packed = on; SET client_min_messages = debug1;
+			SELECT count(*) FROM h_$tag.tasks});
+		like($dbg, qr/raydar\.dashboard_packed: \d+ task rows read through \d+ packed bytes/,
+			 "$profile/$scenario: raydar.dashboard_packed takes the packed road");
+
 		# actor_repr_name: HTTP's is gRPC's or NULL, and never NULL for a renamed task.
 		is($node->safe_psql('postgres', qq{
 			SET client_min_messages = error;

@@ -98,6 +98,15 @@ like($err, qr/Unknown filter predicate/, 'status 34: Ray\'s message is shown') o
 like($err, qr/\bstatus 34\b|InvalidArgument|invalid argument/i, 'status 34: named as Ray\'s InvalidArgument') or diag($err);
 unlike($err, qr/could not connect|token/i, 'status 34: not a connection or token problem') or diag($err);
 
+# The same through report.c: HV000 (fdw_error), a whole message naming the
+# method, Ray's status and text as the DETAIL.
+$sim{'2.58'}->fault(mode => 'gcs_status', code => 34, message => 'Unknown filter predicate: ',
+					method => 'GetTaskEvents');
+($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT count(*) FROM v2_58.tasks");
+$sim{'2.58'}->fault('none');
+like($err, qr/ERROR:  HV000: Ray GCS at \S+ answered GetTaskEvents with an error\nDETAIL:  Ray said: status 34: Unknown filter predicate: \nHINT:  /,
+	 'status 34: SQLSTATE HV000, the method in the message, the status in the detail') or diag($err);
+
 $node->stop;
 $_->stop for values %sim;
 done_testing();
