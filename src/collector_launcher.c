@@ -84,8 +84,6 @@ collector_shmem_startup(void)
 void
 raydar_collector_init(void)
 {
-	BackgroundWorker worker;
-
 	/*
 	 * Reloadable settings always; the postmaster-only one only while
 	 * preloading: defining a PGC_POSTMASTER variable when the library is
@@ -111,15 +109,7 @@ raydar_collector_init(void)
 							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("raydar");
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_collector_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar collector launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar collector launcher");
-	RegisterBackgroundWorker(&worker);
+	raydar_register_worker("raydar_collector_main", "raydar collector launcher", 5);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = collector_shmem_request;

@@ -8,7 +8,9 @@
 #include "common/int.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -123,6 +125,32 @@ raydar_text_datum(const char *s)
 	char	   *conv = utf8_to_server(s, strlen(s), &len);
 
 	return PointerGetDatum(cstring_to_text_with_len(conv, (int) len));
+}
+
+/* Bytes as a bytea (ids, packed protobuf): a copy in the current context. */
+Datum
+raydar_bytea_datum(const void *p, size_t n)
+{
+	bytea	   *b = palloc(VARHDRSZ + n);
+
+	SET_VARSIZE(b, VARHDRSZ + n);
+	if (n > 0)
+		memcpy(VARDATA(b), p, n);
+	return PointerGetDatum(b);
+}
+
+/* A one-dimensional array of elem (nulls may be NULL): an SPI argument. */
+Datum
+raydar_array_datum(Datum *d, bool *nulls, int n, Oid elem)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(elem, &typlen, &byval, &align);
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, elem, typlen, byval, align));
 }
 
 /* The core's JSON text is UTF-8 and valid jsonb input by construction. */

@@ -64,28 +64,7 @@ typedef struct StoredAttempt
 	bytea	   *ids;
 } StoredAttempt;
 
-static Datum
-bytea_datum(const uint8_t *p, size_t n)
-{
-	bytea	   *b = palloc(VARHDRSZ + n);
 
-	SET_VARSIZE(b, VARHDRSZ + n);
-	memcpy(VARDATA(b), p, n);
-	return PointerGetDatum(b);
-}
-
-static Datum
-array_of(Datum *d, int n, Oid elem)
-{
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	int16		typlen;
-	bool		byval;
-	char		align;
-
-	get_typlenbyvalalign(elem, &typlen, &byval, &align);
-	return PointerGetDatum(construct_md_array(d, NULL, 1, dims, lbs, elem, typlen, byval, align));
-}
 
 static int
 cmp_key(const void *a, const void *b)
@@ -166,7 +145,7 @@ attempt_starts(AttemptKey *keys, int from, int to, int *starts, Datum *tids, Dat
 	for (int i = from; i < to; i++)
 		if (i == from || !same_attempt(&keys[i - 1], &keys[i]))
 		{
-			tids[n] = bytea_datum(keys[i].te->task_id.data, keys[i].te->task_id.len);
+			tids[n] = raydar_bytea_datum(keys[i].te->task_id.data, keys[i].te->task_id.len);
 			atts[n] = Int32GetDatum(keys[i].te->attempt_number);
 			starts[n++] = i;
 		}
@@ -219,7 +198,7 @@ fresh_of_attempt(AttemptKey *keys, int start, int end, const uint8 *stored, size
 	for (int k = start; k < end; k++)
 		if (fresh[k - start])
 			off += ray__rpc__task_events__pack(keys[k].te, (uint8_t *) VARDATA(*events) + off);
-	*hashes = (bytea *) DatumGetPointer(bytea_datum(hs, 8 * (size_t) nfresh));
+	*hashes = (bytea *) DatumGetPointer(raydar_bytea_datum(hs, 8 * (size_t) nfresh));
 }
 
 /*
@@ -236,8 +215,8 @@ read_stored(const char *cluster, const char *inc, Datum *tids, Datum *atts, int 
 
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = CStringGetTextDatum(inc);
-	a[2] = array_of(tids, n, BYTEAOID);
-	a[3] = array_of(atts, n, INT4OID);
+	a[2] = raydar_array_datum(tids, NULL, n, BYTEAOID);
+	a[3] = raydar_array_datum(atts, NULL, n, INT4OID);
 	if (SPI_execute_with_args("SELECT u.i::int, x.* FROM unnest($3::bytea[], $4::int[]) WITH ORDINALITY AS u(t, a, i) "
 							  "CROSS JOIN LATERAL (SELECT e.expired, e.in_history, e.waiting_definition, e.events, e.event_ids "
 							  "FROM raydar.event_attempts e WHERE e.cluster = $1 AND e.incarnation = $2 "
@@ -330,12 +309,12 @@ store_attempts(const char *cluster, const char *inc, const MergedAttempts *m,
 	}
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = CStringGetTextDatum(inc);
-	a[2] = array_of(m->tids, m->n, BYTEAOID);
-	a[3] = array_of(m->atts, m->n, INT4OID);
-	a[4] = array_of(evs, m->n, BYTEAOID);
-	a[5] = array_of(ids, m->n, BYTEAOID);
-	a[6] = array_of(hs, m->n, BOOLOID);
-	a[7] = array_of(ws, m->n, BOOLOID);
+	a[2] = raydar_array_datum(m->tids, NULL, m->n, BYTEAOID);
+	a[3] = raydar_array_datum(m->atts, NULL, m->n, INT4OID);
+	a[4] = raydar_array_datum(evs, NULL, m->n, BYTEAOID);
+	a[5] = raydar_array_datum(ids, NULL, m->n, BYTEAOID);
+	a[6] = raydar_array_datum(hs, NULL, m->n, BOOLOID);
+	a[7] = raydar_array_datum(ws, NULL, m->n, BOOLOID);
 	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, "
 							  "events, event_ids, in_history, waiting_definition) "
 							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[], $6::bytea[], "

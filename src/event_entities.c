@@ -80,16 +80,6 @@ typedef struct Rebuilt
 	bool		has_lifecycle;
 } Rebuilt;
 
-static Datum
-bytea_of(const void *p, size_t n)
-{
-	bytea	   *b = palloc(VARHDRSZ + n);
-
-	SET_VARSIZE(b, VARHDRSZ + n);
-	if (n > 0)
-		memcpy(VARDATA(b), p, n);
-	return PointerGetDatum(b);
-}
 
 /* The first three arguments of every statement here: cluster, incarnation, kind. */
 static void
@@ -100,18 +90,6 @@ key_args(Datum *a, const char *cluster, const char *inc, RayEntityKind kind)
 	a[2] = CStringGetTextDatum(ray_entity_kind_name(kind));
 }
 
-static Datum
-array_of(Datum *d, bool *nulls, int n, Oid elem)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, elem, typlen, typbyval, typalign));
-}
 
 /* Store the fragments of items[0, n) of kind; their entity ids into *ids. Returns how many ids. */
 static int
@@ -150,7 +128,7 @@ store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
 
 		if (ev->kind != kind)
 			continue;
-		ids[nids++] = bytea_of(ev->id, ev->id_len);
+		ids[nids++] = raydar_bytea_datum(ev->id, ev->id_len);
 		for (size_t p = 0; p < ev->nparts; p++)
 		{
 			const RayEntityPart *pt = &ev->parts[p];
@@ -160,7 +138,7 @@ store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
 			SET_VARSIZE(b, VARHDRSZ + len);
 			protobuf_c_message_pack(pt->row, (uint8_t *) VARDATA(b));
 			ent[np] = ids[nids - 1];
-			evid[np] = bytea_of(items[i]->event_id, items[i]->event_id_len);
+			evid[np] = raydar_bytea_datum(items[i]->event_id, items[i]->event_id_len);
 			part[np] = Int32GetDatum(pt->definition ? -1 : (int32) p);
 			ts[np] = Int64GetDatum(pt->ts_ns);
 			state[np] = Int32GetDatum(pt->state);
@@ -173,13 +151,13 @@ store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
 	if (np == 0)
 		return nids;
 	key_args(a, cluster, inc, kind);
-	a[3] = array_of(ent, NULL, np, BYTEAOID);
-	a[4] = array_of(evid, NULL, np, BYTEAOID);
-	a[5] = array_of(part, NULL, np, INT4OID);
-	a[6] = array_of(ts, NULL, np, INT8OID);
-	a[7] = array_of(state, NULL, np, INT4OID);
-	a[8] = array_of(reason, reason_null, np, INT4OID);
-	a[9] = array_of(frag, NULL, np, BYTEAOID);
+	a[3] = raydar_array_datum(ent, NULL, np, BYTEAOID);
+	a[4] = raydar_array_datum(evid, NULL, np, BYTEAOID);
+	a[5] = raydar_array_datum(part, NULL, np, INT4OID);
+	a[6] = raydar_array_datum(ts, NULL, np, INT8OID);
+	a[7] = raydar_array_datum(state, NULL, np, INT4OID);
+	a[8] = raydar_array_datum(reason, reason_null, np, INT4OID);
+	a[9] = raydar_array_datum(frag, NULL, np, BYTEAOID);
 	if (SPI_execute_with_args("INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
 							  "event_id, part, ts_ns, state, restart_reason, fragment) "
 							  "SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u "
@@ -287,7 +265,7 @@ rebuild(const char *cluster, const char *inc, RayEntityKind kind, Datum *ids, in
 	bytea	   *cur = NULL;
 
 	key_args(a, cluster, inc, kind);
-	a[3] = array_of(ids, NULL, nids, BYTEAOID);
+	a[3] = raydar_array_datum(ids, NULL, nids, BYTEAOID);
 	/* Definitions first, then transitions in time order; ties broken by the event. */
 	if (SPI_execute_with_args("SELECT entity_id, part >= 0, state, restart_reason, fragment "
 							  "FROM raydar.event_entities WHERE cluster = $1 AND incarnation = $2 "

@@ -100,15 +100,6 @@ typedef struct Chunk
 	List	   *session_incs;
 } Chunk;
 
-static Datum
-bytea_datum(const uint8_t *p, size_t n)
-{
-	bytea	   *b = palloc(VARHDRSZ + n);
-
-	SET_VARSIZE(b, VARHDRSZ + n);
-	memcpy(VARDATA(b), p, n);
-	return PointerGetDatum(b);
-}
 
 void
 event_push_cluster_info(const char *cluster, PushClusterInfo *ci)
@@ -333,21 +324,18 @@ new_events(const char *cluster, RayEventBatch *b, int *ndup)
 	Datum		a[2];
 	HASHCTL		hc;
 	HTAB	   *ins;
-	int			dims[1];
-	int			lbs[1] = {1};
 
 	*ndup = 0;
 	for (size_t i = 0; i < b->n; i++)
 	{
 		fresh[i] = b->items[i].kind == RAY_EVENT_TASK;
 		if (deduplicated_by_id(&b->items[i]))
-			ids[n++] = bytea_datum(b->items[i].event_id, b->items[i].event_id_len);
+			ids[n++] = raydar_bytea_datum(b->items[i].event_id, b->items[i].event_id_len);
 	}
 	if (n == 0)
 		return fresh;
-	dims[0] = n;
 	a[0] = CStringGetTextDatum(cluster);
-	a[1] = PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, BYTEAOID, -1, false, TYPALIGN_INT));
+	a[1] = raydar_array_datum(ids, NULL, n, BYTEAOID);
 
 	/*
 	 * One statement for the body's ids; ON CONFLICT DO NOTHING also skips
@@ -591,12 +579,10 @@ delete_spooled(Chunk *c, int n)
 	Datum	   *ids = palloc(sizeof(Datum) * (n + 1));
 	Oid			t[1] = {INT8ARRAYOID};
 	Datum		a[1];
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
 
 	for (int i = 0; i < n; i++)
 		ids[i] = Int64GetDatum(c->bodies[i].id);
-	a[0] = PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	a[0] = raydar_array_datum(ids, NULL, n, INT8OID);
 	if (SPI_execute_with_args("DELETE FROM raydar.event_spool WHERE id = ANY($1)", 1, t, a, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from raydar.event_spool");
 }
@@ -798,12 +784,8 @@ run_step(void (*step) (void), const char *what)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = raydar_worker_recover(old, false);
 
-		MemoryContextSwitchTo(old);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(LOG, (errmsg("raydar event merger: %s failed: %s", what, edata->message)));
 		FreeErrorData(edata);
 		ok = false;
@@ -828,17 +810,11 @@ raydar_event_merger_main(Datum arg)
 	TimestampTz last_settle = 0;
 	long		wait_ms = 0;
 
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(GetConfigOptionByName("raydar.database", NULL, false), NULL, 0);
-
 	/*
 	 * Its commits need not wait for the disk: a lost commit leaves its spool
 	 * rows in place with none of their effects, and they are merged again.
 	 */
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("application_name", "raydar event merger", PGC_USERSET, PGC_S_SESSION);
+	event_push_worker_begin("raydar event merger", "off");
 	/*
 	 * Each drain allocates and frees about the same tens of MB: kept by
 	 * malloc rather than given back to the kernel and faulted in again
@@ -885,12 +861,8 @@ raydar_event_merger_main(Datum arg)
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = raydar_worker_recover(work, false);
 
-			MemoryContextSwitchTo(work);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
 			ereport(LOG, (errmsg("raydar event merger: could not drain the spool: %s", edata->message)));
 			n = -1;
 		}

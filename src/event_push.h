@@ -80,4 +80,10 @@ extern bool event_push_transient(int sqlerrcode);
 /* Is raydar (with the receiver's tables) installed in this database? */
 extern bool event_push_extension_ready(void);
 
+/*
+ * A push worker's start: signals, the connection to raydar.database, its
+ * application_name and its synchronous_commit.
+ */
+extern void event_push_worker_begin(const char *name, const char *synchronous_commit);
+
 #endif							/* RAYDAR_EVENT_PUSH_H */

@@ -320,22 +320,6 @@ push_shmem_startup(void)
 }
 
 static void
-register_worker(const char *name, const char *function)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
-	RegisterBackgroundWorker(&worker);
-}
-
-static void
 define_merge_settings(void)
 {
 	DefineCustomIntVariable("raydar.event_receiver_retention",
@@ -391,8 +375,8 @@ raydar_event_receiver_init(void)
 	shmem_request_hook = push_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = push_shmem_startup;
-	register_worker("raydar event receiver", "raydar_event_receiver_main");
-	register_worker("raydar event merger", "raydar_event_merger_main");
+	raydar_register_worker("raydar_event_receiver_main", "raydar event receiver", 1);
+	raydar_register_worker("raydar_event_merger_main", "raydar event merger", 1);
 }
 
 static char *
@@ -562,6 +546,17 @@ event_push_extension_ready(void)
 	ready = OidIsValid(nsp) && OidIsValid(get_relname_relid("event_spool", nsp));
 	CommitTransactionCommand();
 	return ready;
+}
+
+void
+event_push_worker_begin(const char *name, const char *synchronous_commit)
+{
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(GetConfigOptionByName("raydar.database", NULL, false), NULL, 0);
+	SetConfigOption("synchronous_commit", synchronous_commit, PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("application_name", name, PGC_USERSET, PGC_S_SESSION);
 }
 
 /* ---- the receiver's worker: the ack path ---- */
@@ -783,12 +778,8 @@ process_queue(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = raydar_worker_recover(work, false);
 
-		MemoryContextSwitchTo(work);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* Nothing was spooled: every body of the batch is resent by Ray. */
 		ereport(LOG, (errmsg("raydar event receiver: events answered 503: %s", edata->message)));
@@ -865,13 +856,8 @@ raydar_event_receiver_main(Datum arg)
 	char		drain[256];
 	TimestampTz counted_at = 0;
 
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(GetConfigOptionByName("raydar.database", NULL, false), NULL, 0);
 	/* Durable before the 200, whatever the server's default. */
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("application_name", "raydar event receiver", PGC_USERSET, PGC_S_SESSION);
+	event_push_worker_begin("raydar event receiver", "on");
 
 	if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		ereport(FATAL, (errmsg("could not create a pipe: %m")));

@@ -158,8 +158,6 @@ check_keep(char **newval, void **extra, GucSource source)
 void
 raydar_metrics_scraper_init(void)
 {
-	BackgroundWorker worker;
-
 	DefineCustomStringVariable("raydar.metrics_interval",
 							   "Time between two scrapes of the metrics of each node of the tracked clusters.",
 							   "\"off\" stops scraping.",
@@ -174,15 +172,7 @@ raydar_metrics_scraper_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "raydar_metrics_scraper_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "raydar metrics scraper");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "raydar metrics scraper");
-	RegisterBackgroundWorker(&worker);
+	raydar_register_worker("raydar_metrics_scraper_main", "raydar metrics scraper", 5);
 }
 
 /* ----------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -31,6 +32,27 @@ bool
 raydar_backend_interrupted(void *arg)
 {
 	return QueryCancelPending || ProcDiePending;
+}
+
+/*
+ * Register one of raydar's workers started by the postmaster (under
+ * shared_preload_libraries): each connects to a database and starts once
+ * recovery is over; restart_s is how long after a crash it is restarted.
+ */
+void
+raydar_register_worker(const char *function, const char *name, int restart_s)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = restart_s;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "raydar");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
+	RegisterBackgroundWorker(&worker);
 }
 
 void

@@ -35,6 +35,7 @@ extern void raydar_check_sql_version(void);
 
 /* PG15's fmgr.h has no prototype for it. */
 extern void _PG_init(void);
+extern void raydar_register_worker(const char *function, const char *name, int restart_s);
 
 /* raydar.c: cancel, statement_timeout or shutdown is pending. */
 extern bool raydar_backend_interrupted(void *arg);
@@ -56,6 +57,8 @@ extern void raydar_count_out_of_range(const char *what, const char *value);
 extern void raydar_reset_out_of_range(void);
 extern int64 raydar_report_out_of_range(const char *source);
 extern Datum raydar_text_datum(const char *s);
+extern Datum raydar_bytea_datum(const void *p, size_t n);
+extern Datum raydar_array_datum(Datum *d, bool *nulls, int n, Oid elem);
 extern Datum raydar_json_to_jsonb(const char *json, size_t len);
 extern Datum raydar_hex_datum(const uint8_t *data, size_t len, RayBuf *s, bool *isnull);
 extern Datum raydar_id_datum(const RayId *id, RayBuf *s, bool *isnull);
