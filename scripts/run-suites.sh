@@ -69,8 +69,11 @@ run_suite tap prove make -s installcheck REGRESS= PROVE_FLAGS="--verbose -j$jobs
 # build time) and installed on a clean copy of PostgreSQL (test/deb).
 run_suite deb prove prove -e bash test/deb/deb-test.sh
 # The scale suite: 100,000 varied attempts through the FDW and the collector
-# with PostgreSQL under Valgrind's Memcheck (test/scale/memcheck.pl).
-run_suite scale prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose PROVE_TESTS=test/scale/memcheck.pl
+# with PostgreSQL under Valgrind's Memcheck (test/scale/memcheck.pl), and
+# 500,000 attempts pushed by 4 nodes through the receiver, five times Ray's
+# GCS cap, all in history each once (test/scale/push_500k.pl, about 2 min).
+run_suite scale prove make -s installcheck REGRESS= PROVE_FLAGS=--verbose \
+  PROVE_TESTS="test/scale/memcheck.pl test/scale/push_500k.pl"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,9 +1,9 @@
 # push_500k.pl
 #	Issue 17's scale case: 500,000 task attempts (five times Ray's 100,000
 #	GCS cap) pushed by 4 simulated nodes through Ray's FEB26 aggregator
-#	policy all end in task_history, each once. Not in scripts/run-suites.sh:
-#	at this machine's ingest it takes minutes (docs/performance.md "Push
-#	receiver" has the times). Run alone:
+#	policy all end in task_history, each once. In the scale suite
+#	(scripts/run-suites.sh): about two minutes here (docs/performance.md
+#	"Push receiver" has the times). Run alone:
 #	  make installcheck REGRESS= PROVE_TESTS=test/scale/push_500k.pl
 use strict;
 use warnings;
