@@ -44,9 +44,18 @@
 
 PG_FUNCTION_INFO_V1(raydar_expire_pushed_entities);
 
-/* The final states of the GCS rows (ActorTableData.ActorState, GcsNodeInfo.GcsNodeState). */
+/*
+ * The final states of the transitions (the job lifecycle's FINISHED, as
+ * ray_event_entity.c reads it; ActorTableData.ActorState's and
+ * GcsNodeInfo.GcsNodeState's DEAD). The partial index
+ * event_entities_final (77_push_entities.sql) has the same predicate.
+ */
+#define JOB_STATE_FINISHED 2
 #define ACTOR_STATE_DEAD 4
 #define NODE_STATE_DEAD 1
+#define FINAL_TRANSITION "part >= 0 AND ((kind = 'job' AND state = " CppAsString2(JOB_STATE_FINISHED) \
+	") OR (kind = 'actor' AND state = " CppAsString2(ACTOR_STATE_DEAD) \
+	") OR (kind = 'node' AND state = " CppAsString2(NODE_STATE_DEAD) "))"
 
 /* Entity events merged per statement: bounds the fragments read back at once. */
 #define CHUNK 2000
@@ -476,10 +485,11 @@ event_entities_merge(const char *cluster, const char *incarnation,
 }
 
 /*
- * The entities whose history row is final (a dead job, a DEAD actor or
- * node: the row the merge or the poll wrote) and that had no event for
- * older_than_s keep only a tombstone; tombstones older than 30 days go.
- * The history rows are not touched. Returns the entities tombstoned.
+ * The entities with a final transition stored whose history row is final
+ * (a dead job, a DEAD actor or node: the row the merge or the poll wrote)
+ * and that had no event for older_than_s keep only a tombstone;
+ * tombstones older than 30 days go. The history rows are not touched.
+ * Returns the entities tombstoned.
  */
 uint64
 event_entities_expire(double older_than_s)
@@ -491,11 +501,17 @@ event_entities_expire(double older_than_s)
 	a[0] = Float8GetDatum(older_than_s);
 	a[1] = CStringGetTextDatum(ray_actor_state_name(ACTOR_STATE_DEAD));
 	a[2] = CStringGetTextDatum(ray_node_state_name(NODE_STATE_DEAD));
-	/* History ids are the entity ids in hex (ray_cluster_reply_from_rows). */
-	if (SPI_execute_with_args("WITH quiet AS (SELECT cluster, incarnation, kind, entity_id, "
-							  "encode(entity_id, 'hex') AS id FROM raydar.event_entities "
-							  "GROUP BY cluster, incarnation, kind, entity_id "
-							  "HAVING max(received_at) < now() - make_interval(secs => $1)), "
+	/*
+	 * Candidates: the entities with a final transition stored (a partial
+	 * index: the entities already pruned, and the live ones, are not read).
+	 * Of those, the ones quiet for older_than_s whose history row is final.
+	 * History ids are the entity ids in hex (ray_cluster_reply_from_rows).
+	 */
+	if (SPI_execute_with_args("WITH quiet AS (SELECT DISTINCT c.cluster, c.incarnation, c.kind, c.entity_id, "
+							  "encode(c.entity_id, 'hex') AS id FROM raydar.event_entities c WHERE " FINAL_TRANSITION
+							  " AND NOT EXISTS (SELECT 1 FROM raydar.event_entities r WHERE r.cluster = c.cluster "
+							  "AND r.incarnation = c.incarnation AND r.kind = c.kind AND r.entity_id = c.entity_id "
+							  "AND r.received_at >= now() - make_interval(secs => $1))), "
 							  "final AS (SELECT q.cluster, q.incarnation, q.kind, q.entity_id FROM quiet q "
 							  "WHERE CASE q.kind "
 							  "WHEN 'job' THEN EXISTS (SELECT 1 FROM raydar.job_history h WHERE h.cluster = q.cluster "

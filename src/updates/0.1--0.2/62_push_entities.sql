@@ -28,6 +28,12 @@ CREATE TABLE raydar.event_entities (
 COMMENT ON TABLE raydar.event_entities IS
   'pushed job, actor and node events, one row per definition (part -1) or state transition: the fragment of the GCS row it gives (packed protobuf), merged in (ts_ns, state) order into job_history, actor_history and node_history';
 
+-- The entities with a final transition (a job's FINISHED, an actor's or a
+-- node's DEAD: the numbers event_entities.c's FINAL_TRANSITION names): the
+-- candidates the merger's pruning reads, not the whole table.
+CREATE INDEX event_entities_final ON raydar.event_entities (cluster, incarnation, kind, entity_id)
+    WHERE part >= 0 AND ((kind = 'job' AND state = 2) OR (kind = 'actor' AND state = 4) OR (kind = 'node' AND state = 1));
+
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_entities', '');
 
 -- An entity whose history row is final (job dead, actor or node DEAD) and
