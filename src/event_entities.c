@@ -504,14 +504,16 @@ event_entities_expire(double older_than_s)
 	/*
 	 * Candidates: the entities with a final transition stored (a partial
 	 * index: the entities already pruned, and the live ones, are not read).
-	 * Of those, the ones quiet for older_than_s whose history row is final.
+	 * Of those, the ones quiet for older_than_s (a subquery per candidate,
+	 * on the primary key: never a scan of the table) whose history row is
+	 * final.
 	 * History ids are the entity ids in hex (ray_cluster_reply_from_rows).
 	 */
 	if (SPI_execute_with_args("WITH quiet AS (SELECT DISTINCT c.cluster, c.incarnation, c.kind, c.entity_id, "
 							  "encode(c.entity_id, 'hex') AS id FROM raydar.event_entities c WHERE " FINAL_TRANSITION
-							  " AND NOT EXISTS (SELECT 1 FROM raydar.event_entities r WHERE r.cluster = c.cluster "
-							  "AND r.incarnation = c.incarnation AND r.kind = c.kind AND r.entity_id = c.entity_id "
-							  "AND r.received_at >= now() - make_interval(secs => $1))), "
+							  " AND (SELECT max(r.received_at) FROM raydar.event_entities r WHERE r.cluster = c.cluster "
+							  "AND r.incarnation = c.incarnation AND r.kind = c.kind AND r.entity_id = c.entity_id) "
+							  "< now() - make_interval(secs => $1)), "
 							  "final AS (SELECT q.cluster, q.incarnation, q.kind, q.entity_id FROM quiet q "
 							  "WHERE CASE q.kind "
 							  "WHEN 'job' THEN EXISTS (SELECT 1 FROM raydar.job_history h WHERE h.cluster = q.cluster "
