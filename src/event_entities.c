@@ -22,6 +22,10 @@
  *     values for one also polled. An entity whose definition has not come
  *     yet leaves its definition's columns as stored too, and one with no
  *     transition yet its state's columns.
+ * Storage is bounded like event_attempts': an entity whose history row is
+ * final and that had no event for the retention keeps only a tombstone in
+ * raydar.event_entity_tombstones (event_entities_expire); its later events
+ * are skipped, not merged into a row of themselves alone.
  */
 #include "raydar.h"
 
@@ -31,10 +35,27 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "collector.h"
 #include "event_entities.h"
+#include "ray_enums.h"
 #include "ray_event_entity.h"
+
+PG_FUNCTION_INFO_V1(raydar_expire_pushed_entities);
+
+/*
+ * The final states of the transitions (the job lifecycle's FINISHED, as
+ * ray_event_entity.c reads it; ActorTableData.ActorState's and
+ * GcsNodeInfo.GcsNodeState's DEAD). The partial index
+ * event_entities_final (77_push_entities.sql) has the same predicate.
+ */
+#define JOB_STATE_FINISHED 2
+#define ACTOR_STATE_DEAD 4
+#define NODE_STATE_DEAD 1
+#define FINAL_TRANSITION "part >= 0 AND ((kind = 'job' AND state = " CppAsString2(JOB_STATE_FINISHED) \
+	") OR (kind = 'actor' AND state = " CppAsString2(ACTOR_STATE_DEAD) \
+	") OR (kind = 'node' AND state = " CppAsString2(NODE_STATE_DEAD) "))"
 
 /* Entity events merged per statement: bounds the fragments read back at once. */
 #define CHUNK 2000
@@ -360,7 +381,55 @@ write_rows(const char *cluster, const char *inc, const RayVersion *v, RayEntityK
 	}
 }
 
-void
+/*
+ * Mark in skip[] the items[0, n) of kind whose entity is tombstoned; returns
+ * how many it marked.
+ */
+static int
+skip_tombstoned(const char *cluster, const char *inc, RayEntityKind kind,
+				RayEventItem *const *items, int n, bool *skip)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	int			nids = 0,
+				nskip = 0;
+	Oid			t[4] = {TEXTOID, TEXTOID, TEXTOID, BYTEAARRAYOID};
+	Datum		a[4];
+
+	for (int i = 0; i < n; i++)
+		if (items[i]->entity->kind == kind)
+			ids[nids++] = raydar_bytea_datum(items[i]->entity->id, items[i]->entity->id_len);
+	if (nids == 0)
+		return 0;
+	key_args(a, cluster, inc, kind);
+	a[3] = raydar_array_datum(ids, NULL, nids, BYTEAOID);
+	if (SPI_execute_with_args("SELECT entity_id FROM raydar.event_entity_tombstones WHERE cluster = $1 "
+							  "AND incarnation = $2 AND kind = $3 AND entity_id = ANY ($4)",
+							  4, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_entity_tombstones");
+	/* Few rows, if any: a tombstoned entity's events are rare and late. */
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		bytea	   *id = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1,
+													   &isnull));
+
+		for (int i = 0; i < n; i++)
+		{
+			const RayEntityEvent *ev = items[i]->entity;
+
+			if (!skip[i] && ev->kind == kind && ev->id_len == VARSIZE_ANY_EXHDR(id) &&
+				memcmp(ev->id, VARDATA_ANY(id), ev->id_len) == 0)
+			{
+				skip[i] = true;
+				nskip++;
+			}
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return nskip;
+}
+
+int
 event_entities_merge(const char *cluster, const char *incarnation,
 					 const RayVersion *v, RayEventItem *const *items, int n)
 {
@@ -368,7 +437,8 @@ event_entities_merge(const char *cluster, const char *incarnation,
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	RayEventItem **ents = palloc(sizeof(RayEventItem *) * Max(n, 1));
-	int			nents = 0;
+	int			nents = 0,
+				nskipped = 0;
 	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "raydar pushed entities chunk",
 													ALLOCSET_DEFAULT_SIZES);
 
@@ -378,19 +448,31 @@ event_entities_merge(const char *cluster, const char *incarnation,
 	for (int from = 0; from < nents; from += CHUNK)
 	{
 		int			m = Min(CHUNK, nents - from);
+		bool	   *skip;
+		RayEventItem **live;
+		int			nlive = 0;
 
 		/* What one chunk reads and rebuilds goes with it. */
 		MemoryContextReset(chunk_cxt);
 		MemoryContextSwitchTo(chunk_cxt);
 
+		/* A tombstoned entity's events are skipped: they would rebuild its row from themselves alone. */
+		skip = palloc0(sizeof(bool) * m);
+		live = palloc(sizeof(RayEventItem *) * m);
+		for (int k = 0; k < RAY_ENTITY_KINDS; k++)
+			nskipped += skip_tombstoned(cluster, incarnation, (RayEntityKind) k, ents + from, m, skip);
+		for (int i = 0; i < m; i++)
+			if (!skip[i])
+				live[nlive++] = ents[from + i];
+
 		for (int k = 0; k < RAY_ENTITY_KINDS; k++)
 		{
-			Datum	   *ids = palloc(sizeof(Datum) * m);
-			Rebuilt    *rows = palloc(sizeof(Rebuilt) * m);
+			Datum	   *ids = palloc(sizeof(Datum) * Max(nlive, 1));
+			Rebuilt    *rows = palloc(sizeof(Rebuilt) * Max(nlive, 1));
 			int			nids,
 						nrows;
 
-			nids = store_fragments(cluster, incarnation, (RayEntityKind) k, ents + from, m, ids);
+			nids = store_fragments(cluster, incarnation, (RayEntityKind) k, live, nlive, ids);
 			if (nids == 0)
 				continue;
 			rebuild(cluster, incarnation, (RayEntityKind) k, ids, nids, rows, &nrows);
@@ -399,4 +481,76 @@ event_entities_merge(const char *cluster, const char *incarnation,
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+	return nskipped;
+}
+
+/*
+ * The entities with a final transition stored whose history row is final
+ * (a dead job, a DEAD actor or node: the row the merge or the poll wrote)
+ * and that had no event for older_than_s keep only a tombstone;
+ * tombstones older than 30 days go. The history rows are not touched.
+ * Returns the entities tombstoned.
+ */
+uint64
+event_entities_expire(double older_than_s)
+{
+	Oid			t[3] = {FLOAT8OID, TEXTOID, TEXTOID};
+	Datum		a[3];
+	uint64		n;
+
+	a[0] = Float8GetDatum(older_than_s);
+	a[1] = CStringGetTextDatum(ray_actor_state_name(ACTOR_STATE_DEAD));
+	a[2] = CStringGetTextDatum(ray_node_state_name(NODE_STATE_DEAD));
+	/*
+	 * Candidates: the entities with a final transition stored (a partial
+	 * index: the entities already pruned, and the live ones, are not read).
+	 * Of those, the ones quiet for older_than_s (a subquery per candidate,
+	 * on the primary key: never a scan of the table) whose history row is
+	 * final.
+	 * History ids are the entity ids in hex (ray_cluster_reply_from_rows).
+	 */
+	if (SPI_execute_with_args("WITH quiet AS (SELECT DISTINCT c.cluster, c.incarnation, c.kind, c.entity_id, "
+							  "encode(c.entity_id, 'hex') AS id FROM raydar.event_entities c WHERE " FINAL_TRANSITION
+							  " AND (SELECT max(r.received_at) FROM raydar.event_entities r WHERE r.cluster = c.cluster "
+							  "AND r.incarnation = c.incarnation AND r.kind = c.kind AND r.entity_id = c.entity_id) "
+							  "< now() - make_interval(secs => $1)), "
+							  "final AS (SELECT q.cluster, q.incarnation, q.kind, q.entity_id FROM quiet q "
+							  "WHERE CASE q.kind "
+							  "WHEN 'job' THEN EXISTS (SELECT 1 FROM raydar.job_history h WHERE h.cluster = q.cluster "
+							  "AND h.incarnation = q.incarnation AND h.job_id = q.id AND (h.is_dead OR h.end_time IS NOT NULL)) "
+							  "WHEN 'actor' THEN EXISTS (SELECT 1 FROM raydar.actor_history h WHERE h.cluster = q.cluster "
+							  "AND h.incarnation = q.incarnation AND h.actor_id = q.id AND h.state = $2) "
+							  "ELSE EXISTS (SELECT 1 FROM raydar.node_history h WHERE h.cluster = q.cluster "
+							  "AND h.incarnation = q.incarnation AND h.node_id = q.id AND h.state = $3) END), "
+							  "gone AS (DELETE FROM raydar.event_entities e USING final f WHERE e.cluster = f.cluster "
+							  "AND e.incarnation = f.incarnation AND e.kind = f.kind AND e.entity_id = f.entity_id) "
+							  "INSERT INTO raydar.event_entity_tombstones (cluster, incarnation, kind, entity_id) "
+							  "SELECT * FROM final ON CONFLICT DO NOTHING",
+							  3, t, a, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not expire raydar.event_entities");
+	n = SPI_processed;
+	if (SPI_execute("DELETE FROM raydar.event_entity_tombstones WHERE expired_at < now() - interval '30 days'",
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from raydar.event_entity_tombstones");
+	return n;
+}
+
+/* raydar.expire_pushed_entities(older_than interval): event_entities_expire now. */
+Datum
+raydar_expire_pushed_entities(PG_FUNCTION_ARGS)
+{
+	Interval   *iv = PG_GETARG_INTERVAL_P(0);
+	double		secs = (double) iv->time / USECS_PER_SEC + (double) iv->day * SECS_PER_DAY +
+		(double) iv->month * DAYS_PER_MONTH * SECS_PER_DAY;
+	uint64		n;
+
+	if (secs < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative"),
+				 errhint("Give how long an entity must have had no event, such as '1 hour'.")));
+	SPI_connect();
+	n = event_entities_expire(secs);
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
 }

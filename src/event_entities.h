@@ -19,8 +19,18 @@
  * of a body or group of bodies that are neither task events nor rejected,
  * in arrival order. Called inside the receiver's transaction with SPI
  * connected; errors are ERRORs (the receiver retries the body alone).
+ * Returns how many events it skipped because their entity is tombstoned
+ * (counted with the duplicates).
  */
-extern void event_entities_merge(const char *cluster, const char *incarnation,
+extern int	event_entities_merge(const char *cluster, const char *incarnation,
 								 const RayVersion *v, RayEventItem *const *items, int n);
+
+/*
+ * Tombstone the pushed entities whose history row is final and that had no
+ * event for older_than_s: their events deleted from raydar.event_entities,
+ * their later events skipped by event_entities_merge. Drops tombstones
+ * older than 30 days. SPI connected; returns the entities tombstoned.
+ */
+extern uint64 event_entities_expire(double older_than_s);
 
 #endif							/* RAYDAR_EVENT_ENTITIES_H */

@@ -496,7 +496,7 @@ process_body(Chunk *c, SpoolBody *sb)
 				continue;
 			if (others_inc != NULL && sb->incs[i] != others_inc && nothers > 0)
 			{
-				event_entities_merge(sb->cluster, others_inc, &sb->ci->v, others, nothers);
+				sb->ndup += event_entities_merge(sb->cluster, others_inc, &sb->ci->v, others, nothers);
 				nothers = 0;
 			}
 			others_inc = sb->incs[i];
@@ -514,7 +514,7 @@ process_body(Chunk *c, SpoolBody *sb)
 			cc->n++;
 		}
 		if (nothers > 0)
-			event_entities_merge(sb->cluster, others_inc, &sb->ci->v, others, nothers);
+			sb->ndup += event_entities_merge(sb->cluster, others_inc, &sb->ci->v, others, nothers);
 	}
 }
 
@@ -727,6 +727,8 @@ maintain(void)
 						  1, t, a, NULL, false, 0);
 	SPI_execute("DELETE FROM raydar.event_attempts WHERE expired AND updated_at < now() - interval '30 days'",
 				false, 0);
+	/* Jobs, actors and nodes: the same rule (event_entities.c). */
+	event_entities_expire(event_receiver_retention_s);
 	SPI_execute_with_args("DELETE FROM raydar.event_rejects WHERE id <= "
 						  "(SELECT max(id) FROM raydar.event_rejects) - $2", 2, t, a, NULL, false, 0);
 	SPI_finish();

@@ -7,7 +7,9 @@
 #	same cluster gives in every column the events carry, and are NULL in the
 #	others; the same events posted again reversed (lifecycle before
 #	definition, transitions out of order) and twice give the same rows; again
-#	with fresh event ids they touch no row. A cluster pushed and polled under
+#	with fresh event ids they touch no row. Final entities quiet for the
+#	retention keep only a tombstone: their events deleted, history untouched,
+#	a late event skipped and counted, a live one's still merged. A cluster pushed and polled under
 #	one name has each entity once and the poll rewrites none. Then 100,000
 #	actors pushed in bodies of 1,000 events.
 use strict;
@@ -241,6 +243,85 @@ sub encode_base64_id { my $s = sprintf('fresh-%022d', $_[0]); require MIME::Base
 is(post_bodies('ent_rev', encode_json(\@fresh)), '200', 'the same events with fresh ids posted');
 $node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM raydar.event_entities WHERE cluster = 'ent_rev' AND position('fresh-'::bytea in event_id) = 1});
 is($node->safe_psql('postgres', $xmin), $before, 'merged again to the same values: no row rewritten');
+
+# ---- bounded storage: a final entity quiet for the retention keeps only a tombstone
+# (event_entities_expire, run by the merger every minute with
+# raydar.event_receiver_retention; here at once through
+# raydar.expire_pushed_entities). The fragments are set 30 minutes back,
+# which the merger's own run (1 h) leaves alone, and expired at 10 minutes.
+require MIME::Base64;
+my %final_sql = (job => 'coalesce(h.is_dead OR h.end_time IS NOT NULL, false)', actor => "coalesce(h.state = 'DEAD', false)",
+	node => "coalesce(h.state = 'DEAD', false)");
+# Per kind: "final entities, live entities, fragments of live entities".
+sub entity_counts
+{
+	my ($kind) = @_;
+	return $node->safe_psql('postgres', qq{SELECT count(DISTINCT e.entity_id) FILTER (WHERE $final_sql{$kind}) || ' ' ||
+		count(DISTINCT e.entity_id) FILTER (WHERE NOT $final_sql{$kind}) || ' ' || count(*) FILTER (WHERE NOT $final_sql{$kind})
+		FROM raydar.event_entities e JOIN raydar.${kind}_history h ON h.cluster = e.cluster AND h.incarnation = e.incarnation
+		AND h.$key{$kind} = encode(e.entity_id, 'hex') WHERE e.cluster = 'ent_rev' AND e.kind = '$kind'});
+}
+my (%fin, %live, %livefrag);
+for my $kind (qw(job actor node))
+{
+	($fin{$kind}, $live{$kind}, $livefrag{$kind}) = split / /, entity_counts($kind);
+}
+ok($fin{actor} == $n{actor} && $fin{node} >= 1 && $live{node} >= 1 && $live{actor} == 0,
+   "before expiry: final entities $fin{job} jobs, $fin{actor} actors, $fin{node} nodes; live nodes $live{node}");
+# One dead actor had an event within the retention: it stays.
+my $recent = $node->safe_psql('postgres', q{SELECT min(encode(entity_id, 'hex')) FROM raydar.event_entities WHERE cluster = 'ent_rev' AND kind = 'actor'});
+$node->safe_psql('postgres', qq{UPDATE raydar.event_entities SET received_at = received_at - interval '30 minutes'
+	WHERE cluster = 'ent_rev' AND NOT (kind = 'actor' AND encode(entity_id, 'hex') = '$recent')});
+my %kx = map { ($_ => "SELECT string_agg($key{$_} || ':' || xmin::text, ',' ORDER BY 1) FROM raydar.${_}_history WHERE cluster = 'ent_rev'") } qw(job actor node);
+my %hx = map { ($_ => $node->safe_psql('postgres', $kx{$_})) } qw(job actor node);
+is($node->safe_psql('postgres', q{SELECT raydar.expire_pushed_entities('40 minutes')}), '0', 'nothing quiet for 40 minutes: nothing expired');
+my $want = $fin{job} + $fin{actor} + $fin{node} - 1;
+is($node->safe_psql('postgres', q{SELECT raydar.expire_pushed_entities('10 minutes')}), $want,
+   "quiet for 10 minutes: the $want final entities but the recent actor tombstoned");
+is($node->safe_psql('postgres', q{SELECT string_agg(kind || ' ' || n, ', ' ORDER BY kind) FROM (SELECT kind, count(*) AS n
+	FROM raydar.event_entity_tombstones WHERE cluster = 'ent_rev' GROUP BY kind) x}),
+   join(', ', map { "$_ " . ($_ eq 'actor' ? $fin{$_} - 1 : $fin{$_}) } grep { $fin{$_} - ($_ eq 'actor') > 0 } qw(actor job node)),
+   'one tombstone per expired entity');
+for my $kind (qw(job actor node))
+{
+	my $f = $kind eq 'actor' ? 1 : 0;
+	my ($ff, $l, $lf) = split / /, entity_counts($kind);
+	is("$ff $l $lf", "$f $live{$kind} $livefrag{$kind}", "${kind}s: final ones' events gone, live ones' untouched");
+	is($node->safe_psql('postgres', $kx{$kind}), $hx{$kind}, "${kind}s: history rows untouched by expiry");
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.event_entities e JOIN raydar.event_entity_tombstones t USING (cluster, incarnation, kind, entity_id)}),
+   '0', 'no tombstoned entity has events left');
+is($node->safe_psql('postgres', q{SELECT raydar.expire_pushed_entities('10 minutes')}), '0', 'expired again: nothing more');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.event_entities WHERE cluster IN ('ent', 'dual') AND received_at < now() - interval '10 minutes'}),
+   '0', 'other clusters untouched');
+
+# Late events: one for a tombstoned actor (an earlier state: merged alone it would rewrite the row) is
+# skipped and counted as a duplicate; one for a live node (its death) still merges.
+my $hexid = sub { unpack('H*', MIME::Base64::decode_base64($_[0])) };
+my ($life_actor) = grep { $_->{actor_lifecycle_event} && $hexid->($_->{actor_lifecycle_event}{actor_id}) ne $recent
+	&& grep { $_->{state} ne 'DEAD' } @{ $_->{actor_lifecycle_event}{state_transitions} } } @events;
+my $live_node = $node->safe_psql('postgres', q{SELECT node_id FROM raydar.node_history WHERE cluster = 'ent_rev' AND state = 'ALIVE' ORDER BY 1 LIMIT 1});
+my ($life_node) = grep { $_->{node_lifecycle_event} && $hexid->($_->{node_lifecycle_event}{node_id}) eq $live_node } @events;
+my ($dead_tr) = map { grep { $_->{state} eq 'DEAD' } @{ $_->{node_lifecycle_event}{state_transitions} } } grep { $_->{node_lifecycle_event} } @events;
+ok($life_actor && $life_node && $dead_tr, 'late events built from the feed');
+my $late_actor = { %$life_actor, event_id => encode_base64_id(900001),
+	actor_lifecycle_event => { %{ $life_actor->{actor_lifecycle_event} },
+		state_transitions => [ map { { %$_, timestamp => '2030-01-01T00:00:00Z' } }
+			(grep { $_->{state} ne 'DEAD' } @{ $life_actor->{actor_lifecycle_event}{state_transitions} })[0] ] } };
+my $late_node = { %$life_node, event_id => encode_base64_id(900002),
+	node_lifecycle_event => { %{ $life_node->{node_lifecycle_event} }, state_transitions => [ { %$dead_tr, timestamp => '2030-01-01T00:00:00Z' } ] } };
+my $dups = q{SELECT sum(duplicates) FROM raydar.event_receiver_nodes WHERE cluster = 'ent_rev'};
+my $dup0 = $node->safe_psql('postgres', $dups);
+my $ax = $node->safe_psql('postgres', $kx{actor});
+is(post_bodies('ent_rev', encode_json([ $late_actor, $late_node ])), '200', 'late events posted');
+$node->poll_query_until('postgres', "SELECT state = 'DEAD' FROM raydar.node_history WHERE cluster = 'ent_rev' AND node_id = '$live_node'")
+  or diag('the live node did not merge its late death');
+is($node->safe_psql('postgres', $dups), $dup0 + 1, 'the tombstoned actor\'s late event counted as a duplicate');
+is($node->safe_psql('postgres', $kx{actor}), $ax, 'the tombstoned actor\'s history row untouched');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.event_entities e JOIN raydar.event_entity_tombstones t USING (cluster, incarnation, kind, entity_id)}),
+   '0', 'the late event stored nothing');
+is($node->safe_psql('postgres', "SELECT count(*) FROM raydar.event_entities WHERE cluster = 'ent_rev' AND kind = 'node'
+	AND encode(entity_id, 'hex') = '$live_node' AND received_at > now() - interval '10 minutes'"), '1', 'the live node\'s late transition stored');
 
 # ---- pushed and polled under one name (camelCase keys)
 my $dual = start_sim('failures', 'dual', { url => "http://127.0.0.1:$port/events/dual" });

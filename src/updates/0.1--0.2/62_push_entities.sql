@@ -28,4 +28,38 @@ CREATE TABLE raydar.event_entities (
 COMMENT ON TABLE raydar.event_entities IS
   'pushed job, actor and node events, one row per definition (part -1) or state transition: the fragment of the GCS row it gives (packed protobuf), merged in (ts_ns, state) order into job_history, actor_history and node_history';
 
+-- The entities with a final transition (a job's FINISHED, an actor's or a
+-- node's DEAD: the numbers event_entities.c's FINAL_TRANSITION names): the
+-- candidates the merger's pruning reads, not the whole table.
+CREATE INDEX event_entities_final ON raydar.event_entities (cluster, incarnation, kind, entity_id)
+    WHERE part >= 0 AND ((kind = 'job' AND state = 2) OR (kind = 'actor' AND state = 4) OR (kind = 'node' AND state = 1));
+
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_entities', '');
+
+-- An entity whose history row is final (job dead, actor or node DEAD) and
+-- that had no event for raydar.event_receiver_retention keeps only its key
+-- here: its fragments are deleted (the merger's maintenance, every minute),
+-- and a later event for it is skipped and counted as a duplicate rather
+-- than rebuilding its row from that event alone. Kept 30 days.
+CREATE TABLE raydar.event_entity_tombstones (
+    cluster     text NOT NULL,
+    incarnation text NOT NULL,
+    kind        text NOT NULL CHECK (kind IN ('job', 'actor', 'node')),
+    entity_id   bytea NOT NULL,
+    expired_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, incarnation, kind, entity_id)
+);
+COMMENT ON TABLE raydar.event_entity_tombstones IS
+  'pushed jobs, actors and nodes final and quiet for raydar.event_receiver_retention: their event_entities rows deleted, later events for them skipped (counted as duplicates); kept 30 days';
+
+SELECT pg_catalog.pg_extension_config_dump('raydar.event_entity_tombstones', '');
+
+-- expire_pushed_entities(older_than): tombstone now the final pushed
+-- entities with no event for older_than (the merger does it every minute
+-- with raydar.event_receiver_retention); the number tombstoned. For
+-- superusers only (tests, or to prune at once after lowering the setting).
+CREATE FUNCTION raydar.expire_pushed_entities(older_than interval)
+RETURNS bigint
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'raydar_expire_pushed_entities';
+REVOKE ALL ON FUNCTION raydar.expire_pushed_entities(interval) FROM PUBLIC;
