@@ -14,10 +14,10 @@ use lib "$FindBin::RealBin/../perl";
 use File::Temp qw(tempdir);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use PushFeed;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $repo = "$FindBin::RealBin/../..";
 my $tmp = tempdir(CLEANUP => 1);
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $node = PostgreSQL::Test::Cluster->new('pushsim');
@@ -31,47 +31,6 @@ timezone = 'UTC'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION raydar');
-
-my @sims;
-END { kill 'TERM', $_->{pid} for @sims; }
-
-# The simulator with its aggregator pushing to url; returns its ports.
-sub start_sim
-{
-	my ($scenario, $url) = @_;
-	my $pf = "$tmp/$scenario.ports";
-	my $h = IPC::Run::start([ '/usr/bin/python3', "$repo/test/raysim/raysim.py", '--port', '0',
-		'--admin-port', '0', '--port-file', $pf, '--scenario', $scenario, '--speed', '20',
-		'--aggregator', encode_json({ url => $url }) ], '>', "$tmp/$scenario.log", '2>&1');
-	for (1 .. 300) { last if -s $pf; select(undef, undef, undef, 0.1); }
-	my $info = decode_json(slurp_file($pf));
-	push @sims, { pid => $h->{KIDS}[0]{PID}, h => $h };
-	return $info;
-}
-
-sub control
-{
-	my ($cport, $method, $path, $body) = @_;
-	my $out = '';
-	my @cmd = ('curl', '-s', '-X', $method, "http://127.0.0.1:$cport$path");
-	push @cmd, '-d', encode_json($body) if $body;
-	IPC::Run::run(\@cmd, '>', \$out);
-	return decode_json($out);
-}
-
-# Until the feed has released events and every one is acknowledged.
-sub wait_pushed
-{
-	my ($cport) = @_;
-	my $st = {};
-	for (1 .. 1500)
-	{
-		$st = control($cport, 'GET', '/stats');
-		last if $st->{idle} && $st->{released} > 0 && $st->{pending} == 0;
-		select(undef, undef, undef, 0.2);
-	}
-	return $st;
-}
 
 my @cols = qw(task_id attempt_number name state job_id actor_id type func_or_class_name
 	parent_task_id node_id worker_id worker_pid error_type error_message language
@@ -117,15 +76,15 @@ sub diff_tables
 for my $sc ('classic', 'mixed')
 {
 	$node->safe_psql('postgres', "SELECT raydar.receive_events('push_$sc')");
-	my $info = start_sim($sc, "http://127.0.0.1:$port/events/push_$sc");
+	my $info = PushFeed::start($tmp, $sc, $sc, { url => "http://127.0.0.1:$port/events/push_$sc" });
 	my $cport = $info->{aggregator_control_port};
 	ok($cport, "$sc: the simulator's aggregator runs");
-	my $st = wait_pushed($cport);
+	my $st = PushFeed::wait_pushed($cport);
 	ok($st->{idle} && $st->{released} > 0, "$sc: every released event acknowledged ($st->{released})")
 	  or diag(encode_json($st));
 	$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
 	  or diag('the merger did not drain the spool');
-	my $exp = control($cport, 'GET', '/expected');
+	my $exp = PushFeed::control($cport, 'GET', '/expected');
 	open(my $f, '>', "$tmp/$sc.jsonl") or die;
 	print $f JSON::PP->new->canonical->encode($_), "\n" for @{ $exp->{rows} };
 	close $f;
@@ -150,13 +109,13 @@ for my $sc ('classic', 'mixed')
 }
 
 # Pushed and polled under one name: each attempt once, under the poller's incarnation.
-my $info = start_sim('classic', "http://127.0.0.1:$port/events/dual");
+my $info = PushFeed::start($tmp, 'classic', 'dual', { url => "http://127.0.0.1:$port/events/dual" });
 $node->safe_psql('postgres', "CREATE SERVER dual FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$info->{grpc_port}');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER dual;
 	SELECT raydar.track('dual');");
 $node->poll_query_until('postgres', "SELECT count(*) > 0 FROM raydar.task_history WHERE cluster = 'dual'");
 $node->safe_psql('postgres', "SELECT raydar.receive_events('dual')");
-my $dual = wait_pushed($info->{aggregator_control_port});
+my $dual = PushFeed::wait_pushed($info->{aggregator_control_port});
 ok($dual->{idle} && $dual->{pending} == 0, 'dual: the aggregator delivered every event');
 $node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
   or diag('the merger did not drain the spool');

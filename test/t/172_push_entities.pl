@@ -19,10 +19,10 @@ use lib "$FindBin::RealBin/../perl";
 use File::Temp qw(tempdir);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use PushFeed;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $repo = "$FindBin::RealBin/../..";
 my $tmp = tempdir(CLEANUP => 1);
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $node = PostgreSQL::Test::Cluster->new('pushent');
@@ -36,43 +36,6 @@ timezone = 'UTC'
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION raydar');
-
-my @sims;
-END { kill 'TERM', $_->{pid} for @sims; }
-
-sub start_sim
-{
-	my ($scenario, $tag, $agg) = @_;
-	my $pf = "$tmp/$tag.ports";
-	my $h = IPC::Run::start([ '/usr/bin/python3', "$repo/test/raysim/raysim.py", '--port', '0',
-		'--admin-port', '0', '--port-file', $pf, '--scenario', $scenario, '--speed', '20',
-		'--aggregator', encode_json($agg) ], '>', "$tmp/$tag.log", '2>&1');
-	for (1 .. 300) { last if -s $pf; select(undef, undef, undef, 0.1); }
-	my $info = decode_json(slurp_file($pf));
-	push @sims, { pid => $h->{KIDS}[0]{PID}, h => $h };
-	return $info;
-}
-
-sub control
-{
-	my ($cport, $method, $path) = @_;
-	my $out = '';
-	IPC::Run::run([ 'curl', '-s', '-X', $method, "http://127.0.0.1:$cport$path" ], '>', \$out);
-	return decode_json($out);
-}
-
-sub wait_pushed
-{
-	my ($cport) = @_;
-	my $st = {};
-	for (1 .. 1500)
-	{
-		$st = control($cport, 'GET', '/stats');
-		last if $st->{idle} && $st->{released} > 0 && $st->{pending} == 0;
-		select(undef, undef, undef, 0.2);
-	}
-	return $st;
-}
 
 # POST each body (a JSON text) to cluster; the HTTP codes, joined.
 sub post_bodies
@@ -135,12 +98,12 @@ sub count_rows
 
 # ---- the failures scenario pushed (snake_case keys) and polled
 $node->safe_psql('postgres', "SELECT raydar.receive_events('ent'), raydar.receive_events('ent_rev')");
-my $info = start_sim('failures', 'ent', { url => "http://127.0.0.1:$port/events/ent", keys => 'snake' });
+my $info = PushFeed::start($tmp, 'failures', 'ent', { url => "http://127.0.0.1:$port/events/ent", keys => 'snake' });
 my $cport = $info->{aggregator_control_port};
-my $st = wait_pushed($cport);
+my $st = PushFeed::wait_pushed($cport);
 ok($st->{idle} && $st->{released} > 0, "every released event acknowledged ($st->{released})")
   or diag(encode_json($st));
-my $exp = control($cport, 'GET', '/expected');
+my $exp = PushFeed::control($cport, 'GET', '/expected');
 my %n = (job => scalar @{ $exp->{entities}{jobs} }, actor => scalar @{ $exp->{entities}{actors} },
 	node => scalar @{ $exp->{entities}{nodes} });
 ok($n{job} >= 2 && $n{actor} >= 3 && $n{node} >= 2, "the feed sent $n{job} jobs, $n{actor} actors, $n{node} nodes");
@@ -208,7 +171,7 @@ for my $kind (qw(job actor node))
 }
 
 # ---- the same events again, reversed and twice, to another name
-my $bodies = control($cport, 'GET', '/bodies');
+my $bodies = PushFeed::control($cport, 'GET', '/bodies');
 my @events = map { @{ $_->{events} } } @$bodies;
 my @rev = reverse @events;
 # Each transition list reversed too (the merge sorts them).
@@ -324,13 +287,13 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM raydar.event_entities WHER
 	AND encode(entity_id, 'hex') = '$live_node' AND received_at > now() - interval '10 minutes'"), '1', 'the live node\'s late transition stored');
 
 # ---- pushed and polled under one name (camelCase keys)
-my $dual = start_sim('failures', 'dual', { url => "http://127.0.0.1:$port/events/dual" });
+my $dual = PushFeed::start($tmp, 'failures', 'dual', { url => "http://127.0.0.1:$port/events/dual" });
 $node->safe_psql('postgres', "CREATE SERVER dual FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$dual->{grpc_port}');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER dual;
 	SELECT raydar.track('dual');");
 $node->poll_query_until('postgres', "SELECT count(*) >= $n{actor} FROM raydar.actor_history WHERE cluster = 'dual'");
 $node->safe_psql('postgres', "SELECT raydar.receive_events('dual')");
-my $dst = wait_pushed($dual->{aggregator_control_port});
+my $dst = PushFeed::wait_pushed($dual->{aggregator_control_port});
 ok($dst->{idle} && $dst->{pending} == 0, 'dual: every event delivered');
 $node->poll_query_until('postgres', "SELECT count(*) > 0 FROM raydar.event_entities WHERE cluster = 'dual'");
 $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM raydar.actor_history WHERE cluster = 'dual' AND state <> 'DEAD' AND actor_id IN
