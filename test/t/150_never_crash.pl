@@ -175,16 +175,16 @@ sub log_epoch
 	return timegm(0, $m, $h, $D, $M - 1, $Y) + $sec;
 }
 
-# CPU time (user + system) of the backend's main thread, in ms: the thread
-# that runs the query (grpc's threads are others).
+# CPU time of the backend's main thread, the one that runs the query (grpc's
+# threads are others), in ms: (user, system).
 sub main_thread_cpu_ms
 {
 	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/task/$pid/stat") or return 0;
+	open(my $fh, '<', "/proc/$pid/task/$pid/stat") or return (0, 0);
 	my $line = <$fh>;
 	close $fh;
 	my @f = split / /, substr($line, rindex($line, ')') + 2);
-	return ($f[11] + $f[12]) * 1000 / 100;	# utime, stime in 1/100 s
+	return ($f[11] * 10, $f[12] * 10);	# utime, stime in 1/100 s
 }
 
 sub vm
@@ -212,7 +212,7 @@ for my $case ([ 'keys-only', 'SELECT count(DISTINCT task_id) FROM big.tasks' ],
 		usleep(2000);
 	}
 	my $log_at = -s $node->logfile;
-	my $cpu0 = main_thread_cpu_ms($pid);
+	my ($user0, $sys0) = main_thread_cpu_ms($pid);
 	my $t0 = time();
 	kill 'INT', $pid;
 	$s->{timeout}->start(60);
@@ -224,13 +224,22 @@ for my $case ([ 'keys-only', 'SELECT count(DISTINCT task_id) FROM big.tasks' ],
 	my ($stamp) = slurp_file($node->logfile, $log_at) =~
 	  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC \[$pid\] \S* *ERROR:  canceling statement/m;
 	my $ms = defined $stamp ? (log_epoch($stamp) - $t0) * 1000 : 1e9;
-	my $cpu = main_thread_cpu_ms($pid) - $cpu0;
-	note(sprintf('%s: cancel took %.0f ms of wall time, %d ms of the backend\'s CPU (VmHWM %d MB for a %d MB reply)',
-				 $label, $ms, $cpu, vm($pid, 'VmHWM') / 1024, $reply_kb / 1024));
+	my ($user1, $sys1) = main_thread_cpu_ms($pid);
+	my ($user, $sys) = ($user1 - $user0, $sys1 - $sys0);
+	note(sprintf('%s: cancel took %.0f ms of wall time, %d ms user and %d ms system CPU of the backend '
+				 . '(VmHWM %d MB for a %d MB reply)',
+				 $label, $ms, $user, $sys, vm($pid, 'VmHWM') / 1024, $reply_kb / 1024));
 	like($s->{stderr}, qr/canceling statement/, "$label: the scan of a 500 MB reply is cancelled");
-	# The backend's own work between the signal and the error, which a
-	# busy machine does not inflate (wall time is in the note above).
-	cmp_ok($cpu, '<', 200, "$label: within 200 ms of the backend's time after the cancel");
+	# The backend's own work between the signal and the error is its user
+	# time, which a busy machine does not inflate (wall time is in the note
+	# above); the copy and the walk that once ignored the cancel for 4.5-5.2
+	# s were user time. Its system time is the kernel taking back the ~1 GB
+	# the backend held (grpc's copy and raydar's), which the check below requires:
+	# 40-100 ms on an idle machine, but up to ~250 ms while other tests
+	# fault in memory (CI's tap suite runs three at once), so it is bounded
+	# loosely, to catch a release that went quadratic, not the load.
+	cmp_ok($user, '<', 200, "$label: the backend stops within 200 ms of its own time after the cancel");
+	cmp_ok($sys, '<', 1000, "$label: and gives the reply's memory back within 1 s of system time");
 	cmp_ok(vm($pid, 'VmHWM'), '<', 3 * $reply_kb + 200 * 1024,
 		   "$label: peak memory under three times the reply");
 	$s->{stderr} = '';
