@@ -46,7 +46,7 @@ REGRESS_OPTS = $(REGRESS_INSTANCE) --encoding=UTF8 --no-locale
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
 
-PKGS        = libprotobuf-c grpc libcurl libcjson libmicrohttpd
+PKGS        = libprotobuf-c grpc libcurl libcjson libmicrohttpd liblz4
 PG_CPPFLAGS = -Isrc/ray -Isrc/proto $(shell pkg-config --cflags $(PKGS)) \
               -DRAYDAR_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = $(shell pkg-config --libs $(PKGS)) -lm

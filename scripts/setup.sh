@@ -9,7 +9,7 @@ PACKAGES=(
   gcc make pkg-config
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   libprotobuf-c-dev protobuf-c-compiler
-  libgrpc-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libgrpc-dev libcurl4-openssl-dev libmicrohttpd-dev liblz4-dev
   # tests: C unit tests, fuzzing, TAP, the Ray cluster simulator
   libcjson-dev clang-14 libclang-rt-14-dev libipc-run-perl
   protobuf-compiler python3 python3-grpcio python3-protobuf python3-psycopg2 openssl

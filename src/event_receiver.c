@@ -37,6 +37,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef USE_LZ4
+#include <lz4.h>
+#endif
+
+#include "access/toast_internals.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -87,9 +92,10 @@ typedef struct PushRequest
 	char		cluster[64];
 	char		token[256];
 	char		node[64];		/* the sender's address */
-	char	   *body;			/* malloc */
-	size_t		len;
+	char	   *body;			/* malloc; NULL once packed */
+	size_t		len;			/* the body's length as received */
 	size_t		cap;
+	struct varlena *packed;		/* malloc: the body as an lz4 varlena */
 	bool		too_large;
 	bool		queued;
 	bool		done;			/* status set by the worker */
@@ -112,7 +118,49 @@ static void
 req_free(PushRequest *r)
 {
 	free(r->body);
+	free(r->packed);
 	free(r);
+}
+
+/*
+ * Compress r's body, here in its connection's thread, into the varlena
+ * PostgreSQL's own lz4 column compression makes (toast_compress_datum),
+ * which the spool's INSERT stores as it is and every reader decompresses.
+ * Ray's JSON shrinks about fivefold: the spool's TOAST chunks, its WAL and
+ * the merger's reads shrink with it, and the worker's loop, which spools
+ * every connection's bodies, does no compressing (bench/push/run.sh; with
+ * the spool's column compressed by PostgreSQL instead, in that loop, p99
+ * was about 90-130 ms at 10,000 attempts/s, against 280-370 ms raw). A
+ * body that does not shrink, or a server built without lz4, is stored raw.
+ */
+static void
+pack_body(PushRequest *r)
+{
+#ifdef USE_LZ4
+	int			bound;
+	int			n;
+	struct varlena *v;
+
+	if (r->too_large || r->len < 4096 || r->len > VARLENA_EXTSIZE_MASK)
+		return;
+	bound = LZ4_compressBound((int) r->len);
+	v = malloc(VARHDRSZ_COMPRESSED + (size_t) bound);
+	if (v == NULL)
+		return;
+	n = LZ4_compress_default(r->body, (char *) v + VARHDRSZ_COMPRESSED, (int) r->len, bound);
+	/* toast_compress_datum's rule: keep it only if it saves something. */
+	if (n <= 0 || (size_t) n + VARHDRSZ_COMPRESSED >= r->len - 2)
+	{
+		free(v);
+		return;
+	}
+	SET_VARSIZE_COMPRESSED(v, VARHDRSZ_COMPRESSED + n);
+	TOAST_COMPRESS_SET_SIZE_AND_COMPRESS_METHOD(v, r->len, TOAST_LZ4_COMPRESSION_ID);
+	r->packed = v;
+	free(r->body);
+	r->body = NULL;
+	r->cap = 0;
+#endif
 }
 
 static enum MHD_Result
@@ -222,6 +270,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	}
 
 	/* The whole body: to the worker, and wait for its answer. */
+	pack_body(r);
 	pthread_mutex_lock(&queue_mu);
 	if (receiver_stopping)
 	{
@@ -664,13 +713,31 @@ admit(PushRequest *r)
 	return 0;
 }
 
+/*
+ * The spool's INSERT, planned once and kept. Generic, so that its $3 stays
+ * a parameter: a custom plan folds parameters into constants, and
+ * makeConst decompresses a varlena, which would undo pack_body.
+ */
+static SPIPlanPtr spool_plan = NULL;
+
 /* Append r's body to the spool (NULL body: larger than read; the merger rejects it). */
 static void
 spool_body(PushRequest *r)
 {
-	Oid			t[3] = {TEXTOID, TEXTOID, BYTEAOID};
 	Datum		a[3];
 	char		nulls[3] = {' ', ' ', ' '};
+
+	if (spool_plan == NULL)
+	{
+		Oid			t[3] = {TEXTOID, TEXTOID, BYTEAOID};
+		SPIPlanPtr	p = SPI_prepare_cursor("INSERT INTO raydar.event_spool (cluster, node, body) VALUES ($1, $2, $3)",
+										   3, t, CURSOR_OPT_GENERIC_PLAN);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not plan the insert into raydar.event_spool: %s",
+				 SPI_result_code_string(SPI_result));
+		spool_plan = p;
+	}
 
 	a[0] = CStringGetTextDatum(r->cluster);
 	a[1] = CStringGetTextDatum(r->node);
@@ -679,6 +746,8 @@ spool_body(PushRequest *r)
 		nulls[2] = 'n';
 		a[2] = (Datum) 0;
 	}
+	else if (r->packed)
+		a[2] = PointerGetDatum(r->packed);
 	else
 	{
 		bytea	   *b = palloc(VARHDRSZ + r->len);
@@ -688,10 +757,9 @@ spool_body(PushRequest *r)
 			memcpy(VARDATA(b), r->body, r->len);
 		a[2] = PointerGetDatum(b);
 	}
-	if (SPI_execute_with_args("INSERT INTO raydar.event_spool (cluster, node, body) VALUES ($1, $2, $3)",
-							  3, t, a, nulls, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(spool_plan, a, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into raydar.event_spool");
-	if (!r->too_large)
+	if (!r->too_large && !r->packed)
 		pfree(DatumGetPointer(a[2]));
 }
 

@@ -226,6 +226,12 @@ for my $who ('receiver', 'merger')
 	is($node->safe_psql('push', "SELECT count(*) > 0 FROM raydar.event_spool WHERE cluster = '$c'") . ' '
 	   . $node->safe_psql('push', "SELECT count(*) FROM raydar.task_history WHERE cluster = '$c'"),
 	   't 0', "$who: the bodies wait in the spool, not yet in history");
+	# The receiver's threads compress each body into the varlena of
+	# PostgreSQL's lz4 column compression (pack_body): stored as such, a
+	# fraction of Ray's JSON, and read back whole (the merge below).
+	is($node->safe_psql('push', "SELECT bool_and(pg_column_compression(body) = 'lz4') || ' '
+		|| (sum(pg_column_size(body)) * 3 < sum(octet_length(body))) FROM raydar.event_spool WHERE cluster = '$c'"),
+	   'true true', "$who: the spooled bodies are lz4, under a third of their JSON");
 	like($node->safe_psql('push', "SELECT spooled_bodies || ' ' || (spooled_since IS NOT NULL) FROM raydar.event_receiver_status WHERE cluster = '$c'"),
 	   qr/^[1-9]\d* true$/, "$who: event_receiver_status shows the backlog");
 	my $pid = $node->safe_psql('push', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event $who'");
