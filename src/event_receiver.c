@@ -7,8 +7,8 @@
  *		spool into the history tables.
  *
  * Threads: libmicrohttpd's threads (one per connection) never call
- * PostgreSQL. Each reads a body, queues it, wakes the worker through a pipe
- * and waits. The worker's loop takes every queued body, checks its cluster
+ * PostgreSQL. Each reads a body, compresses it (pack_body), queues it,
+ * wakes the worker through a pipe and waits. The worker's loop takes every queued body, checks its cluster
  * and token (from a cache), and appends the bodies to the spool in one
  * short transaction (group commit: one fsync serves every POST that arrived
  * together); after the commit it sets each body's HTTP status and wakes the
@@ -126,12 +126,13 @@ req_free(PushRequest *r)
  * Compress r's body, here in its connection's thread, into the varlena
  * PostgreSQL's own lz4 column compression makes (toast_compress_datum),
  * which the spool's INSERT stores as it is and every reader decompresses.
- * Ray's JSON shrinks about fivefold: the spool's TOAST chunks, its WAL and
- * the merger's reads shrink with it, and the worker's loop, which spools
- * every connection's bodies, does no compressing (bench/push/run.sh; with
- * the spool's column compressed by PostgreSQL instead, in that loop, p99
- * was about 90-130 ms at 10,000 attempts/s, against 280-370 ms raw). A
- * body that does not shrink, or a server built without lz4, is stored raw.
+ * JSON shrinks severalfold (the simulator's 16-fold): the spool's TOAST
+ * chunks, its WAL and the merger's reads shrink with it, and the worker's
+ * loop, which spools every connection's bodies, neither compresses nor
+ * copies them. bench/push/run.sh, same hour: 43,000 attempts/s
+ * acknowledged and p99 40-75 ms at 10,000/s, against 17,000-19,000 and
+ * 280-350 ms raw (docs/performance.md). A body that does not shrink, or
+ * a server built without lz4, is stored raw.
  */
 static void
 pack_body(PushRequest *r)

@@ -20,7 +20,8 @@
 # Prints a markdown table. Knobs: BENCH_ATTEMPTS (200000), BENCH_NODES (4),
 # BENCH_RATE (10000), BENCH_RATE_SECONDS (20), BENCH_PROCS (sender processes,
 # 1; each its own event ids), BENCH_PGBIN (PostgreSQL's
-# bin directory), BENCH_KEEP=1 keeps the temp dir.
+# bin directory), BENCH_SQL (SQL run after CREATE EXTENSION, to try a
+# storage setting), BENCH_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -35,7 +36,7 @@ bench_init pbench
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_pg "raydar.event_receiver_listen = '127.0.0.1:$PORT'
 ${BENCH_PG_CONF:-}"
-psql_ -c "CREATE EXTENSION raydar" -c "SELECT raydar.receive_events('bench'); SELECT raydar.receive_events('rate');" >/dev/null
+psql_ -c "CREATE EXTENSION raydar" -c "SELECT raydar.receive_events('bench'); SELECT raydar.receive_events('rate');" ${BENCH_SQL:+-c "$BENCH_SQL"} >/dev/null
 for _ in $(seq 100); do
   grep -q "event receiver listening" "$TMP/pg.log" && break; sleep 0.1
 done

@@ -33,9 +33,11 @@ CREATE TABLE raydar.event_sessions (
 -- Bodies acknowledged (200) and not yet merged: the receiver appends each
 -- body before answering, the merger consumes them in id order and deletes
 -- each row in the transaction that stores its events. body NULL: larger
--- than the receiver reads (kept as a reject). body is stored
--- uncompressed (EXTERNAL): compressed (lz4), the receiver acknowledged half
--- as many attempts per second in bench/push/run.sh (docs/performance.md).
+-- than the receiver reads (kept as a reject). The receiver's threads
+-- compress each body with lz4 before it reaches the worker (pack_body in
+-- event_receiver.c), so PostgreSQL stores it as it comes (EXTERNAL: no
+-- second try at compressing) and decompresses it for the merger; a body
+-- that does not shrink, or a server without lz4, is stored raw.
 CREATE TABLE raydar.event_spool (
     id          bigserial PRIMARY KEY,
     cluster     text NOT NULL,
