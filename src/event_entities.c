@@ -505,8 +505,10 @@ event_entities_expire(double older_than_s)
 	 * Candidates: the entities with a final transition stored (a partial
 	 * index: the entities already pruned, and the live ones, are not read).
 	 * Of those, the ones quiet for older_than_s (a subquery per candidate,
-	 * on the primary key: never a scan of the table) whose history row is
-	 * final.
+	 * on the primary key: never a scan of the table) with no history row
+	 * that is not final: the row is final, or it is gone (deleted by the
+	 * operator's own retention of job_history, actor_history or
+	 * node_history), when nothing is left for the fragments to rebuild.
 	 * History ids are the entity ids in hex (ray_cluster_reply_from_rows).
 	 */
 	if (SPI_execute_with_args("WITH quiet AS (SELECT DISTINCT c.cluster, c.incarnation, c.kind, c.entity_id, "
@@ -516,12 +518,13 @@ event_entities_expire(double older_than_s)
 							  "< now() - make_interval(secs => $1)), "
 							  "final AS (SELECT q.cluster, q.incarnation, q.kind, q.entity_id FROM quiet q "
 							  "WHERE CASE q.kind "
-							  "WHEN 'job' THEN EXISTS (SELECT 1 FROM raydar.job_history h WHERE h.cluster = q.cluster "
-							  "AND h.incarnation = q.incarnation AND h.job_id = q.id AND (h.is_dead OR h.end_time IS NOT NULL)) "
-							  "WHEN 'actor' THEN EXISTS (SELECT 1 FROM raydar.actor_history h WHERE h.cluster = q.cluster "
-							  "AND h.incarnation = q.incarnation AND h.actor_id = q.id AND h.state = $2) "
-							  "ELSE EXISTS (SELECT 1 FROM raydar.node_history h WHERE h.cluster = q.cluster "
-							  "AND h.incarnation = q.incarnation AND h.node_id = q.id AND h.state = $3) END), "
+							  "WHEN 'job' THEN NOT EXISTS (SELECT 1 FROM raydar.job_history h WHERE h.cluster = q.cluster "
+							  "AND h.incarnation = q.incarnation AND h.job_id = q.id "
+							  "AND NOT coalesce(h.is_dead OR h.end_time IS NOT NULL, false)) "
+							  "WHEN 'actor' THEN NOT EXISTS (SELECT 1 FROM raydar.actor_history h WHERE h.cluster = q.cluster "
+							  "AND h.incarnation = q.incarnation AND h.actor_id = q.id AND h.state IS DISTINCT FROM $2) "
+							  "ELSE NOT EXISTS (SELECT 1 FROM raydar.node_history h WHERE h.cluster = q.cluster "
+							  "AND h.incarnation = q.incarnation AND h.node_id = q.id AND h.state IS DISTINCT FROM $3) END), "
 							  "gone AS (DELETE FROM raydar.event_entities e USING final f WHERE e.cluster = f.cluster "
 							  "AND e.incarnation = f.incarnation AND e.kind = f.kind AND e.entity_id = f.entity_id) "
 							  "INSERT INTO raydar.event_entity_tombstones (cluster, incarnation, kind, entity_id) "

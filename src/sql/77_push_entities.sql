@@ -34,9 +34,10 @@ CREATE INDEX event_entities_final ON raydar.event_entities (cluster, incarnation
 
 SELECT pg_catalog.pg_extension_config_dump('raydar.event_entities', '');
 
--- An entity whose history row is final (job dead, actor or node DEAD) and
--- that had no event for raydar.event_receiver_retention keeps only its key
--- here: its fragments are deleted (the merger's maintenance, every minute),
+-- An entity whose history row is final (job dead, actor or node DEAD) or
+-- deleted, and that had no event for raydar.event_receiver_retention,
+-- keeps only its key here: its fragments are deleted (the merger's
+-- maintenance, every minute),
 -- and a later event for it is skipped and counted as a duplicate rather
 -- than rebuilding its row from that event alone. Kept 30 days.
 CREATE TABLE raydar.event_entity_tombstones (

@@ -286,6 +286,18 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.event_entities e J
 is($node->safe_psql('postgres', "SELECT count(*) FROM raydar.event_entities WHERE cluster = 'ent_rev' AND kind = 'node'
 	AND encode(entity_id, 'hex') = '$live_node' AND received_at > now() - interval '10 minutes'"), '1', 'the live node\'s late transition stored');
 
+# A final entity whose history row was deleted (an operator's own retention
+# of actor_history) is expired all the same: nothing is left to rebuild.
+$node->safe_psql('postgres', qq{DELETE FROM raydar.actor_history WHERE cluster = 'ent_rev' AND actor_id = '$recent';
+	UPDATE raydar.event_entities SET received_at = received_at - interval '30 minutes'
+	WHERE cluster = 'ent_rev' AND kind = 'actor' AND encode(entity_id, 'hex') = '$recent'});
+is($node->safe_psql('postgres', q{SELECT raydar.expire_pushed_entities('10 minutes')}), '1',
+   'a final actor whose history row was deleted: expired');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM raydar.event_entities WHERE cluster = 'ent_rev' AND kind = 'actor'
+	AND encode(entity_id, 'hex') = '$recent'}) . ' ' . $node->safe_psql('postgres', qq{SELECT count(*) FROM raydar.event_entity_tombstones
+	WHERE cluster = 'ent_rev' AND kind = 'actor' AND encode(entity_id, 'hex') = '$recent'}),
+   '0 1', 'its events gone, its tombstone kept');
+
 # ---- pushed and polled under one name (camelCase keys)
 my $dual = PushFeed::start($tmp, 'failures', 'dual', { url => "http://127.0.0.1:$port/events/dual" });
 $node->safe_psql('postgres', "CREATE SERVER dual FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$dual->{grpc_port}');
