@@ -137,6 +137,7 @@ worker_start(const char *name)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(collector_database, NULL, 0);
 	pgstat_report_appname(psprintf("raydar collector %s", name));
+	raydar_worker_prefer_lz4();
 
 	/*
 	 * Each poll allocates and frees the same tens of MB (the reply, its keys,

@@ -837,6 +837,7 @@ raydar_event_merger_main(Datum arg)
 	 */
 	if (backend_flush_after == 0)
 		SetConfigOption("backend_flush_after", "256kB", PGC_USERSET, PGC_S_SESSION);
+	raydar_worker_prefer_lz4();
 
 	/*
 	 * Where the cores are busy, the receiver's acknowledgements go first:

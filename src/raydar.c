@@ -8,11 +8,13 @@
  */
 #include "raydar.h"
 
+#include "access/toast_compression.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "ray_tasks.h"
@@ -53,6 +55,23 @@ raydar_register_worker(const char *function, const char *name, int restart_s)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", name);
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * The TOAST compression of the rows a worker writes: lz4 where the server
+ * has it and its default is still PostgreSQL's own (pglz). History rows
+ * over 2 kB are compressed as they are written, and their daily partitions
+ * are made LIKE the parent without a compression of their own, so the
+ * writer's default_toast_compression decides; pglz_compress was 4.7% of
+ * the push merger's time (docs/performance.md). Readers decompress either.
+ */
+void
+raydar_worker_prefer_lz4(void)
+{
+#ifdef USE_LZ4
+	if (default_toast_compression == TOAST_PGLZ_COMPRESSION)
+		SetConfigOption("default_toast_compression", "lz4", PGC_USERSET, PGC_S_SESSION);
+#endif
 }
 
 void

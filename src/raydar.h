@@ -36,6 +36,7 @@ extern void raydar_check_sql_version(void);
 /* PG15's fmgr.h has no prototype for it. */
 extern void _PG_init(void);
 extern void raydar_register_worker(const char *function, const char *name, int restart_s);
+extern void raydar_worker_prefer_lz4(void);
 
 /* raydar.c: cancel, statement_timeout or shutdown is pending. */
 extern bool raydar_backend_interrupted(void *arg);

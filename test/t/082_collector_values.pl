@@ -73,6 +73,13 @@ is($node->safe_psql('postgres', q{
 	       count(*) FILTER (WHERE state = 'FAILED') > 0
 	  FROM live.tasks WHERE state IN ('FINISHED', 'FAILED')}),
    't|t|t|t|t|t|t|t|t', 'the attempts vary: unique maps, 10 kB and unicode names, quotes, null and empty');
+# History rows over 2 kB (the 10 kB names) are TOAST-compressed as the
+# collector writes them: with lz4 (raydar_worker_prefer_lz4), not the
+# server's default pglz, which is several times slower to compress.
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT pg_column_compression(name), ',') || ' ' || count(*)
+	FROM raydar.task_history WHERE pg_column_compression(name) IS NOT NULL HAVING count(*) >= 150}),
+   'lz4 ' . $node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_history WHERE pg_column_compression(name) IS NOT NULL}),
+   'the collector compresses history rows with lz4 (150 or more of them here)');
 
 my $cols = $node->safe_psql('postgres', q{
 	SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)

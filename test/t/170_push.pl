@@ -242,6 +242,10 @@ for my $who ('receiver', 'merger')
 	drained();
 	is($node->safe_psql('push', "SELECT count(*) || ' ' || count(DISTINCT (task_id, attempt_number)) FROM raydar.task_history WHERE cluster = '$c'"),
 	   '1000 1000', "kill -9 of the $who between acknowledgement and merge: all 1,000 attempts stored, each once");
+	# History rows over 2 kB (the load's 10 kB names) are TOAST-compressed
+	# by the merger with lz4 (raydar_worker_prefer_lz4), not pglz.
+	is($node->safe_psql('push', "SELECT string_agg(DISTINCT pg_column_compression(name), ',') FROM raydar.task_history
+		WHERE cluster = '$c' AND pg_column_compression(name) IS NOT NULL"), 'lz4', "$who: the merger compresses history rows with lz4");
 }
 {
 	$node->safe_psql('push', "SELECT raydar.receive_events('big')");
