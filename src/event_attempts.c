@@ -247,7 +247,10 @@ read_stored(const char *cluster, const char *inc, Datum *tids, Datum *atts, int 
 /*
  * The attempts of keys[from, to) (sorted: one incarnation) with at least
  * one fresh event, each with what it held plus its fresh events, into m.
- * An attempt forgotten after the retention (expired) is not merged.
+ * An attempt forgotten after the retention (expired) is not merged: its
+ * events are counted as duplicates (Ray resending what was stored long
+ * ago), as those of a tombstoned job, actor or node are, so that every
+ * event received is counted somewhere.
  */
 static void
 merge_fresh(const char *cluster, const char *inc, AttemptKey *keys, int from, int to, MergedAttempts *m)
@@ -266,7 +269,11 @@ merge_fresh(const char *cluster, const char *inc, AttemptKey *keys, int from, in
 				   *hs;
 
 		if (st[i].expired)
+		{
+			for (int k = starts[i]; k < starts[i + 1]; k++)
+				(*keys[k].ndup)++;
 			continue;
+		}
 		fresh_of_attempt(keys, starts[i], starts[i + 1],
 						 st[i].found ? (uint8 *) VARDATA_ANY(st[i].ids) : NULL,
 						 st[i].found ? VARSIZE_ANY_EXHDR(st[i].ids) / 8 : 0, &ev, &hs);
