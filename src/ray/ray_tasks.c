@@ -220,7 +220,14 @@ derive_error(RayTaskReply *r, RayArena *arena, RayTaskRow *row)
 	/* proto3 error_type: absent means 0 (WORKER_DIED), as Ray shows it. */
 	row->has_error_type = true;
 	row->error_type = e->has_error_type ? e->error_type : 0;
-	if (e->error_message != NULL)
+	/*
+	 * proto3 error_message likewise: an error_info without one is shown as
+	 * "" (protobuf_to_task_state_dict: error_info.get("error_message", "")),
+	 * not null; the pushed events' converter gives the same.
+	 */
+	if (e->error_message == NULL)
+		row->error_message = "";
+	else
 	{
 		size_t		n = strlen(e->error_message);
 		RayBuf		b;

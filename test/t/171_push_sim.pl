@@ -1,8 +1,10 @@
 # 171_push_sim.pl
 #	The simulated cluster's own Event Export (raysim --aggregator: Ray's
 #	per-node aggregator agents, test/raysim/raysim/push_feed.py) pushed into
-#	raydar, for the `classic` and `mixed` scenarios: the pushed history equals
-#	Ray's own merge of every acknowledged body (the feed's /expected),
+#	raydar, for the `classic`, `mixed`, `varied` (20,000 attempts: unicode
+#	and 10 kB names, unique resource maps, empty and null values), `vectors`
+#	(Ray's own recorded tasks), `retries` and `actors` scenarios: the pushed
+#	history equals Ray's own merge of every acknowledged body (the feed's /expected),
 #	column by column, and equals the polled history of the same cluster in
 #	every column Ray's event converter carries unchanged (the others are
 #	listed in docs/push.md, "What Ray does not export"). A cluster pushed and
@@ -26,6 +28,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'raydar'
 raydar.database = 'postgres'
 raydar.poll_interval = '200ms'
+max_worker_processes = 24
 raydar.event_receiver_listen = '127.0.0.1:$port'
 timezone = 'UTC'
 });
@@ -73,7 +76,7 @@ sub diff_tables
 		WHERE coalesce(y.j->c, 'null') IS DISTINCT FROM coalesce(x.j->c, 'null')});
 }
 
-for my $sc ('classic', 'mixed')
+for my $sc ('classic', 'mixed', 'varied', 'vectors', 'retries', 'actors')
 {
 	$node->safe_psql('postgres', "SELECT raydar.receive_events('push_$sc')");
 	my $info = PushFeed::start($tmp, $sc, $sc, { url => "http://127.0.0.1:$port/events/push_$sc" });
@@ -86,7 +89,7 @@ for my $sc ('classic', 'mixed')
 	  or diag('the merger did not drain the spool');
 	my $exp = PushFeed::control($cport, 'GET', '/expected');
 	open(my $f, '>', "$tmp/$sc.jsonl") or die;
-	print $f JSON::PP->new->canonical->encode($_), "\n" for @{ $exp->{rows} };
+	print $f JSON::PP->new->utf8->canonical->encode($_), "\n" for @{ $exp->{rows} };
 	close $f;
 	$node->safe_psql('postgres', qq{CREATE TABLE exp_$sc (j jsonb);
 		COPY exp_$sc FROM '$tmp/$sc.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');});

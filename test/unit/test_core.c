@@ -299,6 +299,17 @@ test_unknowns(void)
 	ok(strcmp(r->rows[0].error_message, "boom") == 0, "error message shown when FAILED");
 	ray_task_reply_free(r);
 
+	/* An error_info without a message: Ray shows "" (proto3), not null. */
+	ei.error_message = NULL;
+	free(buf);
+	buf = pack_reply(&reply, &len);
+	ray_task_reply_decode(buf, len, &v, NULL, &r, err, sizeof(err));
+	ok(r->rows[0].error_message != NULL && r->rows[0].error_message[0] == '\0',
+	   "error_info without a message shows an empty message when FAILED");
+	ok(strcmp(ray_task_error_type_text(r, &r->rows[0], nb), "99") == 0, "and its error type");
+	ray_task_reply_free(r);
+	ei.error_message = "boom";
+
 	/*
 	 * Unknown fields: append field 99 (varint) and field 100 (bytes) to the
 	 * reply, and field 77 inside the TaskEvents; rows must be unchanged.
