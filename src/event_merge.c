@@ -763,6 +763,15 @@ analyze_if_grown(void)
 	pgstat_report_activity(STATE_RUNNING, "raydar event merger: ANALYZE");
 	/* not worth waiting for */
 	SPI_execute("SET LOCAL lock_timeout = '1s'", false, 0);
+
+	/*
+	 * A small sample: the plans need the tables' sizes and how many rows an
+	 * incarnation has, not fine histograms (autovacuum's own ANALYZE, at
+	 * the server's target, replaces these). At the default target (100)
+	 * this was 9.5% of the merger's time in a 100,000-attempt drain, 2.5%
+	 * at 10.
+	 */
+	SPI_execute("SET LOCAL default_statistics_target = 10", false, 0);
 	/* the key columns only: sorting the jsonb columns' samples was most of it */
 	SPI_execute("ANALYZE raydar.event_attempts (cluster, incarnation, task_id, attempt_number), "
 				"raydar.task_live (cluster, task_id, attempt_number), "
