@@ -124,7 +124,7 @@ $fn$;
 
 -- _partitions_lock(schema, table): the advisory lock key that serialises
 -- everything making or dropping a table's partitions (_add_partitions,
--- run_maintenance).
+-- run_maintenance); writers that only use existing partitions share it.
 CREATE FUNCTION raydar._partitions_lock(p_schema text, p_table text)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -156,6 +156,7 @@ DECLARE
     d     timestamp;
     lo    timestamptz;
     part  text;
+    held  text := 'none';
 BEGIN
     SELECT * INTO reg FROM raydar.partitioned_tables
      WHERE schema_name = p_schema AND table_name = p_table;
@@ -174,16 +175,30 @@ BEGIN
             USING ERRCODE = 'datetime_field_overflow',
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
-    -- Serialise with maintenance and other writers making partitions.
-    PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table));
-    SELECT array_agg(s.d ORDER BY s.d) INTO todo
-      FROM (SELECT DISTINCT date_trunc('day', x AT TIME ZONE 'UTC') AS d
-              FROM unnest(p_days) x WHERE x IS NOT NULL) s
-     WHERE NOT EXISTS (
-            SELECT 1 FROM pg_inherits i
-              JOIN pg_class c ON c.oid = i.inhrelid
-              JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = p_schema AND c.relname = raydar._partition_name(p_table, s.d));
+    -- The lock is shared while every day asked for has its partition
+    -- (nearly every call: writers of different clusters, and the push
+    -- merger's shards, must not queue behind each other's transactions)
+    -- and taken alone to make one; run_maintenance takes it alone to drop
+    -- one, so a partition a writer found stays until its rows are in.
+    -- The days are looked at again under each lock taken.
+    LOOP
+        SELECT array_agg(s.d ORDER BY s.d) INTO todo
+          FROM (SELECT DISTINCT date_trunc('day', x AT TIME ZONE 'UTC') AS d
+                  FROM unnest(p_days) x WHERE x IS NOT NULL) s
+         WHERE NOT EXISTS (
+                SELECT 1 FROM pg_inherits i
+                  JOIN pg_class c ON c.oid = i.inhrelid
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = p_schema AND c.relname = raydar._partition_name(p_table, s.d));
+        EXIT WHEN held = 'alone' OR (held = 'shared' AND todo IS NULL);
+        IF held = 'none' AND todo IS NULL THEN
+            PERFORM pg_advisory_xact_lock_shared(raydar._partitions_lock(p_schema, p_table));
+            held := 'shared';
+        ELSE
+            PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table));
+            held := 'alone';
+        END IF;
+    END LOOP;
     IF cardinality(todo) > 10000 THEN
         RAISE EXCEPTION 'refusing to make % partitions of %.% in one call', cardinality(todo),
                         quote_ident(p_schema), quote_ident(p_table)

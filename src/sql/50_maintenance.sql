@@ -95,7 +95,8 @@ $fn$;
 -- partitions from today (UTC) to premake days ahead, drop empty ones
 -- beyond that horizon and those past retention. One row per thing done or skipped. A DDL that cannot get its
 -- lock within lock_timeout is skipped ('skipped', 'lock timeout') and done
--- by a later run; an advisory lock keeps two runs from racing.
+-- by a later run; an advisory lock (taken alone, waited for up to
+-- lock_timeout) keeps two runs and writers making partitions from racing.
 CREATE FUNCTION raydar.run_maintenance(lock_timeout interval DEFAULT interval '2 s')
 RETURNS TABLE (table_name text, action text, partition_name text, detail text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -123,11 +124,16 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(raydar._partitions_lock(reg.schema_name, reg.table_name)) THEN
+        -- Alone: writers using the partitions share the lock, and a writer
+        -- asking after this waits behind it, so a busy table is not
+        -- skipped forever; waited for up to lock_timeout.
+        BEGIN
+            PERFORM pg_advisory_xact_lock(raydar._partitions_lock(reg.schema_name, reg.table_name));
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
             action := 'skipped'; partition_name := NULL; detail := 'another session is changing its partitions';
             RETURN NEXT;
             CONTINUE;
-        END IF;
+        END;
 
         -- Make partitions ahead.
         FOR i IN 0 .. reg.premake LOOP

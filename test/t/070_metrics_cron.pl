@@ -4,7 +4,10 @@
 #	expired partitions of a metrics table go while today's rows stay.
 #	Also: maintenance never waits long for a lock. With a reader holding
 #	the table, run_maintenance() reports 'skipped' within its lock_timeout
-#	while writers keep inserting, and the next run does the work.
+#	while writers keep inserting, and the next run does the work. Writers
+#	share the partitions' advisory lock while their partitions exist (one
+#	writer's open transaction holds no other back), take it alone to make
+#	a partition, and maintenance waits for them up to its lock_timeout.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -68,6 +71,27 @@ is($node->safe_psql('postgres', q{SELECT raydar.update('cron_loss', '[{"node": "
 $reader->query_safe('COMMIT;');
 $reader->quit;
 
+# --- Writers share the partitions' lock while their partitions exist.
+my $writer = $node->background_psql('postgres');
+$writer->query_safe(q{BEGIN; SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY[now()]);});
+is($node->safe_psql('postgres', q{SELECT string_agg(mode || ' ' || granted, ',') FROM pg_locks
+	WHERE locktype = 'advisory' AND objid = raydar._partitions_lock('raydar_metrics', 'cron_loss')::oid}),
+	'ShareLock true', 'a writer whose partition exists holds the lock shared until it commits');
+is($node->safe_psql('postgres', q{SET statement_timeout = '5s';
+	SELECT raydar.update('cron_loss', '[{"node": "c", "loss": 0.3}]')}, extra_params => [ '-U', 'trainer' ]),
+	'1', 'another writer is not held back by it');
+my ($ret, $stdout, $stderr) = $node->psql('postgres', q{SET statement_timeout = '300ms';
+	SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2030-01-01 00:00+00'::timestamptz])});
+like($stderr, qr/statement timeout/, 'a writer making a new partition waits for the lock alone');
+is($node->safe_psql('postgres',
+	q{SELECT action || ':' || detail FROM raydar.run_maintenance(interval '200 ms') WHERE table_name = 'raydar_metrics.cron_loss'},
+	extra_params => [ '-U', 'maint' ]),
+	'skipped:another session is changing its partitions', 'maintenance waits for the writer, then skips the table');
+$writer->query_safe('COMMIT;');
+$writer->quit;
+is($node->safe_psql('postgres', q{SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2030-01-01 00:00+00'::timestamptz])}),
+	'cron_loss_p20300101', 'and makes its partition once the writer has committed');
+
 # --- pg_cron runs maintenance as the non-superuser admin.
 my $schedule = ($cron_version =~ /^1\.[0-4]/) ? '* * * * *' : '1 seconds';
 note "schedule '$schedule'";
@@ -82,7 +106,7 @@ ok($node->poll_query_until('postgres',
 is($node->safe_psql('postgres', q{SELECT DISTINCT username FROM cron.job}), 'maint',
 	'the job runs as the raydar_admin member, not a superuser');
 is($node->safe_psql('postgres', q{SELECT string_agg(node || '=' || loss, ',' ORDER BY node) FROM raydar_metrics.cron_loss}),
-	'a=0.1,b=0.2', "today's rows stay");
+	'a=0.1,b=0.2,c=0.3', "today's rows stay");
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_inherits WHERE inhparent = 'raydar_metrics.cron_loss'::regclass}),
 	'9', 'yesterday, today and 7 days ahead remain');
