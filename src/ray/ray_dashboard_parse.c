@@ -184,29 +184,12 @@ dup(Conv *c, const char *s)
 }
 
 /*
- * The tree being read lives in one arena: cJSON allocates a node per
- * value, and malloc/free of those was most of the time of a large body.
- * One tree at a time (no call here parses while another tree is alive);
- * release() drops it. The hooks are set only while cJSON parses.
+ * The tree being read lives in one arena (ray_json_parse_in): malloc and
+ * free of cJSON's nodes was most of the time of a large body. One tree at
+ * a time (no call here parses while another tree is alive); release()
+ * drops it.
  */
 static RayArena json_arena;
-static bool json_oom;
-
-static void *
-json_malloc(size_t n)
-{
-	void	   *p = ray_arena_alloc(&json_arena, n);
-
-	if (p == NULL)
-		json_oom = true;
-	return p;
-}
-
-static void
-json_free(void *p)
-{
-	(void) p;
-}
 
 static void
 release(cJSON *root)
@@ -219,11 +202,11 @@ release(cJSON *root)
 static cJSON *
 parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 {
-	cJSON_Hooks hooks = {json_malloc, json_free};
 	const char *end = NULL;
 	cJSON	   *root;
 	size_t		where = 0;
 	bool		unclosed = false;
+	bool		oom = false;
 
 	*st = RAY_ERR_MALFORMED;
 	if (json == NULL || len == 0)
@@ -245,16 +228,13 @@ parse(const char *json, size_t len, char *err, size_t errlen, RayStatus *st)
 		return NULL;
 	}
 	ray_arena_init(&json_arena, NULL);
-	json_oom = false;
-	cJSON_InitHooks(&hooks);
-	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-	cJSON_InitHooks(NULL);
+	root = ray_json_parse_in(&json_arena, json, len, &end, &oom);
 	if (root == NULL)
 	{
 		size_t		at = end && end >= json && end <= json + len ? (size_t) (end - json) : len;
 
 		ray_arena_free(&json_arena);
-		if (json_oom)
+		if (oom)
 		{
 			*st = RAY_ERR_OOM;
 			snprintf(err, errlen, "out of memory reading %zu bytes of JSON", len);

@@ -657,6 +657,8 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 					  char *err, size_t errlen)
 {
 	RayArena	arena;
+	RayArena	tree;
+	bool		oom = false;
 	RayEventBatch *b;
 	cJSON	   *root;
 	const cJSON *ev;
@@ -680,11 +682,19 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 		snprintf(err, errlen, "JSON nested deeper than %d levels (at byte %zu)", MAX_DEPTH, where);
 		return RAY_ERR_MALFORMED;
 	}
-	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	/* The tree in an arena of its own (ray_json_parse_in), freed at the end. */
+	ray_arena_init(&tree, NULL);
+	root = ray_json_parse_in(&tree, json, len, &end, &oom);
 	if (root == NULL)
 	{
 		size_t		at = end && end >= json && end <= json + len ? (size_t) (end - json) : len;
 
+		ray_arena_free(&tree);
+		if (oom)
+		{
+			snprintf(err, errlen, "out of memory reading %zu bytes of events", len);
+			return RAY_ERR_OOM;
+		}
 		snprintf(err, errlen, "invalid JSON at byte %zu of %zu", at, len);
 		return RAY_ERR_MALFORMED;
 	}
@@ -694,13 +704,13 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 	{
 		snprintf(err, errlen, "unexpected data after the JSON value at byte %zu of %zu",
 				 (size_t) (end - json), len);
-		cJSON_Delete(root);
+		ray_arena_free(&tree);
 		return RAY_ERR_MALFORMED;
 	}
 	if (!cJSON_IsArray(root))
 	{
 		snprintf(err, errlen, "the body is not a JSON array of events");
-		cJSON_Delete(root);
+		ray_arena_free(&tree);
 		return RAY_ERR_MALFORMED;
 	}
 	cJSON_ArrayForEach(ev, root) n++;
@@ -747,13 +757,13 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 		}
 		b->n++;
 	}
-	cJSON_Delete(root);
+	ray_arena_free(&tree);
 	b->arena = arena;
 	*out = b;
 	return RAY_OK;
 
 oom:
-	cJSON_Delete(root);
+	ray_arena_free(&tree);
 	ray_arena_free(&arena);
 	snprintf(err, errlen, "out of memory reading %zu bytes of events", len);
 	return RAY_ERR_OOM;

@@ -127,6 +127,42 @@ to_snake(const char *camel, char *out, size_t n)
 	out[o] = '\0';
 }
 
+/* The arena ray_json_parse_in is filling, for cJSON's hooks. */
+static RayArena *parse_arena;
+static bool parse_oom;
+
+static void *
+parse_malloc(size_t n)
+{
+	void	   *p = ray_arena_alloc(parse_arena, n);
+
+	if (p == NULL)
+		parse_oom = true;
+	return p;
+}
+
+static void
+parse_free(void *p)
+{
+	(void) p;					/* freed with the arena */
+}
+
+cJSON *
+ray_json_parse_in(RayArena *arena, const char *json, size_t len, const char **end, bool *oom)
+{
+	cJSON_Hooks hooks = {parse_malloc, parse_free};
+	cJSON	   *root;
+
+	parse_arena = arena;
+	parse_oom = false;
+	cJSON_InitHooks(&hooks);
+	root = cJSON_ParseWithLengthOpts(json, len, end, 0);
+	cJSON_InitHooks(NULL);
+	parse_arena = NULL;
+	*oom = parse_oom;
+	return root;
+}
+
 /* A member by its camelCase name or its snake_case one; null is absent. */
 const cJSON *
 ray_json_member(const cJSON *obj, const char *camel)

@@ -34,6 +34,17 @@
 extern bool ray_json_depth_ok(const char *s, size_t len, int max_depth, size_t *where,
 							  bool *unclosed);
 
+/*
+ * cJSON_ParseWithLengthOpts (no null terminator required) with the whole
+ * tree allocated in arena: cJSON allocates each value as it parses, and
+ * malloc and free of those nodes was much of the time of a large body.
+ * The tree goes with ray_arena_free(arena), never cJSON_Delete. *oom says
+ * a NULL came from the arena running out. cJSON's allocator is global, so
+ * this is set for the parse alone: not for use from two threads at once.
+ */
+extern cJSON *ray_json_parse_in(RayArena *arena, const char *json, size_t len, const char **end,
+								bool *oom);
+
 /* One value being read: the first reason for rejecting it, and where to allocate. */
 typedef struct RayJsonRead
 {
