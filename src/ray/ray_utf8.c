@@ -7,6 +7,9 @@
  */
 #include "ray_utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 /*
  * Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid.
  * Rejects overlongs, surrogates and code points above U+10FFFF.
@@ -44,6 +47,11 @@ ray_utf8_seq_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/*
+ * True if s[0..n) is valid UTF-8 without NUL. Eight bytes at a time while
+ * they are ASCII and not NUL (nearly all of Ray's strings: names, ids,
+ * states), byte by byte from the first that is not.
+ */
 bool
 ray_utf8_valid(const char *s, size_t n)
 {
@@ -53,6 +61,20 @@ ray_utf8_valid(const char *s, size_t n)
 	while (i < n)
 	{
 		size_t		l;
+
+		if (n - i >= 8)
+		{
+			uint64_t	w;
+
+			memcpy(&w, p + i, 8);
+			/* no high bit set, and no zero byte (the classic has-zero test) */
+			if ((w & UINT64_C(0x8080808080808080)) == 0 &&
+				((w - UINT64_C(0x0101010101010101)) & ~w & UINT64_C(0x8080808080808080)) == 0)
+			{
+				i += 8;
+				continue;
+			}
+		}
 
 		if (p[i] == 0)
 			return false;

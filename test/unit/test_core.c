@@ -213,6 +213,34 @@ test_text(void)
 		ray_buf_free(&u);
 	}
 	ok(!ray_utf8_valid("\xc0\xaf", 2), "overlong UTF-8 invalid");
+	{
+		/* The eight-bytes-at-a-time path: a NUL, a bad byte or a valid
+		 * sequence at every offset of a long ASCII string, and its ends. */
+		char		s[40];
+		bool		nul_ok = true,
+					bad_ok = true,
+					seq_ok = true;
+
+		for (int at = 0; at < 38; at++)
+		{
+			memset(s, 'a', sizeof(s));
+			s[at] = '\0';
+			nul_ok &= !ray_utf8_valid(s, sizeof(s));
+			s[at] = (char) 0xff;
+			bad_ok &= !ray_utf8_valid(s, sizeof(s));
+			s[at] = (char) 0xc3;
+			s[at + 1] = (char) 0xa9;	/* é */
+			seq_ok &= ray_utf8_valid(s, sizeof(s));
+			s[at + 1] = 'a';			/* cut: invalid */
+			seq_ok &= !ray_utf8_valid(s, sizeof(s));
+		}
+		ok(nul_ok, "a NUL at any offset of a long ASCII string is invalid");
+		ok(bad_ok, "a bad byte at any offset is invalid");
+		ok(seq_ok, "a two-byte sequence at any offset is valid, cut invalid");
+		memset(s, 'a', sizeof(s));
+		ok(ray_utf8_valid(s, sizeof(s)) && ray_utf8_valid(s, 7) && ray_utf8_valid(s, 9) &&
+		   ray_utf8_valid(s, 0), "long, short and empty ASCII strings are valid");
+	}
 	ok(!ray_utf8_valid("\xed\xa0\x80", 3), "encoded surrogate invalid");
 }
 
