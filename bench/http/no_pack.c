@@ -23,23 +23,7 @@
 #include "ray_dashboard_parse.h"
 #include "ray_tasks.h"
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
+#include "../bench_time.h"
 
 static char *
 read_all(const char *path)

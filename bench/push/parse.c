@@ -15,23 +15,7 @@
 #include "ray_event_json.h"
 #include "ray_json_read.h"
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
+#include "../bench_time.h"
 
 static char *
 slurp(const char *path, size_t *len)
