@@ -72,3 +72,18 @@ CONF
 }
 
 psql_() { as "$PGBIN/psql" -X -q -At -h "$TMP" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+
+# copy_baseline CLUSTER: the push benchmarks' baseline, COPY of CLUSTER's
+# task_history rows into an unindexed table LIKE it; prints the median of
+# three, in ms.
+copy_baseline() {
+  psql_ -c "COPY (SELECT * FROM raydar.task_history WHERE cluster = '$1') TO '$TMP/rows.copy'" >/dev/null
+  local ms=() s
+  for _ in 1 2 3; do
+    psql_ -c "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE raydar.task_history)" >/dev/null
+    s=$(date +%s%N)
+    psql_ -c "COPY copy_target FROM '$TMP/rows.copy'" >/dev/null
+    ms+=($(( ($(date +%s%N) - s) / 1000000 )))
+  done
+  printf '%s\n' "${ms[@]}" | sort -n | sed -n 2p
+}

@@ -43,15 +43,7 @@ t1=$(date +%s.%N)
 c1=$(cpu)
 if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; say "perf data: $TMP/perf.data"; fi
 n=$(psql_ -c "SELECT count(*) FROM raydar.task_history WHERE cluster = 'drain'")
-psql_ -c "COPY (SELECT * FROM raydar.task_history WHERE cluster = 'drain') TO '$TMP/rows.copy'" >/dev/null
-copy_ms=()
-for _ in 1 2 3; do
-  psql_ -c "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE raydar.task_history)" >/dev/null
-  s=$(date +%s%N)
-  psql_ -c "COPY copy_target FROM '$TMP/rows.copy'" >/dev/null
-  copy_ms+=($(( ($(date +%s%N) - s) / 1000000 )))
-done
-copy_med=$(printf '%s\n' "${copy_ms[@]}" | sort -n | sed -n 2p)
+copy_med=$(copy_baseline drain)
 echo "| attempts | drain | merged | merger CPU | COPY, unindexed | merged / COPY |"
 echo "|---|---|---|---|---|---|"
 "$PY" -c "n, d, c, cm = $n, $t1 - $t0, ($c1 - $c0) / 100.0, $copy_med / 1000.0; print('| %d | %.1f s | **%.0f attempts/s** | %.1f s (%.0f us an attempt) | %.0f attempts/s | %.2f |' % (n, d, n / d, c, c * 1e6 / max(n, 1), n / cm, (n / d) / (n / cm)))"

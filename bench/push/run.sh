@@ -73,16 +73,7 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rpid/status")
 mhwm=$(awk '/VmHWM/ {print $2}' "/proc/$mpid/status" 2>/dev/null || echo 0)
 
 say "baseline: COPY of the same rows into an unindexed table"
-psql_ -c "CREATE UNLOGGED TABLE pg_temp_src AS SELECT * FROM raydar.task_history WHERE cluster = 'bench'" >/dev/null
-psql_ -c "COPY (SELECT * FROM raydar.task_history WHERE cluster = 'bench') TO '$TMP/rows.copy'" >/dev/null
-copy_ms=()
-for i in 1 2 3; do
-  psql_ -c "DROP TABLE IF EXISTS copy_target; CREATE TABLE copy_target (LIKE raydar.task_history)" >/dev/null
-  s=$(date +%s%N)
-  psql_ -c "COPY copy_target FROM '$TMP/rows.copy'" >/dev/null
-  copy_ms+=($(( ($(date +%s%N) - s) / 1000000 )))
-done
-copy_med=$(printf '%s\n' "${copy_ms[@]}" | sort -n | sed -n 2p)
+copy_med=$(copy_baseline bench)
 
 "$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" "${mhwm:-0}" "$TMP/writes.txt" "$backlog" "$drain_s" <<'PY'
 import json, sys
