@@ -7,8 +7,12 @@
 #	history equals Ray's own merge of every acknowledged body (the feed's /expected),
 #	column by column, and equals the polled history of the same cluster in
 #	every column Ray's event converter carries unchanged (the others are
-#	listed in docs/push.md, "What Ray does not export"). A cluster pushed and
-#	polled under one name ends with each attempt stored once.
+#	listed in docs/push.md, "What Ray does not export"). The same for
+#	`classic` pushed through faults (lifecycle events before definitions,
+#	duplicate deliveries, a node held back while the others go on, a lost
+#	reply, a reset and a refused connection, a slow POST) and a kill -9 of
+#	the receiver mid-push: nothing lost, nothing stored twice. A cluster
+#	pushed and polled under one name ends with each attempt stored once.
 use strict;
 use warnings;
 use FindBin;
@@ -29,6 +33,7 @@ shared_preload_libraries = 'raydar'
 raydar.database = 'postgres'
 raydar.poll_interval = '200ms'
 max_worker_processes = 24
+restart_after_crash = on
 raydar.event_receiver_listen = '127.0.0.1:$port'
 timezone = 'UTC'
 });
@@ -109,6 +114,65 @@ for my $sc ('classic', 'mixed', 'varied', 'vectors', 'retries', 'actors')
 	$node->poll_query_until('postgres', "SELECT count(*) >= $n FROM raydar.task_history WHERE cluster = 'poll_$sc'");
 	rows_table("polled_$sc", "poll_$sc");
 	is(diff_tables("polled_$sc", "pushed_$sc", \@same), '', "$sc: pushed rows equal polled rows in every column the converter keeps");
+}
+
+# Through the aggregator's faults, with the receiver killed mid-push.
+{
+	my $sc = 'faulted';
+	$node->safe_psql('postgres', "SELECT raydar.receive_events('push_$sc')");
+	my $info = PushFeed::start($tmp, 'classic', $sc,
+		{ url => "http://127.0.0.1:$port/events/push_$sc", paused => JSON::PP::true, lifecycle_first => JSON::PP::true });
+	my $cport = $info->{aggregator_control_port};
+	for my $f ({ mode => 'slow', count => 1, delay_ms => 1500 }, { mode => 'duplicate', count => 3 },
+		{ mode => 'hold', count => 2, ms => 400 }, { mode => 'drop_reply', count => 2 },
+		{ mode => 'reset', count => 2 }, { mode => 'down', count => 2 })
+	{
+		PushFeed::control($cport, 'POST', '/fault', $f);
+	}
+	PushFeed::control($cport, 'POST', '/config', { paused => JSON::PP::false });
+	# The first POST is slow (1.5 s): kill -9 the receiver while it is in flight.
+	for (1 .. 100)
+	{
+		last if PushFeed::control($cport, 'GET', '/stats')->{total}{posts} > 0;
+		select(undef, undef, undef, 0.05);
+	}
+	my $pid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event receiver'});
+	ok($pid =~ /^\d+$/, "$sc: the receiver runs");
+	kill 'KILL', $pid;
+	my $st = PushFeed::wait_pushed($cport);
+	ok($st->{idle} && $st->{pending} == 0, "$sc: every released event acknowledged in the end") or diag(encode_json($st));
+	my $t = $st->{total};
+	my %failed;
+	for my $n (values %{ $st->{nodes} })
+	{
+		$failed{$_} += $n->{failures}{$_} for keys %{ $n->{failures} };
+	}
+	ok($t->{duplicates_sent} > 0 && $failed{reset} && $failed{refused} && $failed{reply_lost},
+	   "$sc: the faults happened (duplicates $t->{duplicates_sent}, failures " . encode_json(\%failed) . ')');
+	$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
+	  or diag('the merger did not drain the spool');
+	my $exp = PushFeed::control($cport, 'GET', '/expected');
+	open(my $f, '>', "$tmp/$sc.jsonl") or die;
+	print $f JSON::PP->new->utf8->canonical->encode($_), "\n" for @{ $exp->{rows} };
+	close $f;
+	$node->safe_psql('postgres', qq{CREATE TABLE exp_$sc (j jsonb);
+		COPY exp_$sc FROM '$tmp/$sc.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');
+		DELETE FROM exp_$sc WHERE j->>'state' NOT IN ('FINISHED', 'FAILED');});
+	rows_table("pushed_$sc", "push_$sc");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM exp_$sc"), '100', "$sc: Ray's merge has the 100 attempts");
+	is($node->safe_psql('postgres', "SELECT count(*) || ' ' || count(DISTINCT (j->>'task_id', j->>'attempt_number')) FROM pushed_$sc"),
+	   '100 100', "$sc: 100 pushed, each once");
+	is(diff_tables("exp_$sc", "pushed_$sc", \@cols), '', "$sc: pushed rows equal Ray's merge, every column");
+	$node->safe_psql('postgres', "CREATE SERVER poll_$sc FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$info->{grpc_port}');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER poll_$sc;
+		SELECT raydar.track('poll_$sc');");
+	$node->poll_query_until('postgres', "SELECT count(*) >= 100 FROM raydar.task_history WHERE cluster = 'poll_$sc'");
+	rows_table("polled_$sc", "poll_$sc");
+	is(diff_tables("polled_$sc", "pushed_$sc", \@same), '', "$sc: pushed rows equal polled rows in every column the converter keeps");
+	cmp_ok($node->safe_psql('postgres', "SELECT sum(duplicates) FROM raydar.event_receiver_status WHERE cluster = 'push_$sc'"),
+	   '>', 0, "$sc: the duplicates are counted");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'push_$sc'"), '0',
+	   "$sc: nothing rejected");
 }
 
 # Pushed and polled under one name: each attempt once, under the poller's incarnation.
