@@ -176,8 +176,8 @@ BEGIN
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
     -- The lock is shared while every day asked for has its partition
-    -- (nearly every call: writers of different clusters, and the push
-    -- merger's shards, must not queue behind each other's transactions)
+    -- (nearly every call: the collector's workers of different clusters
+    -- and the push merger must not queue behind each other's transactions)
     -- and taken alone to make one; run_maintenance takes it alone to drop
     -- one, so a partition a writer found stays until its rows are in.
     -- The days are looked at again under each lock taken.

@@ -81,6 +81,39 @@ sub diff_tables
 		WHERE coalesce(y.j->c, 'null') IS DISTINCT FROM coalesce(x.j->c, 'null')});
 }
 
+# Once the spool is drained: Ray's merge of every body the aggregator at
+# cport saw acknowledged, its finished attempts, as table exp_<sc>, and
+# the pushed rows as pushed_<sc>. Returns how many finished attempts.
+sub expected_and_pushed
+{
+	my ($sc, $cport) = @_;
+	$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
+	  or diag('the merger did not drain the spool');
+	my $exp = PushFeed::control($cport, 'GET', '/expected');
+	open(my $f, '>', "$tmp/$sc.jsonl") or die;
+	print $f JSON::PP->new->utf8->canonical->encode($_), "\n" for @{ $exp->{rows} };
+	close $f;
+	# Ray's merge also yields attempts not yet finished: compare the finished ones.
+	$node->safe_psql('postgres', qq{CREATE TABLE exp_$sc (j jsonb);
+		COPY exp_$sc FROM '$tmp/$sc.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');
+		DELETE FROM exp_$sc WHERE j->>'state' NOT IN ('FINISHED', 'FAILED');});
+	rows_table("pushed_$sc", "push_$sc");
+	return $node->safe_psql('postgres', "SELECT count(*) FROM exp_$sc");
+}
+
+# The same simulated cluster (its GCS at gport) polled: its n finished
+# attempts as polled_<sc>, compared with the pushed rows.
+sub compare_polled
+{
+	my ($sc, $gport, $n) = @_;
+	$node->safe_psql('postgres', "CREATE SERVER poll_$sc FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$gport');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER poll_$sc;
+		SELECT raydar.track('poll_$sc');");
+	$node->poll_query_until('postgres', "SELECT count(*) >= $n FROM raydar.task_history WHERE cluster = 'poll_$sc'");
+	rows_table("polled_$sc", "poll_$sc");
+	is(diff_tables("polled_$sc", "pushed_$sc", \@same), '', "$sc: pushed rows equal polled rows in every column the converter keeps");
+}
+
 for my $sc ('classic', 'mixed', 'varied', 'vectors', 'retries', 'actors')
 {
 	$node->safe_psql('postgres', "SELECT raydar.receive_events('push_$sc')");
@@ -90,30 +123,11 @@ for my $sc ('classic', 'mixed', 'varied', 'vectors', 'retries', 'actors')
 	my $st = PushFeed::wait_pushed($cport);
 	ok($st->{idle} && $st->{released} > 0, "$sc: every released event acknowledged ($st->{released})")
 	  or diag(encode_json($st));
-	$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
-	  or diag('the merger did not drain the spool');
-	my $exp = PushFeed::control($cport, 'GET', '/expected');
-	open(my $f, '>', "$tmp/$sc.jsonl") or die;
-	print $f JSON::PP->new->utf8->canonical->encode($_), "\n" for @{ $exp->{rows} };
-	close $f;
-	$node->safe_psql('postgres', qq{CREATE TABLE exp_$sc (j jsonb);
-		COPY exp_$sc FROM '$tmp/$sc.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');});
-	# Ray's merge also yields attempts not yet finished: compare the finished ones.
-	$node->safe_psql('postgres', "DELETE FROM exp_$sc WHERE j->>'state' NOT IN ('FINISHED', 'FAILED')");
-	rows_table("pushed_$sc", "push_$sc");
-	my $n = $node->safe_psql('postgres', "SELECT count(*) FROM exp_$sc");
+	my $n = expected_and_pushed($sc, $cport);
 	cmp_ok($n, '>', 0, "$sc: Ray's merge has $n finished attempts");
 	is($node->safe_psql('postgres', "SELECT count(*) FROM pushed_$sc"), $n, "$sc: as many pushed");
 	is(diff_tables("exp_$sc", "pushed_$sc", \@cols), '', "$sc: pushed rows equal Ray's merge, every column");
-
-	# The same cluster polled.
-	my $gport = $info->{grpc_port};
-	$node->safe_psql('postgres', "CREATE SERVER poll_$sc FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$gport');
-		CREATE USER MAPPING FOR CURRENT_USER SERVER poll_$sc;
-		SELECT raydar.track('poll_$sc');");
-	$node->poll_query_until('postgres', "SELECT count(*) >= $n FROM raydar.task_history WHERE cluster = 'poll_$sc'");
-	rows_table("polled_$sc", "poll_$sc");
-	is(diff_tables("polled_$sc", "pushed_$sc", \@same), '', "$sc: pushed rows equal polled rows in every column the converter keeps");
+	compare_polled($sc, $info->{grpc_port}, $n);
 }
 
 # Through the aggregator's faults, with the receiver killed mid-push.
@@ -149,26 +163,11 @@ for my $sc ('classic', 'mixed', 'varied', 'vectors', 'retries', 'actors')
 	}
 	ok($t->{duplicates_sent} > 0 && $failed{reset} && $failed{refused} && $failed{reply_lost},
 	   "$sc: the faults happened (duplicates $t->{duplicates_sent}, failures " . encode_json(\%failed) . ')');
-	$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM raydar.event_spool')
-	  or diag('the merger did not drain the spool');
-	my $exp = PushFeed::control($cport, 'GET', '/expected');
-	open(my $f, '>', "$tmp/$sc.jsonl") or die;
-	print $f JSON::PP->new->utf8->canonical->encode($_), "\n" for @{ $exp->{rows} };
-	close $f;
-	$node->safe_psql('postgres', qq{CREATE TABLE exp_$sc (j jsonb);
-		COPY exp_$sc FROM '$tmp/$sc.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');
-		DELETE FROM exp_$sc WHERE j->>'state' NOT IN ('FINISHED', 'FAILED');});
-	rows_table("pushed_$sc", "push_$sc");
-	is($node->safe_psql('postgres', "SELECT count(*) FROM exp_$sc"), '100', "$sc: Ray's merge has the 100 attempts");
+	is(expected_and_pushed($sc, $cport), '100', "$sc: Ray's merge has the 100 attempts");
 	is($node->safe_psql('postgres', "SELECT count(*) || ' ' || count(DISTINCT (j->>'task_id', j->>'attempt_number')) FROM pushed_$sc"),
 	   '100 100', "$sc: 100 pushed, each once");
 	is(diff_tables("exp_$sc", "pushed_$sc", \@cols), '', "$sc: pushed rows equal Ray's merge, every column");
-	$node->safe_psql('postgres', "CREATE SERVER poll_$sc FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$info->{grpc_port}');
-		CREATE USER MAPPING FOR CURRENT_USER SERVER poll_$sc;
-		SELECT raydar.track('poll_$sc');");
-	$node->poll_query_until('postgres', "SELECT count(*) >= 100 FROM raydar.task_history WHERE cluster = 'poll_$sc'");
-	rows_table("polled_$sc", "poll_$sc");
-	is(diff_tables("polled_$sc", "pushed_$sc", \@same), '', "$sc: pushed rows equal polled rows in every column the converter keeps");
+	compare_polled($sc, $info->{grpc_port}, 100);
 	cmp_ok($node->safe_psql('postgres', "SELECT sum(duplicates) FROM raydar.event_receiver_status WHERE cluster = 'push_$sc'"),
 	   '>', 0, "$sc: the duplicates are counted");
 	is($node->safe_psql('postgres', "SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'push_$sc'"), '0',

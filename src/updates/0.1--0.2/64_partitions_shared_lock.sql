@@ -1,7 +1,8 @@
 -- 64_partitions_shared_lock.sql: 0.1 -> 0.2 upgrade: _add_partitions
 -- shares its advisory lock while the partitions it is asked for exist, so
--- that concurrent writers (pollers of different clusters, the push
--- merger's shards) no longer queue behind each other's transactions;
+-- that concurrent writers (the collector's workers of different
+-- clusters, the push merger) no longer queue behind each other's
+-- transactions;
 -- run_maintenance waits for it (up to its lock_timeout) instead of trying
 -- once. The same functions as src/sql/40_metrics.sql and
 -- src/sql/50_maintenance.sql.
@@ -37,8 +38,8 @@ BEGIN
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
     -- The lock is shared while every day asked for has its partition
-    -- (nearly every call: writers of different clusters, and the push
-    -- merger's shards, must not queue behind each other's transactions)
+    -- (nearly every call: the collector's workers of different clusters
+    -- and the push merger must not queue behind each other's transactions)
     -- and taken alone to make one; run_maintenance takes it alone to drop
     -- one, so a partition a writer found stays until its rows are in.
     -- The days are looked at again under each lock taken.
