@@ -267,8 +267,7 @@ raydar_bulk_insert_end(RaydarBulkInsert *bi)
 	FreeBulkInsertState(bi->bistate);
 	if (bi->proute != NULL)
 		ExecCleanupTupleRouting(bi->mtstate, bi->proute);
-	else
-		ExecCloseIndices(bi->root);
+	/* The root's indexes are closed with it, as a result relation (as COPY). */
 	ExecResetTupleTable(bi->estate->es_tupleTable, false);
 	ExecCloseResultRelations(bi->estate);
 	ExecCloseRangeTableRelations(bi->estate);

@@ -22,13 +22,16 @@
  */
 #include "raydar.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
+#include "bulk_insert.h"
 #include "event_attempts.h"
 #include "history_store.h"
 #include "ray_enums.h"
@@ -48,8 +51,8 @@ typedef struct MergedAttempts
 	Datum	   *atts;
 	bytea	  **events;
 	bytea	  **ids;
+	bool	   *stored;			/* has a row in event_attempts already */
 	bool	   *in_history;		/* was in task_history before */
-	bool	   *waiting;		/* was waiting for its definition */
 	Ray__Rpc__GetTaskEventsReply msg;
 } MergedAttempts;
 
@@ -59,7 +62,6 @@ typedef struct StoredAttempt
 	bool		found;
 	bool		expired;		/* forgotten: later events are not merged */
 	bool		in_history;
-	bool		waiting;
 	bytea	   *events;
 	bytea	   *ids;
 } StoredAttempt;
@@ -101,8 +103,8 @@ merged_init(MergedAttempts *m, int cap)
 	m->atts = palloc(sizeof(Datum) * (cap + 1));
 	m->events = palloc(sizeof(bytea *) * (cap + 1));
 	m->ids = palloc(sizeof(bytea *) * (cap + 1));
+	m->stored = palloc(sizeof(bool) * (cap + 1));
 	m->in_history = palloc(sizeof(bool) * (cap + 1));
-	m->waiting = palloc(sizeof(bool) * (cap + 1));
 }
 
 /* Each merged attempt's events unpacked (m->msg), for the derivation. */
@@ -218,7 +220,7 @@ read_stored(const char *cluster, const char *inc, Datum *tids, Datum *atts, int 
 	a[2] = raydar_array_datum(tids, NULL, n, BYTEAOID);
 	a[3] = raydar_array_datum(atts, NULL, n, INT4OID);
 	if (SPI_execute_with_args("SELECT u.i::int, x.* FROM unnest($3::bytea[], $4::int[]) WITH ORDINALITY AS u(t, a, i) "
-							  "CROSS JOIN LATERAL (SELECT e.expired, e.in_history, e.waiting_definition, e.events, e.event_ids "
+							  "CROSS JOIN LATERAL (SELECT e.expired, e.in_history, e.events, e.event_ids "
 							  "FROM raydar.event_attempts e WHERE e.cluster = $1 AND e.incarnation = $2 "
 							  "AND e.task_id = u.t AND e.attempt_number = u.a OFFSET 0) AS x",
 							  4, t, a, NULL, true, 0) != SPI_OK_SELECT)
@@ -237,9 +239,8 @@ read_stored(const char *cluster, const char *inc, Datum *tids, Datum *atts, int 
 		st->found = true;
 		st->expired = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
 		st->in_history = DatumGetBool(SPI_getbinval(tup, td, 3, &isnull));
-		st->waiting = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
-		st->events = DatumGetByteaPCopy(SPI_getbinval(tup, td, 5, &isnull));
-		st->ids = DatumGetByteaPCopy(SPI_getbinval(tup, td, 6, &isnull));
+		st->events = DatumGetByteaPCopy(SPI_getbinval(tup, td, 4, &isnull));
+		st->ids = DatumGetByteaPCopy(SPI_getbinval(tup, td, 5, &isnull));
 	}
 	return out;
 }
@@ -284,44 +285,88 @@ merge_fresh(const char *cluster, const char *inc, AttemptKey *keys, int from, in
 		/* Appending packed TaskEvents is protobuf's MergeFrom (see the header). */
 		m->events[m->n] = bytea_cat(st[i].events, ev);
 		m->ids[m->n] = bytea_cat(st[i].ids, hs);
+		m->stored[m->n] = st[i].found;
 		m->in_history[m->n] = st[i].in_history;
-		m->waiting[m->n] = st[i].waiting;
 		m->n++;
 	}
 }
 
 /*
- * Store the merged attempts m with where each now is: one INSERT ... ON
- * CONFLICT for all (the merger is event_attempts' only writer, and it read
- * the rows in this transaction, so their values are computed here).
+ * Store the merged attempts m with where each now is. The merger is
+ * event_attempts' only writer and read the rows in this transaction, so
+ * their values are computed here, and it knows which attempts are new:
+ * those are written as COPY writes (bulk_insert.c: a WAL record per page,
+ * no speculative insertion; this was a fifth of the merger's time as an
+ * INSERT ... ON CONFLICT), the ones it read through one INSERT ... ON
+ * CONFLICT DO UPDATE.
  */
 static void
 store_attempts(const char *cluster, const char *inc, const MergedAttempts *m,
 			   const bool *to_hist, const bool *to_wait)
 {
+	static const char *const cols[] = {"cluster", "incarnation", "task_id", "attempt_number", "events",
+	"event_ids", "in_history", "waiting_definition", "expired", "updated_at"};
+	Datum		row[lengthof(cols)];
+	bool		nulls[lengthof(cols)] = {0};
+	RaydarBulkInsert *bulk = NULL;
+	bool		bulk_tried = false;
+	Datum	   *tids = palloc(sizeof(Datum) * (m->n + 1));
+	Datum	   *atts = palloc(sizeof(Datum) * (m->n + 1));
 	Datum	   *evs = palloc(sizeof(Datum) * (m->n + 1));
 	Datum	   *ids = palloc(sizeof(Datum) * (m->n + 1));
 	Datum	   *hs = palloc(sizeof(Datum) * (m->n + 1));
 	Datum	   *ws = palloc(sizeof(Datum) * (m->n + 1));
+	int			nold = 0;
 	Oid			t[8] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT4ARRAYOID, BYTEAARRAYOID, BYTEAARRAYOID,
 	BOOLARRAYOID, BOOLARRAYOID};
 	Datum		a[8];
 
-	for (int k = 0; k < m->n; k++)
-	{
-		evs[k] = PointerGetDatum(m->events[k]);
-		ids[k] = PointerGetDatum(m->ids[k]);
-		hs[k] = BoolGetDatum(to_hist[k] || m->in_history[k]);
-		ws[k] = BoolGetDatum(to_wait[k]);
-	}
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = CStringGetTextDatum(inc);
-	a[2] = raydar_array_datum(m->tids, NULL, m->n, BYTEAOID);
-	a[3] = raydar_array_datum(m->atts, NULL, m->n, INT4OID);
-	a[4] = raydar_array_datum(evs, NULL, m->n, BYTEAOID);
-	a[5] = raydar_array_datum(ids, NULL, m->n, BYTEAOID);
-	a[6] = raydar_array_datum(hs, NULL, m->n, BOOLOID);
-	a[7] = raydar_array_datum(ws, NULL, m->n, BOOLOID);
+	row[0] = a[0];
+	row[1] = a[1];
+	row[8] = BoolGetDatum(false);
+	row[9] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());	/* now() */
+	for (int k = 0; k < m->n; k++)
+	{
+		bool		in_hist = to_hist[k] || m->in_history[k];
+
+		/* NULL: the table has triggers (a user's), which only SQL fires. */
+		if (!m->stored[k] && !bulk_tried)
+		{
+			bulk = raydar_bulk_insert_begin("raydar", "event_attempts", cols, lengthof(cols));
+			bulk_tried = true;
+		}
+		if (!m->stored[k] && bulk != NULL)
+		{
+			row[2] = m->tids[k];
+			row[3] = m->atts[k];
+			row[4] = PointerGetDatum(m->events[k]);
+			row[5] = PointerGetDatum(m->ids[k]);
+			row[6] = BoolGetDatum(in_hist);
+			row[7] = BoolGetDatum(to_wait[k]);
+			raydar_bulk_insert_row(bulk, row, nulls);
+			continue;
+		}
+		tids[nold] = m->tids[k];
+		atts[nold] = m->atts[k];
+		evs[nold] = PointerGetDatum(m->events[k]);
+		ids[nold] = PointerGetDatum(m->ids[k]);
+		hs[nold] = BoolGetDatum(in_hist);
+		ws[nold] = BoolGetDatum(to_wait[k]);
+		nold++;
+	}
+	if (bulk != NULL)
+		raydar_bulk_insert_end(bulk);
+	event_attempts_merged += m->n;
+	if (nold == 0)
+		return;
+	a[2] = raydar_array_datum(tids, NULL, nold, BYTEAOID);
+	a[3] = raydar_array_datum(atts, NULL, nold, INT4OID);
+	a[4] = raydar_array_datum(evs, NULL, nold, BYTEAOID);
+	a[5] = raydar_array_datum(ids, NULL, nold, BYTEAOID);
+	a[6] = raydar_array_datum(hs, NULL, nold, BOOLOID);
+	a[7] = raydar_array_datum(ws, NULL, nold, BOOLOID);
 	if (SPI_execute_with_args("INSERT INTO raydar.event_attempts AS e (cluster, incarnation, task_id, attempt_number, "
 							  "events, event_ids, in_history, waiting_definition) "
 							  "SELECT $1, $2, u.* FROM unnest($3::bytea[], $4::int[], $5::bytea[], $6::bytea[], "
@@ -332,7 +377,6 @@ store_attempts(const char *cluster, const char *inc, const MergedAttempts *m,
 							  "updated_at = now()",
 							  8, t, a, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not merge into raydar.event_attempts");
-	event_attempts_merged += m->n;
 }
 
 /*
@@ -441,8 +485,8 @@ read_waiting(MergedAttempts *m)
 		m->atts[m->n] = SPI_getbinval(tup, td, 2, &isnull);
 		m->events[m->n] = DatumGetByteaPCopy(SPI_getbinval(tup, td, 3, &isnull));
 		m->ids[m->n] = DatumGetByteaPCopy(SPI_getbinval(tup, td, 4, &isnull));
+		m->stored[m->n] = true;
 		m->in_history[m->n] = DatumGetBool(SPI_getbinval(tup, td, 5, &isnull));
-		m->waiting[m->n] = true;
 		m->n++;
 	}
 }

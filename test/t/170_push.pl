@@ -292,6 +292,26 @@ for my $who ('receiver', 'merger')
 	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_definition_wait; SELECT pg_reload_conf();");
 }
 
+# 6b. The merger writes new attempts into event_attempts as COPY does
+# (bulk_insert.c), which fires no trigger: a table with a trigger (a
+# user's audit, say) is written through SQL instead, so the trigger sees
+# every attempt, and the rows are the same.
+{
+	$node->safe_psql('push', q{
+		CREATE TABLE attempt_audit (op text, task_id bytea, attempt_number int);
+		CREATE FUNCTION audit_attempt() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO attempt_audit VALUES (TG_OP, NEW.task_id, NEW.attempt_number); RETURN NEW; END $$;
+		CREATE TRIGGER audit AFTER INSERT OR UPDATE ON raydar.event_attempts FOR EACH ROW EXECUTE FUNCTION audit_attempt();
+		SELECT raydar.receive_events('trig');});
+	my $r = push_load(url => "$base/trig", attempts => 500, expected => "$tmp/trig.jsonl", seed => 5);
+	ok($r->{complete} && $r->{acked_events} == $r->{events}, 'trigger: every batch acknowledged');
+	drained();
+	compare_rows('trig', "$tmp/trig.jsonl", 'trigger on event_attempts');
+	is($node->safe_psql('push', q{SELECT count(DISTINCT (task_id, attempt_number)) || ' ' || count(*) FILTER (WHERE op = 'INSERT')
+		FROM attempt_audit}), '500 500', 'the trigger saw each of the 500 attempts inserted once');
+	$node->safe_psql('push', 'DROP TRIGGER audit ON raydar.event_attempts');
+}
+
 # 7. A new session of a polled cluster is bound to the poller's incarnation
 # only when no other session holds it: whichever comes first after a Ray
 # restart (a body of the new session, or the poll that sees the new run),
