@@ -122,9 +122,9 @@ AS $fn$
     SELECT p_table || '_p' || to_char(p_day, 'YYYYMMDD')
 $fn$;
 
--- _partitions_lock(schema, table): the advisory lock key that serialises
--- everything making or dropping a table's partitions (_add_partitions,
--- run_maintenance); writers that only use existing partitions share it.
+-- _partitions_lock(schema, table): the advisory lock key of a table's
+-- partitions: writers share it, run_maintenance takes it alone to make and
+-- drop them; (key, 1) is taken by writers making one (_add_partitions).
 CREATE FUNCTION raydar._partitions_lock(p_schema text, p_table text)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -156,7 +156,7 @@ DECLARE
     d     timestamp;
     lo    timestamptz;
     part  text;
-    held  text := 'none';
+    making boolean := false;
 BEGIN
     SELECT * INTO reg FROM raydar.partitioned_tables
      WHERE schema_name = p_schema AND table_name = p_table;
@@ -175,12 +175,18 @@ BEGIN
             USING ERRCODE = 'datetime_field_overflow',
                   DETAIL = 'Partitions are named <table>_pYYYYMMDD, which has no room for years before Christ.';
     END IF;
-    -- The lock is shared while every day asked for has its partition
-    -- (nearly every call: the collector's workers of different clusters
-    -- and the push merger must not queue behind each other's transactions)
-    -- and taken alone to make one; run_maintenance takes it alone to drop
-    -- one, so a partition a writer found stays until its rows are in.
-    -- The days are looked at again under each lock taken.
+    -- Two advisory locks. Writers share the first, and hold it until
+    -- they commit (the collector's workers of different clusters and the
+    -- push merger must not queue behind each other's transactions);
+    -- run_maintenance takes it alone to make and drop partitions, so a
+    -- partition a writer found stays until its rows are in. A writer
+    -- making a partition (CREATE and ATTACH, which do not stall inserts)
+    -- also takes the second, (key, 1), makers one at a time, and looks
+    -- at the days again under it. It never asks for the first alone: a
+    -- writer holding it shared from an earlier call in its transaction
+    -- would wait for the others to let it go, and two such writers for
+    -- each other (a deadlock).
+    PERFORM pg_advisory_xact_lock_shared(raydar._partitions_lock(p_schema, p_table));
     LOOP
         SELECT array_agg(s.d ORDER BY s.d) INTO todo
           FROM (SELECT DISTINCT date_trunc('day', x AT TIME ZONE 'UTC') AS d
@@ -190,14 +196,9 @@ BEGIN
                   JOIN pg_class c ON c.oid = i.inhrelid
                   JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname = p_schema AND c.relname = raydar._partition_name(p_table, s.d));
-        EXIT WHEN held = 'alone' OR (held = 'shared' AND todo IS NULL);
-        IF held = 'none' AND todo IS NULL THEN
-            PERFORM pg_advisory_xact_lock_shared(raydar._partitions_lock(p_schema, p_table));
-            held := 'shared';
-        ELSE
-            PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table));
-            held := 'alone';
-        END IF;
+        EXIT WHEN todo IS NULL OR making;
+        PERFORM pg_advisory_xact_lock(raydar._partitions_lock(p_schema, p_table), 1);
+        making := true;
     END LOOP;
     IF cardinality(todo) > 10000 THEN
         RAISE EXCEPTION 'refusing to make % partitions of %.% in one call', cardinality(todo),

@@ -5,9 +5,10 @@
 #	Also: maintenance never waits long for a lock. With a reader holding
 #	the table, run_maintenance() reports 'skipped' within its lock_timeout
 #	while writers keep inserting, and the next run does the work. Writers
-#	share the partitions' advisory lock while their partitions exist (one
-#	writer's open transaction holds no other back), take it alone to make
-#	a partition, and maintenance waits for them up to its lock_timeout.
+#	share the partitions' advisory lock (one writer's open transaction
+#	holds no other back, also one making a partition), make partitions one
+#	at a time under a second lock without ever deadlocking, and
+#	maintenance waits for them up to its lock_timeout.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -80,17 +81,40 @@ is($node->safe_psql('postgres', q{SELECT string_agg(mode || ' ' || granted, ',')
 is($node->safe_psql('postgres', q{SET statement_timeout = '5s';
 	SELECT raydar.update('cron_loss', '[{"node": "c", "loss": 0.3}]')}, extra_params => [ '-U', 'trainer' ]),
 	'1', 'another writer is not held back by it');
-my ($ret, $stdout, $stderr) = $node->psql('postgres', q{SET statement_timeout = '300ms';
-	SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2030-01-01 00:00+00'::timestamptz])});
-like($stderr, qr/statement timeout/, 'a writer making a new partition waits for the lock alone');
+is($node->safe_psql('postgres', q{SET statement_timeout = '5s';
+	SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2030-01-01 00:00+00'::timestamptz])}),
+	'cron_loss_p20300101', 'nor is a writer making a new partition');
 is($node->safe_psql('postgres',
 	q{SELECT action || ':' || detail FROM raydar.run_maintenance(interval '200 ms') WHERE table_name = 'raydar_metrics.cron_loss'},
 	extra_params => [ '-U', 'maint' ]),
 	'skipped:another session is changing its partitions', 'maintenance waits for the writer, then skips the table');
+
+# Two writers, each holding the lock shared from an earlier call in its
+# transaction, then each making a partition: the second waits for the
+# first to commit (makers one at a time) and neither asks for the shared
+# lock alone, which made them wait for each other (a deadlock, one of
+# the two transactions cancelled) before.
+my $writer2 = $node->background_psql('postgres');
+$writer2->query_safe(q{BEGIN; SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY[now()]);});
+is($writer->query_safe(q{SET statement_timeout = '5s';
+	SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2031-01-01 00:00+00'::timestamptz]);}),
+	'cron_loss_p20310101', 'a writer holding the lock shared makes a partition while another writer holds it too');
+$writer2->query_until(qr/making/, qq{\\echo making\nSELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2031-01-02 00:00+00'::timestamptz]);\n});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM pg_locks
+	WHERE locktype = 'advisory' AND classid = raydar._partitions_lock('raydar_metrics', 'cron_loss')::oid
+	  AND objid = 1 AND objsubid = 2 AND NOT granted}),
+	'the second writer making a partition waits for the first maker');
 $writer->query_safe('COMMIT;');
+$writer2->query_until(qr/cron_loss_p20310102/, '');
+$writer2->query_safe('COMMIT;');
+is($node->safe_psql('postgres', q{SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i
+	JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'raydar_metrics.cron_loss'::regclass AND c.relname LIKE '%p2031%'}),
+	'cron_loss_p20310101,cron_loss_p20310102', 'then makes its own once the first has committed: both made, no deadlock');
+unlike(slurp_file($node->logfile), qr/deadlock detected/, 'the server logged no deadlock');
 $writer->quit;
+$writer2->quit;
 is($node->safe_psql('postgres', q{SELECT raydar._add_partitions('raydar_metrics', 'cron_loss', ARRAY['2030-01-01 00:00+00'::timestamptz])}),
-	'cron_loss_p20300101', 'and makes its partition once the writer has committed');
+	'', 'a partition made is not made again');
 
 # --- pg_cron runs maintenance as the non-superuser admin.
 my $schedule = ($cron_version =~ /^1\.[0-4]/) ? '* * * * *' : '1 seconds';
