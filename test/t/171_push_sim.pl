@@ -125,7 +125,10 @@ for my $sc ('classic', 'mixed', 'varied', 'vectors', 'retries', 'actors')
 	  or diag(encode_json($st));
 	my $n = expected_and_pushed($sc, $cport);
 	cmp_ok($n, '>', 0, "$sc: Ray's merge has $n finished attempts");
-	is($node->safe_psql('postgres', "SELECT count(*) FROM pushed_$sc"), $n, "$sc: as many pushed");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM pushed_$sc"), $n, "$sc: as many pushed")
+	  or diag('aggregator: ' . encode_json(PushFeed::control($cport, 'GET', '/stats')->{total}) . "\nreceiver: "
+		. $node->safe_psql('postgres', "SELECT row_to_json(s) FROM raydar.event_receiver_status s WHERE cluster = 'push_$sc'")
+		. "\nlive: " . $node->safe_psql('postgres', "SELECT count(*) FROM raydar.task_live WHERE cluster = 'push_$sc'"));
 	is(diff_tables("exp_$sc", "pushed_$sc", \@cols), '', "$sc: pushed rows equal Ray's merge, every column");
 	compare_polled($sc, $info->{grpc_port}, $n);
 }
