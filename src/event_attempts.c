@@ -14,7 +14,9 @@
  * attempt whose definition has not come is marked waiting_definition; after
  * raydar.event_definition_wait the merger stores it as Ray shows such a
  * task (event_attempts_settle_undefined), since Ray may have dropped the
- * definition for good.
+ * definition for good. The attempts a job leaves unfinished are marked
+ * FAILED as Ray's GCS marks them when the job ends
+ * (event_attempts_fail_ended_jobs): Ray exports no event for that.
  *
  * One set of statements per (cluster, incarnation) of a drained chunk,
  * however many bodies it holds: the per-statement cost, not the per-row
@@ -531,6 +533,175 @@ event_attempts_settle_undefined(void)
 		total += SPI_processed;
 		read_waiting(&m);
 		write_attempts(cluster, inc, &ci, &m, &alloc, true);
+	}
+	return total;
+}
+
+/* Does the merged attempt (packed TaskEvents) have FINISHED or FAILED? Ray's IsTaskTerminated. */
+static bool
+attempt_terminated(const bytea *events, const RayVersion *v, ProtobufCAllocator *alloc)
+{
+	Ray__Rpc__TaskEvents *te = ray__rpc__task_events__unpack(alloc, VARSIZE_ANY_EXHDR(events),
+															   (const uint8_t *) VARDATA_ANY(events));
+	int			finished = ray_task_status_number(v, RAY_TS_FINISHED);
+	int			failed = ray_task_status_number(v, RAY_TS_FAILED);
+	bool		done = false;
+
+	if (te == NULL)
+		elog(ERROR, "raydar.event_attempts holds an attempt that does not parse");
+	if (te->state_updates != NULL)
+		for (size_t i = 0; i < te->state_updates->n_state_ts_ns; i++)
+			if (te->state_updates->state_ts_ns[i]->key == finished ||
+				te->state_updates->state_ts_ns[i]->key == failed)
+				done = true;
+	ray__rpc__task_events__free_unpacked(te, alloc);
+	return done;
+}
+
+/*
+ * What GcsTaskManagerStorage::MarkTaskAttemptFailedIfNeeded writes into an
+ * attempt, as a packed TaskEvents to append (MergeFrom): FAILED at
+ * failed_ns and error_info WORKER_DIED with message. Ray replaces
+ * error_info (CopyFrom) where this merges it; an attempt that is neither
+ * FINISHED nor FAILED has none in practice.
+ */
+static bytea *
+failed_events(const bytea *task_id, int32 attempt, const bytea *job_id, int64 failed_ns,
+			  int failed_state, const char *message)
+{
+	Ray__Rpc__TaskEvents te = RAY__RPC__TASK_EVENTS__INIT;
+	Ray__Rpc__TaskStateUpdate su = RAY__RPC__TASK_STATE_UPDATE__INIT;
+	Ray__Rpc__TaskStateUpdate__StateTsNsEntry e = RAY__RPC__TASK_STATE_UPDATE__STATE_TS_NS_ENTRY__INIT;
+	Ray__Rpc__TaskStateUpdate__StateTsNsEntry *ep = &e;
+	Ray__Rpc__RayErrorInfo ei = RAY__RPC__RAY_ERROR_INFO__INIT;
+	size_t		len;
+	bytea	   *b;
+
+	te.has_task_id = 1;
+	te.task_id.data = (uint8_t *) VARDATA_ANY(task_id);
+	te.task_id.len = VARSIZE_ANY_EXHDR(task_id);
+	te.has_attempt_number = 1;
+	te.attempt_number = attempt;
+	te.has_job_id = 1;
+	te.job_id.data = (uint8_t *) VARDATA_ANY(job_id);
+	te.job_id.len = VARSIZE_ANY_EXHDR(job_id);
+	e.has_key = 1;
+	e.key = failed_state;
+	e.has_value = 1;
+	e.value = failed_ns;
+	su.n_state_ts_ns = 1;
+	su.state_ts_ns = &ep;
+	ei.has_error_type = 1;
+	ei.error_type = 0;			/* WORKER_DIED in every version */
+	ei.error_message = (char *) message;
+	su.error_info = &ei;
+	te.state_updates = &su;
+	len = ray__rpc__task_events__get_packed_size(&te);
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	ray__rpc__task_events__pack(&te, (uint8_t *) VARDATA(b));
+	return b;
+}
+
+/* The attempts of one ended job (rows of read_waiting's shape) marked as Ray's GCS marks them. */
+static uint64
+fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea *job_id,
+				  int64 end_ns, ProtobufCAllocator *alloc)
+{
+	MergedAttempts all,
+				m;
+	int			failed_state = ray_task_status_number(&ci->v, RAY_TS_FAILED);
+	/* GcsTaskManager::OnJobFinished gets the job's end_time in ms. */
+	int64		failed_ns = end_ns / 1000000 * 1000000;
+	char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(job_id) + 1);
+	char	   *message;
+
+	hex[hex_encode(VARDATA_ANY(job_id), VARSIZE_ANY_EXHDR(job_id), hex)] = '\0';
+	message = psprintf("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed.", hex);
+
+	read_waiting(&all);
+	merged_init(&m, all.n);
+	for (int k = 0; k < all.n; k++)
+	{
+		if (attempt_terminated(all.events[k], &ci->v, alloc))
+			continue;
+		m.tids[m.n] = all.tids[k];
+		m.atts[m.n] = all.atts[k];
+		m.events[m.n] = bytea_cat(all.events[k],
+								  failed_events(DatumGetByteaPP(all.tids[k]), DatumGetInt32(all.atts[k]),
+												job_id, failed_ns, failed_state, message));
+		m.ids[m.n] = all.ids[k];
+		m.stored[m.n] = true;
+		m.in_history[m.n] = all.in_history[k];
+		m.n++;
+	}
+	write_attempts(cluster, inc, ci, &m, alloc, false);
+	return (uint64) m.n;
+}
+
+uint64
+event_attempts_fail_ended_jobs(void)
+{
+	Oid			t[1] = {INT4OID};
+	Datum		a[1];
+	uint64		total = 0;
+	ProtobufCAllocator alloc;
+	SPITupleTable *jobs;
+
+	if (event_job_end_wait_s < 0)
+		return 0;
+	raydar_allocator_init(&alloc, CurrentMemoryContext);
+	a[0] = Int32GetDatum(event_job_end_wait_s);
+	if (SPI_execute_with_args("SELECT cluster, incarnation, job_id, end_ns FROM raydar.event_job_ends "
+							  "WHERE marked_at IS NULL AND received_at <= now() - make_interval(secs => $1) "
+							  "ORDER BY received_at LIMIT 1000",
+							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_job_ends");
+	jobs = SPI_tuptable;
+	for (uint64 j = 0; j < jobs->numvals; j++)
+	{
+		Oid			t2[3] = {TEXTOID, TEXTOID, BYTEAOID};
+		Datum		a2[4];
+		PushClusterInfo ci;
+		bool		isnull;
+		char	   *cluster = SPI_getvalue(jobs->vals[j], jobs->tupdesc, 1);
+		char	   *inc = SPI_getvalue(jobs->vals[j], jobs->tupdesc, 2);
+		bytea	   *job_id = DatumGetByteaPCopy(SPI_getbinval(jobs->vals[j], jobs->tupdesc, 3, &isnull));
+		int64		end_ns = DatumGetInt64(SPI_getbinval(jobs->vals[j], jobs->tupdesc, 4, &isnull));
+		uint64		n = 0;
+
+		event_push_cluster_info(cluster, &ci);
+		a2[0] = CStringGetTextDatum(cluster);
+		a2[1] = CStringGetTextDatum(inc);
+		a2[2] = PointerGetDatum(job_id);
+		/*
+		 * The job's attempts not yet in history: a push-only cluster's
+		 * task_live rows (their job_id is TaskEvents.job_id, Ray's job
+		 * index). A polled cluster's task_live is the poller's, which
+		 * stores the GCS's own marks.
+		 */
+		if (!ci.polled)
+		{
+			if (SPI_execute_with_args("SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history "
+									  "FROM raydar.task_live l JOIN raydar.event_attempts e "
+									  "ON e.cluster = l.cluster AND e.incarnation = l.incarnation "
+									  "AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number "
+									  "WHERE l.cluster = $1 AND l.incarnation = $2 AND l.job_id = encode($3, 'hex') "
+									  "AND NOT e.expired AND NOT e.in_history ORDER BY 1, 2",
+									  3, t2, a2, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read raydar.event_attempts");
+			n = fail_job_attempts(cluster, inc, &ci, job_id, end_ns, &alloc);
+		}
+		a2[3] = Int64GetDatum((int64) n);
+		{
+			Oid			t3[4] = {TEXTOID, TEXTOID, BYTEAOID, INT8OID};
+
+			if (SPI_execute_with_args("UPDATE raydar.event_job_ends SET marked_at = now(), marked = $4 "
+									  "WHERE cluster = $1 AND incarnation = $2 AND job_id = $3",
+									  4, t3, a2, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not update raydar.event_job_ends");
+		}
+		total += n;
 	}
 	return total;
 }

@@ -43,6 +43,14 @@ extern void event_attempts_merge(const char *cluster, const PushClusterInfo *ci,
  */
 extern uint64 event_attempts_settle_undefined(void);
 
+/*
+ * Jobs whose FINISHED arrived raydar.event_job_end_wait ago
+ * (raydar.event_job_ends): their attempts that are neither FINISHED nor
+ * FAILED marked FAILED as Ray's GCS marks them when a job ends. Returns
+ * how many attempts.
+ */
+extern uint64 event_attempts_fail_ended_jobs(void);
+
 /* Attempts merged since the merger last ANALYZEd (it resets it). */
 extern uint64 event_attempts_merged;
 

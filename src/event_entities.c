@@ -179,7 +179,21 @@ store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
 	a[7] = raydar_array_datum(state, NULL, np, INT4OID);
 	a[8] = raydar_array_datum(reason, reason_null, np, INT4OID);
 	a[9] = raydar_array_datum(frag, NULL, np, BYTEAOID);
-	if (SPI_execute_with_args("INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
+	/*
+	 * A job's FINISHED transition stored for the first time also records
+	 * the job's end in event_job_ends, for event_attempts_fail_ended_jobs
+	 * (a resent event inserts nothing, so it records nothing again).
+	 */
+	if (SPI_execute_with_args(kind == RAY_ENTITY_JOB ?
+							  "WITH ins AS (INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
+							  "event_id, part, ts_ns, state, restart_reason, fragment) "
+							  "SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u "
+							  "ON CONFLICT DO NOTHING RETURNING entity_id, part, ts_ns, state) "
+							  "INSERT INTO raydar.event_job_ends (cluster, incarnation, job_id, end_ns) "
+							  "SELECT $1, $2, entity_id, min(ts_ns) FROM ins "
+							  "WHERE part >= 0 AND state = " CppAsString2(JOB_STATE_FINISHED) " GROUP BY entity_id "
+							  "ON CONFLICT DO NOTHING" :
+							  "INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
 							  "event_id, part, ts_ns, state, restart_reason, fragment) "
 							  "SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u "
 							  "ON CONFLICT DO NOTHING",
@@ -535,6 +549,9 @@ event_entities_expire(double older_than_s)
 	if (SPI_execute("DELETE FROM raydar.event_entity_tombstones WHERE expired_at < now() - interval '30 days'",
 					false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from raydar.event_entity_tombstones");
+	if (SPI_execute("DELETE FROM raydar.event_job_ends WHERE received_at < now() - interval '30 days'",
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from raydar.event_job_ends");
 	return n;
 }
 

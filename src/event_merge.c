@@ -682,7 +682,10 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 	return ok ? n : -1;
 }
 
-/* Attempts whose definition never came, stored (every 10 s: a partial index). */
+/*
+ * Every 10 s (both read partial indexes): attempts whose definition never
+ * came, stored; the unfinished attempts of jobs that ended, marked FAILED.
+ */
 static void
 settle(void)
 {
@@ -690,7 +693,8 @@ settle(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "raydar event merger: attempts without a definition");
+	pgstat_report_activity(STATE_RUNNING, "raydar event merger: attempts without a definition, jobs ended");
+	event_attempts_fail_ended_jobs();
 	event_attempts_settle_undefined();
 	SPI_finish();
 	PopActiveSnapshot();

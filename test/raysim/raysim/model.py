@@ -88,7 +88,7 @@ class TaskAttempt:
                  "actor_id", "placement_group_id", "actor_repr_name", "call_site",
                  "label_selector", "error_type", "error_message", "states",
                  "profile_events", "node_ip", "log_info", "gate_detail", "template", "_cache",
-                 "_state_ns", "_seq", "gcs_failed_at")
+                 "_state_ns", "_seq", "gcs_failed_at", "gcs_failed_ns")
 
     def __init__(self, task_id, job_id, name, func_or_class_name, states,
                  attempt_number=0, type="NORMAL_TASK", language="PYTHON",
@@ -134,6 +134,7 @@ class TaskAttempt:
         # ns from which the GCS's own FAILED (the last state) is applied;
         # None: the attempt's states are all reported by workers.
         self.gcs_failed_at = None
+        self.gcs_failed_ns = None   # the FAILED the GCS wrote (no worker reports it)
 
     @property
     def key(self):
@@ -169,6 +170,7 @@ class TaskAttempt:
         self.error_type = "WORKER_DIED"
         self.error_message = message
         self.gcs_failed_at = applied_ns
+        self.gcs_failed_ns = ts_ns
         self.template = None        # its bytes no longer follow the template's
         self._cache = None
         return True

@@ -327,6 +327,11 @@ class Encoder:
         executor = (a.node_id, a.worker_id, a.worker_pid)
         groups = {}        # (flush_ns, is_executor) -> [states]
         for s, ns in a.states:
+            if s == "FAILED" and ns == a.gcs_failed_ns:
+                # Written by the GCS itself (model.apply_gcs_failures:
+                # GcsTaskManager::MarkTaskAttemptFailedIfNeeded), into its
+                # own table: no worker reports it, nothing exports it.
+                continue
             ex = a.type == "DRIVER_TASK" or (s in EXECUTOR_STATES and a.worker_id is not None)
             groups.setdefault((self._flush_at(ns), ex), []).append((s, ns))
         order = sorted(groups)

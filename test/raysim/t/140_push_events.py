@@ -16,7 +16,7 @@ import json
 import random
 import unittest
 
-from raysim import derive, encode, loadgen, rayevents, scenarios, versions
+from raysim import derive, encode, loadgen, model, rayevents, scenarios, versions
 from raysim.model import TaskAttempt
 
 BASE = 1770890414000 * 1_000_000
@@ -219,6 +219,32 @@ class MergeEqualsPoll(unittest.TestCase):
         moved = [r for r in rows if r["type"] == "NORMAL_TASK" and r["node_id"] != polled[r["task_id"]]["node_id"]]
         self.assertTrue(moved)
         self.assertTrue(all(r["node_id"] == driver_node for r in moved))
+
+
+class GcsWrittenFailures(unittest.TestCase):
+    def test_not_exported(self):
+        """The FAILED the GCS writes when a worker dies or a job ends
+        (model.apply_gcs_failures) is in the GCS's table only: the pushed
+        events of those attempts stop where their workers stopped, with no
+        error info, so Ray's merge of them is still unfinished (raydar's
+        merger marks the job's ones itself: docs/push.md)."""
+        sc = scenarios.build("gcs_failures", {}, 0, BASE, "master")
+        marked = model.apply_gcs_failures(sc, 1000, 15000)
+        self.assertEqual(sorted(a.name for a in marked),
+                         ["__main__", "doomed_a", "doomed_b", "orphan_running", "queued"])
+        evs = rayevents.Encoder("master", seed=1).scenario_events(sc)
+        texts = [e.text for e in evs]
+        self.assertFalse([t for t in texts if "Job finishes" in t or "Worker running the task" in t])
+        rows = {r["name"]: r for r in rayevents.merge_bodies("master", [rayevents.body(texts)]).rows()}
+        for a in marked:
+            with self.subTest(task=a.name):
+                r = rows[a.name]
+                self.assertNotIn(r["state"], ("FINISHED", "FAILED"))
+                self.assertIsNone(r["error_type"])
+                # every state the workers did report is there
+                self.assertEqual(r["state"], [s for s, ns in a.states if ns != a.gcs_failed_ns][-1])
+        self.assertEqual(rows["finished_ok"]["state"], "FINISHED")
+        self.assertEqual(rows["done_first"]["state"], "FINISHED")
 
 
 class LoadTemplates(unittest.TestCase):

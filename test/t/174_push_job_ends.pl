@@ -1,0 +1,184 @@
+# 174_push_job_ends.pl
+#	Attempts a job leaves unfinished, pushed. Ray's GCS marks them FAILED
+#	(WORKER_DIED, "Job finishes (<job>) as driver exits. Marking all
+#	non-terminal tasks as failed.", at the job's end time) 15 s after the
+#	job ends (GcsTaskManager::OnJobFinished) and exports none of it, so no
+#	event ever ends them. The merger does the same raydar.event_job_end_wait
+#	after the job's FINISHED arrives. The simulated cluster's `gcs_failures`
+#	scenario (a worker that dies, a queued task, a task on a worker that
+#	outlives the job, the driver) is pushed and polled:
+#	- while the wait runs, the five attempts are live and nothing is marked;
+#	- then the job's three end as polling shows them, column by column; the
+#	  dead worker's two end with the job's message (Ray 2.5x exports no
+#	  worker events: docs/push.md);
+#	- once per job: the job's FINISHED posted again marks nothing, and an
+#	  attempt of the job that arrives later stays live;
+#	- raydar.event_job_end_wait = -1 marks nothing.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use File::Temp qw(tempdir);
+use IPC::Run;
+use JSON::PP;
+use MIME::Base64;
+use PostgreSQL::Test::Cluster;
+use PushFeed;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $tmp = tempdir(CLEANUP => 1);
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $node = PostgreSQL::Test::Cluster->new('pushjobend');
+$node->init(extra => [ '--encoding=UTF8', '--no-locale' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'raydar'
+raydar.database = 'postgres'
+raydar.poll_interval = '200ms'
+raydar.event_receiver_listen = '127.0.0.1:$port'
+raydar.event_job_end_wait = '1h'
+timezone = 'UTC'
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION raydar');
+
+sub set_wait
+{
+	my ($v) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = '$v'; SELECT pg_reload_conf();");
+}
+
+sub post
+{
+	my ($cluster, $body) = @_;
+	my $f = "$tmp/body.json";
+	open(my $fh, '>', $f) or die;
+	print $fh $body;
+	close $fh;
+	my $out = '';
+	IPC::Run::run([ 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST',
+		'-H', 'Content-Type: application/json', '--data-binary', "\@$f",
+		"http://127.0.0.1:$port/events/$cluster" ], '>', \$out);
+	return $out;
+}
+
+# name|state|error_type|error_message|end (ms after the first attempt's creation) of a cluster's rows in table.
+sub rows_of
+{
+	my ($table, $cluster) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT string_agg(format('%s|%s|%s|%s|%s', name, state, error_type, error_message,
+		       (extract(epoch FROM end_time - (SELECT min(creation_time) FROM raydar.task_history
+		                                       WHERE cluster = '$cluster')) * 1000)::bigint), E'\n' ORDER BY name)
+		FROM raydar.$table WHERE cluster = '$cluster'});
+}
+
+$node->safe_psql('postgres', "SELECT raydar.receive_events('push_gf')");
+my $info = PushFeed::start($tmp, 'gcs_failures', 'gf', { url => "http://127.0.0.1:$port/events/push_gf" });
+my $cport = $info->{aggregator_control_port};
+my $st = PushFeed::wait_pushed($cport);
+ok($st->{idle} && $st->{released} > 0, "every released event acknowledged ($st->{released})")
+  or diag(encode_json($st));
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.event_spool}), 'the spool is drained');
+
+# ---- while the wait runs -----------------------------------------------------
+my $job = $node->safe_psql('postgres', q{SELECT job_id FROM raydar.task_live WHERE cluster = 'push_gf' AND name = 'queued'});
+like($job, qr/^[0-9a-f]{8}$/, 'the job id');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM raydar.task_live WHERE cluster = 'push_gf'}),
+   '__main__:RUNNING doomed_a:RUNNING doomed_b:RUNNING orphan_running:RUNNING queued:PENDING_NODE_ASSIGNMENT',
+   'the attempts no worker ended are live: Ray exports no failure for them');
+is($node->safe_psql('postgres', q{SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM raydar.task_history WHERE cluster = 'push_gf'}),
+   'done_first:FINISHED finished_ok:FINISHED', 'the two finished ones are in history');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FILTER (WHERE marked_at IS NULL) || ' ' || count(*) FILTER (WHERE encode(job_id, 'hex') = '$job'
+	       AND end_ns = (SELECT (extract(epoch FROM end_time) * 1e9)::bigint FROM raydar.job_history
+	                     WHERE cluster = 'push_gf' AND job_id = '$job'))
+	FROM raydar.event_job_ends WHERE cluster = 'push_gf'}),
+   '2 1', 'both ended jobs are recorded, unmarked, with the end job_history shows');
+
+# ---- the wait over -----------------------------------------------------------
+set_wait('0');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.task_live WHERE cluster = 'push_gf'}),
+   'the job\'s unfinished attempts left task_live');
+my $msg = "Job finishes ($job) as driver exits. Marking all non-terminal tasks as failed.";
+my $job_end = $node->safe_psql('postgres', qq{
+	SELECT (extract(epoch FROM j.end_time - (SELECT min(creation_time) FROM raydar.task_history WHERE cluster = 'push_gf')) * 1000)::bigint
+	FROM raydar.job_history j WHERE j.cluster = 'push_gf' AND j.job_id = '$job'});
+my $pushed = rows_of('task_history', 'push_gf');
+# The dashboard's derivation floors float(ns) / 1e6 (rounded to a double
+# first), so a whole millisecond may show as the one before, in Ray too.
+my ($end) = $pushed =~ /^__main__\|[^\n]*\|(\d+)$/m;
+ok(defined $end && $end >= $job_end - 1 && $end <= $job_end, "the end is the job's ($end, the job's $job_end)");
+is($pushed, join("\n",
+	"__main__|FAILED|WORKER_DIED|$msg|$end",
+	grep({ /^done_first/ } split(/\n/, $pushed)),
+	"doomed_a|FAILED|WORKER_DIED|$msg|$end",
+	"doomed_b|FAILED|WORKER_DIED|$msg|$end",
+	grep({ /^finished_ok/ } split(/\n/, $pushed)),
+	"orphan_running|FAILED|WORKER_DIED|$msg|$end",
+	"queued|FAILED|WORKER_DIED|$msg|$end"),
+   'FAILED, WORKER_DIED, Ray\'s message, at the job\'s end');
+is($node->safe_psql('postgres', qq{SELECT marked FROM raydar.event_job_ends WHERE cluster = 'push_gf' AND encode(job_id, 'hex') = '$job'}),
+   '5', 'event_job_ends says five were marked');
+
+# ---- the same cluster polled -------------------------------------------------
+$node->safe_psql('postgres', qq{CREATE SERVER poll_gf FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$info->{grpc_port}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER poll_gf; SELECT raydar.track('poll_gf');});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 7 FROM raydar.task_history WHERE cluster = 'poll_gf'}),
+   'polling stores the seven (the GCS marked the five)');
+my $polled = rows_of('task_history', 'poll_gf');
+my %p = map { (split(/\|/, $_))[0] => $_ } split(/\n/, $polled);
+my %q = map { (split(/\|/, $_))[0] => $_ } split(/\n/, $pushed);
+is(join("\n", map { $q{$_} } qw(__main__ done_first finished_ok orphan_running queued)),
+   join("\n", map { $p{$_} } qw(__main__ done_first finished_ok orphan_running queued)),
+   'the job\'s attempts end as polling shows them');
+my @same = qw(task_id attempt_number state job_id type parent_task_id node_id worker_id worker_pid
+	error_type error_message language required_resources creation_time start_time end_time);
+my $cols = join(', ', @same);
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM (SELECT $cols FROM raydar.task_history WHERE cluster = 'poll_gf' AND name NOT LIKE 'doomed%'
+	EXCEPT SELECT $cols FROM raydar.task_history WHERE cluster = 'push_gf') d}),
+   '0', 'and equal it in every column Ray\'s converter keeps');
+like($p{doomed_a}, qr/^doomed_a\|FAILED\|WORKER_DIED\|Worker running the task \([0-9a-f]{56}\) died/,
+	'polled, the dead worker\'s attempts carry the worker\'s message, which no pushed event gives');
+
+# ---- once per job ------------------------------------------------------------
+my $bodies = PushFeed::control($cport, 'GET', '/bodies');
+my @fin = grep { ($_->{eventType} // '') eq 'DRIVER_JOB_LIFECYCLE_EVENT'
+	  && grep { $_->{state} eq 'FINISHED' } @{ $_->{driverJobLifecycleEvent}{stateTransitions} } }
+  map { @{ $_->{events} } } @$bodies;
+is(scalar(@fin), 2, 'the feed sent two job FINISHED events');
+my ($tid_hex) = $node->safe_psql('postgres', q{SELECT task_id FROM raydar.task_history WHERE cluster = 'push_gf' AND name = 'queued'});
+my $late_tid = substr($tid_hex, 0, 30) . 'ab' . substr($tid_hex, 32);
+my $late = {
+	eventId => encode_base64('late-attempt-event-1', ''), sourceType => 'CORE_WORKER',
+	eventType => 'TASK_LIFECYCLE_EVENT', timestamp => '2026-12-01T00:00:00Z', severity => 'INFO',
+	message => '', sessionName => $fin[0]{sessionName}, nodeId => $fin[0]{nodeId},
+	taskLifecycleEvent => { taskId => encode_base64(pack('H*', $late_tid), ''), taskAttempt => 0,
+		jobId => encode_base64(pack('H*', $job), ''),
+		stateTransitions => [ { state => 'RUNNING', timestamp => '2026-12-01T00:00:00Z' } ] } };
+my $marked_at = $node->safe_psql('postgres', q{SELECT string_agg(marked_at::text, ',' ORDER BY job_id) FROM raydar.event_job_ends});
+is(post('push_gf', encode_json([ @fin, $late ])), '200', 'the FINISHED events again, and a later attempt of the job');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.event_spool}), 'merged');
+# Two settle rounds (every 10 s) with the wait 0.
+sleep 21;
+is($node->safe_psql('postgres', qq{SELECT coalesce(name, '') || ':' || state FROM raydar.task_live WHERE cluster = 'push_gf'}),
+   ':RUNNING', 'the later attempt stays live: Ray marks a job\'s attempts once');
+is($node->safe_psql('postgres', q{SELECT string_agg(marked_at::text, ',' ORDER BY job_id) FROM raydar.event_job_ends}),
+   $marked_at, 'the resent FINISHED recorded nothing again');
+
+# ---- switched off ------------------------------------------------------------
+set_wait('-1');
+$node->safe_psql('postgres', "SELECT raydar.receive_events('push_off')");
+my $off = PushFeed::start($tmp, 'gcs_failures', 'off', { url => "http://127.0.0.1:$port/events/push_off" });
+$st = PushFeed::wait_pushed($off->{aggregator_control_port});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.event_spool}), 'off: merged');
+sleep 11;
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || count(*) FILTER (WHERE marked_at IS NULL) FROM raydar.event_job_ends WHERE cluster = 'push_off'}),
+   '2 2', 'off: the job ends are recorded, none marked');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_live WHERE cluster = 'push_off'}),
+   '5', 'off: the five stay live');
+
+$node->stop;
+done_testing();
