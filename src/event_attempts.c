@@ -603,10 +603,14 @@ failed_events(const bytea *task_id, int32 attempt, const bytea *job_id, int64 fa
 	return b;
 }
 
-/* The attempts of one ended job (rows of read_waiting's shape) marked as Ray's GCS marks them. */
+/*
+ * The attempts of one ended job (rows of read_waiting's shape, in
+ * SPI_tuptable) marked as Ray's GCS marks them; the last one's key into
+ * *last_tid / *last_att. Returns how many were marked.
+ */
 static uint64
 fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea *job_id,
-				  int64 end_ns, ProtobufCAllocator *alloc)
+				  int64 end_ns, ProtobufCAllocator *alloc, char **last_tid, int32 *last_att)
 {
 	MergedAttempts all,
 				m;
@@ -618,7 +622,6 @@ fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *c
 
 	hex[hex_encode(VARDATA_ANY(job_id), VARSIZE_ANY_EXHDR(job_id), hex)] = '\0';
 	message = psprintf("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed.", hex);
-
 	read_waiting(&all);
 	merged_init(&m, all.n);
 	for (int k = 0; k < all.n; k++)
@@ -635,22 +638,89 @@ fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *c
 		m.in_history[m.n] = all.in_history[k];
 		m.n++;
 	}
+	if (all.n > 0)
+	{
+		bytea	   *t = DatumGetByteaPP(all.tids[all.n - 1]);
+
+		*last_tid = palloc(2 * VARSIZE_ANY_EXHDR(t) + 1);
+		(*last_tid)[hex_encode(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), *last_tid)] = '\0';
+		*last_att = DatumGetInt32(all.atts[all.n - 1]);
+	}
 	write_attempts(cluster, inc, ci, &m, alloc, false);
 	return (uint64) m.n;
+}
+
+/*
+ * Mark the unfinished attempts of one ended job, FAIL_BATCH at a time in
+ * task_live's key order (a job may leave any number: memory stays bounded).
+ * The attempts are a push-only cluster's task_live rows of the job (their
+ * job_id is TaskEvents.job_id, Ray's job index). Returns how many.
+ */
+#define FAIL_BATCH 2000
+
+static uint64
+fail_job(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea *job_id, int64 end_ns)
+{
+	Oid			t[5] = {TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT4OID};
+	Datum		a[5];
+	char	   *last_tid = "";
+	int32		last_att = -1;
+	uint64		n = 0;
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar job end batch",
+													ALLOCSET_DEFAULT_SIZES);
+	ProtobufCAllocator alloc;	/* unpacked attempts: freed with each batch */
+
+	raydar_allocator_init(&alloc, batch_cxt);
+
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	a[2] = PointerGetDatum(job_id);
+	for (;;)
+	{
+		MemoryContext old;
+		uint64		rows;
+		SPITupleTable *read;
+
+		a[3] = CStringGetTextDatum(last_tid);
+		a[4] = Int32GetDatum(last_att);
+		if (SPI_execute_with_args("SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history "
+								  "FROM raydar.task_live l JOIN raydar.event_attempts e "
+								  "ON e.cluster = l.cluster AND e.incarnation = l.incarnation "
+								  "AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number "
+								  "WHERE l.cluster = $1 AND l.incarnation = $2 AND l.job_id = encode($3, 'hex') "
+								  "AND (l.task_id, l.attempt_number) > ($4, $5) "
+								  "AND NOT e.expired AND NOT e.in_history "
+								  "ORDER BY l.task_id, l.attempt_number LIMIT " CppAsString2(FAIL_BATCH),
+								  5, t, a, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read raydar.event_attempts");
+		rows = SPI_processed;
+		read = SPI_tuptable;
+		if (rows == 0)
+			break;
+		old = MemoryContextSwitchTo(batch_cxt);
+		n += fail_job_attempts(cluster, inc, ci, job_id, end_ns, &alloc, &last_tid, &last_att);
+		MemoryContextSwitchTo(old);
+		last_tid = pstrdup(last_tid);
+		SPI_freetuptable(read);
+		MemoryContextReset(batch_cxt);
+		if (rows < FAIL_BATCH)
+			break;
+	}
+	MemoryContextDelete(batch_cxt);
+	return n;
 }
 
 uint64
 event_attempts_fail_ended_jobs(void)
 {
 	Oid			t[1] = {INT4OID};
+	Oid			t2[4] = {TEXTOID, TEXTOID, BYTEAOID, INT8OID};
 	Datum		a[1];
 	uint64		total = 0;
-	ProtobufCAllocator alloc;
 	SPITupleTable *jobs;
 
 	if (event_job_end_wait_s < 0)
 		return 0;
-	raydar_allocator_init(&alloc, CurrentMemoryContext);
 	a[0] = Int32GetDatum(event_job_end_wait_s);
 	if (SPI_execute_with_args("SELECT cluster, incarnation, job_id, end_ns FROM raydar.event_job_ends "
 							  "WHERE marked_at IS NULL AND received_at <= now() - make_interval(secs => $1) "
@@ -660,7 +730,6 @@ event_attempts_fail_ended_jobs(void)
 	jobs = SPI_tuptable;
 	for (uint64 j = 0; j < jobs->numvals; j++)
 	{
-		Oid			t2[3] = {TEXTOID, TEXTOID, BYTEAOID};
 		Datum		a2[4];
 		PushClusterInfo ci;
 		bool		isnull;
@@ -674,33 +743,14 @@ event_attempts_fail_ended_jobs(void)
 		a2[0] = CStringGetTextDatum(cluster);
 		a2[1] = CStringGetTextDatum(inc);
 		a2[2] = PointerGetDatum(job_id);
-		/*
-		 * The job's attempts not yet in history: a push-only cluster's
-		 * task_live rows (their job_id is TaskEvents.job_id, Ray's job
-		 * index). A polled cluster's task_live is the poller's, which
-		 * stores the GCS's own marks.
-		 */
+		/* A polled cluster's task_live is the poller's: it stores the GCS's own marks. */
 		if (!ci.polled)
-		{
-			if (SPI_execute_with_args("SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history "
-									  "FROM raydar.task_live l JOIN raydar.event_attempts e "
-									  "ON e.cluster = l.cluster AND e.incarnation = l.incarnation "
-									  "AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number "
-									  "WHERE l.cluster = $1 AND l.incarnation = $2 AND l.job_id = encode($3, 'hex') "
-									  "AND NOT e.expired AND NOT e.in_history ORDER BY 1, 2",
-									  3, t2, a2, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not read raydar.event_attempts");
-			n = fail_job_attempts(cluster, inc, &ci, job_id, end_ns, &alloc);
-		}
+			n = fail_job(cluster, inc, &ci, job_id, end_ns);
 		a2[3] = Int64GetDatum((int64) n);
-		{
-			Oid			t3[4] = {TEXTOID, TEXTOID, BYTEAOID, INT8OID};
-
-			if (SPI_execute_with_args("UPDATE raydar.event_job_ends SET marked_at = now(), marked = $4 "
-									  "WHERE cluster = $1 AND incarnation = $2 AND job_id = $3",
-									  4, t3, a2, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update raydar.event_job_ends");
-		}
+		if (SPI_execute_with_args("UPDATE raydar.event_job_ends SET marked_at = now(), marked = $4 "
+								  "WHERE cluster = $1 AND incarnation = $2 AND job_id = $3",
+								  4, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update raydar.event_job_ends");
 		total += n;
 	}
 	return total;

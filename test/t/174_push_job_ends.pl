@@ -13,7 +13,10 @@
 #	  worker events: docs/push.md);
 #	- once per job: the job's FINISHED posted again marks nothing, and an
 #	  attempt of the job that arrives later stays live;
-#	- raydar.event_job_end_wait = -1 marks nothing.
+#	- raydar.event_job_end_wait = -1 marks nothing;
+#	- a job that leaves 100,000 attempts (109,091 with retries; varied
+#	  names, some finished, some without their definition): each stored
+#	  once, the unfinished ones marked.
 use strict;
 use warnings;
 use FindBin;
@@ -179,6 +182,89 @@ is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || count(*) FILTER (WHE
    '2 2', 'off: the job ends are recorded, none marked');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_live WHERE cluster = 'push_off'}),
    '5', 'off: the five stay live');
+
+# ---- a job that leaves 100,000 attempts ------------------------------------
+# Varied: names of every width (and 1,001 bytes), every 7th attempt
+# FINISHED (kept as it is), every 13th without its definition (stored
+# without it once raydar.event_definition_wait passes), every 11th a retry
+# whose attempt 0 FAILED on its own. Encoded by the simulator's Encoder,
+# 1,000 events a body, the job's FINISHED last.
+set_wait('0');
+$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_definition_wait = '1s'; SELECT pg_reload_conf();");
+my $gen = "$tmp/gen_job.py";
+open(my $g, '>', $gen) or die;
+print $g <<'PY';
+import base64, json, sys, urllib.request
+sys.path.insert(0, sys.argv[3])
+from raysim import rayevents
+from raysim.model import TaskAttempt
+url, n = sys.argv[1], int(sys.argv[2])
+BASE, MS = 1770890414000 * 1_000_000, 1_000_000
+job = bytes.fromhex("05000000")
+names = ["plain", "\u00fcn\u00efc\u00f8d\u00e9 \u2713 \u65e5\u672c\u8a9e \U0001f680", "quote \" ' \\ back", "", "x" * 1001]
+node, worker = b"\x11" * 28, b"\x22" * 28
+enc = rayevents.Encoder("master", seed=3, session_name="session_bigjob", gcs_events=False)
+out = []
+for i in range(n):
+    t = BASE + i * MS
+    tid = i.to_bytes(20, "big") + job
+    attempts = [(0, "RUNNING")] if i % 11 else [(0, "FAILED"), (1, "RUNNING")]
+    for att, last in attempts:
+        st = [("PENDING_ARGS_AVAIL", t + att * 10 * MS), ("SUBMITTED_TO_WORKER", t + att * 10 * MS + 1000),
+              ("RUNNING", t + att * 10 * MS + 2000)]
+        if i % 7 == 0 and last == "RUNNING":
+            st.append(("FINISHED", t + att * 10 * MS + 5 * MS))
+        elif last == "FAILED":
+            st.append(("FAILED", t + 3 * MS))
+        a = TaskAttempt(tid, job, names[i % len(names)] + str(i), "__main__.f", st, attempt_number=att,
+                        node_id=node, worker_id=worker, worker_pid=1000 + i % 50000,
+                        required_resources={"CPU": 1.0} if i % 3 else {"GPU": 0.5, "memory": float(i)},
+                        error_type="TASK_EXECUTION_EXCEPTION" if last == "FAILED" else None,
+                        error_message="boom %d" % i if last == "FAILED" else None)
+        evs = []
+        enc.attempt_events(a, (node, b"\x33" * 28, 77), evs)
+        out.extend(e for e in evs if not (i % 13 == 0 and e.kind == "definition"))
+out.sort(key=lambda e: (e.at_ns, e.seq))
+texts = [e.text for e in out]
+end = BASE + (n + 100) * MS
+jid = base64.b64encode(job).decode()
+texts.append(json.dumps({"eventId": base64.b64encode(b"job-finished-event-of-bigjob").decode(), "sourceType": "GCS",
+    "eventType": "DRIVER_JOB_LIFECYCLE_EVENT", "timestamp": rayevents.ts(end), "severity": "INFO", "message": "",
+    "sessionName": "session_bigjob", "nodeId": base64.b64encode(node).decode(),
+    "driverJobLifecycleEvent": {"jobId": jid, "stateTransitions": [{"state": "FINISHED", "timestamp": rayevents.ts(end)}]}}))
+for k in range(0, len(texts), 1000):
+    body = ("[" + ", ".join(texts[k:k + 1000]) + "]").encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    assert urllib.request.urlopen(req, timeout=60).status == 200
+print(len(texts), end // MS)
+PY
+close $g;
+$node->safe_psql('postgres', "SELECT raydar.receive_events('bigjob')");
+my $t0 = time;
+my ($gout, $gerr) = ('', '');
+my $okrun = IPC::Run::run([ '/usr/bin/python3', $gen, "http://127.0.0.1:$port/events/bigjob", '100000',
+	"$FindBin::RealBin/../raysim" ], '>', \$gout, '2>', \$gerr);
+ok($okrun, "100,000 attempts of one job posted ($gout)") or diag($gerr);
+my (undef, $big_end_ms) = split ' ', $gout;
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.task_live WHERE cluster = 'bigjob'}),
+   'every attempt of the job left task_live');
+note('100,000 attempts merged and marked in ' . (time - $t0) . ' s');
+my $bigmsg = 'Job finishes (05000000) as driver exits. Marking all non-terminal tasks as failed.';
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) || ' ' || count(DISTINCT (task_id, attempt_number))
+	  || ' finished ' || count(*) FILTER (WHERE state = 'FINISHED' AND error_message IS NULL)
+	  || ' retried ' || count(*) FILTER (WHERE state = 'FAILED' AND error_message LIKE 'boom %' AND attempt_number = 0)
+	  || ' marked ' || count(*) FILTER (WHERE state = 'FAILED' AND error_type = 'WORKER_DIED' AND error_message = '$bigmsg'
+	                                    AND abs(extract(epoch FROM end_time) * 1000 - $big_end_ms) <= 1)
+	  || ' undefined ' || count(*) FILTER (WHERE name IS NULL OR name = '')
+	FROM raydar.task_history WHERE cluster = 'bigjob'}),
+   '109091 109091 finished 14286 retried 9091 marked 85714 undefined 8393',
+   'all 109,091 attempts stored once: the finished and the retried ones as they were, the other 85,714 marked at the job\'s end');
+is($node->safe_psql('postgres', q{SELECT marked FROM raydar.event_job_ends WHERE cluster = 'bigjob'}), '85714',
+   'event_job_ends says 85,714 were marked');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_history WHERE cluster = 'bigjob'
+	AND name LIKE 'xxxxx%' AND length(name) > 1001}), '20140',
+   'the 1,001-byte names are whole');
 
 $node->stop;
 done_testing();
