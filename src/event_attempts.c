@@ -722,9 +722,17 @@ event_attempts_fail_ended_jobs(void)
 	if (event_job_end_wait_s < 0)
 		return 0;
 	a[0] = Int32GetDatum(event_job_end_wait_s);
-	if (SPI_execute_with_args("SELECT cluster, incarnation, job_id, end_ns FROM raydar.event_job_ends "
-							  "WHERE marked_at IS NULL AND received_at <= now() - make_interval(secs => $1) "
-							  "ORDER BY received_at LIMIT 1000",
+	/*
+	 * Due: the wait has passed since the job's end was merged, and every
+	 * body of its cluster received within that wait has been merged (Ray's
+	 * GCS has the events that reach it in its 15 s; here a backlog in the
+	 * spool, after an outage, must not lose that race).
+	 */
+	if (SPI_execute_with_args("SELECT j.cluster, j.incarnation, j.job_id, j.end_ns FROM raydar.event_job_ends j "
+							  "WHERE j.marked_at IS NULL AND j.received_at <= now() - make_interval(secs => $1) "
+							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_spool s WHERE s.cluster = j.cluster "
+							  "AND s.received_at <= j.received_at + make_interval(secs => $1)) "
+							  "ORDER BY j.received_at LIMIT 1000",
 							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read raydar.event_job_ends");
 	jobs = SPI_tuptable;

@@ -13,6 +13,9 @@
 #	  worker events: docs/push.md);
 #	- once per job: the job's FINISHED posted again marks nothing, and an
 #	  attempt of the job that arrives later stays live;
+#	- a backlog in the spool (the merger stopped past the wait, then
+#	  draining in small chunks) does not mark an attempt whose FINISHED
+#	  arrived within the wait;
 #	- raydar.event_job_end_wait = -1 marks nothing;
 #	- a job that leaves 100,000 attempts (109,091 with retries; varied
 #	  names, some finished, some without their definition): each stored
@@ -170,6 +173,83 @@ is($node->safe_psql('postgres', qq{SELECT coalesce(name, '') || ':' || state FRO
    ':RUNNING', 'the later attempt stays live: Ray marks a job\'s attempts once');
 is($node->safe_psql('postgres', q{SELECT string_agg(marked_at::text, ',' ORDER BY job_id) FROM raydar.event_job_ends}),
    $marked_at, 'the resent FINISHED recorded nothing again');
+
+# ---- a backlog in the spool ----------------------------------------------------
+# The merger stopped (SIGSTOP) just after it merged a job's FINISHED; then
+# bodies of the cluster arrive within the wait, the last one with an
+# attempt's FINISHED; the merger is continued only after the wait, and
+# drains them in chunks of 64 kB. Ray's GCS would have had that FINISHED
+# within its 15 s: the attempt must end FINISHED, not marked between two
+# chunks.
+set_wait('15s');
+$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_merge_chunk = '64kB'; SELECT pg_reload_conf();");
+my $bgen = "$tmp/gen_backlog.py";
+open(my $bg, '>', $bgen) or die;
+print $bg <<'PY';
+import base64, json, sys
+sys.path.insert(0, sys.argv[2])
+from raysim import rayevents
+from raysim.model import TaskAttempt
+out = sys.argv[1]
+BASE, MS = 1770890414000 * 1_000_000, 1_000_000
+job, other = bytes.fromhex("06000000"), bytes.fromhex("07000000")
+node, worker = b"\x11" * 28, b"\x22" * 28
+enc = rayevents.Encoder("master", seed=5, session_name="session_backlog", gcs_events=False)
+x = TaskAttempt(b"\x0f" * 20 + job, job, "late_finisher", "__main__.f",
+                [("PENDING_ARGS_AVAIL", BASE), ("SUBMITTED_TO_WORKER", BASE + MS), ("RUNNING", BASE + 2 * MS),
+                 ("FINISHED", BASE + 1500 * MS)], node_id=node, worker_id=worker, worker_pid=7)
+evs = []
+enc.attempt_events(x, (node, b"\x33" * 28, 77), evs)
+a = [e.text for e in evs if '"FINISHED"' not in e.text]
+b = [e.text for e in evs if '"FINISHED"' in e.text]
+assert len(b) == 1
+end = BASE + 2000 * MS
+a.append(json.dumps({"eventId": base64.b64encode(b"job-finished-event-backlog").decode(), "sourceType": "GCS",
+    "eventType": "DRIVER_JOB_LIFECYCLE_EVENT", "timestamp": rayevents.ts(end), "severity": "INFO", "message": "",
+    "sessionName": "session_backlog", "nodeId": base64.b64encode(node).decode(),
+    "driverJobLifecycleEvent": {"jobId": base64.b64encode(job).decode(),
+                                "stateTransitions": [{"state": "FINISHED", "timestamp": rayevents.ts(end)}]}}))
+def write(name, texts):
+    with open("%s/%s.json" % (out, name), "w") as f:
+        f.write("[" + ", ".join(texts) + "]")
+write("a", a)
+write("b", b)
+for k in range(40):
+    fill = []
+    for i in range(150):
+        t = TaskAttempt((k * 1000 + i).to_bytes(20, "big") + other, other, "filler %d-%d %s" % (k, i, "\u00e9" * (i % 17)),
+                        "__main__.g", [("PENDING_ARGS_AVAIL", BASE + i * MS)])
+        e = []
+        enc.attempt_events(t, (node, b"\x33" * 28, 77), e)
+        fill.extend(x.text for x in e)
+    write("fill%02d" % k, fill)
+PY
+close $bg;
+my $bdir = "$tmp/backlog";
+mkdir $bdir;
+my $berr = '';
+IPC::Run::run([ '/usr/bin/python3', $bgen, $bdir, "$FindBin::RealBin/../raysim" ], '2>', \$berr) or die $berr;
+$node->safe_psql('postgres', "SELECT raydar.receive_events('backlog')");
+is(post('backlog', slurp_file("$bdir/a.json")), '200', 'backlog: the attempt running and the job\'s FINISHED');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM raydar.event_job_ends WHERE cluster = 'backlog'}),
+   'backlog: the job\'s end is merged');
+my $mpid = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event merger'});
+kill 'STOP', $mpid;
+my @codes = map { post('backlog', slurp_file("$bdir/fill" . sprintf('%02d', $_) . '.json')) } 0 .. 39;
+push @codes, post('backlog', slurp_file("$bdir/b.json"));
+is(join(',', sort { $a <=> $b } keys %{ { map { $_ => 1 } @codes } }), '200', 'backlog: 41 bodies spooled while the merger is stopped');
+ok($node->poll_query_until('postgres', q{SELECT now() > received_at + interval '16 s' FROM raydar.event_job_ends WHERE cluster = 'backlog'}),
+   'backlog: the wait is over');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.event_spool WHERE cluster = 'backlog'}), '==', 41,
+	'backlog: still spooled');
+kill 'CONT', $mpid;
+ok($node->poll_query_until('postgres', q{SELECT marked_at IS NOT NULL FROM raydar.event_job_ends WHERE cluster = 'backlog'}),
+   'backlog: the job is settled once the spool is drained');
+is($node->safe_psql('postgres', q{SELECT name || ':' || state || ':' || coalesce(error_message, '') FROM raydar.task_history WHERE cluster = 'backlog'}),
+   'late_finisher:FINISHED:', 'backlog: the attempt ends FINISHED, as its own event says');
+is($node->safe_psql('postgres', q{SELECT marked FROM raydar.event_job_ends WHERE cluster = 'backlog'}), '0',
+   'backlog: nothing of that job was marked');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_merge_chunk; SELECT pg_reload_conf();");
 
 # ---- switched off ------------------------------------------------------------
 set_wait('-1');

@@ -3,10 +3,11 @@
 -- GCS does when a job ends. The same table as src/sql/77_push_entities.sql.
 
 -- Jobs whose FINISHED transition was pushed: raydar.event_job_end_wait
--- after it arrived, the merger marks the job's attempts that are neither
--- FINISHED nor FAILED as FAILED (WORKER_DIED, "Job finishes (<job>) as
--- driver exits. ..." at the job's end time), as Ray's GCS does 15 s after a
--- job ends (GcsTaskManager::OnJobFinished, MarkTasksFailedOnJobEnds). No
+-- after it was merged (received_at), once no body of the cluster that
+-- arrived before then is still spooled, the merger marks the job's
+-- attempts that are neither FINISHED nor FAILED as FAILED (WORKER_DIED,
+-- "Job finishes (<job>) as driver exits. ..." at the job's end time), as
+-- Ray's GCS does 15 s after a job ends (GcsTaskManager::OnJobFinished, MarkTasksFailedOnJobEnds). No
 -- worker reports those attempts any more, and Ray does not export what its
 -- GCS writes, so without this they would stay live for good. marked_at:
 -- when that was done (once per job, as Ray does; a resent FINISHED does
