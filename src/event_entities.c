@@ -184,19 +184,16 @@ store_fragments(const char *cluster, const char *inc, RayEntityKind kind,
 	 * the job's end in event_job_ends, for event_attempts_fail_ended_jobs
 	 * (a resent event inserts nothing, so it records nothing again).
 	 */
+#define INSERT_FRAGMENTS "INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, " \
+	"event_id, part, ts_ns, state, restart_reason, fragment) " \
+	"SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u ON CONFLICT DO NOTHING"
 	if (SPI_execute_with_args(kind == RAY_ENTITY_JOB ?
-							  "WITH ins AS (INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
-							  "event_id, part, ts_ns, state, restart_reason, fragment) "
-							  "SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u "
-							  "ON CONFLICT DO NOTHING RETURNING entity_id, part, ts_ns, state) "
+							  "WITH ins AS (" INSERT_FRAGMENTS " RETURNING entity_id, part, ts_ns, state) "
 							  "INSERT INTO raydar.event_job_ends (cluster, incarnation, job_id, end_ns) "
 							  "SELECT $1, $2, entity_id, min(ts_ns) FROM ins "
 							  "WHERE part >= 0 AND state = " CppAsString2(JOB_STATE_FINISHED) " GROUP BY entity_id "
 							  "ON CONFLICT DO NOTHING" :
-							  "INSERT INTO raydar.event_entities (cluster, incarnation, kind, entity_id, "
-							  "event_id, part, ts_ns, state, restart_reason, fragment) "
-							  "SELECT $1, $2, $3, u.* FROM unnest($4, $5, $6, $7, $8, $9, $10) AS u "
-							  "ON CONFLICT DO NOTHING",
+							  INSERT_FRAGMENTS,
 							  10, t, a, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into raydar.event_entities");
 	return nids;
