@@ -428,12 +428,21 @@ write_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci,
 			live = lappend_int(live, (int) k);
 		}
 	}
-	/* A polled cluster's task_live is the poller's. */
-	if (!ci->polled)
+	/*
+	 * A polled cluster's task_live is the poller's. Of a push-only cluster
+	 * it shows the newest session's attempts: they replace whatever row
+	 * their key has (task_live is keyed without the incarnation: a job's
+	 * driver task has the same id in every session). An earlier session's
+	 * attempts (a late body, or its ended job's marking) only leave it,
+	 * matched with their incarnation (see bind_session in event_merge.c).
+	 */
+	if (!ci->polled && (ci->live_inc == NULL || strcmp(ci->live_inc, inc) == 0))
 	{
-		history_store_delete(HISTORY_LIVE, cluster, inc, reply, list_concat_copy(live, moved_live));
+		history_store_delete(HISTORY_LIVE, cluster, NULL, reply, list_concat_copy(live, moved_live));
 		history_store_write(HISTORY_LIVE, cluster, inc, reply, live);
 	}
+	else if (!ci->polled)
+		history_store_delete(HISTORY_LIVE, cluster, inc, reply, moved_live);
 	if (hist != NIL)
 	{
 		/*

@@ -28,7 +28,8 @@
  * have seen the new run, and binding then would depend on whether a body
  * or a poll came first. Such a session's bodies wait in the spool until the
  * poller sees the run, at most raydar.event_session_wait (then the session
- * is its own incarnation).
+ * is its own incarnation). Of a cluster only pushed, task_live shows the
+ * newest session's attempts (end_earlier_sessions).
  */
 #include "raydar.h"
 
@@ -114,7 +115,9 @@ event_push_cluster_info(const char *cluster, PushClusterInfo *ci)
 	ray_version_parse("2.58", &ci->v);
 	a[0] = CStringGetTextDatum(cluster);
 	if (SPI_execute_with_args("SELECT (SELECT ray_version FROM raydar.event_clusters WHERE cluster = $1), "
-							  "EXISTS (SELECT 1 FROM raydar.tracked_servers WHERE server_name::text = $1)",
+							  "EXISTS (SELECT 1 FROM raydar.tracked_servers WHERE server_name::text = $1), "
+							  "(SELECT incarnation FROM raydar.event_sessions WHERE cluster = $1 "
+							  "ORDER BY first_seen DESC, session_name DESC LIMIT 1)",
 							  1, t, a, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read raydar.event_clusters");
 	tup = SPI_tuptable->vals[0];
@@ -127,6 +130,11 @@ event_push_cluster_info(const char *cluster, PushClusterInfo *ci)
 			ray_version_parse("2.58", &ci->v);
 	}
 	ci->polled = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	{
+		Datum		inc = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+
+		ci->live_inc = isnull ? NULL : TextDatumGetCString(inc);
+	}
 }
 
 static PushClusterInfo *
@@ -144,11 +152,46 @@ chunk_cluster_info(Chunk *c, const char *cluster)
 }
 
 /*
+ * A new session of a push-only cluster ends the earlier ones' live
+ * attempts: Ray runs one session per cluster, and the attempts an earlier
+ * one left pending or running will never finish (Ray's GCS, gone with that
+ * session, marked nothing; the new one knows nothing of them). They leave
+ * task_live as they do when the poller sees a new incarnation
+ * (collector_poll.c, clear_live), and their events stay in event_attempts
+ * until the retention. The attempts of a job whose end is merged but not
+ * yet marked stay for that marking (event_attempts_fail_ended_jobs), which
+ * moves them to history as Ray's GCS did before the restart.
+ */
+static void
+end_earlier_sessions(const char *cluster, const char *session, const char *inc)
+{
+	Oid			t[2] = {TEXTOID, TEXTOID};
+	Datum		a[2];
+
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(inc);
+	if (SPI_execute_with_args("DELETE FROM raydar.task_live l WHERE l.cluster = $1 AND l.incarnation <> $2 "
+							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_job_ends j WHERE j.cluster = l.cluster "
+							  "AND j.incarnation = l.incarnation AND j.job_id = decode(l.job_id, 'hex') "
+							  "AND j.marked_at IS NULL)",
+							  2, t, a, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not end the live attempts of earlier sessions");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("raydar event merger: cluster \"%s\" started session \"%s\"; " UINT64_FORMAT
+						" attempts its earlier sessions left pending or running were removed from raydar.task_live",
+						cluster, session, SPI_processed),
+				 errdetail("A Ray cluster runs one session at a time: those attempts will not finish, and Ray keeps no record of them."),
+				 errhint("Their events stay in raydar.event_attempts for raydar.event_receiver_retention.")));
+}
+
+/*
  * The incarnation a session's rows go under (see the header), or NULL when
- * it must wait for the poller to see its run.
+ * it must wait for the poller to see its run. A session bound here becomes
+ * the cluster's newest (ci->live_inc).
  */
 static char *
-bind_session(const char *cluster, const PushClusterInfo *ci, const char *session, TimestampTz since)
+bind_session(const char *cluster, PushClusterInfo *ci, const char *session, TimestampTz since)
 {
 	Oid			t[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		a[3];
@@ -183,9 +226,13 @@ bind_session(const char *cluster, const PushClusterInfo *ci, const char *session
 	if (inc == NULL)
 		inc = pstrdup(session);
 	a[2] = CStringGetTextDatum(inc);
-	if (SPI_execute_with_args("INSERT INTO raydar.event_sessions (cluster, session_name, incarnation) "
-							  "VALUES ($1, $2, $3)", 3, t, a, NULL, false, 0) != SPI_OK_INSERT)
+	/* clock_timestamp: sessions bound in one transaction stay ordered (live_inc). */
+	if (SPI_execute_with_args("INSERT INTO raydar.event_sessions (cluster, session_name, incarnation, first_seen) "
+							  "VALUES ($1, $2, $3, clock_timestamp())", 3, t, a, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert into raydar.event_sessions");
+	if (!ci->polled)
+		end_earlier_sessions(cluster, session, inc);
+	ci->live_inc = inc;
 	return inc;
 }
 

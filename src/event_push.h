@@ -66,9 +66,20 @@ typedef struct PushClusterInfo
 	bool		found;
 	RayVersion	v;
 	bool		polled;			/* also a tracked foreign server: task_live is the poller's */
+
+	/*
+	 * The incarnation of the cluster's newest session (NULL before its
+	 * first): only its attempts are shown live. A Ray cluster runs one
+	 * session at a time, so an older session's attempts that were pending
+	 * or running will not finish (see bind_session in event_merge.c).
+	 */
+	char	   *live_inc;
 } PushClusterInfo;
 
-/* The cluster's Ray version and whether it is also polled (SPI connected). */
+/*
+ * The cluster's Ray version, whether it is also polled, and its newest
+ * session's incarnation (SPI connected).
+ */
 extern void event_push_cluster_info(const char *cluster, PushClusterInfo *ci);
 
 /* Keep a rejected event or body in raydar.event_rejects (SPI connected). */

@@ -333,6 +333,7 @@ history_store_delete(HistoryWrite how, const char *cluster, const char *incarnat
 	Datum	   *ids;
 	Datum	   *atts;
 	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID};
 	RayBuf		hex;
 	ProtobufCAllocator alloc;
@@ -360,17 +361,22 @@ history_store_delete(HistoryWrite how, const char *cluster, const char *incarnat
 	if (k == 0)
 		return 0;
 	args[0] = CStringGetTextDatum(cluster);
-	args[1] = CStringGetTextDatum(incarnation);
+	Assert(incarnation != NULL || how == HISTORY_LIVE);
+	if (incarnation != NULL)
+		args[1] = CStringGetTextDatum(incarnation);
+	else
+		nulls[1] = 'n';
 	args[2] = PointerGetDatum(construct_array(ids, k, TEXTOID, -1, false, TYPALIGN_INT));
 	args[3] = PointerGetDatum(construct_array(atts, k, INT4OID, 4, true, TYPALIGN_INT));
 	if (how == HISTORY_LIVE)
 		rc = SPI_execute_with_args("DELETE FROM raydar.task_live l USING unnest($3::text[], $4::int[]) AS u(t, a) "
-								   "WHERE l.cluster = $1 AND $2 IS NOT NULL AND l.task_id = u.t "
-								   "AND l.attempt_number = u.a", 4, types, args, NULL, false, 0);
+								   "WHERE l.cluster = $1 AND ($2::text IS NULL OR l.incarnation = $2) "
+								   "AND l.task_id = u.t AND l.attempt_number = u.a",
+								   4, types, args, nulls, false, 0);
 	else
 		rc = SPI_execute_with_args("DELETE FROM raydar.task_history h USING unnest($3::text[], $4::int[]) AS u(t, a) "
 								   "WHERE h.cluster = $1 AND h.incarnation = $2 AND h.task_id = u.t "
-								   "AND h.attempt_number = u.a", 4, types, args, NULL, false, 0);
+								   "AND h.attempt_number = u.a", 4, types, args, nulls, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "could not delete replaced task attempts");
 	return SPI_processed;

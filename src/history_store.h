@@ -78,9 +78,11 @@ extern void history_store_add_partitions(const RayTaskReply *rows, List *positio
 /*
  * Delete the stored rows of the attempts at positions (of rows, a reply
  * whose rows are in memory): from task_live (how = HISTORY_LIVE; that
- * table is keyed without the incarnation) or from task_history (any other
- * how), whatever their end_time. For a writer that replaces an attempt's
- * row when the attempt changes (the push receiver). Returns rows deleted.
+ * table is keyed without the incarnation, so incarnation NULL deletes the
+ * attempt's row whichever incarnation it has) or from task_history (any
+ * other how), whatever their end_time. For a writer that replaces an
+ * attempt's row when the attempt changes (the push receiver). Returns rows
+ * deleted.
  */
 extern uint64 history_store_delete(HistoryWrite how, const char *cluster, const char *incarnation,
 								   const RayTaskReply *rows, List *positions);

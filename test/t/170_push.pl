@@ -5,13 +5,15 @@
 #	for both payload shapes and both key styles; duplicates, a kill -9 of the
 #	receiver mid-push and a PostgreSQL restart lose and duplicate nothing;
 #	bad events land in event_rejects and are answered 200; an unknown
-#	cluster is 404, a wrong token 403.
+#	cluster is 404, a wrong token 403; a new session binds as Ray restarts
+#	require, and ends what its cluster's earlier sessions left live.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use File::Temp qw(tempdir);
 use JSON::PP;
+use MIME::Base64;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -344,6 +346,76 @@ for my $who ('receiver', 'merger')
 	is($node->safe_psql('push', q{SELECT incarnation FROM raydar.event_sessions WHERE cluster = 'pc' AND session_name = 's-unseen'}),
 	   's-unseen', 'bound to its own name after raydar.event_session_wait');
 	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_session_wait; SELECT pg_reload_conf();");
+}
+
+# 7b. A new session of a push-only cluster: Ray runs one session at a time,
+# so the attempts an earlier session left pending or running leave task_live
+# (as the poller drops them on a new incarnation), except those of a job
+# whose end awaits its marking; a late body of the old session reaches
+# history but never task_live, and never touches the new session's row of
+# the same task id (a job's driver task has the same id in every session).
+{
+	$node->safe_psql('push', q{SELECT raydar.receive_events('rs')});
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = -1; SELECT pg_reload_conf();");
+	my $n = 0;
+	my $ev = sub {
+		my ($session, $type, $key, $payload) = @_;
+		return { eventId => encode_base64('restart-' . $n++, ''), sourceType => 'CORE_WORKER', eventType => $type,
+			timestamp => '2026-12-01T00:00:00Z', severity => 'INFO', message => '', sessionName => $session,
+			$key => $payload };
+	};
+	my $b64 = sub { encode_base64(pack('H*', $_[0]), '') };
+	my $tid = sub { $b64->(($_[0] x 20) . $_[1]) };    # 20 bytes, then the job's 4
+	my $task = sub {
+		my ($session, $t, $job, $name, @states) = @_;
+		my $ts = 0;
+		return ($ev->($session, 'TASK_DEFINITION_EVENT', 'taskDefinitionEvent',
+				{ taskId => $tid->($t, $job), taskAttempt => 0, taskType => 'NORMAL_TASK', language => 'PYTHON',
+				  taskName => $name, jobId => $b64->($job) }),
+			$ev->($session, 'TASK_LIFECYCLE_EVENT', 'taskLifecycleEvent',
+				{ taskId => $tid->($t, $job), taskAttempt => 0, jobId => $b64->($job),
+				  stateTransitions => [ map { { state => $_, timestamp => '2026-12-01T00:00:0' . $ts++ . 'Z' } } @states ] }));
+	};
+	my $job_end = $ev->('sa', 'DRIVER_JOB_LIFECYCLE_EVENT', 'driverJobLifecycleEvent',
+		{ jobId => $b64->('02000000'), stateTransitions => [ { state => 'FINISHED', timestamp => '2026-12-01T00:00:09Z' } ] });
+	my $live = sub {
+		$node->safe_psql('push', q{SELECT string_agg(name || '@' || incarnation || ':' || state, ' ' ORDER BY name, incarnation)
+			FROM raydar.task_live WHERE cluster = 'rs'});
+	};
+	is(post("$base/rs", encode_json([ $task->('sa', 'a1', '01000000', 'x1 old', 'RUNNING'),
+		$task->('sa', 'a2', '02000000', 'x2 ended job', 'RUNNING'),
+		$task->('sa', 'a6', '01000000', 'x6 pending', 'PENDING_ARGS_AVAIL'),
+		$task->('sa', 'a3', '01000000', 'x3 done', 'RUNNING', 'FINISHED'), $job_end ])), '200',
+	   'session sa: two running attempts, a pending one, a finished one and the end of one running attempt\'s job');
+	drained();
+	is($live->(), 'x1 old@sa:RUNNING x2 ended job@sa:RUNNING x6 pending@sa:PENDING_ARGS_AVAIL',
+	   'the running and pending attempts are live');
+	my $logpos = -s $node->logfile;
+	is(post("$base/rs", encode_json([ $task->('sb', 'a1', '01000000', 'x1 new', 'RUNNING'),
+		$task->('sb', 'a4', '01000000', 'x4', 'RUNNING') ])), '200',
+	   'session sb: the same task id as a running attempt of sa, and another');
+	drained();
+	is($live->(), 'x1 new@sb:RUNNING x2 ended job@sa:RUNNING x4@sb:RUNNING',
+	   'sa\'s running and pending attempts left task_live; the one whose job ended stays for its marking');
+	like(substr(slurp_file($node->logfile), $logpos),
+		 qr/cluster "rs" started session "sb"; 2 attempts its earlier sessions left pending or running were removed/,
+		 'the server log says how many attempts left');
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = '1s'; SELECT pg_reload_conf();");
+	ok($node->poll_query_until('push', q{SELECT count(*) = 1 FROM raydar.task_history
+		WHERE cluster = 'rs' AND incarnation = 'sa' AND name = 'x2 ended job' AND state = 'FAILED'}),
+	   'the ended job\'s attempt is marked FAILED in sa\'s history, as Ray\'s GCS marks it');
+	is($live->(), 'x1 new@sb:RUNNING x4@sb:RUNNING', 'and leaves task_live; sb\'s attempts stay');
+	# A late body of sa: x1 finishes, x5 starts.
+	my @late = $task->('sa', 'a1', '01000000', 'x1 old', 'RUNNING', 'FINISHED');
+	is(post("$base/rs", encode_json([ $late[1], $task->('sa', 'a5', '01000000', 'x5 late', 'RUNNING') ])), '200',
+	   'a late body of sa');
+	drained();
+	is($node->safe_psql('push', q{SELECT string_agg(name || '@' || incarnation || ':' || state, ' ' ORDER BY name)
+		FROM raydar.task_history WHERE cluster = 'rs'}),
+	   'x1 old@sa:FINISHED x2 ended job@sa:FAILED x3 done@sa:FINISHED',
+	   'its finished attempt is in sa\'s history');
+	is($live->(), 'x1 new@sb:RUNNING x4@sb:RUNNING', 'its running one is not live, and sb\'s row of the same task id is untouched');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_job_end_wait; SELECT pg_reload_conf();");
 }
 
 # 8. TLS: the same receiver over HTTPS with a certificate (superuser settings).
