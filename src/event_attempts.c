@@ -434,9 +434,11 @@ write_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci,
 	 * their key has (task_live is keyed without the incarnation: a job's
 	 * driver task has the same id in every session). An earlier session's
 	 * attempts (a late body, or its ended job's marking) only leave it,
-	 * matched with their incarnation (see bind_session in event_merge.c).
+	 * matched with their incarnation (see bind_session in event_merge.c),
+	 * as do those of a cluster no longer received (raydar.stop_receiving
+	 * emptied its task_live; its spooled bodies are still merged).
 	 */
-	if (!ci->polled && (ci->live_inc == NULL || strcmp(ci->live_inc, inc) == 0))
+	if (!ci->polled && ci->found && (ci->live_inc == NULL || strcmp(ci->live_inc, inc) == 0))
 	{
 		history_store_delete(HISTORY_LIVE, cluster, NULL, reply, list_concat_copy(live, moved_live));
 		history_store_write(HISTORY_LIVE, cluster, inc, reply, live);

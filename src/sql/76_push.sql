@@ -134,10 +134,11 @@ COMMENT ON VIEW raydar.event_receiver_status IS
 
 -- receive_events(cluster, token): accept cluster's Event Export at
 -- /events/<cluster>/<token> (no token: /events/<cluster>). Returns the path.
+-- SECURITY DEFINER: raydar_admin's, without privileges on event_clusters.
 CREATE FUNCTION raydar.receive_events(cluster text, token text DEFAULT NULL,
                                       ray_version text DEFAULT '2.58')
 RETURNS text
-LANGUAGE plpgsql
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -160,14 +161,26 @@ BEGIN
 END;
 $$;
 
--- stop_receiving(cluster): refuse its events from now on (rows stay).
+-- stop_receiving(cluster): refuse its events from now on. Its history
+-- stays; its live attempts leave task_live (no event will end them), as
+-- untrack() does for a polled server, unless the poller keeps them.
+-- SECURITY DEFINER, as track() and untrack(): raydar_admin runs it without
+-- privileges on the tables.
 CREATE FUNCTION raydar.stop_receiving(cluster text)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH d AS (DELETE FROM raydar.event_clusters c WHERE c.cluster = stop_receiving.cluster RETURNING 1)
-    SELECT count(*) > 0 FROM d;
+BEGIN
+    DELETE FROM raydar.event_clusters c WHERE c.cluster = stop_receiving.cluster;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM raydar.tracked_servers s WHERE s.server_name::text = stop_receiving.cluster) THEN
+        DELETE FROM raydar.task_live l WHERE l.cluster = stop_receiving.cluster;
+    END IF;
+    RETURN true;
+END
 $$;
 
 REVOKE ALL ON FUNCTION raydar.receive_events(text, text, text), raydar.stop_receiving(text) FROM PUBLIC;

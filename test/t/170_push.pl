@@ -416,6 +416,27 @@ for my $who ('receiver', 'merger')
 	   'its finished attempt is in sa\'s history');
 	is($live->(), 'x1 new@sb:RUNNING x4@sb:RUNNING', 'its running one is not live, and sb\'s row of the same task id is untouched');
 	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_job_end_wait; SELECT pg_reload_conf();");
+
+	# raydar_admin's functions work for a member of raydar_admin (they
+	# write tables it has no privileges on); stop_receiving() empties the
+	# cluster's task_live (no event will end those attempts), as untrack()
+	# does, and keeps its history.
+	$node->safe_psql('push', q{CREATE ROLE push_admin LOGIN IN ROLE raydar_admin});
+	is($node->safe_psql('push', q{SELECT raydar.receive_events('rs2', token => 'tok-abcdefghijklmnop')},
+		extra_params => [ '-U', 'push_admin' ]), '/events/rs2/tok-abcdefghijklmnop',
+	   'a member of raydar_admin registers a cluster');
+	is($node->safe_psql('push', q{SELECT registered_by FROM raydar.event_clusters WHERE cluster = 'rs2'}),
+	   'push_admin', 'registered_by names the caller, not the function\'s owner');
+	is($node->safe_psql('push', q{SELECT raydar.stop_receiving('rs') || ' ' || raydar.stop_receiving('rs2') || ' '
+		|| raydar.stop_receiving('no-such-cluster')}, extra_params => [ '-U', 'push_admin' ]),
+	   'true true false', 'and stops receiving clusters; an unknown one is false');
+	is($node->safe_psql('push', q{SELECT (SELECT count(*) FROM raydar.task_live WHERE cluster = 'rs') || ' '
+		|| (SELECT count(*) FROM raydar.task_history WHERE cluster = 'rs')}),
+	   '0 3', 'the stopped cluster\'s live attempts left task_live; its history stays');
+	# The receiver keeps registrations for 2 s.
+	my $code = '';
+	for (1 .. 50) { $code = post("$base/rs", '[]'); last if $code eq '404'; select(undef, undef, undef, 0.2); }
+	is($code, '404', 'its events are refused from then on');
 }
 
 # 8. TLS: the same receiver over HTTPS with a certificate (superuser settings).
