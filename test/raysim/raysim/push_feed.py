@@ -32,7 +32,7 @@ TICK = 0.05
 class Feed:
     def __init__(self, sim, spec):
         self.sim = sim
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()      # stats() holds it while caught_up() takes it
         self.cfg = {"url": None, "policy": None, "shape": None, "keys": "camel", "time_scale": 1.0,
                     "node_ids": "leased", "profile_events": False, "gcs_events": None,
                     "lifecycle_first": False, "paused": False, "seed": 0}
@@ -130,10 +130,10 @@ class Feed:
             due = ev[self.next:i]
             if due:
                 self.released_ns = due[-1].at_ns
+                # Handed over under the lock: /stats must never see them
+                # released (pending 0) and not yet buffered (agents idle).
+                self.agg.feed(due)
             self.next = i
-            agg = self.agg
-        if due:
-            agg.feed(due)
 
     def _run(self):
         while not self.stop:
@@ -152,14 +152,16 @@ class Feed:
             return self.next >= len(self.events) or self.events[self.next].at_ns > now
 
     def stats(self):
-        s = self.agg.stats()
+        # One consistent view: released, buffered and acknowledged counted
+        # under the lock tick() releases events under.
         with self.lock:
+            s = self.agg.stats()
             s["released"] = self.next
             s["pending"] = len(self.events) - self.next
             s["config"] = dict(self.cfg)
             s["shape"] = self._shape()
-        s["error"] = self.error
-        s["idle"] = s["total"]["idle"] and self.caught_up()
+            s["error"] = self.error
+            s["idle"] = s["total"]["idle"] and self.caught_up()
         return s
 
     def wait_idle(self, timeout):
