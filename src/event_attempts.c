@@ -572,9 +572,10 @@ attempt_terminated(const bytea *events, const RayVersion *v, ProtobufCAllocator 
 /*
  * What GcsTaskManagerStorage::MarkTaskAttemptFailedIfNeeded writes into an
  * attempt, as a packed TaskEvents to append (MergeFrom): FAILED at
- * failed_ns and error_info WORKER_DIED with message. Ray replaces
- * error_info (CopyFrom) where this merges it; an attempt that is neither
- * FINISHED nor FAILED has none in practice.
+ * failed_ns and error_info WORKER_DIED with message (and the job id, when
+ * job_id is not NULL: the attempt's own). Ray replaces error_info
+ * (CopyFrom) where this merges it; an attempt that is neither FINISHED nor
+ * FAILED has none in practice.
  */
 static bytea *
 failed_events(const bytea *task_id, int32 attempt, const bytea *job_id, int64 failed_ns,
@@ -593,9 +594,12 @@ failed_events(const bytea *task_id, int32 attempt, const bytea *job_id, int64 fa
 	te.task_id.len = VARSIZE_ANY_EXHDR(task_id);
 	te.has_attempt_number = 1;
 	te.attempt_number = attempt;
-	te.has_job_id = 1;
-	te.job_id.data = (uint8_t *) VARDATA_ANY(job_id);
-	te.job_id.len = VARSIZE_ANY_EXHDR(job_id);
+	if (job_id != NULL)
+	{
+		te.has_job_id = 1;
+		te.job_id.data = (uint8_t *) VARDATA_ANY(job_id);
+		te.job_id.len = VARSIZE_ANY_EXHDR(job_id);
+	}
 	e.has_key = 1;
 	e.key = failed_state;
 	e.has_value = 1;
@@ -615,24 +619,30 @@ failed_events(const bytea *task_id, int32 attempt, const bytea *job_id, int64 fa
 }
 
 /*
- * The attempts of one ended job (rows of read_waiting's shape, in
- * SPI_tuptable) marked as Ray's GCS marks them; the last one's key into
- * *last_tid / *last_att. Returns how many were marked.
+ * What Ray's GCS writes into the attempts it marks FAILED: when (ns), the
+ * WORKER_DIED message, and the job id for a job's attempts (NULL for a
+ * worker's: each keeps its own).
+ */
+typedef struct GcsMark
+{
+	int64		failed_ns;
+	const char *message;
+	bytea	   *job_id;
+} GcsMark;
+
+/*
+ * The attempts of one ended job or dead worker (rows of read_waiting's
+ * shape, in SPI_tuptable) marked as Ray's GCS marks them; the last one's
+ * key into *last_tid / *last_att. Returns how many were marked.
  */
 static uint64
-fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea *job_id,
-				  int64 end_ns, ProtobufCAllocator *alloc, char **last_tid, int32 *last_att)
+mark_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci, const GcsMark *mark,
+			  ProtobufCAllocator *alloc, char **last_tid, int32 *last_att)
 {
 	MergedAttempts all,
 				m;
 	int			failed_state = ray_task_status_number(&ci->v, RAY_TS_FAILED);
-	/* GcsTaskManager::OnJobFinished gets the job's end_time in ms. */
-	int64		failed_ns = end_ns / 1000000 * 1000000;
-	char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(job_id) + 1);
-	char	   *message;
 
-	hex[hex_encode(VARDATA_ANY(job_id), VARSIZE_ANY_EXHDR(job_id), hex)] = '\0';
-	message = psprintf("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed.", hex);
 	read_waiting(&all);
 	merged_init(&m, all.n);
 	for (int k = 0; k < all.n; k++)
@@ -643,7 +653,7 @@ fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *c
 		m.atts[m.n] = all.atts[k];
 		m.events[m.n] = bytea_cat(all.events[k],
 								  failed_events(DatumGetByteaPP(all.tids[k]), DatumGetInt32(all.atts[k]),
-												job_id, failed_ns, failed_state, message));
+												mark->job_id, mark->failed_ns, failed_state, mark->message));
 		m.ids[m.n] = all.ids[k];
 		m.stored[m.n] = true;
 		m.in_history[m.n] = all.in_history[k];
@@ -662,15 +672,19 @@ fail_job_attempts(const char *cluster, const char *inc, const PushClusterInfo *c
 }
 
 /*
- * Mark the unfinished attempts of one ended job, FAIL_BATCH at a time in
+ * Mark the unfinished attempts of one ended job (by_worker false: key is
+ * the job id) or dead worker (true: the worker id), FAIL_BATCH at a time in
  * task_live's key order (a job may leave any number: memory stays bounded).
- * The attempts are a push-only cluster's task_live rows of the job (their
- * job_id is TaskEvents.job_id, Ray's job index). Returns how many.
+ * The attempts are a push-only cluster's task_live rows of the job or
+ * worker: their job_id is TaskEvents.job_id (Ray's job index), their
+ * worker_id the state updates' worker (Ray's worker index). Returns how
+ * many.
  */
 #define FAIL_BATCH 2000
 
 static uint64
-fail_job(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea *job_id, int64 end_ns)
+mark_live(const char *cluster, const char *inc, const PushClusterInfo *ci, bool by_worker, bytea *key,
+		  const GcsMark *mark)
 {
 	Oid			t[5] = {TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT4OID};
 	Datum		a[5];
@@ -685,7 +699,7 @@ fail_job(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea 
 
 	a[0] = CStringGetTextDatum(cluster);
 	a[1] = CStringGetTextDatum(inc);
-	a[2] = PointerGetDatum(job_id);
+	a[2] = PointerGetDatum(key);
 	for (;;)
 	{
 		MemoryContext old;
@@ -694,14 +708,16 @@ fail_job(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea 
 
 		a[3] = CStringGetTextDatum(last_tid);
 		a[4] = Int32GetDatum(last_att);
-		if (SPI_execute_with_args("SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history "
-								  "FROM raydar.task_live l JOIN raydar.event_attempts e "
-								  "ON e.cluster = l.cluster AND e.incarnation = l.incarnation "
-								  "AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number "
-								  "WHERE l.cluster = $1 AND l.incarnation = $2 AND l.job_id = encode($3, 'hex') "
-								  "AND (l.task_id, l.attempt_number) > ($4, $5) "
-								  "AND NOT e.expired AND NOT e.in_history "
-								  "ORDER BY l.task_id, l.attempt_number LIMIT " CppAsString2(FAIL_BATCH),
+#define MARK_LIVE_SELECT(keycol) \
+		"SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history " \
+		"FROM raydar.task_live l JOIN raydar.event_attempts e " \
+		"ON e.cluster = l.cluster AND e.incarnation = l.incarnation " \
+		"AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number " \
+		"WHERE l.cluster = $1 AND l.incarnation = $2 AND l." keycol " = encode($3, 'hex') " \
+		"AND (l.task_id, l.attempt_number) > ($4, $5) " \
+		"AND NOT e.expired AND NOT e.in_history " \
+		"ORDER BY l.task_id, l.attempt_number LIMIT " CppAsString2(FAIL_BATCH)
+		if (SPI_execute_with_args(by_worker ? MARK_LIVE_SELECT("worker_id") : MARK_LIVE_SELECT("job_id"),
 								  5, t, a, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read raydar.event_attempts");
 		rows = SPI_processed;
@@ -709,7 +725,7 @@ fail_job(const char *cluster, const char *inc, const PushClusterInfo *ci, bytea 
 		if (rows == 0)
 			break;
 		old = MemoryContextSwitchTo(batch_cxt);
-		n += fail_job_attempts(cluster, inc, ci, job_id, end_ns, &alloc, &last_tid, &last_att);
+		n += mark_attempts(cluster, inc, ci, mark, &alloc, &last_tid, &last_att);
 		MemoryContextSwitchTo(old);
 		last_tid = pstrdup(last_tid);
 		SPI_freetuptable(read);
@@ -757,19 +773,92 @@ event_attempts_fail_ended_jobs(void)
 		bytea	   *job_id = DatumGetByteaPCopy(SPI_getbinval(jobs->vals[j], jobs->tupdesc, 3, &isnull));
 		int64		end_ns = DatumGetInt64(SPI_getbinval(jobs->vals[j], jobs->tupdesc, 4, &isnull));
 		uint64		n = 0;
+		char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(job_id) + 1);
+		GcsMark		mark;
 
+		hex[hex_encode(VARDATA_ANY(job_id), VARSIZE_ANY_EXHDR(job_id), hex)] = '\0';
+		/* GcsTaskManager::OnJobFinished gets the job's end_time in ms. */
+		mark.failed_ns = end_ns / 1000000 * 1000000;
+		mark.message = psprintf("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed.", hex);
+		mark.job_id = job_id;
 		event_push_cluster_info(cluster, &ci);
 		a2[0] = CStringGetTextDatum(cluster);
 		a2[1] = CStringGetTextDatum(inc);
 		a2[2] = PointerGetDatum(job_id);
 		/* A polled cluster's task_live is the poller's: it stores the GCS's own marks. */
 		if (!ci.polled)
-			n = fail_job(cluster, inc, &ci, job_id, end_ns);
+			n = mark_live(cluster, inc, &ci, false, job_id, &mark);
 		a2[3] = Int64GetDatum((int64) n);
 		if (SPI_execute_with_args("UPDATE raydar.event_job_ends SET marked_at = now(), marked = $4 "
 								  "WHERE cluster = $1 AND incarnation = $2 AND job_id = $3",
 								  4, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update raydar.event_job_ends");
+		total += n;
+	}
+	return total;
+}
+
+uint64
+event_attempts_fail_dead_workers(void)
+{
+	Oid			t[1] = {INT4OID};
+	Oid			t2[4] = {TEXTOID, TEXTOID, BYTEAOID, INT8OID};
+	Datum		a[1];
+	uint64		total = 0;
+	SPITupleTable *deaths;
+
+	if (event_worker_death_wait_s < 0)
+		return 0;
+	a[0] = Int32GetDatum(event_worker_death_wait_s);
+	/* Due as a job end is (event_attempts_fail_ended_jobs), with the worker's wait. */
+	if (SPI_execute_with_args("SELECT d.cluster, d.incarnation, d.worker_id, d.end_ms, d.exit_type, d.exit_detail "
+							  "FROM raydar.event_worker_deaths d "
+							  "WHERE d.marked_at IS NULL AND d.received_at <= now() - make_interval(secs => $1) "
+							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_spool s WHERE s.cluster = d.cluster "
+							  "AND s.received_at <= d.received_at + make_interval(secs => $1)) "
+							  "ORDER BY d.received_at LIMIT 1000",
+							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_worker_deaths");
+	deaths = SPI_tuptable;
+	for (uint64 j = 0; j < deaths->numvals; j++)
+	{
+		Datum		a2[4];
+		PushClusterInfo ci;
+		bool		isnull;
+		HeapTuple	tup = deaths->vals[j];
+		char	   *cluster = SPI_getvalue(tup, deaths->tupdesc, 1);
+		char	   *inc = SPI_getvalue(tup, deaths->tupdesc, 2);
+		bytea	   *worker_id = DatumGetByteaPCopy(SPI_getbinval(tup, deaths->tupdesc, 3, &isnull));
+		int64		end_ms = DatumGetInt64(SPI_getbinval(tup, deaths->tupdesc, 4, &isnull));
+		int32		exit_type = DatumGetInt32(SPI_getbinval(tup, deaths->tupdesc, 5, &isnull));
+		char	   *detail = SPI_getvalue(tup, deaths->tupdesc, 6);
+		char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(worker_id) + 1);
+		uint64		n = 0;
+		GcsMark		mark;
+
+		hex[hex_encode(VARDATA_ANY(worker_id), VARSIZE_ANY_EXHDR(worker_id), hex)] = '\0';
+		/*
+		 * GcsTaskManagerStorage::MarkTasksFailedOnWorkerDead: the worker's
+		 * end_time_ms in ns, and its exit type as a number (a C++ enum
+		 * streamed), then its exit detail. The event's end_ms was
+		 * range-checked to fit (ray_event_worker.c).
+		 */
+		mark.failed_ns = end_ms * 1000000;
+		mark.message = psprintf("Worker running the task (%s) died with exit_type: %d with error_message: %s",
+								hex, exit_type, detail ? detail : "");
+		mark.job_id = NULL;
+		event_push_cluster_info(cluster, &ci);
+		a2[0] = CStringGetTextDatum(cluster);
+		a2[1] = CStringGetTextDatum(inc);
+		a2[2] = PointerGetDatum(worker_id);
+		/* A polled cluster's task_live is the poller's: it stores the GCS's own marks. */
+		if (!ci.polled)
+			n = mark_live(cluster, inc, &ci, true, worker_id, &mark);
+		a2[3] = Int64GetDatum((int64) n);
+		if (SPI_execute_with_args("UPDATE raydar.event_worker_deaths SET marked_at = now(), marked = $4 "
+								  "WHERE cluster = $1 AND incarnation = $2 AND worker_id = $3",
+								  4, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update raydar.event_worker_deaths");
 		total += n;
 	}
 	return total;

@@ -51,6 +51,17 @@ extern uint64 event_attempts_settle_undefined(void);
  */
 extern uint64 event_attempts_fail_ended_jobs(void);
 
+/*
+ * Mark FAILED, as Ray's GCS does when a worker dies, the attempts each
+ * pushed dead worker (raydar.event_worker_deaths) left neither FINISHED
+ * nor FAILED, once raydar.event_worker_death_wait has passed since its
+ * death was merged and no body of its cluster received before then is
+ * still spooled; once per worker. Skips polled clusters (the poller keeps
+ * the GCS's own marks). SPI connected, in a transaction. Returns the
+ * attempts marked.
+ */
+extern uint64 event_attempts_fail_dead_workers(void);
+
 /* Attempts merged since the merger last ANALYZEd (it resets it). */
 extern uint64 event_attempts_merged;
 

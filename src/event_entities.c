@@ -26,6 +26,11 @@
  * final and that had no event for the retention keeps only a tombstone in
  * raydar.event_entity_tombstones (event_entities_expire); its later events
  * are skipped, not merged into a row of themselves alone.
+ *
+ * A worker's death (a worker lifecycle event's DEAD transition,
+ * ray_event_worker.c) is kept in raydar.event_worker_deaths, for the
+ * merger to mark the attempts the worker left as Ray's GCS does
+ * (event_attempts_fail_dead_workers); workers have no history table.
  */
 #include "raydar.h"
 
@@ -41,6 +46,7 @@
 #include "event_entities.h"
 #include "ray_enums.h"
 #include "ray_event_entity.h"
+#include "ray_event_worker.h"
 
 PG_FUNCTION_INFO_V1(raydar_expire_pushed_entities);
 
@@ -440,6 +446,49 @@ skip_tombstoned(const char *cluster, const char *inc, RayEntityKind kind,
 	return nskip;
 }
 
+/*
+ * The workers' deaths among items into event_worker_deaths; a worker's
+ * first death stored is the one (Ray sends one; a resent event inserts
+ * nothing).
+ */
+static void
+record_worker_deaths(const char *cluster, const char *incarnation, RayEventItem *const *items, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *ends = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *types = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *details = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			t[6] = {TEXTOID, TEXTOID, BYTEAARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+	Datum		a[6];
+	int			k = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		const RayWorkerDeath *w = items[i]->kind == RAY_EVENT_WORKER ? items[i]->worker : NULL;
+
+		if (w == NULL || !w->dead)
+			continue;
+		ids[k] = raydar_bytea_datum(w->worker_id, w->worker_id_len);
+		ends[k] = Int64GetDatum(w->end_ms);
+		types[k] = Int32GetDatum(w->exit_type);
+		details[k] = raydar_text_datum(w->exit_detail);
+		k++;
+	}
+	if (k == 0)
+		return;
+	a[0] = CStringGetTextDatum(cluster);
+	a[1] = CStringGetTextDatum(incarnation);
+	a[2] = raydar_array_datum(ids, NULL, k, BYTEAOID);
+	a[3] = raydar_array_datum(ends, NULL, k, INT8OID);
+	a[4] = raydar_array_datum(types, NULL, k, INT4OID);
+	a[5] = raydar_array_datum(details, NULL, k, TEXTOID);
+	if (SPI_execute_with_args("INSERT INTO raydar.event_worker_deaths (cluster, incarnation, worker_id, end_ms, "
+							  "exit_type, exit_detail) SELECT $1, $2, u.* FROM unnest($3, $4, $5, $6) AS u "
+							  "ON CONFLICT DO NOTHING",
+							  6, t, a, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert into raydar.event_worker_deaths");
+}
+
 int
 event_entities_merge(const char *cluster, const char *incarnation,
 					 const RayVersion *v, RayEventItem *const *items, int n)
@@ -453,6 +502,7 @@ event_entities_merge(const char *cluster, const char *incarnation,
 	MemoryContext chunk_cxt = AllocSetContextCreate(cxt, "raydar pushed entities chunk",
 													ALLOCSET_DEFAULT_SIZES);
 
+	record_worker_deaths(cluster, incarnation, items, n);
 	for (int i = 0; i < n; i++)
 		if (items[i]->kind == RAY_EVENT_ENTITY && items[i]->entity != NULL)
 			ents[nents++] = items[i];
@@ -549,6 +599,9 @@ event_entities_expire(double older_than_s)
 	if (SPI_execute("DELETE FROM raydar.event_job_ends WHERE received_at < now() - interval '30 days'",
 					false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from raydar.event_job_ends");
+	if (SPI_execute("DELETE FROM raydar.event_worker_deaths WHERE received_at < now() - interval '30 days'",
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from raydar.event_worker_deaths");
 	return n;
 }
 

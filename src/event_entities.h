@@ -15,7 +15,8 @@
 
 /*
  * Merge the events items[0, n) of one (cluster, incarnation) into the
- * entity history tables. The items are the fresh (first delivery) events
+ * entity history tables, and workers' deaths into
+ * raydar.event_worker_deaths. The items are the fresh (first delivery) events
  * of a body or group of bodies that are neither task events nor rejected,
  * in arrival order. Called inside the receiver's transaction with SPI
  * connected; errors are ERRORs (the receiver retries the body alone).

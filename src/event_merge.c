@@ -730,8 +730,10 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 }
 
 /*
- * Every 10 s (both read partial indexes): attempts whose definition never
- * came, stored; the unfinished attempts of jobs that ended, marked FAILED.
+ * Every 10 s (each reads a partial index): the unfinished attempts of
+ * workers that died, then of jobs that ended, marked FAILED (Ray's GCS
+ * marks a worker's after 1 s, a job's after 15 s); attempts whose
+ * definition never came, stored.
  */
 static void
 settle(void)
@@ -740,7 +742,8 @@ settle(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "raydar event merger: attempts without a definition, jobs ended");
+	pgstat_report_activity(STATE_RUNNING, "raydar event merger: workers dead, jobs ended, attempts without a definition");
+	event_attempts_fail_dead_workers();
 	event_attempts_fail_ended_jobs();
 	event_attempts_settle_undefined();
 	SPI_finish();

@@ -58,6 +58,7 @@ extern int	event_spool_max_mb;
 extern int	event_merge_chunk_kb;
 extern int	event_definition_wait_s;
 extern int	event_job_end_wait_s;
+extern int	event_worker_death_wait_s;
 extern int	event_session_wait_s;
 
 /* A cluster as the merger needs it. */

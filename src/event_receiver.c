@@ -82,6 +82,7 @@ int			event_spool_max_mb = 1024;
 int			event_merge_chunk_kb = 16384;
 int			event_definition_wait_s = 300;
 int			event_job_end_wait_s = 15;
+int			event_worker_death_wait_s = 1;
 int			event_session_wait_s = 30;
 
 EventPushShared *event_push_shared = NULL;
@@ -398,6 +399,11 @@ define_merge_settings(void)
 	DefineCustomIntVariable("raydar.event_job_end_wait",
 							"How long after a pushed job's end its unfinished attempts are marked FAILED, as Ray's GCS does.",
 							"-1: never.", &event_job_end_wait_s, 15, -1, 7 * 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	/* Ray's gcs_mark_task_failed_on_worker_dead_delay_ms, 1000 (ray_config_def.h). */
+	DefineCustomIntVariable("raydar.event_worker_death_wait",
+							"How long after a pushed worker's death the attempts it left unfinished are marked FAILED, as Ray's GCS does.",
+							"-1: never.", &event_worker_death_wait_s, 1, -1, 7 * 86400, PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("raydar.event_session_wait",
 							"How long a new session of a polled cluster waits for the collector to see its run.",

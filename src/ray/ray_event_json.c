@@ -22,9 +22,11 @@
  *  - Events with an empty task id, or a definition with an empty job id,
  *    are rejected (Ray skips them silently; raydar keeps them visible).
  * Job, actor and node events are RAY_EVENT_ENTITY, read by
- * ray_event_entity.c into fragments of the GCS rows. Other known event
- * types (placement groups, submission jobs, workers, platform events) are
- * RAY_EVENT_OTHER; an unknown type is rejected.
+ * ray_event_entity.c into fragments of the GCS rows; worker lifecycle
+ * events are RAY_EVENT_WORKER, read by ray_event_worker.c for a worker's
+ * death. Other known event types (placement groups, submission jobs,
+ * worker definitions, platform events) are RAY_EVENT_OTHER; an unknown
+ * type is rejected.
  */
 #include "ray_event_json.h"
 
@@ -40,6 +42,7 @@
 
 #include "ray_enums.h"
 #include "ray_event_entity.h"
+#include "ray_event_worker.h"
 #include "ray_json_read.h"
 
 #define MAX_DEPTH 64
@@ -540,7 +543,7 @@ static const EventType event_types[] = {
 	{"SUBMISSION_JOB_DEFINITION_EVENT", 13, NULL, NULL},
 	{"SUBMISSION_JOB_LIFECYCLE_EVENT", 14, NULL, NULL},
 	{"PLATFORM_EVENT", 15, NULL, NULL},
-	{"WORKER_LIFECYCLE_EVENT", 16, NULL, NULL},
+	{"WORKER_LIFECYCLE_EVENT", RAY_EVENT_TYPE_WORKER_LIFECYCLE, "workerLifecycleEvent", NULL},
 	{"WORKER_DEFINITION_EVENT", 17, NULL, NULL},
 };
 
@@ -619,6 +622,15 @@ convert_event(Conv *c, const cJSON *ev)
 	if (p == NULL || !cJSON_IsObject(p))
 	{
 		ray_json_reject(&c->r, "the %s has no \"%s\" object", et->name, et->payload);
+		return;
+	}
+	if (et->number == RAY_EVENT_TYPE_WORKER_LIFECYCLE)
+	{
+		it->worker = ray_event_worker_read(&c->r, p);
+		if (it->worker != NULL && !c->r.bad)
+			it->kind = RAY_EVENT_WORKER;
+		else if (!c->r.bad)
+			ray_json_reject(&c->r, "out of memory");
 		return;
 	}
 	if (et->number >= 5 && et->number <= 10)
@@ -750,7 +762,7 @@ ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 			b->ntask++;
 		else
 		{
-			/* Jobs, actors and nodes count as other events, stored or not. */
+			/* Jobs, actors, nodes and workers count as other events, stored or not. */
 			b->nother++;
 			if (it->kind == RAY_EVENT_ENTITY)
 				b->nentity++;

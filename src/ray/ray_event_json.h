@@ -14,7 +14,8 @@
  * fields append), so the receiver merges by concatenating packed bytes.
  * Job, actor and node events become RAY_EVENT_ENTITY items, read by
  * ray_event_entity.c into fragments of the GCS's own rows and merged the
- * same way (src/event_entities.c).
+ * same way (src/event_entities.c); a worker lifecycle event is a
+ * RAY_EVENT_WORKER item (ray_event_worker.c), for the worker's death.
  *
  * Accepted: lowerCamelCase and snake_case keys; ids as base64 (standard or
  * URL-safe, padding optional); int64 as strings or numbers; enums as names
@@ -45,6 +46,7 @@ typedef enum RayEventKind
 {
 	RAY_EVENT_TASK,				/* a task event: task holds its TaskEvents */
 	RAY_EVENT_ENTITY,			/* a job, actor or node event: entity holds it */
+	RAY_EVENT_WORKER,			/* a worker lifecycle event: worker holds it */
 	RAY_EVENT_OTHER,			/* a known type raydar does not store */
 	RAY_EVENT_REJECTED			/* invalid: reason says why */
 } RayEventKind;
@@ -63,6 +65,7 @@ typedef struct RayEventItem
 	int64_t		timestamp_ns;	/* when Ray made the event */
 	Ray__Rpc__TaskEvents *task; /* RAY_EVENT_TASK: from the batch's arena */
 	struct RayEntityEvent *entity;	/* RAY_EVENT_ENTITY: from the batch's arena */
+	struct RayWorkerDeath *worker;	/* RAY_EVENT_WORKER: from the batch's arena */
 	char		reason[256];	/* RAY_EVENT_REJECTED */
 	char	   *text;			/* RAY_EVENT_REJECTED: the event's JSON (cut at 8 kB) */
 } RayEventItem;

@@ -17,6 +17,7 @@
 
 #include "ray_event_entity.h"
 #include "ray_event_json.h"
+#include "ray_event_worker.h"
 #include "ray_tasks.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,6 +58,17 @@ static const char BASE[] =
 " \"timestamp\": \"2026-02-12T10:01:00Z\", \"deathInfo\": {\"reason\": \"EXPECTED_TERMINATION\", \"reasonMessage\": \"bye\"}}]}}]";
 
 /* Every part of an entity event packs, and the parts concatenated read back as the row. */
+/* A worker's death as the merger uses it: an id, and a range-checked end. */
+static void
+check_worker(const RayWorkerDeath *w)
+{
+	if (w == NULL || w->worker_id_len == 0 || w->worker_id_len > RAY_JSON_MAX_ID)
+		abort();
+	if (w->dead && (w->end_ms < 0 || w->end_ms > RAY_WORKER_MAX_END_MS || w->exit_type < 0 ||
+					w->exit_detail == NULL || strlen(w->exit_detail) > (size_t) -1 / 2))
+		abort();
+}
+
 static void
 check_entity(const RayEntityEvent *ev)
 {
@@ -127,6 +139,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();		/* a rejected event always says why */
 			else if (b->items[i].kind == RAY_EVENT_ENTITY)
 				check_entity(b->items[i].entity);
+			else if (b->items[i].kind == RAY_EVENT_WORKER)
+				check_worker(b->items[i].worker);
 		buf = malloc(total ? total : 1);
 		for (size_t i = 0; i < b->n; i++)
 			if (b->items[i].kind == RAY_EVENT_TASK)

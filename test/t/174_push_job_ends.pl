@@ -9,8 +9,9 @@
 #	outlives the job, the driver) is pushed and polled:
 #	- while the wait runs, the five attempts are live and nothing is marked;
 #	- then the job's three end as polling shows them, column by column; the
-#	  dead worker's two end with the job's message (Ray 2.5x exports no
-#	  worker events: docs/push.md);
+#	  dead worker's two end with the job's message (worker events are not
+#	  exported: Ray 2.5x has none, Ray 2026 only if the aggregator exposes
+#	  them);
 #	- once per job: the job's FINISHED posted again marks nothing, and an
 #	  attempt of the job that arrives later stays live;
 #	- a backlog in the spool (the merger stopped past the wait, then
@@ -19,7 +20,10 @@
 #	- raydar.event_job_end_wait = -1 marks nothing;
 #	- a job that leaves 100,000 attempts (109,091 with retries; varied
 #	  names, some finished, some without their definition): each stored
-#	  once, the unfinished ones marked.
+#	  once, the unfinished ones marked;
+#	- pushed with Ray 2026's worker lifecycle events, the dead worker's two
+#	  attempts are marked as Ray's GCS marks them (OnWorkerDead, 1 s), before
+#	  the job's end, and all seven equal the polled ones in every column.
 use strict;
 use warnings;
 use FindBin;
@@ -350,6 +354,51 @@ is($node->safe_psql('postgres', q{SELECT marked FROM raydar.event_job_ends WHERE
 is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_history WHERE cluster = 'bigjob'
 	AND name LIKE 'xxxxx%' AND length(name) > 1001}), '20140',
    'the 1,001-byte names are whole');
+
+# ---- a worker's death, pushed (Ray 2026) ---------------------------------------
+# Ray 2026 exports the GCS's worker lifecycle events when the aggregator
+# exposes WORKER_LIFECYCLE_EVENT (not by default). The GCS marks a dead
+# worker's unfinished attempts 1 s after the death (OnWorkerDead): the
+# merger does the same raydar.event_worker_death_wait (default 1 s) after
+# the DEAD event is merged, before and whatever the job's end does. The
+# same scenario pushed with those events and polled: all seven attempts
+# equal in every column, the dead worker's two with the worker's message.
+set_wait('1h');
+$node->safe_psql('postgres', "SELECT raydar.receive_events('push_gfw')");
+my $w = PushFeed::start($tmp, 'gcs_failures', 'gfw',
+	{ url => "http://127.0.0.1:$port/events/push_gfw", worker_events => JSON::PP::true });
+$st = PushFeed::wait_pushed($w->{aggregator_control_port});
+ok($st->{idle} && $st->{released} > 0, "workers: every released event acknowledged ($st->{released})");
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 2 FROM raydar.task_history
+	WHERE cluster = 'push_gfw' AND name LIKE 'doomed%' AND state = 'FAILED'}),
+   'workers: the dead worker\'s two attempts are marked FAILED while the job\'s wait still runs');
+is($node->safe_psql('postgres', q{SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM raydar.task_live
+	WHERE cluster = 'push_gfw'}),
+   '__main__:RUNNING orphan_running:RUNNING queued:PENDING_NODE_ASSIGNMENT',
+   'workers: the attempts of live workers stay live');
+my $wid = $node->safe_psql('postgres', q{SELECT worker_id FROM raydar.task_history WHERE cluster = 'push_gfw' AND name = 'doomed_a'});
+is($node->safe_psql('postgres', qq{SELECT marked || ' ' || exit_type || ' ' || exit_detail FROM raydar.event_worker_deaths
+	WHERE cluster = 'push_gfw' AND worker_id = decode('$wid', 'hex')}),
+   '2 0 Worker unexpectedly exits with a connection error code 2.',
+   'workers: event_worker_deaths holds the death as sent (SYSTEM_ERROR is 0) and says two were marked');
+set_wait('0');
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.task_live WHERE cluster = 'push_gfw'}),
+   'workers: then the job\'s end marks the rest');
+$node->safe_psql('postgres', qq{CREATE SERVER poll_gfw FOREIGN DATA WRAPPER raydar OPTIONS (address '127.0.0.1:$w->{grpc_port}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER poll_gfw; SELECT raydar.track('poll_gfw');});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 7 FROM raydar.task_history WHERE cluster = 'poll_gfw'}),
+   'workers: polling the same cluster stores the seven');
+my @all = (@same, 'name');
+my $wcols = join(', ', @all);
+is($node->safe_psql('postgres', qq{
+	SELECT (SELECT count(*) FROM (SELECT $wcols FROM raydar.task_history WHERE cluster = 'poll_gfw'
+	        EXCEPT SELECT $wcols FROM raydar.task_history WHERE cluster = 'push_gfw') d) || ' '
+	    || (SELECT count(*) FROM (SELECT $wcols FROM raydar.task_history WHERE cluster = 'push_gfw'
+	        EXCEPT SELECT $wcols FROM raydar.task_history WHERE cluster = 'poll_gfw') d)}),
+   '0 0', 'workers: pushed and polled equal in every column Ray\'s converter keeps, messages and end times included');
+like($node->safe_psql('postgres', q{SELECT error_message FROM raydar.task_history WHERE cluster = 'push_gfw' AND name = 'doomed_b'}),
+	qr/^Worker running the task \($wid\) died with exit_type: 0 with error_message: Worker unexpectedly exits/,
+	'workers: the pushed message is the GCS\'s, naming the worker');
 
 $node->stop;
 done_testing();

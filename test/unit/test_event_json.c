@@ -13,6 +13,7 @@
 
 #include "ray_enums.h"
 #include "ray_event_json.h"
+#include "ray_event_worker.h"
 #include "ray_tasks.h"
 #include "tap.h"
 
@@ -297,10 +298,10 @@ test_hostile(void)
 	/* Accepted: an unknown enum number (printed bare), a known non-task type. */
 	b = parse("[" LC("{\"taskId\": \"AAAA\", \"rayErrorInfo\": {\"errorType\": 1000, \"errorMessage\": \"x\"}}") ","
 			  "{\"eventId\": \"AAAB\", \"eventType\": \"NODE_DEFINITION_EVENT\", \"nodeDefinitionEvent\": {\"nodeId\": \"" NODE_B64 "\"}},"
-			  "{\"eventId\": \"AAAC\", \"eventType\": 16}]", err);
+			  "{\"eventId\": \"AAAC\", \"eventType\": 17}]", err);
 	ok(b && b->ntask == 1 && b->nother == 2 && b->nentity == 1 && b->nrejected == 0 &&
 	   b->items[1].kind == RAY_EVENT_ENTITY && b->items[2].kind == RAY_EVENT_OTHER,
-	   "an unknown ErrorType number is kept; a node event is an entity, a worker event other");
+	   "an unknown ErrorType number is kept; a node event is an entity, a worker definition other");
 	if (b)
 		is_int(b->items[0].task->state_updates->error_info->error_type, 1000, "error type 1000 as sent");
 	ray_event_batch_free(b);
@@ -310,6 +311,67 @@ test_hostile(void)
 	ok(b && b->n == 3 && b->ntask == 2 && b->nrejected == 1 && b->items[1].kind == RAY_EVENT_REJECTED,
 	   "a bad event among good ones is rejected alone");
 	ray_event_batch_free(b);
+}
+
+/* Worker lifecycle events: a worker's death (ray_event_worker.c). */
+#define WL(payload) "{\"eventId\": \"AAAA\", \"eventType\": \"WORKER_LIFECYCLE_EVENT\", \"workerLifecycleEvent\": " payload "}"
+#define WORKER_B64 "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"	/* 30 bytes of 0xaa */
+
+static const RayWorkerDeath *
+worker_of(const char *body, RayEventBatch **bp)
+{
+	char		err[256];
+
+	*bp = parse(body, err);
+	if (*bp == NULL || (*bp)->n != 1 || (*bp)->items[0].kind != RAY_EVENT_WORKER)
+		return NULL;
+	return (*bp)->items[0].worker;
+}
+
+static void
+test_worker(void)
+{
+	RayEventBatch *b;
+	const RayWorkerDeath *w;
+
+	w = worker_of("[" WL("{\"workerId\": \"" WORKER_B64 "\", \"jobId\": \"AQAAAA==\", \"stateTransitions\": ["
+						 "{\"state\": \"ALIVE\", \"timestamp\": \"2026-01-01T00:00:00Z\", \"workerLaunchTimeMs\": \"1\", \"startTimeMs\": \"3\"},"
+						 "{\"state\": \"DEAD\", \"timestamp\": \"2026-01-01T00:00:05Z\", \"endTimeMs\": \"1767225604321\","
+						 " \"deathInfo\": {\"exitType\": \"NODE_OUT_OF_MEMORY\", \"exitDetail\": \"killed: 9.5 GB \\u00fcber\", \"memoryUsedBytes\": \"987654321\"}}]}") "]", &b);
+	ok(w && w->worker_id_len == 30 && w->worker_id[29] == 0xaa && w->dead && w->end_ms == 1767225604321LL &&
+	   w->exit_type == 4 && strcmp(w->exit_detail, "killed: 9.5 GB \xc3\xbc" "ber") == 0,
+	   "a DEAD transition: end_time_ms, exit type by name, exit detail (unicode)");
+	ok(b && b->nother == 1 && b->ntask == 0 && b->nentity == 0, "a worker event counts as an other event");
+	ray_event_batch_free(b);
+
+	w = worker_of("[{\"event_id\": \"AAAA\", \"event_type\": \"WORKER_LIFECYCLE_EVENT\", \"worker_lifecycle_event\": "
+				  "{\"worker_id\": \"" WORKER_B64 "\", \"state_transitions\": [{\"state\": 1, \"end_time_ms\": 42,"
+				  " \"death_info\": {\"exit_type\": 2, \"exit_detail\": \"\"}}]}}]", &b);
+	ok(w && w->dead && w->end_ms == 42 && w->exit_type == 2 && w->exit_detail[0] == '\0',
+	   "snake_case keys, the state and exit type as numbers, end_time_ms a JSON number");
+	ray_event_batch_free(b);
+
+	w = worker_of("[" WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"state\": \"DEAD\", \"endTimeMs\": \"7\"}]}") "]", &b);
+	ok(w && w->dead && w->end_ms == 7 && w->exit_type == 0 && w->exit_detail[0] == '\0',
+	   "no deathInfo: SYSTEM_ERROR (0) and no detail, protobuf's defaults");
+	ray_event_batch_free(b);
+
+	w = worker_of("[" WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"timestamp\": \"2026-01-01T00:00:00Z\"}]}") "]", &b);
+	ok(w && !w->dead, "a transition without a state is ALIVE (0): no death");
+	ray_event_batch_free(b);
+	w = worker_of("[" WL("{\"workerId\": \"" WORKER_B64 "\"}") "]", &b);
+	ok(w && !w->dead, "no transitions: no death");
+	ray_event_batch_free(b);
+
+	expect_reject("worker without id", WL("{\"stateTransitions\": []}"), "workerId");
+	expect_reject("worker end time negative", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"state\": \"DEAD\", \"endTimeMs\": \"-1\"}]}"), "endTimeMs");
+	expect_reject("worker end time beyond int64 ns", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"state\": \"DEAD\", \"endTimeMs\": \"9223372036855\"}]}"), "endTimeMs");
+	expect_reject("worker exit type unknown", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"state\": \"DEAD\", \"deathInfo\": {\"exitType\": \"EATEN\"}}]}"), "exitType");
+	expect_reject("worker state unknown", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"state\": \"ZOMBIE\"}]}"), "state");
+	expect_reject("worker transitions an object", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": {}}"), "not an array");
+	expect_reject("worker deathInfo a string", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [{\"state\": \"DEAD\", \"deathInfo\": \"x\"}]}"), "deathInfo");
+	expect_reject("worker transition a number", WL("{\"workerId\": \"" WORKER_B64 "\", \"stateTransitions\": [5]}"), "not an object");
+	expect_reject("worker lifecycle without payload", "{\"eventId\": \"AAAA\", \"eventType\": 16}", "workerLifecycleEvent");
 }
 
 static void
@@ -399,6 +461,7 @@ main(void)
 	test_feb26("2.49", false);
 	test_feb26("2.49", true);
 	test_hostile();
+	test_worker();
 	test_values();
 	test_large();
 	return tap_done();

@@ -132,7 +132,7 @@ CREATE VIEW raydar.event_receiver_status AS
                       min(sp.received_at) AS oldest
                FROM raydar.event_spool sp GROUP BY sp.cluster) s ON s.cluster = n.cluster;
 COMMENT ON VIEW raydar.event_receiver_status IS
-  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors and nodes, merged into job_history, actor_history and node_history; placement groups, workers and submission jobs, counted only), rejected, duplicates, last batch time, lag (from the newest event''s timestamp to its merging), merge_lag (from the last body''s acknowledgement to its merging); and per cluster the bodies acknowledged but not yet merged (spooled_bodies, spooled_bytes, spooled_since: the oldest one''s acknowledgement)';
+  'per pushed cluster and node (the reporting node id, else the sender''s address): batches and events received, task events merged, other events (jobs, actors and nodes, merged into job_history, actor_history and node_history; worker deaths, kept to mark the attempts the worker left; placement groups, worker definitions and submission jobs, counted only), rejected, duplicates, last batch time, lag (from the newest event''s timestamp to its merging), merge_lag (from the last body''s acknowledgement to its merging); and per cluster the bodies acknowledged but not yet merged (spooled_bodies, spooled_bytes, spooled_since: the oldest one''s acknowledgement)';
 
 -- receive_events(cluster, token): accept cluster's Event Export at
 -- /events/<cluster>/<token> (no token: /events/<cluster>). Returns the path.

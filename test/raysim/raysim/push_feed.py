@@ -10,7 +10,7 @@ that sends it, so pushing and polling one simulator give the same history
 GET  /stats        counters per node and in total, POST latency percentiles,
                    released/pending events, idle (everything due is acked)
 POST /config       {"url", "policy", "shape", "keys", "time_scale", "node_ids",
-                    "profile_events", "gcs_events", "lifecycle_first", "paused"}
+                    "profile_events", "gcs_events", "worker_events", "lifecycle_first", "paused"}
 POST /fault        {"mode": down|slow|reset|drop_reply|duplicate|hold|none,
                     "count": N (-1 until cleared), "node": hex?, "delay_ms", "ms", "times"}
 POST /wait_idle    {"timeout_s": 30}: returns when all due events are acked
@@ -35,7 +35,7 @@ class Feed:
         self.lock = threading.RLock()      # stats() holds it while caught_up() takes it
         self.cfg = {"url": None, "policy": None, "shape": None, "keys": "camel", "time_scale": 1.0,
                     "node_ids": "leased", "profile_events": False, "gcs_events": None,
-                    "lifecycle_first": False, "paused": False, "seed": 0}
+                    "worker_events": False, "lifecycle_first": False, "paused": False, "seed": 0}
         unknown = set(spec) - set(self.cfg)
         if unknown:
             raise ValueError("unknown aggregator settings: %s" % ", ".join(sorted(unknown)))
@@ -79,7 +79,7 @@ class Feed:
             if unknown:
                 raise ValueError("unknown aggregator settings: %s" % ", ".join(sorted(unknown)))
             encode_keys = ("shape", "keys", "node_ids", "profile_events", "gcs_events",
-                           "lifecycle_first", "seed")
+                           "worker_events", "lifecycle_first", "seed")
             reencode = any(k in spec and spec[k] != self.cfg[k] for k in encode_keys)
             rebuild = any(k in spec and spec[k] != self.cfg[k] for k in ("policy", "time_scale", "shape"))
             self.cfg.update(spec)
@@ -100,6 +100,7 @@ class Feed:
                                 seed=self.cfg["seed"], session_name=self.sim.session_name,
                                 profile_events=self.cfg["profile_events"],
                                 gcs_events=self.cfg["gcs_events"],
+                                worker_events=self.cfg["worker_events"],
                                 lifecycle_first=self.cfg["lifecycle_first"],
                                 node_ids=self.cfg["node_ids"])
         return enc.scenario_events(sc)

@@ -247,6 +247,36 @@ class GcsWrittenFailures(unittest.TestCase):
         self.assertEqual(rows["done_first"]["state"], "FINISHED")
 
 
+class WorkerEvents(unittest.TestCase):
+    def test_dead_workers_exported_when_asked(self):
+        """Ray 2026's worker lifecycle events (ray_worker_lifecycle_event.cc):
+        an ALIVE one per worker, a DEAD one per dead worker with its
+        endTimeMs and deathInfo as the GCS's row has them, from the GCS;
+        none unless worker_events (not among the default exposable types),
+        and none for a Ray that has no such events."""
+        sc = scenarios.build("gcs_failures", {}, 0, BASE, "master")
+        plain = rayevents.Encoder("master", seed=1).scenario_events(sc)
+        self.assertFalse([e for e in plain if "WORKER_LIFECYCLE_EVENT" in e.text])
+        evs = rayevents.Encoder("master", seed=1, worker_events=True).scenario_events(sc)
+        got = [json.loads(e.text) for e in evs if "WORKER_LIFECYCLE_EVENT" in e.text]
+        dead = {}
+        for ev in got:
+            self.assertEqual(ev["sourceType"], "GCS")
+            for tr in ev["workerLifecycleEvent"]["stateTransitions"]:
+                if tr["state"] == "DEAD":
+                    dead[base64.b64decode(ev["workerLifecycleEvent"]["workerId"])] = tr
+        self.assertEqual(len(got) - len(dead), len(sc.entities.workers))    # one ALIVE each
+        want = {wid: w["final"] for wid, w in sc.entities.workers.items()
+                if (w.get("final") or {}).get("is_alive") is False}
+        self.assertTrue(want)
+        self.assertEqual(set(dead), set(want))
+        for wid, fin in want.items():
+            self.assertEqual(dead[wid]["endTimeMs"], str(fin["end_time_ms"]))
+            self.assertEqual(dead[wid]["deathInfo"], {"exitType": fin["exit_type"], "exitDetail": fin["exit_detail"]})
+        with self.assertRaises(ValueError):
+            rayevents.Encoder("2.58", worker_events=True)
+
+
 class LoadTemplates(unittest.TestCase):
     def test_fast_equals_encoder(self):
         for prof, keys, k in (("master", "camel", 4), ("2.58", "snake", 1), ("2.49", "camel", 3)):
