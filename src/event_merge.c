@@ -158,9 +158,10 @@ chunk_cluster_info(Chunk *c, const char *cluster)
  * session, marked nothing; the new one knows nothing of them). They leave
  * task_live as they do when the poller sees a new incarnation
  * (collector_poll.c, clear_live), and their events stay in event_attempts
- * until the retention. The attempts of a job whose end is merged but not
- * yet marked stay for that marking (event_attempts_fail_ended_jobs), which
- * moves them to history as Ray's GCS did before the restart.
+ * until the retention. The attempts of a job whose end, or of a worker
+ * whose death, is merged but not yet marked stay for that marking
+ * (event_attempts_fail_ended_jobs, _fail_dead_workers), which moves them to
+ * history as Ray's GCS did before the restart.
  */
 static void
 end_earlier_sessions(const char *cluster, const char *session, const char *inc)
@@ -173,7 +174,10 @@ end_earlier_sessions(const char *cluster, const char *session, const char *inc)
 	if (SPI_execute_with_args("DELETE FROM raydar.task_live l WHERE l.cluster = $1 AND l.incarnation <> $2 "
 							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_job_ends j WHERE j.cluster = l.cluster "
 							  "AND j.incarnation = l.incarnation AND j.job_id = decode(l.job_id, 'hex') "
-							  "AND j.marked_at IS NULL)",
+							  "AND j.marked_at IS NULL) "
+							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_worker_deaths w WHERE w.cluster = l.cluster "
+							  "AND w.incarnation = l.incarnation AND w.worker_id = decode(l.worker_id, 'hex') "
+							  "AND w.marked_at IS NULL)",
 							  2, t, a, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not end the live attempts of earlier sessions");
 	if (SPI_processed > 0)

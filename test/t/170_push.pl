@@ -356,7 +356,8 @@ for my $who ('receiver', 'merger')
 # the same task id (a job's driver task has the same id in every session).
 {
 	$node->safe_psql('push', q{SELECT raydar.receive_events('rs')});
-	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = -1; SELECT pg_reload_conf();");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = -1;
+		ALTER SYSTEM SET raydar.event_worker_death_wait = -1; SELECT pg_reload_conf();");
 	my $n = 0;
 	my $ev = sub {
 		my ($session, $type, $key, $payload) = @_;
@@ -378,6 +379,14 @@ for my $who ('receiver', 'merger')
 	};
 	my $job_end = $ev->('sa', 'DRIVER_JOB_LIFECYCLE_EVENT', 'driverJobLifecycleEvent',
 		{ jobId => $b64->('02000000'), stateTransitions => [ { state => 'FINISHED', timestamp => '2026-12-01T00:00:09Z' } ] });
+	# x7 runs on worker W, whose death (Ray 2026's worker event) is merged
+	# before sb starts and marked after.
+	my $w_b64 = $b64->('77' x 28);
+	my @x7 = $task->('sa', 'a7', '01000000', 'x7 dead worker', 'RUNNING');
+	$x7[1]{taskLifecycleEvent}{workerId} = $w_b64;
+	my $w_dead = $ev->('sa', 'WORKER_LIFECYCLE_EVENT', 'workerLifecycleEvent',
+		{ workerId => $w_b64, stateTransitions => [ { state => 'DEAD', timestamp => '2026-12-01T00:00:08Z',
+			endTimeMs => '1764547208000', deathInfo => { exitType => 'NODE_OUT_OF_MEMORY', exitDetail => 'OOM' } } ] });
 	my $live = sub {
 		$node->safe_psql('push', q{SELECT string_agg(name || '@' || incarnation || ':' || state, ' ' ORDER BY name, incarnation)
 			FROM raydar.task_live WHERE cluster = 'rs'});
@@ -385,25 +394,32 @@ for my $who ('receiver', 'merger')
 	is(post("$base/rs", encode_json([ $task->('sa', 'a1', '01000000', 'x1 old', 'RUNNING'),
 		$task->('sa', 'a2', '02000000', 'x2 ended job', 'RUNNING'),
 		$task->('sa', 'a6', '01000000', 'x6 pending', 'PENDING_ARGS_AVAIL'),
-		$task->('sa', 'a3', '01000000', 'x3 done', 'RUNNING', 'FINISHED'), $job_end ])), '200',
-	   'session sa: two running attempts, a pending one, a finished one and the end of one running attempt\'s job');
+		$task->('sa', 'a3', '01000000', 'x3 done', 'RUNNING', 'FINISHED'), $job_end, @x7, $w_dead ])), '200',
+	   'session sa: running attempts, a pending one, a finished one, the end of one running attempt\'s job, '
+	   . 'the death of another one\'s worker');
 	drained();
-	is($live->(), 'x1 old@sa:RUNNING x2 ended job@sa:RUNNING x6 pending@sa:PENDING_ARGS_AVAIL',
+	is($live->(), 'x1 old@sa:RUNNING x2 ended job@sa:RUNNING x6 pending@sa:PENDING_ARGS_AVAIL x7 dead worker@sa:RUNNING',
 	   'the running and pending attempts are live');
 	my $logpos = -s $node->logfile;
 	is(post("$base/rs", encode_json([ $task->('sb', 'a1', '01000000', 'x1 new', 'RUNNING'),
 		$task->('sb', 'a4', '01000000', 'x4', 'RUNNING') ])), '200',
 	   'session sb: the same task id as a running attempt of sa, and another');
 	drained();
-	is($live->(), 'x1 new@sb:RUNNING x2 ended job@sa:RUNNING x4@sb:RUNNING',
-	   'sa\'s running and pending attempts left task_live; the one whose job ended stays for its marking');
+	is($live->(), 'x1 new@sb:RUNNING x2 ended job@sa:RUNNING x4@sb:RUNNING x7 dead worker@sa:RUNNING',
+	   'sa\'s running and pending attempts left task_live; those whose job ended or worker died stay for their marking');
 	like(substr(slurp_file($node->logfile), $logpos),
 		 qr/cluster "rs" started session "sb"; 2 attempts its earlier sessions left pending or running were removed/,
 		 'the server log says how many attempts left');
-	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = '1s'; SELECT pg_reload_conf();");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_job_end_wait = '1s';
+		ALTER SYSTEM SET raydar.event_worker_death_wait = '1s'; SELECT pg_reload_conf();");
 	ok($node->poll_query_until('push', q{SELECT count(*) = 1 FROM raydar.task_history
 		WHERE cluster = 'rs' AND incarnation = 'sa' AND name = 'x2 ended job' AND state = 'FAILED'}),
 	   'the ended job\'s attempt is marked FAILED in sa\'s history, as Ray\'s GCS marks it');
+	ok($node->poll_query_until('push', q{SELECT count(*) = 1 FROM raydar.task_history
+		WHERE cluster = 'rs' AND incarnation = 'sa' AND name = 'x7 dead worker' AND state = 'FAILED'
+		AND error_message = 'Worker running the task (' || repeat('77', 28) || ') died with exit_type: 4 with error_message: OOM'
+		AND end_time = to_timestamp(1764547208)}),
+	   'the dead worker\'s attempt is marked FAILED in sa\'s history, with the worker\'s message and end');
 	is($live->(), 'x1 new@sb:RUNNING x4@sb:RUNNING', 'and leaves task_live; sb\'s attempts stay');
 	# A late body of sa: x1 finishes, x5 starts.
 	my @late = $task->('sa', 'a1', '01000000', 'x1 old', 'RUNNING', 'FINISHED');
@@ -412,10 +428,11 @@ for my $who ('receiver', 'merger')
 	drained();
 	is($node->safe_psql('push', q{SELECT string_agg(name || '@' || incarnation || ':' || state, ' ' ORDER BY name)
 		FROM raydar.task_history WHERE cluster = 'rs'}),
-	   'x1 old@sa:FINISHED x2 ended job@sa:FAILED x3 done@sa:FINISHED',
+	   'x1 old@sa:FINISHED x2 ended job@sa:FAILED x3 done@sa:FINISHED x7 dead worker@sa:FAILED',
 	   'its finished attempt is in sa\'s history');
 	is($live->(), 'x1 new@sb:RUNNING x4@sb:RUNNING', 'its running one is not live, and sb\'s row of the same task id is untouched');
-	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_job_end_wait; SELECT pg_reload_conf();");
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_job_end_wait;
+		ALTER SYSTEM RESET raydar.event_worker_death_wait; SELECT pg_reload_conf();");
 
 	# raydar_admin's functions work for a member of raydar_admin (they
 	# write tables it has no privileges on); stop_receiving() empties the
@@ -432,7 +449,7 @@ for my $who ('receiver', 'merger')
 	   'true true false', 'and stops receiving clusters; an unknown one is false');
 	is($node->safe_psql('push', q{SELECT (SELECT count(*) FROM raydar.task_live WHERE cluster = 'rs') || ' '
 		|| (SELECT count(*) FROM raydar.task_history WHERE cluster = 'rs')}),
-	   '0 3', 'the stopped cluster\'s live attempts left task_live; its history stays');
+	   '0 4', 'the stopped cluster\'s live attempts left task_live; its history stays');
 	# The receiver keeps registrations for 2 s.
 	my $code = '';
 	for (1 .. 50) { $code = post("$base/rs", '[]'); last if $code eq '404'; select(undef, undef, undef, 0.2); }

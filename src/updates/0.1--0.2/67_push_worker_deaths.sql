@@ -18,7 +18,7 @@ CREATE TABLE raydar.event_worker_deaths (
     cluster     text NOT NULL,
     incarnation text NOT NULL,
     worker_id   bytea NOT NULL,
-    end_ms      bigint NOT NULL,
+    end_ms      bigint NOT NULL CHECK (end_ms BETWEEN 0 AND 9223372036854),  -- in ns it fits int64
     exit_type   integer NOT NULL,
     exit_detail text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now(),
