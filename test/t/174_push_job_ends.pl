@@ -19,8 +19,9 @@
 #	  arrived within the wait;
 #	- raydar.event_job_end_wait = -1 marks nothing;
 #	- a job that leaves 100,000 attempts (109,091 with retries; varied
-#	  names, some finished, some without their definition): each stored
-#	  once, the unfinished ones marked;
+#	  names, some finished, some without their definition), half of them
+#	  on a worker that dies: each stored once, the dead worker's unfinished
+#	  ones marked with its message, the others with the job's;
 #	- pushed with Ray 2026's worker lifecycle events, the dead worker's two
 #	  attempts are marked as Ray's GCS marks them (OnWorkerDead, 1 s), before
 #	  the job's end, and all seven equal the polled ones in every column.
@@ -276,10 +277,13 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_live WHERE cl
 # Varied: names of every width (and 1,001 bytes), every 7th attempt
 # FINISHED (kept as it is), every 13th without its definition (stored
 # without it once raydar.event_definition_wait passes), every 11th a retry
-# whose attempt 0 FAILED on its own. Encoded by the simulator's Encoder,
-# 1,000 events a body, the job's FINISHED last.
+# whose attempt 0 FAILED on its own; the even ones run on worker A, which
+# dies (Ray 2026's worker event, OOM), the odd ones on worker B. Encoded by
+# the simulator's Encoder, 1,000 events a body, A's death and the job's
+# FINISHED last: both paths of the marking at scale, the worker's first.
 set_wait('0');
-$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_definition_wait = '1s'; SELECT pg_reload_conf();");
+$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_definition_wait = '1s';
+	ALTER SYSTEM SET raydar.event_worker_death_wait = 0; SELECT pg_reload_conf();");
 my $gen = "$tmp/gen_job.py";
 open(my $g, '>', $gen) or die;
 print $g <<'PY';
@@ -291,7 +295,7 @@ url, n = sys.argv[1], int(sys.argv[2])
 BASE, MS = 1770890414000 * 1_000_000, 1_000_000
 job = bytes.fromhex("05000000")
 names = ["plain", "\u00fcn\u00efc\u00f8d\u00e9 \u2713 \u65e5\u672c\u8a9e \U0001f680", "quote \" ' \\ back", "", "x" * 1001]
-node, worker = b"\x11" * 28, b"\x22" * 28
+node, worker_a, worker_b = b"\x11" * 28, b"\x22" * 28, b"\x44" * 28
 enc = rayevents.Encoder("master", seed=3, session_name="session_bigjob", gcs_events=False)
 out = []
 for i in range(n):
@@ -306,7 +310,7 @@ for i in range(n):
         elif last == "FAILED":
             st.append(("FAILED", t + 3 * MS))
         a = TaskAttempt(tid, job, names[i % len(names)] + str(i), "__main__.f", st, attempt_number=att,
-                        node_id=node, worker_id=worker, worker_pid=1000 + i % 50000,
+                        node_id=node, worker_id=worker_b if i % 2 else worker_a, worker_pid=1000 + i % 50000,
                         required_resources={"CPU": 1.0} if i % 3 else {"GPU": 0.5, "memory": float(i)},
                         error_type="TASK_EXECUTION_EXCEPTION" if last == "FAILED" else None,
                         error_message="boom %d" % i if last == "FAILED" else None)
@@ -317,6 +321,12 @@ out.sort(key=lambda e: (e.at_ns, e.seq))
 texts = [e.text for e in out]
 end = BASE + (n + 100) * MS
 jid = base64.b64encode(job).decode()
+texts.append(json.dumps({"eventId": base64.b64encode(b"worker-a-dead-event-of-bigjob").decode(), "sourceType": "GCS",
+    "eventType": "WORKER_LIFECYCLE_EVENT", "timestamp": rayevents.ts(end - 50 * MS), "severity": "INFO", "message": "",
+    "sessionName": "session_bigjob", "nodeId": base64.b64encode(node).decode(),
+    "workerLifecycleEvent": {"workerId": base64.b64encode(worker_a).decode(), "jobId": jid, "stateTransitions": [
+        {"state": "DEAD", "timestamp": rayevents.ts(end - 50 * MS), "endTimeMs": str((end - 50 * MS) // MS),
+         "deathInfo": {"exitType": "NODE_OUT_OF_MEMORY", "exitDetail": "Task was killed due to the node running low on memory."}}]}}))
 texts.append(json.dumps({"eventId": base64.b64encode(b"job-finished-event-of-bigjob").decode(), "sourceType": "GCS",
     "eventType": "DRIVER_JOB_LIFECYCLE_EVENT", "timestamp": rayevents.ts(end), "severity": "INFO", "message": "",
     "sessionName": "session_bigjob", "nodeId": base64.b64encode(node).decode(),
@@ -339,18 +349,26 @@ ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM raydar.task_li
    'every attempt of the job left task_live');
 note('100,000 attempts merged and marked in ' . (time - $t0) . ' s');
 my $bigmsg = 'Job finishes (05000000) as driver exits. Marking all non-terminal tasks as failed.';
+my $wmsg = 'Worker running the task (' . ('22' x 28) . ') died with exit_type: 4 with error_message: '
+  . 'Task was killed due to the node running low on memory.';
 is($node->safe_psql('postgres', qq{
 	SELECT count(*) || ' ' || count(DISTINCT (task_id, attempt_number))
 	  || ' finished ' || count(*) FILTER (WHERE state = 'FINISHED' AND error_message IS NULL)
 	  || ' retried ' || count(*) FILTER (WHERE state = 'FAILED' AND error_message LIKE 'boom %' AND attempt_number = 0)
-	  || ' marked ' || count(*) FILTER (WHERE state = 'FAILED' AND error_type = 'WORKER_DIED' AND error_message = '$bigmsg'
-	                                    AND abs(extract(epoch FROM end_time) * 1000 - $big_end_ms) <= 1)
+	  || ' worker ' || count(*) FILTER (WHERE state = 'FAILED' AND error_type = 'WORKER_DIED' AND error_message = '$wmsg'
+	                                    AND worker_id = repeat('22', 28)
+	                                    AND abs(extract(epoch FROM end_time) * 1000 - ($big_end_ms - 50)) <= 1)
+	  || ' job ' || count(*) FILTER (WHERE state = 'FAILED' AND error_type = 'WORKER_DIED' AND error_message = '$bigmsg'
+	                                 AND worker_id = repeat('44', 28)
+	                                 AND abs(extract(epoch FROM end_time) * 1000 - $big_end_ms) <= 1)
 	  || ' undefined ' || count(*) FILTER (WHERE name IS NULL OR name = '')
 	FROM raydar.task_history WHERE cluster = 'bigjob'}),
-   '109091 109091 finished 14286 retried 9091 marked 85714 undefined 8393',
-   'all 109,091 attempts stored once: the finished and the retried ones as they were, the other 85,714 marked at the job\'s end');
-is($node->safe_psql('postgres', q{SELECT marked FROM raydar.event_job_ends WHERE cluster = 'bigjob'}), '85714',
-   'event_job_ends says 85,714 were marked');
+   '109091 109091 finished 14286 retried 9091 worker 42857 job 42857 undefined 8393',
+   'all 109,091 attempts stored once: the finished and the retried ones as they were, the dead worker\'s 42,857 '
+   . 'marked with its message at its end, the other 42,857 at the job\'s end');
+is($node->safe_psql('postgres', q{SELECT (SELECT marked FROM raydar.event_worker_deaths WHERE cluster = 'bigjob') || ' '
+	|| (SELECT marked FROM raydar.event_job_ends WHERE cluster = 'bigjob')}), '42857 42857',
+   'event_worker_deaths and event_job_ends say 42,857 each were marked');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_history WHERE cluster = 'bigjob'
 	AND name LIKE 'xxxxx%' AND length(name) > 1001}), '20140',
    'the 1,001-byte names are whole');
@@ -364,7 +382,8 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM raydar.task_history WHERE
 # same scenario pushed with those events and polled: all seven attempts
 # equal in every column, the dead worker's two with the worker's message.
 set_wait('1h');
-$node->safe_psql('postgres', "SELECT raydar.receive_events('push_gfw')");
+$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_worker_death_wait; SELECT pg_reload_conf();
+	SELECT raydar.receive_events('push_gfw')");
 my $w = PushFeed::start($tmp, 'gcs_failures', 'gfw',
 	{ url => "http://127.0.0.1:$port/events/push_gfw", worker_events => JSON::PP::true });
 $st = PushFeed::wait_pushed($w->{aggregator_control_port});
