@@ -14,9 +14,10 @@
  * attempt whose definition has not come is marked waiting_definition; after
  * raydar.event_definition_wait the merger stores it as Ray shows such a
  * task (event_attempts_settle_undefined), since Ray may have dropped the
- * definition for good. The attempts a job leaves unfinished are marked
- * FAILED as Ray's GCS marks them when the job ends
- * (event_attempts_fail_ended_jobs): Ray exports no event for that.
+ * definition for good. The attempts a dead worker or an ended job leaves
+ * unfinished are marked FAILED as Ray's GCS marks them
+ * (event_attempts_fail_dead_workers, _fail_ended_jobs: one pass, mark_due,
+ * over a rule per kind): Ray exports no event for that.
  *
  * One set of statements per (cluster, incarnation) of a drained chunk,
  * however many bodies it holds: the per-statement cost, not the per-row
@@ -672,18 +673,16 @@ mark_attempts(const char *cluster, const char *inc, const PushClusterInfo *ci, c
 }
 
 /*
- * Mark the unfinished attempts of one ended job (by_worker false: key is
- * the job id) or dead worker (true: the worker id), FAIL_BATCH at a time in
- * task_live's key order (a job may leave any number: memory stays bounded).
- * The attempts are a push-only cluster's task_live rows of the job or
- * worker: their job_id is TaskEvents.job_id (Ray's job index), their
- * worker_id the state updates' worker (Ray's worker index). Returns how
- * many.
+ * Mark the unfinished attempts of one ended job or dead worker: the
+ * push-only cluster's task_live rows whose keycol (job_id: TaskEvents.job_id,
+ * Ray's job index; worker_id: the state updates' worker, Ray's worker
+ * index) is key, FAIL_BATCH at a time in task_live's key order (a job may
+ * leave any number: memory stays bounded). Returns how many.
  */
 #define FAIL_BATCH 2000
 
 static uint64
-mark_live(const char *cluster, const char *inc, const PushClusterInfo *ci, bool by_worker, bytea *key,
+mark_live(const char *cluster, const char *inc, const PushClusterInfo *ci, const char *keycol, bytea *key,
 		  const GcsMark *mark)
 {
 	Oid			t[5] = {TEXTOID, TEXTOID, BYTEAOID, TEXTOID, INT4OID};
@@ -691,8 +690,17 @@ mark_live(const char *cluster, const char *inc, const PushClusterInfo *ci, bool 
 	char	   *last_tid = "";
 	int32		last_att = -1;
 	uint64		n = 0;
-	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar job end batch",
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "raydar GCS mark batch",
 													ALLOCSET_DEFAULT_SIZES);
+	char	   *sql = psprintf("SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history "
+							   "FROM raydar.task_live l JOIN raydar.event_attempts e "
+							   "ON e.cluster = l.cluster AND e.incarnation = l.incarnation "
+							   "AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number "
+							   "WHERE l.cluster = $1 AND l.incarnation = $2 AND l.%s = encode($3, 'hex') "
+							   "AND (l.task_id, l.attempt_number) > ($4, $5) "
+							   "AND NOT e.expired AND NOT e.in_history "
+							   "ORDER BY l.task_id, l.attempt_number LIMIT " CppAsString2(FAIL_BATCH),
+							   keycol);
 	ProtobufCAllocator alloc;	/* unpacked attempts: freed with each batch */
 
 	raydar_allocator_init(&alloc, batch_cxt);
@@ -708,17 +716,7 @@ mark_live(const char *cluster, const char *inc, const PushClusterInfo *ci, bool 
 
 		a[3] = CStringGetTextDatum(last_tid);
 		a[4] = Int32GetDatum(last_att);
-#define MARK_LIVE_SELECT(keycol) \
-		"SELECT e.task_id, e.attempt_number, e.events, e.event_ids, e.in_history " \
-		"FROM raydar.task_live l JOIN raydar.event_attempts e " \
-		"ON e.cluster = l.cluster AND e.incarnation = l.incarnation " \
-		"AND e.task_id = decode(l.task_id, 'hex') AND e.attempt_number = l.attempt_number " \
-		"WHERE l.cluster = $1 AND l.incarnation = $2 AND l." keycol " = encode($3, 'hex') " \
-		"AND (l.task_id, l.attempt_number) > ($4, $5) " \
-		"AND NOT e.expired AND NOT e.in_history " \
-		"ORDER BY l.task_id, l.attempt_number LIMIT " CppAsString2(FAIL_BATCH)
-		if (SPI_execute_with_args(by_worker ? MARK_LIVE_SELECT("worker_id") : MARK_LIVE_SELECT("job_id"),
-								  5, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args(sql, 5, t, a, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read raydar.event_attempts");
 		rows = SPI_processed;
 		read = SPI_tuptable;
@@ -737,129 +735,125 @@ mark_live(const char *cluster, const char *inc, const PushClusterInfo *ci, bool 
 	return n;
 }
 
-uint64
-event_attempts_fail_ended_jobs(void)
+/*
+ * One kind of failure Ray's GCS writes and exports nothing of: where the
+ * pushed events that set it off are kept (table, keyed by key, which
+ * task_live also has), how long after one arrived it is due (*wait_s), the
+ * row's other columns the mark is made from (cols), and how (make: from the
+ * due row, whose columns 4.. are cols, and the key in hex).
+ */
+typedef struct GcsMarkRule
+{
+	const char *table;
+	const char *key;
+	const int  *wait_s;
+	const char *cols;
+	void		(*make) (HeapTuple row, TupleDesc td, const char *key_hex, GcsMark *mark);
+} GcsMarkRule;
+
+/*
+ * Mark what rule's due rows left unfinished, once per row. Due: the wait
+ * has passed since the row was merged, and every body of its cluster
+ * received within that wait has been merged (Ray's GCS has the events that
+ * reach it in its delay; here a backlog in the spool, after an outage, must
+ * not lose that race). A polled cluster's task_live is the poller's: it
+ * stores the GCS's own marks, so nothing is marked there. Returns the
+ * attempts marked.
+ */
+static uint64
+mark_due(const GcsMarkRule *rule)
 {
 	Oid			t[1] = {INT4OID};
 	Oid			t2[4] = {TEXTOID, TEXTOID, BYTEAOID, INT8OID};
 	Datum		a[1];
 	uint64		total = 0;
-	SPITupleTable *jobs;
+	SPITupleTable *due;
 
-	if (event_job_end_wait_s < 0)
+	if (*rule->wait_s < 0)
 		return 0;
-	a[0] = Int32GetDatum(event_job_end_wait_s);
-	/*
-	 * Due: the wait has passed since the job's end was merged, and every
-	 * body of its cluster received within that wait has been merged (Ray's
-	 * GCS has the events that reach it in its 15 s; here a backlog in the
-	 * spool, after an outage, must not lose that race).
-	 */
-	if (SPI_execute_with_args("SELECT j.cluster, j.incarnation, j.job_id, j.end_ns FROM raydar.event_job_ends j "
-							  "WHERE j.marked_at IS NULL AND j.received_at <= now() - make_interval(secs => $1) "
-							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_spool s WHERE s.cluster = j.cluster "
-							  "AND s.received_at <= j.received_at + make_interval(secs => $1)) "
-							  "ORDER BY j.received_at LIMIT 1000",
+	a[0] = Int32GetDatum(*rule->wait_s);
+	if (SPI_execute_with_args(psprintf("SELECT d.cluster, d.incarnation, d.%s, %s FROM raydar.%s d "
+									   "WHERE d.marked_at IS NULL AND d.received_at <= now() - make_interval(secs => $1) "
+									   "AND NOT EXISTS (SELECT 1 FROM raydar.event_spool s WHERE s.cluster = d.cluster "
+									   "AND s.received_at <= d.received_at + make_interval(secs => $1)) "
+									   "ORDER BY d.received_at LIMIT 1000", rule->key, rule->cols, rule->table),
 							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read raydar.event_job_ends");
-	jobs = SPI_tuptable;
-	for (uint64 j = 0; j < jobs->numvals; j++)
+		elog(ERROR, "could not read raydar.%s", rule->table);
+	due = SPI_tuptable;
+	for (uint64 j = 0; j < due->numvals; j++)
 	{
 		Datum		a2[4];
 		PushClusterInfo ci;
 		bool		isnull;
-		char	   *cluster = SPI_getvalue(jobs->vals[j], jobs->tupdesc, 1);
-		char	   *inc = SPI_getvalue(jobs->vals[j], jobs->tupdesc, 2);
-		bytea	   *job_id = DatumGetByteaPCopy(SPI_getbinval(jobs->vals[j], jobs->tupdesc, 3, &isnull));
-		int64		end_ns = DatumGetInt64(SPI_getbinval(jobs->vals[j], jobs->tupdesc, 4, &isnull));
+		HeapTuple	row = due->vals[j];
+		char	   *cluster = SPI_getvalue(row, due->tupdesc, 1);
+		char	   *inc = SPI_getvalue(row, due->tupdesc, 2);
+		bytea	   *key = DatumGetByteaPCopy(SPI_getbinval(row, due->tupdesc, 3, &isnull));
+		char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(key) + 1);
 		uint64		n = 0;
-		char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(job_id) + 1);
 		GcsMark		mark;
 
-		hex[hex_encode(VARDATA_ANY(job_id), VARSIZE_ANY_EXHDR(job_id), hex)] = '\0';
-		/* GcsTaskManager::OnJobFinished gets the job's end_time in ms. */
-		mark.failed_ns = end_ns / 1000000 * 1000000;
-		mark.message = psprintf("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed.", hex);
-		mark.job_id = job_id;
+		hex[hex_encode(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), hex)] = '\0';
+		rule->make(row, due->tupdesc, hex, &mark);
 		event_push_cluster_info(cluster, &ci);
+		if (!ci.polled)
+			n = mark_live(cluster, inc, &ci, rule->key, key, &mark);
 		a2[0] = CStringGetTextDatum(cluster);
 		a2[1] = CStringGetTextDatum(inc);
-		a2[2] = PointerGetDatum(job_id);
-		/* A polled cluster's task_live is the poller's: it stores the GCS's own marks. */
-		if (!ci.polled)
-			n = mark_live(cluster, inc, &ci, false, job_id, &mark);
+		a2[2] = PointerGetDatum(key);
 		a2[3] = Int64GetDatum((int64) n);
-		if (SPI_execute_with_args("UPDATE raydar.event_job_ends SET marked_at = now(), marked = $4 "
-								  "WHERE cluster = $1 AND incarnation = $2 AND job_id = $3",
+		if (SPI_execute_with_args(psprintf("UPDATE raydar.%s SET marked_at = now(), marked = $4 "
+										   "WHERE cluster = $1 AND incarnation = $2 AND %s = $3",
+										   rule->table, rule->key),
 								  4, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update raydar.event_job_ends");
+			elog(ERROR, "could not update raydar.%s", rule->table);
 		total += n;
 	}
 	return total;
 }
 
+/* GcsTaskManager::OnJobFinished / MarkTasksFailedOnJobEnds: the job's end_time in ms. */
+static void
+job_end_mark(HeapTuple row, TupleDesc td, const char *job_hex, GcsMark *mark)
+{
+	bool		isnull;
+
+	mark->failed_ns = DatumGetInt64(SPI_getbinval(row, td, 4, &isnull)) / 1000000 * 1000000;
+	mark->message = psprintf("Job finishes (%s) as driver exits. Marking all non-terminal tasks as failed.", job_hex);
+	mark->job_id = DatumGetByteaPCopy(SPI_getbinval(row, td, 3, &isnull));
+}
+
+/*
+ * GcsTaskManagerStorage::MarkTasksFailedOnWorkerDead: the worker's
+ * end_time_ms in ns (range-checked to fit: ray_event_worker.c, and the
+ * table's CHECK), its exit type as a number (a C++ enum streamed), then its
+ * exit detail; each attempt keeps its own job id.
+ */
+static void
+worker_death_mark(HeapTuple row, TupleDesc td, const char *worker_hex, GcsMark *mark)
+{
+	bool		isnull;
+
+	mark->failed_ns = DatumGetInt64(SPI_getbinval(row, td, 4, &isnull)) * 1000000;
+	mark->message = psprintf("Worker running the task (%s) died with exit_type: %d with error_message: %s",
+							 worker_hex, DatumGetInt32(SPI_getbinval(row, td, 5, &isnull)),
+							 SPI_getvalue(row, td, 6));
+	mark->job_id = NULL;
+}
+
+uint64
+event_attempts_fail_ended_jobs(void)
+{
+	static const GcsMarkRule rule = {"event_job_ends", "job_id", &event_job_end_wait_s, "d.end_ns", job_end_mark};
+
+	return mark_due(&rule);
+}
+
 uint64
 event_attempts_fail_dead_workers(void)
 {
-	Oid			t[1] = {INT4OID};
-	Oid			t2[4] = {TEXTOID, TEXTOID, BYTEAOID, INT8OID};
-	Datum		a[1];
-	uint64		total = 0;
-	SPITupleTable *deaths;
+	static const GcsMarkRule rule = {"event_worker_deaths", "worker_id", &event_worker_death_wait_s,
+	"d.end_ms, d.exit_type, d.exit_detail", worker_death_mark};
 
-	if (event_worker_death_wait_s < 0)
-		return 0;
-	a[0] = Int32GetDatum(event_worker_death_wait_s);
-	/* Due as a job end is (event_attempts_fail_ended_jobs), with the worker's wait. */
-	if (SPI_execute_with_args("SELECT d.cluster, d.incarnation, d.worker_id, d.end_ms, d.exit_type, d.exit_detail "
-							  "FROM raydar.event_worker_deaths d "
-							  "WHERE d.marked_at IS NULL AND d.received_at <= now() - make_interval(secs => $1) "
-							  "AND NOT EXISTS (SELECT 1 FROM raydar.event_spool s WHERE s.cluster = d.cluster "
-							  "AND s.received_at <= d.received_at + make_interval(secs => $1)) "
-							  "ORDER BY d.received_at LIMIT 1000",
-							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read raydar.event_worker_deaths");
-	deaths = SPI_tuptable;
-	for (uint64 j = 0; j < deaths->numvals; j++)
-	{
-		Datum		a2[4];
-		PushClusterInfo ci;
-		bool		isnull;
-		HeapTuple	tup = deaths->vals[j];
-		char	   *cluster = SPI_getvalue(tup, deaths->tupdesc, 1);
-		char	   *inc = SPI_getvalue(tup, deaths->tupdesc, 2);
-		bytea	   *worker_id = DatumGetByteaPCopy(SPI_getbinval(tup, deaths->tupdesc, 3, &isnull));
-		int64		end_ms = DatumGetInt64(SPI_getbinval(tup, deaths->tupdesc, 4, &isnull));
-		int32		exit_type = DatumGetInt32(SPI_getbinval(tup, deaths->tupdesc, 5, &isnull));
-		char	   *detail = SPI_getvalue(tup, deaths->tupdesc, 6);
-		char	   *hex = palloc(2 * VARSIZE_ANY_EXHDR(worker_id) + 1);
-		uint64		n = 0;
-		GcsMark		mark;
-
-		hex[hex_encode(VARDATA_ANY(worker_id), VARSIZE_ANY_EXHDR(worker_id), hex)] = '\0';
-		/*
-		 * GcsTaskManagerStorage::MarkTasksFailedOnWorkerDead: the worker's
-		 * end_time_ms in ns, and its exit type as a number (a C++ enum
-		 * streamed), then its exit detail. The event's end_ms was
-		 * range-checked to fit (ray_event_worker.c).
-		 */
-		mark.failed_ns = end_ms * 1000000;
-		mark.message = psprintf("Worker running the task (%s) died with exit_type: %d with error_message: %s",
-								hex, exit_type, detail ? detail : "");
-		mark.job_id = NULL;
-		event_push_cluster_info(cluster, &ci);
-		a2[0] = CStringGetTextDatum(cluster);
-		a2[1] = CStringGetTextDatum(inc);
-		a2[2] = PointerGetDatum(worker_id);
-		/* A polled cluster's task_live is the poller's: it stores the GCS's own marks. */
-		if (!ci.polled)
-			n = mark_live(cluster, inc, &ci, true, worker_id, &mark);
-		a2[3] = Int64GetDatum((int64) n);
-		if (SPI_execute_with_args("UPDATE raydar.event_worker_deaths SET marked_at = now(), marked = $4 "
-								  "WHERE cluster = $1 AND incarnation = $2 AND worker_id = $3",
-								  4, t2, a2, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update raydar.event_worker_deaths");
-		total += n;
-	}
-	return total;
+	return mark_due(&rule);
 }
