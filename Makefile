@@ -99,10 +99,20 @@ $(BUILD)/unit/%: test/unit/%.c $(wildcard test/unit/*.h) $(CORE_DEPS)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_SRCS) $(PROTO_C) $(UNIT_LIBS)
 
-unit-build: $(UNIT_TESTS)
+# Tests of code that runs threads, also under ThreadSanitizer (which
+# cannot share a program with AddressSanitizer).
+TSAN_TESTS  = $(BUILD)/unit/tsan_test_parse_ahead
+
+$(BUILD)/unit/tsan_%: test/unit/%.c $(wildcard test/unit/*.h) $(CORE_DEPS)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) -std=gnu11 -O1 -g -fsanitize=thread \
+		-Isrc/ray -Isrc/proto -Itest/unit $(shell pkg-config --cflags libprotobuf-c) \
+		-o $@ $< $(UNIT_SRCS) $(PROTO_C) $(UNIT_LIBS)
+
+unit-build: $(UNIT_TESTS) $(TSAN_TESTS)
 
 unit: unit-build
-	prove -e '' $(UNIT_TESTS)
+	TSAN_OPTIONS=halt_on_error=1 prove -e '' $(UNIT_TESTS) $(TSAN_TESTS)
 
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 20

@@ -53,7 +53,7 @@ run_suite() {
   echo "=== $name: exit $rc (running total: $passed passed, $failed failed)"
 }
 
-run_suite build-unit prove bash -c 'make -s unit-build fuzz-build >/dev/null && prove -e "" build/unit/test_*'
+run_suite build-unit prove bash -c 'make -s unit-build fuzz-build >/dev/null && TSAN_OPTIONS=halt_on_error=1 prove -e "" build/unit/test_* build/unit/tsan_*'
 run_suite fuzz prove prove -e bash test/fuzz/smoke.sh
 # The simulator and TAP suites run RAYDAR_JOBS files at a time (default 3):
 # most of their time is spent waiting on a simulated cluster or a collector

@@ -61,8 +61,16 @@
 #include "event_attempts.h"
 #include "event_entities.h"
 #include "event_push.h"
+#include "ray_parse_ahead.h"
 
 PGDLLEXPORT void raydar_event_merger_main(Datum arg);
+
+/*
+ * The thread that parses the next chunk's bodies while this one is
+ * written (src/ray/ray_parse_ahead.h); NULL if it could not start, then
+ * every body is parsed when its chunk is read.
+ */
+static RayParseAhead *parse_ahead = NULL;
 
 /* One spooled body of a drain. */
 typedef struct SpoolBody
@@ -72,9 +80,11 @@ typedef struct SpoolBody
 	char	   *node;			/* the sender's address; the node id once parsed */
 	char	   *body;			/* NULL: it was larger than the receiver reads */
 	size_t		len;
+	bool		ahead;			/* body and b are parse_ahead's (borrowed) */
 	TimestampTz received_at;
 	PushClusterInfo *ci;
 	RayEventBatch *b;			/* NULL: not a JSON array (rejected whole) */
+	ProtobufCAllocator alloc;	/* b's, when parsed here: b keeps a pointer to it */
 	char		err[256];
 	char	  **incs;			/* per item: the incarnation of its session */
 	int			ndup;			/* duplicate events */
@@ -289,17 +299,38 @@ body_sessions(Chunk *c, SpoolBody *sb)
 static void
 read_spool(Chunk *c, MemoryContext cxt)
 {
-	Oid			t[1] = {INT8OID};
-	Datum		a[1];
+	Oid			t[2] = {INT8OID, INT8ARRAYOID};
+	Datum		a[2];
 	MemoryContext old;
+	int64	   *held = NULL;
+	int			nheld = 0;
+	Datum	   *hd;
 
+	if (parse_ahead != NULL)
+	{
+		int64		none;
+
+		nheld = (int) ray_parse_ahead_held(parse_ahead, &none, 0);
+		held = palloc(sizeof(int64) * (nheld + 1));
+		nheld = (int) ray_parse_ahead_held(parse_ahead, held, nheld);
+	}
+	hd = palloc(sizeof(Datum) * (nheld + 1));
+	for (int i = 0; i < nheld; i++)
+		hd[i] = Int64GetDatum(held[i]);
 	a[0] = Int64GetDatum((int64) event_merge_chunk_kb * 1024);
-	if (SPI_execute_with_args("SELECT id, cluster, node, body, received_at FROM ("
+	a[1] = raydar_array_datum(hd, NULL, nheld, INT8OID);
+
+	/*
+	 * The bodies parse_ahead holds are not read again (nor decompressed):
+	 * octet_length reads a compressed value's size from its header.
+	 */
+	if (SPI_execute_with_args("SELECT id, cluster, node, CASE WHEN id = ANY($2) THEN NULL ELSE body END, "
+							  "received_at, body IS NULL, octet_length(body) FROM ("
 							  "SELECT *, sum(coalesce(octet_length(body), 0)) OVER (ORDER BY id) AS upto FROM ("
 							  "SELECT id, cluster, node, body, received_at FROM raydar.event_spool "
 							  "ORDER BY id LIMIT 1000) s0) s1 "
 							  "WHERE upto - coalesce(octet_length(body), 0) < $1 ORDER BY id",
-							  1, t, a, NULL, false, 0) != SPI_OK_SELECT)
+							  2, t, a, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read raydar.event_spool");
 	old = MemoryContextSwitchTo(cxt);
 	c->n = (int) SPI_processed;
@@ -316,7 +347,18 @@ read_spool(Chunk *c, MemoryContext cxt)
 		sb->cluster = TextDatumGetCString(SPI_getbinval(tup, td, 2, &isnull));
 		sb->node = TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull));
 		d = SPI_getbinval(tup, td, 4, &isnull);
-		if (!isnull)
+		if (isnull)
+		{
+			bool		too_large = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+
+			/* held by parse_ahead (taken in drain_chunk), or too large: none */
+			if (!too_large)
+			{
+				sb->ahead = true;
+				sb->len = (size_t) DatumGetInt32(SPI_getbinval(tup, td, 7, &isnull));
+			}
+		}
+		else
 		{
 			bytea	   *b = DatumGetByteaPP(d);
 
@@ -332,25 +374,130 @@ read_spool(Chunk *c, MemoryContext cxt)
 	MemoryContextSwitchTo(old);
 }
 
-/* Parse body; name its node by the reporting node's id when Ray sends one. */
+/* Name the body's node by the reporting node's id when Ray sends one. */
 static void
-parse_body(SpoolBody *sb)
+name_node(SpoolBody *sb)
 {
-	ProtobufCAllocator alloc;
-
-	if (sb->body == NULL)
-		return;
-	raydar_allocator_init(&alloc, CurrentMemoryContext);
-	if (ray_event_batch_parse(sb->body, sb->len, &sb->ci->v, &alloc, &sb->b, sb->err,
-							  sizeof(sb->err)) != RAY_OK)
-		sb->b = NULL;
-	else if (sb->b->n > 0 && sb->b->items[0].node_id_len > 0)
+	if (sb->b != NULL && sb->b->n > 0 && sb->b->items[0].node_id_len > 0)
 	{
 		char	   *hex = palloc(2 * sb->b->items[0].node_id_len + 1);
 
 		for (size_t i = 0; i < sb->b->items[0].node_id_len; i++)
 			snprintf(hex + 2 * i, 3, "%02x", sb->b->items[0].node_id[i]);
 		sb->node = hex;
+	}
+}
+
+/* Parse body here (in the transaction's memory). */
+static void
+parse_body(SpoolBody *sb)
+{
+	if (sb->body == NULL)
+		return;
+	raydar_allocator_init(&sb->alloc, CurrentMemoryContext);
+	if (ray_event_batch_parse(sb->body, sb->len, &sb->ci->v, &sb->alloc, &sb->b, sb->err,
+							  sizeof(sb->err)) != RAY_OK)
+		sb->b = NULL;
+	name_node(sb);
+}
+
+/*
+ * A body parse_ahead holds, taken for this drain. Should it not be there
+ * (it always is: read_spool asked), or have run out of memory in the
+ * thread, it is read and parsed here as any other.
+ */
+static void
+take_body(SpoolBody *sb)
+{
+	const RayParsedBody *pb = ray_parse_ahead_take(parse_ahead, sb->id, &sb->ci->v);
+
+	if (pb != NULL && pb->status != RAY_ERR_OOM)
+	{
+		sb->body = pb->body;
+		sb->len = pb->len;
+		sb->b = pb->batch;
+		strlcpy(sb->err, pb->err, sizeof(sb->err));
+		name_node(sb);
+		return;
+	}
+	sb->ahead = false;
+	if (pb != NULL)
+	{
+		sb->len = pb->len;
+		sb->body = palloc(sb->len + 1);
+		memcpy(sb->body, pb->body, sb->len + 1);
+	}
+	else
+	{
+		Oid			t[1] = {INT8OID};
+		Datum		a[1];
+		bool		isnull;
+		Datum		d;
+
+		a[0] = Int64GetDatum(sb->id);
+		if (SPI_execute_with_args("SELECT body FROM raydar.event_spool WHERE id = $1",
+								  1, t, a, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "spooled body %lld is gone", (long long) sb->id);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			sb->len = VARSIZE_ANY_EXHDR(b);
+			sb->body = palloc(sb->len + 1);
+			memcpy(sb->body, VARDATA_ANY(b), sb->len);
+			sb->body[sb->len] = '\0';
+		}
+	}
+	parse_body(sb);
+}
+
+/*
+ * Hand the bodies after the chunk (up to another chunk's bytes) to
+ * parse_ahead, so that they are parsed while this chunk is written. Only
+ * when it holds none already and more is spooled: at most one chunk ahead.
+ */
+static void
+parse_next_ahead(Chunk *c)
+{
+	Oid			t[2] = {INT8OID, INT8OID};
+	Datum		a[2];
+	const char *last_cluster = NULL;
+	PushClusterInfo *last_ci = NULL;
+
+	if (parse_ahead == NULL || c->n == 0 || ray_parse_ahead_last(parse_ahead) >= 0 ||
+		pg_atomic_read_u64(&event_push_shared->spool_bodies) <= (uint64) c->n)
+		return;
+	a[0] = Int64GetDatum((int64) event_merge_chunk_kb * 1024);
+	a[1] = Int64GetDatum(c->bodies[c->n - 1].id);
+	if (SPI_execute_with_args("SELECT id, cluster, body FROM ("
+							  "SELECT *, sum(coalesce(octet_length(body), 0)) OVER (ORDER BY id) AS upto FROM ("
+							  "SELECT id, cluster, body FROM raydar.event_spool WHERE id > $2 "
+							  "ORDER BY id LIMIT 1000) s0) s1 "
+							  "WHERE upto - coalesce(octet_length(body), 0) < $1 AND body IS NOT NULL ORDER BY id",
+							  2, t, a, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read raydar.event_spool");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		HeapTuple	tup = tt->vals[i];
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 1, &isnull));
+		char	   *cluster = TextDatumGetCString(SPI_getbinval(tup, tt->tupdesc, 2, &isnull));
+		Datum		d = SPI_getbinval(tup, tt->tupdesc, 3, &isnull);
+		bytea	   *b = DatumGetByteaPP(d);
+		bool		queued;
+
+		if (last_cluster == NULL || strcmp(cluster, last_cluster) != 0)
+		{
+			last_ci = chunk_cluster_info(c, cluster);
+			last_cluster = cluster;
+		}
+		queued = ray_parse_ahead_submit(parse_ahead, id, &last_ci->v, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+		if ((Pointer) b != DatumGetPointer(d))
+			pfree(b);
+		if (!queued)
+			break;				/* out of memory: the rest is parsed when read */
 	}
 }
 
@@ -693,6 +840,7 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 {
 	Chunk		c = {0};
 	int			n;
+	int			nahead = 0;
 	bool		ok = true;
 
 	SetCurrentStatementStartTimestamp();
@@ -701,7 +849,12 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "raydar event merger: merging spooled events");
 	raydar_check_sql_version();
+	if (parse_ahead != NULL)
+		ray_parse_ahead_release(parse_ahead);	/* a drain that ended early */
 	read_spool(&c, cxt);
+	/* held bodies before the chunk were consumed (the spool is read in order) */
+	if (parse_ahead != NULL)
+		ray_parse_ahead_drop_below(parse_ahead, c.n > 0 ? c.bodies[0].id : PG_INT64_MAX);
 	*bytes = 0;
 	for (n = 0; n < c.n; n++)
 	{
@@ -709,11 +862,17 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 
 		sb->ci = chunk_cluster_info(&c, sb->cluster);
 		c.infos = lappend(c.infos, sb);
-		parse_body(sb);
+		if (sb->ahead)
+			take_body(sb);
+		else
+			parse_body(sb);
 		if (!body_sessions(&c, sb))
 			break;				/* it and what follows wait: bodies stay in order */
 		*bytes += sb->len;
 	}
+	parse_next_ahead(&c);
+	for (int i = 0; i < n; i++)
+		nahead += c.bodies[i].ahead;
 	if (n > 0)
 	{
 		ok = store_bodies(&c, n);
@@ -721,8 +880,10 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 			delete_spooled(&c, n);
 	}
 	for (int i = 0; i < c.n; i++)
-		if (c.bodies[i].b != NULL)
+		if (c.bodies[i].b != NULL && !c.bodies[i].ahead)
 			ray_event_batch_free(c.bodies[i].b);
+	if (parse_ahead != NULL)
+		ray_parse_ahead_release(parse_ahead);
 	SPI_finish();
 	PopActiveSnapshot();
 	if (ok)
@@ -730,6 +891,9 @@ drain_chunk(MemoryContext cxt, uint64 *bytes)
 	else
 		AbortCurrentTransaction();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	if (n > 0)
+		ereport(DEBUG1, (errmsg_internal("raydar event merger: %s %d bodies, %d of them parsed ahead",
+										 ok ? "merged" : "rolled back", n, nahead)));
 	return ok ? n : -1;
 }
 
@@ -927,6 +1091,12 @@ raydar_event_merger_main(Datum arg)
 	pg_atomic_write_u32(&event_push_shared->merger_procno, (uint32) MyProc->pgprocno + 1);
 	on_shmem_exit(merger_unpublish, (Datum) 0);
 	work = AllocSetContextCreate(TopMemoryContext, "raydar event merger", ALLOCSET_DEFAULT_SIZES);
+	{
+		char		err[256];
+
+		if (ray_parse_ahead_start(&parse_ahead, err, sizeof(err)) != RAY_OK)
+			ereport(LOG, (errmsg("raydar event merger: bodies are parsed when merged, not ahead: %s", err)));
+	}
 
 	while (!ShutdownRequestPending)
 	{

@@ -16,7 +16,7 @@ typedef struct RayArenaBlock RayArenaBlock;
 
 typedef struct RayArena
 {
-	ProtobufCAllocator *alloc;	/* NULL: malloc */
+	ProtobufCAllocator *alloc;	/* NULL: malloc; kept, so it must outlive the arena */
 	RayArenaBlock *head;
 	size_t		used;			/* bytes used in head */
 	size_t		size;			/* usable bytes in head */

@@ -56,7 +56,8 @@ typedef struct Conv
 	RayEventItem *item;
 } Conv;
 
-static const RayVersion *enum_version;
+/* The batch being read (per thread: two threads may each read one). */
+static __thread const RayVersion *enum_version;
 
 static const char *
 status_name(int n)

@@ -85,7 +85,8 @@ typedef struct RayEventBatch
  * Read one POST body. v gives TaskStatus and ErrorType numbers for names.
  * RAY_OK with *out (free with ray_event_batch_free) when the body is a JSON
  * array, whatever its events hold; otherwise an error with err saying what
- * and where (the caller keeps the body as one rejected batch).
+ * and where (the caller keeps the body as one rejected batch). The batch
+ * keeps alloc (NULL: malloc) to free itself: it must outlive the batch.
  */
 extern RayStatus ray_event_batch_parse(const char *json, size_t len, const RayVersion *v,
 									   ProtobufCAllocator *alloc, RayEventBatch **out,

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,15 +128,25 @@ to_snake(const char *camel, char *out, size_t n)
 	out[o] = '\0';
 }
 
-/* The arena ray_json_parse_in is filling, for cJSON's hooks. */
-static RayArena *parse_arena;
-static bool parse_oom;
+/*
+ * cJSON's allocation hooks are one process-wide setting, so they are set
+ * once (pthread_once) and never changed: they allocate in the arena this
+ * thread's ray_json_parse_in is filling, or with malloc when none is. The
+ * arena is per thread, so two threads may parse at once (the push merger
+ * parses ahead in a thread of its own, src/event_parse_ahead.c).
+ */
+static __thread RayArena *parse_arena;
+static __thread bool parse_oom;
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 static void *
 parse_malloc(size_t n)
 {
-	void	   *p = ray_arena_alloc(parse_arena, n);
+	void	   *p;
 
+	if (parse_arena == NULL)
+		return malloc(n);
+	p = ray_arena_alloc(parse_arena, n);
 	if (p == NULL)
 		parse_oom = true;
 	return p;
@@ -144,20 +155,34 @@ parse_malloc(size_t n)
 static void
 parse_free(void *p)
 {
-	(void) p;					/* freed with the arena */
+	if (parse_arena == NULL)
+		free(p);
+	/* else: freed with the arena */
+}
+
+static void
+install_hooks(void)
+{
+	cJSON_Hooks hooks = {parse_malloc, parse_free};
+
+	cJSON_InitHooks(&hooks);
+}
+
+void
+ray_json_threads_init(void)
+{
+	pthread_once(&hooks_once, install_hooks);
 }
 
 cJSON *
 ray_json_parse_in(RayArena *arena, const char *json, size_t len, const char **end, bool *oom)
 {
-	cJSON_Hooks hooks = {parse_malloc, parse_free};
 	cJSON	   *root;
 
+	ray_json_threads_init();
 	parse_arena = arena;
 	parse_oom = false;
-	cJSON_InitHooks(&hooks);
 	root = cJSON_ParseWithLengthOpts(json, len, end, 0);
-	cJSON_InitHooks(NULL);
 	parse_arena = NULL;
 	*oom = parse_oom;
 	return root;

@@ -39,9 +39,15 @@ extern bool ray_json_depth_ok(const char *s, size_t len, int max_depth, size_t *
  * tree allocated in arena: cJSON allocates each value as it parses, and
  * malloc and free of those nodes was much of the time of a large body.
  * The tree goes with ray_arena_free(arena), never cJSON_Delete. *oom says
- * a NULL came from the arena running out. cJSON's allocator is global, so
- * this is set for the parse alone: not for use from two threads at once.
+ * a NULL came from the arena running out. Safe from several threads at
+ * once: cJSON's allocator is global, so it is set once to hooks that use
+ * the calling thread's arena (or malloc outside a parse).
  */
+/*
+ * Install those hooks now. Call it before starting a thread that parses,
+ * so no thread can be inside cJSON while the hooks are set.
+ */
+extern void ray_json_threads_init(void);
 extern cJSON *ray_json_parse_in(RayArena *arena, const char *json, size_t len, const char **end,
 								bool *oom);
 

@@ -154,6 +154,12 @@ is($node->safe_psql('push', q{SELECT string_agg(reason, ' | ' ORDER BY id) FROM 
    'both are in event_rejects with their reasons');
 is($node->safe_psql('push', q{SELECT events || ' ' || rejected || ' ' || other_events FROM raydar.event_receiver_status WHERE cluster = 'c3'}),
    '6 2 1', 'status counts events, rejects and events of other types');
+# A body over the receiver's 256 MB is spooled without its bytes (a NULL
+# body, written here as the receiver writes it) and rejected by the merger.
+$node->safe_psql('push', q{INSERT INTO raydar.event_spool (cluster, node, body) VALUES ('c3', '127.0.0.1', NULL)});
+drained();
+is($node->safe_psql('push', q{SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'c3' AND reason LIKE 'body larger than % bytes'}),
+   '1', 'a body too large to read is kept in event_rejects by the merger');
 my $log_from = -s $node->logfile;
 is(post("$base/nosuch", '[]'), '404', 'an unregistered cluster is 404');
 is(post("$base/c1/wrong-token-0123456789", '[]'), '403', 'a wrong token is 403');
@@ -268,6 +274,68 @@ for my $who ('receiver', 'merger')
 	drained();
 	is($node->safe_psql('push', q{SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'big' AND reason LIKE 'invalid JSON%'}),
 	   '1', 'the spooled body that is not JSON is kept in event_rejects by the merger');
+}
+
+# 5b. Bodies parsed ahead (src/ray/ray_parse_ahead.c): while the merger
+# writes one chunk, a thread parses the next chunk's bodies. With one body
+# per chunk (210 kB bodies, 64 kB chunks) and the merger held inside its
+# first chunk (the lock of section 5), the second body is parsed ahead for
+# the cluster's Ray version then (2.35: FINISHED is TaskStatus 9). The
+# version changes to 2.58 (FINISHED is 11, 9 RUNNING_IN_RAY_GET) before
+# that body is merged, so it must be parsed again: a stale parse would
+# leave the attempt live as RUNNING_IN_RAY_GET. The third body is parsed
+# ahead for 2.58 and used as it is.
+{
+	$node->safe_psql('push', "SELECT raydar.receive_events('cv', ray_version => '2.35')");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_merge_chunk = '64kB';
+		ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf();");
+	my $mpid = $node->safe_psql('push', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event merger'");
+	# the merger reloads its settings at the top of its loop, then sleeps
+	sleep 2;
+	kill 'STOP', $mpid;
+	my $lock = block_merging();
+	my $log_from = -s $node->logfile;
+	for my $i (1 .. 3)
+	{
+		my $tid = encode_base64(pack('C*', (0xa0 + $i) x 20, 1, 0, 0, 0), '');
+		my $name = "ahead-$i-" . ('\u00e9' x 35000);
+		my ($def, $life) = map { encode_base64("ahead-$_-$i", '') } 'def', 'life';
+		open(my $bf, '>', "$tmp/ahead$i.json") or die;
+		print $bf qq{[{"eventId": "$def", "eventType": "TASK_DEFINITION_EVENT", "sessionName": "sv",
+			"taskDefinitionEvent": {"taskId": "$tid", "taskAttempt": 0, "taskType": "NORMAL_TASK", "language": "PYTHON",
+			"taskName": "$name", "jobId": "AQAAAA=="}},
+			{"eventId": "$life", "eventType": "TASK_LIFECYCLE_EVENT", "sessionName": "sv",
+			"taskLifecycleEvent": {"taskId": "$tid", "taskAttempt": 0, "stateTransitions": [
+			{"state": "RUNNING", "timestamp": "2026-01-03T00:00:0${i}Z"}, {"state": "FINISHED", "timestamp": "2026-01-03T00:00:1${i}Z"}]}}]};
+		close $bf;
+		is(post("$base/cv", "\@$tmp/ahead$i.json"), '200', "parse ahead: body $i of 210 kB spooled while the merger is stopped");
+	}
+	kill 'CONT', $mpid;
+	ok($node->poll_query_until('push', "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $mpid"),
+	   'parse ahead: the merger waits inside its first chunk');
+	$node->safe_psql('push', "SELECT raydar.receive_events('cv', ray_version => '2.58')");
+	unblock_merging($lock);
+	drained();
+	is($node->safe_psql('push', q{SELECT string_agg(split_part(name, '-', 2) || ' ' || state || ' ' || length(name), ', ' ORDER BY name)
+		FROM raydar.task_history WHERE cluster = 'cv'}),
+	   '1 FINISHED 35008, 2 FINISHED 35008, 3 FINISHED 35008',
+	   'parse ahead: all three attempts FINISHED, the one parsed ahead for the old version parsed again');
+	is($node->safe_psql('push', q{SELECT (SELECT count(*) FROM raydar.task_live WHERE cluster = 'cv') || ' '
+		|| (SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'cv')}), '0 0',
+	   'parse ahead: none left live, none rejected');
+	my $log = substr(slurp_file($node->logfile), $log_from);
+	my $ahead = () = $log =~ /raydar event merger: merged 1 bodies, 1 of them parsed ahead/g;
+	is($ahead, 2, 'parse ahead: the second and third bodies were parsed ahead (the log at debug1)');
+	my @tids = grep { $_ != $mpid } map { m{/(\d+)$} ? $1 : () } glob("/proc/$mpid/task/*");
+	is(scalar @tids, 1, 'parse ahead: the merger runs one thread besides its own');
+	# PostgreSQL's signals (SIGHUP 1, SIGINT 2, SIGUSR1 10, SIGTERM 15,
+	# SIGURG 23 for latches) must reach the merger's own thread only.
+	my ($blk) = (slurp_file("/proc/$mpid/task/$tids[0]/status") =~ /^SigBlk:\s*([0-9a-f]+)/m);
+	my $mask = do { no warnings "portable"; hex($blk // "0") };
+	is(join(',', grep { !($mask & (1 << ($_ - 1))) } 1, 2, 10, 12, 14, 15, 17, 23), '',
+	   'parse ahead: that thread blocks every signal PostgreSQL handles');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_merge_chunk;
+		ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf();");
 }
 
 # 6. A finished attempt whose definition never comes: after
