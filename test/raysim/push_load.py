@@ -8,7 +8,8 @@
 
 Prints one JSON object: attempts, events, posts, acked_batches,
 acked_events, retried, dropped, failures, latency_ms {p50,p90,p99,p100},
-elapsed_s, attempts_per_s, events_per_s, complete. --rate 0 (default)
+elapsed_s, encode_s, posting_since (Unix time the first POST was begun),
+attempts_per_s, events_per_s, complete. --rate 0 (default)
 pushes as fast as possible; --receiver starts the trivial stdlib receiver
 (raysim/push_receiver.py) in a child process and pushes to it (the
 baseline of bench/push/run.sh). Exit status 1 if not every event was
