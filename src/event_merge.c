@@ -293,14 +293,25 @@ body_sessions(Chunk *c, SpoolBody *sb)
 }
 
 /*
+ * The spool rows after id $2, in id order, up to $1 bytes of bodies (at
+ * least one row): a chunk. %s: the columns; %s: a further condition.
+ */
+#define SPOOL_CHUNK_SQL \
+	"SELECT %s FROM (" \
+	"SELECT *, sum(coalesce(octet_length(body), 0)) OVER (ORDER BY id) AS upto FROM (" \
+	"SELECT id, cluster, node, body, received_at FROM raydar.event_spool WHERE id > $2 " \
+	"ORDER BY id LIMIT 1000) s0) s1 " \
+	"WHERE upto - coalesce(octet_length(body), 0) < $1 %s ORDER BY id"
+
+/*
  * Read the oldest spool rows, up to raydar.event_merge_chunk bytes (at
  * least one), into c.
  */
 static void
 read_spool(Chunk *c, MemoryContext cxt)
 {
-	Oid			t[2] = {INT8OID, INT8ARRAYOID};
-	Datum		a[2];
+	Oid			t[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		a[3];
 	MemoryContext old;
 	int64	   *held = NULL;
 	int			nheld = 0;
@@ -318,19 +329,17 @@ read_spool(Chunk *c, MemoryContext cxt)
 	for (int i = 0; i < nheld; i++)
 		hd[i] = Int64GetDatum(held[i]);
 	a[0] = Int64GetDatum((int64) event_merge_chunk_kb * 1024);
-	a[1] = raydar_array_datum(hd, NULL, nheld, INT8OID);
+	a[1] = Int64GetDatum(PG_INT64_MIN);	/* from the first */
+	a[2] = raydar_array_datum(hd, NULL, nheld, INT8OID);
 
 	/*
 	 * The bodies parse_ahead holds are not read again (nor decompressed):
 	 * octet_length reads a compressed value's size from its header.
 	 */
-	if (SPI_execute_with_args("SELECT id, cluster, node, CASE WHEN id = ANY($2) THEN NULL ELSE body END, "
-							  "received_at, body IS NULL, octet_length(body) FROM ("
-							  "SELECT *, sum(coalesce(octet_length(body), 0)) OVER (ORDER BY id) AS upto FROM ("
-							  "SELECT id, cluster, node, body, received_at FROM raydar.event_spool "
-							  "ORDER BY id LIMIT 1000) s0) s1 "
-							  "WHERE upto - coalesce(octet_length(body), 0) < $1 ORDER BY id",
-							  2, t, a, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(psprintf(SPOOL_CHUNK_SQL,
+									   "id, cluster, node, CASE WHEN id = ANY($3) THEN NULL ELSE body END, "
+									   "received_at, body IS NULL, octet_length(body)", ""),
+							  3, t, a, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read raydar.event_spool");
 	old = MemoryContextSwitchTo(cxt);
 	c->n = (int) SPI_processed;
@@ -470,11 +479,7 @@ parse_next_ahead(Chunk *c)
 		return;
 	a[0] = Int64GetDatum((int64) event_merge_chunk_kb * 1024);
 	a[1] = Int64GetDatum(c->bodies[c->n - 1].id);
-	if (SPI_execute_with_args("SELECT id, cluster, body FROM ("
-							  "SELECT *, sum(coalesce(octet_length(body), 0)) OVER (ORDER BY id) AS upto FROM ("
-							  "SELECT id, cluster, body FROM raydar.event_spool WHERE id > $2 "
-							  "ORDER BY id LIMIT 1000) s0) s1 "
-							  "WHERE upto - coalesce(octet_length(body), 0) < $1 AND body IS NOT NULL ORDER BY id",
+	if (SPI_execute_with_args(psprintf(SPOOL_CHUNK_SQL, "id, cluster, body", "AND body IS NOT NULL"),
 							  2, t, a, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read raydar.event_spool");
 	for (uint64 i = 0; i < SPI_processed; i++)
