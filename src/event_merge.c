@@ -30,6 +30,10 @@
  * poller sees the run, at most raydar.event_session_wait (then the session
  * is its own incarnation). Of a cluster only pushed, task_live shows the
  * newest session's attempts (end_earlier_sessions).
+ *
+ * While a chunk is written, a thread parses the next chunk's bodies
+ * (parse_ahead, src/ray/ray_parse_ahead.h); the next drain takes them
+ * parsed. The thread calls no PostgreSQL function.
  */
 #include "raydar.h"
 
@@ -411,16 +415,19 @@ parse_body(SpoolBody *sb)
 }
 
 /*
- * A body parse_ahead holds, taken for this drain. Should it not be there
- * (it always is: read_spool asked), or have run out of memory in the
- * thread, it is read and parsed here as any other.
+ * A body parse_ahead holds, taken for this drain (read_spool asked which it
+ * holds, and only this process drops them). One the thread could not parse
+ * for lack of memory is parsed here, in the transaction's memory, as any
+ * body read from the spool.
  */
 static void
 take_body(SpoolBody *sb)
 {
 	const RayParsedBody *pb = ray_parse_ahead_take(parse_ahead, sb->id, &sb->ci->v);
 
-	if (pb != NULL && pb->status != RAY_ERR_OOM)
+	if (pb == NULL)
+		elog(ERROR, "spooled body %lld is no longer parsed ahead", (long long) sb->id);
+	if (pb->status != RAY_ERR_OOM)
 	{
 		sb->body = pb->body;
 		sb->len = pb->len;
@@ -430,34 +437,9 @@ take_body(SpoolBody *sb)
 		return;
 	}
 	sb->ahead = false;
-	if (pb != NULL)
-	{
-		sb->len = pb->len;
-		sb->body = palloc(sb->len + 1);
-		memcpy(sb->body, pb->body, sb->len + 1);
-	}
-	else
-	{
-		Oid			t[1] = {INT8OID};
-		Datum		a[1];
-		bool		isnull;
-		Datum		d;
-
-		a[0] = Int64GetDatum(sb->id);
-		if (SPI_execute_with_args("SELECT body FROM raydar.event_spool WHERE id = $1",
-								  1, t, a, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "spooled body %lld is gone", (long long) sb->id);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-		{
-			bytea	   *b = DatumGetByteaPP(d);
-
-			sb->len = VARSIZE_ANY_EXHDR(b);
-			sb->body = palloc(sb->len + 1);
-			memcpy(sb->body, VARDATA_ANY(b), sb->len);
-			sb->body[sb->len] = '\0';
-		}
-	}
+	sb->len = pb->len;
+	sb->body = palloc(sb->len + 1);
+	memcpy(sb->body, pb->body, sb->len + 1);
 	parse_body(sb);
 }
 
