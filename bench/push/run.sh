@@ -16,8 +16,9 @@
 #      POST latency percentiles, whether the rate was kept, and how many of
 #      its attempts were merged by its last acknowledgement (the merged
 #      rate sustained at that load);
-#   3. memory: the receiver's (and the merger's) peak RSS (VmHWM) over both,
-#      and the rows the merge wrote per attempt (pg_stat_user_tables);
+#   3. memory: the receiver's (and the merger's) peak RSS (VmHWM) over both;
+#      the rows the merge wrote per attempt (pg_stat_user_tables) in each
+#      run, and the merger's CPU an attempt in the fixed-rate one;
 #   4. the baseline: COPY of the same rows (exported from task_history) into
 #      an unindexed table LIKE it, median of 3, as attempts/s.
 # Prints a markdown table. Knobs: BENCH_ATTEMPTS (200000), BENCH_NODES (4),
@@ -53,17 +54,21 @@ t1=$(date +%s.%N)
 # From the first POST: the load generator encodes every event first
 # (--pregenerate), which is not the receiver's time.
 stored_s=$("$PY" -c "import json; print(round($t1 - json.load(open('$TMP/load.json'))['posting_since'], 2))")
-# What the merge wrote per attempt (pg_stat_user_tables, partitions summed).
-sleep 1
-psql_ -c "SELECT string_agg(format('%s: ins %s upd %s (hot %s) del %s per attempt', t,
-    round(i / $ATTEMPTS.0, 2), round(u / $ATTEMPTS.0, 2), round(h / $ATTEMPTS.0, 2), round(d / $ATTEMPTS.0, 2)), '; ')
-  FROM (SELECT CASE WHEN relname LIKE 'task_history%' THEN 'task_history' ELSE relname END AS t,
-               sum(n_tup_ins) i, sum(n_tup_upd) u, sum(n_tup_hot_upd) h, sum(n_tup_del) d
-        FROM pg_stat_user_tables WHERE schemaname LIKE 'raydar%'
-          AND (relname LIKE 'task_history%' OR relname IN ('task_live', 'event_attempts', 'event_ids', 'event_spool'))
-        GROUP BY 1 ORDER BY 1) s" >"$TMP/writes.txt"
+# What the merge wrote per attempt (pg_stat_user_tables, partitions summed;
+# the merger reports its statistics at most once a second).
+write_counts() {
+  psql_ -F ' ' -c "SELECT CASE WHEN relname LIKE 'task_history%' THEN 'task_history' ELSE relname END AS t,
+      sum(n_tup_ins), sum(n_tup_upd), sum(n_tup_hot_upd), sum(n_tup_del)
+    FROM pg_stat_user_tables WHERE schemaname LIKE 'raydar%'
+      AND (relname LIKE 'task_history%' OR relname IN ('task_live', 'event_attempts', 'event_ids', 'event_spool'))
+    GROUP BY 1 ORDER BY 1"
+}
+mcpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sleep 2
+write_counts >"$TMP/writes1.txt"
 mpid=$(psql_ -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event merger'")
 
+mcpu0=$(mcpu "$mpid")
 say "pushing $RATE attempts/s for $RATE_S s"
 "$PY" test/raysim/push_load.py --url "http://127.0.0.1:$PORT/events/rate" --attempts $((RATE * RATE_S)) \
   --nodes "$NODES" --procs "$PROCS" --pregenerate --rate "$RATE" --timeout 1200 >"$TMP/rate.json"
@@ -76,17 +81,28 @@ t2=$(date +%s.%N)
 rate_merged=$(psql_ -c "SELECT count(*) FROM raydar.task_history WHERE cluster = 'rate'")
 until [ "$(psql_ -c "SELECT count(*) FROM raydar.event_spool")" -eq 0 ]; do sleep 0.1; done
 drain_s=$("$PY" -c "print(round($(date +%s.%N) - $t2, 1))")
+mcpu1=$(mcpu "$mpid")
+sleep 2
+write_counts >"$TMP/writes2.txt"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$rpid/status")
 mhwm=$(awk '/VmHWM/ {print $2}' "/proc/$mpid/status" 2>/dev/null || echo 0)
 
 say "baseline: COPY of the same rows into an unindexed table"
 copy_med=$(copy_baseline bench)
 
-"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" "${mhwm:-0}" "$TMP/writes.txt" "$backlog" "$drain_s" "$rate_merged" "$t2" <<'PY'
+"$PY" - "$TMP/load.json" "$TMP/rate.json" "$ATTEMPTS" "$stored_s" "$copy_med" "$hwm" "$RATE" "${mhwm:-0}" "$TMP/writes1.txt" "$backlog" "$drain_s" "$rate_merged" "$t2" "$TMP/writes2.txt" "$((mcpu1 - mcpu0))" <<'PY'
 import json, sys
 load, rate = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 n, stored_s, copy_ms, hwm, want = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
-mhwm, writes = int(sys.argv[8] or 0), open(sys.argv[9]).read().strip()
+mhwm = int(sys.argv[8] or 0)
+def counts(path):
+    return {l.split()[0]: [int(x) for x in l.split()[1:]] for l in open(path) if l.strip()}
+def per_attempt(now, before, k):
+    return "; ".join("%s: ins %.2f upd %.2f (hot %.2f) del %.2f per attempt"
+                     % ((t,) + tuple((v - before.get(t, [0] * 4)[i]) / k for i, v in enumerate(c)))
+                     for t, c in sorted(now.items()))
+w1, w2 = counts(sys.argv[9]), counts(sys.argv[14])
+merger_ticks = int(sys.argv[15])
 backlog, drain_s = int(sys.argv[10]), float(sys.argv[11])
 rate_merged, rate_window = int(sys.argv[12]), float(sys.argv[13]) - rate["posting_since"]
 copy_rate = n / (copy_ms / 1000.0)
@@ -104,5 +120,8 @@ print("| drain lag after the fixed-rate run | %d bodies acknowledged and not yet
 print("| receiver peak RSS (VmHWM) | %.0f MB%s |" % (hwm / 1024.0, ", merger %.0f MB" % (mhwm / 1024.0) if mhwm else ""))
 print("| baseline: COPY of the same rows, unindexed | %d ms: %.0f attempts/s |" % (copy_ms, copy_rate))
 print("| receiver / COPY | %.2f acknowledged, %.2f in task_history |" % (load["attempts_per_s"] / copy_rate, n / stored_s / copy_rate))
-print("| rows written (sustained run) | %s |" % writes)
+print("| merger CPU while %.0f attempts/s were offered | %.0f us an attempt (its drain included) |"
+      % (want, merger_ticks * 10000.0 / rate["attempts"]))
+print("| rows written (as fast as acknowledged) | %s |" % per_attempt(w1, {}, n))
+print("| rows written (at %.0f attempts/s) | %s |" % (want, per_attempt(w2, w1, rate["attempts"])))
 PY
