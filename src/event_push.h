@@ -56,6 +56,7 @@ extern int	event_receiver_retention_s;
 extern int	event_rejects_max;
 extern int	event_spool_max_mb;
 extern int	event_merge_chunk_kb;
+extern int	event_merge_delay_ms;
 extern int	event_definition_wait_s;
 extern int	event_job_end_wait_s;
 extern int	event_worker_death_wait_s;

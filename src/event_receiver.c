@@ -80,6 +80,7 @@ int			event_receiver_retention_s = 3600;
 int			event_rejects_max = 10000;
 int			event_spool_max_mb = 1024;
 int			event_merge_chunk_kb = 16384;
+int			event_merge_delay_ms = 100;
 int			event_definition_wait_s = 300;
 int			event_job_end_wait_s = 15;
 int			event_worker_death_wait_s = 1;
@@ -390,6 +391,11 @@ define_merge_settings(void)
 	DefineCustomIntVariable("raydar.event_merge_chunk",
 							"Spooled body bytes the merger stores in one transaction.",
 							NULL, &event_merge_chunk_kb, 16384, 64, 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("raydar.event_merge_delay",
+							"Shortest time between the starts of two drains of the spool while it holds less than raydar.event_merge_chunk.",
+							"Under a steady load, bodies wait up to this long to be merged together: fewer, larger transactions.",
+							&event_merge_delay_ms, 100, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("raydar.event_definition_wait",
 							"How long a finished pushed attempt waits for its definition event before it is stored without it.",

@@ -338,6 +338,88 @@ for my $who ('receiver', 'merger')
 		ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf();");
 }
 
+# 5c. Bodies that arrive while the merger keeps up: a drain merges the
+# bodies parsed ahead at the front of what it reads and hands the rest to
+# the thread (bodies_to_merge in event_merge.c); holding none, it merges
+# the first half and hands over the other. Three bodies spooled while the
+# merger is stopped: the first drain merges two, parsed in its own thread,
+# the next the third, parsed ahead. Attempt 2's definition is in the
+# second body and its lifecycle in the third: an attempt merged across the
+# split comes out whole.
+sub task_body
+{
+	my (@ev) = @_;
+	my @out;
+	for my $e (@ev)
+	{
+		my ($kind, $i) = @$e;
+		my $tid = encode_base64(pack('C*', (0xc0 + $i) x 20, 1, 0, 0, 0), '');
+		my $eid = encode_base64("split-$kind-$i", '');
+		push @out, $kind eq 'def'
+		  ? qq{{"eventId": "$eid", "eventType": "TASK_DEFINITION_EVENT", "sessionName": "ss",
+			"taskDefinitionEvent": {"taskId": "$tid", "taskAttempt": 0, "taskType": "NORMAL_TASK",
+			"language": "PYTHON", "taskName": "split-$i-\\u00e9t\\u00e9", "jobId": "AQAAAA=="}}}
+		  : qq{{"eventId": "$eid", "eventType": "TASK_LIFECYCLE_EVENT", "sessionName": "ss",
+			"taskLifecycleEvent": {"taskId": "$tid", "taskAttempt": 0, "stateTransitions": [
+			{"state": "RUNNING", "timestamp": "2026-01-04T00:00:0${i}Z"},
+			{"state": "FINISHED", "timestamp": "2026-01-04T00:00:1${i}.5Z"}]}}};
+	}
+	return '[' . join(', ', @out) . ']';
+}
+{
+	$node->safe_psql('push', "SELECT raydar.receive_events('split')");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf();");
+	my $mpid = $node->safe_psql('push', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'raydar event merger'");
+	sleep 2;
+	kill 'STOP', $mpid;
+	my $log_from = -s $node->logfile;
+	my @bodies = (task_body([ 'def', 1 ], [ 'life', 1 ]), task_body([ 'def', 2 ], [ 'def', 3 ]),
+		task_body([ 'life', 2 ], [ 'life', 3 ]));
+	is(join(' ', map { post("$base/split", $_) } @bodies), '200 200 200', 'split: three bodies spooled while the merger is stopped');
+	kill 'CONT', $mpid;
+	drained();
+	is($node->safe_psql('push', q{SELECT string_agg(name || ' ' || state || ' ' || end_time::text, ', ' ORDER BY name)
+		|| ' / ' || (SELECT count(*) FROM raydar.task_live WHERE cluster = 'split')
+		|| ' ' || (SELECT count(*) FROM raydar.event_rejects WHERE cluster = 'split')
+		FROM raydar.task_history WHERE cluster = 'split'}),
+	   "split-1-\xc3\xa9t\xc3\xa9 FINISHED 2026-01-04 00:00:11.5+00, split-2-\xc3\xa9t\xc3\xa9 FINISHED 2026-01-04 00:00:12.5+00, "
+	   . "split-3-\xc3\xa9t\xc3\xa9 FINISHED 2026-01-04 00:00:13.5+00 / 0 0",
+	   'split: all three attempts FINISHED with their names, none live, none rejected');
+	my $log = substr(slurp_file($node->logfile), $log_from);
+	my @drains = ($log =~ /raydar event merger: merged (\d+ bodies, \d+) of them parsed ahead/g);
+	is(join('; ', @drains), '2 bodies, 0; 1 bodies, 1',
+	   'split: the first drain merged two bodies it parsed, the next the third, parsed ahead meanwhile');
+}
+
+# 5d. raydar.event_merge_delay: under a steady load a drain starts at
+# most once per delay, so that bodies are merged together; a spool
+# holding a chunk's worth is drained at once.
+{
+	use Time::HiRes qw(time sleep);
+	$node->safe_psql('push', "SELECT raydar.receive_events('delay')");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_merge_delay = '4s'; SELECT pg_reload_conf();");
+	sleep 5;		# the merger reloads at the top of its loop; the last drain is older than the delay
+	is(post("$base/delay", task_body([ 'def', 4 ], [ 'life', 4 ])), '200', 'delay: a body');
+	my $t0 = time;
+	$node->poll_query_until('push', q{SELECT count(*) = 1 FROM raydar.task_history WHERE cluster = 'delay'});
+	is(post("$base/delay", task_body([ 'def', 5 ], [ 'life', 5 ])), '200', 'delay: a second body at once');
+	$node->poll_query_until('push', q{SELECT count(*) = 2 FROM raydar.task_history WHERE cluster = 'delay'});
+	my $waited = time - $t0;
+	ok($waited >= 3.5, "delay: the second body was merged about 4 s after the first drain began (after ${waited}s)");
+	$node->safe_psql('postgres', "ALTER SYSTEM SET raydar.event_merge_delay = '600s';
+		ALTER SYSTEM SET raydar.event_merge_chunk = '64kB'; SELECT pg_reload_conf();");
+	sleep 2;
+	is(post("$base/delay", task_body([ 'def', 6 ], [ 'life', 6 ])), '200', 'delay: a third body, the delay now 10 minutes');
+	my $big = task_body(map { ([ 'def', $_ ], [ 'life', $_ ]) } 7 .. 9);
+	$big =~ s/"taskName": "split-(\d)-/"taskName": "split-$1-@{[ 'x' x 30000 ]}-/g;
+	is(post("$base/delay", $big), '200', 'delay: then a body larger than the chunk');
+	# poll_query_until gives up long before 10 minutes
+	ok($node->poll_query_until('push', q{SELECT count(*) = 6 FROM raydar.task_history WHERE cluster = 'delay'}),
+	   'delay: a chunk\'s worth spooled is drained without waiting out the delay');
+	$node->safe_psql('postgres', "ALTER SYSTEM RESET raydar.event_merge_delay; ALTER SYSTEM RESET raydar.event_merge_chunk;
+		ALTER SYSTEM RESET log_min_messages; SELECT pg_reload_conf();");
+}
+
 # 6. A finished attempt whose definition never comes: after
 # raydar.event_definition_wait it is stored as Ray shows it (no name);
 # the definition arriving later replaces the row.
