@@ -1163,10 +1163,11 @@ raydar_event_merger_main(Datum arg)
 		 * 1,200 bodies at 15,000 attempts a second): each drain's fixed
 		 * statements, and the attempts whose events fall on both sides of a
 		 * drain (written twice: live, then history), cost more than the
-		 * merge itself saved by being early. With 100 ms: 209 drains, the
-		 * attempts written twice from 0.43 to 0.16 a attempt, 54 us of
-		 * merger CPU an attempt against 65. A lone body (nothing merged
-		 * within the delay) is merged at once.
+		 * merge itself saved by being early. At 15,000 attempts a second,
+		 * 100 ms against 0 (three alternated pairs, docs/performance.md):
+		 * attempts written twice 0.07-0.09 an attempt against 0.40-0.47,
+		 * merger CPU 54-59 us an attempt against 71-74. A lone body
+		 * (nothing merged within the delay) is merged at once.
 		 */
 		if (pg_atomic_read_u64(&event_push_shared->spool_bodies) > 0 &&
 			pg_atomic_read_u64(&event_push_shared->spool_bytes) < (uint64) event_merge_chunk_kb * 1024)
